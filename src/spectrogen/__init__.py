@@ -1,0 +1,3 @@
+"""spectrogen: generative models of audio spectrograms."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""Train a model on a prepared data set.
+
+Examples:
+  spectrogen train --data DATA                          # DCGAN, production preset
+  spectrogen train --config test --model specgan --data DATA --output-dir runs/specgan
+  spectrogen train --config my.json --set training.loss=hinge --set model.features_d=32
+  spectrogen train --resume runs/specgan                # continue a stopped run
+  spectrogen train --model specgan --dry-run            # print the resolved config and parameter counts
+
+The configuration (--config) is a preset (default, test, template) or a JSON file; comments are
+allowed. Flags override it; --set section.key=value reaches any field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from spectrogen.config import config_to_dict, load_config, parse_override
+
+# flag -> dotted configuration key (seed 000's names)
+OVERRIDE_FLAGS = {
+    "epochs": "training.epochs",
+    "batch_size": "training.batch_size",
+    "learning_rate": "training.learning_rate",
+    "image_size": "model.image_size",
+    "features_g": "model.features_g",
+    "features_d": "model.features_d",
+    "device": "training.device",
+    "output_dir": "output.output_dir",
+    "model": "model.name",
+    "data": "data.path",
+    "seed": "training.seed",
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds --config, the seed's override flags and --set (shared with `demo`)."""
+    parser.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
+                        help="preset name (default, test, template) or a JSON file; default: default")
+    group = parser.add_argument_group("overrides (each sets one configuration field)")
+    group.add_argument("--model", choices=["dcgan", "specgan", "cgan", "diffusion", "autoencoder"])
+    group.add_argument("--data", metavar="DATA", help="data set folder made by `spectrogen prepare`")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--learning-rate", type=float)
+    group.add_argument("--image-size", type=int)
+    group.add_argument("--features-g", type=int)
+    group.add_argument("--features-d", type=int)
+    group.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    group.add_argument("--output-dir", metavar="DIR")
+    group.add_argument("--seed", type=int)
+    group.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="set any configuration field, e.g. --set training.loss=hinge (repeatable)")
+
+
+def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for."""
+    overrides = [parse_override(text) for text in args.settings]
+    overrides += [(key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
+                  if getattr(args, flag, None) is not None]
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace):
+    """Returns the validated configuration that the flags of `args` describe."""
+    return load_config(args.config, overrides_from_args(args))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
+                           help="continue a run from its latest checkpoint (its saved configuration is used)")
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="replace a run already in --output-dir (otherwise refused)")
+    run_group.add_argument("--dry-run", action="store_true",
+                           help="validate, build the model, print parameter counts; write nothing")
+    run_group.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
+    run_group.add_argument("--quiet", action="store_true", help="no progress bar; log lines only")
+    run_group.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tensorboard:
+        args.settings.append("output.tensorboard=true")
+    if args.print_config:
+        print(json.dumps(config_to_dict(config_from_args(args)), indent=2))
+        return 0
+    from spectrogen.training.api import train
+
+    if args.resume:
+        # the run's saved configuration is used; flags given here (e.g. more --epochs) are applied to it
+        train(None, resume=args.resume, overrides=overrides_from_args(args), dry_run=args.dry_run, quiet=args.quiet)
+    else:
+        train(config_from_args(args), overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet)
+    return 0

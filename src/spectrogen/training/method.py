@@ -1,0 +1,122 @@
+"""The contract between the one training loop and each model family (network / method / trainer).
+
+A *method* owns its networks, optimizers and loss, and knows how to make one optimisation step and
+how to sample. The trainer (`spectrogen.training.trainer`) owns everything else: epochs, data,
+statistics, checkpoints, plots, health monitoring, resume.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from spectrogen.config.schema import ExperimentConfig
+
+
+@dataclass
+class Batch:
+    """One training batch on the training device."""
+
+    x: torch.Tensor  # (B, C, H, W), normalised range of the data set (usually [-1, 1])
+    y: Optional[torch.Tensor] = None  # (B,) int64 class indices, or None for unlabelled data
+
+
+@dataclass
+class DataInfo:
+    """What a method needs to know about its data set to build its networks."""
+
+    shape: tuple[int, int, int]  # (C, H, W) of one training example
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+class TrainingMethod(ABC):
+    """Base of every model family. Subclasses register themselves in `spectrogen.models.MODELS`."""
+
+    #: the registry name, also stored in checkpoints
+    name: str = ""
+
+    def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device):
+        self.config = config
+        self.info = info
+        self.device = device
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+
+    # --- training -------------------------------------------------------------------------------
+    @abstractmethod
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Returns the step's statistics as 0-d tensors on the device (no host sync in the step).
+
+        Keys are column names of the iteration statistics, e.g. ``loss_g``, ``loss_d``, ``d_real``,
+        ``d_fake``, ``grad_norm_g``, ``grad_norm_d`` for GANs, ``loss`` for the others.
+        """
+
+    def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
+        """Called after each epoch with its mean statistics (learning-rate schedules step here)."""
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def learning_rates(self) -> dict[str, float]:
+        """Returns the current learning rate of each optimizer, as ``lr_<name>``."""
+        return {f"lr_{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Multiplies every learning rate by `factor` (the NaN policy halves them)."""
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] *= factor
+
+    # --- sampling -------------------------------------------------------------------------------
+    @abstractmethod
+    def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
+               labels: Optional[torch.Tensor] = None, **options: Any) -> torch.Tensor:
+        """Returns `n` new examples, (n, C, H, W), in the data's normalised range.
+
+        Uses the EMA weights when the method keeps them. `labels` picks classes for conditional
+        models (None: equal numbers per class); `generator` makes it reproducible.
+        """
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns the model's reconstruction of `x` (autoencoders only)."""
+        raise NotImplementedError(f"{self.name} does not reconstruct its input")
+
+    # --- persistence ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Returns everything needed to continue training: networks, optimizers, schedulers."""
+        return {
+            "networks": {k: v.state_dict() for k, v in self.networks.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
+        for key, net in self.networks.items():
+            if key in state["networks"]:
+                net.load_state_dict(state["networks"][key])
+        if networks_only:
+            return
+        for key, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][key])
+        for key, sched in self.schedulers.items():
+            if key in state.get("schedulers", {}):
+                sched.load_state_dict(state["schedulers"][key])
+
+    #: networks needed to sample; `load_generator` restores only these
+    sampling_networks: tuple[str, ...] = ()
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Returns the number of trainable parameters of each network."""
+        return {k: sum(p.numel() for p in v.parameters() if p.requires_grad) for k, v in self.networks.items()}
+
+    def train(self, mode: bool = True) -> None:
+        for net in self.networks.values():
+            net.train(mode)
