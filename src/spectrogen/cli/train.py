@@ -87,11 +87,15 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(config_to_dict(config_from_args(args)), indent=2))
         return 0
-    from spectrogen.training.api import train
-
     if args.resume:
         # the run's saved configuration is used; flags given here (e.g. more --epochs) are applied to it
-        train(None, resume=args.resume, overrides=overrides_from_args(args), dry_run=args.dry_run, quiet=args.quiet)
+        overrides = overrides_from_args(args)
+        from spectrogen.training.api import train
+
+        train(None, resume=args.resume, overrides=overrides, dry_run=args.dry_run, quiet=args.quiet)
     else:
-        train(config_from_args(args), overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet)
+        config = config_from_args(args)
+        from spectrogen.training.api import train
+
+        train(config, overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet)
     return 0
