@@ -1,15 +1,61 @@
-"""spectrogen sample (not available yet in this version)."""
+"""Generate spectrograms from a checkpoint, and on request images and .wav files.
+
+Examples:
+  spectrogen sample runs/x/checkpoints/best_model.tar --n 16 --out samples/
+  spectrogen sample best_model.tar --n 8 --out out/ --format npy,png,wav --seed 0
+  spectrogen sample cgan/final_model.tar --n 20 --out out/ --format wav          # 20 split equally over the classes
+  spectrogen sample cgan/final_model.tar --n 5 --out out/ --class dog --format wav
+  spectrogen sample specgan.tar --n 64 --out out/ --truncation 0.5 --griffin-lim-iters 64
+
+Only the sampling networks are loaded (the EMA generator when training kept one), with
+weights_only=True: a file that carries code is refused, never run. samples.npy holds (N, 1, H, W)
+in the data's normalised range; .wav files are the spectrograms denormalised, inverted (mel ->
+linear, Griffin-Lim) and peak-normalised to -1 dBFS. --truncation applies to GANs only (normal
+latents: components beyond |T| are redrawn; uniform latents: clamped); diffusion ignores it.
+Files already in --out are never replaced unless --overwrite.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from spectrogen.errors import NotAvailableError
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .tar file from a run's checkpoints/ folder")
+    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.npy, images and .wav files")
+    parser.add_argument("--class", dest="class_choice", metavar="NAME|INDEX",
+                        help="conditional models: generate this class only (default: equal numbers per class)")
+    parser.add_argument("--format", dest="formats", default="npy", metavar="npy,png,wav",
+                        help="comma-separated outputs; samples.npy is always written (default npy)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, saved in sampling.json)")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="GANs: keep latent components within |T| (e.g. 0.7); less variety, more typical samples")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples generated at once (default 64)")
+    parser.add_argument("--griffin-lim-iters", type=int, default=None, metavar="K",
+                        help="Griffin-Lim iterations for .wav (default: output.griffin_lim_iterations of the run, 32)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace files already in --out")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotAvailableError("`spectrogen sample` is not available yet in this version")
+    from spectrogen.sampling.load import load_generator
+    from spectrogen.sampling.outputs import parse_formats, write_samples
+
+    formats = parse_formats(args.formats)  # checked before the (slow) model load
+    log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
+    model = load_generator(args.checkpoint, device=args.device)
+    result = write_samples(model, args.out, args.n, class_choice=args.class_choice, formats=formats,
+                           seed=args.seed, truncation=args.truncation, batch_size=args.batch_size,
+                           griffin_lim_iters=args.griffin_lim_iters, overwrite=args.overwrite, log=log)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    written = [f"{result.samples}"]
+    if result.images:
+        written.append(f"{len(result.images)} image(s)")
+    if result.audio:
+        written.append(f"{len(result.audio)} .wav file(s), {result.seconds_of_audio:.1f} s of audio")
+    print(f"wrote {', '.join(written)} in {result.wall_seconds:.1f} s")
+    return 0

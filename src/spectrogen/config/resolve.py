@@ -47,4 +47,7 @@ def resolve(config: ExperimentConfig) -> ExperimentConfig:
                 setattr(section, key, value)
     if config.training.learning_rate_d is None:
         config.training.learning_rate_d = config.training.learning_rate
+    if config.model.name == "autoencoder" and "lr_schedule" not in config.training.model_fields_set:
+        # seed 003 anneals the autoencoder on a cosine; a schedule the user wrote down wins
+        config.training.lr_schedule = "cosine"
     return config

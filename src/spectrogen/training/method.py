@@ -120,3 +120,48 @@ class TrainingMethod(ABC):
     def train(self, mode: bool = True) -> None:
         for net in self.networks.values():
             net.train(mode)
+
+    # --- optional hooks the trainer uses (defaults suit a method that ignores them) ---------------
+    #: set by the trainer before the first step: a `spectrogen.training.device.TrainingContext`
+    #: (device, precision, gradient scalers); None when the method is used outside the trainer
+    context: Any = None
+
+    #: True when `sample(labels=...)` honours labels: the trainer then fixes classes for its samples
+    conditional: bool = False
+
+    #: True when the method wants a held-out split (`data.validation_fraction`) and `validation_step`
+    uses_validation: bool = False
+
+    #: an epoch statistic (e.g. ``val_loss``) whose lowest value picks `best_model.tar` when no
+    #: evaluation metric is computed; None: best is simply the latest checkpoint
+    best_statistic: Optional[str] = None
+
+    def autocast(self):
+        """Returns a context manager running the forward pass in the configured precision (fp32 on CPU)."""
+        if self.context is None:
+            from contextlib import nullcontext
+
+            return nullcontext()
+        return self.context.autocast()
+
+    def grad_scaler(self, optimizer: str) -> "torch.amp.GradScaler":
+        """Returns the gradient scaler of one optimizer: active for fp16 on CUDA, a pass-through otherwise.
+
+        Use it always (``scaler.scale(loss).backward(); scaler.step(opt); scaler.update()``), so the
+        same code serves every precision.
+        """
+        if self.context is None:
+            return torch.amp.GradScaler(self.device.type, enabled=False)
+        return self.context.grad_scaler(optimizer)
+
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Returns statistics (0-d tensors) of one held-out batch; called under no_grad in eval mode."""
+        raise NotImplementedError(f"{self.name} sets uses_validation but has no validation_step")
+
+    def validation_summary(self) -> dict[str, float]:
+        """Returns epoch-level figures computed once after the validation batches (e.g. PESQ of a few
+        examples' audio); the trainer adds them to the epoch's row as ``val_<key>``."""
+        return {}
+
+    def extra_plots(self, plots_dir: Any, history: list[dict[str, float]]) -> None:
+        """Draws the family's own figures into `plots_dir` (a Path) from the per-epoch statistics."""

@@ -1,0 +1,183 @@
+"""Benchmark: `spectrogen prepare` against a plain librosa loop on the same synthetic recordings.
+
+Writes N and 4N audio files (engine-like sounds, mixed sample rates 16/22.05/44.1/48 kHz, a third
+stereo, 1-3 s, wav/flac) to a temporary folder, then measures in separate processes:
+
+- prepare: `spectrogen.data.prepare` with the specgan representation (decode with soundfile,
+  resample with soxr, cut into 16384-sample windows, batched torch STFT, streamed to disk);
+- librosa: for each file `librosa.load(sr=16000)`, `librosa.stft(n_fft=256, hop=128)`, log,
+  per-file normalisation, cut into 128-frame examples, kept in a list, stacked and saved at the end.
+
+Prints wall time and CPU time of the work (imports excluded), the peak resident memory and its
+growth over the memory just before the work; then the ratios. Run:
+
+    python benchmarks/prepare.py [--files N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RATES = (16000, 22050, 44100, 48000)
+
+# Measured inside each child: wall and CPU time (all threads) of the work alone, the resident
+# memory just before it, and the highest resident memory during it (sampled every 2 ms, since
+# the import of librosa or torch can leave a higher peak than the work itself).
+MEASURE = """
+import json, os, resource, threading, time
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+def resident():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE
+
+class Meter:
+    def __enter__(self):
+        self.base = self.peak = resident()
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu, self.wall = usage.ru_utime + usage.ru_stime, time.perf_counter()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, resident())
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = usage.ru_utime + usage.ru_stime - self.cpu
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, resident())
+
+    def report(self, examples):
+        print(json.dumps({"seconds": self.wall, "cpu": self.cpu, "base_mib": self.base / 2**20,
+                          "peak_mib": self.peak / 2**20, "examples": examples}))
+"""
+
+PREPARE_CHILD = MEASURE + """
+import sys
+from spectrogen.data import prepare
+with Meter() as meter:
+    summary = prepare(sys.argv[1], sys.argv[2], quiet=True)
+meter.report(summary.examples)
+"""
+
+LIBROSA_CHILD = MEASURE + """
+import sys
+from pathlib import Path
+import numpy as np, librosa
+librosa.load  # noqa: B018  (resolve librosa's lazy modules before measuring)
+import librosa.core.audio, librosa.core.spectrum  # noqa: F401
+with Meter() as meter:
+    examples = []
+    for path in sorted(Path(sys.argv[1]).rglob("*.*")):
+        y, _ = librosa.load(path, sr=16000, mono=True)
+        spec = np.log(np.abs(librosa.stft(y, n_fft=256, hop_length=128, center=False)) + 1e-6)[:-1]
+        spec = (spec - spec.mean()) / (spec.std() + 1e-8)
+        examples += [spec[:, k:k + 128] for k in range(0, spec.shape[1] - 127, 128)]
+    np.save(Path(sys.argv[2]) / "features.npy", np.stack(examples).astype(np.float32))
+meter.report(len(examples))
+"""
+
+
+def write_recordings(folder: Path, count: int, seed: int = 0) -> float:
+    """Writes `count` engine recordings to `folder`; returns their total duration in seconds."""
+    import numpy as np
+    import soundfile
+
+    from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
+
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for k in range(count):
+        rate = RATES[k % len(RATES)]
+        seconds = rng.uniform(1.0, 3.0)
+        engine = ENGINE_TYPES[k % len(ENGINE_TYPES)]
+        audio = synthesize(engine, int(seconds * rate), rate, np.random.default_rng([seed, k]))
+        if k % 3 == 0:
+            audio = np.stack([audio, 0.8 * audio], axis=1)  # stereo
+        suffix = ".flac" if k % 5 == 0 else ".wav"
+        soundfile.write(str(_mkdir(folder / engine.name) / f"{k:05d}{suffix}"), audio, rate)
+        total += seconds
+    return total
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def measure(child: str, source: Path, work: Path) -> dict:
+    """Returns the child's measurements (run in a fresh process, output folder removed after)."""
+    out = work / f"out-{time.monotonic_ns()}"
+    if "librosa" in child:
+        out.mkdir()
+    result = subprocess.run([sys.executable, "-c", child, str(source), str(out)], capture_output=True,
+                            text=True, check=False, env={**os.environ, "CI": "1"})
+    if result.returncode:
+        raise SystemExit(f"benchmark child failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def best_of(child: str, source: Path, work: Path, repeats: int) -> dict:
+    """Returns the run with the lowest wall time among `repeats` (the least disturbed by other load)."""
+    runs = [measure(child, source, work) for _ in range(repeats)]
+    return min(runs, key=lambda run: run["seconds"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=200, help="N: files in the small set (the large has 4N)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each measurement; the fastest counts")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="spectrogen-bench-") as tmp:
+        work = Path(tmp)
+        rows = []
+        for count in (args.files, 4 * args.files):
+            source = _mkdir(work / f"src{count}")
+            audio_seconds = write_recordings(source, count)
+            ours = best_of(PREPARE_CHILD, source, work, args.repeats)
+            theirs = best_of(LIBROSA_CHILD, source, work, args.repeats)
+            rows.append((count, audio_seconds, ours, theirs))
+
+    print(f"{'files':>6} {'audio':>7} | {'wall s':>15} {'ratio':>5} | {'CPU s':>15} {'ratio':>5} | "
+          f"{'peak MiB (growth)':>27}")
+    print(f"{'':>6} {'':>7} | {'prepare librosa':>15} {'':>5} | {'prepare librosa':>15} {'':>5} | "
+          f"{'prepare':>13} {'librosa':>13}")
+    for count, audio_seconds, ours, theirs in rows:
+        print(f"{count:>6} {audio_seconds:>6.0f}s | {ours['seconds']:>7.2f} {theirs['seconds']:>7.2f} "
+              f"{theirs['seconds'] / ours['seconds']:>4.1f}x | {ours['cpu']:>7.2f} {theirs['cpu']:>7.2f} "
+              f"{theirs['cpu'] / ours['cpu']:>4.1f}x | {ours['peak_mib']:>5.0f} ({growth(ours):>4.0f}) "
+              f"{theirs['peak_mib']:>6.0f} ({growth(theirs):>4.0f})")
+    (small, _, ours_n, theirs_n), (large, _, ours_4n, theirs_4n) = rows
+    print(f"\nprepare vs the librosa loop, wall time: {theirs_n['seconds'] / ours_n['seconds']:.1f}x faster at "
+          f"{small} files, {theirs_4n['seconds'] / ours_4n['seconds']:.1f}x at {large} (target >= 3x); "
+          f"CPU time: {theirs_n['cpu'] / ours_n['cpu']:.1f}x, {theirs_4n['cpu'] / ours_4n['cpu']:.1f}x")
+    print(f"memory growth during the work, {small} -> {large} files: prepare {growth(ours_n):.0f} -> "
+          f"{growth(ours_4n):.0f} MiB, librosa loop {growth(theirs_n):.0f} -> {growth(theirs_4n):.0f} MiB")
+    print(f"examples made: prepare {ours_n['examples']} / {ours_4n['examples']} (tails of at least half a "
+          f"window are padded), librosa loop {theirs_n['examples']} / {theirs_4n['examples']}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(wall times suffer from other load; CPU times much less)")
+
+
+def growth(run: dict) -> float:
+    """Returns how much resident memory rose during the work, MiB."""
+    return run["peak_mib"] - run["base_mib"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3, aiff) or ffmpeg streams, as mono
+float32 chunks at the requested sample rate.
+
+Decoding is streamed in blocks so that memory follows the block size, not the recording's length:
+a three-hour recording costs no more than a one-second one. Multi-channel audio is averaged to
+mono before resampling (cheaper, and the same result since resampling is linear).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile
+import soxr
+
+from spectrogen.data.skip import SkipFile
+from spectrogen.errors import InputError
+
+#: source frames read per block (about 24 s at 44.1 kHz)
+BLOCK_FRAMES = 1 << 20
+
+
+def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """Yields the file's audio as mono float32 chunks, (n,), resampled to `sample_rate` with soxr.
+
+    Raises SkipFile (naming the problem) for files libsndfile cannot open or that hold no audio.
+    """
+    try:
+        handle = soundfile.SoundFile(str(path))
+    except (RuntimeError, OSError) as exc:
+        raise SkipFile(_open_failure(path, exc)) from None
+    with handle:
+        if handle.frames == 0:
+            raise SkipFile("empty: no audio frames")
+        stream = None
+        if handle.samplerate != sample_rate:
+            stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        while True:
+            try:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)  # (n, channels)
+            except (RuntimeError, OSError) as exc:
+                raise SkipFile(f"decoding failed after {handle.tell() / handle.samplerate:.1f} s: {exc}") from None
+            last = len(block) < block_frames
+            mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+            if stream is not None:
+                mono = stream.resample_chunk(mono, last=last)
+            if len(mono):
+                yield mono
+            if last:
+                return
+
+
+def _open_failure(path: Path, exc: Exception) -> str:
+    """Returns a reason for a file libsndfile refused, telling an empty file from a foreign one."""
+    try:
+        size = path.stat().st_size
+    except OSError as stat_error:
+        return f"unreadable: {stat_error.strerror or stat_error}"
+    if size == 0:
+        return "empty file (0 bytes)"
+    message = str(exc).split(": ", 1)[-1]
+    return f"not an audio file libsndfile can decode ({message})"
+
+
+def ffmpeg_path() -> str:
+    """Returns the ffmpeg executable on PATH; raises InputError explaining how to get one."""
+    found = shutil.which("ffmpeg")
+    if found is None:
+        raise InputError(
+            "MUSDB18 .stem.mp4 files need ffmpeg to decode, and no `ffmpeg` is on PATH; install it "
+            "(e.g. `apt install ffmpeg`, `brew install ffmpeg` or `conda install ffmpeg`) or use "
+            "MUSDB18-HQ (wav files), which needs nothing else"
+        )
+    return found
+
+
+def read_ffmpeg_stream(path: Path, stream: int, sample_rate: int,
+                       block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """Yields audio stream `stream` of a media file as mono float32 chunks at `sample_rate`, via ffmpeg.
+
+    ffmpeg does the mix-down and resampling; raises SkipFile when it fails or the stream is empty.
+    """
+    command = [
+        ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:a:{stream}",
+        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(sample_rate), "-",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    produced = 0
+    try:
+        while True:
+            raw = process.stdout.read(block_frames * 4)
+            if not raw:
+                break
+            chunk = np.frombuffer(raw[: len(raw) // 4 * 4], dtype="<f4").astype(np.float32)
+            produced += len(chunk)
+            yield chunk
+    finally:
+        process.stdout.close()
+        error = process.stderr.read().decode(errors="replace").strip()
+        process.stderr.close()
+        code = process.wait()
+    if code != 0:
+        raise SkipFile(f"ffmpeg could not decode audio stream {stream}: {error or f'exit code {code}'}")
+    if produced == 0:
+        raise SkipFile(f"audio stream {stream} is empty")

@@ -1,0 +1,218 @@
+"""The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays.
+
+Both go item by item, record every problem in the summary instead of stopping, and stop early
+once `--limit` examples are written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+import torch
+
+from spectrogen.data.options import PrepareOptions
+from spectrogen.data.read_ahead import read_ahead
+from spectrogen.data.skip import SkipFile
+from spectrogen.data.sources.base import ArraySource, AudioSource, Item
+from spectrogen.data.summary import PrepareSummary
+from spectrogen.data.windowing import WindowBlock, WindowCounts, Windower
+from spectrogen.data.writer import DatasetWriter
+from spectrogen.errors import InputError
+from spectrogen.spectral.resize import resize
+
+#: windows turned into features at once: big enough to amortise the STFT call, small in memory
+BATCH_WINDOWS = 64
+#: threads decoding and resampling recordings while the main thread computes features
+DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+class _FeatureBatcher:
+    """Collects windows from several recordings and computes their features a batch at a time."""
+
+    def __init__(self, representation, writer: DatasetWriter, batch: int, limit: Optional[int]):
+        self.representation = representation
+        self.writer = writer
+        self.limit = limit
+        self.sample_rate = representation.sample_rate
+        self.audio = np.zeros((batch, representation.num_samples), dtype=np.float32)  # (B, S)
+        self.filled = 0
+        self.labels: list[int] = []
+        self.sources: list[str] = []
+        self.offsets: list[float] = []
+        self.items: list[int] = []
+
+    @property
+    def full(self) -> bool:
+        """Whether `--limit` examples are written or waiting."""
+        return self.limit is not None and self.writer.count + self.filled >= self.limit
+
+    def add(self, block: WindowBlock, item: Item, first_window: int) -> int:
+        """Queues the windows of `block` (as many as `--limit` allows); returns how many were taken."""
+        taken = 0
+        while taken < len(block.audio) and not self.full:
+            room = len(self.audio) - self.filled
+            if self.limit is not None:
+                room = min(room, self.limit - self.writer.count - self.filled)
+            n = min(room, len(block.audio) - taken)
+            self.audio[self.filled:self.filled + n] = block.audio[taken:taken + n]
+            self.filled += n
+            self.labels += [item.label] * n
+            self.sources += [item.name] * n
+            self.offsets += list(block.starts[taken:taken + n] / self.sample_rate)
+            self.items += range(first_window + taken, first_window + taken + n)
+            taken += n
+            if self.filled == len(self.audio):
+                self.flush()
+        return taken
+
+    def flush(self) -> None:
+        if not self.filled:
+            return
+        with torch.no_grad():
+            features = self.representation.features(torch.from_numpy(self.audio[:self.filled]))  # (B, F, T)
+        self.writer.add(features, np.asarray(self.labels, dtype=np.int64), self.sources, self.offsets, self.items)
+        self.filled = 0
+        self.labels, self.sources, self.offsets, self.items = [], [], [], []
+
+
+@dataclass
+class _Decoded:
+    """One step of reading recordings: a block of windows, or the end of an item (`done`)."""
+
+    item: Item
+    block: Optional[WindowBlock] = None
+    counts: Optional[WindowCounts] = None  # set when done
+    problem: Optional[str] = None  # why the item stopped early, when it did
+
+
+def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rate: int) -> Iterator[_Decoded]:
+    """Yields the window blocks of one item, then a `done` step with its counts (and problem)."""
+    counts = WindowCounts()
+    try:
+        for block in windower.windows(source.read(item, sample_rate), counts):
+            yield _Decoded(item, block=block)
+    except SkipFile as problem:
+        yield _Decoded(item, counts=counts, problem=problem.reason)
+    else:
+        yield _Decoded(item, counts=counts)
+
+
+def audio_examples(source: AudioSource, items: list[Item], representation, options: PrepareOptions,
+                   writer: DatasetWriter, summary: PrepareSummary, advance: Callable[[], None]) -> None:
+    """Windows every recording, computes features batch by batch and writes them; fills `summary`.
+
+    Decoding runs in background threads (`read_ahead`) while this thread computes features.
+    """
+    window = representation.num_samples
+    hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
+    windower = Windower(window, hop, options.short, options.silence_db)
+    batcher = _FeatureBatcher(representation, writer, BATCH_WINDOWS, options.limit)
+    taken = 0  # windows of the current item written so far
+    decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
+    for step in read_ahead(items, decode, workers=DECODE_WORKERS):
+        if step.block is not None:
+            taken += batcher.add(step.block, step.item, taken)
+            if batcher.full:
+                break
+            continue
+        _account(step, taken, summary, window, representation.sample_rate, options)
+        advance()
+        taken = 0
+    batcher.flush()
+
+
+def _account(step: _Decoded, taken: int, summary: PrepareSummary, window: int, sample_rate: int,
+             options: PrepareOptions) -> None:
+    """Records in `summary` what became of the finished item of `step`, which gave `taken` windows."""
+    name, counts = step.item.name, step.counts
+    if step.problem is not None and not taken:
+        summary.skip(name, step.problem)
+        return
+    if step.problem is not None:
+        summary.note(name, f"{step.problem}; kept the {taken} windows made before")
+    summary.files_read += 1
+    summary.windows_silent += counts.silent
+    summary.windows_short += counts.short
+    if taken:
+        summary.files_used += 1
+    else:
+        summary.skip(name, _why_no_windows(counts, window, sample_rate, options))
+
+
+def _why_no_windows(counts: WindowCounts, window: int, sample_rate: int, options: PrepareOptions) -> str:
+    """Returns why a recording that decoded fine gave no window."""
+    if counts.silent:
+        return f"silent: all {counts.silent} windows are below {options.silence_db:g} dBFS (--silence-db)"
+    seconds, needed = counts.samples / sample_rate, window / sample_rate
+    if options.short == "pad":
+        return f"too short: {seconds:.2f} s is less than half a window ({needed / 2:.2f} s)"
+    return f"too short: {seconds:.2f} s is less than one window ({needed:.2f} s) and --short is drop"
+
+
+def example_shape(source: ArraySource, items: list[Item], shapes: list) -> tuple[int, int]:
+    """Returns the (F, T) most items share (ties: the first in order); raises InputError when none reads.
+
+    `shapes` are the items' cheap `probe` results; when none is known, the shape of the first
+    item that reads is used.
+    """
+    known = Counter(tuple(shape) for shape in shapes if shape is not None)
+    if known:
+        top = max(known.values())
+        return next(tuple(shape) for shape in shapes if shape is not None and known[tuple(shape)] == top)
+    reasons = []
+    for item in items:
+        try:
+            for examples, _ in source.read(item):
+                return tuple(examples.shape[1:])
+        except SkipFile as problem:
+            reasons.append(f"{item.name}: {problem.reason}")
+    raise InputError("none of its files could be read. " + "; ".join(reasons[:5]), source.location)
+
+
+def array_examples(source: ArraySource, items: list[Item], shapes: list, native: tuple[int, int],
+                   shape: tuple[int, int], options: PrepareOptions, writer: DatasetWriter,
+                   summary: PrepareSummary, advance: Callable[[], None]) -> None:
+    """Writes the examples of every item whose shape is `native`, resized to `shape`; fills `summary`.
+
+    `shapes` are the items' `probe` results: items known to have another shape are not read.
+    """
+    for item, probed in zip(items, shapes):
+        if options.limit is not None and writer.count >= options.limit:
+            break
+        if probed is not None and tuple(probed) != tuple(native):
+            summary.skip(item.name, _wrong_shape(probed, native))
+            advance()
+            continue
+        written = 0
+        try:
+            for examples, labels in source.read(item):  # (n, F, T), (n,) or None
+                if examples.shape[1:] != tuple(native):
+                    raise SkipFile(_wrong_shape(examples.shape[1:], native))
+                if options.limit is not None:
+                    examples = examples[:options.limit - writer.count]
+                n = len(examples)
+                labels = np.full(n, item.label, dtype=np.int64) if labels is None else labels[:n]
+                batch = resize(torch.from_numpy(np.ascontiguousarray(examples, dtype=np.float32)), shape)
+                writer.add(batch, labels, [item.name] * n, [""] * n, range(written, written + n))  # (n, F, T)
+                written += n
+                if options.limit is not None and writer.count >= options.limit:
+                    break
+        except SkipFile as problem:
+            if not written:
+                summary.skip(item.name, problem.reason)
+                advance()
+                continue
+            summary.note(item.name, problem.reason)
+        summary.files_read += 1
+        summary.files_used += 1 if written else 0
+        advance()
+
+
+def _wrong_shape(found, expected) -> str:
+    return (f"wrong size: {found[0]} x {found[1]} (frequency x time), the data set's examples are "
+            f"{expected[0]} x {expected[1]}")

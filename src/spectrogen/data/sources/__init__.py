@@ -1,0 +1,82 @@
+"""Data sources: the registry (name -> Source class) and the choice of a source for a location.
+
+A third-party source registers itself with ``@SOURCES.register("name")`` on a `Source` subclass
+and is then usable as ``--kind name``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES, AudioFolder
+from spectrogen.data.sources.base import ArraySource, AudioSource, Item, Source
+from spectrogen.data.sources.csv_files import CsvFiles
+from spectrogen.data.sources.digits import BuiltinDigits
+from spectrogen.data.sources.engines import BuiltinEngines
+from spectrogen.data.sources.mnist import Mnist
+from spectrogen.data.sources.musdb import Musdb, is_musdb
+from spectrogen.data.sources.npy_files import NpyFiles
+from spectrogen.data.sources.png_files import PngFiles
+from spectrogen.errors import InputError, UsageError
+from spectrogen.registry import Registry
+
+SOURCES: Registry[type[Source]] = Registry("data source")
+for _name, _cls in {
+    "audio": AudioFolder, "csv": CsvFiles, "png": PngFiles, "npy": NpyFiles, "musdb": Musdb, "mnist": Mnist,
+    "builtin:engines": BuiltinEngines, "builtin:digits": BuiltinDigits,
+}.items():
+    SOURCES.register(_name)(_cls)
+
+BUILTIN_PREFIX = "builtin:"
+_SUFFIX_KINDS = {**{suffix: "audio" for suffix in AUDIO_SUFFIXES}, ".csv": "csv", ".tsv": "csv",
+                 ".png": "png", ".npy": "npy"}
+
+
+def detect_kind(location: Path) -> str:
+    """Returns the source kind that `--kind auto` picks for `location`; raises InputError/UsageError."""
+    if not location.exists():
+        raise InputError("does not exist", location)
+    if location.is_file():
+        kind = _SUFFIX_KINDS.get(location.suffix.lower())
+        if kind is None:
+            raise InputError(f"is not a file type prepare reads ({', '.join(sorted(_SUFFIX_KINDS))})", location)
+        return kind
+    if is_musdb(location):
+        return "musdb"
+    if any(location.rglob("train-images*idx3-ubyte*")) or any(location.rglob("t10k-images*idx3-ubyte*")):
+        return "mnist"
+    kinds = Counter(
+        _SUFFIX_KINDS[path.suffix.lower()] for path in location.rglob("*")
+        if path.suffix.lower() in _SUFFIX_KINDS and not path.name.startswith(".")
+    )
+    if not kinds:
+        raise InputError(
+            "holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "
+            "MNIST IDX files", location,
+        )
+    if len(kinds) > 1:
+        found = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+        raise UsageError(f"{location}: holds several kinds of files ({found}); choose one with --kind")
+    return next(iter(kinds))
+
+
+def open_source(spec: str, kind: str, options) -> Source:
+    """Returns the source that reads `spec` (a path or ``builtin:NAME``) as `kind` (or auto-detected)."""
+    if spec.startswith(BUILTIN_PREFIX):
+        source = SOURCES.get(spec)(None, options)
+        source.kind = spec
+        return source
+    location = Path(spec).expanduser()
+    if kind == "auto":
+        kind = detect_kind(location)
+    elif not location.exists():
+        raise InputError("does not exist", location)
+    if kind.startswith(BUILTIN_PREFIX):
+        raise UsageError(f"--kind {kind}: give built-in sets as SRC ({kind}), not as --kind")
+    source = SOURCES.get(kind)(location, options)
+    source.kind = kind
+    return source
+
+
+__all__ = ["SOURCES", "ArraySource", "AudioSource", "Item", "Source", "detect_kind", "open_source"]

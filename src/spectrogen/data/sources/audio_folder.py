@@ -1,0 +1,27 @@
+"""A folder of recordings (or one recording): wav, flac, ogg/opus, mp3, aiff, via libsndfile.
+
+Any sample rate (resampled with soxr), any number of channels (averaged to mono). When the files
+lie in sub-folders, the first-level sub-folder is the class (seed 004).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from spectrogen.data.decode import read_audio
+from spectrogen.data.sources.base import AudioSource, Item, list_class_files
+
+#: what libsndfile decodes here (mp3 needs libsndfile >= 1.1, which the soundfile wheels bundle)
+AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+
+
+class AudioFolder(AudioSource):
+    """Recordings in a folder, one class per first-level sub-folder."""
+
+    def scan(self) -> list[Item]:
+        return list_class_files(self.location, AUDIO_SUFFIXES, "audio", self)
+
+    def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
+        return read_audio(item.path, sample_rate)

@@ -1,0 +1,134 @@
+"""What every data source provides: a listing of items with labels, and a way to read one item.
+
+There are two kinds of source. An `AudioSource` yields recordings (mono float32 at the requested
+sample rate) that `prepare` cuts into windows and turns into features through the
+`Representation`. An `ArraySource` yields ready-made 2-D examples (spectrogram files, images)
+that are stored as they are.
+
+Orientation of stored examples: axis -2 is frequency (rows), axis -1 time, and row 0 is the
+lowest frequency. Image-like files are stored the same way, with row 0 the *bottom* row of the
+picture, so that one plotting rule (row 0 drawn at the bottom) shows every data set upright.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Optional
+
+import numpy as np
+
+from spectrogen.data.options import PrepareOptions
+from spectrogen.errors import InputError
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a source reads: usually a file, sometimes one stream of a file or a generated clip."""
+
+    name: str  # shown in index.csv and the summary; a path relative to the source root
+    label: int  # class index into the source's class_names
+    path: Optional[Path] = None  # the file to read, None for generated items
+    detail: Any = None  # source-specific: a stream number, a clip number
+
+
+class Source(ABC):
+    """Base of every source. Subclasses are registered in `spectrogen.data.sources.SOURCES`."""
+
+    #: "audio" (recordings to window) or "array" (ready 2-D examples)
+    produces: ClassVar[str] = ""
+    #: the representation preset used when the user names none
+    default_representation: ClassVar[str] = "specgan"
+
+    def __init__(self, location: Optional[Path], options: PrepareOptions):
+        self.location = location
+        self.options = options
+        self.kind = ""  # the registry name it was opened as
+        self.class_names: list[str] = []
+        #: files found but not readable by this source, as (name, reason), filled in by scan()
+        self.rejected: list[tuple[str, str]] = []
+
+    @abstractmethod
+    def scan(self) -> list[Item]:
+        """Returns the items to read, in a stable order; sets `class_names` ([] when unlabelled).
+
+        Raises InputError when the location holds nothing this source can read.
+        """
+
+
+class AudioSource(Source):
+    """A source of recordings."""
+
+    produces = "audio"
+    #: the length of the windows recordings will be cut into, set by `prepare` before reading;
+    #: generated sources make clips of this length so that each clip is one example
+    window_seconds: Optional[float] = None
+
+    @abstractmethod
+    def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
+        """Yields the item's audio as mono float32 chunks, (n,), at `sample_rate`; raises SkipFile."""
+
+
+class ArraySource(Source):
+    """A source of ready-made 2-D examples."""
+
+    produces = "array"
+    default_representation = "image"
+
+    def probe(self, item: Item) -> Optional[tuple[int, int]]:
+        """Returns the (F, T) shape of the item's examples without reading them all, None if unknown."""
+        return None
+
+    @abstractmethod
+    def read(self, item: Item) -> Iterator[tuple[np.ndarray, Optional[np.ndarray]]]:
+        """Yields the item's examples as (float32 (n, F, T) oriented as stored, labels (n,) or None).
+
+        Labels None means every example has `item.label`. Raises SkipFile; raised after some
+        examples were yielded, the examples are kept and the reason becomes a note.
+        """
+
+
+def require_folder(location: Optional[Path], what: str) -> Path:
+    """Returns `location` when it is an existing folder; raises InputError otherwise."""
+    if location is None or not location.is_dir():
+        raise InputError(f"is not a folder; {what} are read from a folder", location)
+    return location
+
+
+def visible(path: Path, root: Path) -> bool:
+    """Returns whether no part of `path` below `root` is hidden (dot files, `._x` resource forks)."""
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
+                     source: Source) -> list[Item]:
+    """Returns the files under `location` with one of `suffixes`, labelled by first-level sub-folder.
+
+    `location` may be one file. In a folder, when any file lies in a sub-folder, the first-level
+    sub-folder names (sorted) are the classes (seed 004) and files directly in `location` are
+    rejected; otherwise the data are unlabelled (no class names, label 0). Sets `source.class_names`.
+    """
+    if location.is_file():
+        if not location.name.lower().endswith(suffixes):
+            raise InputError(f"is not one of the {what} files read here ({', '.join(suffixes)})", location)
+        source.class_names = []
+        return [Item(location.name, 0, location)]
+    root = require_folder(location, what)
+    files = sorted(
+        path for path in root.rglob("*")
+        if path.name.lower().endswith(suffixes) and visible(path, root) and path.is_file()
+    )
+    if not files:
+        raise InputError(f"holds no {what} files ({', '.join(suffixes)})", root)
+    nested = [path for path in files if len(path.relative_to(root).parts) > 1]
+    if not nested:
+        source.class_names = []
+        return [Item(path.relative_to(root).as_posix(), 0, path) for path in files]
+    source.class_names = sorted({path.relative_to(root).parts[0] for path in nested})
+    label_of = {name: index for index, name in enumerate(source.class_names)}
+    for path in files:
+        if len(path.relative_to(root).parts) == 1:
+            source.rejected.append((path.name, "outside the class sub-folders (class = first-level sub-folder)"))
+    return [Item(path.relative_to(root).as_posix(), label_of[path.relative_to(root).parts[0]], path)
+            for path in nested]

@@ -1,0 +1,122 @@
+"""Cutting recordings into fixed-length windows, and which windows are kept.
+
+The rule (the same for every audio source):
+
+- windows are `window` samples long and start every `hop` samples: 0, hop, 2*hop, ...;
+- a window that lies wholly inside the recording is kept;
+- a window that runs past the end is kept with `short="pad"` when at least half of it is inside
+  the recording (the rest is zero-filled), and dropped otherwise; `short="drop"` drops them all.
+  So with the default a recording shorter than half a window makes no example at all;
+- a kept window whose RMS over its real (unpadded) samples is below `silence_db` dBFS is dropped
+  (0 dBFS is the RMS of a full-scale square wave; a full-scale sine is about -3 dBFS).
+
+Windows are made with strided views, so there is no Python loop over windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+@dataclass
+class WindowBlock:
+    """Consecutive kept windows of one recording."""
+
+    audio: np.ndarray  # (K, window) float32, possibly a read-only view into the recording
+    starts: np.ndarray  # (K,) int64 first sample of each window in the recording
+
+
+@dataclass
+class WindowCounts:
+    """What happened to the windows of one recording."""
+
+    kept: int = 0
+    silent: int = 0
+    short: int = 0  # partial windows dropped at the end (less than half inside, or short="drop")
+    samples: int = 0  # length of the recording at the target rate
+
+
+def rms_dbfs(audio: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    """Returns the RMS level in dBFS of each row of `audio` (K, S), over its first `lengths` samples."""
+    energy = np.einsum("ks,ks->k", audio, audio, dtype=np.float64)
+    count = np.full(len(audio), audio.shape[1], dtype=np.float64) if lengths is None else lengths
+    return _dbfs(energy, count)
+
+
+def _dbfs(energy: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Returns 10 log10(energy / count): the RMS level in dBFS of windows of `count` samples."""
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.maximum(energy, 0.0) / np.maximum(np.asarray(count, np.float64), 1.0))
+
+
+class Windower:
+    """Cuts a recording, given as a stream of chunks, into windows; keeps memory to one window + one chunk."""
+
+    def __init__(self, window: int, hop: int, short: str = "pad", silence_db: Optional[float] = None):
+        if window < 1 or hop < 1:
+            raise ValueError(f"window ({window}) and hop ({hop}) must be positive")
+        self.window = window
+        self.hop = hop
+        self.short = short
+        self.silence_db = silence_db
+
+    def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
+        """Yields blocks of kept windows of the recording made of `chunks`; fills in `counts`.
+
+        The windows are read-only views into the recording where no window is dropped (copied
+        once, by the consumer, instead of twice).
+        """
+        pending = np.zeros(0, dtype=np.float32)
+        offset = 0  # position of pending[0] in the recording; always a window start
+        for chunk in chunks:
+            counts.samples += len(chunk)
+            pending = np.concatenate([pending, chunk.astype(np.float32, copy=False)])
+            if len(pending) < self.window:
+                continue
+            full = (len(pending) - self.window) // self.hop + 1
+            starts = self.hop * np.arange(full)
+            views = sliding_window_view(pending, self.window)[:: self.hop][:full]  # (full, window)
+            block = self._keep(views, pending, starts, np.full(full, self.window), offset, counts)
+            if block is not None:
+                yield block
+            pending = pending[full * self.hop:]
+            offset += full * self.hop
+        tail = self._tail(pending, offset, counts)
+        if tail is not None:
+            yield tail
+
+    def _tail(self, pending: np.ndarray, offset: int, counts: WindowCounts) -> Optional[WindowBlock]:
+        """Returns the kept windows that run past the end of the recording (zero-padded), if any."""
+        if len(pending) == 0:
+            return None
+        starts = np.arange(0, len(pending), self.hop)  # partial windows still to decide
+        lengths = len(pending) - starts
+        keep = lengths * 2 >= self.window if self.short == "pad" else np.zeros(len(starts), dtype=bool)
+        counts.short += int((~keep).sum())
+        if not keep.any():
+            return None
+        starts, lengths = starts[keep], lengths[keep]  # a prefix: the first windows of the tail
+        padded = np.zeros(len(starts) * self.hop + self.window, dtype=np.float32)
+        padded[: len(pending)] = pending
+        views = sliding_window_view(padded, self.window)[:: self.hop][: len(starts)]
+        return self._keep(views, padded, starts, lengths, offset, counts)
+
+    def _keep(self, views: np.ndarray, signal: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+              offset: int, counts: WindowCounts) -> Optional[WindowBlock]:
+        """Returns the windows `views` of `signal` (starting at `starts`) that are loud enough.
+
+        Window energies come from one cumulative sum over `signal`, not one sum per window.
+        """
+        if self.silence_db is not None:
+            squares = np.concatenate([[0.0], np.cumsum(np.square(signal, dtype=np.float64))])
+            energy = squares[starts + lengths] - squares[starts]
+            loud = _dbfs(energy, lengths) >= self.silence_db
+            counts.silent += int((~loud).sum())
+            if not loud.all():
+                views, starts = views[loud], starts[loud]
+        counts.kept += len(views)
+        return WindowBlock(views, (offset + starts).astype(np.int64)) if len(views) else None

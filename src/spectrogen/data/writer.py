@@ -1,0 +1,99 @@
+"""Streams examples into a data set folder: features, labels, index rows and moments in one pass.
+
+Memory stays at one batch: features and labels go straight to their `.npy` files, index rows to
+`index.csv`, and the per-frequency moments are accumulated as the batches pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from spectrogen import __version__
+from spectrogen.data.dataset import (
+    FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE,
+)
+from spectrogen.data.growing_npy import GrowingNpy
+from spectrogen.spectral.moments import MomentAccumulator
+
+INDEX_COLUMNS = ("source", "offset_s", "item", "label", "class")
+
+
+class DatasetWriter:
+    """Writes examples of shape (F, T) into `folder`; `finish` adds dataset.json and summary.json."""
+
+    def __init__(self, folder: Path, shape: tuple[int, int], class_names: Sequence[str]):
+        self.folder = folder
+        self.shape = tuple(shape)
+        self.class_names = list(class_names)
+        self._features = GrowingNpy(folder / FEATURES_FILE, self.shape, "float32")
+        self._labels = GrowingNpy(folder / LABELS_FILE, (), "int64")
+        self._index_file = open(folder / INDEX_FILE, "w", newline="", encoding="utf-8")
+        self._index = csv.writer(self._index_file)
+        self._index.writerow(INDEX_COLUMNS)
+        self._moments = MomentAccumulator()
+        self.per_label = np.zeros(max(1, len(self.class_names)), dtype=np.int64)
+
+    @property
+    def count(self) -> int:
+        return self._features.rows
+
+    def add(self, features: torch.Tensor, labels: np.ndarray, sources: Sequence[str],
+            offsets: Sequence[float | str], items: Sequence[int]) -> None:
+        """Appends a batch: features (B, F, T), labels (B,), and where each example came from."""
+        self._moments.update(features)
+        self._features.append(features.detach().cpu().numpy())
+        self._labels.append(labels.astype(np.int64, copy=False))
+        self.per_label += np.bincount(labels, minlength=len(self.per_label))
+        names = self.class_names
+        self._index.writerows(
+            (source, offset if isinstance(offset, str) else f"{offset:.4f}", item, int(label),
+             names[label] if names else "")
+            for source, offset, item, label in zip(sources, offsets, items, labels)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Returns the examples written per class name (empty when unlabelled)."""
+        return {name: int(n) for name, n in zip(self.class_names, self.per_label)}
+
+    def finish(self, representation: dict[str, Any], source: dict[str, Any], summary: dict[str, Any]) -> dict:
+        """Closes the arrays and writes summary.json and dataset.json (last); returns the metadata."""
+        self._features.close()
+        self._labels.close()
+        self._index_file.close()
+        metadata = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "spectrogen_version": __version__,
+            "representation": representation,
+            "shape": [self.count, *self.shape],
+            "class_names": self.class_names,
+            "counts": self.counts(),
+            "moments": self._moments.result().to_dict(),
+            "source": source,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        _write_json(self.folder / SUMMARY_FILE, summary)
+        _write_json(self.folder / METADATA_FILE, metadata)
+        return metadata
+
+    def abort(self) -> None:
+        """Closes every file without finishing (the staging folder is about to be removed)."""
+        self._features.abort()
+        self._labels.abort()
+        self._index_file.close()
+
+
+def _write_json(path: Path, content: dict) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=2)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,291 @@
+"""All sample-quality metrics of one set of generated spectrograms against real ones.
+
+Everything here works on arrays already in the *evaluation space*: (N, 1, H, W) float spectrograms
+normalised the way the feature network expects (per frequency to [-1, 1] by default). Loading data
+sets and checkpoints into that space is `spectrogen.metrics.checkpoint_evaluation`'s job.
+
+Metric names (`--metrics`, `evaluation.metrics`) and the columns each one adds:
+
+    fid        fid                                  Fréchet distance of classifier features (lower is better)
+    kid        kid, kid_std                         unbiased MMD² with a cubic kernel, over subsets
+    is         is, is_std, is_real, is_real_std     inception score; is_real is the data's own (the ceiling)
+    ndb        ndb, ndb_fraction, jsd               different k-means bins of pixels (Richardson & Weiss)
+    pr         precision, recall                    k-NN manifolds of features (Kynkäänniemi et al.)
+    diversity  ssim_fake, ssim_real, ms_ssim_fake, ms_ssim_real, diversity_ratio
+    nn         nn_train_mean, nn_train_min, nn_heldout_mean, ..., nn_copy_fraction
+    profile    profile_distance                     mean |difference| of per-frequency mean and std profiles
+
+Conditional samples (with labels) add class_accuracy and per-class figures.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spectrogen.errors import UsageError
+from spectrogen.metrics.diversity import DiversityResult, mean_pairwise_similarity, ms_ssim_levels
+from spectrogen.metrics.features import Features
+from spectrogen.metrics.frechet import fid, kid
+from spectrogen.metrics.inception_score import inception_score
+from spectrogen.metrics.memorisation import nearest_neighbour_check
+from spectrogen.metrics.ndb import NDBBins
+from spectrogen.metrics.precision_recall import precision_recall
+
+METRIC_NAMES = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "profile")
+ALL_METRICS = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn")
+NEEDS_FEATURES = {"fid", "kid", "is", "pr"}
+# columns where a smaller value is a better model: the ones that may pick best_model.tar
+LOWER_IS_BETTER = ("fid", "kid", "ndb", "ndb_fraction", "jsd", "profile_distance", "nn_copy_fraction")
+# NDB's k-means runs on pixels pooled to at most this size: enough to tell modes apart, and fast
+NDB_MAX_SIZE = 32
+PR_NEIGHBOURS = 3
+IS_SPLITS = 10
+DIVERSITY_PAIRS = 250  # pairs per set: the mean's standard error is about 0.01
+
+
+def parse_metrics(names: str | Iterable[str] | None) -> list[str]:
+    """Returns the metric names of a comma-separated string or list, checked; None or "all" means all."""
+    if names is None:
+        return list(ALL_METRICS)
+    if isinstance(names, str):
+        names = [part.strip() for part in names.split(",") if part.strip()]
+    names = list(dict.fromkeys(names))
+    if names == ["all"]:
+        return list(ALL_METRICS)
+    unknown = [name for name in names if name not in METRIC_NAMES]
+    if unknown or not names:
+        raise UsageError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(METRIC_NAMES)} (comma-separated) or all")
+    return names
+
+
+def ndb_pixels(x: np.ndarray) -> np.ndarray:
+    """Returns images (N, 1, H, W) average-pooled to at most 32x32 and flattened, (N, D)."""
+    t = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    size = (min(t.shape[-2], NDB_MAX_SIZE), min(t.shape[-1], NDB_MAX_SIZE))
+    return F.adaptive_avg_pool2d(t, size).flatten(1).numpy()
+
+
+def frequency_profile(x: np.ndarray) -> np.ndarray:
+    """Returns the mean and std of each frequency row over examples and frames, stacked (2, F)."""
+    rows = np.moveaxis(np.asarray(x, dtype=np.float64)[:, 0], 1, 0).reshape(np.shape(x)[-2], -1)
+    return np.stack([rows.mean(axis=1), rows.std(axis=1)])
+
+
+class RealReference:
+    """The real side of every comparison, with what is computed from it once (features, bins, profiles).
+
+    `images` (N, 1, H, W) are the real examples the generated ones are compared with; `train` (for the
+    memorisation check; default `images`) and `heldout` may be larger or other sets. `network` is a
+    feature network (`FeatureClassifier` or an exported one). `labels` (N,) index `class_names`.
+    """
+
+    def __init__(self, images: np.ndarray, network=None, *, labels: Optional[np.ndarray] = None,
+                 class_names: Sequence[str] = (), train: Optional[np.ndarray] = None,
+                 heldout: Optional[np.ndarray] = None, device: str | torch.device = "cpu", seed: int = 0):
+        self.images = np.asarray(images, dtype=np.float32)
+        if self.images.ndim == 3:
+            self.images = self.images[:, None]
+        self.network = network
+        self.labels = None if labels is None else np.asarray(labels)
+        self.class_names = list(class_names)
+        self.train = self.images if train is None else train
+        self.heldout = heldout
+        self.device = device
+        self.seed = seed
+        self._features: Optional[Features] = None
+        self._ndb: Optional[NDBBins] = None
+        self._similarity: dict[bool, float] = {}
+        self.timings: dict[str, float] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.images.shape[-2:])
+
+    def features(self) -> Features:
+        if self._features is None:
+            if self.network is None:
+                raise UsageError("fid, kid, is and pr need a feature network (a classifier)")
+            started = time.perf_counter()
+            self._features = self.network.extract(self.images, device=self.device)
+            self.timings["features_real"] = time.perf_counter() - started
+        return self._features
+
+    def ndb_bins(self) -> NDBBins:
+        if self._ndb is None:
+            self._ndb = NDBBins(ndb_pixels(self.images), seed=self.seed)
+        return self._ndb
+
+    def similarity(self, multiscale: bool) -> float:
+        if multiscale not in self._similarity:
+            self._similarity[multiscale] = mean_pairwise_similarity(
+                self.images, pairs=DIVERSITY_PAIRS, multiscale=multiscale, seed=self.seed)
+        return self._similarity[multiscale]
+
+
+@dataclass
+class EvaluationResult:
+    """Flat metric columns, per-class figures, skipped metrics with the reason, and seconds per metric."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # what was compared with what (set by callers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "per_class": self.per_class, "skipped": self.skipped,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}, **self.info}
+
+
+def _class_figures(fake: Features, fake_labels: np.ndarray, reference: RealReference, want_fid: bool,
+                   result: EvaluationResult) -> None:
+    # per requested class: how many samples, how often the classifier agrees, and FID against that class
+    network_names = list(getattr(reference.network, "class_names", []) or [])
+    names = reference.class_names or network_names
+    can_classify = fake.probabilities is not None and network_names == names and \
+        getattr(reference.network, "kind", "") == "supervised"
+    if not can_classify:
+        result.skipped["class_accuracy"] = ("the feature network does not classify the data set's classes "
+                                            "(train one with --train-classifier on this labelled data set)")
+    predicted = fake.probabilities.argmax(axis=1) if can_classify else None
+    real = reference.features() if want_fid and reference.labels is not None else None
+    for index in np.unique(fake_labels):
+        mine = fake_labels == index
+        figures: dict[str, float] = {"count": int(mine.sum())}
+        if predicted is not None:
+            figures["accuracy"] = float((predicted[mine] == index).mean())
+        if real is not None:
+            theirs = reference.labels == index
+            if mine.sum() >= 2 and theirs.sum() >= 2:
+                figures["fid"] = fid(real.embeddings[theirs], fake.embeddings[mine])
+        name = names[index] if index < len(names) else str(index)
+        result.per_class[name] = figures
+    if predicted is not None:
+        result.metrics["class_accuracy"] = float((predicted == fake_labels).mean())
+
+
+@dataclass
+class _Sides:
+    """What every metric function reads: both sets of images, and their features when computed."""
+
+    fake: np.ndarray  # (M, 1, H, W)
+    reference: RealReference
+    fake_features: Optional[Features]
+    real_features: Optional[Features]
+    seed: int
+
+
+def _fid(s: _Sides) -> dict[str, float]:
+    return {"fid": fid(s.real_features.embeddings, s.fake_features.embeddings)}
+
+
+def _kid(s: _Sides) -> dict[str, float]:
+    mean, std = kid(s.real_features.embeddings, s.fake_features.embeddings, seed=s.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+def _inception_score(s: _Sides) -> dict[str, float]:
+    score, spread = inception_score(s.fake_features.probabilities, IS_SPLITS)
+    ceiling, ceiling_spread = inception_score(s.real_features.probabilities, IS_SPLITS)
+    return {"is": score, "is_std": spread, "is_real": ceiling, "is_real_std": ceiling_spread}
+
+
+def _ndb(s: _Sides) -> dict[str, float]:
+    outcome = s.reference.ndb_bins().test(ndb_pixels(s.fake))
+    return {"ndb": outcome.ndb, "ndb_fraction": outcome.ndb_fraction, "jsd": outcome.jsd, "ndb_bins": outcome.bins}
+
+
+def _precision_recall(s: _Sides) -> dict[str, float]:
+    precision, recall = precision_recall(s.real_features.embeddings, s.fake_features.embeddings, PR_NEIGHBOURS)
+    return {"precision": precision, "recall": recall}
+
+
+def _diversity(s: _Sides) -> dict[str, float]:
+    multiscale = ms_ssim_levels(*s.reference.shape) >= 2
+    fake = {m: mean_pairwise_similarity(s.fake, pairs=DIVERSITY_PAIRS, multiscale=m, seed=s.seed)
+            for m in ([False, True] if multiscale else [False])}
+    outcome = DiversityResult(fake[False], s.reference.similarity(False), fake.get(True),
+                              s.reference.similarity(True) if multiscale else None)
+    return outcome.as_dict()
+
+
+def _nearest_neighbours(s: _Sides) -> dict[str, float]:
+    return nearest_neighbour_check(s.fake, s.reference.train, s.reference.heldout, seed=s.seed).as_dict()
+
+
+def _profile(s: _Sides) -> dict[str, float]:
+    difference = frequency_profile(s.fake) - frequency_profile(s.reference.images)
+    return {"profile_distance": float(np.abs(difference).mean())}
+
+
+_COMPUTE = {"fid": _fid, "kid": _kid, "is": _inception_score, "ndb": _ndb, "pr": _precision_recall,
+            "diversity": _diversity, "nn": _nearest_neighbours, "profile": _profile}
+
+
+def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *, network=None,
+                     metrics: Iterable[str] | str | None = None, fake_labels: Optional[np.ndarray] = None,
+                     seed: int = 0) -> EvaluationResult:
+    """Returns the requested metrics of generated spectrograms `fake` (M, 1, H, W) against `reference`.
+
+    `reference` is a `RealReference` (reuse one to evaluate many sample sets) or a real array
+    (N, 1, H, W) to build one with `network`. Both sides must be in the evaluation space.
+    `fake_labels` (M,) are the classes the samples were asked for (conditional models).
+    """
+    names = parse_metrics(metrics)
+    if not isinstance(reference, RealReference):
+        reference = RealReference(reference, network, seed=seed)
+    fake = np.asarray(fake, dtype=np.float32)
+    if fake.ndim == 3:
+        fake = fake[:, None]
+    if tuple(fake.shape[-2:]) != reference.shape:
+        raise UsageError(f"generated samples are {fake.shape[-2]}x{fake.shape[-1]} but the real data are "
+                         f"{reference.shape[0]}x{reference.shape[1]}; compare sets of one size")
+    result = EvaluationResult()
+    sides = _Sides(fake, reference, None, None, seed)
+    wants_classes = fake_labels is not None and reference.network is not None
+    if NEEDS_FEATURES & set(names) or wants_classes:
+        sides.real_features = reference.features()
+        started = time.perf_counter()
+        sides.fake_features = reference.network.extract(fake, device=reference.device)
+        result.timings.update(reference.timings, features_fake=time.perf_counter() - started)
+    for name in names:
+        if name == "is" and sides.fake_features.probabilities is None:
+            result.skipped["is"] = "the feature network gives no class probabilities"
+            continue
+        started = time.perf_counter()
+        result.metrics.update(_COMPUTE[name](sides))
+        result.timings[name] = time.perf_counter() - started
+        if name == "nn" and reference.heldout is None:
+            result.skipped["nn_heldout"] = ("no held-out data: the model trained on every example; pass "
+                                            "--heldout DATA (a data set of other recordings) to compare")
+    if wants_classes:
+        started = time.perf_counter()
+        _class_figures(sides.fake_features, np.asarray(fake_labels), reference, "fid" in names, result)
+        result.timings["per_class"] = time.perf_counter() - started
+    return result
+
+
+def best_metric_column(name: str) -> str:
+    """Returns the metrics column that `evaluation.best_metric` names; UsageError unless lower is better."""
+    if name not in LOWER_IS_BETTER:
+        raise UsageError(f"evaluation.best_metric={name!r}: best_model.tar is chosen by a metric where lower "
+                         f"is better; use one of {', '.join(LOWER_IS_BETTER)}")
+    return name
+
+
+def metric_for_column(column: str) -> str:
+    """Returns the metric name (as in --metrics) that produces `column`."""
+    prefixes = {"fid": "fid", "kid": "kid", "is": "is", "ndb": "ndb", "jsd": "ndb", "precision": "pr",
+                "recall": "pr", "ssim": "diversity", "ms_ssim": "diversity", "diversity": "diversity",
+                "nn": "nn", "profile": "profile"}
+    for prefix, metric in sorted(prefixes.items(), key=lambda item: -len(item[0])):
+        if column == prefix or column.startswith(prefix + "_"):
+            return metric
+    raise UsageError(f"no metric produces the column {column!r}")

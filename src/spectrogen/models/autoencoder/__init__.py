@@ -1,0 +1,5 @@
+"""Mel-spectrogram autoencoder (seed 003 part 2): residual Conv1d encoder/decoder, optional VAE."""
+
+from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
+
+__all__ = ["MelAutoencoder", "kl_divergence"]

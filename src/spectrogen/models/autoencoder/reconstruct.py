@@ -1,0 +1,324 @@
+"""`reconstruct()`: the API behind `spectrogen reconstruct` (seed 003's `--mode infer`).
+
+Audio files (or a folder of them) or a prepared data set go through a trained autoencoder:
+
+- audio: each recording is resampled to the representation's rate, cut into consecutive windows
+  of `num_samples` (the last one zero-padded), turned into features, reconstructed window by
+  window, and the reconstructed spectrogram is concatenated along time and turned back into one
+  waveform, trimmed to the recording's length. Written per input NAME: ``NAME_original.wav`` (the
+  input as the model heard it: mono, resampled), ``NAME_griffin_lim.wav`` (the original
+  spectrogram through the same Griffin-Lim: what a perfect autoencoder would give) and
+  ``NAME_reconstructed.wav``, with ``NAME_spectrogram_comparison.png``.
+- a data set: `n` examples spread evenly over it, each reconstructed; ``example_K_griffin_lim.wav``
+  and ``example_K_reconstructed.wav`` when the data came from audio, and one
+  ``spectrogram_comparison.png`` grid.
+
+Both cases write ``metrics.csv`` (one row per input) and ``metrics.txt`` (the readable table):
+MSE, MAE and cosine similarity in the model's normalised space, spectral convergence and
+log-spectral distance of magnitudes, and for audio SI-SDR, PESQ and STOI (the last two when
+installed) of the reconstruction and, as ``*_griffin_lim`` columns, of the Griffin-Lim-only path.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from spectrogen.errors import CheckpointError, InputError, OverwriteError
+from spectrogen.models.autoencoder.feature_space import FeatureSpace
+from spectrogen.models.autoencoder.plots import plot_spectrogram_comparison
+from spectrogen.models.autoencoder.run_outputs import scale_together
+
+#: the most frames one comparison figure shows of a long recording (about 20 s at the preset's hop)
+MAX_PLOT_FRAMES = 1024
+#: the most examples one data-set comparison grid shows
+MAX_PLOT_EXAMPLES = 8
+DEFAULT_DATASET_EXAMPLES = 8
+TABLE_COLUMNS = ("mse", "mae", "cosine_similarity", "spectral_convergence", "log_spectral_distance_db",
+                 "si_sdr_db", "pesq", "stoi", "si_sdr_db_griffin_lim", "pesq_griffin_lim", "stoi_griffin_lim")
+
+
+@dataclass
+class ReconstructionReport:
+    """What `reconstruct` did: one metrics row per input, files skipped and why, notes."""
+
+    out: Path
+    rows: list[dict[str, object]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    table: str = ""
+
+
+def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, n: Optional[int] = None,
+                griffin_lim_iters: Optional[int] = None, overwrite: bool = False, device: str = "cpu",
+                batch_size: int = 16, log: Callable[[str], None] = lambda line: None) -> ReconstructionReport:
+    """Returns the report of reconstructing `source` (audio file(s) or a prepared data set) into `out`.
+
+    `n`: the most audio files, or the number of data-set examples (default 8). Raises InputError for
+    an unusable source, OverwriteError when `out` holds files and not `overwrite`, CheckpointError
+    for a checkpoint that is not an autoencoder's.
+    """
+    source, out = Path(source).expanduser(), Path(out).expanduser()
+    if n is not None and n < 1:
+        raise InputError(f"--n {n}: give at least 1")
+    is_dataset = source.is_dir() and (source / "dataset.json").is_file()
+    files = [] if is_dataset else audio_files(source)
+    _check_output(out, overwrite)
+
+    from spectrogen.sampling.load import load_generator
+    from spectrogen.spectral.normalization import Normalizer
+
+    model = load_generator(checkpoint, device=device)
+    if model.model_name != "autoencoder":
+        raise CheckpointError(f"holds a {model.model_name} model; `spectrogen reconstruct` needs an autoencoder "
+                              f"checkpoint (train one with --model autoencoder); to generate from this one use "
+                              f"`spectrogen sample`", checkpoint)
+    normalizer = model.normalizer if model.normalizer is not None else Normalizer("none").to(model.method.device)
+    representation = model.representation
+    source_shape = tuple(representation.shape) if representation is not None else tuple(model.shape[1:])
+    space = FeatureSpace(normalizer, representation, source_shape)
+    n_iter = griffin_lim_iters or model.config.output.griffin_lim_iterations
+    if n_iter < 1:
+        raise InputError(f"--griffin-lim-iters {n_iter}: use at least 1")
+    out.mkdir(parents=True, exist_ok=True)
+    report = ReconstructionReport(out)
+    job = _Job(model.method, space, tuple(model.shape[1:]), n_iter, batch_size, out, report, log)
+    if is_dataset:
+        job.dataset(source, n or DEFAULT_DATASET_EXAMPLES)
+    else:
+        job.audio_files(source, files[:n] if n else files)
+    _write_metrics(report)
+    return report
+
+
+def audio_files(source: Path) -> list[Path]:
+    """Returns the audio files `source` names: itself, or those under it (sorted, hidden ones left out)."""
+    from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES
+
+    if source.is_file():
+        if not source.name.lower().endswith(AUDIO_SUFFIXES):
+            raise InputError(f"is neither an audio file ({', '.join(AUDIO_SUFFIXES)}) nor a data set folder", source)
+        return [source]
+    if not source.is_dir():
+        raise InputError("no such file or folder; give an audio file, a folder of them or a data set made by "
+                         "`spectrogen prepare`", source)
+    files = sorted(path for path in source.rglob("*") if path.is_file() and path.name.lower().endswith(AUDIO_SUFFIXES)
+                   and not any(part.startswith(".") for part in path.relative_to(source).parts))
+    if not files:
+        raise InputError(f"holds no audio files ({', '.join(AUDIO_SUFFIXES)}) and no dataset.json", source)
+    return files
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OverwriteError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OverwriteError(f"--out {out} already holds files; choose another folder or add --overwrite")
+
+
+class _Job:
+    """One reconstruct call: the model, its feature space and where results go."""
+
+    def __init__(self, method, space: FeatureSpace, model_shape: tuple[int, int], n_iter: int, batch_size: int,
+                 out: Path, report: ReconstructionReport, log: Callable[[str], None]):
+        self.method, self.space, self.model_shape = method, space, model_shape
+        self.n_iter, self.batch_size, self.out, self.report, self.log = n_iter, batch_size, out, report, log
+
+    def _reconstruct(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (inputs, reconstructions) in model space, (N, 1, H, W), of features (N, F, T)."""
+        inputs = self.space.to_model(features, self.model_shape)
+        parts = [self.method.reconstruct(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
+        return inputs, torch.cat(parts)
+
+    # --- audio in -------------------------------------------------------------------------------
+    def audio_files(self, root: Path, files: list[Path]) -> None:
+        from spectrogen.data.decode import read_audio
+        from spectrogen.data.skip import SkipFile
+
+        if not self.space.audible:
+            raise InputError("this autoencoder was trained on images, not audio spectrograms, so it cannot read "
+                             "audio; give it a data set made by `spectrogen prepare` instead", root)
+        rate = self.space.representation.sample_rate
+        for path in files:
+            name = path.name if root.is_file() else path.relative_to(root).as_posix()
+            try:
+                audio = np.concatenate(list(read_audio(path, rate)))
+            except SkipFile as skip:
+                self.report.skipped.append((name, skip.reason))
+                self.log(f"skipped {name}: {skip.reason}")
+                continue
+            self.log(f"{name}: {len(audio) / rate:.1f} s")
+            self._audio(name, audio)
+        if not self.report.rows:
+            reasons = "; ".join(f"{name}: {reason}" for name, reason in self.report.skipped)
+            raise InputError(f"no audio could be read ({reasons})", root)
+
+    def _audio(self, name: str, audio: np.ndarray) -> None:
+        rep, space = self.space.representation, self.space
+        window = rep.num_samples
+        count = max(1, math.ceil(len(audio) / window))
+        padded = np.zeros(count * window, dtype=np.float32)
+        padded[:len(audio)] = audio
+        with torch.inference_mode():
+            features = rep.features(torch.from_numpy(padded.reshape(count, window)).to(space.device))  # (W, F, T)
+        inputs, rebuilt = self._reconstruct(features)  # (W, 1, H, W')
+        estimate = space.features(rebuilt)  # (W, F, T)
+        original_audio = audio[None]  # (1, S)
+        griffin_lim = self._long_audio(features)[:, :len(audio)]
+        reconstructed = self._long_audio(estimate)[:, :len(audio)]
+        stem = _file_stem(name)
+        rate = rep.sample_rate
+        self._write_wavs(stem, {"original": original_audio[0], "griffin_lim": griffin_lim[0],
+                                "reconstructed": reconstructed[0]}, rate)
+        joined_reference, joined_estimate = _along_time(features), _along_time(estimate)  # (F, W*T)
+        shown = min(MAX_PLOT_FRAMES, joined_reference.shape[-1])
+        plot_spectrogram_comparison(joined_reference[None, :, :shown], joined_estimate[None, :, :shown],
+                                    self.out / f"{stem}_spectrogram_comparison.png",
+                                    seconds_per_frame=rep.hop_length / rep.sample_rate if rep.image_size is None else None,
+                                    frequency_label=f"mel band (of {rep.n_mels})" if rep.kind == "mel" else "bin",
+                                    value_label=f"features ({rep.log})", titles=[name])
+        row = self._metrics(inputs, rebuilt, original_audio, reconstructed, rate)
+        row.update(_suffixed(self._audio_metrics(original_audio, griffin_lim, rate), "_griffin_lim"))
+        self.report.rows.append({"input": name, "seconds": round(len(audio) / rate, 3), "windows": count, **row})
+
+    def _long_audio(self, features: torch.Tensor) -> np.ndarray:
+        """Returns one waveform (1, W*S) of consecutive windows' features (W, F, T)."""
+        if self.space.representation.image_size is None:
+            # one Griffin-Lim over the whole spectrogram: no phase jumps at window joins
+            return self.space.audio(_along_time(features)[None], self.n_iter, seed=0)
+        return self.space.audio(features, self.n_iter, seed=0).reshape(1, -1)
+
+    # --- a data set in --------------------------------------------------------------------------
+    def dataset(self, root: Path, n: int) -> None:
+        from spectrogen.data.dataset import SpectrogramDataset
+
+        dataset = SpectrogramDataset.open(root)
+        _check_same_representation(dataset.representation, self.space.representation, root)
+        chosen = np.unique(np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(np.int64))
+        features = torch.from_numpy(np.asarray(dataset.features[chosen], dtype=np.float32))  # (n, F, T)
+        inputs, rebuilt = self._reconstruct(features)
+        reference, estimate = self.space.features(inputs), self.space.features(rebuilt)  # (n, F, T)
+        shown = slice(0, MAX_PLOT_EXAMPLES)
+        plot_spectrogram_comparison(reference[shown].cpu().numpy(), estimate[shown].cpu().numpy(),
+                                    self.out / "spectrogram_comparison.png",
+                                    titles=[f"example {int(k)}" for k in chosen[shown]])
+        if len(chosen) > MAX_PLOT_EXAMPLES:
+            self.report.notes.append(f"spectrogram_comparison.png shows the first {MAX_PLOT_EXAMPLES} of "
+                                     f"{len(chosen)} examples")
+        audible = self.space.audible
+        if not audible:
+            self.report.notes.append("the data set has no audio representation: no .wav files, no audio metrics")
+        for i, index in enumerate(chosen):
+            reference_audio = estimate_audio = None
+            if audible:
+                reference_audio = self.space.audio(reference[i:i + 1], self.n_iter, seed=0)  # (1, S)
+                estimate_audio = self.space.audio(estimate[i:i + 1], self.n_iter, seed=0)
+                self._write_wavs(f"example_{int(index)}", {"griffin_lim": reference_audio[0],
+                                                           "reconstructed": estimate_audio[0]},
+                                 self.space.representation.sample_rate)
+            row = self._metrics(inputs[i:i + 1], rebuilt[i:i + 1], reference_audio, estimate_audio,
+                                self.space.representation.sample_rate if audible else None)
+            self.report.rows.append({"input": f"example {int(index)}", "windows": 1, **row})
+        if audible:
+            self.report.notes.append("data set examples keep no audio: their audio metrics compare the "
+                                     "reconstruction with the original spectrogram's Griffin-Lim (same phases)")
+
+    # --- shared -----------------------------------------------------------------------------------
+    def _metrics(self, inputs: torch.Tensor, rebuilt: torch.Tensor, reference_audio, estimate_audio,
+                 rate: Optional[int]) -> dict[str, float]:
+        from spectrogen.metrics.reconstruction import reconstruction_metrics
+
+        magnitudes = {}
+        if self.space.audible:
+            magnitudes = {"reference_magnitude": self.space.magnitudes(inputs).cpu().numpy(),
+                          "estimate_magnitude": self.space.magnitudes(rebuilt).cpu().numpy()}
+        result = reconstruction_metrics(inputs.cpu().numpy(), rebuilt.cpu().numpy(), **magnitudes,
+                                        reference_audio=reference_audio, estimate_audio=estimate_audio,
+                                        sample_rate=rate)
+        self._note_skipped(result.skipped)
+        return dict(result.values)
+
+    def _audio_metrics(self, reference_audio: np.ndarray, estimate_audio: np.ndarray, rate: int) -> dict[str, float]:
+        """Returns SI-SDR, PESQ, STOI of a waveform pair (the spectrogram figures are left out)."""
+        from spectrogen.metrics.reconstruction import reconstruction_metrics
+
+        result = reconstruction_metrics(reference_audio, estimate_audio, reference_audio=reference_audio,
+                                        estimate_audio=estimate_audio, sample_rate=rate)
+        return {key: value for key, value in result.values.items() if key in ("si_sdr_db", "pesq", "stoi")}
+
+    def _note_skipped(self, skipped: dict[str, str]) -> None:
+        for name, reason in skipped.items():
+            note = f"{name}: {reason}"
+            if note not in self.report.notes:
+                self.report.notes.append(note)
+
+    def _write_wavs(self, stem: str, clips: dict[str, np.ndarray], rate: int) -> None:
+        """Writes STEM_KEY.wav for each clip (S,), all scaled by one factor so loudness stays comparable."""
+        from spectrogen.sampling.audio import write_wav
+
+        for key, clip in zip(clips, scale_together(list(clips.values()))):
+            write_wav(self.out / f"{stem}_{key}.wav", clip, rate)
+
+
+def _along_time(features: torch.Tensor) -> torch.Tensor:
+    """Returns consecutive windows' features (W, F, T) joined along time, (F, W*T)."""
+    return features.permute(1, 0, 2).reshape(features.shape[1], -1)
+
+
+def _suffixed(values: dict[str, float], suffix: str) -> dict[str, float]:
+    return {f"{key}{suffix}": value for key, value in values.items()}
+
+
+def _file_stem(name: str) -> str:
+    """Returns a flat file-name stem for an input's relative path (sub-folders joined by "__")."""
+    return Path(name).with_suffix("").as_posix().replace("/", "__")
+
+
+def _check_same_representation(data_representation, model_representation, root: Path) -> None:
+    """Raises InputError unless the data set was made the way the model's training data were."""
+    if model_representation is None or data_representation is None:
+        return
+    if data_representation.to_dict() != model_representation.to_dict():
+        ours, theirs = model_representation.to_dict(), data_representation.to_dict()
+        differences = ", ".join(f"{key} {theirs.get(key)!r} (model: {ours.get(key)!r})"
+                                for key in sorted(ours) if ours.get(key) != theirs.get(key))
+        raise InputError(f"was prepared with another representation than the model's training data: "
+                         f"{differences}; prepare it again with the model's settings, or give audio files",
+                         root / "dataset.json")
+
+
+def _write_metrics(report: ReconstructionReport) -> None:
+    """Writes metrics.csv and metrics.txt into `report.out` and fills `report.table`."""
+    columns = ["input", "seconds", "windows"] + [c for c in TABLE_COLUMNS if any(c in row for row in report.rows)]
+    columns = [c for c in columns if any(c in row for row in report.rows)]
+    with open(report.out / "metrics.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report.rows)
+    report.table = format_table(report.rows, columns)
+    lines = [report.table] + [f"note: {note}" for note in report.notes]
+    lines += [f"skipped {name}: {reason}" for name, reason in report.skipped]
+    (report.out / "metrics.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
+    """Returns `rows` as aligned text, one line per input, plus a mean row when there are several."""
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    numeric = [c for c in columns if c not in ("input",)]
+    body = [[cell(row.get(c)) for c in columns] for row in rows]
+    if len(rows) > 1:
+        means = {c: float(np.nanmean([float(row[c]) for row in rows if c in row])) for c in numeric}
+        body.append(["mean"] + [cell(means[c]) for c in numeric])
+    widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(columns)]
+    header = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    return "\n".join([header] + ["  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in body])

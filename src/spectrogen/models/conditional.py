@@ -1,0 +1,88 @@
+"""Class-conditional networks (seed 004) wrapped around a DCGAN or SpecGAN generator and discriminator.
+
+The generator takes the class as a one-hot vector (seed 004) or a learned embedding, concatenated
+to z. The discriminator takes it as an extra input channel, a label map made by a linear layer
+from the one-hot vector (seed 004), or by projection (Miyato & Koyama 2018): the inner product of
+a class embedding with the pooled last hidden features is added to the logit.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from spectrogen.models.init import init_gan_weights
+
+# a learned class code this wide is plenty to tell classes apart and keeps z the larger part of the input
+CLASS_EMBEDDING_DIM = 32
+
+
+class ConditionalGenerator(nn.Module):
+    """(z (B, latent_dim), labels (B,)) -> (B, C, H, W): the class code is concatenated to z."""
+
+    def __init__(self, make_base: Callable[[int], nn.Module], latent_dim: int, num_classes: int,
+                 generator_input: Literal["onehot", "embedding"] = "onehot"):
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"a conditional generator needs at least one class, got {num_classes}")
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.generator_input = generator_input
+        code_dim = num_classes if generator_input == "onehot" else CLASS_EMBEDDING_DIM
+        self.embed = nn.Embedding(num_classes, code_dim) if generator_input == "embedding" else None
+        self.base = make_base(latent_dim + code_dim)
+        if self.embed is not None:
+            init_gan_weights(self.embed)
+
+    def class_code(self, labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Returns the code (B, code_dim) that tells the generator which class to make."""
+        if self.embed is not None:
+            return self.embed(labels).to(dtype)
+        return F.one_hot(labels, self.num_classes).to(dtype)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.base(torch.cat([z, self.class_code(labels, z.dtype)], dim=1))  # (B, C, H, W)
+
+
+class ConditionalDiscriminator(nn.Module):
+    """(images (B, C, H, W), labels (B,)) -> logits (B,), by label-map channel or projection."""
+
+    def __init__(self, make_base: Callable[[int], nn.Module], channels: int, size: tuple[int, int],
+                 num_classes: int, discriminator_input: Literal["label_map", "projection"] = "label_map",
+                 use_spectral_norm: bool = False):
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"a conditional discriminator needs at least one class, got {num_classes}")
+        self.num_classes = num_classes
+        self.size = tuple(size)
+        self.discriminator_input = discriminator_input
+        if discriminator_input == "label_map":
+            self.base = make_base(channels + 1)
+            self.label_map = nn.Linear(num_classes, size[0] * size[1])
+            init_gan_weights(self.label_map)
+        else:
+            self.base = make_base(channels)
+            self.embed = nn.Embedding(num_classes, self.base.feature_channels)
+            init_gan_weights(self.embed)
+        if use_spectral_norm:
+            _apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.discriminator_input == "label_map":
+            one_hot = F.one_hot(labels, self.num_classes).to(x.dtype)
+            plane = self.label_map(one_hot).view(-1, 1, *self.size)  # (B, 1, H, W)
+            return self.base(torch.cat([x, plane], dim=1))  # (B,)
+        h = self.base.features(x)  # (B, F, h, w)
+        pooled = h.sum(dim=(2, 3))  # (B, F), Miyato & Koyama sum-pool before the projection
+        return self.base.logit(h) + (self.embed(labels).to(pooled.dtype) * pooled).sum(dim=1)  # (B,)
+
+
+def _apply_spectral_norm(network: nn.Module) -> None:
+    """Puts spectral normalisation on every convolution, linear and embedding layer of `network`."""
+    targets = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+    for module in targets:
+        spectral_norm(module)

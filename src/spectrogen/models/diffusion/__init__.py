@@ -1,0 +1,10 @@
+"""The diffusion family (seed 003 part 1): U-Net, noise schedule and samplers, composed by `method.py`.
+
+The `diffusion` entry of `spectrogen.models.MODELS` is `method.DiffusionMethod`, imported on first use.
+"""
+
+from spectrogen.models.diffusion.samplers import ddim_sample, ddpm_sample, guided_denoiser, initial_noise
+from spectrogen.models.diffusion.schedule import NoiseSchedule, StepOutput
+from spectrogen.models.diffusion.unet import UNet
+
+__all__ = ["NoiseSchedule", "StepOutput", "UNet", "ddim_sample", "ddpm_sample", "guided_denoiser", "initial_noise"]

@@ -1,0 +1,77 @@
+"""Sampling loops written out in the open: ancestral DDPM over all steps, DDIM with fewer steps,
+and classifier-free guidance as a wrapper around the network.
+
+A *denoiser* is any callable (x_t (B, C, H, W), t (B,) int64) -> network output (B, C, H, W), in
+the schedule's prediction type. Given the same `generator` (or the same `noise`), a sampler
+returns the same samples.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from spectrogen.models.diffusion.schedule import NoiseSchedule, standard_normal
+from spectrogen.models.diffusion.unet import UNet
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def guided_denoiser(network: UNet, labels: Optional[torch.Tensor] = None, guidance_scale: float = 1.0) -> Denoiser:
+    """Returns the denoiser of `network` for `labels` (B,), with classifier-free guidance (Ho & Salimans 2022).
+
+    output = uncond + scale * (cond - uncond): scale 1 is the plain conditional model, 0 the
+    unconditional one, above 1 trades diversity for class fidelity. Without labels (or for an
+    unconditional network) the network is used as it is.
+    """
+    if labels is None or network.num_classes == 0:
+        return lambda x, t: network(x, t)
+    if guidance_scale == 1.0:
+        return lambda x, t: network(x, t, labels)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # one forward pass over [conditional; unconditional] instead of two
+        both = network(torch.cat([x, x]), torch.cat([t, t]),
+                       torch.cat([labels, network.null_labels(len(labels), labels.device)]))
+        conditional, unconditional = both.float().chunk(2)
+        return unconditional + guidance_scale * (conditional - unconditional)
+
+    return denoise
+
+
+def initial_noise(shape: Sequence[int], generator: Optional[torch.Generator] = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """Returns x_T ~ N(0, I) of `shape` (B, C, H, W) on `device`, drawn from `generator`."""
+    return standard_normal(torch.Size(shape), generator, torch.empty(0, device=device))
+
+
+@torch.no_grad()
+def ddpm_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *,
+                steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
+                clip_sample: Optional[float] = None) -> torch.Tensor:
+    """Returns (B, C, H, W) samples of ancestral DDPM (Ho et al. 2020): one network call per training timestep.
+
+    `steps` below the training timesteps respaces the chain (Nichol & Dhariwal 2021): each step
+    draws from the exact posterior between two levels of the shorter sequence.
+    """
+    x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
+    schedule.set_timesteps(steps or schedule.num_train_timesteps)
+    for t in schedule.timesteps.tolist():
+        output = denoiser(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
+        x = schedule.step(output.float(), t, x, eta=None, generator=generator, clip_sample=clip_sample).prev_sample
+    return x
+
+
+@torch.no_grad()
+def ddim_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *, steps: int = 50,
+                eta: float = 0.0, generator: Optional[torch.Generator] = None, device: torch.device | str = "cpu",
+                noise: Optional[torch.Tensor] = None, clip_sample: Optional[float] = None) -> torch.Tensor:
+    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` network calls; eta=0 is deterministic."""
+    x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
+    schedule.set_timesteps(steps)
+    for t in schedule.timesteps.tolist():
+        output = denoiser(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
+        x = schedule.step(output.float(), t, x, eta=eta, generator=generator, clip_sample=clip_sample).prev_sample
+    return x

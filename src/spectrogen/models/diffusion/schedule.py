@@ -1,0 +1,205 @@
+"""The noise schedule of a diffusion model, a small plain object in the manner of diffusers' schedulers.
+
+Notation (Ho et al. 2020): beta_t is the noise added at step t, alpha_t = 1 - beta_t and
+abar_t = prod_{s<=t} alpha_s, so that x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps. Timesteps run
+0..T-1; "timestep -1" is the clean data (abar = 1), which lets the last sampling step land on x_0.
+
+The network predicts either eps or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho
+2022); every conversion between x_0, eps and v lives here, so samplers never care which.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple, Optional, Union
+
+import torch
+
+Timestep = Union[int, torch.Tensor]  # one int for the whole batch, or (B,) int64
+BetaSchedule = Literal["linear", "cosine"]
+Prediction = Literal["epsilon", "v"]
+
+
+def linear_betas(timesteps: int, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
+    """Returns the (T,) float64 betas of DDPM's linear schedule, rescaled so that any T spans the same noise levels.
+
+    The 1e-4..0.02 range of Ho et al. is for T=1000; for other T both ends are scaled by 1000/T
+    (Nichol & Dhariwal 2021), which keeps abar_{T-1} close to 0 for short schedules too.
+    """
+    scale = 1000.0 / timesteps
+    return torch.linspace(scale * start, min(scale * end, 0.999), timesteps, dtype=torch.float64)
+
+
+def cosine_alpha_bar(fraction: torch.Tensor, offset: float = 0.008) -> torch.Tensor:
+    """Returns the un-normalised cosine abar(fraction) = cos^2(((fraction + s) / (1 + s)) * pi / 2)."""
+    return torch.cos((fraction + offset) / (1.0 + offset) * math.pi / 2) ** 2
+
+
+def cosine_betas(timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
+    """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), clipped at `max_beta`.
+
+    abar_t = abar((t+1)/T) / abar(0) wherever no beta is clipped; the clip only bites at the very
+    last steps, where abar((t+1)/T) reaches 0 and beta would be 1.
+    """
+    fractions = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+    alpha_bar = cosine_alpha_bar(fractions)
+    return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
+
+
+class StepOutput(NamedTuple):
+    """One reverse step: prev_sample = mean + std * z with z ~ N(0, I) (z = 0 when std is 0)."""
+
+    prev_sample: torch.Tensor  # (B, C, H, W) x at the previous timestep
+    pred_original_sample: torch.Tensor  # (B, C, H, W) the model's estimate of x_0
+    mean: torch.Tensor  # (B, C, H, W)
+    std: float
+
+
+class NoiseSchedule:
+    """Betas, forward noising, target/prediction conversions and the reverse step (DDPM or DDIM)."""
+
+    def __init__(self, num_train_timesteps: int = 1000, beta_schedule: BetaSchedule = "linear",
+                 prediction: Prediction = "epsilon"):
+        if num_train_timesteps < 2:
+            raise ValueError(f"a schedule needs at least 2 timesteps, got {num_train_timesteps}")
+        if prediction not in ("epsilon", "v"):
+            raise ValueError(f"prediction must be 'epsilon' or 'v', got {prediction!r}")
+        if beta_schedule == "linear":
+            betas = linear_betas(num_train_timesteps)
+        elif beta_schedule == "cosine":
+            betas = cosine_betas(num_train_timesteps)
+        else:
+            raise ValueError(f"beta_schedule must be 'linear' or 'cosine', got {beta_schedule!r}")
+        self.num_train_timesteps = num_train_timesteps
+        self.beta_schedule = beta_schedule
+        self.prediction = prediction
+        self.betas = betas  # (T,) float64
+        self.alphas = 1.0 - betas
+        self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self._tables: dict[tuple[str, torch.device, torch.dtype], torch.Tensor] = {}
+        self.set_timesteps(num_train_timesteps)
+
+    # --- the timesteps a sampler visits -----------------------------------------------------------
+    def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
+        """Returns (and keeps as `.timesteps`) `num_inference_steps` descending timesteps ending near 0.
+
+        "Trailing" spacing (Lin et al. 2024): the first step is always T-1, the noisiest level the
+        model was trained on, so that few-step samplers start from pure noise; all T steps give
+        T-1, ..., 0.
+        """
+        if not 1 <= num_inference_steps <= self.num_train_timesteps:
+            raise ValueError(
+                f"sampling steps must be between 1 and the {self.num_train_timesteps} training timesteps, "
+                f"got {num_inference_steps}"
+            )
+        stride = self.num_train_timesteps / num_inference_steps
+        trailing = torch.arange(self.num_train_timesteps, 0, -stride, dtype=torch.float64)
+        self.timesteps = (trailing.round() - 1).long()  # (n,) descending
+        self.num_inference_steps = num_inference_steps
+        return self.timesteps
+
+    def previous_timestep(self, timestep: int) -> int:
+        """Returns the timestep after `timestep` in `.timesteps`, or -1 (clean data) after the last."""
+        later = self.timesteps[self.timesteps < timestep]
+        return int(later[0]) if len(later) else -1
+
+    def alpha_bar(self, timestep: int) -> float:
+        """Returns abar at one timestep as a float; abar(-1) = 1 (no noise)."""
+        return 1.0 if timestep < 0 else float(self.alphas_cumprod[timestep])
+
+    # --- forward process and training targets -----------------------------------------------------
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: Timestep) -> torch.Tensor:
+        """Returns x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise, same shape as `x0` (B, C, H, W)."""
+        abar = self._at("alphas_cumprod", timesteps, x0)
+        return abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
+
+    def velocity(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: Timestep) -> torch.Tensor:
+        """Returns v = sqrt(abar_t) noise - sqrt(1 - abar_t) x_0, the target of v-prediction."""
+        abar = self._at("alphas_cumprod", timesteps, x0)
+        return abar.sqrt() * noise - (1.0 - abar).sqrt() * x0
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: Timestep) -> torch.Tensor:
+        """Returns what the network is trained to output: the noise, or v."""
+        return noise if self.prediction == "epsilon" else self.velocity(x0, noise, timesteps)
+
+    def split_prediction(self, sample: torch.Tensor, model_output: torch.Tensor,
+                         timesteps: Timestep) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (x_0, eps) implied by the network's output at x_t = `sample`."""
+        abar = self._at("alphas_cumprod", timesteps, sample)
+        signal, noise_level = abar.sqrt(), (1.0 - abar).sqrt()
+        if self.prediction == "epsilon":
+            epsilon = model_output
+            x0 = (sample - noise_level * epsilon) / signal
+        else:
+            x0 = signal * sample - noise_level * model_output
+            epsilon = noise_level * sample + signal * model_output
+        return x0, epsilon
+
+    # --- reverse process --------------------------------------------------------------------------
+    def posterior(self, x0: torch.Tensor, sample: torch.Tensor, timestep: int,
+                  prev_timestep: Optional[int] = None) -> tuple[torch.Tensor, float]:
+        """Returns (mean, variance) of q(x_s | x_t = sample, x_0) for s = prev_timestep (default t-1).
+
+        With a = abar_t / abar_s (the noise between the two levels):
+        mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t,
+        variance = (1-abar_s)/(1-abar_t) (1-a); for s = t-1 this is eq. 7 of Ho et al.
+        """
+        prev_timestep = timestep - 1 if prev_timestep is None else prev_timestep
+        abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
+        a = abar_t / abar_s
+        mean = (math.sqrt(abar_s) * (1.0 - a) / (1.0 - abar_t)) * x0 \
+            + (math.sqrt(a) * (1.0 - abar_s) / (1.0 - abar_t)) * sample
+        variance = (1.0 - abar_s) / (1.0 - abar_t) * (1.0 - a)
+        return mean, variance
+
+    def step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, *,
+             eta: Optional[float] = None, generator: Optional[torch.Generator] = None,
+             clip_sample: Optional[float] = None) -> StepOutput:
+        """Returns x at the timestep that follows `timestep` in `.timesteps`, from x_t = `sample`.
+
+        eta=None: ancestral DDPM, a draw from the posterior q(x_s | x_t, x_0 = predicted x_0)
+        (variance beta-tilde, "fixed small"); with fewer steps than T this is the respaced DDPM of
+        Nichol & Dhariwal. eta=float: DDIM (Song et al. 2021); 0 is deterministic, 1 has DDPM's
+        variance. `clip_sample` clamps the predicted x_0 to [-c, c] (data normalised to [-1, 1]).
+        """
+        prev_timestep = self.previous_timestep(timestep)
+        x0, epsilon = self.split_prediction(sample, model_output, timestep)
+        abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
+        if clip_sample is not None:
+            x0 = x0.clamp(-clip_sample, clip_sample)
+            # keep eps consistent with the clipped x_0, so the step stays on the line through x_t
+            epsilon = (sample - math.sqrt(abar_t) * x0) / math.sqrt(1.0 - abar_t)
+        if eta is None:
+            mean, variance = self.posterior(x0, sample, timestep, prev_timestep)
+            std = math.sqrt(variance)
+        else:
+            std = eta * math.sqrt((1.0 - abar_s) / (1.0 - abar_t) * (1.0 - abar_t / abar_s))
+            direction = math.sqrt(max(1.0 - abar_s - std**2, 0.0))
+            mean = math.sqrt(abar_s) * x0 + direction * epsilon
+        prev_sample = mean
+        if std > 0.0:
+            prev_sample = mean + std * standard_normal(sample.shape, generator, sample)
+        return StepOutput(prev_sample, x0, mean, std)
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _at(self, name: str, timesteps: Timestep, like: torch.Tensor) -> torch.Tensor:
+        """Returns table `name` at `timesteps`, shaped to broadcast against `like` (B, ...)."""
+        if isinstance(timesteps, int):
+            return torch.tensor(float(getattr(self, name)[timesteps]), dtype=like.dtype, device=like.device)
+        key = (name, like.device, like.dtype)
+        if key not in self._tables:
+            # cast on the CPU first: some devices (mps) have no float64
+            self._tables[key] = getattr(self, name).to(like.dtype).to(like.device)
+        values = self._tables[key][timesteps.to(like.device)]  # (B,)
+        return values.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def standard_normal(shape: torch.Size, generator: Optional[torch.Generator], like: torch.Tensor) -> torch.Tensor:
+    """Returns N(0, I) noise of `shape` on `like`'s device and dtype, drawn from `generator`'s device.
+
+    Drawing on the generator's own device keeps a seed's samples the same whichever device the
+    network runs on (for a CPU generator).
+    """
+    device = generator.device if generator is not None else like.device
+    noise = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+    return noise.to(device=like.device, dtype=like.dtype)

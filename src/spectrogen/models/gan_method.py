@@ -1,0 +1,288 @@
+"""The GAN training method of the `dcgan`, `specgan` and `cgan` families: networks, losses, critic steps, EMA.
+
+One class for the three: the configuration picks the networks (DCGAN or SpecGAN, conditional or
+not), the loss (`LOSSES`), the number of critic updates per generator update, DiffAugment and the
+generator's moving average. Each `train_step` call consumes one real batch for one critic update;
+every `critic_steps`-th call also updates the generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from spectrogen.config.resolve import resolve
+from spectrogen.config.schema import ExperimentConfig
+from spectrogen.errors import ConfigError, InputError, UsageError
+from spectrogen.losses.diffaugment import DiffAugment
+from spectrogen.losses.gan import build_loss, gradient_penalty
+from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
+from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from spectrogen.models.ema import make_average, update_average
+from spectrogen.models.registry import MODELS
+from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
+from spectrogen.training.method import Batch, DataInfo, TrainingMethod
+
+_FAMILIES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "specgan": (SpecGANGenerator, SpecGANDiscriminator)}
+
+
+def num_classes_of(config: ExperimentConfig, info: DataInfo) -> int:
+    """Returns how many classes a cgan conditions on: model.num_classes, else the data set's."""
+    count = config.model.num_classes or info.num_classes
+    if count < 1:
+        raise ConfigError("model.name=cgan needs classes: prepare the data set from class sub-folders, "
+                          "or set model.num_classes")
+    if info.num_classes > count:
+        raise ConfigError(f"model.num_classes={count} but the data set has {info.num_classes} classes: "
+                          f"raise model.num_classes or leave it unset")
+    return count
+
+
+def build_generator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
+    """Returns a freshly initialised generator for `config` (z (B, latent_dim)[, labels (B,)] -> (B, C, H, W))."""
+    config = resolve(config)
+    model = config.model
+    family = model.conditional.base if model.name == "cgan" else model.name
+    if family not in _FAMILIES:
+        raise ConfigError(f"model.name={model.name} is not a GAN family; build_generator serves dcgan, specgan, cgan")
+    generator_class = _FAMILIES[family][0]
+
+    def make(latent_inputs: int) -> nn.Module:
+        return generator_class(latent_inputs, model.features_g, (model.height, model.width), model.channels,
+                               bool(model.batchnorm))
+
+    if model.name != "cgan":
+        return make(model.latent_dim)
+    return ConditionalGenerator(make, model.latent_dim, num_classes_of(config, info),
+                                model.conditional.generator_input)
+
+
+def build_discriminator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
+    """Returns a freshly initialised critic for `config` (images (B, C, H, W)[, labels (B,)] -> logits (B,))."""
+    config = resolve(config)
+    model = config.model
+    family = model.conditional.base if model.name == "cgan" else model.name
+    discriminator_class = _FAMILIES[family][1]
+    size = (model.height, model.width)
+
+    def make(in_channels: int) -> nn.Module:
+        return discriminator_class(model.features_d, size, in_channels, bool(model.batchnorm))
+
+    if model.name != "cgan":
+        return make(model.channels)
+    return ConditionalDiscriminator(make, model.channels, size, num_classes_of(config, info),
+                                    model.conditional.discriminator_input, model.conditional.spectral_norm)
+
+
+def sample_latent(n: int, latent_dim: int, distribution: str, *, generator: Optional[torch.Generator] = None,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """Returns latent vectors (n, latent_dim): N(0, 1) or uniform [-1, 1] (SpecGAN), drawn on `generator`'s device."""
+    where = generator.device if generator is not None else device
+    if distribution == "uniform":
+        z = torch.rand(n, latent_dim, generator=generator, device=where) * 2.0 - 1.0
+    else:
+        z = torch.randn(n, latent_dim, generator=generator, device=where)
+    return z.to(device) if device is not None else z
+
+
+def balanced_labels(n: int, num_classes: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Returns class indices (n,) 0, 1, ..., K-1, 0, 1, ...: equal numbers per class (up to one)."""
+    return torch.arange(n, device=device) % num_classes
+
+
+class GANMethod(TrainingMethod):
+    """Adversarial training of a generator against a critic, configured by family."""
+
+    def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device):
+        config = resolve(config)
+        super().__init__(config, info, device)
+        model, training = config.model, config.training
+        self.name = model.name
+        expected = (model.channels, model.height, model.width)
+        if tuple(info.shape) != expected:
+            raise ConfigError(f"model.channels/image_size/image_width give examples of shape {expected}, but the "
+                              f"data set's are {tuple(info.shape)}: set model.image_size (and image_width) to match")
+        self.conditional = model.name == "cgan"
+        self.num_classes = num_classes_of(config, info) if self.conditional else 0
+
+        # channels-last and torch.compile are the trainer's (`prepare_networks`), applied in place
+        generator = build_generator(config, info).to(device)
+        critic = build_discriminator(config, info).to(device)
+        self.networks = {"generator": generator, "discriminator": critic}
+        self.ema_decay = training.ema_decay
+        if self.ema_decay is not None:
+            self.networks["generator_ema"] = make_average(generator)
+        self.sampling_networks = ("generator_ema",) if self.ema_decay is not None else ("generator",)
+
+        self.optimizers = {
+            "generator": torch.optim.Adam(generator.parameters(), lr=training.learning_rate,
+                                          betas=(training.beta1, training.beta2), weight_decay=training.weight_decay),
+            "discriminator": torch.optim.Adam(critic.parameters(), lr=training.learning_rate_d,
+                                              betas=(training.beta1, training.beta2),
+                                              weight_decay=training.weight_decay),
+        }
+        if training.lr_schedule == "cosine":
+            self.schedulers = {key: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=training.epochs)
+                               for key, opt in self.optimizers.items()}
+
+        self.loss = build_loss(training)
+        self.augment = DiffAugment(training.diffaugment)
+        self.critic_steps = training.critic_steps
+        self.grad_clip = training.grad_clip
+        self.calls = 0
+        self._last_loss_g = torch.zeros((), device=device)
+        self._last_grad_norm_g = torch.zeros((), device=device)
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Returns the trainable parameters of the generator and the critic (the EMA copy is not trained)."""
+        return {k: v for k, v in super().parameter_counts().items() if k != "generator_ema"}
+
+    # --- training -------------------------------------------------------------------------------
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Returns loss_d, d_real, d_fake, grad_norm_d (and gp) of this call's critic update, and
+        loss_g, grad_norm_g of the latest generator update (0 before the first one)."""
+        real = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
+        labels = self._batch_labels(batch)  # (B,) or None
+        self.calls += 1
+        update_generator = self.calls % self.critic_steps == 0
+        z = sample_latent(real.shape[0], self.config.model.latent_dim, self.config.model.latent_distribution,
+                          device=self.device)
+        # the fakes are made once per call; their graph is kept only when the generator learns from them
+        with torch.set_grad_enabled(update_generator), self.autocast():
+            fake = self._generator_output(self.networks["generator"], z, labels)  # (B, C, H, W)
+        statistics = self._critic_step(real, fake.detach(), labels)
+        if update_generator:
+            self._generator_step(fake, labels)
+        statistics["loss_g"] = self._last_loss_g
+        statistics["grad_norm_g"] = self._last_grad_norm_g
+        return statistics
+
+    def _critic_step(self, real: torch.Tensor, fake: torch.Tensor,
+                     labels: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
+        critic, optimizer = self.networks["discriminator"], self.optimizers["discriminator"]
+        real_seen, fake_seen = self.augment(real), self.augment(fake)
+        with self.autocast():
+            real_logits = self._critic_output(critic, real_seen, labels)  # (B,)
+            fake_logits = self._critic_output(critic, fake_seen, labels)  # (B,)
+        loss = self.loss.discriminator(real_logits, fake_logits)
+        statistics = {}
+        if self.loss.gp_lambda > 0:
+            # fp32 (outside autocast) and through the critic's plain forward: a compiled module has
+            # no double backward, which the penalty's gradient of a gradient needs
+            penalty = gradient_penalty(lambda x: self._critic_output(critic.forward, x, labels),
+                                       real_seen, fake_seen)
+            loss = loss + self.loss.gp_lambda * penalty
+            statistics["gp"] = penalty.detach()
+        grad_norm = self._update(critic, optimizer, "discriminator", loss)
+        statistics.update(loss_d=loss.detach(), d_real=self.loss.score(real_logits),
+                          d_fake=self.loss.score(fake_logits), grad_norm_d=grad_norm)
+        return statistics
+
+    def _generator_step(self, fake: torch.Tensor, labels: Optional[torch.Tensor]) -> None:
+        generator, critic = self.networks["generator"], self.networks["discriminator"]
+        critic.requires_grad_(False)  # the critic's weights get no gradient from the generator's loss
+        try:
+            with self.autocast():
+                logits = self._critic_output(critic, self.augment(fake), labels)  # (B,)
+            loss = self.loss.generator(logits)
+            self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", loss)
+        finally:
+            critic.requires_grad_(True)
+        self._last_loss_g = loss.detach()
+        if self.ema_decay is not None:
+            update_average(self.networks["generator_ema"], generator, self.ema_decay)
+
+    def _update(self, network: nn.Module, optimizer: torch.optim.Optimizer, name: str,
+                loss: torch.Tensor) -> torch.Tensor:
+        """Returns the gradient norm (0-d) of `network` before clipping, after one optimizer step on `loss`."""
+        scaler = self.grad_scaler(name)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # norms and clipping in true units under fp16 loss scaling
+        parameters = [p for p in network.parameters() if p.grad is not None]
+        if self.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(parameters, self.grad_clip)
+        else:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters]))
+        scaler.step(optimizer)
+        scaler.update()
+        return norm.detach()
+
+    def _batch_labels(self, batch: Batch) -> Optional[torch.Tensor]:
+        if not self.conditional:
+            return None
+        if batch.y is None:
+            raise InputError("cgan trains on labelled data: the batch has no class labels "
+                             "(prepare the data set from one sub-folder per class)")
+        return batch.y.to(self.device, non_blocking=True)
+
+    def _generator_output(self, network, z: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        return network(z, labels) if self.conditional else network(z)
+
+    def _critic_output(self, network, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        return network(x, labels) if self.conditional else network(x)
+
+    # --- sampling -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
+               labels: Optional[torch.Tensor] = None, batch_size: int = 64, **options: Any) -> torch.Tensor:
+        """Returns `n` generated examples (n, C, H, W) in [-1, 1], from the EMA generator when kept.
+
+        The generator runs in eval mode (batch norm uses its running statistics), so an example
+        depends only on its own latent vector and class, never on the rest of the batch.
+        """
+        network = self.networks[self.sampling_networks[0]]
+        z = sample_latent(n, self.config.model.latent_dim, self.config.model.latent_distribution,
+                          generator=generator, device=self.device)
+        labels = self._sampling_labels(n, labels)
+        was_training = network.training
+        network.eval()
+        try:
+            parts = [self._generator_output(network, z[i:i + batch_size],
+                                            None if labels is None else labels[i:i + batch_size])
+                     for i in range(0, n, batch_size)]
+        finally:
+            network.train(was_training)
+        return torch.cat(parts).float().contiguous()
+
+    def _sampling_labels(self, n: int, labels: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        if not self.conditional:
+            if labels is not None:
+                raise UsageError(f"{self.name} is not conditional: class labels apply to cgan only")
+            return None
+        if labels is None:
+            return balanced_labels(n, self.num_classes, self.device)
+        labels = torch.as_tensor(labels, dtype=torch.long).to(self.device).reshape(-1)
+        if labels.numel() != n:
+            raise UsageError(f"asked for {n} samples but gave {labels.numel()} class labels")
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
+            raise UsageError(f"class labels must lie in 0..{self.num_classes - 1}")
+        return labels
+
+    # --- persistence ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["gan"] = {"calls": self.calls, "loss_g": self._last_loss_g.clone(),
+                        "grad_norm_g": self._last_grad_norm_g.clone()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
+        super().load_state_dict(state, networks_only=networks_only)
+        networks = state["networks"]
+        if "generator_ema" in self.networks and "generator_ema" not in networks and "generator" in networks:
+            # a checkpoint made without EMA: sample from its generator
+            self.networks["generator_ema"].load_state_dict(networks["generator"])
+        if "generator" not in networks and "generator_ema" in networks:
+            # a sampling-only export: its averaged weights are the generator
+            self.networks["generator"].load_state_dict(networks["generator_ema"])
+        if networks_only or "gan" not in state:
+            return
+        self.calls = int(state["gan"]["calls"])
+        self._last_loss_g = state["gan"]["loss_g"].to(self.device)
+        self._last_grad_norm_g = state["gan"]["grad_norm_g"].to(self.device)
+
+
+for _name in ("dcgan", "specgan", "cgan"):
+    MODELS.register(_name)(GANMethod)

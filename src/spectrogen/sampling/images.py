@@ -1,0 +1,269 @@
+"""Spectrogram images: one figure per example, and grids of many (used by `sample`, `convert` and the report).
+
+Frequency is row 0 = lowest in every array (see the Representation contract); images put it at the
+bottom (``origin="lower"``). When the representation is known the axes are in seconds and Hz (on a
+mel scale for mel spectrograms); otherwise in frames and bins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from spectrogen.errors import UsageError
+from spectrogen.sampling.arrays import as_spectrogram_stack
+
+IMAGE_FORMATS = ("png", "jpeg")
+DEFAULT_COLORMAP = "magma"
+
+
+@dataclass(frozen=True)
+class SpectrogramAxes:
+    """How the columns and rows of one (H, W) spectrogram map to time and frequency."""
+
+    x_extent: tuple[float, float]  # left and right edge, in x units
+    x_label: str
+    y_label: str
+    y_ticks: tuple[tuple[float, str], ...]  # (row position, label); empty: matplotlib's own ticks on rows
+    duration: Optional[float] = None  # seconds across the width, when known
+
+
+def row_frequencies(representation, height: int) -> Optional[np.ndarray]:
+    """Returns the centre frequency in Hz of each of `height` rows, or None when rows are not frequencies."""
+    kind = getattr(representation, "kind", None)
+    if kind == "stft":
+        bins = representation.n_fft // 2 + 1 - int(bool(representation.drop_nyquist))  # before any resize
+        centres = np.arange(bins) * representation.sample_rate / representation.n_fft
+    elif kind == "mel":
+        centres = mel_centre_frequencies(representation)
+    else:
+        return None
+    # rows of a resized image sample the original bins at these fractional positions (half-pixel centres)
+    positions = (np.arange(height) + 0.5) * len(centres) / height - 0.5
+    return np.interp(positions, np.arange(len(centres)), centres)
+
+
+def mel_centre_frequencies(representation) -> np.ndarray:
+    """Returns the centre frequency in Hz of each mel band of `representation`."""
+    import librosa
+
+    # the filter bank is librosa's Slaney-scale one (spectrogen.spectral.mel): band i peaks at edge i + 1
+    fmax = representation.fmax or representation.sample_rate / 2
+    edges = librosa.mel_frequencies(representation.n_mels + 2, fmin=representation.fmin or 0.0, fmax=fmax)
+    return edges[1:-1]
+
+
+def _tick_candidates(kind: str, frequencies: np.ndarray) -> list[float]:
+    """Returns round frequencies to label: evenly spaced on a linear axis, 1-2-5 steps on a mel axis."""
+    if kind == "mel":  # the mel scale is nearly logarithmic above 1 kHz: 1-2-5 steps look evenly spaced
+        return [m * 10.0 ** e for e in range(2, 5) for m in (1, 2, 5)]
+    return list(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(frequencies[0], frequencies[-1]))
+
+
+def spectrogram_axes(representation, height: int, width: int) -> SpectrogramAxes:
+    """Returns the axis extents, labels and frequency ticks for an (height, width) image of `representation`."""
+    frequencies = row_frequencies(representation, height)
+    if frequencies is None or tuple(getattr(representation, "shape", ())) != (height, width):
+        is_image = getattr(representation, "kind", None) == "image"
+        return SpectrogramAxes(
+            x_extent=(-0.5, width - 0.5),
+            x_label="column" if is_image else "time (frames)",
+            y_label="row" if is_image else "frequency (bins)",
+            y_ticks=(),
+        )
+    duration = representation.num_samples / representation.sample_rate
+    use_khz = frequencies[-1] >= 2000
+    unit, scale = ("kHz", 1e-3) if use_khz else ("Hz", 1.0)
+    hz_ticks = [f for f in _tick_candidates(representation.kind, frequencies) if frequencies[0] <= f <= frequencies[-1]]
+    rows = np.interp(hz_ticks, frequencies, np.arange(height))
+    ticks, last = [], -np.inf
+    for row, hz in zip(rows, hz_ticks):
+        if row - last >= 0.06 * height:  # labels closer than this would overlap
+            ticks.append((float(row), f"{hz * scale:g}"))
+            last = row
+    scale_note = ", mel scale" if representation.kind == "mel" else ""
+    return SpectrogramAxes(
+        x_extent=(0.0, duration),
+        x_label="time (s)",
+        y_label=f"frequency ({unit}{scale_note})",
+        y_ticks=tuple(ticks),
+        duration=duration,
+    )
+
+
+def check_colormap(name: str):
+    """Returns the matplotlib colormap called `name`; raises UsageError listing a few when there is none."""
+    import matplotlib
+
+    try:
+        return matplotlib.colormaps[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown colormap {name!r}; try magma, viridis, inferno, gray or any matplotlib colormap name"
+        ) from None
+
+
+def value_range(stack: np.ndarray, vmin: Optional[float], vmax: Optional[float]) -> tuple[float, float]:
+    """Returns the colour range: the given bounds, else the stack's own min and max (one scale for all)."""
+    low = float(np.min(stack)) if vmin is None else float(vmin)
+    high = float(np.max(stack)) if vmax is None else float(vmax)
+    if high <= low:  # a constant image still needs a non-empty colour range
+        high = low + 1.0
+    return low, high
+
+
+def draw_spectrogram(ax, spectrogram: np.ndarray, *, representation=None, colormap: str = DEFAULT_COLORMAP,
+                     vmin: Optional[float] = None, vmax: Optional[float] = None):
+    """Returns the AxesImage of one (H, W) spectrogram drawn on `ax`, low frequencies at the bottom."""
+    height, width = spectrogram.shape
+    axes = spectrogram_axes(representation, height, width)
+    image = ax.imshow(
+        spectrogram, origin="lower", aspect="auto", cmap=check_colormap(colormap), vmin=vmin, vmax=vmax,
+        interpolation="nearest", extent=(*axes.x_extent, -0.5, height - 0.5),
+    )
+    ax.set_xlabel(axes.x_label)
+    ax.set_ylabel(axes.y_label)
+    if axes.y_ticks:
+        ax.set_yticks([r for r, _ in axes.y_ticks], [label for _, label in axes.y_ticks])
+    return image
+
+
+def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: Optional[str] = None,
+                       colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
+                       vmax: Optional[float] = None, value_label: str = "value") -> Figure:
+    """Returns a figure of one (H, W) spectrogram with labelled axes and a colour bar."""
+    # fixed axes positions: a layout engine would cost more than the drawing itself
+    figure = Figure(figsize=(5.0, 3.6), dpi=100)
+    ax = figure.add_axes((0.14, 0.14, 0.64, 0.76))
+    image = draw_spectrogram(ax, spectrogram, representation=representation, colormap=colormap, vmin=vmin, vmax=vmax)
+    figure.colorbar(image, cax=figure.add_axes((0.81, 0.14, 0.03, 0.76)), label=value_label)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def save_figure(figure: Figure, path: Path, quality: int = 95) -> Path:
+    """Returns `path` after writing `figure` there as PNG or JPEG (chosen by the suffix)."""
+    fmt = image_format(path.suffix.lstrip("."))
+    options = {"pil_kwargs": {"quality": int(quality)}} if fmt == "jpeg" else {}
+    figure.savefig(path, format=fmt, **options)
+    return path
+
+
+def image_format(name: str) -> str:
+    """Returns the canonical image format of `name` (png, jpeg; jpg is jpeg)."""
+    fmt = name.lower()
+    fmt = "jpeg" if fmt == "jpg" else fmt
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"image format {name!r} is not one of {', '.join(IMAGE_FORMATS)}")
+    return fmt
+
+
+def sample_names(n: int, prefix: str = "sample") -> list[str]:
+    """Returns `prefix_01`, `prefix_02`, ... numbered from 1, zero-padded to at least two digits."""
+    width = max(2, len(str(n)))
+    return [f"{prefix}_{i + 1:0{width}d}" for i in range(n)]
+
+
+def save_images(spectrograms, out_dir, *, names: Optional[Sequence[str]] = None, fmt: str = "png",
+                quality: int = 95, colormap: str = DEFAULT_COLORMAP, representation=None,
+                vmin: Optional[float] = None, vmax: Optional[float] = None, value_label: str = "value") -> list[Path]:
+    """Returns the paths of one image per spectrogram written into `out_dir` (one colour scale for all)."""
+    stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
+    names = list(names) if names is not None else sample_names(len(stack))
+    if len(names) != len(stack):
+        raise ValueError(f"{len(names)} names for {len(stack)} spectrograms")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = image_format(fmt)
+    low, high = value_range(stack, vmin, vmax)
+    paths = []
+    for spectrogram, name in zip(stack, names):
+        figure = spectrogram_figure(spectrogram, representation=representation, title=name, colormap=colormap,
+                                    vmin=low, vmax=high, value_label=value_label)
+        paths.append(save_figure(figure, out_dir / f"{name}.{suffix}", quality))
+    return paths
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Returns near-square (rows, cols) for `n` tiles: cols = ceil(sqrt(n)), rows <= cols <= rows + 1."""
+    if n < 1:
+        raise ValueError(f"a grid needs at least one tile, got {n}")
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] = None, padding: int = 2,
+              pad_value: float = float("nan")) -> np.ndarray:
+    """Returns one (rows*(H+p)+p, cols*(W+p)+p) image of all spectrograms, ready to show with row 0 on top.
+
+    Tiles run left to right, top to bottom; each tile is flipped so its low frequencies are at its
+    bottom edge. Padding and empty tiles hold `pad_value` (NaN draws as the background).
+    """
+    stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
+    n, height, width = stack.shape
+    if rows is None or cols is None:
+        rows, cols = grid_shape(n) if rows is None and cols is None else (
+            rows or math.ceil(n / cols), cols or math.ceil(n / rows))
+    if rows * cols < n:
+        raise ValueError(f"a {rows}x{cols} grid cannot hold {n} spectrograms")
+    grid = np.full((rows * (height + padding) + padding, cols * (width + padding) + padding), pad_value, np.float32)
+    for index, spectrogram in enumerate(stack):
+        row, col = divmod(index, cols)
+        top = padding + row * (height + padding)
+        left = padding + col * (width + padding)
+        grid[top:top + height, left:left + width] = spectrogram[::-1]
+    return grid
+
+
+def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequence[str]] = None,
+                title: Optional[str] = None, colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
+                vmax: Optional[float] = None, value_label: str = "value") -> Figure:
+    """Returns a figure of all spectrograms as one near-square grid with a colour bar.
+
+    The bottom-left tile carries the scale (seconds across, Hz up) when the representation is known;
+    drawing one image instead of N sub-plots keeps a 64-tile grid well under a second.
+    """
+    stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
+    n, height, width = stack.shape
+    rows, cols = grid_shape(n)
+    padding = max(1, round(0.03 * max(height, width)))
+    grid = make_grid(stack, rows=rows, cols=cols, padding=padding)
+    low, high = value_range(stack, vmin, vmax)
+    figure = Figure(figsize=(min(2.0 + 1.6 * cols, 20.0), min(1.0 + 1.5 * rows, 20.0)), dpi=100, layout="constrained")
+    ax = figure.add_subplot()
+    cmap = check_colormap(colormap).with_extremes(bad="white")  # padding and empty tiles
+    image = ax.imshow(grid, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
+    _label_corner_tile(ax, spectrogram_axes(representation, height, width), rows, height, width, padding)
+    for index, caption in enumerate(captions or ()):
+        row, col = divmod(index, cols)
+        ax.text(padding + col * (width + padding) + 1, padding + row * (height + padding) + 1, caption,
+                color="white", fontsize=7, va="top", ha="left")
+    figure.colorbar(image, ax=ax, label=value_label, shrink=0.8)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def _label_corner_tile(ax, axes: SpectrogramAxes, rows: int, height: int, width: int, padding: int) -> None:
+    """Puts the time and frequency scale of one tile on the bottom-left tile of a grid."""
+    left, bottom = padding, padding + (rows - 1) * (height + padding) + height - 1  # bottom-left pixel of that tile
+    end = f"{axes.duration:.3g}" if axes.duration is not None else str(width)
+    ax.set_xticks([left - 0.5, left + width - 0.5], ["0", end])
+    y_ticks = axes.y_ticks or ((0.0, "0"), (height - 1.0, str(height - 1)))
+    ax.set_yticks([bottom - r for r, _ in y_ticks], [label for _, label in y_ticks])
+    ax.set_xlabel(f"{axes.x_label}, each tile")
+    ax.set_ylabel(f"{axes.y_label}, each tile")
+
+
+def save_grid(spectrograms, path, *, quality: int = 95, **options) -> Path:
+    """Returns `path` after writing the grid figure of `spectrograms` there (PNG or JPEG by suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(grid_figure(spectrograms, **options), path, quality)

@@ -1,0 +1,154 @@
+"""Batched spectrogram augmentations on the training device (seed 002), reproducible with a generator.
+
+Every function takes (B, F, T) or (B, C, F, T) tensors, draws one random setting per example
+(shared by its channels), and `apply` (B,) bool says which examples change. None of them reverses
+time or frequency: a flipped spectrogram is a different sound.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spectrogen.config.schema import AugmentConfig
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Returns U[0, 1) draws on `device`, taken from `generator` on its own device."""
+    source = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=source).to(device)
+
+
+def _per_example(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Returns `values` (B,) shaped to broadcast against `x` (B, ..., F, T)."""
+    return values.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+def _select(apply: torch.Tensor | None, changed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return changed if apply is None else torch.where(_per_example(x, apply), changed, x)
+
+
+def temporal_shift(x: torch.Tensor, max_fraction: float, generator: torch.Generator | None = None,
+                   apply: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns `x` rolled along time by a random whole number of frames in [-m, m], m = max_fraction * T.
+
+    A roll is a permutation of each row's frames: per-frequency statistics are unchanged.
+    """
+    frames = x.shape[-1]
+    reach = int(max_fraction * frames)
+    if reach == 0:
+        return x
+    shifts = (_uniform((x.shape[0],), generator, x.device) * (2 * reach + 1)).long() - reach  # (B,)
+    source = (torch.arange(frames, device=x.device) - _per_example(x, shifts)) % frames  # (B, 1.., T)
+    return _select(apply, torch.gather(x, -1, source.expand_as(x)), x)
+
+
+def gaussian_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None,
+                   apply: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns `x` plus N(0, std^2) noise."""
+    if std == 0:
+        return x
+    source = generator.device if generator is not None else x.device
+    noise = torch.randn(x.shape, generator=generator, device=source, dtype=x.dtype).to(x.device)
+    return _select(apply, x + std * noise, x)
+
+
+def _band(x: torch.Tensor, axis_length: int, max_width: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Returns a (B, L) bool mask of one random band of width 0..max_width per example."""
+    batch = x.shape[0]
+    max_width = min(max_width, axis_length)
+    draws = _uniform((2, batch), generator, x.device)
+    width = (draws[0] * (max_width + 1)).long()  # (B,)
+    start = (draws[1] * (axis_length - width + 1)).long()  # (B,)
+    position = torch.arange(axis_length, device=x.device)
+    return (position >= start[:, None]) & (position < (start + width)[:, None])
+
+
+def frequency_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
+                   apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
+    """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment).
+
+    0 is the data set's mean under per-frequency normalisation; other rows are untouched.
+    """
+    if max_width == 0:
+        return x
+    band = _band(x, x.shape[-2], max_width, generator)  # (B, F)
+    band = band.reshape(x.shape[0], *([1] * (x.dim() - 3)), x.shape[-2], 1)
+    if apply is not None:
+        band = band & _per_example(band, apply)
+    return x.masked_fill(band, value)
+
+
+def time_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
+              apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
+    """Returns `x` with one band of 0..max_width frames set to `value`; other frames are untouched."""
+    if max_width == 0:
+        return x
+    band = _band(x, x.shape[-1], max_width, generator)  # (B, T)
+    band = band.reshape(x.shape[0], *([1] * (x.dim() - 2)), x.shape[-1])
+    if apply is not None:
+        band = band & _per_example(band, apply)
+    return x.masked_fill(band, value)
+
+
+def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator | None = None,
+                 apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
+    """Returns `x` stretched in time by a random rate in [1 - s, 1 + s], cropped or padded back to T.
+
+    Linear interpolation along time only (frequency rows are never mixed); the stretch keeps the
+    start in place, so a slowed example is cropped at the end and a sped-up one padded with `value`.
+    """
+    if max_stretch == 0:
+        return x
+    frames = x.shape[-1]
+    rate = 1.0 + max_stretch * (2.0 * _uniform((x.shape[0],), generator, x.device) - 1.0)  # (B,)
+    # output frame t shows input time t / rate: rate > 1 lengthens (slows) the sound
+    position = torch.arange(frames, device=x.device, dtype=torch.float32) / rate[:, None]  # (B, T)
+    left = position.floor().long().clamp_max(frames - 1)
+    right = (left + 1).clamp_max(frames - 1)
+    weight = (position - left).to(x.dtype)
+    shape = (x.shape[0], *([1] * (x.dim() - 2)), frames)
+    left, right, weight = left.reshape(shape), right.reshape(shape), weight.reshape(shape)
+    stretched = torch.lerp(torch.gather(x, -1, left.expand_as(x)), torch.gather(x, -1, right.expand_as(x)), weight)
+    outside = (position > frames - 1).reshape(shape)
+    return _select(apply, stretched.masked_fill(outside, value), x)
+
+
+class Augment(nn.Module):
+    """Applies the augmentations enabled in an `AugmentConfig`, each to a random subset of the batch.
+
+    Each enabled augmentation picks its own examples with probability `config.probability`.
+    Order: stretch, shift, masks, noise. With everything off, `forward` returns its input.
+    """
+
+    def __init__(self, config: AugmentConfig | None = None):
+        super().__init__()
+        self.config = config or AugmentConfig()
+
+    @property
+    def enabled(self) -> bool:
+        c = self.config
+        return any((c.time_stretch, c.temporal_shift, c.freq_mask, c.time_mask, c.noise_std)) and c.probability > 0
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        c = self.config
+        if c.time_stretch:
+            x = time_stretch(x, c.time_stretch, generator, self._pick(x, generator))
+        if c.temporal_shift:
+            x = temporal_shift(x, c.temporal_shift, generator, self._pick(x, generator))
+        if c.freq_mask:
+            x = frequency_mask(x, c.freq_mask, generator, self._pick(x, generator))
+        if c.time_mask:
+            x = time_mask(x, c.time_mask, generator, self._pick(x, generator))
+        if c.noise_std:
+            x = gaussian_noise(x, c.noise_std, generator, self._pick(x, generator))
+        return x
+
+    def _pick(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Returns which examples (B,) bool one augmentation changes."""
+        return _uniform((x.shape[0],), generator, x.device) < self.config.probability
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.model_dump().items() if v)

@@ -1,0 +1,64 @@
+"""Log compression of magnitudes and its exact inverse.
+
+Kinds:
+- ``log_eps``: log(M + 1e-6), SpecGAN's.
+- ``log1p``: log(1 + M), seed 004's.
+- ``db``: 20 log10(max(M, 1e-5)), decibels of a magnitude. No ``top_db`` floor relative to the
+  example's maximum, because that would make the inverse depend on the example.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import nn
+
+from spectrogen.errors import ConfigError
+
+LogKind = Literal["log_eps", "log1p", "db"]
+
+LOG_EPS = 1e-6
+DB_FLOOR = 1e-5
+
+
+def compress(magnitude: torch.Tensor, kind: LogKind) -> torch.Tensor:
+    """Returns the log-compressed `magnitude` (any shape, values >= 0)."""
+    if kind == "log_eps":
+        return torch.log(magnitude + LOG_EPS)
+    if kind == "log1p":
+        return torch.log1p(magnitude)
+    if kind == "db":
+        return 20.0 * torch.log10(magnitude.clamp_min(DB_FLOOR))
+    raise _unknown(kind)
+
+
+def decompress(features: torch.Tensor, kind: LogKind) -> torch.Tensor:
+    """Returns the magnitude (>= 0) whose compression is `features`; undoes :func:`compress`."""
+    if kind == "log_eps":
+        return (torch.exp(features) - LOG_EPS).clamp_min(0.0)
+    if kind == "log1p":
+        return torch.expm1(features).clamp_min(0.0)
+    if kind == "db":
+        return torch.pow(10.0, features / 20.0)
+    raise _unknown(kind)
+
+
+def _unknown(kind: str) -> ConfigError:
+    return ConfigError(f"representation.log={kind!r}: use one of {', '.join(get_args(LogKind))}")
+
+
+class LogCompression(nn.Module):
+    """Magnitude -> log features (`forward`) and back (`inverse`), elementwise."""
+
+    def __init__(self, kind: LogKind = "log_eps"):
+        super().__init__()
+        if kind not in get_args(LogKind):
+            raise _unknown(kind)
+        self.kind = kind
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        return compress(magnitude, self.kind)
+
+    def inverse(self, features: torch.Tensor) -> torch.Tensor:
+        return decompress(features, self.kind)

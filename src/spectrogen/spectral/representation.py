@@ -1,0 +1,234 @@
+"""How audio becomes the 2-D array a model sees, and back: the `Representation`.
+
+Pipeline, audio (B, S) -> features (B, F, T):
+  pad_end STFT magnitude (see :mod:`spectrogen.spectral.stft`) -> [mel filter bank] -> log
+  -> [resize to `image_size`]
+and back, features -> audio: [resize to the native size] -> inverse log -> [mel -> linear least
+squares] -> fast Griffin-Lim. Frequency is axis -2 with the lowest frequency at row 0.
+
+A clip of `frames * hop_length` samples (``num_samples``) gives exactly `frames` frames.
+
+Presets:
+- ``specgan``: 16 kHz, n_fft = window = 256, hop 128, Nyquist row dropped, log(|X| + 1e-6),
+  16384 samples (1.024 s) -> 128 x 128 (Donahue et al. 2019).
+- ``mel``: 22.05 kHz, n_fft 1024, hop 256, 128 mels over 0 - 11025 Hz, log(1 + M),
+  512 frames = 131072 samples (5.94 s) -> 128 x 512 (seed 004's conditional GAN).
+- ``autoencoder``: 16 kHz, n_fft = window = 1280, hop 320 (4 x overlap), 128 mels over 0 - 8 kHz,
+  log(1 + M), 256 frames = 81920 samples (5.12 s) -> 128 x 256 (seed 003's autoencoder).
+Mel spectrograms here are of magnitudes (power 1), like SpecGAN's linear ones.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal, Optional
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from torch import nn
+
+from spectrogen.errors import ConfigError, InputError
+from spectrogen.spectral.compression import LogKind, compress, decompress
+from spectrogen.spectral.griffin_lim import GriffinLim, PhaseInit
+from spectrogen.spectral.mel import InverseMelScale, MelScale, check_mel_range
+from spectrogen.spectral.resize import resize
+from spectrogen.spectral.stft import Spectrogram, check_framing
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "specgan": dict(kind="stft", sample_rate=16000, n_fft=256, win_length=256, hop_length=128,
+                    log="log_eps", drop_nyquist=True, frames=128),
+    "mel": dict(kind="mel", sample_rate=22050, n_fft=1024, win_length=1024, hop_length=256,
+                n_mels=128, fmin=0.0, fmax=None, log="log1p", frames=512),
+    "autoencoder": dict(kind="mel", sample_rate=16000, n_fft=1280, win_length=1280, hop_length=320,
+                        n_mels=128, fmin=0.0, fmax=None, log="log1p", frames=256),
+}
+
+
+class Representation(BaseModel):
+    """Parameters of the audio <-> spectrogram mapping; saved with data sets and checkpoints."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["stft", "mel", "image"] = "stft"
+    sample_rate: int = Field(16000, gt=0)
+    n_fft: int = Field(256, ge=2)
+    win_length: int = Field(256, ge=1, description="window length; defaults to n_fft")
+    hop_length: int = Field(128, ge=1)
+    n_mels: int = Field(128, ge=1)
+    fmin: float = Field(0.0, ge=0.0)
+    fmax: Optional[float] = Field(None, gt=0.0, description="None: sample_rate / 2")
+    log: LogKind = "log_eps"
+    drop_nyquist: bool = False
+    frames: int = Field(128, ge=1, description="frames per example")
+    image_size: Optional[tuple[int, int]] = Field(None, description="[H, W] the features are resized to")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _window_defaults_to_n_fft(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("win_length") is None:
+            data = {**data, "win_length": data.get("n_fft", 256)}
+        return data
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive_size(cls, value: Optional[tuple[int, int]]) -> Optional[tuple[int, int]]:
+        if value is not None and min(value) < 1:
+            raise ValueError(f"image_size={list(value)}: use two positive integers [H, W]")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Representation":
+        if self.kind == "image":
+            if self.image_size is None:
+                raise ConfigError("representation.image_size is required for kind='image' ([H, W] of the arrays)")
+            return self
+        check_framing(self.n_fft, self.hop_length, self.win_length)
+        if self.drop_nyquist and (self.kind != "stft" or self.n_fft % 2):
+            raise ConfigError(
+                f"representation.drop_nyquist applies to kind='stft' with an even n_fft "
+                f"(got kind={self.kind!r}, n_fft={self.n_fft}); set it to false"
+            )
+        if self.kind == "mel":
+            check_mel_range(self.sample_rate, self.n_mels, self.fmin, self.mel_fmax)
+        return self
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "Representation":
+        """Returns the named preset (specgan, mel, autoencoder), with `overrides` applied."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown representation preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Representation":
+        """Returns the representation saved by :meth:`to_dict`; ConfigError names a bad key."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "(whole)"
+            raise ConfigError(
+                f"representation.{key}: {first['msg']} (got {first.get('input')!r})"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns plain JSON types (image_size as a list)."""
+        return self.model_dump(mode="json")
+
+    # --- sizes ----------------------------------------------------------------------------------
+    @property
+    def mel_fmax(self) -> float:
+        return self.sample_rate / 2 if self.fmax is None else self.fmax
+
+    @property
+    def num_frequencies(self) -> int:
+        """Frequency rows before resizing."""
+        if self.kind == "mel":
+            return self.n_mels
+        if self.kind == "image":
+            return self.image_size[0]
+        return self.n_fft // 2 + (0 if self.drop_nyquist else 1)
+
+    @property
+    def native_shape(self) -> tuple[int, int]:
+        """(F, T) of one example before resizing."""
+        if self.kind == "image":
+            return tuple(self.image_size)
+        return self.num_frequencies, self.frames
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(F, T) of one example as the model sees it (after resizing)."""
+        return tuple(self.image_size) if self.image_size is not None else self.native_shape
+
+    @property
+    def num_samples(self) -> int:
+        """Audio samples per example: frames * hop_length."""
+        self._require_audio()
+        return self.frames * self.hop_length
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio per example."""
+        return self.num_samples / self.sample_rate
+
+    # --- transforms -----------------------------------------------------------------------------
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """Returns un-normalised features (B, F, T) of audio (B, S); T = ceil(S / hop_length).
+
+        A clip of `num_samples` samples gives `shape`; other lengths give other widths (no resize
+        when `image_size` is unset). Runs on `audio`'s device.
+        """
+        self._require_audio()
+        if audio.dim() < 1 or audio.shape[-1] < 1:
+            raise InputError(f"features need audio shaped (B, S) with S >= 1, got {tuple(audio.shape)}")
+        frontend = _frontend(self, audio.device)
+        magnitude = frontend.spectrogram(audio.float())  # (B, K, T)
+        if self.kind == "mel":
+            magnitude = frontend.mel(magnitude)  # (B, n_mels, T)
+        features = compress(magnitude, self.log)
+        return resize(features, self.image_size) if self.image_size is not None else features
+
+    def magnitude(self, features: torch.Tensor) -> torch.Tensor:
+        """Returns the linear STFT magnitude (B, K, T) behind `features` (B, F, T), at the native size.
+
+        K is n_fft // 2 + 1, or n_fft // 2 for a specgan-like representation that drops Nyquist.
+        """
+        self._require_audio()
+        if features.dim() < 2 or features.shape[-2] != self.shape[0]:
+            raise InputError(
+                f"features shaped {tuple(features.shape)} do not fit this representation: "
+                f"expected (B, {self.shape[0]}, T) with frequency on axis -2"
+            )
+        if self.image_size is not None:
+            if features.shape[-1] != self.image_size[1]:
+                raise InputError(f"features shaped {tuple(features.shape)}: expected width {self.image_size[1]}")
+            features = resize(features, self.native_shape)
+        magnitude = decompress(features.float(), self.log)
+        if self.kind == "mel":
+            magnitude = _frontend(self, features.device).inverse_mel(magnitude)
+        return magnitude
+
+    def to_audio(self, features: torch.Tensor, n_iter: int = 32, generator: torch.Generator | None = None,
+                 init: PhaseInit = "random") -> torch.Tensor:
+        """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim.
+
+        `generator` draws the random initial phase (reproducible with a seed); ``init="zeros"``
+        starts from zero phase instead. kind="image" raises InputError.
+        """
+        magnitude = self.magnitude(features)
+        return _frontend(self, features.device).griffin_lim(magnitude, generator=generator, n_iter=n_iter,
+                                                            init=init)
+
+    def _require_audio(self) -> None:
+        if self.kind == "image":
+            raise InputError(
+                "this data set has no audio representation (representation.kind='image'): its arrays "
+                "were not made from audio, so they cannot be turned into sound"
+            )
+
+
+class _Frontend(nn.Module):
+    """The transform modules of one representation on one device (filter banks built once)."""
+
+    def __init__(self, rep: Representation):
+        super().__init__()
+        is_stft = rep.kind == "stft"
+        self.spectrogram = Spectrogram(rep.n_fft, rep.hop_length, rep.win_length, drop_nyquist=rep.drop_nyquist)
+        self.mel = self.inverse_mel = None
+        if rep.kind == "mel":
+            mel_args = (rep.sample_rate, rep.n_fft, rep.n_mels, rep.fmin, rep.mel_fmax)
+            self.mel, self.inverse_mel = MelScale(*mel_args), InverseMelScale(*mel_args)
+        self.phase_retrieval = GriffinLim(rep.n_fft, rep.hop_length, rep.win_length,
+                                          nyquist_dropped=is_stft and rep.drop_nyquist)
+
+    def griffin_lim(self, magnitude: torch.Tensor, *, generator: torch.Generator | None, n_iter: int,
+                    init: PhaseInit) -> torch.Tensor:
+        return self.phase_retrieval(magnitude, generator=generator, n_iter=n_iter, init=init)
+
+
+@lru_cache(maxsize=16)
+def _frontend(rep: Representation, device: torch.device) -> _Frontend:
+    """Returns the cached transform modules of `rep` on `device`."""
+    return _Frontend(rep).to(device)

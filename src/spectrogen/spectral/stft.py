@@ -1,0 +1,153 @@
+"""Short-time Fourier transform framed exactly as SpecGAN's, and its least-squares inverse.
+
+Framing ("pad_end", as ``tf.signal.stft(..., pad_end=True)`` in SpecGAN): no centering; frame `t`
+covers samples ``[t * hop, t * hop + n_fft)`` and the signal is padded with zeros at the end only,
+so a clip of `S` samples gives ``ceil(S / hop)`` frames (16384 samples, hop 128 -> 128 frames).
+This equals ``librosa.stft(y_padded, center=False)`` where ``y_padded`` is the clip followed by
+``(T - 1) * hop + n_fft - S`` zeros. The window is a periodic Hann of `win_length` samples, centred
+in `n_fft` samples as torch and librosa both do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectrogen.errors import ConfigError
+
+# Samples whose summed squared window is below this are not covered by any frame (the first
+# sample, where the periodic Hann window is 0); the inverse leaves them at zero.
+_ENVELOPE_FLOOR = 1e-11
+
+
+def num_frames(num_samples: int, hop_length: int) -> int:
+    """Returns the number of frames of a clip of `num_samples` samples under pad_end framing."""
+    return max(1, math.ceil(num_samples / hop_length))
+
+
+def padded_length(frames: int, n_fft: int, hop_length: int) -> int:
+    """Returns the length the clip is zero-padded to so that `frames` full frames fit."""
+    return (frames - 1) * hop_length + n_fft
+
+
+def periodic_hann(n_fft: int, win_length: int | None = None) -> torch.Tensor:
+    """Returns a periodic Hann window of `win_length` samples centred in `n_fft` samples, (n_fft,)."""
+    win_length = n_fft if win_length is None else win_length
+    check_framing(n_fft, hop_length=1, win_length=win_length)
+    window = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
+    left = (n_fft - win_length) // 2
+    return F.pad(window, (left, n_fft - win_length - left)).float()
+
+
+def check_framing(n_fft: int, hop_length: int, win_length: int) -> None:
+    """Raises ConfigError unless 1 <= hop_length <= win_length <= n_fft (frames must overlap or touch)."""
+    if n_fft < 2:
+        raise ConfigError(f"representation.n_fft={n_fft}: use at least 2 samples")
+    if not 1 <= win_length <= n_fft:
+        raise ConfigError(f"representation.win_length={win_length}: use 1..n_fft ({n_fft})")
+    if not 1 <= hop_length <= win_length:
+        raise ConfigError(
+            f"representation.hop_length={hop_length}: use 1..win_length ({win_length}); "
+            "a larger hop leaves samples that no frame covers"
+        )
+
+
+def stft(audio: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Returns the complex STFT of `audio` (..., S) as (..., n_fft // 2 + 1, T), pad_end framing.
+
+    `window` is the analysis window padded to n_fft samples (its length sets n_fft).
+    """
+    n_fft = window.shape[-1]
+    shape = audio.shape
+    frames = num_frames(shape[-1], hop_length)
+    flat = audio.reshape(-1, shape[-1])  # (N, S)
+    flat = F.pad(flat, (0, padded_length(frames, n_fft, hop_length) - shape[-1]))
+    spec = frame_spectra(flat, window, hop_length).transpose(-1, -2)  # (N, n_fft // 2 + 1, T)
+    return spec.reshape(*shape[:-1], *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, window: torch.Tensor, hop_length: int, length: int) -> torch.Tensor:
+    """Returns the least-squares signal (..., length) whose pad_end STFT is closest to `spec`.
+
+    `spec` is (..., n_fft // 2 + 1, T). This is Griffin & Lim's inverse: window the inverse FFT of
+    each frame, overlap-add, divide by the summed squared window.
+    """
+    n_fft = window.shape[-1]
+    frames = spec.shape[-1]
+    segments = torch.fft.irfft(spec.transpose(-1, -2), n=n_fft)  # (..., T, n_fft)
+    flat = segments.reshape(-1, frames, n_fft) * window
+    signal = overlap_add(flat, hop_length) * inverse_envelope(window, hop_length, frames)  # (N, L)
+    signal = signal[:, :length]
+    if signal.shape[-1] < length:
+        signal = F.pad(signal, (0, length - signal.shape[-1]))
+    return signal.reshape(*spec.shape[:-2], length)
+
+
+def frame_spectra(padded: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Returns the rfft of each windowed frame of `padded` (N, L) as (N, T, n_fft // 2 + 1).
+
+    Time-major so that every FFT runs over contiguous memory; `padded` must already hold
+    (T - 1) * hop + n_fft samples.
+    """
+    segments = padded.unfold(-1, window.shape[-1], hop_length) * window  # (N, T, n_fft)
+    return torch.fft.rfft(segments)
+
+
+def overlap_add(segments: torch.Tensor, hop_length: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns the overlap-add (N, L) of segments (N, T, n_fft) placed `hop_length` apart.
+
+    `out` (N, L), when given, receives the result (loops reuse one buffer).
+    """
+    n, frames, n_fft = segments.shape
+    length = padded_length(frames, n_fft, hop_length)
+    if n_fft % hop_length:
+        summed = F.fold(segments.transpose(1, 2), output_size=(1, length), kernel_size=(1, n_fft),
+                        stride=(1, hop_length)).reshape(n, length)
+        return summed if out is None else out.copy_(summed)
+    # hop divides n_fft (the usual case): a few shifted block additions beat the generic fold
+    parts = n_fft // hop_length
+    out = segments.new_empty(n, length) if out is None else out
+    blocks = out.view(n, frames + parts - 1, hop_length)
+    pieces = segments.reshape(n, frames, parts, hop_length)
+    blocks[:, :frames].copy_(pieces[:, :, 0])
+    blocks[:, frames:].zero_()
+    for k in range(1, parts):
+        blocks[:, k:k + frames].add_(pieces[:, :, k])
+    return out
+
+
+def inverse_envelope(window: torch.Tensor, hop_length: int, frames: int) -> torch.Tensor:
+    """Returns 1 / (summed squared window) at each of the L samples, 0 where no frame covers one."""
+    n_fft = window.shape[-1]
+    squares = (window * window).expand(1, frames, n_fft)
+    envelope = overlap_add(squares, hop_length)[0]  # (L,)
+    covered = envelope > _ENVELOPE_FLOOR
+    return torch.where(covered, 1.0 / torch.where(covered, envelope, 1.0), 0.0)
+
+
+class Spectrogram(nn.Module):
+    """Magnitude STFT |X| of audio (..., S) -> (..., F, T), SpecGAN framing, Nyquist row optional."""
+
+    def __init__(self, n_fft: int = 256, hop_length: int = 128, win_length: int | None = None,
+                 drop_nyquist: bool = True):
+        super().__init__()
+        win_length = n_fft if win_length is None else win_length
+        check_framing(n_fft, hop_length, win_length)
+        if drop_nyquist and n_fft % 2:
+            raise ConfigError(f"representation.drop_nyquist needs an even n_fft, got {n_fft}")
+        self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
+        self.drop_nyquist = drop_nyquist
+        self.register_buffer("window", periodic_hann(n_fft, win_length), persistent=False)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return magnitude_spectrogram(audio, self.window, self.hop_length, self.drop_nyquist)
+
+
+def magnitude_spectrogram(audio: torch.Tensor, window: torch.Tensor, hop_length: int,
+                          drop_nyquist: bool) -> torch.Tensor:
+    """Returns |STFT| of `audio` (..., S) as (..., F, T); F = n_fft // 2 when the Nyquist row is dropped."""
+    magnitude = stft(audio, window, hop_length).abs()
+    return magnitude[..., :-1, :] if drop_nyquist else magnitude

@@ -1,0 +1,225 @@
+"""`train()`: the Python API behind `spectrogen train` — validate everything, then run the trainer.
+
+Nothing is written until the configuration, the data set, the model and (on resume) the checkpoint
+have all been checked, so a mistake never leaves a half-made run directory behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import torch
+
+from spectrogen.config import ExperimentConfig, build_config, config_to_dict
+from spectrogen.config.loader import apply_overrides
+from spectrogen.errors import CheckpointError, ConfigError, SpectrogenError, UsageError
+from spectrogen.models.registry import build_method
+from spectrogen.training.best import BestTracker
+from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
+from spectrogen.training.data_loading import TrainingData, data_info, info_without_data, open_dataset
+from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
+from spectrogen.training.method import TrainingMethod
+from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.trainer import EpochCallback, Trainer
+
+# an evaluation module may offer `build_callback(config) -> EpochCallback | None` (docs/architecture.md)
+EVALUATION_CALLBACK = ("spectrogen.metrics.during_training", "build_callback")
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python's `random`, numpy's global generator and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, Any]], path: Path) -> ExperimentConfig:
+    """Returns the checkpoint's saved configuration with `overrides` applied and validated."""
+    overrides = list(overrides)
+    saved = checkpoint["config"]
+    keys = {key for key, _ in overrides}
+    training = saved.get("training", {})
+    if "training.learning_rate" in keys and "training.learning_rate_d" not in keys \
+            and training.get("learning_rate_d") == training.get("learning_rate"):
+        # the critic's rate followed the generator's when the run began; keep it that way
+        overrides.append(("training.learning_rate_d", dict(overrides)["training.learning_rate"]))
+    config = build_config(apply_overrides(saved, overrides), source=f"{path} (saved configuration + overrides)")
+    if config.model.name != checkpoint["model"]:
+        raise ConfigError(f"model.name cannot change on resume: {path} holds a {checkpoint['model']} model")
+    return config
+
+
+def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool) -> Path:
+    own_run = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else None
+    root = Path(config.output.output_dir) if output_overridden or own_run is None else own_run
+    if own_run is None or root.resolve() != own_run.resolve():
+        # continuing into another folder: that folder must not hold a different run
+        RunDirectory(root).refuse_existing()
+    return root
+
+
+def _load_method_state(method: TrainingMethod, checkpoint: dict[str, Any], path: Path) -> None:
+    try:
+        method.load_state_dict(checkpoint["method"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"its networks do not fit the configuration ({str(exc).splitlines()[0][:160]}); "
+                              f"model settings cannot change on resume", path) from None
+
+
+def _evaluation_callbacks(config: ExperimentConfig) -> list[EpochCallback]:
+    """Returns the evaluation callback when metrics during training are asked for and available."""
+    if config.evaluation.eval_every <= 0:
+        return []
+    module_name, function = EVALUATION_CALLBACK
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return []
+    build = getattr(module, function, None)
+    callback = build(config) if build is not None else None
+    return [callback] if callback is not None else []
+
+
+def _scale_to_new_learning_rate(method: TrainingMethod, saved: dict[str, Any], config: ExperimentConfig) -> None:
+    old = saved.get("training", {}).get("learning_rate")
+    new = config.training.learning_rate
+    if old and new and not np.isclose(old, new):
+        # optimizer states carry their own rates; a --learning-rate given on resume rescales them
+        method.scale_learning_rates(new / old)
+
+
+def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: torch.device, dataset,
+                   run: RunDirectory, resume: Optional[Path]) -> None:
+    counts = method.parameter_counts()
+    training, model = config.training, config.model
+    lines = [f"model: {model.name}  examples (C, H, W) = {tuple(method.info.shape)}  "
+             f"classes: {method.info.num_classes}",
+             "parameters:"]
+    lines += [f"  {name:<16} {count:>12,}" for name, count in counts.items()]
+    lines.append(f"  {'total':<16} {sum(counts.values()):>12,}")
+    if dataset is not None:
+        lines.append(f"data: {config.data.path}  {len(dataset.features)} examples of "
+                     f"{dataset.features.shape[1]}x{dataset.features.shape[2]} (F x T), "
+                     f"normalisation {config.data.normalization}")
+    else:
+        lines.append("data: none given (shape and classes from the configuration)")
+    lines.append(f"training: {training.epochs} epochs, batch {training.batch_size}, loss {training.loss}, "
+                 f"lr {training.learning_rate:g} (critic {training.learning_rate_d:g}), "
+                 f"critic steps {training.critic_steps}, seed {training.seed}")
+    lines.append(f"device: {device}, precision {TrainingContext.from_config(training, device).precision}")
+    lines.append(f"output: {run.root}" + (f" (resuming from {resume})" if resume else ""))
+    lines.append("dry run: nothing was written")
+    print("\n".join(lines))
+
+
+def _write_report(run_root: Path) -> None:
+    try:
+        report = importlib.import_module("spectrogen.report")
+    except ImportError:
+        return
+    write = getattr(report, "write_report", None)
+    if write is None:
+        return
+    try:
+        write(run_root)
+    except SpectrogenError as exc:  # the run itself is complete and saved; only the page is missing
+        print(f"report.html was not written: {exc}; retry with `spectrogen report {run_root}`")
+
+
+def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]]):
+    """Returns (config, run directory, checkpoint, its path) of a run to continue."""
+    checkpoint_path = find_resume_checkpoint(resume)
+    checkpoint = load_checkpoint(checkpoint_path)
+    config = _resume_config(checkpoint, overrides, checkpoint_path)
+    overridden = any(key == "output.output_dir" for key, _ in overrides)
+    run = RunDirectory(_run_root_for_resume(checkpoint_path, config, overridden))
+    config.output.output_dir = str(run.root)
+    if progress_of(checkpoint)[0] >= config.training.epochs:
+        raise UsageError(f"{checkpoint_path} already completed training.epochs={config.training.epochs}; "
+                         f"to train longer, resume with a larger --epochs")
+    return config, run, checkpoint, checkpoint_path
+
+
+def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]], overwrite: bool):
+    """Returns (config, run directory) of a run to start; refuses a folder holding a run unless `overwrite`."""
+    if config is None:
+        raise UsageError("give a configuration to train, or --resume RUN_DIR to continue a run")
+    if overrides:
+        config = build_config(apply_overrides(config_to_dict(config), overrides))
+    run = RunDirectory(config.output.output_dir)
+    if not overwrite:
+        run.refuse_existing()
+    return config, run
+
+
+def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: torch.device) -> TrainingContext:
+    """Returns the context given to `method`, after applying channels-last and compile to its networks."""
+    context = TrainingContext.from_config(config.training, device)
+    method.context = context
+    compile_networks = config.training.compile
+    if compile_networks:
+        # a method that wrapped its networks in torch.compile itself is not compiled twice
+        compiled = torch._dynamo.eval_frame.OptimizedModule
+        compile_networks = not any(isinstance(value, compiled) for value in vars(method).values())
+    prepare_networks(method.networks, context, compile_networks)
+    return context
+
+
+def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = None,
+          overrides: Iterable[tuple[str, Any]] = (), overwrite: bool = False, dry_run: bool = False,
+          quiet: bool = False, callbacks: Iterable[EpochCallback] = ()) -> Path:
+    """Returns the run directory after training `config` (or continuing the run `resume` names).
+
+    `overrides` are (dotted key, value) pairs applied to the configuration (on resume: to the saved
+    one, e.g. ("training.epochs", 50) to train longer). A folder that already holds a run is refused
+    unless `overwrite` or `resume`. `dry_run` builds the model and prints its size, writing nothing.
+    `callbacks` are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint first,
+    then raises KeyboardInterrupt.
+    """
+    overrides = list(overrides)
+    checkpoint = checkpoint_path = None
+    if resume is not None:
+        config, run, checkpoint, checkpoint_path = _resumed_run(resume, overrides)
+    else:
+        config, run = _new_run(config, overrides, overwrite)
+
+    device = resolve_device(config.training.device)
+    dataset = None if dry_run and not config.data.path else open_dataset(config.data.path)
+    info = data_info(dataset, config) if dataset is not None else info_without_data(config)
+    seed_everything(config.training.seed)
+    method = build_method(config, info, torch.device("cpu") if dry_run else device)
+    if checkpoint is not None:
+        _load_method_state(method, checkpoint, checkpoint_path)
+    evaluation = _evaluation_callbacks(config)
+    if dry_run:
+        _print_dry_run(config, method, device, dataset, run, checkpoint_path)
+        return run.root
+    data = TrainingData(dataset, config, device, validation=method.uses_validation)
+    if checkpoint is not None:
+        _scale_to_new_learning_rate(method, checkpoint["config"], config)
+
+    # everything is valid: from here on the run directory is written
+    if overwrite and resume is None:
+        run.clear_run()
+    run.create()
+    if checkpoint is not None:
+        run.rewind(*progress_of(checkpoint))
+    run.write_config(config_to_dict(config))
+
+    context = _attach_context(method, config, device)
+    best = BestTracker.choose(metric=config.evaluation.best_metric if evaluation else None,
+                              statistic=method.best_statistic)
+    trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
+                      quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
+    if trainer.fit() == "interrupted":
+        raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130 without a traceback
+    if config.output.report:
+        _write_report(run.root)
+    return run.root
+
+
+__all__ = ["train", "seed_everything"]

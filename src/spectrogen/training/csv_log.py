@@ -1,0 +1,96 @@
+"""CSV files of statistics that grow by whole rows, each flushed at once.
+
+Kept free of torch so that reading or appending a row is cheap anywhere (reports, tests, tools).
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))  # lossless: the file holds exactly what was measured
+    return str(value)
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+class CsvLog:
+    """One CSV file that grows by whole rows, each flushed at once so a crash keeps every finished row.
+
+    The header comes from the first row; a row with a new key rewrites the file once with the
+    wider header (earlier rows get empty cells), so no column is ever silently dropped.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def columns(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), [])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Returns every row, numbers parsed (empty cells are None)."""
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+    def create(self, columns: list[str]) -> None:
+        """Writes the header `columns` when the file does not exist yet (an empty table is still a table)."""
+        if not self.path.exists():
+            self._rewrite(columns, [])
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        columns = self.columns()
+        new = [key for key in row if key not in columns]
+        if columns and new:
+            self._rewrite(columns + new, self.rows())
+            columns = columns + new
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if not columns:
+                columns = list(row)
+                writer.writerow(columns)
+            writer.writerow([_cell(row.get(key)) for key in columns])
+            handle.flush()
+
+    def keep(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
+        """Drops the rows for which `predicate` is false (used on resume to forget undone work)."""
+        if self.path.exists():
+            self._rewrite(self.columns(), [row for row in self.rows() if predicate(row)])
+
+    def _rewrite(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_cell(row.get(key)) for key in columns])
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)

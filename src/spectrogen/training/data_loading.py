@@ -1,0 +1,257 @@
+"""Training batches from a prepared data set: normalised, resized to the model, on the training device.
+
+When the normalised data set fits the memory budget of the device (`data.on_device`), it is held
+there whole and a batch is one `index_select` (no host work per step). Otherwise batches stream from
+the memory-mapped features.npy through a DataLoader and are normalised on the device. Both ways see
+the same examples in the same order: the order of an epoch is a function of (seed, epoch) only, so
+a resumed run draws exactly the batches the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from spectrogen.config.schema import ExperimentConfig
+from spectrogen.errors import ConfigError, InputError
+from spectrogen.spectral.resize import resize
+from spectrogen.training.method import Batch, DataInfo
+
+# share of free device memory (or available RAM) the data set may take with data.on_device=auto
+MEMORY_BUDGET = 0.25
+# examples normalised per chunk while moving the data set to the device
+CHUNK_BYTES = 64 * 2**20
+
+
+def open_dataset(path: Optional[str]):
+    """Returns the `SpectrogramDataset` at `path`; errors say how to make one."""
+    if not path:
+        raise ConfigError("data.path is not set: give --data DATA, a folder made by "
+                          "`spectrogen prepare SRC --out DATA`")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputError("no such data set folder; make one with `spectrogen prepare SRC --out "
+                         f"{path}` or check --data", folder)
+    from spectrogen.data.dataset import SpectrogramDataset
+
+    return SpectrogramDataset.open(folder)
+
+
+def data_info(dataset, config: ExperimentConfig) -> DataInfo:
+    """Returns what the method needs: one example's (C, H, W) after resizing, and the class names."""
+    if config.model.channels != 1:
+        raise ConfigError(f"model.channels={config.model.channels}, but prepared data sets hold "
+                          f"single-channel spectrograms: set model.channels=1")
+    return DataInfo(shape=(1, config.model.height, config.model.width), class_names=list(dataset.class_names))
+
+
+def info_without_data(config: ExperimentConfig) -> DataInfo:
+    """Returns the DataInfo a dry run assumes when no data set is given (classes from model.num_classes)."""
+    classes = [f"class_{i}" for i in range(config.model.num_classes or 0)]
+    return DataInfo(shape=(config.model.channels, config.model.height, config.model.width), class_names=classes)
+
+
+def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
+    """Returns the permutation of `count` training examples for `epoch` (a function of seed and epoch)."""
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(count)
+
+
+def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (train, validation) example indices, each sorted; validation is `fraction` of `count`."""
+    if fraction <= 0:
+        return np.arange(count), np.arange(0)
+    held_out = min(count - 1, max(1, round(count * fraction)))
+    order = np.random.default_rng([seed, 0xA11D]).permutation(count)
+    return np.sort(order[held_out:]), np.sort(order[:held_out])
+
+
+def available_memory_bytes(device: torch.device) -> int:
+    """Returns the memory free for data on `device`: free GPU memory, or available RAM on the CPU."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+class _MemmapBatches(torch.utils.data.Dataset):
+    """Reads whole batches of raw features from features.npy; opens the memory map in each worker."""
+
+    def __init__(self, features: np.ndarray):
+        self.path = getattr(features, "filename", None)
+        # a worker re-opens the file by name rather than receiving a pickled copy of the data
+        self._features = None if self.path else features
+
+    def _array(self) -> np.ndarray:
+        if self._features is None:
+            self._features = np.load(self.path, mmap_mode="r")
+        return self._features
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_features": None if self.path else self._features}
+
+    def __len__(self) -> int:
+        return len(self._array())
+
+    def __getitem__(self, indices: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self._array()[indices], dtype=np.float32))  # (B, F, T)
+
+
+class TrainingData:
+    """The batches of one run: a seeded train/validation split, normalisation, resizing, augmentation."""
+
+    def __init__(self, dataset, config: ExperimentConfig, device: torch.device, *, validation: bool):
+        from spectrogen.spectral.normalization import Normalizer
+
+        self.config = config
+        self.device = device
+        self.batch_size = config.training.batch_size
+        self.seed = config.training.seed
+        self.features = dataset.features  # (N, F, T) memory map, un-normalised
+        self.class_names = list(dataset.class_names)
+        self.representation = getattr(dataset, "representation", None)
+        self.path = Path(config.data.path)
+        self.notes: list[str] = []
+        count = int(self.features.shape[0])
+        self.source_shape = tuple(int(s) for s in self.features.shape[1:])  # (F, T)
+        self.shape = (1, config.model.height, config.model.width)  # (C, H, W)
+
+        fraction = config.data.validation_fraction if validation else 0.0
+        self.train_indices, self.validation_indices = split_indices(count, fraction, self.seed)
+        self._check_size(count)
+        self.normalizer: nn.Module = Normalizer(config.data.normalization, dataset.moments).to(device)
+        self.augment = self._build_augment()
+        if self.source_shape != self.shape[1:]:
+            self.notes.append(f"data set examples are {self.source_shape[0]}x{self.source_shape[1]} (F x T); "
+                              f"resized to the model's {self.shape[1]}x{self.shape[2]}")
+        self._labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(device)  # (N,)
+        self.on_device = self._fits_on_device(count)
+        self._resident: Optional[torch.Tensor] = self._load_on_device() if self.on_device else None
+
+    # --- construction ----------------------------------------------------------------------------
+    def _check_size(self, count: int) -> None:
+        if count == 0:
+            raise InputError("the data set holds 0 examples; prepare it again from a folder with audio "
+                             "(or spectrogram) files", self.path)
+        usable = len(self.train_indices)
+        if usable < self.batch_size:
+            split = f" ({usable} left for training after the validation split)" if len(self.validation_indices) else ""
+            raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
+                             f"{self.batch_size}: lower --batch-size to at most {usable}, or add data", self.path)
+
+    def _build_augment(self) -> Optional[nn.Module]:
+        from spectrogen.spectral.augment import Augment
+
+        augment = Augment(self.config.data.augment)
+        return augment.to(self.device) if augment.enabled else None
+
+    def _fits_on_device(self, count: int) -> bool:
+        mode = self.config.data.on_device
+        if mode != "auto":
+            return mode == "always"
+        needed = count * int(np.prod(self.shape)) * 4
+        return needed <= MEMORY_BUDGET * available_memory_bytes(self.device)
+
+    def _load_on_device(self) -> torch.Tensor:
+        count = int(self.features.shape[0])
+        resident = torch.empty((count, *self.shape), device=self.device)  # (N, 1, H, W)
+        chunk = max(1, CHUNK_BYTES // (4 * int(np.prod(self.source_shape))))
+        for start in range(0, count, chunk):
+            raw = torch.from_numpy(np.array(self.features[start:start + chunk], dtype=np.float32))
+            resident[start:start + chunk] = self._prepare(raw.to(self.device))
+        finite = torch.isfinite(resident.flatten(1)).all(dim=1)
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0])
+            raise InputError(f"example {bad} holds NaN or infinite values (after normalisation); "
+                             f"prepare the data set again", self.path / "features.npy")
+        return resident
+
+    # --- shaping -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _prepare(self, raw: torch.Tensor) -> torch.Tensor:
+        """Returns raw features (B, F, T) on the device normalised and resized to (B, 1, H, W)."""
+        # normalise first: the per-frequency moments belong to the data set's own rows
+        x = self.normalizer(raw).unsqueeze(1)  # (B, 1, F, T)
+        return resize(x, self.shape[1:])  # (B, 1, H, W)
+
+    def _batch(self, indices: torch.Tensor, raw: Optional[torch.Tensor] = None) -> Batch:
+        if raw is None:
+            x = self._resident.index_select(0, indices)  # (B, 1, H, W)
+        else:
+            x = self._prepare(raw.to(self.device, non_blocking=True))
+        y = self._labels.index_select(0, indices) if self.class_names else None  # (B,) int64
+        return Batch(x=x, y=y)
+
+    # --- batches -----------------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        """Returns the number of full batches per epoch (the last partial batch is dropped)."""
+        steps = len(self.train_indices) // self.batch_size
+        limit = self.config.training.max_steps_per_epoch
+        return min(steps, limit) if limit else steps
+
+    def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
+        """Yields the training batches of `epoch` from `start_step` on, augmented on the device."""
+        order = self.train_indices[epoch_order(self.seed, epoch, len(self.train_indices))]
+        steps = range(start_step, self.steps_per_epoch)
+        chunks = [order[s * self.batch_size:(s + 1) * self.batch_size] for s in steps]
+        for batch in self._batches(chunks):
+            if self.augment is not None:
+                batch.x = self.augment(batch.x)
+            yield batch
+
+    def validation_batches(self) -> Iterator[Batch]:
+        """Yields the held-out examples in order, in batches (the last one may be smaller)."""
+        indices = self.validation_indices
+        chunks = [indices[s:s + self.batch_size] for s in range(0, len(indices), self.batch_size)]
+        yield from self._batches(chunks)
+
+    def _batches(self, chunks: list[np.ndarray]) -> Iterator[Batch]:
+        if not chunks:
+            return
+        if self.on_device:
+            # one host-to-device copy of the epoch's order; each batch is then a slice of it
+            flat = torch.from_numpy(np.concatenate(chunks)).to(self.device)
+            start = 0
+            for chunk in chunks:
+                yield self._batch(flat[start:start + len(chunk)])
+                start += len(chunk)
+            return
+        # its own generator: a DataLoader otherwise draws its worker seed from the global stream,
+        # and streamed runs would then differ from runs holding the data on the device
+        loader = torch.utils.data.DataLoader(
+            _MemmapBatches(self.features), sampler=chunks, batch_size=None,
+            num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(self.seed))
+        for chunk, raw in zip(chunks, loader):
+            yield self._batch(torch.from_numpy(chunk).to(self.device), raw)
+
+    def examples(self, indices: np.ndarray) -> Batch:
+        """Returns the examples at `indices` of the data set, normalised, without augmentation."""
+        return next(self._batches([np.asarray(indices, dtype=np.int64)]))
+
+    def reference_indices(self, count: int) -> np.ndarray:
+        """Returns a fixed, seeded choice of `count` training examples (the real side of the collapse signal)."""
+        pool = self.train_indices
+        rng = np.random.default_rng([self.seed, 0xC011])
+        return rng.choice(pool, size=count, replace=count > len(pool))
+
+    def description(self) -> dict[str, Any]:
+        """Returns what checkpoints store about the data: shape, classes, normaliser, representation."""
+        representation = self.representation
+        if representation is not None and hasattr(representation, "to_dict"):
+            representation = representation.to_dict()
+        return {"shape": list(self.shape), "source_shape": list(self.source_shape),
+                "class_names": list(self.class_names), "normalizer": self.normalizer.to_dict(),
+                "representation": representation, "path": str(self.path)}

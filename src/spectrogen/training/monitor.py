@@ -1,0 +1,173 @@
+"""Health and convergence monitoring (seed 000's convergence detector).
+
+* `HealthMonitor`: non-finite step statistics trigger `monitor.nan_policy` — restore the last good
+  state (a CPU copy taken after each clean epoch), restore and halve the learning rates, skip the
+  bad steps, or stop with TrainingDiverged.
+* `ConvergenceMonitor`: loss stability over `monitor.stability_window` epochs, the mode-collapse
+  signal (diversity of fixed samples relative to real data), and learning-rate decay on plateau.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from spectrogen.config.schema import MonitorConfig
+from spectrogen.errors import TrainingDiverged
+from spectrogen.training.method import TrainingMethod
+
+# non-finite values in this many logging intervals in a row mean the policy cannot repair the run
+MAX_CONSECUTIVE_EVENTS = 5
+PLATEAU_FACTOR = 0.5
+PLATEAU_MIN_IMPROVEMENT = 1e-4  # relative
+
+
+def cpu_copy(state: Any) -> Any:
+    """Returns a deep copy of a (nested) state dict with every tensor cloned to the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {key: cpu_copy(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cpu_copy(value) for value in state)
+    return state
+
+
+def weights_are_finite(method: TrainingMethod) -> bool:
+    """Returns True when every parameter of every network is finite (one host synchronisation)."""
+    flags = [torch.isfinite(p).all() for net in method.networks.values() for p in net.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+class HealthMonitor:
+    """Applies the NaN policy when a logging interval holds non-finite statistics."""
+
+    def __init__(self, method: TrainingMethod, policy: str, advice: str = ""):
+        self.method = method
+        self.policy = policy
+        self.advice = advice
+        self.total_events = 0
+        self.epoch_events = 0
+        self._consecutive = 0
+        self._snapshot: Optional[dict[str, Any]] = None
+
+    def remember(self) -> None:
+        """Keeps a CPU copy of the method's state as the last good one."""
+        self._snapshot = cpu_copy(self.method.state_dict())
+
+    def check(self, keys: Sequence[str], values: np.ndarray, where: str) -> Optional[str]:
+        """Returns None when `values` (steps, keys) are finite, else applies the policy and says what it did.
+
+        Raises TrainingDiverged for the `stop` policy, or when the policy has already failed to
+        repair the run MAX_CONSECUTIVE_EVENTS times in a row.
+        """
+        if np.isfinite(values).all():
+            self._consecutive = 0
+            return None
+        bad = [key for key, column in zip(keys, values.T) if not np.isfinite(column).all()]
+        self.total_events += 1
+        self.epoch_events += 1
+        self._consecutive += 1
+        found = f"non-finite {', '.join(bad)} {where}"
+        if self.policy == "stop":
+            raise TrainingDiverged(f"{found} (monitor.nan_policy=stop). {self.advice}".strip())
+        if self._consecutive >= MAX_CONSECUTIVE_EVENTS:
+            raise TrainingDiverged(f"{found}, {self._consecutive} logging intervals in a row despite "
+                                   f"monitor.nan_policy={self.policy}. {self.advice}".strip())
+        if self.policy == "skip":
+            if weights_are_finite(self.method):
+                return f"{found}: left those steps out of the statistics"
+            action = "the weights became non-finite too, so the last good state was restored"
+        else:
+            action = "restored the last good state"
+        self._restore()
+        if self.policy == "lower_lr":
+            self.method.scale_learning_rates(0.5)
+            action += " and halved the learning rates"
+        return f"{found}: {action}"
+
+    def _restore(self) -> None:
+        if self._snapshot is None:
+            raise TrainingDiverged(f"non-finite values before any good state was kept. {self.advice}".strip())
+        self.method.load_state_dict(cpu_copy(self._snapshot))
+
+    def state_dict(self) -> dict[str, int]:
+        return {"total_events": self.total_events}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.total_events = int(state.get("total_events", 0))
+
+
+def primary_loss(means: Mapping[str, float]) -> Optional[str]:
+    """Returns the statistic that stands for "the loss": the generator's for GANs, else `loss`."""
+    for key in ("loss_g", "loss"):
+        if key in means:
+            return key
+    return next((key for key in means if key.startswith("loss")), None)
+
+
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Returns the mean Euclidean distance between the examples of `x` (n, ...), n >= 2."""
+    flat = x.reshape(x.shape[0], -1).float()
+    return float(torch.pdist(flat).mean())
+
+
+class ConvergenceMonitor:
+    """Loss stability, mode collapse and plateau detection, from one epoch's figures at a time."""
+
+    def __init__(self, config: MonitorConfig, plateau: bool):
+        self.config = config
+        self.plateau_enabled = plateau
+        self.recent: list[float] = []
+        self.plateau_best = math.inf
+        self.plateau_wait = 0
+        self.real_distance: Optional[float] = None
+
+    def stability(self, means: Mapping[str, float]) -> Optional[float]:
+        """Returns the loss's variation over the last `stability_window` epochs (None until full).
+
+        std / mean(|loss|): the coefficient of variation for positive losses, and still meaningful
+        for Wasserstein losses that change sign.
+        """
+        key = primary_loss(means)
+        if key is None or not math.isfinite(means[key]):
+            return None
+        self.recent = (self.recent + [means[key]])[-self.config.stability_window:]
+        if len(self.recent) < self.config.stability_window:
+            return None
+        values = np.asarray(self.recent)
+        scale = np.abs(values).mean()
+        return float(values.std() / scale) if scale > 0 else 0.0
+
+    def plateau(self, value: Optional[float]) -> bool:
+        """Returns True when `value` has not improved for `plateau_patience` epochs (lower the rates)."""
+        if not self.plateau_enabled or value is None or not math.isfinite(value):
+            return False
+        if not math.isfinite(self.plateau_best) or \
+                value < self.plateau_best - PLATEAU_MIN_IMPROVEMENT * abs(self.plateau_best):
+            self.plateau_best = value
+            self.plateau_wait = 0
+            return False
+        self.plateau_wait += 1
+        if self.plateau_wait >= self.config.plateau_patience:
+            self.plateau_wait = 0
+            return True
+        return False
+
+    def diversity(self, samples: torch.Tensor) -> dict[str, float]:
+        """Returns diversity_ratio (samples' mean pairwise distance over real data's) and collapse (0/1)."""
+        if self.real_distance is None or self.real_distance <= 0 or samples.shape[0] < 2:
+            return {}
+        ratio = mean_pairwise_distance(samples) / self.real_distance
+        return {"diversity_ratio": ratio, "collapse": int(ratio < self.config.collapse_threshold)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"recent": list(self.recent), "plateau_best": self.plateau_best, "plateau_wait": self.plateau_wait}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.recent = [float(v) for v in state.get("recent", [])]
+        self.plateau_best = float(state.get("plateau_best", math.inf))
+        self.plateau_wait = int(state.get("plateau_wait", 0))

@@ -1,0 +1,177 @@
+"""The four figures of a run (seed 000's names), drawn from the per-epoch statistics.
+
+Figures are built with `matplotlib.figure.Figure` (the Agg canvas, no pyplot state and no display
+needed) and written through a temporary file, so an interrupted run never leaves half a PNG.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+PLOT_NAMES = ("epoch_loss_curves.png", "gradient_norms.png", "generated_samples_grid.png",
+              "convergence_analysis.png")
+
+
+def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (epochs, values) of `key` over the epochs where it was recorded."""
+    points = [(row["epoch"], row[key]) for row in history if isinstance(row.get(key), (int, float))]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    epochs, values = zip(*points)
+    return np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
+
+
+def _keys(history: Sequence[dict[str, Any]], prefixes: tuple[str, ...]) -> list[str]:
+    keys: list[str] = []
+    for row in history:
+        for key in row:
+            if key.startswith(prefixes) and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(temporary, dpi=80)
+    os.replace(temporary, path)
+    return path
+
+
+def _empty_note(axes, text: str) -> None:
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
+def plot_loss_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Writes every `loss*` and `val_loss*` statistic against the epoch."""
+    figure = Figure(figsize=(8, 4.5), layout=None)
+    axes = figure.add_subplot()
+    keys = _keys(history, ("loss", "val_loss"))
+    for key in keys:
+        epochs, values = _series(history, key)
+        axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+    if keys:
+        axes.legend(loc="upper right")
+    else:
+        _empty_note(axes, "no loss recorded yet")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("mean loss over the epoch")
+    axes.set_title("Training losses")
+    axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_gradient_norms(history: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Writes the mean gradient norm of each network against the epoch (log scale when positive)."""
+    figure = Figure(figsize=(8, 4.5), layout=None)
+    axes = figure.add_subplot()
+    keys = _keys(history, ("grad_norm",))
+    positive = True
+    for key in keys:
+        epochs, values = _series(history, key)
+        positive &= bool(np.all(values > 0))
+        axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+    if keys:
+        axes.legend(loc="upper right")
+        if positive:
+            axes.set_yscale("log")
+    else:
+        _empty_note(axes, "this model records no gradient norms")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("L2 norm of the gradients (epoch mean)")
+    axes.set_title("Gradient norms")
+    axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.ndarray:
+    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`.
+
+    Tiles keep their own orientation (low frequencies at their bottom) and sample 0 lands at the
+    top left: the tile rows are stacked bottom-up because origin="lower" draws row 0 at the bottom.
+    """
+    count, _, height, width = samples.shape
+    rows = math.ceil(count / columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), gap, dtype=np.float32)
+    for i in range(count):
+        row, column = divmod(i, columns)
+        top = (rows - 1 - row) * (height + 1)
+        left = column * (width + 1)
+        mosaic[top:top + height, left:left + width] = samples[i, 0]
+    return mosaic
+
+
+def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Generated samples",
+                     value_range: Optional[tuple[float, float]] = None) -> Path:
+    """Writes samples (n, C, H, W) as a grid of spectrograms (channel 0), low frequencies at the bottom."""
+    figure = Figure(figsize=(7, 6))
+    axes = figure.add_subplot()
+    if samples is None or samples.shape[0] == 0:
+        _empty_note(axes, "no samples yet")
+        return _save(figure, path)
+    columns = max(1, math.ceil(math.sqrt(samples.shape[0])))
+    low, high = value_range or (float(np.nanmin(samples)), float(np.nanmax(samples)))
+    # one image for the whole grid: far faster to draw than a subplot per sample
+    image = axes.imshow(sample_mosaic(samples, columns), origin="lower", aspect="auto", cmap="magma",
+                        vmin=low, vmax=high, interpolation="nearest")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.set_xlabel(f"time (each tile {samples.shape[-1]} frames)")
+    axes.set_ylabel(f"frequency (each tile {samples.shape[-2]} rows, low at the bottom)")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, shrink=0.8, label="normalised value")
+    return _save(figure, path)
+
+
+def plot_convergence(history: Sequence[dict[str, Any]], path: Path, collapse_threshold: float) -> Path:
+    """Writes loss stability, the diversity ratio (mode collapse), learning rates and NaN events."""
+    figure = Figure(figsize=(10, 7), layout=None)
+    grid = figure.subplots(2, 2)
+    panels = (
+        (grid[0, 0], ["loss_stability"], "loss variation over the window (std / mean |loss|)"),
+        (grid[0, 1], ["diversity_ratio"], "sample diversity / real diversity"),
+        (grid[1, 0], _keys(history, ("lr_",)), "learning rate"),
+        (grid[1, 1], ["nan_events"], "non-finite events in the epoch"),
+    )
+    for axes, keys, label in panels:
+        drawn = False
+        for key in keys:
+            epochs, values = _series(history, key)
+            if len(epochs):
+                drawn = True
+                if key == "nan_events":
+                    axes.bar(epochs, values, color="tab:red", label=key)
+                else:
+                    axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+        if not drawn:
+            _empty_note(axes, "not measured yet")
+        if "diversity_ratio" in keys and drawn:
+            axes.axhline(collapse_threshold, color="tab:red", linestyle="--", label="collapse threshold")
+        if drawn and all(key.startswith("lr_") for key in keys):
+            axes.set_yscale("log")
+        if drawn:
+            axes.legend(loc="upper right", fontsize="small")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+    figure.suptitle("Convergence analysis")
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.92, wspace=0.3, hspace=0.3)
+    return _save(figure, path)
+
+
+def write_plots(history: Sequence[dict[str, Any]], plots_dir: Path, samples: Optional[np.ndarray],
+                samples_epoch: Optional[int], collapse_threshold: float) -> list[Path]:
+    """Writes the four figures of the run into `plots_dir`; returns their paths."""
+    title = f"Generated samples, epoch {samples_epoch}" if samples_epoch else "Generated samples"
+    return [plot_loss_curves(history, plots_dir / PLOT_NAMES[0]),
+            plot_gradient_norms(history, plots_dir / PLOT_NAMES[1]),
+            plot_sample_grid(samples, plots_dir / PLOT_NAMES[2], title),
+            plot_convergence(history, plots_dir / PLOT_NAMES[3], collapse_threshold)]

@@ -1,0 +1,166 @@
+"""The run directory of seed 000 (names kept exactly) and the rules for reusing one.
+
+```
+OUTPUT_DIR/
+  epochs_statistics/epoch_statistics.csv, checkpoint_metrics.csv, experiment_config.json
+  single_epochs_statistics/epoch_N/epoch_N_iterations.csv
+  samples/epoch_001.npy ...            (n, C, H, W) float32, fixed noise, normalised range
+  checkpoints/checkpoint_epoch_N.tar   rolling; best_model.tar, final_model.tar
+  plots/epoch_loss_curves.png, gradient_norms.png, generated_samples_grid.png, convergence_analysis.png
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectrogen.errors import OverwriteError
+from spectrogen.training.csv_log import CsvLog
+
+# everything a run writes at the top of its directory; --overwrite removes these and nothing else
+RUN_ENTRIES = ("epochs_statistics", "single_epochs_statistics", "samples", "checkpoints", "plots",
+               "report.html", "tensorboard")
+
+_EPOCH_FOLDER = re.compile(r"^epoch_(\d+)$")
+_SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
+
+
+class RunDirectory:
+    """Paths of one run and the file operations on them (only the main process writes)."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    # --- paths -----------------------------------------------------------------------------------
+    @property
+    def statistics_dir(self) -> Path:
+        return self.root / "epochs_statistics"
+
+    @property
+    def epoch_csv(self) -> Path:
+        return self.statistics_dir / "epoch_statistics.csv"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.statistics_dir / "checkpoint_metrics.csv"
+
+    @property
+    def config_json(self) -> Path:
+        return self.statistics_dir / "experiment_config.json"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    def iterations_csv(self, epoch: int) -> Path:
+        return self.root / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv"
+
+    def rolling_checkpoint(self, epoch: int) -> Path:
+        return self.checkpoints_dir / f"checkpoint_epoch_{epoch}.tar"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints_dir / "best_model.tar"
+
+    @property
+    def final_checkpoint(self) -> Path:
+        return self.checkpoints_dir / "final_model.tar"
+
+    def samples_file(self, epoch: int) -> Path:
+        return self.samples_dir / f"epoch_{epoch:03d}.npy"
+
+    # --- reuse rules -----------------------------------------------------------------------------
+    def holds_run(self) -> bool:
+        """Returns True when the folder already holds (part of) a training run."""
+        return self.config_json.exists() or self.checkpoints_dir.exists() or self.epoch_csv.exists()
+
+    def refuse_existing(self) -> None:
+        """Raises OverwriteError when the folder holds a run (the caller passes --resume or --overwrite)."""
+        if self.holds_run():
+            raise OverwriteError(
+                f"output directory {self.root} already holds a training run; continue it with "
+                f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose "
+                f"another --output-dir")
+
+    def clear_run(self) -> None:
+        """Removes the entries a run writes (never other files the user keeps in the folder)."""
+        for name in RUN_ENTRIES:
+            path = self.root / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+
+    def create(self) -> None:
+        for folder in (self.statistics_dir, self.checkpoints_dir, self.samples_dir, self.plots_dir,
+                       self.root / "single_epochs_statistics"):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Writes experiment_config.json atomically."""
+        write_text_atomic(self.config_json, json.dumps(config, indent=2) + "\n")
+
+    def rewind(self, epoch: int, step_in_epoch: int) -> None:
+        """Forgets what was written after `epoch` completed epochs and `step_in_epoch` steps of the next.
+
+        A resume starts from a checkpoint; rows and files of the work done after it (and lost with
+        the crash or interruption) would otherwise appear twice.
+        """
+        CsvLog(self.epoch_csv).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
+        CsvLog(self.metrics_csv).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
+        iterations_root = self.root / "single_epochs_statistics"
+        if iterations_root.is_dir():
+            for folder in iterations_root.iterdir():
+                match = _EPOCH_FOLDER.match(folder.name)
+                if not match:
+                    continue
+                number = int(match.group(1))
+                if number > epoch + 1 or (number == epoch + 1 and step_in_epoch == 0):
+                    shutil.rmtree(folder)
+                elif number == epoch + 1:
+                    CsvLog(self.iterations_csv(number)).keep(
+                        lambda row: row.get("iteration") is not None and row["iteration"] <= step_in_epoch)
+        if self.samples_dir.is_dir():
+            for path in self.samples_dir.iterdir():
+                match = _SAMPLE_FILE.match(path.name)
+                if match and int(match.group(1)) > epoch:
+                    path.unlink()
+        if self.checkpoints_dir.is_dir():
+            for leftover in self.checkpoints_dir.glob(".*.tmp"):
+                leftover.unlink()  # an interrupted atomic write; the real file is intact
+
+    def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
+        """Writes the fixed-noise samples (n, C, H, W) of `epoch` as float32 .npy (lossless)."""
+        path = self.samples_file(epoch)
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            np.save(handle, samples.astype(np.float32, copy=False))
+            handle.flush()
+        os.replace(temporary, path)
+        return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes `text` to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,333 @@
+"""The one training loop, shared by every model family.
+
+Per step: a batch from `TrainingData`, `method.train_step`, its 0-d statistics stacked on the device.
+Per logging interval (one host synchronisation): the iteration CSV row, the NaN policy, the bar.
+Per epoch: validation, samples and the collapse signal, learning-rate schedules, evaluation
+callbacks, the epoch CSV row, checkpoints, plots. Stopping early (time limit, Ctrl-C) finishes the
+step and saves a checkpoint that resumes mid-epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Protocol
+
+import numpy as np
+import torch
+
+from spectrogen.config import config_to_dict
+from spectrogen.config.schema import ExperimentConfig
+from spectrogen.training.best import BestTracker
+from spectrogen.training.checkpoint import (build_checkpoint, prune_rolling, publish_copy, rng_state,
+                                            save_checkpoint, set_rng_state)
+from spectrogen.training.data_loading import TrainingData
+from spectrogen.training.device import TrainingContext
+from spectrogen.training.method import TrainingMethod
+from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, mean_pairwise_distance, primary_loss
+from spectrogen.training.plots import write_plots
+from spectrogen.training.progress import Progress, summary
+from spectrogen.training.resources import ResourceMonitor
+from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer
+from spectrogen.training.stopping import StopRequests
+
+
+class EpochCallback(Protocol):
+    """Called after every epoch, before the epoch's row and checkpoint are written (e.g. evaluation)."""
+
+    def __call__(self, trainer: "Trainer", epoch: int) -> None: ...
+
+
+@dataclass
+class TrainerState:
+    """Where the run stands; saved in every checkpoint under "trainer"."""
+
+    epoch: int = 0  # completed epochs
+    global_step: int = 0
+    step_in_epoch: int = 0  # steps done of epoch + 1 when the run stopped inside it
+    partial: dict[str, Any] = field(default_factory=dict)  # statistics of that unfinished epoch
+
+
+class Trainer:
+    """Runs the epochs of one training run and writes its run directory."""
+
+    def __init__(self, config: ExperimentConfig, method: TrainingMethod, data: TrainingData, run: RunDirectory,
+                 context: TrainingContext, *, best: BestTracker, callbacks: Iterable[EpochCallback] = (),
+                 quiet: bool = False, resume_state: Optional[dict[str, Any]] = None):
+        self.config = config
+        self.method = method
+        self.data = data
+        self.run = run
+        self.context = context
+        self.best = best
+        self.callbacks = list(callbacks)
+        self.state = TrainerState()
+        self.health = HealthMonitor(method, config.monitor.nan_policy, advice=(
+            f"The run directory keeps its last good checkpoint: lower the learning rate and continue with "
+            f"`spectrogen train --resume {run.root} --learning-rate LR`, or set monitor.nan_policy=lower_lr."))
+        self.convergence = ConvergenceMonitor(config.monitor, plateau=config.training.lr_schedule == "plateau")
+        self.resources = ResourceMonitor(context.device)
+        self.progress = Progress(quiet, config.training.epochs)
+        self.epoch_log = CsvLog(run.epoch_csv)
+        self.metrics_log = CsvLog(run.metrics_csv)
+        self.metrics_log.create(["epoch"])  # the table exists from the start; metric columns join later
+        self.history: list[dict[str, Any]] = self.epoch_log.rows()
+        self.latest_samples: Optional[np.ndarray] = None
+        self.latest_samples_epoch: Optional[int] = None
+        self.stop_reason: Optional[str] = None
+        self._rng: Optional[dict[str, Any]] = None
+        if resume_state is not None:
+            self._load_state(resume_state)
+        self._prepare_fixed_inputs()
+
+    # --- fixed inputs of the samples and the collapse signal -----------------------------------------
+    def _prepare_fixed_inputs(self) -> None:
+        count = self.config.output.num_samples
+        self.sample_seed = self.config.training.seed * 7919 + 17
+        classes = self.method.info.num_classes
+        self.fixed_labels = (torch.arange(count, device=self.context.device) % classes
+                             if self.method.conditional and classes else None)  # (n,) equal numbers per class
+        if count >= 2:
+            real = self.data.examples(self.data.reference_indices(count)).x  # (n, 1, H, W)
+            self.convergence.real_distance = mean_pairwise_distance(real)
+
+    # --- the loop ------------------------------------------------------------------------------------
+    def fit(self) -> Optional[str]:
+        """Trains until `training.epochs`; returns why it stopped early (None when it finished)."""
+        epochs = self.config.training.epochs
+        self.progress.log(self.best.describe())
+        for note in self.data.notes:
+            self.progress.log(f"note: {note}")
+        self.health.remember()
+        if self._rng is not None:
+            set_rng_state(self._rng)  # last, so nothing above shifts the resumed random streams
+        with StopRequests(self.config.training.max_minutes) as stops:
+            self.stops = stops
+            try:
+                for epoch in range(self.state.epoch + 1, epochs + 1):
+                    if not self._train_epoch(epoch):
+                        break
+                    self._end_epoch(epoch)
+                    if self.stop_reason or stops.reason:
+                        break
+            finally:
+                self.progress.end_epoch()
+            self.stop_reason = self.stop_reason or stops.reason
+        self._finish()
+        return self.stop_reason
+
+    def _train_epoch(self, epoch: int) -> bool:
+        """Runs the steps of `epoch`; returns False when a stop request ended it early."""
+        steps = self.data.steps_per_epoch
+        start = self.state.step_in_epoch
+        self.accumulator = EpochAccumulator()
+        self.train_seconds = 0.0
+        self.health.epoch_events = 0
+        if start:
+            self.accumulator.load_state_dict(self.state.partial.get("statistics", {}))
+            self.train_seconds = float(self.state.partial.get("train_seconds", 0.0))
+            self.health.epoch_events = int(self.state.partial.get("nan_events", 0))
+        self.resources.start()
+        self.progress.start_epoch(epoch, steps, start)
+        iterations = CsvLog(self.run.iterations_csv(epoch))
+        buffer = IntervalBuffer()
+        log_every = self.config.output.log_every
+        self.method.train(True)
+        step = start
+        began = time.perf_counter()
+        for batch in self.data.train_batches(epoch, start):
+            batch.x = self.context.prepare_input(batch.x)
+            statistics = self.method.train_step(batch)
+            if not buffer.accepts(statistics):
+                self._flush(epoch, step, buffer, iterations)
+            buffer.add(statistics)
+            step += 1
+            self.state.global_step += 1
+            self.progress.advance()
+            stopping = self.stops.reason is not None
+            if step % log_every == 0 or step == steps or stopping:
+                self._flush(epoch, step, buffer, iterations)
+            if stopping:
+                break
+        self.train_seconds += time.perf_counter() - began
+        self.progress.end_epoch()
+        if step < steps:
+            self.state.step_in_epoch = step
+            self.state.partial = {"statistics": self.accumulator.state_dict(), "train_seconds": self.train_seconds,
+                                  "nan_events": self.health.epoch_events}
+            return False
+        self.state.step_in_epoch, self.state.partial = 0, {}
+        return True
+
+    def _flush(self, epoch: int, step: int, buffer: IntervalBuffer, iterations: CsvLog) -> None:
+        """Fetches the interval's statistics (one host sync), logs them and applies the NaN policy."""
+        keys, values = buffer.fetch()  # (n, K)
+        if not len(values):
+            return
+        with np.errstate(invalid="ignore"):
+            means = dict(zip(keys, values.mean(axis=0).tolist()))
+        iterations.append({"epoch": epoch, "iteration": step, "global_step": self.state.global_step, **means})
+        self.accumulator.add(keys, values)
+        action = self.health.check(keys, values, f"at epoch {epoch}, iterations {step - len(values) + 1}-{step}")
+        if action:
+            self.progress.log(f"warning: {action}")
+        self.progress.show(means)
+
+    # --- the end of an epoch -------------------------------------------------------------------------
+    def _end_epoch(self, epoch: int) -> None:
+        config = self.config
+        last = epoch == config.training.epochs
+        row: dict[str, Any] = {"epoch": epoch, **self.accumulator.means()}
+        if self.method.uses_validation and len(self.data.validation_indices):
+            row.update(self._validate())
+        row.update(self.method.learning_rates())  # the rates this epoch used
+        row["nan_events"] = self.health.epoch_events
+        row["loss_stability"] = self.convergence.stability(row)
+        if epoch % config.output.sample_every == 0 or last:
+            row.update(self._write_samples(epoch))
+        self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
+        self._plateau(row)
+        self.state.epoch = epoch
+        for callback in self.callbacks:
+            callback(self, epoch)
+        self.resources.add_train_time(self.train_seconds)
+        steps = self.data.steps_per_epoch
+        row.update(self.resources.finish(steps, steps * self.data.batch_size))
+        self.epoch_log.append(row)
+        self.history.append(row)
+        self.best.offer(epoch, row, from_metrics=False)
+        if self.health.epoch_events == 0:
+            self.health.remember()
+        if epoch % config.output.checkpoint_every == 0 or last:
+            self._write_checkpoints(epoch)
+        elif self.best.due:
+            save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
+            self.best.due = False
+        if epoch % config.output.plot_every == 0 and not last:
+            self._write_plots()
+        self._log_epoch(row)
+        if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
+                and epoch >= config.monitor.stability_window):
+            self.progress.log(f"mode collapse: sample diversity is {row['diversity_ratio']:.3f} of the real "
+                              f"data's (below monitor.collapse_threshold={config.monitor.collapse_threshold}); "
+                              f"stopping as monitor.early_stop_on_collapse asks")
+            self.stop_reason = "mode collapse"
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, float]:
+        """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``."""
+        self.method.train(False)
+        buffer = IntervalBuffer()
+        weights = []
+        for batch in self.data.validation_batches():
+            buffer.add(self.method.validation_step(batch))
+            weights.append(batch.x.shape[0])
+        self.method.train(True)
+        keys, values = buffer.fetch()  # (batches, K)
+        means = np.average(values, axis=0, weights=np.asarray(weights, dtype=float))
+        return {f"val_{key}": float(value) for key, value in zip(keys, means)}
+
+    def _write_samples(self, epoch: int) -> dict[str, float]:
+        """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
+        device = self.context.device
+        # sampling must not move the training's random streams, or a resume would diverge
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            generator = torch.Generator(device=device).manual_seed(self.sample_seed)
+            self.method.train(False)
+            try:
+                with torch.no_grad():
+                    samples = self.method.sample(self.config.output.num_samples, generator=generator,
+                                                 labels=self.fixed_labels)  # (n, C, H, W)
+            finally:
+                self.method.train(True)
+        self.latest_samples = samples.detach().float().cpu().numpy()
+        self.latest_samples_epoch = epoch
+        self.run.save_samples(epoch, self.latest_samples)
+        return self.convergence.diversity(samples)
+
+    def _plateau(self, row: dict[str, Any]) -> None:
+        key = self.method.best_statistic if self.method.best_statistic in row else primary_loss(row)
+        if key is not None and self.convergence.plateau(row.get(key)):
+            self.method.scale_learning_rates(0.5)
+            self.progress.log(f"{key} has not improved for {self.config.monitor.plateau_patience} epochs: "
+                              f"learning rates halved")
+
+    def record_checkpoint_metrics(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Appends `metrics` of `epoch` to checkpoint_metrics.csv; the best metric can pick best_model.tar."""
+        self.metrics_log.append({"epoch": epoch, **metrics})
+        if self.best.offer(epoch, metrics, from_metrics=True):
+            self.progress.log(f"new best {self.best.key} = {self.best.value:.4g} at epoch {epoch}")
+
+    def _log_epoch(self, row: dict[str, Any]) -> None:
+        flags = []
+        if row.get("nan_events"):
+            flags.append(f"{row['nan_events']} non-finite event(s)")
+        if row.get("collapse") == 1 and row["epoch"] >= self.config.monitor.stability_window:
+            # a young generator's samples are often alike; the flag is in the CSV from epoch 1
+            flags.append(f"possible mode collapse (diversity {row['diversity_ratio']:.3f})")
+        text = (f"epoch {row['epoch']}/{self.config.training.epochs}  {summary(row)}  "
+                f"{row['seconds']:.1f}s  {row['samples_per_s']:.0f} samples/s")
+        self.progress.log("  ".join([text] + flags))
+
+    # --- saving ----------------------------------------------------------------------------------------
+    def trainer_state(self) -> dict[str, Any]:
+        """Returns the "trainer" entry of a checkpoint (progress, random states, monitors, best)."""
+        return {"epoch": self.state.epoch, "global_step": self.state.global_step,
+                "step_in_epoch": self.state.step_in_epoch, "partial": self.state.partial,
+                "rng": rng_state(), "best": self.best.state_dict(),
+                "monitor": {"health": self.health.state_dict(), "convergence": self.convergence.state_dict()},
+                "scalers": self.context.state_dict()}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.state = TrainerState(epoch=int(state["epoch"]), global_step=int(state["global_step"]),
+                                  step_in_epoch=int(state.get("step_in_epoch", 0)),
+                                  partial=dict(state.get("partial", {})))
+        self.best.load_state_dict(state.get("best", {}))
+        monitor = state.get("monitor", {})
+        self.health.load_state_dict(monitor.get("health", {}))
+        self.convergence.load_state_dict(monitor.get("convergence", {}))
+        self.context.load_state_dict(state.get("scalers", {}))
+        self._rng = state.get("rng")
+
+    def _checkpoint(self) -> dict[str, Any]:
+        return build_checkpoint(model=self.config.model.name, config=config_to_dict(self.config),
+                                data=self.data.description(), method=self.method.state_dict(),
+                                trainer=self.trainer_state())
+
+    def _write_checkpoints(self, epoch: int) -> None:
+        rolling = save_checkpoint(self._checkpoint(), self.run.rolling_checkpoint(epoch))
+        prune_rolling(self.run.checkpoints_dir, self.config.output.keep_checkpoints)
+        self.best.checkpoint_written(epoch)
+        if self.best.due:
+            publish_copy(rolling, self.run.best_checkpoint)
+            self.best.due = False
+
+    def _write_plots(self) -> None:
+        write_plots(self.history, self.run.plots_dir, self.latest_samples, self.latest_samples_epoch,
+                    self.config.monitor.collapse_threshold)
+        self.method.extra_plots(self.run.plots_dir, self.history)
+
+    def _finish(self) -> None:
+        """Writes final_model.tar (resumable even mid-epoch), best_model.tar if still missing, and the plots."""
+        final = save_checkpoint(self._checkpoint(), self.run.final_checkpoint)
+        if not self.run.best_checkpoint.exists():
+            publish_copy(final, self.run.best_checkpoint)
+        if self.latest_samples is None:
+            self._load_latest_samples()
+        self._write_plots()
+        if self.stop_reason in ("interrupted", "time limit"):
+            where = f"epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}" if self.state.step_in_epoch \
+                else f"the end of epoch {self.state.epoch}"
+            cause = "interrupted" if self.stop_reason == "interrupted" else \
+                f"stopped at training.max_minutes={self.config.training.max_minutes:g}"
+            self.progress.log(f"{cause} at {where}; saved {final}. Continue with: "
+                              f"spectrogen train --resume {self.run.root}")
+
+    def _load_latest_samples(self) -> None:
+        files = sorted(self.run.samples_dir.glob("epoch_*.npy"))
+        if files:
+            self.latest_samples = np.load(files[-1])
+            self.latest_samples_epoch = int(files[-1].stem.split("_")[1])
+

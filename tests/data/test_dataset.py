@@ -1,0 +1,105 @@
+"""The on-disk data set: the growing .npy file, and `SpectrogramDataset.open` refusing damaged folders."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from spectrogen.data import SpectrogramDataset, prepare
+from spectrogen.data.growing_npy import GrowingNpy
+from spectrogen.errors import InputError
+
+
+def test_growing_npy_round_trips_and_memory_maps(tmp_path):
+    rng = np.random.default_rng(0)
+    chunks = [rng.standard_normal((n, 3, 4)).astype(np.float32) for n in (5, 0, 1, 17)]
+    writer = GrowingNpy(tmp_path / "x.npy", (3, 4))
+    for chunk in chunks:
+        writer.append(chunk)
+    writer.close()
+    loaded = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert isinstance(loaded, np.memmap) and loaded.shape == (23, 3, 4)
+    np.testing.assert_array_equal(loaded, np.concatenate(chunks))
+    with pytest.raises(ValueError, match="rows of shape"):
+        GrowingNpy(tmp_path / "y.npy", (3, 4)).append(np.zeros((1, 4, 3), np.float32))
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    src = tmp_path / "src"
+    for label in ("a", "b"):
+        (src / label).mkdir(parents=True)
+        np.save(src / label / "x.npy", np.full((3, 4, 5), ord(label), np.float32))
+    prepare(src, tmp_path / "data", quiet=True)
+    return tmp_path / "data"
+
+
+def test_open_gives_features_labels_and_info(dataset):
+    data = SpectrogramDataset.open(dataset)
+    assert len(data) == 6 and data.shape == (4, 5)
+    assert list(data.labels) == [0, 0, 0, 1, 1, 1] and data.counts() == {"a": 3, "b": 3}
+    np.testing.assert_array_equal(data.features[data.labels == 1], np.full((3, 4, 5), ord("b")))
+    assert data.moments.count == 6 * 5  # examples x frames per frequency row
+    assert data.info().shape == (1, 4, 5) and data.info().num_classes == 2
+    summary = json.loads((dataset / "summary.json").read_text())
+    assert summary["examples"] == 6 and summary["files_used"] == 2
+
+
+def edit_metadata(folder, **changes):
+    metadata = json.loads((folder / "dataset.json").read_text())
+    metadata.update(changes)
+    (folder / "dataset.json").write_text(json.dumps(metadata))
+
+
+def test_not_a_data_set(tmp_path):
+    with pytest.raises(InputError, match="not a data set folder.*spectrogen prepare"):
+        SpectrogramDataset.open(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="has no dataset.json"):
+        SpectrogramDataset.open(tmp_path / "empty")
+
+
+def test_newer_format_version_asks_for_an_upgrade(dataset):
+    edit_metadata(dataset, format_version=2)
+    with pytest.raises(InputError, match="format_version 2.*upgrade spectrogen"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_foreign_json_is_refused(dataset):
+    edit_metadata(dataset, format="something-else")
+    with pytest.raises(InputError, match="not a spectrogen data set"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_missing_features_file_is_named(dataset):
+    (dataset / "features.npy").unlink()
+    with pytest.raises(InputError, match="features.npy: is missing"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_shape_mismatch_is_named(dataset):
+    np.save(dataset / "features.npy", np.zeros((6, 4, 6), np.float32))
+    with pytest.raises(InputError, match=r"features.npy: holds float32 \(6, 4, 6\).*\(6, 4, 5\)"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_labels_out_of_range_are_refused(dataset):
+    np.save(dataset / "labels.npy", np.array([0, 0, 0, 1, 1, 2]))
+    with pytest.raises(InputError, match="labels outside 0..1"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_a_link_out_of_the_folder_is_not_followed(dataset, tmp_path):
+    outside = tmp_path / "elsewhere.npy"
+    np.save(outside, np.zeros((6, 4, 5), np.float32))
+    (dataset / "features.npy").unlink()
+    os.symlink(outside, dataset / "features.npy")
+    with pytest.raises(InputError, match="points outside the data set folder"):
+        SpectrogramDataset.open(dataset)
+
+
+def test_malformed_representation_is_named(dataset):
+    edit_metadata(dataset, representation={"kind": "telepathy"})
+    with pytest.raises(InputError, match="dataset.json.*representation.kind"):
+        SpectrogramDataset.open(dataset)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import soundfile
+
+from spectrogen.data.decode import ffmpeg_path, read_audio
+from spectrogen.data.skip import SkipFile
+from spectrogen.errors import InputError
+
+from synthetic_files import tone, write_tone
+
+
+def decoded(path, sample_rate, **kwargs):
+    return np.concatenate(list(read_audio(path, sample_rate, **kwargs)))
+
+
+def peak_frequency(audio, sample_rate):
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    return np.argmax(spectrum) * sample_rate / len(audio)
+
+
+@pytest.mark.parametrize("suffix, rate", [(".wav", 16000), (".wav", 44100), (".flac", 48000),
+                                          (".ogg", 22050), (".mp3", 44100), (".aiff", 8000)])
+def test_any_rate_and_format_is_resampled_to_the_target_keeping_pitch_and_length(tmp_path, suffix, rate):
+    path = write_tone(tmp_path / f"tone{suffix}", 1000.0, 1.0, rate)
+    audio = decoded(path, 16000)
+    assert audio.dtype == np.float32
+    # mp3 encoders add a few ms of padding; everything else keeps the length to a sample or two
+    assert abs(len(audio) - 16000) <= (2000 if suffix == ".mp3" else 2)
+    assert peak_frequency(audio, 16000) == pytest.approx(1000.0, abs=2.0)
+    middle = audio[2000:14000]
+    assert np.sqrt(np.mean(middle ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+
+
+def test_resampled_tone_matches_the_tone_made_at_the_target_rate(tmp_path):
+    path = write_tone(tmp_path / "a.wav", 440.0, 1.0, 44100)
+    audio = decoded(path, 16000)
+    expected = tone(440.0, 1.0, 16000)
+    # soxr's HQ filter is linear phase with its delay compensated: sample-accurate away from the ends
+    np.testing.assert_allclose(audio[500:-500], expected[500:-500], atol=2e-3)
+
+
+def test_channels_are_averaged_to_mono(tmp_path):
+    path = write_tone(tmp_path / "three.wav", 440.0, 0.5, 16000, channels=3)  # amplitudes 1, 1/2, 1/3
+    audio = decoded(path, 16000)
+    np.testing.assert_allclose(audio, tone(440.0, 0.5, 16000) * (1 + 1 / 2 + 1 / 3) / 3, atol=1e-4)
+
+
+def test_block_streaming_equals_reading_in_one_go(tmp_path):
+    path = write_tone(tmp_path / "long.wav", 330.0, 3.0, 44100, channels=2)
+    whole = decoded(path, 16000)
+    blocks = list(read_audio(path, 16000, block_frames=10000))
+    assert len(blocks) > 5
+    streamed = np.concatenate(blocks)
+    assert abs(len(streamed) - len(whole)) <= 1
+    n = min(len(whole), len(streamed))
+    np.testing.assert_allclose(streamed[:n], whole[:n], atol=1e-4)
+
+
+def test_broken_files_raise_skipfile_with_a_reason(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("hello, I am text")
+    soundfile.write(str(tmp_path / "noframes.wav"), np.zeros((0, 1), np.float32), 16000)
+    reasons = {}
+    for name in ("empty.wav", "text.wav", "noframes.wav"):
+        with pytest.raises(SkipFile) as caught:
+            list(read_audio(tmp_path / name, 16000))
+        reasons[name] = caught.value.reason
+    assert "empty" in reasons["empty.wav"] and "0 bytes" in reasons["empty.wav"]
+    assert "not an audio file" in reasons["text.wav"]
+    assert "no audio frames" in reasons["noframes.wav"]
+
+
+def test_missing_ffmpeg_is_a_clear_input_error(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(InputError, match="ffmpeg.*MUSDB18-HQ"):
+        ffmpeg_path()

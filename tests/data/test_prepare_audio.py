@@ -1,0 +1,188 @@
+"""`prepare` on folders of recordings: windows, features, moments, skipped files, untouched sources."""
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from synthetic_files import tone, tree_digest, write_tone
+
+from spectrogen.data import SpectrogramDataset, prepare
+from spectrogen.data import pipelines
+from spectrogen.errors import InputError, OverwriteError, UsageError
+from spectrogen.spectral.representation import Representation
+
+SPECGAN = Representation.preset("specgan")
+WINDOW = SPECGAN.num_samples  # 16384
+
+
+def index_rows(folder):
+    with open(folder / "index.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, tmp_path):
+    before = tree_digest(audio_folder)
+    summary = prepare(audio_folder, tmp_path / "data", quiet=True)
+    assert tree_digest(audio_folder) == before  # the source is never modified
+
+    skipped = {entry["file"]: entry["reason"] for entry in summary.skipped}
+    assert set(skipped) == {"high/empty.wav", "high/silence.wav", "low/notes.wav", "low/corrupt.wav"}
+    assert "0 bytes" in skipped["high/empty.wav"]
+    assert "silent" in skipped["high/silence.wav"]
+    assert "not an audio file" in skipped["low/notes.wav"]
+    # a_16k (2.1 s) gives 2 full windows, the others (1.1-1.5 s) one each; tails under half are dropped
+    assert summary.examples == 5 and summary.files_used == 4 and summary.files_found == 8
+    assert summary.examples_per_class == {"high": 2, "low": 3}
+
+    data = SpectrogramDataset.open(tmp_path / "data")
+    assert data.class_names == ["high", "low"]
+    assert data.features.shape == (5, 128, 128) and isinstance(data.features, np.memmap)
+    assert data.info().shape == (1, 128, 128) and data.info().class_names == ["high", "low"]
+    rows = index_rows(tmp_path / "data")
+    assert [row["source"] for row in rows] == ["high/c_22k.ogg", "high/d_48k.wav", "low/a_16k.wav",
+                                               "low/a_16k.wav", "low/b_44k_stereo.flac"]
+    assert [float(row["offset_s"]) for row in rows][2:4] == [0.0, pytest.approx(WINDOW / 16000)]
+    assert list(data.labels) == [data.class_names.index(row["class"]) for row in rows]
+
+
+def test_features_are_those_of_the_representation_on_each_window(audio_folder, tmp_path):
+    prepare(audio_folder, tmp_path / "data", quiet=True)
+    data = SpectrogramDataset.open(tmp_path / "data")
+    audio, _ = soundfile.read(audio_folder / "low" / "a_16k.wav", dtype="float32")  # 16-bit PCM as decoded
+    expected = SPECGAN.features(torch.from_numpy(np.stack([audio[:WINDOW], audio[WINDOW:2 * WINDOW]]))).numpy()
+    np.testing.assert_allclose(data.features[2:4], expected, atol=1e-4)
+
+
+def test_other_rates_and_channels_give_the_features_of_the_same_sound_at_16k(audio_folder, tmp_path):
+    prepare(audio_folder, tmp_path / "data", quiet=True)
+    data = SpectrogramDataset.open(tmp_path / "data")
+    # b_44k_stereo.flac: 440 Hz at 44.1 kHz, channels of amplitude 0.5 and 0.25 -> mono 0.375
+    reference = SPECGAN.features(torch.from_numpy(tone(440.0, WINDOW / 16000, 16000, amplitude=0.375))[None])
+    magnitude, expected = np.exp(data.features[4]), np.exp(reference[0].numpy())
+    # compared as magnitudes: the log blows up resampling's tiny differences in empty bins
+    assert np.abs(magnitude - expected).max() < 0.02 * expected.max()
+
+
+def test_moments_are_those_of_the_written_features(audio_folder, tmp_path):
+    prepare(audio_folder, tmp_path / "data", quiet=True)
+    data = SpectrogramDataset.open(tmp_path / "data")
+    values = np.asarray(data.features, dtype=np.float64)  # (N, F, T)
+    np.testing.assert_allclose(data.moments.mean, values.mean(axis=(0, 2)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(data.moments.std, values.std(axis=(0, 2)), rtol=1e-6, atol=1e-6)
+    assert data.moments.min == pytest.approx(values.min()) and data.moments.max == pytest.approx(values.max())
+
+
+def test_batching_does_not_change_the_features(audio_folder, tmp_path, monkeypatch):
+    prepare(audio_folder, tmp_path / "batched", quiet=True)
+    monkeypatch.setattr(pipelines, "BATCH_WINDOWS", 1)
+    prepare(audio_folder, tmp_path / "single", quiet=True)
+    batched = SpectrogramDataset.open(tmp_path / "batched").features
+    single = SpectrogramDataset.open(tmp_path / "single").features
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_window_hop_overlaps_windows_and_short_rule_decides_the_tail(tmp_path):
+    write_tone(tmp_path / "src" / "long.wav", 300.0, 3.0, 16000)  # 48000 samples
+    summary = prepare(tmp_path / "src", tmp_path / "pad", window_hop=0.5, quiet=True)
+    hop = 8000
+    # starts 0, 8000, ..., kept while at least half a window (8192 samples) lies inside
+    expected = [s for s in range(0, 48000, hop) if 48000 - s >= WINDOW / 2]
+    rows = index_rows(tmp_path / "pad")
+    assert [round(float(r["offset_s"]) * 16000) for r in rows] == expected
+    assert summary.windows_short == len(range(0, 48000, hop)) - len(expected)
+    prepare(tmp_path / "src", tmp_path / "drop", window_hop=0.5, short="drop", quiet=True)
+    assert [round(float(r["offset_s"]) * 16000) for r in index_rows(tmp_path / "drop")] == \
+        [s for s in expected if s + WINDOW <= 48000]
+
+
+def test_silence_threshold_is_configurable(tmp_path):
+    write_tone(tmp_path / "src" / "quiet.wav", 300.0, 1.1, 16000, amplitude=0.001)  # about -63 dBFS
+    with pytest.raises(InputError, match="silent"):
+        prepare(tmp_path / "src", tmp_path / "a", quiet=True)
+    assert prepare(tmp_path / "src", tmp_path / "b", silence_db=-70.0, quiet=True).examples == 1
+    assert prepare(tmp_path / "src", tmp_path / "c", silence_db=None, quiet=True).examples == 1
+    assert not (tmp_path / "a").exists()
+
+
+def test_limit_stops_after_that_many_examples(tmp_path):
+    write_tone(tmp_path / "src" / "long.wav", 300.0, 6.0, 16000)
+    summary = prepare(tmp_path / "src", tmp_path / "data", limit=3, quiet=True)
+    assert summary.examples == 3 and summary.limit_reached
+    assert len(SpectrogramDataset.open(tmp_path / "data")) == 3
+
+
+def test_files_directly_in_a_class_folder_root_are_reported(tmp_path):
+    write_tone(tmp_path / "src" / "a" / "x.wav", 300.0, 1.1, 16000)
+    write_tone(tmp_path / "src" / "stray.wav", 300.0, 1.1, 16000)
+    summary = prepare(tmp_path / "src", tmp_path / "data", quiet=True)
+    assert summary.examples_per_class == {"a": 1}
+    assert summary.skipped[0]["file"] == "stray.wav" and "outside the class" in summary.skipped[0]["reason"]
+
+
+def test_unlabelled_folder_has_no_class_names(tmp_path):
+    write_tone(tmp_path / "src" / "x.wav", 300.0, 1.1, 16000)
+    prepare(tmp_path / "src", tmp_path / "data", quiet=True)
+    data = SpectrogramDataset.open(tmp_path / "data")
+    assert data.class_names == [] and list(data.labels) == [0] and data.info().num_classes == 0
+
+
+def test_mel_representation_and_settings(tmp_path):
+    write_tone(tmp_path / "src" / "x.wav", 300.0, 2.0, 22050)
+    prepare(tmp_path / "src", tmp_path / "data", representation="mel",
+            settings={"n_mels": 40, "frames": 64}, quiet=True)
+    data = SpectrogramDataset.open(tmp_path / "data")
+    assert data.representation.kind == "mel" and data.representation.n_mels == 40
+    assert data.features.shape[1:] == (40, 64)
+    assert len(data) == int(2.0 * 22050 // (64 * 256)) + 1  # full windows plus a tail over half
+
+
+def test_empty_source_and_all_failing_source_are_input_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no audio"):
+        prepare(tmp_path / "empty", tmp_path / "out1", quiet=True)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.wav").write_text("not audio")
+    (bad / "b.wav").write_bytes(b"")
+    with pytest.raises(InputError, match="no example could be made.*a.wav.*b.wav"):
+        prepare(bad, tmp_path / "out2", quiet=True)
+    assert not (tmp_path / "out2").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_existing_output_is_refused_unless_overwrite(tmp_path):
+    write_tone(tmp_path / "src" / "x.wav", 300.0, 3.0, 16000)
+    prepare(tmp_path / "src", tmp_path / "data", quiet=True)
+    with pytest.raises(OverwriteError, match="already holds a data set.*--overwrite"):
+        prepare(tmp_path / "src", tmp_path / "data", limit=1, quiet=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("mine")
+    with pytest.raises(OverwriteError, match="is not empty"):
+        prepare(tmp_path / "src", tmp_path / "other", quiet=True)
+    prepare(tmp_path / "src", tmp_path / "data", limit=1, overwrite=True, quiet=True)
+    assert len(SpectrogramDataset.open(tmp_path / "data")) == 1
+
+
+def test_output_inside_the_source_is_refused(tmp_path):
+    write_tone(tmp_path / "src" / "x.wav", 300.0, 1.1, 16000)
+    with pytest.raises(UsageError, match="overlaps the source"):
+        prepare(tmp_path / "src", tmp_path / "src" / "data", quiet=True)
+    with pytest.raises(UsageError, match="overlaps the source"):
+        prepare(tmp_path / "src", tmp_path, overwrite=True, quiet=True)
+
+
+def test_a_crash_keeps_the_previous_data_set_and_leaves_no_half_one(tmp_path, monkeypatch):
+    write_tone(tmp_path / "src" / "x.wav", 300.0, 3.0, 16000)
+    prepare(tmp_path / "src", tmp_path / "data", quiet=True)
+    before = tree_digest(tmp_path / "data")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("spectrogen.data.writer.DatasetWriter.finish", explode)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        prepare(tmp_path / "src", tmp_path / "data", overwrite=True, quiet=True)
+    assert tree_digest(tmp_path / "data") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "src"]

@@ -1,0 +1,81 @@
+"""`spectrogen prepare` on the command line: summary printed, exit code 2 with a message, no traceback."""
+
+import numpy as np
+import pytest
+from synthetic_files import write_tone
+
+from spectrogen.cli.main import main
+from spectrogen.data import SpectrogramDataset
+from spectrogen.data.prepare import show_progress
+
+
+def run(*argv):
+    return main(["prepare", *map(str, argv)])
+
+
+def test_prepare_prints_the_summary_with_skipped_files(audio_folder, tmp_path, capsys):
+    assert run(audio_folder, "--out", tmp_path / "data") == 0
+    out = capsys.readouterr().out
+    assert "8 found, 5 read, 4 used, 4 skipped" in out
+    assert "low/notes.wav: not an audio file" in out and "high/silence.wav: silent" in out
+    assert "classes: high 2, low 3" in out
+
+
+def test_representation_flags_reach_the_representation(tmp_path, capsys):
+    write_tone(tmp_path / "src" / "x.wav", 500.0, 1.0, 8000)
+    code = run(tmp_path / "src", "--out", tmp_path / "data", "--representation", "mel", "--sample-rate", 8000,
+               "--n-fft", 256, "--hop", 64, "--n-mels", 32, "--frames", 32, "--quiet")
+    assert code == 0 and "prepared" in capsys.readouterr().out
+    data = SpectrogramDataset.open(tmp_path / "data")
+    rep = data.representation
+    assert (rep.sample_rate, rep.n_fft, rep.hop_length, rep.n_mels, rep.frames) == (8000, 256, 64, 32, 32)
+    assert data.features.shape == (4, 32, 32)  # 8000 samples in windows of 32 * 64 = 2048: 3 full + tail
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    ("empty", [], "holds no audio"),
+    ("broken", [], "no example could be made"),
+    ("good", ["--n-fft", "100", "--hop", "400"], "representation.hop_length=400"),
+    ("good", ["--stems", "vocals,piano"], "--stems"),
+    ("good", ["--kind", "png"], "holds no PNG spectrogram files"),
+    ("missing", [], "does not exist"),
+])
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, capsys, setup, args, message):
+    src = tmp_path / "src"
+    if setup != "missing":
+        src.mkdir()
+    if setup == "broken":
+        (src / "a.wav").write_text("text")
+    if setup == "good":
+        write_tone(src / "x.wav", 500.0, 1.1, 16000)
+    assert run(src, "--out", tmp_path / "data", *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spectrogen prepare: error:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_existing_data_set_exits_2_unless_overwrite(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 3), np.float32))
+    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet") == 0
+    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet") == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet", "--overwrite") == 0
+
+
+def test_silence_flag_accepts_off_and_refuses_positive_levels(tmp_path, capsys):
+    write_tone(tmp_path / "src" / "x.wav", 500.0, 1.1, 16000, amplitude=0.0)
+    assert run(tmp_path / "src", "--out", tmp_path / "data", "--silence-db", "off", "--quiet") == 0
+    with pytest.raises(SystemExit) as exit_info:
+        run(tmp_path / "src", "--out", tmp_path / "data2", "--silence-db", "6")
+    assert exit_info.value.code == 2
+
+
+def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    assert show_progress(quiet=False) and not show_progress(quiet=True)
+    monkeypatch.setenv("CI", "true")
+    assert not show_progress(quiet=False)
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    assert not show_progress(quiet=False)

@@ -1,0 +1,66 @@
+"""Metrics during training: checkpoint_metrics.csv every eval_every epochs, best_model.tar by the best
+metric, the run's own feature network reused on resume so the numbers repeat exactly."""
+
+import pytest
+
+from spectrogen.config import build_config
+from spectrogen.errors import ConfigError
+from spectrogen.metrics.during_training import build_callback, training_metric_names
+from spectrogen.training.api import train
+from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.csv_log import CsvLog
+
+from synthetic import CLASSES, as_log_magnitudes, write_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, harmonic_set):
+    x, labels = harmonic_set
+    return write_dataset(tmp_path_factory.mktemp("data") / "data", as_log_magnitudes(x[:64]), labels[:64], CLASSES)
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    from spectrogen.training import trainer
+
+    monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
+
+
+def run_config(data_dir, out, epochs):
+    return build_config({
+        "data": {"path": str(data_dir)},
+        "model": {"name": "dcgan", "image_size": 32, "features_g": 4, "features_d": 4, "latent_dim": 8},
+        "training": {"epochs": epochs, "batch_size": 16, "device": "cpu", "seed": 3},
+        "evaluation": {"eval_every": 1, "metrics": ["fid", "kid", "pr"], "num_samples": 32, "best_metric": "fid"},
+        "output": {"output_dir": str(out), "plot_every": 100, "num_samples": 4, "report": False},
+    })
+
+
+def test_metrics_fill_checkpoint_metrics_pick_the_best_and_repeat_after_resume(data_dir, tmp_path, no_plots):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    train(run_config(data_dir, whole, 2), quiet=True)
+    rows = CsvLog(whole / "epochs_statistics" / "checkpoint_metrics.csv").rows()
+    assert [row["epoch"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["fid"] > 0 and 0 <= row["precision"] <= 1 and "kid_std" in row
+    best = load_checkpoint(whole / "checkpoints" / "best_model.tar")["trainer"]["best"]
+    assert best["criterion"] == "metric" and best["key"] == "fid"
+    assert best["value"] == pytest.approx(min(row["fid"] for row in rows))
+    assert (whole / "epochs_statistics" / "metrics_classifier.pt").is_file()
+
+    train(run_config(data_dir, parts, 1), quiet=True)
+    train(None, resume=parts, overrides=[("training.epochs", 2)], quiet=True)
+    resumed = CsvLog(parts / "epochs_statistics" / "checkpoint_metrics.csv").rows()
+    assert [row["epoch"] for row in resumed] == [1, 2]
+    for key in ("fid", "kid", "precision", "recall"):
+        assert resumed[1][key] == pytest.approx(rows[1][key], rel=1e-5, abs=1e-8), key
+
+
+def test_the_configuration_is_checked_before_training():
+    config = build_config({"evaluation": {"eval_every": 1, "metrics": ["diversity"], "best_metric": "kid"}})
+    assert training_metric_names(config) == ["diversity", "kid"]  # the best metric is always computed
+    assert build_callback(build_config({})) is None  # eval_every 0: no evaluation at all
+    with pytest.raises(ConfigError, match="lower is better"):
+        build_callback(build_config({"evaluation": {"eval_every": 1, "best_metric": "is"}}))
+    with pytest.raises(ConfigError, match="unknown metric"):
+        build_callback(build_config({"evaluation": {"eval_every": 1, "metrics": ["lpips"]}}))

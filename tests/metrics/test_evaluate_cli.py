@@ -1,0 +1,117 @@
+"""`spectrogen evaluate`: training a feature network, evaluating sample files and checkpoints, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spectrogen.cli.main import main
+from spectrogen.config import build_config, config_to_dict
+from spectrogen.data.dataset import SpectrogramDataset
+from spectrogen.metrics.classifier import load_classifier
+from spectrogen.models.registry import build_method
+from spectrogen.spectral.normalization import Normalizer
+from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
+from spectrogen.training.method import DataInfo
+
+from synthetic import CLASSES, as_log_magnitudes, write_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, harmonic_set):
+    x, labels = harmonic_set
+    return write_dataset(tmp_path_factory.mktemp("data") / "data", as_log_magnitudes(x[:160]), labels[:160], CLASSES)
+
+
+@pytest.fixture(scope="module")
+def classifier_file(data_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("classifier") / "clf.pt"
+    assert main(["evaluate", "--train-classifier", str(data_dir), "--out", str(path), "--epochs", "3"]) == 0
+    return path
+
+
+def normalised(data_dir, x):
+    """Returns spectrograms in [-1, 1] as training would see them: un-normalised, then per frequency."""
+    moments = SpectrogramDataset.open(data_dir).moments
+    return Normalizer("per_frequency", moments)(torch.as_tensor(as_log_magnitudes(x))).numpy()[:, None]
+
+
+def test_train_classifier_writes_a_normalising_classifier_and_refuses_to_overwrite(classifier_file, capsys):
+    classifier = load_classifier(classifier_file)
+    assert classifier.kind == "supervised" and classifier.class_names == CLASSES
+    assert classifier.normalizer["kind"] == "per_frequency"
+    assert classifier.heldout["accuracy"] >= 0.8
+    assert main(["evaluate", "--train-classifier", "x", "--out", str(classifier_file)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_sample_files_are_evaluated_and_a_good_set_beats_a_noisy_one(data_dir, classifier_file, harmonic_set,
+                                                                     tmp_path, capsys):
+    x, _ = harmonic_set
+    good = normalised(data_dir, x[300:400])  # unseen examples of the same distribution
+    noisy = np.clip(good + np.random.default_rng(0).normal(0, 0.5, good.shape), -1, 1).astype(np.float32)
+    figures = {}
+    for name, samples in (("good", good), ("noisy", noisy)):
+        np.save(tmp_path / f"{name}.npy", samples)
+        out = tmp_path / f"eval_{name}"
+        assert main(["evaluate", "--samples", str(tmp_path / f"{name}.npy"), "--data", str(data_dir),
+                     "--classifier", str(classifier_file), "--metrics", "fid,kid,is,diversity",
+                     "--out", str(out)]) == 0
+        record = json.loads((out / "metrics.json").read_text())
+        assert record["format"] == "spectrogen-metrics" and record["n"] == 100
+        assert record["feature_network"]["path"] == str(classifier_file)
+        figures[name] = record["metrics"]
+        table = capsys.readouterr().out
+        assert "fid" in table and "diversity_ratio" in table and (out / "metrics.txt").is_file()
+    assert figures["good"]["fid"] < 0.2 * figures["noisy"]["fid"]
+    assert figures["good"]["is"] > figures["noisy"]["is"]
+
+
+def write_cgan_run(run_dir, data_dir):
+    """Writes a run directory whose best_model.tar holds an untrained tiny conditional GAN."""
+    torch.manual_seed(0)
+    config = build_config({"model": {"name": "cgan", "image_size": 32, "features_g": 4, "features_d": 4,
+                                     "latent_dim": 8}})
+    method = build_method(config, DataInfo((1, 32, 32), list(CLASSES)), "cpu")
+    moments = SpectrogramDataset.open(data_dir).moments
+    data = {"shape": [1, 32, 32], "class_names": list(CLASSES),
+            "normalizer": Normalizer("per_frequency", moments).to_dict(), "representation": None}
+    checkpoint = build_checkpoint(model="cgan", config=config_to_dict(config), data=data,
+                                  method=method.state_dict(), trainer={"epoch": 1, "global_step": 1, "rng": {},
+                                                                       "best": {}})
+    (run_dir / "checkpoints").mkdir(parents=True)
+    save_checkpoint(checkpoint, run_dir / "checkpoints" / "best_model.tar")
+
+
+def test_a_conditional_run_is_evaluated_at_its_best_checkpoint_with_per_class_figures(data_dir, classifier_file,
+                                                                                      tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    write_cgan_run(run_dir, data_dir)
+    assert main(["evaluate", str(run_dir), "--data", str(data_dir), "--classifier", str(classifier_file),
+                 "--n", "40", "--metrics", "fid,pr"]) == 0
+    record = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+    assert record["source"]["which"] == "best_model.tar" and record["source"]["model"] == "cgan"
+    assert set(record["per_class"]) == set(CLASSES)
+    assert all(figures["count"] == 10 and 0.0 <= figures["accuracy"] <= 1.0 for figures in record["per_class"].values())
+    assert 0.0 <= record["metrics"]["class_accuracy"] <= 1.0 and record["metrics"]["fid"] > 0
+    assert "per class" in capsys.readouterr().out
+
+
+def test_bad_input_gets_a_clear_message_and_exit_code_2(data_dir, classifier_file, tmp_path, capsys):
+    wrong_channels = tmp_path / "channels.npy"
+    np.save(wrong_channels, np.zeros((4, 2, 32, 32), dtype=np.float32))
+    small = tmp_path / "small.npy"
+    np.save(small, np.zeros((4, 1, 16, 16), dtype=np.float32))
+    cases = [
+        (["--samples", str(wrong_channels), "--data", str(data_dir)], "C=2 channels"),
+        (["--samples", str(small), "--data", str(data_dir), "--classifier", str(classifier_file)],
+         "trained on 32x32"),
+        (["--samples", str(small), "--data", str(tmp_path / "missing")], "missing"),
+        (["--samples", str(small)], "--data DATA is required"),
+        (["--samples", str(small), "--data", str(data_dir), "--metrics", "fid,lpips"], "unknown metric"),
+    ]
+    for arguments, message in cases:
+        assert main(["evaluate", *arguments]) == 2, arguments
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error

@@ -1,0 +1,190 @@
+"""The `diffusion` training method: one step, EMA, resume, sampling options, labels, errors."""
+
+import io
+
+import pytest
+import torch
+
+from spectrogen.config import build_config
+from spectrogen.errors import ConfigError, UsageError
+from spectrogen.models.diffusion.method import DiffusionMethod
+from spectrogen.models.registry import build_method, method_class
+from spectrogen.training.method import Batch, DataInfo
+
+SHAPE = (1, 8, 8)
+
+
+def make_method(classes=(), shape=SHAPE, diffusion=None, training=None) -> DiffusionMethod:
+    settings = {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False, "timesteps": 20,
+                "sampling_steps": 4, **(diffusion or {})}
+    config = build_config({"model": {"name": "diffusion", "image_size": SHAPE[1], "diffusion": settings},
+                           "training": {"batch_size": 4, **(training or {})}})
+    return build_method(config, DataInfo(shape, list(classes)), "cpu")
+
+
+def batch(n: int = 4, labels: bool = False, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand((n, *SHAPE), generator=g) * 2 - 1
+    return Batch(x, torch.arange(n) % 3 if labels else None)
+
+
+def calls_of(method: DiffusionMethod) -> list[int]:
+    """Returns a list that grows by the batch size of every forward call of the sampling network."""
+    calls: list[int] = []
+    method.networks["unet_ema"].register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    return calls
+
+
+def test_the_registry_builds_it_with_the_family_defaults():
+    method = make_method()
+    assert method_class("diffusion") is DiffusionMethod
+    assert method.sampling_networks == ("unet_ema",)
+    assert method.optimizers["unet"].param_groups[0]["lr"] == pytest.approx(2e-4)  # resolve.py's default
+    assert method.ema_decay == pytest.approx(0.995)
+    assert not method.conditional
+    assert method.parameter_counts()["unet_ema"] == 0  # the average is not trained
+
+
+def test_a_step_returns_0d_statistics_and_moves_the_average_by_the_warm_up_decay():
+    torch.manual_seed(0)
+    method = make_method()
+    before = [p.detach().clone() for p in method.networks["unet"].parameters()]
+    statistics = method.train_step(batch())
+    assert set(statistics) == {"loss", "grad_norm"}
+    assert all(v.ndim == 0 and torch.isfinite(v) for v in statistics.values())
+    decay = method.ema_decay_now()
+    assert decay == pytest.approx(2 / 11)  # (1 + n) / (10 + n) after n = 1 step
+    live = list(method.networks["unet"].parameters())
+    average = list(method.networks["unet_ema"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, live))
+    for start, now, kept in zip(before, live, average):
+        torch.testing.assert_close(kept, decay * start + (1 - decay) * now, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_are_clipped_to_training_grad_clip():
+    torch.manual_seed(0)
+    method = make_method(training={"grad_clip": 1e-3})
+    for _ in range(2):
+        statistics = method.train_step(batch())
+    after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in method.networks["unet"].parameters()
+                                                  if p.grad is not None]))
+    assert statistics["grad_norm"] > 1e-3  # the norm before clipping is reported
+    assert after <= 1e-3 * 1.001
+
+
+def test_resuming_from_a_saved_state_reproduces_the_same_numbers():
+    torch.manual_seed(0)
+    first = make_method(training={"learning_rate": 1e-3})
+    for seed in range(3):
+        first.train_step(batch(seed=seed))
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    second = make_method(training={"learning_rate": 1e-3})
+    second.load_state_dict(torch.load(buffer, weights_only=True))
+    assert second.steps == 3
+
+    losses = []
+    for method in (first, second):
+        torch.manual_seed(123)
+        losses.append([method.train_step(batch(seed=10 + i))["loss"].item() for i in range(2)])
+    assert losses[0] == losses[1]
+    for a, b in zip(first.networks["unet_ema"].parameters(), second.networks["unet_ema"].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_sampling_only_state_gives_the_same_samples():
+    torch.manual_seed(0)
+    trained = make_method()
+    trained.train_step(batch())
+    exported = {"networks": {"unet_ema": trained.networks["unet_ema"].state_dict()}}
+    loaded = make_method()
+    loaded.load_state_dict(exported, networks_only=True)
+    a = trained.sample(3, generator=torch.Generator().manual_seed(4))
+    b = loaded.sample(3, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+def test_sample_defaults_come_from_the_configuration_and_options_override_them():
+    method = make_method(diffusion={"sampling_steps": 3})
+    calls = calls_of(method)
+    samples = method.sample(4, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (4, *SHAPE) and samples.dtype == torch.float32
+    assert calls == [4] * 3  # DDIM in model.diffusion.sampling_steps calls
+    calls.clear()
+    method.sample(2, sampler="ddpm")
+    assert calls == [2] * 20  # ancestral DDPM visits every training timestep
+    calls.clear()
+    method.sample(2, sampler="ddpm", steps=5)
+    assert calls == [2] * 5
+    calls.clear()
+    method.sample(5, steps=2, batch_size=2)
+    assert calls == [2, 2, 2, 2, 1, 1]  # chunks of 2, 2 and 1, two steps each
+
+
+def test_samples_do_not_depend_on_the_batch_size_with_deterministic_ddim():
+    torch.manual_seed(0)
+    method = make_method()
+    for seed in range(3):
+        method.train_step(batch(seed=seed))
+    whole = method.sample(5, generator=torch.Generator().manual_seed(1), eta=0.0, batch_size=5)
+    chunked = method.sample(5, generator=torch.Generator().manual_seed(1), eta=0.0, batch_size=2)
+    torch.testing.assert_close(whole, chunked, rtol=1e-4, atol=1e-5)
+    stochastic = method.sample(5, generator=torch.Generator().manual_seed(1), eta=1.0)
+    assert torch.equal(stochastic, method.sample(5, generator=torch.Generator().manual_seed(1), eta=1.0))
+
+
+def test_conditional_data_gives_balanced_default_labels_and_guidance_doubles_the_batch():
+    method = make_method(classes=("a", "b", "c"), diffusion={"guidance_scale": 2.0})
+    assert method.conditional and method.num_classes == 3
+    seen: list[torch.Tensor] = []
+    method.networks["unet_ema"].register_forward_hook(lambda module, args, out: seen.append(args[2]))
+    method.sample(4, steps=1)
+    assert seen[0].tolist() == [0, 1, 2, 0, 3, 3, 3, 3]  # conditional half, then the null class
+    seen.clear()
+    method.sample(2, labels=torch.tensor([2, 2]), steps=1, guidance_scale=1.0)
+    assert seen[0].tolist() == [2, 2]
+
+
+def test_class_dropout_replaces_labels_by_the_null_class_at_its_rate():
+    torch.manual_seed(0)
+    method = make_method(classes=("a", "b"), diffusion={"class_dropout": 0.3})
+    labels = method._training_labels(Batch(torch.zeros(20_000, *SHAPE), torch.zeros(20_000, dtype=torch.long)), 20_000)
+    dropped = (labels == 2).float().mean().item()
+    assert dropped == pytest.approx(0.3, abs=0.015)  # 4.6 standard errors
+    assert set(labels.unique().tolist()) == {0, 2}
+
+
+def test_wrong_requests_are_usage_errors_that_say_what_to_do():
+    method = make_method()
+    with pytest.raises(UsageError, match="unconditional"):
+        method.sample(2, labels=torch.tensor([0, 1]))
+    with pytest.raises(UsageError, match="no option"):
+        method.sample(2, temperature=0.5)
+    with pytest.raises(UsageError, match="ddpm or ddim"):
+        method.sample(2, sampler="euler")
+    conditional = make_method(classes=("a", "b"))
+    with pytest.raises(UsageError, match="gave 1 class labels"):
+        conditional.sample(2, labels=torch.tensor([0]))
+    with pytest.raises(UsageError, match=r"0\.\.1"):
+        conditional.sample(2, labels=torch.tensor([0, 5]))
+
+
+def test_data_that_the_unet_cannot_halve_is_a_config_error():
+    with pytest.raises(ConfigError, match="multiples of 4"):
+        # the configuration says 8x8, but the U-Net is built for what the data set really holds
+        make_method(shape=(1, 12, 10), diffusion={"channel_multipliers": [1, 2, 2]})
+
+
+def test_switching_to_training_mode_leaves_the_average_in_eval_mode():
+    method = make_method(diffusion={"dropout": 0.5})
+    method.train(True)
+    assert method.networks["unet"].training and not method.networks["unet_ema"].training
+
+
+def test_cosine_learning_rate_schedule_steps_at_each_epoch_end():
+    method = make_method(training={"lr_schedule": "cosine", "epochs": 4, "learning_rate": 1e-3})
+    method.train_step(batch())
+    method.end_epoch(1, {"loss": 1.0})
+    method.end_epoch(2, {"loss": 1.0})
+    assert method.learning_rates()["lr_unet"] == pytest.approx(0.5e-3)

@@ -1,0 +1,148 @@
+"""Shapes, depth, parameter counts and initialisation of the DCGAN, SpecGAN and conditional networks."""
+
+import pytest
+import torch
+from torch import nn
+
+from spectrogen.errors import ConfigError
+from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
+from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from spectrogen.models.gan_stacks import stack_layout
+from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
+
+FAMILIES = [(DCGANGenerator, DCGANDiscriminator), (SpecGANGenerator, SpecGANDiscriminator)]
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+@pytest.mark.parametrize("generator_class, critic_class", FAMILIES)
+def test_every_size_gives_images_and_one_logit_per_example(generator_class, critic_class, size):
+    generator = generator_class(12, 2, (size, size), 1)
+    critic = critic_class(2, (size, size), 1)
+    images = generator(torch.randn(3, 12))
+    assert images.shape == (3, 1, size, size)
+    assert images.abs().max() <= 1.0  # Tanh
+    assert critic(images).shape == (3,)
+
+
+def _transposed_output_sizes(generator: nn.Module, latent_dim: int) -> list[tuple[int, int]]:
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[-2:])))
+             for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    generator(torch.randn(1, latent_dim))
+    for hook in hooks:
+        hook.remove()
+    return sizes
+
+
+def test_specgan_doubles_at_every_layer_from_4_to_128():
+    generator = SpecGANGenerator(100, 2, (128, 128))
+    assert generator.start_shape[1:] == (4, 4)
+    assert _transposed_output_sizes(generator, 100) == [(8, 8), (16, 16), (32, 32), (64, 64), (128, 128)]
+    kernels = {m.kernel_size for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)}
+    assert kernels == {(5, 5)}
+
+
+@pytest.mark.parametrize("size, layers", [(32, 3), (64, 4), (128, 5), (256, 6)])
+def test_depth_follows_the_image_size(size, layers):
+    for generator in (SpecGANGenerator(8, 2, (size, size)), DCGANGenerator(8, 2, (size, size))):
+        assert len(_transposed_output_sizes(generator, 8)) == layers
+    critic = SpecGANDiscriminator(2, (size, size))
+    assert sum(isinstance(m, nn.Conv2d) for m in critic.modules()) == layers
+
+
+def _specgan_counts(dim: int, latent: int = 100) -> tuple[int, int]:
+    """The parameter count of the 128x128 SpecGAN pair written out layer by layer (5x5 kernels, biases)."""
+    widths = [16 * dim, 8 * dim, 4 * dim, 2 * dim, dim, 1]
+    dense_g = latent * 16 * widths[0] + 16 * widths[0]
+    convs_g = sum(a * b * 25 + b for a, b in zip(widths[:-1], widths[1:]))
+    rev = widths[::-1]
+    convs_d = sum(a * b * 25 + b for a, b in zip(rev[:-1], rev[1:]))
+    dense_d = 16 * widths[0] + 1
+    return dense_g + convs_g, convs_d + dense_d
+
+
+def test_specgan_parameter_counts_at_dim_64_match_the_layer_by_layer_count():
+    generator, critic = SpecGANGenerator(100, 64), SpecGANDiscriminator(64)
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    expected_g, expected_d = _specgan_counts(64)
+    assert (count(generator), count(critic)) == (expected_g, expected_d)
+    # the 16·dim <-> 8·dim convolutions hold most of the weights, not the dense layers
+    assert count(generator.project) < 0.1 * count(generator)
+    assert count(critic.head) < 0.01 * count(critic)
+
+
+def test_dcgan_discriminator_has_batch_norm_after_every_convolution_but_the_first():
+    critic = DCGANDiscriminator(4, (64, 64), batchnorm=True)
+    layers = list(critic.body)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    followed_by_norm = [isinstance(layers[i + 1], nn.BatchNorm2d) for i in convs]
+    assert followed_by_norm == [False] + [True] * (len(convs) - 1)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in SpecGANDiscriminator(4, (64, 64)).modules())
+
+
+def test_initialisation_is_dcgan_normal():
+    generator = DCGANGenerator(100, 32, (64, 64), batchnorm=True)
+    conv = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)][0]
+    assert conv.weight.mean().abs() < 0.002
+    assert conv.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    weights = torch.cat([m.weight.detach() for m in norms])
+    assert weights.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert all(torch.all(m.bias == 0) for m in norms)
+
+
+@pytest.mark.parametrize("generator_class, critic_class", FAMILIES)
+def test_eval_mode_samples_do_not_depend_on_the_rest_of_the_batch(generator_class, critic_class):
+    generator = generator_class(8, 4, (32, 32), 1, True).eval()
+    z = torch.randn(6, 8)
+    with torch.no_grad():
+        together = generator(z)
+        alone = torch.cat([generator(z[i:i + 1]) for i in range(6)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+
+
+def test_non_square_layout_starts_from_a_4_by_16_map():
+    layout = stack_layout(128, 512, 8)
+    assert layout.start == (4, 16)
+    assert layout.layers == 5
+    with pytest.raises(ConfigError, match="model.image_width"):
+        stack_layout(128, 96, 8)
+
+
+@pytest.mark.parametrize("base", FAMILIES)
+@pytest.mark.parametrize("generator_input", ["onehot", "embedding"])
+@pytest.mark.parametrize("discriminator_input", ["label_map", "projection"])
+def test_conditional_networks_take_classes_and_non_square_maps(base, generator_input, discriminator_input):
+    generator_class, critic_class = base
+    size = (32, 128)
+    generator = ConditionalGenerator(lambda n: generator_class(n, 2, size, 1), 6, 3, generator_input)
+    critic = ConditionalDiscriminator(lambda c: critic_class(2, size, c), 1, size, 3, discriminator_input,
+                                      use_spectral_norm=True)
+    labels = torch.tensor([0, 1, 2, 1])
+    images = generator(torch.randn(4, 6), labels)
+    assert images.shape == (4, 1, 32, 128)
+    assert critic(images, labels).shape == (4,)
+    assert any("parametrizations" in name for name, _ in critic.named_parameters())
+
+
+def test_the_class_changes_the_conditional_generators_output():
+    generator = ConditionalGenerator(lambda n: SpecGANGenerator(n, 2, (32, 32)), 6, 3).eval()
+    z = torch.randn(1, 6).expand(3, 6)
+    with torch.no_grad():
+        images = generator(z, torch.arange(3))
+    scale = images.abs().max()  # tiny at initialisation (N(0, 0.02) weights)
+    assert (images[0] - images[1]).abs().max() > 0.01 * scale
+    assert (images[1] - images[2]).abs().max() > 0.01 * scale
+
+
+def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
+    critic = ConditionalDiscriminator(lambda c: SpecGANDiscriminator(2, (32, 32), c), 1, (32, 32), 2,
+                                      "projection").eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        h = critic.base.features(x)
+        plain = critic.base.logit(h)
+        for k in range(2):
+            labels = torch.full((2,), k)
+            expected = plain + (h.sum(dim=(2, 3)) * critic.embed.weight[k]).sum(dim=1)
+            torch.testing.assert_close(critic(x, labels), expected)

@@ -1,0 +1,102 @@
+"""`spectrogen sample` end to end: the files it writes, per-class naming, audio wiring, overwrite refusal."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from spectrogen.cli.main import main
+from spectrogen.sampling.audio import peak_normalize, to_audio
+from spectrogen.sampling.generate import generate
+from spectrogen.sampling.load import load_generator
+from spectrogen.spectral.moments import Moments
+from spectrogen.spectral.normalization import Normalizer
+from spectrogen.spectral.representation import Representation
+
+# SpecGAN's STFT resized to the tiny test model's 32 x 32
+REPRESENTATION = Representation.preset("specgan", image_size=[32, 32])
+
+
+def _normalizer_dict(rows=32):
+    moments = Moments(mean=np.linspace(-8, -3, rows), std=np.full(rows, 1.5), min=-13.8, max=1.0, count=1000)
+    return Normalizer("per_frequency", moments).to_dict()
+
+
+@pytest.fixture
+def audio_checkpoint(gan_checkpoint):
+    return gan_checkpoint("specgan", normalizer=_normalizer_dict(), representation=REPRESENTATION.to_dict())[0]
+
+
+def test_npy_png_and_wav_outputs(audio_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["sample", str(audio_checkpoint), "--n", "3", "--out", str(out), "--format", "npy,png,wav",
+                 "--seed", "4", "--griffin-lim-iters", "4", "--batch-size", "2"])
+    assert code == 0, capsys.readouterr().err
+    samples = np.load(out / "samples.npy")
+    model = load_generator(audio_checkpoint)
+    expected = generate(model, 3, seed=4, batch_size=2)
+    assert samples.shape == (3, 1, 32, 32) and samples.dtype == np.float32
+    np.testing.assert_allclose(samples, expected.numpy(), atol=1e-6)
+    assert sorted(p.name for p in out.glob("*.png")) == ["grid.png", "sample_01.png", "sample_02.png", "sample_03.png"]
+    record = json.loads((out / "sampling.json").read_text())
+    assert record["seed"] == 4 and record["representation"]["kind"] == "stft" and record["sample_rate"] == 16000
+
+    # each .wav is the spectrogram denormalised with the saved moments, inverted, peak-normalised to -1 dBFS
+    audio = peak_normalize(np.concatenate([to_audio(expected[i:i + 2], REPRESENTATION, model.normalizer, n_iter=4,
+                                                    seed=4 + i) for i in (0, 2)]))
+    for i in range(3):
+        clip, rate = soundfile.read(out / f"sample_0{i + 1}.wav", dtype="float32")
+        assert rate == 16000 and clip.shape == (REPRESENTATION.num_samples,)
+        assert soundfile.info(out / f"sample_0{i + 1}.wav").subtype == "PCM_16"
+        np.testing.assert_allclose(clip, audio[i], atol=2 / 32768)
+        assert np.abs(clip).max() == pytest.approx(10 ** (-1 / 20), abs=1e-3)
+
+
+def test_existing_outputs_are_refused_unless_overwrite(audio_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    arguments = ["sample", str(audio_checkpoint), "--n", "2", "--out", str(out), "--seed", "1"]
+    assert main(arguments) == 0
+    before = (out / "samples.npy").read_bytes()
+    assert main([*arguments[:-1], "2"]) == 2
+    err = capsys.readouterr().err
+    assert "samples.npy" in err and "--overwrite" in err
+    assert (out / "samples.npy").read_bytes() == before
+    assert main([*arguments[:-1], "2", "--overwrite"]) == 0
+    assert (out / "samples.npy").read_bytes() != before
+
+
+def test_conditional_samples_are_split_over_classes_and_named_by_class(gan_checkpoint, tmp_path, capsys):
+    path, _ = gan_checkpoint("cgan", classes=("cat", "dog", "owl"))
+    out = tmp_path / "all"
+    assert main(["sample", str(path), "--n", "5", "--out", str(out), "--format", "png", "--seed", "0"]) == 0
+    assert np.load(out / "labels.npy").tolist() == [0, 0, 1, 1, 2]
+    names = sorted(p.stem for p in out.glob("*.png"))
+    assert names == ["cat_01", "cat_02", "dog_01", "dog_02", "grid", "owl_01"]
+    one = tmp_path / "dog"
+    assert main(["sample", str(path), "--n", "2", "--out", str(one), "--class", "dog", "--seed", "0"]) == 0
+    assert np.load(one / "labels.npy").tolist() == [1, 1]
+    assert main(["sample", str(path), "--n", "2", "--out", str(tmp_path / "x"), "--class", "horse"]) == 2
+    err = capsys.readouterr().err
+    assert "horse" in err and "0: cat, 1: dog, 2: owl" in err and "Traceback" not in err
+
+
+def test_wav_from_an_image_model_is_refused_before_anything_is_written(gan_checkpoint, tmp_path, capsys):
+    path, _ = gan_checkpoint("dcgan")  # no representation: trained on images
+    out = tmp_path / "out"
+    assert main(["sample", str(path), "--n", "2", "--out", str(out), "--format", "wav"]) == 2
+    assert "images" in capsys.readouterr().err and not out.exists()
+    assert main(["sample", str(path), "--n", "2", "--out", str(out), "--format", "npy,mp3"]) == 2
+    assert "mp3" in capsys.readouterr().err
+
+
+def test_truncation_on_diffusion_is_noted_and_ignored(gan_checkpoint, tmp_path, capsys):
+    path, _ = gan_checkpoint("diffusion")
+    out = tmp_path / "out"
+    assert main(["sample", str(path), "--n", "1", "--out", str(out), "--truncation", "0.5", "--seed", "3",
+                 "--batch-size", "1"]) == 0
+    assert "ignored" in capsys.readouterr().err
+    assert json.loads((out / "sampling.json").read_text())["truncation"] is None
+    again = generate(load_generator(path), 1, seed=3)
+    np.testing.assert_allclose(np.load(out / "samples.npy"), again.numpy(), atol=1e-6)

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spectrogen.errors import InputError
+from spectrogen.spectral.moments import MomentAccumulator, Moments
+
+
+def _data_set(seed: int = 0) -> np.ndarray:
+    """(N, F, T) log-spectrogram-like values: a large offset per row makes naive sums lose digits."""
+    rng = np.random.default_rng(seed)
+    offsets = rng.uniform(-1e4, 1e4, size=(1, 12, 1))
+    return (offsets + rng.normal(scale=rng.uniform(0.01, 3.0, size=(1, 12, 1)), size=(57, 12, 9))).astype(np.float32)
+
+
+def test_streaming_moments_equal_two_pass_moments_for_uneven_batches():
+    data = _data_set()
+    accumulator = MomentAccumulator()
+    for start, stop in [(0, 1), (1, 8), (8, 40), (40, 41), (41, 57)]:
+        accumulator.update(torch.from_numpy(data[start:stop]))
+    moments = accumulator.result()
+    as_float64 = data.astype(np.float64)
+    np.testing.assert_allclose(moments.mean, as_float64.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(moments.std, as_float64.std(axis=(0, 2)), rtol=1e-9)
+    assert moments.min == data.min() and moments.max == data.max()
+    assert moments.count == 57 * 9
+
+
+def test_batch_splitting_does_not_change_the_result():
+    data = _data_set(1)
+    whole, pieces = MomentAccumulator(), MomentAccumulator()
+    whole.update(data)
+    for example in data:
+        pieces.update(example[None])
+    a, b = whole.result(), pieces.result()
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)
+    np.testing.assert_allclose(a.std, b.std, rtol=1e-9)
+
+
+def test_channel_axis_counts_as_more_observations():
+    data = _data_set(2)
+    flat, channels = MomentAccumulator(), MomentAccumulator()
+    flat.update(data)
+    channels.update(data.reshape(19, 3, 12, 9))  # (B, C, F, T)
+    np.testing.assert_allclose(flat.result().mean, channels.result().mean, rtol=1e-12)
+    assert flat.result().count == channels.result().count
+
+
+def test_round_trip_through_json():
+    accumulator = MomentAccumulator()
+    accumulator.update(_data_set(3))
+    moments = accumulator.result()
+    restored = Moments.from_dict(json.loads(json.dumps(moments.to_dict())))
+    np.testing.assert_array_equal(restored.mean, moments.mean)
+    np.testing.assert_array_equal(restored.std, moments.std)
+    assert (restored.min, restored.max, restored.count) == (moments.min, moments.max, moments.count)
+
+
+def test_bad_input_is_refused():
+    accumulator = MomentAccumulator()
+    with pytest.raises(InputError, match="no data"):
+        accumulator.result()
+    accumulator.update(np.zeros((2, 4, 3)))
+    with pytest.raises(InputError, match="frequency rows"):
+        accumulator.update(np.zeros((2, 5, 3)))
+    with pytest.raises(InputError, match="NaN"):
+        accumulator.update(np.full((1, 4, 3), np.nan))
+    with pytest.raises(InputError, match="'std'"):
+        Moments.from_dict({"mean": [0.0], "min": 0.0, "max": 1.0, "count": 1})

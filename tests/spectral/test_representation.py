@@ -1,0 +1,128 @@
+import json
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from spectrogen.errors import ConfigError, InputError
+from spectrogen.spectral.convergence import spectral_convergence
+from spectrogen.spectral.representation import Representation, _frontend
+
+
+@pytest.mark.parametrize("name, shape, samples", [
+    ("specgan", (128, 128), 16384), ("mel", (128, 512), 131072), ("autoencoder", (128, 256), 81920),
+])
+def test_presets_turn_one_clip_into_the_stated_shape(name, shape, samples):
+    rep = Representation.preset(name)
+    assert rep.shape == shape and rep.num_samples == samples
+    features = rep.features(torch.randn(2, samples) * 0.1)
+    assert features.shape == (2, *shape) and features.dtype == torch.float32
+
+
+def test_specgan_features_are_log_magnitudes_of_librosas_stft(tones):
+    rep = Representation.preset("specgan")
+    audio = tones(2, rep.num_samples, seed=7)
+    # SpecGAN's pad_end framing: no centring, 128 zeros appended so 128 frames of 256 fit
+    padded = np.pad(audio.numpy(), ((0, 0), (0, 128)))
+    reference = librosa.stft(padded, n_fft=256, hop_length=128, window="hann", center=False)
+    expected = np.log(np.abs(reference[:, :-1]) + 1e-6)  # Nyquist row dropped
+    ours = rep.features(audio).numpy()
+    # the log magnifies float32 differences only where |X| is near 1e-6; compare magnitudes there
+    np.testing.assert_allclose(np.exp(ours), np.exp(expected), atol=2e-4 * np.exp(expected).max())
+    loud = expected > np.log(1e-2)
+    np.testing.assert_allclose(ours[loud], expected[loud], atol=1e-3)
+
+
+def test_features_are_batch_consistent(tones):
+    rep = Representation.preset("autoencoder", frames=16)
+    audio = tones(3, rep.num_samples, seed=8)
+    batched = rep.features(audio)
+    single = torch.cat([rep.features(clip[None]) for clip in audio])
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+
+
+def test_specgan_round_trip_through_features_reaches_the_stated_convergence(tones):
+    rep = Representation.preset("specgan")
+    audio = tones(2, rep.num_samples, seed=9)
+    features = rep.features(audio)
+    rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
+    assert rebuilt.shape == audio.shape
+    reference = rep.magnitude(features)
+    # measured about 0.07 for such tones after 32 iterations
+    assert (spectral_convergence(reference, rep.magnitude(rep.features(rebuilt))) < 0.11).all()
+
+
+def test_mel_round_trip_keeps_the_mel_spectrum(tones):
+    rep = Representation.preset("autoencoder", frames=48)
+    audio = tones(2, rep.num_samples, seed=10)
+    features = rep.features(audio)
+    rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
+    assert rebuilt.shape == audio.shape
+    mel = torch.expm1(features)
+    # measured about 0.09: mel -> linear least squares, then Griffin-Lim on 4x overlapped frames
+    assert (spectral_convergence(mel, torch.expm1(rep.features(rebuilt))) < 0.2).all()
+
+
+def test_image_size_resizes_on_the_way_in_and_back_on_the_way_out(tones):
+    rep = Representation.preset("specgan", image_size=[64, 32])
+    audio = tones(2, rep.num_samples, seed=11)
+    features = rep.features(audio)
+    assert rep.shape == (64, 32) and features.shape == (2, 64, 32)
+    assert rep.magnitude(features).shape == (2, 128, 128)
+    assert rep.to_audio(features, n_iter=2, generator=torch.Generator()).shape == (2, rep.num_samples)
+    # averaging 2 x 4 cells: the resized features keep the overall level of the native ones
+    native = Representation.preset("specgan").features(audio)
+    torch.testing.assert_close(features.mean(dim=(1, 2)), native.mean(dim=(1, 2)), rtol=0.02, atol=0.05)
+
+
+def test_json_round_trip_and_equality():
+    rep = Representation.preset("mel", image_size=[128, 128], fmin=30.0)
+    restored = Representation.from_dict(json.loads(json.dumps(rep.to_dict())))
+    assert restored == rep and hash(restored) == hash(rep)
+    assert rep.to_dict()["image_size"] == [128, 128]
+
+
+def test_transforms_are_built_once_per_device():
+    rep = Representation.preset("autoencoder", frames=4)
+    rep.features(torch.zeros(1, rep.num_samples))
+    hits = _frontend.cache_info().hits
+    again = Representation.from_dict(rep.to_dict())  # an equal representation shares the cache
+    again.features(torch.zeros(1, rep.num_samples))
+    assert _frontend.cache_info().hits == hits + 1
+    assert _frontend(rep, torch.device("cpu")) is _frontend(again, torch.device("cpu"))
+
+
+def test_image_data_has_no_audio():
+    rep = Representation(kind="image", image_size=(28, 28))
+    assert rep.shape == (28, 28)
+    for attempt in (lambda: rep.to_audio(torch.zeros(1, 28, 28)), lambda: rep.features(torch.zeros(1, 100)),
+                    lambda: rep.num_samples):
+        with pytest.raises(InputError, match="no audio representation"):
+            attempt()
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"hop_length": 512}, "hop_length"),
+    ({"kind": "mel", "fmax": 9000.0}, "fmax"),
+    ({"kind": "mel", "drop_nyquist": True}, "drop_nyquist"),
+    ({"kind": "image"}, "image_size"),
+    ({"log": "log10"}, "log"),
+    ({"frames": 0}, "frames"),
+    ({"image_size": [64, 0]}, "image_size"),
+    ({"n_ffts": 512}, "n_ffts"),
+])
+def test_invalid_settings_raise_config_error_naming_the_key(settings, key):
+    with pytest.raises(ConfigError, match=key):
+        Representation.from_dict(settings)
+
+
+def test_unknown_preset_lists_the_choices():
+    with pytest.raises(ConfigError, match="specgan"):
+        Representation.preset("wavenet")
+
+
+def test_features_of_the_wrong_height_are_refused():
+    rep = Representation.preset("specgan")
+    with pytest.raises(InputError, match="axis -2"):
+        rep.to_audio(torch.zeros(1, 129, 128))

@@ -1,0 +1,80 @@
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from spectrogen.errors import ConfigError
+from spectrogen.spectral.stft import Spectrogram, istft, num_frames, padded_length, periodic_hann, stft
+
+
+def _librosa_pad_end(audio: np.ndarray, n_fft: int, hop: int, win_length: int) -> np.ndarray:
+    """librosa's STFT of the clip zero-padded at the end as SpecGAN's pad_end does: (B, K, T)."""
+    frames = -(-audio.shape[-1] // hop)
+    padded = np.pad(audio, ((0, 0), (0, (frames - 1) * hop + n_fft - audio.shape[-1])))
+    return librosa.stft(padded, n_fft=n_fft, hop_length=hop, win_length=win_length, window="hann", center=False)
+
+
+@pytest.mark.parametrize("n_fft, hop, win_length, samples", [(256, 128, 256, 16384), (512, 160, 400, 8000)])
+def test_stft_matches_librosa_with_the_same_framing(n_fft, hop, win_length, samples):
+    audio = torch.randn(3, samples, generator=torch.Generator().manual_seed(1))
+    ours = stft(audio, periodic_hann(n_fft, win_length), hop).numpy()
+    reference = _librosa_pad_end(audio.numpy(), n_fft, hop, win_length)
+    assert ours.shape == reference.shape == (3, n_fft // 2 + 1, num_frames(samples, hop))
+    # float32 FFTs of unit-variance noise: magnitudes up to ~40, agreement to ~1e-5 relative
+    np.testing.assert_allclose(ours, reference, atol=2e-4 * np.abs(reference).max())
+
+
+def test_specgan_framing_gives_128_by_128():
+    audio = torch.randn(2, 16384)
+    magnitude = Spectrogram(256, 128, drop_nyquist=True)(audio)
+    assert magnitude.shape == (2, 128, 128)
+    assert padded_length(128, 256, 128) == 16512
+
+
+def test_dropping_nyquist_removes_only_the_last_row():
+    audio = torch.randn(2, 4000)
+    full = Spectrogram(256, 128, drop_nyquist=False)(audio)
+    dropped = Spectrogram(256, 128, drop_nyquist=True)(audio)
+    assert torch.equal(full[:, :-1], dropped)
+
+
+def test_a_tone_lands_in_its_frequency_bin():
+    sample_rate, n_fft = 16000, 256
+    k = 20  # bin centre frequency: k * sample_rate / n_fft = 1250 Hz
+    t = torch.arange(16384) / sample_rate
+    magnitude = Spectrogram(n_fft, 128)(torch.sin(2 * torch.pi * k * sample_rate / n_fft * t))
+    assert (magnitude[:, 1:-1].argmax(dim=0) == k).all()  # every fully covered frame
+
+
+def test_batched_stft_equals_one_by_one():
+    audio = torch.randn(5, 3000, generator=torch.Generator().manual_seed(2))
+    transform = Spectrogram(256, 128)
+    batched = transform(audio)
+    single = torch.stack([transform(clip[None])[0] for clip in audio])
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+
+
+def test_leading_axes_are_kept():
+    audio = torch.randn(2, 3, 1000)
+    assert Spectrogram(256, 128)(audio).shape == (2, 3, 128, num_frames(1000, 128))
+
+
+@pytest.mark.parametrize("n_fft, hop, win_length", [(256, 128, 256), (256, 64, 256), (400, 150, 300)])
+def test_istft_inverts_stft(n_fft, hop, win_length):
+    audio = torch.randn(2, 5000, generator=torch.Generator().manual_seed(3))
+    window = periodic_hann(n_fft, win_length)
+    rebuilt = istft(stft(audio, window, hop), window, hop, length=5000)
+    # the first samples are seen only through the rising edge of the first window, where the
+    # division by the small summed window amplifies float32 rounding; a periodic Hann window is
+    # exactly 0 at the first sample, which no frame sees at all
+    edge = (n_fft - win_length) // 2 + hop // 4
+    torch.testing.assert_close(rebuilt[:, edge:], audio[:, edge:], rtol=0, atol=1e-4)
+
+
+def test_invalid_framing_is_refused_with_the_key():
+    with pytest.raises(ConfigError, match="hop_length"):
+        Spectrogram(256, 300)
+    with pytest.raises(ConfigError, match="win_length"):
+        Spectrogram(256, 128, win_length=512)
+    with pytest.raises(ConfigError, match="drop_nyquist"):
+        Spectrogram(255, 128, drop_nyquist=True)

@@ -1,0 +1,179 @@
+"""A tiny data set on disk and a tiny TrainingMethod, so the training loop is tested on its own."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from spectrogen.config import build_config
+from spectrogen.config.loader import apply_overrides
+from spectrogen.spectral.moments import MomentAccumulator
+from spectrogen.spectral.representation import Representation
+from spectrogen.training import api
+from spectrogen.training.method import Batch, TrainingMethod
+
+PITCHES = (1, 3, 5)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Runs these tiny models on one thread: a second one only adds OpenMP waits on busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tone_features(count: int, shape: tuple[int, int] = (8, 8), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (features (N, F, T), labels (N,)): log-magnitude-like tones, one bright row per example."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(PITCHES), size=count)
+    features = -5.0 + 0.2 * rng.standard_normal((count, *shape))
+    rows = (np.asarray(PITCHES)[labels] * shape[0]) // 8
+    features[np.arange(count), rows, :] += 6.0
+    return features.astype(np.float32), labels.astype(np.int64)
+
+
+def write_dataset(folder: Path, features: np.ndarray, labels: Optional[np.ndarray] = None,
+                  class_names: Optional[list[str]] = None) -> Path:
+    """Writes the on-disk data set of docs/architecture.md (dataset.json, features.npy, labels.npy)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count, frequencies, frames = features.shape
+    labels = np.zeros(count, dtype=np.int64) if labels is None else labels
+    moments = MomentAccumulator()
+    if count:
+        moments.update(features)
+        moments_dict = moments.result().to_dict()
+    else:
+        moments_dict = {"mean": [0.0] * frequencies, "std": [1.0] * frequencies, "min": 0.0, "max": 1.0,
+                        "count": 0}
+    metadata = {"format": "spectrogen-dataset", "format_version": 1,
+                "representation": Representation(kind="image", image_size=(frequencies, frames)).to_dict(),
+                "shape": [count, frequencies, frames], "class_names": class_names or [],
+                "counts": {}, "moments": moments_dict, "source": "synthetic tones", "created": "test"}
+    (folder / "dataset.json").write_text(json.dumps(metadata))
+    np.save(folder / "features.npy", features.astype(np.float32))
+    np.save(folder / "labels.npy", labels.astype(np.int64))
+    return folder
+
+
+@pytest.fixture
+def tone_data(tmp_path) -> Path:
+    features, labels = tone_features(48)
+    return write_dataset(tmp_path / "data", features, labels, ["low", "mid", "high"])
+
+
+def tiny_config(data: Path, out: Path, overrides: dict[str, Any] | None = None):
+    """Returns a validated configuration for the tiny method on 8x8 examples, on the CPU."""
+    raw = {"name": "tiny",
+           "data": {"path": str(data), "normalization": "minmax"},
+           "model": {"name": "autoencoder", "image_size": 8, "image_width": 8},
+           "training": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-2, "device": "cpu", "seed": 0,
+                        "lr_schedule": "constant"},
+           "output": {"output_dir": str(out), "plot_every": 100, "log_every": 2, "num_samples": 8,
+                      "report": False}}
+    return build_config(apply_overrides(raw, (overrides or {}).items()))
+
+
+class TinyMethod(TrainingMethod):
+    """A 2-layer MLP generator matching the batch's per-pixel mean and spread, beside a linear critic.
+
+    `faults` injects trouble at given calls of train_step (counted over the whole process, not
+    saved, so a restored state does not meet the same fault again): "nan_loss" makes the
+    generator's loss NaN (its weights follow), "nan_statistic" only reports a NaN, "sigint" sends
+    Ctrl-C to this process.
+    """
+
+    name = "tiny"
+
+    def __init__(self, config, info, device, faults: Optional[dict[int, str]] = None):
+        super().__init__(config, info, device)
+        channels, height, width = info.shape
+        self.shape = info.shape
+        size = channels * height * width
+        generator = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, size), nn.Tanh()).to(device)
+        critic = nn.Linear(size, 1).to(device)
+        self.networks = {"generator": generator, "critic": critic}
+        lr = config.training.learning_rate
+        self.optimizers = {"generator": torch.optim.Adam(generator.parameters(), lr=lr),
+                           "critic": torch.optim.Adam(critic.parameters(), lr=lr)}
+        self.sampling_networks = ("generator",)
+        self.faults = faults or {}
+        self.process_calls = 0
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.process_calls += 1
+        fault = self.faults.get(self.process_calls)
+        real = batch.x.flatten(1)  # (B, C*H*W)
+        fake = self.networks["generator"](torch.randn(real.shape[0], 4, device=self.device))
+        critic = self.networks["critic"]
+        loss_d = (critic(real) - 1).pow(2).mean() + critic(fake.detach()).pow(2).mean()
+        self.optimizers["critic"].zero_grad()
+        loss_d.backward()
+        self.optimizers["critic"].step()
+        loss_g = (fake.mean(0) - real.mean(0)).pow(2).mean() + (fake.std(0) - real.std(0)).pow(2).mean()
+        if fault == "nan_loss":
+            loss_g = loss_g * math.nan
+        self.optimizers["generator"].zero_grad()
+        loss_g.backward()
+        grads = [p.grad.norm() for p in self.networks["generator"].parameters()]
+        self.optimizers["generator"].step()
+        statistics = {"loss_g": loss_g.detach(), "loss_d": loss_d.detach(), "grad_norm_g": torch.stack(grads).norm()}
+        if fault == "nan_statistic":
+            statistics["loss_d"] = torch.tensor(math.nan)
+        if fault == "sigint":
+            os.kill(os.getpid(), signal.SIGINT)
+        return statistics
+
+    @torch.no_grad()
+    def sample(self, n, *, generator=None, labels=None, **options):
+        z = torch.randn(n, 4, generator=generator, device=self.device)
+        return self.networks["generator"](z).reshape(n, *self.shape)
+
+
+@pytest.fixture
+def tiny_method(monkeypatch):
+    """Makes `train` build TinyMethod; returns a setter for the faults of the next build."""
+    faults: dict[int, str] = {}
+    built: list[TinyMethod] = []
+
+    def build(config, info, device="cpu"):
+        method = TinyMethod(config, info, torch.device(device), faults=dict(faults))
+        built.append(method)
+        return method
+
+    monkeypatch.setattr(api, "build_method", build)
+
+    class Control:
+        def inject(self, schedule: dict[int, str]) -> None:
+            faults.clear()
+            faults.update(schedule)
+
+        @property
+        def last(self) -> TinyMethod:
+            return built[-1]
+
+    return Control()
+
+
+@pytest.fixture
+def quick_plots(monkeypatch):
+    """Replaces the figures with empty files of the same names (tests that do not look at them)."""
+    from spectrogen.training import plots, trainer
+
+    def write_names(history, plots_dir, *args, **kwargs):
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        for name in plots.PLOT_NAMES:
+            (plots_dir / name).write_bytes(b"")
+        return [plots_dir / name for name in plots.PLOT_NAMES]
+
+    monkeypatch.setattr(trainer, "write_plots", write_names)

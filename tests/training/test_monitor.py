@@ -1,0 +1,55 @@
+"""Convergence monitoring: loss stability, the mode-collapse signal, learning-rate decay on plateau."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from spectrogen.config.schema import MonitorConfig
+from spectrogen.training.monitor import ConvergenceMonitor, cpu_copy, mean_pairwise_distance, primary_loss
+
+
+def test_stability_is_the_coefficient_of_variation_over_the_window():
+    monitor = ConvergenceMonitor(MonitorConfig(stability_window=4), plateau=False)
+    losses = [2.0, 1.0, 3.0, 2.0, 2.5]
+    results = [monitor.stability({"loss_g": value, "loss_d": 9.0}) for value in losses]
+    assert results[:3] == [None, None, None]  # the window is not full yet
+    assert np.isclose(results[3], np.std(losses[:4]) / np.mean(losses[:4]))
+    assert np.isclose(results[4], np.std(losses[1:]) / np.mean(losses[1:]))
+    flat = ConvergenceMonitor(MonitorConfig(stability_window=3), plateau=False)
+    assert [flat.stability({"loss": 0.5}) for _ in range(3)][-1] == 0.0
+
+
+def test_primary_loss_prefers_the_generator():
+    assert primary_loss({"loss_d": 1.0, "loss_g": 2.0}) == "loss_g"
+    assert primary_loss({"val_loss": 1.0, "loss": 2.0}) == "loss"
+    assert primary_loss({"d_real": 1.0}) is None
+
+
+def test_collapsed_samples_are_flagged_and_diverse_ones_are_not():
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(16, 1, 8, 8, generator=generator)
+    monitor = ConvergenceMonitor(MonitorConfig(collapse_threshold=0.1), plateau=False)
+    monitor.real_distance = mean_pairwise_distance(real)
+    diverse = monitor.diversity(torch.randn(16, 1, 8, 8, generator=generator))
+    one_mode = real[:1].repeat(16, 1, 1, 1) + 0.01 * torch.randn(16, 1, 8, 8, generator=generator)
+    collapsed = monitor.diversity(one_mode)
+    assert 0.8 < diverse["diversity_ratio"] < 1.2 and diverse["collapse"] == 0
+    assert collapsed["diversity_ratio"] < 0.1 and collapsed["collapse"] == 1
+
+
+def test_plateau_fires_after_patience_epochs_without_improvement_and_resumes_its_count():
+    monitor = ConvergenceMonitor(MonitorConfig(plateau_patience=3), plateau=True)
+    fired = [monitor.plateau(value) for value in [5.0, 4.0, 4.0, 4.1, 4.0, 3.0, 3.5, 3.5]]
+    assert fired == [False, False, False, False, True, False, False, False]
+    again = ConvergenceMonitor(MonitorConfig(plateau_patience=3), plateau=True)
+    again.load_state_dict(monitor.state_dict())
+    assert again.plateau(3.5) is True  # third epoch without beating 3.0
+    assert ConvergenceMonitor(MonitorConfig(), plateau=False).plateau(1.0) is False
+
+
+def test_cpu_copy_is_independent_of_the_original():
+    state = {"networks": {"w": torch.ones(3)}, "steps": [torch.zeros(1), 4]}
+    copy = cpu_copy(state)
+    state["networks"]["w"].add_(1)
+    assert torch.equal(copy["networks"]["w"], torch.ones(3)) and copy["steps"][1] == 4

@@ -1,0 +1,129 @@
+"""A whole training run with the tiny method: the run tree of SPEC.md, what its files hold, learning."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spectrogen.training.api import seed_everything, train
+from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.method import DataInfo
+
+from conftest import TinyMethod, tiny_config, tone_features
+
+
+def tree(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_run_tree_has_exactly_the_names_of_the_spec(tone_data, tmp_path, tiny_method):
+    out = tmp_path / "run"
+    assert train(tiny_config(tone_data, out, {"training.epochs": 3}), quiet=True) == out
+    expected = {
+        "epochs_statistics/epoch_statistics.csv", "epochs_statistics/checkpoint_metrics.csv",
+        "epochs_statistics/experiment_config.json",
+        *(f"single_epochs_statistics/epoch_{n}/epoch_{n}_iterations.csv" for n in (1, 2, 3)),
+        "samples/epoch_001.npy", "samples/epoch_002.npy", "samples/epoch_003.npy",
+        "checkpoints/checkpoint_epoch_2.tar", "checkpoints/checkpoint_epoch_3.tar",  # rolling, keep 2
+        "checkpoints/best_model.tar", "checkpoints/final_model.tar",
+        "plots/epoch_loss_curves.png", "plots/gradient_norms.png", "plots/generated_samples_grid.png",
+        "plots/convergence_analysis.png",
+    }
+    assert tree(out) == expected
+
+
+def test_statistics_files_hold_one_row_per_epoch_and_interval(tone_data, tmp_path, tiny_method, quick_plots):
+    out = tmp_path / "run"
+    config = tiny_config(tone_data, out, {"training.epochs": 2, "output.log_every": 2})
+    train(config, quiet=True)
+    rows = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    assert [row["epoch"] for row in rows] == [1, 2]
+    for key in ("loss_g", "loss_d", "grad_norm_g", "lr_generator", "lr_critic", "seconds", "samples_per_s",
+                "step_time_ms", "cpu_percent", "rss_mb", "peak_memory_mb", "nan_events", "diversity_ratio"):
+        assert all(row[key] is not None for row in rows), key
+    for row in rows:  # throughput and step time describe the same loop
+        assert row["samples_per_s"] * row["step_time_ms"] / 1000 == pytest.approx(8, rel=1e-6)
+        assert row["seconds"] >= 6 * row["step_time_ms"] / 1000
+    steps = 48 // 8  # no validation split: the tiny method does not ask for one
+    iterations = CsvLog(out / "single_epochs_statistics" / "epoch_2" / "epoch_2_iterations.csv").rows()
+    assert [row["iteration"] for row in iterations] == list(range(2, steps + 1, 2))
+    # the epoch mean is the mean of the interval means (equal-sized intervals)
+    assert rows[1]["loss_g"] == pytest.approx(np.mean([row["loss_g"] for row in iterations]), rel=1e-9)
+    saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
+    assert saved["training"]["epochs"] == 2 and saved["output"]["output_dir"] == str(out)
+
+
+def test_checkpoints_hold_the_architecture_layout(tone_data, tmp_path, tiny_method, quick_plots):
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out, {"training.epochs": 2}), quiet=True)
+    checkpoint = load_checkpoint(out / "checkpoints" / "final_model.tar", model="autoencoder")
+    assert checkpoint["data"]["shape"] == [1, 8, 8]
+    assert checkpoint["data"]["class_names"] == ["low", "mid", "high"]
+    assert checkpoint["data"]["normalizer"]["kind"] == "minmax"
+    assert checkpoint["config"]["training"]["epochs"] == 2
+    assert checkpoint["trainer"]["epoch"] == 2 and checkpoint["trainer"]["global_step"] == 2 * 6
+    assert checkpoint["trainer"]["best"]["criterion"] == "latest"
+    assert set(checkpoint["method"]["networks"]) == {"generator", "critic"}
+    best = load_checkpoint(out / "checkpoints" / "best_model.tar")
+    assert best["trainer"]["epoch"] == 2
+
+
+def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone_data, tmp_path, tiny_method, quick_plots):
+    out = tmp_path / "run"
+    config = tiny_config(tone_data, out, {"training.epochs": 6, "training.batch_size": 4})
+    train(config, quiet=True)
+    trained = np.load(out / "samples" / "epoch_006.npy")
+    assert trained.shape == (8, 1, 8, 8) and trained.dtype == np.float32
+    assert trained.min() >= -1.0 and trained.max() <= 1.0
+    seed_everything(config.training.seed)
+    untrained = TinyMethod(config, DataInfo((1, 8, 8)), torch.device("cpu")).sample(
+        8, generator=torch.Generator().manual_seed(0)).numpy()
+    # the real data's per-frequency mean profile in the same normalised range (minmax to [-1, 1])
+    features, _ = tone_features(48)
+    low, high = features.min(), features.max()
+    real_profile = ((features - low) * 2 / (high - low) - 1).mean(axis=(0, 2))  # (F,)
+
+    def distance(samples):
+        return float(np.abs(samples[:, 0].mean(axis=(0, 2)) - real_profile).mean())
+
+    assert distance(trained) < 0.25 * distance(untrained)
+
+
+def test_dry_run_prints_parameter_counts_and_writes_nothing(tone_data, tmp_path, tiny_method, capsys):
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out), dry_run=True)
+    printed = capsys.readouterr().out
+    method = tiny_method.last
+    for name, count in method.parameter_counts().items():
+        assert name in printed and f"{count:,}" in printed
+    assert "nothing was written" in printed
+    assert not out.exists()
+
+
+def test_overwrite_replaces_a_run_and_training_is_deterministic(tone_data, tmp_path, tiny_method, quick_plots):
+    out = tmp_path / "run"
+    config = tiny_config(tone_data, out, {"training.epochs": 2})
+    train(config, quiet=True)
+    first = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    weights = load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["networks"]["generator"]
+    train(config, overwrite=True, quiet=True)
+    second = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    again = load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["networks"]["generator"]
+    assert [r["loss_g"] for r in first] == [r["loss_g"] for r in second]
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
+
+
+def test_streaming_the_data_set_trains_to_the_same_numbers_as_holding_it(tone_data, tmp_path, tiny_method,
+                                                                         quick_plots):
+    held, streamed = tmp_path / "held", tmp_path / "streamed"
+    train(tiny_config(tone_data, held, {"training.epochs": 2, "data.on_device": "always"}), quiet=True)
+    train(tiny_config(tone_data, streamed, {"training.epochs": 2, "data.on_device": "never",
+                                            "data.num_workers": 1}), quiet=True)
+    a = CsvLog(held / "epochs_statistics" / "epoch_statistics.csv").rows()
+    b = CsvLog(streamed / "epochs_statistics" / "epoch_statistics.csv").rows()
+    for key in ("loss_g", "loss_d", "grad_norm_g"):
+        assert [row[key] for row in a] == pytest.approx([row[key] for row in b], rel=1e-6)
