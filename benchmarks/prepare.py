@@ -6,7 +6,10 @@ stereo, 1-3 s, wav/flac) to a temporary folder, then measures in separate proces
 - prepare: `spectrogen.data.prepare` with the specgan representation (decode with soundfile,
   resample with soxr, cut into 16384-sample windows, batched torch STFT, streamed to disk);
 - librosa: for each file `librosa.load(sr=16000)`, `librosa.stft(n_fft=256, hop=128)`, log,
-  per-file normalisation, cut into 128-frame examples, kept in a list, stacked and saved at the end.
+  per-file normalisation, cut into 128-frame examples, kept in a list, stacked and saved at the end;
+- decode floor: only reading (soundfile) and resampling (soxr HQ, librosa's default too) each
+  file, which both of the above must do: the time left above this floor is what each spends on
+  everything else (framing, STFT, statistics, writing).
 
 Prints wall time and CPU time of the work (imports excluded), the peak resident memory and its
 growth over the memory just before the work; then the ratios. Run:
@@ -91,6 +94,19 @@ with Meter() as meter:
 meter.report(len(examples))
 """
 
+DECODE_CHILD = MEASURE + """
+import sys
+from pathlib import Path
+import numpy as np, soundfile, soxr
+with Meter() as meter:
+    count = 0
+    for path in sorted(Path(sys.argv[1]).rglob("*.*")):
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        mono = audio.mean(axis=1)
+        count += len(soxr.resample(mono, rate, 16000, quality="HQ") if rate != 16000 else mono) > 0
+meter.report(count)
+"""
+
 
 def write_recordings(folder: Path, count: int, seed: int = 0) -> float:
     """Writes `count` engine recordings to `folder`; returns their total duration in seconds."""
@@ -151,18 +167,19 @@ def main() -> None:
             audio_seconds = write_recordings(source, count)
             ours = best_of(PREPARE_CHILD, source, work, args.repeats)
             theirs = best_of(LIBROSA_CHILD, source, work, args.repeats)
-            rows.append((count, audio_seconds, ours, theirs))
+            floor = best_of(DECODE_CHILD, source, work, args.repeats)
+            rows.append((count, audio_seconds, ours, theirs, floor))
 
     print(f"{'files':>6} {'audio':>7} | {'wall s':>15} {'ratio':>5} | {'CPU s':>15} {'ratio':>5} | "
           f"{'peak MiB (growth)':>27}")
     print(f"{'':>6} {'':>7} | {'prepare librosa':>15} {'':>5} | {'prepare librosa':>15} {'':>5} | "
           f"{'prepare':>13} {'librosa':>13}")
-    for count, audio_seconds, ours, theirs in rows:
+    for count, audio_seconds, ours, theirs, _ in rows:
         print(f"{count:>6} {audio_seconds:>6.0f}s | {ours['seconds']:>7.2f} {theirs['seconds']:>7.2f} "
               f"{theirs['seconds'] / ours['seconds']:>4.1f}x | {ours['cpu']:>7.2f} {theirs['cpu']:>7.2f} "
               f"{theirs['cpu'] / ours['cpu']:>4.1f}x | {ours['peak_mib']:>5.0f} ({growth(ours):>4.0f}) "
               f"{theirs['peak_mib']:>6.0f} ({growth(theirs):>4.0f})")
-    (small, _, ours_n, theirs_n), (large, _, ours_4n, theirs_4n) = rows
+    (small, _, ours_n, theirs_n, _), (large, _, ours_4n, theirs_4n, _) = rows
     print(f"\nprepare vs the librosa loop, wall time: {theirs_n['seconds'] / ours_n['seconds']:.1f}x faster at "
           f"{small} files, {theirs_4n['seconds'] / ours_4n['seconds']:.1f}x at {large} (target >= 3x); "
           f"CPU time: {theirs_n['cpu'] / ours_n['cpu']:.1f}x, {theirs_4n['cpu'] / ours_4n['cpu']:.1f}x")
@@ -170,6 +187,10 @@ def main() -> None:
           f"{growth(ours_4n):.0f} MiB, librosa loop {growth(theirs_n):.0f} -> {growth(theirs_4n):.0f} MiB")
     print(f"examples made: prepare {ours_n['examples']} / {ours_4n['examples']} (tails of at least half a "
           f"window are padded), librosa loop {theirs_n['examples']} / {theirs_4n['examples']}")
+    for count, _, ours, theirs, floor in rows:
+        print(f"decode+resample floor at {count} files: {floor['seconds']:.2f} s wall, {floor['cpu']:.2f} s CPU; "
+              f"above it, prepare spends {ours['cpu'] - floor['cpu']:.2f} s CPU, the librosa loop "
+              f"{theirs['cpu'] - floor['cpu']:.2f} s ({(theirs['cpu'] - floor['cpu']) / max(ours['cpu'] - floor['cpu'], 1e-3):.1f}x)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(wall times suffer from other load; CPU times much less)")
 

@@ -15,7 +15,8 @@ initial phase):
 
 Also prints the inversion stage alone and the spectral convergence of both results against the
 target magnitudes (same quality expected). CPU only; torch uses `--threads` threads, librosa's
-FFTs one. Run:
+FFTs one. On a machine whose cores are busy with other work, --threads 1 gives steadier numbers:
+OpenMP threads that wait for a descheduled partner inflate both clocks. Run:
 
     python benchmarks/sample_rtf.py [--n 64] [--iters 32] [--batch-size 64] [--threads 2]
 """

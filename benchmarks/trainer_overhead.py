@@ -50,32 +50,39 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bare_loop(config, device: torch.device, calls: int, rounds: int) -> float:
-    """Returns seconds per train_step call of the method alone on fixed device batches.
+class BareRounds:
+    """An epoch callback that runs `calls` steps of a separate copy of the method, bare, on device batches.
 
-    Runs `rounds` rounds of `calls` steps, like the trainer's epochs, and skips the first as warm-up.
+    Interleaving a bare round after every trainer epoch puts both measurements under the same
+    machine load, so their ratio means something even on a busy machine.
     """
-    seed_everything(config.training.seed)
-    method = build_method(config, DataInfo((1, config.model.image_size, config.model.image_size)), device)
-    batch_size, size = config.training.batch_size, config.model.image_size
-    batches = [Batch(torch.rand(batch_size, 1, size, size, device=device) * 2 - 1) for _ in range(4)]
-    seconds = []
-    for _ in range(rounds):
-        synchronise(device)
-        began = time.perf_counter()
-        for i in range(calls):
-            statistics = method.train_step(batches[i % 4])
-        float(statistics["loss_d"])  # wait for the last step
-        synchronise(device)
-        seconds.append((time.perf_counter() - began) / calls)
-    return float(np.mean(seconds[1:] if rounds > 1 else seconds))
+
+    def __init__(self, config, device: torch.device, calls: int):
+        seed_everything(config.training.seed)
+        size = config.model.image_size
+        self.method = build_method(config, DataInfo((1, size, size)), device)
+        self.batches = [Batch(torch.rand(config.training.batch_size, 1, size, size, device=device) * 2 - 1)
+                        for _ in range(4)]
+        self.device, self.calls = device, calls
+        self.seconds: list[float] = []
+
+    def __call__(self, trainer, epoch: int) -> None:
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            synchronise(self.device)
+            began = time.perf_counter()
+            for i in range(self.calls):
+                statistics = self.method.train_step(self.batches[i % 4])
+            float(statistics["loss_d"])  # wait for the last step
+            synchronise(self.device)
+        self.seconds.append((time.perf_counter() - began) / self.calls)
 
 
-def trainer_run(config, calls: int) -> tuple[float, float, float]:
-    """Returns (seconds per step in the trainer's loop, of which inside train_step, wall seconds of train()).
+def trainer_run(config, calls: int, bare: BareRounds) -> tuple[np.ndarray, float, float, float]:
+    """Returns (per epoch: step-loop seconds / bare seconds; step-loop seconds and train_step seconds
+    per call, both over the measured epochs; wall seconds of train() without the bare rounds).
 
-    The method's train_step is timed from inside the same run, so the trainer's share of the loop
-    is measured directly, whatever else the machine is doing.
+    The method's train_step is also timed from inside the trainer, so the trainer's own share of
+    its loop is measured directly.
     """
     durations: list[float] = []
 
@@ -95,16 +102,17 @@ def trainer_run(config, calls: int) -> tuple[float, float, float]:
     api.build_method = timed_build
     try:
         began = time.perf_counter()
-        out = train(config, quiet=True)
+        out = train(config, quiet=True, callbacks=[bare])
         wall = time.perf_counter() - began
     finally:
         api.build_method = build_method
     rows = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    loop = np.array([row["step_time_ms"] / 1000.0 for row in rows])
     # epoch 1 warms up (allocator, compilation); the later epochs are measured
     first = 1 if len(rows) > 1 else 0
-    loop = float(np.mean([row["step_time_ms"] for row in rows[first:]])) / 1000.0
+    ratios = loop[first:] / np.array(bare.seconds[first:])
     inside = float(np.mean(durations[first * calls:]))
-    return loop, inside, wall
+    return ratios, float(loop[first:].mean()), inside, wall - sum(bare.seconds) * calls
 
 
 def main() -> None:
@@ -138,20 +146,21 @@ def main() -> None:
         config = build_config(raw)
         device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                               ("cpu" if args.device == "auto" else args.device))
-        bare = bare_loop(config, device, calls, rounds=args.epochs)
-        in_trainer, inside, wall = trainer_run(config, calls)
+        bare = BareRounds(config, device, calls)
+        ratios, loop_step, inside, wall = trainer_run(config, calls, bare)
 
     per_run = args.epochs * calls
+    bare_step = float(np.mean(bare.seconds[1:] if len(bare.seconds) > 1 else bare.seconds))
     print(f"specgan dim {args.dim}, {args.size}x{args.size}, batch {args.batch}, critic steps {args.critic_steps}, "
           f"{device}, {args.precision}, channels_last={args.channels_last}, compile={args.compile}, "
           f"threads {torch.get_num_threads()}")
-    print(f"bare loop:           {bare * args.critic_steps:8.3f} s per generator step")
-    print(f"trainer step loop:   {in_trainer * args.critic_steps:8.3f} s per generator step  "
-          f"ratio {in_trainer / bare:.3f}")
-    print(f"  of which train_step {inside * args.critic_steps:8.3f} s: the trainer's own share of its loop is "
-          f"{100 * (in_trainer - inside) / in_trainer:.2f}%")
+    print(f"bare loop:           {bare_step * args.critic_steps:8.3f} s per generator step")
+    print(f"trainer step loop:   ratio to the bare round after it, per epoch: "
+          f"{', '.join(f'{r:.3f}' for r in ratios)} (median {np.median(ratios):.3f})")
+    print(f"  train_step inside the trainer {inside * args.critic_steps:.3f} s per generator step; the trainer's "
+          f"own share of its step loop is {100 * max(0.0, 1 - inside / loop_step):.2f}%")
     print(f"trainer whole run:   {wall / per_run * args.critic_steps:8.3f} s per generator step  "
-          f"ratio {wall / per_run / bare:.3f}  (start-up, samples, checkpoints and plots included)")
+          f"ratio {wall / per_run / bare_step:.3f}  (start-up, samples, checkpoints and plots included)")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_other_shapes_and_foreign_files_are_refused(labelled, tmp_path):
 
 
 def test_unlabelled_data_get_a_contrastive_embedding_that_groups_similar_examples():
-    x, hidden = harmonic_spectrograms(160, classes=4, size=(32, 32), seed=1)
+    x, hidden = harmonic_spectrograms(120, classes=4, size=(32, 32), seed=1)
     classifier = train_classifier(x, None, [], ClassifierOptions(epochs=3, batch_size=32))
     assert classifier.kind == "contrastive"
     assert classifier.class_names[0] == "cluster_0" and len(classifier.class_names) >= 2

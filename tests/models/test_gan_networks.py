@@ -10,6 +10,8 @@ from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from spectrogen.models.gan_stacks import stack_layout
 from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 FAMILIES = [(DCGANGenerator, DCGANDiscriminator), (SpecGANGenerator, SpecGANDiscriminator)]
 
 

@@ -18,6 +18,15 @@ TINY_DIFFUSION = {"base_channels": 8, "channel_multipliers": [1, 2], "timesteps"
 TINY_AUTOENCODER = {"hidden_channels": 8, "blocks": 1}
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Runs these tiny models on one thread: on busy cores a second one mostly adds OpenMP waits."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_config(model: str, size: int = 32, *, ema: bool = False, latent: Optional[str] = None, **model_extra):
     """Returns a validated configuration of a very small `model` for `size` x `size` examples."""
     raw_model = {"name": model, "image_size": size, "features_g": 4, "features_d": 4, "latent_dim": 8,

@@ -100,3 +100,15 @@ def test_truncation_on_diffusion_is_noted_and_ignored(gan_checkpoint, tmp_path, 
     assert json.loads((out / "sampling.json").read_text())["truncation"] is None
     again = generate(load_generator(path), 1, seed=3)
     np.testing.assert_allclose(np.load(out / "samples.npy"), again.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("option, value", [("--n", "0"), ("--batch-size", "0"), ("--griffin-lim-iters", "0"),
+                                           ("--truncation", "-1"), ("--device", "cuda:7")])
+def test_impossible_options_exit_2_before_writing(audio_checkpoint, tmp_path, capsys, option, value):
+    out = tmp_path / "out"
+    arguments = ["sample", str(audio_checkpoint), "--n", "2", "--out", str(out), "--format", "wav", option, value]
+    if option == "--device" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err and not out.exists()

@@ -110,3 +110,11 @@ def test_classes_on_an_unconditional_model_are_refused(gan_checkpoint):
         model.class_index("dog")
     with pytest.raises(UsageError, match="not conditional"):
         generate(model, 2, labels=[0, 0])
+
+
+def test_the_package_exports_functions_not_same_named_modules():
+    import spectrogen.sampling.generate  # noqa: F401  (a submodule named like the function)
+    from spectrogen import sampling
+
+    for name in ("load_generator", "generate", "to_audio", "save_images", "make_grid"):
+        assert callable(getattr(sampling, name)), name

@@ -54,7 +54,7 @@ def test_specgan_round_trip_through_features_reaches_the_stated_convergence(tone
 
 
 def test_mel_round_trip_keeps_the_mel_spectrum(tones):
-    rep = Representation.preset("autoencoder", frames=48)
+    rep = Representation.preset("autoencoder", frames=32)
     audio = tones(2, rep.num_samples, seed=10)
     features = rep.features(audio)
     rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))

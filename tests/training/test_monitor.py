@@ -1,12 +1,17 @@
-"""Convergence monitoring: loss stability, the mode-collapse signal, learning-rate decay on plateau."""
+"""Monitoring: loss stability, the mode-collapse signal, learning-rate decay on plateau, tolerated values."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
-from spectrogen.training.monitor import ConvergenceMonitor, cpu_copy, mean_pairwise_distance, primary_loss
+from spectrogen.training.method import DataInfo
+from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, cpu_copy, mean_pairwise_distance,
+                                         primary_loss)
+
+from conftest import TinyMethod
 
 
 def test_stability_is_the_coefficient_of_variation_over_the_window():
@@ -53,3 +58,14 @@ def test_cpu_copy_is_independent_of_the_original():
     copy = cpu_copy(state)
     state["networks"]["w"].add_(1)
     assert torch.equal(copy["networks"]["w"], torch.ones(3)) and copy["steps"][1] == 4
+
+
+def test_fp16_overflowing_gradient_norms_are_not_nan_events():
+    method = TinyMethod(build_config({"model": {"name": "autoencoder", "image_size": 8}}), DataInfo((1, 8, 8)),
+                        torch.device("cpu"))
+    monitor = HealthMonitor(method, "skip", tolerated=("grad_norm",))
+    keys = ("loss", "grad_norm_g")
+    assert monitor.check(keys, np.array([[0.5, np.inf], [0.4, 1.0]]), "here") is None
+    assert monitor.epoch_events == 0
+    assert "non-finite loss here" in monitor.check(keys, np.array([[np.nan, 1.0]]), "here")
+    assert monitor.epoch_events == 1

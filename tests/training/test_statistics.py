@@ -56,6 +56,17 @@ def test_csv_rows_round_trip_exactly_and_new_columns_widen_the_header(tmp_path):
     assert [row["epoch"] for row in log.rows()] == [1]
 
 
+def test_a_row_torn_by_a_crash_is_left_out(tmp_path):
+    log = CsvLog(tmp_path / "epoch_statistics.csv")
+    log.append({"epoch": 1, "loss": 0.5, "seconds": 2.0})
+    with open(log.path, "a", encoding="utf-8") as handle:
+        handle.write("2,0.4")  # the process died inside this write
+    assert log.rows() == [{"epoch": 1, "loss": 0.5, "seconds": 2.0}]
+    log.keep(lambda row: True)  # a resume rewrites the file without it
+    log.append({"epoch": 2, "loss": 0.25, "seconds": 1.0})
+    assert [row["epoch"] for row in log.rows()] == [1, 2]
+
+
 def test_rows_survive_a_process_killed_right_after_appending(tmp_path):
     path = tmp_path / "iterations.csv"
     script = textwrap.dedent(f"""

@@ -72,7 +72,8 @@ def test_checkpoints_hold_the_architecture_layout(tone_data, tmp_path, tiny_meth
     assert best["trainer"]["epoch"] == 2
 
 
-def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone_data, tmp_path, tiny_method, quick_plots):
+def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone_data, tmp_path, tiny_method,
+                                                                            quick_plots):
     out = tmp_path / "run"
     config = tiny_config(tone_data, out, {"training.epochs": 6, "training.batch_size": 4})
     train(config, quiet=True)

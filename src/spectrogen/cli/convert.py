@@ -18,7 +18,6 @@ import argparse
 import sys
 
 from spectrogen.errors import InputError
-from spectrogen.sampling.convert import convert
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectrogen.sampling.convert import convert  # matplotlib and torch only when converting
+
     report = convert(args.path, batch=args.batch_convert, mode=args.mode, fmt=args.fmt, quality=args.quality,
                      colormap=args.colormap, out_dir=args.out, overwrite=args.overwrite)
     for source, why in report.skipped:

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     training = parser.add_argument_group("training a feature network")
     training.add_argument("--train-classifier", metavar="DATA", help="train a classifier on this data set")
     training.add_argument("--size", metavar="HxW", help="train at this size (the models' size) instead of the data's")
-    training.add_argument("--epochs", type=int, default=10, help="classifier training epochs (default 10)")
+    training.add_argument("--epochs", type=int, default=6, help="classifier training epochs (default 6)")
     training.add_argument("--normalization", default="per_frequency",
                           choices=["per_frequency", "minmax", "minmax01", "per_sample", "none"],
                           help="normalisation of the data, as training uses it (default per_frequency)")

@@ -104,6 +104,7 @@ def read_ffmpeg_stream(path: Path, stream: int, sample_rate: int,
         process.stderr.close()
         code = process.wait()
     if code != 0:
-        raise SkipFile(f"ffmpeg could not decode audio stream {stream}: {error or f'exit code {code}'}")
+        last_line = error.splitlines()[-1] if error else f"exit code {code}"
+        raise SkipFile(f"ffmpeg could not decode audio stream {stream}: {last_line}")
     if produced == 0:
         raise SkipFile(f"audio stream {stream} is empty")

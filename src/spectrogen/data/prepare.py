@@ -59,23 +59,12 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     check_output(out, reader.location, overwrite)
     items = reader.scan()
 
-    native = shapes = None  # ready-made examples: their (F, T) as read, and each item's probed shape
-    if isinstance(reader, AudioSource):
-        chosen = named_representation(representation or reader.default_representation, settings)
-        reader.window_seconds = chosen.duration
-    else:
-        shapes = [reader.probe(item) for item in items]
-        if representation is not None:  # the user says what the arrays are, e.g. SpecGAN spectrograms
-            chosen = named_representation(representation, settings)
-            native = tuple(chosen.native_shape)
-        else:
-            native = example_shape(reader, items, shapes)
-            chosen = image_representation(native, settings)
+    chosen, shapes, native = _choose_representation(reader, items, representation, settings)
     shape = tuple(chosen.shape)
 
     summary = PrepareSummary(source=str(source), kind=reader.kind, out=str(out),
                              representation=_describe(representation or reader.default_representation),
-                             files_found=len(items))
+                             files_found=len(items) + len(reader.rejected))
     for name, reason in reader.rejected:
         summary.skip(name, reason)
 
@@ -105,6 +94,26 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return summary
+
+
+def _choose_representation(reader, items: list, representation: Any, settings: Optional[Mapping[str, Any]]):
+    """Returns (representation, probed shape of each item, (F, T) of the examples as read).
+
+    Recordings get the named preset (or the source's default). Ready-made arrays are images of
+    the shape most files share, unless the user names what they are (e.g. ``specgan`` for CSV
+    files of SpecGAN spectrograms, which can then be turned back into audio). The last two are
+    None for recordings.
+    """
+    if isinstance(reader, AudioSource):
+        chosen = named_representation(representation or reader.default_representation, settings)
+        reader.window_seconds = chosen.duration
+        return chosen, None, None
+    shapes = [reader.probe(item) for item in items]
+    if representation is not None:
+        chosen = named_representation(representation, settings)
+        return chosen, shapes, tuple(chosen.native_shape)
+    native = example_shape(reader, items, shapes)
+    return image_representation(native, settings), shapes, native
 
 
 def _describe(representation: Any) -> str:

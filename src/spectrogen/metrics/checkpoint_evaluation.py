@@ -120,9 +120,8 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     dataset = open_data(data)
     model = load_generator(path, device=device)
     shape = tuple(model.shape[-2:])
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
     network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
-                                              run_dir=run_dir, device=device, log=log)
+                                              run_dir=_run_directory(path), device=device, log=log)
     heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
     reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout,
                                            heldout_data=heldout_data, seed=seed, device=device)
@@ -162,13 +161,13 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
     record = sampling_record(samples_path)
     source_checkpoint = checkpoint or (record.get("checkpoint") if record.get("checkpoint") and
                                        Path(record["checkpoint"]).is_file() else None)
-    saved_normalizer = None
+    saved_normalizer, run_dir = None, None
     if source_checkpoint is not None:
         path, _ = resolve_checkpoint(source_checkpoint)
         saved_normalizer = load_checkpoint(path, mmap=True)["data"].get("normalizer")
+        run_dir = _run_directory(path)
         log(f"samples normalised as in {path}")
     source = dataset_normalizer(dataset, saved_normalizer, samples_normalization)
-    run_dir = Path(source_checkpoint).parent.parent if source_checkpoint else None
     network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
                                               run_dir=run_dir, device=device, log=log)
     reference, described = build_reference(dataset, network, normalizer, shape, len(samples),
@@ -185,6 +184,11 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
                               "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
                    "n": len(samples), "seed": seed, "data": described, "feature_network": network.describe()}
     return result
+
+
+def _run_directory(checkpoint: Path) -> Optional[Path]:
+    # a checkpoint inside RUN/checkpoints/ belongs to the run RUN
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
 
 
 def _comparable_labels(labels, model_classes, data_classes) -> tuple[Optional[np.ndarray], Optional[str]]:

@@ -23,16 +23,20 @@ CLASSIFIER_FORMAT = "spectrogen-classifier"
 CLASSIFIER_FORMAT_VERSION = 1
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    # a stride-2 convolution halves both axes, a second one widens the receptive field at that scale
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-    )
+def _block(c_in: int, c_out: int, convolutions: int) -> nn.Sequential:
+    # a stride-2 convolution halves both axes; a further one widens the receptive field at that scale
+    layers: list[nn.Module] = []
+    for index in range(convolutions):
+        layers += [nn.Conv2d(c_in if index == 0 else c_out, c_out, 3, stride=2 if index == 0 else 1, padding=1,
+                             bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
 
 
 class SpectrogramClassifier(nn.Module):
     """Four stride-2 conv blocks, mean over time, a linear feature layer and a linear class head.
+
+    The two full-resolution blocks have one convolution each, the two coarse ones two: at 128x128
+    the fine scales would otherwise take most of the compute for little gain.
 
     Pooling averages over time only: when a sound happens should not matter, but which frequencies
     it occupies does, so the frequency rows stay in the feature layer's input.
@@ -42,7 +46,8 @@ class SpectrogramClassifier(nn.Module):
         super().__init__()
         self.input_shape = tuple(input_shape)
         channels = [1, width, 2 * width, 4 * width, 8 * width]
-        self.body = nn.Sequential(*[_block(a, b) for a, b in zip(channels[:-1], channels[1:])])
+        self.body = nn.Sequential(*[_block(a, b, convolutions) for a, b, convolutions
+                                    in zip(channels[:-1], channels[1:], (1, 1, 2, 2))])
         rows = self.input_shape[0]
         for _ in range(4):
             rows = (rows + 1) // 2  # each stride-2 convolution with padding 1 rounds up

@@ -29,7 +29,7 @@ from spectrogen.metrics.classifier import FeatureClassifier, SpectrogramClassifi
 class ClassifierOptions:
     """How the feature network is trained; saved in the classifier file."""
 
-    epochs: int = 10
+    epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 8

@@ -87,6 +87,14 @@ def sample_latent(n: int, latent_dim: int, distribution: str, *, generator: Opti
     return z.to(device) if device is not None else z
 
 
+def _stacked_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+
+
+# one fused norm over all gradients where torch has it (2.6 on), else one norm per tensor
+_total_norm = getattr(torch.nn.utils, "get_total_norm", _stacked_norm)
+
+
 def balanced_labels(n: int, num_classes: int, device: torch.device | str | None = None) -> torch.Tensor:
     """Returns class indices (n,) 0, 1, ..., K-1, 0, 1, ...: equal numbers per class (up to one)."""
     return torch.arange(n, device=device) % num_classes
@@ -205,7 +213,7 @@ class GANMethod(TrainingMethod):
         if self.grad_clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(parameters, self.grad_clip)
         else:
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters]))
+            norm = _total_norm([p.grad for p in parameters])
         scaler.step(optimizer)
         scaler.update()
         return norm.detach()

@@ -6,17 +6,21 @@
     save_images(x, "out/", representation=model.representation)
     grid = make_grid(x)                                                     # one 2-D array
 
-Names are imported on first use, so `spectrogen convert` does not pay for torch and the models.
+Other names are imported on first use, so that importing one submodule does not import them all.
+The folder conversion is `spectrogen.sampling.convert.convert`.
 """
 
 from __future__ import annotations
 
 import importlib
 
+# bound here, after its submodule is loaded: importing `spectrogen.sampling.generate` sets the
+# package's attribute `generate` to that module, so a lazily resolved function would be shadowed
+from spectrogen.sampling.generate import generate
+
 _EXPORTS = {
     "LoadedGenerator": "spectrogen.sampling.load",
     "load_generator": "spectrogen.sampling.load",
-    "generate": "spectrogen.sampling.generate",
     "truncate_latents": "spectrogen.sampling.generate",
     "to_audio": "spectrogen.sampling.audio",
     "peak_normalize": "spectrogen.sampling.audio",
@@ -25,11 +29,10 @@ _EXPORTS = {
     "save_grid": "spectrogen.sampling.images",
     "make_grid": "spectrogen.sampling.images",
     "grid_shape": "spectrogen.sampling.images",
-    "convert": "spectrogen.sampling.convert",
     "write_samples": "spectrogen.sampling.outputs",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = ["generate", *_EXPORTS]
 
 
 def __getattr__(name: str):

@@ -66,5 +66,6 @@ def load_spectrogram_file(path) -> np.ndarray:
     except (OSError, EOFError) as exc:
         raise InputError(f"is not a readable .npy array ({exc})", path) from None
     if not isinstance(array, np.ndarray):
-        raise InputError("is an .npz archive, not a single .npy array", path)
+        array.close()
+        raise InputError("is an .npz archive, not a single .npy array; save one array with np.save", path)
     return as_spectrogram_stack(array, path)

@@ -86,7 +86,7 @@ def generate(model, n: int, *, labels: Optional[Sequence[int] | torch.Tensor] = 
         warnings.warn(note, stacklevel=2)
     generator = torch.Generator(device="cpu")
     generator.manual_seed(new_seed() if seed is None else int(seed))
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: callers may feed the samples to a network that trains
         if truncation is not None and method.name in GAN_FAMILIES:
             samples = _truncated_gan_samples(method, n, labels, generator, batch_size, truncation)
         else:

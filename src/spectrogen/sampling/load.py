@@ -15,6 +15,7 @@ from typing import Any, Optional
 import torch
 
 from spectrogen.errors import CheckpointError, ConfigError, SpectrogenError, UsageError
+from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import FORMAT_VERSION, load_checkpoint
 from spectrogen.training.method import DataInfo, TrainingMethod
 
@@ -76,13 +77,14 @@ def load_generator(path, device: str | torch.device = "cpu") -> LoadedGenerator:
     if not isinstance(data, dict) or "shape" not in data:
         raise CheckpointError("its 'data' entry lacks the example shape [C, H, W]", path)
     info = DataInfo(shape=tuple(int(s) for s in data["shape"]), class_names=list(data.get("class_names") or []))
-
-    from spectrogen.models.registry import build_method
-
     if checkpoint["model"] != config.model.name:
         raise CheckpointError(f"says model {checkpoint['model']!r} but its configuration says "
                               f"{config.model.name!r}; the file is inconsistent", path)
-    method = build_method(config, info, _device(device))
+    device = _device(device)
+    try:
+        method = build_method(config, info, device)
+    except ConfigError as exc:
+        raise CheckpointError(f"its configuration does not fit its data entry: {exc}", path) from None
     _restore_sampling_networks(method, checkpoint["method"], path)
     method.train(False)
     return LoadedGenerator(method=method, config=config, normalizer=_normalizer(data, method.device, path),

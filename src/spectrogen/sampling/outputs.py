@@ -92,6 +92,13 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
     out_dir = Path(out_dir)
     if n < 1:
         raise UsageError(f"--n {n}: ask for at least one sample")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size}: use at least 1")
+    if truncation is not None and not truncation > 0:
+        raise UsageError(f"--truncation {truncation}: use a positive bound, e.g. 0.7 (smaller: less varied)")
+    iterations = model.config.output.griffin_lim_iterations if griffin_lim_iters is None else griffin_lim_iters
+    if iterations < 1:
+        raise UsageError(f"--griffin-lim-iters {iterations}: use at least 1")
     if "wav" in formats:
         check_audible(model.representation, str(model.path or "this model"))
     labels = sample_labels(model, n, class_choice)
@@ -111,7 +118,6 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
     np.save(result.samples, samples.numpy().astype(np.float32))
     if labels is not None:
         np.save(out_dir / "labels.npy", labels.numpy().astype(np.int64))
-    iterations = griffin_lim_iters or model.config.output.griffin_lim_iterations
     _write_metadata(out_dir, model, n, seed, truncation if note is None else None, labels, formats, iterations, peak_dbfs)
 
     if "png" in formats:
@@ -123,16 +129,24 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
                                        captions=captions, value_label="normalised value"))
     if "wav" in formats:
         log(f"inverting to audio ({iterations} Griffin-Lim iterations)")
-        rate = model.representation.sample_rate
-        for start in range(0, n, batch_size):
-            audio = to_audio(samples[start:start + batch_size], model.representation, model.normalizer,
-                             n_iter=iterations, seed=seed + start)  # (b, S)
-            audio = peak_normalize(audio, peak_dbfs)
-            for clip, name in zip(audio, names[start:start + batch_size]):
-                result.audio.append(write_wav(out_dir / f"{name}.wav", clip, rate))
-                result.seconds_of_audio += clip.shape[-1] / rate
+        result.audio = _write_audio(model, samples, names, out_dir, iterations=iterations, seed=seed,
+                                    batch_size=batch_size, peak_dbfs=peak_dbfs)
+        result.seconds_of_audio = len(result.audio) * model.representation.duration
     result.wall_seconds = time.perf_counter() - started
     return result
+
+
+def _write_audio(model, samples: torch.Tensor, names: list[str], out_dir: Path, *, iterations: int, seed: int,
+                 batch_size: int, peak_dbfs: float) -> list[Path]:
+    """Returns the .wav files written for samples (N, 1, H, W), a batch at a time to bound memory."""
+    paths = []
+    for start in range(0, len(samples), batch_size):
+        # the phases of each batch come from the run's seed: the same command gives the same files
+        audio = to_audio(samples[start:start + batch_size], model.representation, model.normalizer,
+                         n_iter=iterations, seed=seed + start)  # (b, S)
+        for clip, name in zip(peak_normalize(audio, peak_dbfs), names[start:start + batch_size]):
+            paths.append(write_wav(out_dir / f"{name}.wav", clip, model.representation.sample_rate))
+    return paths
 
 
 def _planned_paths(out_dir: Path, names: list[str], formats: tuple[str, ...], conditional: bool) -> list[Path]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Iterator, Literal
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterator, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spectrogen.errors import ConfigError, InputError
@@ -28,7 +27,8 @@ PhaseInit = Literal["random", "zeros"]
 _TINY = 1e-30
 
 # Examples iterated together on CPU: small groups keep the working set in cache (measured about
-# 25% faster per clip than one group of 32 at SpecGAN's size); a GPU takes the whole batch.
+# 25% faster per clip than one group of 32 at SpecGAN's size) and spread over threads; a GPU
+# takes the whole batch at once.
 _CPU_GROUP = 8
 
 
@@ -50,39 +50,57 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
             f"griffin_lim: magnitude shaped {tuple(magnitude.shape)} has the wrong number of frequency "
             f"rows; n_fft={n_fft} {'without' if nyquist_dropped else 'with'} the Nyquist row needs {expected}"
         )
+    if init not in ("random", "zeros"):
+        raise ConfigError(f"griffin_lim init={init!r}: use 'random' or 'zeros'")
     frames = magnitude.shape[-1]
     num_samples = frames * hop_length if num_samples is None else num_samples
-    # time-major (N, T, K) inside the loop: each FFT then runs over contiguous memory
-    target = magnitude.float().reshape(-1, *magnitude.shape[-2:]).transpose(1, 2)
-    if nyquist_dropped:
-        # a zero row to start; the loop replaces it by the re-analysed signal's own row
-        target = torch.cat([target, torch.zeros_like(target[..., :1])], dim=-1)
-    target = target.contiguous()
-    spectrum = _initial_spectrum(target, init, generator)  # (N, T, K) complex
-    scale = inverse_envelope(window, hop_length, frames)  # (L,)
-    # pad_end analysis sees zeros after the clip: keep the estimate zero there too
-    scale[num_samples:] = 0.0
+    # detached: the in-place loop is not differentiable (nor meant to be)
+    flat = magnitude.detach().float().reshape(-1, *magnitude.shape[-2:])  # (N, F, T)
+    audio = flat.new_zeros(flat.shape[0], num_samples)
+    on_cpu = flat.device.type == "cpu"
+    workers = torch.get_num_threads() if on_cpu else 1
+    # On CPU every op runs single-threaded and groups of examples are spread over threads instead:
+    # the ops are too small for intra-op threads to pay for their synchronisation, which stalls
+    # badly (measured 10x slower) on a machine whose cores are busy with other work.
+    with _intra_op_threads(1) if on_cpu else nullcontext():
+        turns = None
+        if init == "random":
+            # drawn for the whole batch at once, so a seed gives each example the same start
+            # however the batch is split into groups; time-major like the loop
+            source = generator.device if generator is not None else flat.device
+            shape = (flat.shape[0], frames, n_fft // 2 + 1)
+            turns = torch.rand(shape, generator=generator, device=source).to(flat.device)  # (N, T, K)
+        scale = inverse_envelope(window, hop_length, frames)  # (L,)
+        # pad_end analysis sees zeros after the clip: keep the estimate zero there too
+        scale[num_samples:] = 0.0
+        accelerate = momentum / (1.0 + momentum)
 
-    def run(start: int) -> torch.Tensor:
-        stop = start + group
-        return _iterate(spectrum[start:stop], target[start:stop], window, hop_length, scale, n_iter,
-                        momentum / (1.0 + momentum), nyquist_dropped)
+        def run(rows: slice) -> None:
+            signal = _iterate(flat[rows], None if turns is None else turns[rows], window, hop_length, scale,
+                              n_iter, accelerate)  # (n, L)
+            kept = min(num_samples, signal.shape[-1])
+            audio[rows, :kept] = signal[:, :kept]
 
-    group = _CPU_GROUP if target.device.type == "cpu" else max(1, target.shape[0])
-    starts = range(0, target.shape[0], group)
-    workers = min(torch.get_num_threads(), len(starts))
-    if target.device.type == "cpu" and workers > 1:
-        # One thread per group of examples, each op single-threaded: the ops are too small for
-        # intra-op threads to pay for their synchronisation, which stalls badly on a busy machine.
-        with _intra_op_threads(1), ThreadPoolExecutor(workers) as pool:
-            pieces = list(pool.map(run, starts))
-    else:
-        pieces = [run(start) for start in starts]
-    audio = torch.cat([target.new_zeros(0, scale.shape[0]), *pieces])  # (N, L)
-    audio = audio[:, :num_samples]
-    if audio.shape[-1] < num_samples:
-        audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
+        group = _CPU_GROUP if on_cpu else max(1, flat.shape[0])
+        _run_groups(run, [slice(i, i + group) for i in range(0, flat.shape[0], group)], workers)
     return audio.reshape(*magnitude.shape[:-2], num_samples)
+
+
+def _run_groups(run: Callable[[slice], None], groups: list[slice], workers: int) -> None:
+    """Calls `run` on every group, on up to `workers` threads."""
+    workers = min(workers, len(groups))
+    if workers < 2:
+        for rows in groups:
+            run(rows)
+        return
+    inference = torch.is_inference_mode_enabled()  # thread-local: the workers take the caller's
+
+    def run_in_worker(rows: slice) -> None:
+        with torch.inference_mode(inference):
+            run(rows)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run_in_worker, groups))
 
 
 @contextmanager
@@ -96,18 +114,28 @@ def _intra_op_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _iterate(spectrum: torch.Tensor, target: torch.Tensor, window: torch.Tensor, hop_length: int,
-             scale: torch.Tensor, n_iter: int, accelerate: float, nyquist_dropped: bool) -> torch.Tensor:
-    """Returns the signal (N, L) after `n_iter` accelerated projections from `spectrum` (N, T, K)."""
-    n, frames, bins = target.shape
+def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.Tensor, hop_length: int,
+             scale: torch.Tensor, n_iter: int, accelerate: float) -> torch.Tensor:
+    """Returns the signal (N, L) after `n_iter` accelerated projections onto `magnitude` (N, F, T).
+
+    `turns` (N, T, K) are the initial phases in turns (None: zero phase). When F is one row short
+    of K the missing Nyquist row is left free.
+    """
     n_fft = window.shape[-1]
+    n, rows, frames = magnitude.shape
+    bins = n_fft // 2 + 1
+    nyquist_free = rows < bins
+    # time-major (N, T, K) inside the loop: each FFT then runs over contiguous memory; a free
+    # Nyquist row starts at zero and takes the re-analysed signal's own row every iteration
+    target = torch.zeros(n, frames, bins, device=magnitude.device)
+    target[..., :rows] = magnitude.transpose(1, 2)
+    spectrum = _initial_spectrum(target, turns)
     # Buffers reused by every iteration where an out= costs no extra copy (the FFTs copy their
     # result into `out`, so they allocate instead).
     frames_buffer = target.new_empty(n, frames, n_fft)
     audio = target.new_empty(n, padded_length(frames, n_fft, hop_length))
-    previous = torch.zeros(n, frames, bins, dtype=torch.complex64, device=target.device)
+    previous = torch.zeros_like(spectrum)
     gain = torch.empty_like(target)
-    spectrum = spectrum.clone()
     for _ in range(n_iter):
         _synthesise(spectrum, window, hop_length, scale, audio)
         rebuilt = torch.fft.rfft(torch.mul(audio.unfold(-1, n_fft, hop_length), window, out=frames_buffer))
@@ -115,7 +143,7 @@ def _iterate(spectrum: torch.Tensor, target: torch.Tensor, window: torch.Tensor,
         torch.sub(torch.view_as_real(rebuilt), torch.view_as_real(previous), alpha=accelerate,
                   out=torch.view_as_real(spectrum))
         _set_magnitude(spectrum, target, gain)
-        if nyquist_dropped:
+        if nyquist_free:
             spectrum[:, :, -1] = rebuilt[:, :, -1]
         previous = rebuilt
     return _synthesise(spectrum, window, hop_length, scale, audio)
@@ -137,20 +165,16 @@ def _set_magnitude(spectrum: torch.Tensor, target: torch.Tensor, gain: torch.Ten
     imag.mul_(gain)
 
 
-def _initial_spectrum(target: torch.Tensor, init: PhaseInit, generator: torch.Generator | None) -> torch.Tensor:
-    """Returns `target` (N, T, K) with random or zero phase, as complex64."""
-    if init not in ("random", "zeros"):
-        raise ConfigError(f"griffin_lim init={init!r}: use 'random' or 'zeros'")
+def _initial_spectrum(target: torch.Tensor, turns: torch.Tensor | None) -> torch.Tensor:
+    """Returns `target` (N, T, K) as complex64 with phase 2 pi `turns`, or zero phase when None."""
     spectrum = torch.zeros(target.shape, dtype=torch.complex64, device=target.device)
     pairs = torch.view_as_real(spectrum)
-    if init == "zeros":
+    if turns is None:
         pairs[..., 0] = target
         return spectrum
-    device = generator.device if generator is not None else target.device
-    turns = torch.rand(target.shape, generator=generator, device=device).to(target.device)
-    angle = turns.mul_(2 * math.pi)
-    pairs[..., 0] = torch.cos(angle) * target
-    pairs[..., 1] = torch.sin(angle) * target
+    angle = turns * (2 * math.pi)
+    pairs[..., 0] = torch.cos(angle).mul_(target)
+    pairs[..., 1] = torch.sin(angle).mul_(target)
     return spectrum
 
 

@@ -197,9 +197,8 @@ class Representation(BaseModel):
         `generator` draws the random initial phase (reproducible with a seed); ``init="zeros"``
         starts from zero phase instead. kind="image" raises InputError.
         """
-        magnitude = self.magnitude(features)
-        return _frontend(self, features.device).griffin_lim(magnitude, generator=generator, n_iter=n_iter,
-                                                            init=init)
+        magnitude = self.magnitude(features)  # (B, K, T)
+        return _frontend(self, features.device).griffin_lim(magnitude, generator=generator, n_iter=n_iter, init=init)
 
     def _require_audio(self) -> None:
         if self.kind == "image":
@@ -214,21 +213,18 @@ class _Frontend(nn.Module):
 
     def __init__(self, rep: Representation):
         super().__init__()
-        is_stft = rep.kind == "stft"
         self.spectrogram = Spectrogram(rep.n_fft, rep.hop_length, rep.win_length, drop_nyquist=rep.drop_nyquist)
-        self.mel = self.inverse_mel = None
-        if rep.kind == "mel":
-            mel_args = (rep.sample_rate, rep.n_fft, rep.n_mels, rep.fmin, rep.mel_fmax)
-            self.mel, self.inverse_mel = MelScale(*mel_args), InverseMelScale(*mel_args)
-        self.phase_retrieval = GriffinLim(rep.n_fft, rep.hop_length, rep.win_length,
-                                          nyquist_dropped=is_stft and rep.drop_nyquist)
-
-    def griffin_lim(self, magnitude: torch.Tensor, *, generator: torch.Generator | None, n_iter: int,
-                    init: PhaseInit) -> torch.Tensor:
-        return self.phase_retrieval(magnitude, generator=generator, n_iter=n_iter, init=init)
+        mel_args = (rep.sample_rate, rep.n_fft, rep.n_mels, rep.fmin, rep.mel_fmax)
+        self.mel = MelScale(*mel_args) if rep.kind == "mel" else None
+        self.inverse_mel = InverseMelScale(*mel_args) if rep.kind == "mel" else None
+        self.griffin_lim = GriffinLim(rep.n_fft, rep.hop_length, rep.win_length,
+                                      nyquist_dropped=rep.kind == "stft" and rep.drop_nyquist)
 
 
 @lru_cache(maxsize=16)
 def _frontend(rep: Representation, device: torch.device) -> _Frontend:
     """Returns the cached transform modules of `rep` on `device`."""
-    return _Frontend(rep).to(device)
+    # built as ordinary tensors even when first asked for under inference_mode, so that later
+    # calls with autograd on can still use them
+    with torch.inference_mode(False), torch.no_grad():
+        return _Frontend(rep).to(device)

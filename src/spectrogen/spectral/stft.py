@@ -150,4 +150,5 @@ def magnitude_spectrogram(audio: torch.Tensor, window: torch.Tensor, hop_length:
                           drop_nyquist: bool) -> torch.Tensor:
     """Returns |STFT| of `audio` (..., S) as (..., F, T); F = n_fft // 2 when the Nyquist row is dropped."""
     magnitude = stft(audio, window, hop_length).abs()
-    return magnitude[..., :-1, :] if drop_nyquist else magnitude
+    # contiguous: the FFT leaves the result time-major in memory
+    return (magnitude[..., :-1, :] if drop_nyquist else magnitude).contiguous()

@@ -56,7 +56,11 @@ class CsvLog:
         if not self.path.exists():
             return []
         with open(self.path, newline="", encoding="utf-8") as handle:
-            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+            records = csv.reader(handle)
+            columns = next(records, [])
+            # a row cut short by a crash has fewer cells than the header: it never finished, skip it
+            return [{k: _number(v) for k, v in zip(columns, record)} for record in records
+                    if len(record) == len(columns)]
 
     def create(self, columns: list[str]) -> None:
         """Writes the header `columns` when the file does not exist yet (an empty table is still a table)."""

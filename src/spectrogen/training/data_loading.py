@@ -19,6 +19,8 @@ from torch import nn
 
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError, InputError
+from spectrogen.spectral.augment import Augment
+from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.resize import resize
 from spectrogen.training.method import Batch, DataInfo
 
@@ -112,8 +114,6 @@ class TrainingData:
     """The batches of one run: a seeded train/validation split, normalisation, resizing, augmentation."""
 
     def __init__(self, dataset, config: ExperimentConfig, device: torch.device, *, validation: bool):
-        from spectrogen.spectral.normalization import Normalizer
-
         self.config = config
         self.device = device
         self.batch_size = config.training.batch_size
@@ -151,8 +151,6 @@ class TrainingData:
                              f"{self.batch_size}: lower --batch-size to at most {usable}, or add data", self.path)
 
     def _build_augment(self) -> Optional[nn.Module]:
-        from spectrogen.spectral.augment import Augment
-
         augment = Augment(self.config.data.augment)
         return augment.to(self.device) if augment.enabled else None
 

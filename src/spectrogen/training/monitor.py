@@ -45,10 +45,13 @@ def weights_are_finite(method: TrainingMethod) -> bool:
 class HealthMonitor:
     """Applies the NaN policy when a logging interval holds non-finite statistics."""
 
-    def __init__(self, method: TrainingMethod, policy: str, advice: str = ""):
+    def __init__(self, method: TrainingMethod, policy: str, advice: str = "", tolerated: tuple[str, ...] = ()):
         self.method = method
         self.policy = policy
         self.advice = advice
+        # statistics whose non-finite values are expected, by key prefix: under fp16 loss scaling an
+        # overflowing gradient norm is how the scaler notices it must skip the step and rescale
+        self.tolerated = tolerated
         self.total_events = 0
         self.epoch_events = 0
         self._consecutive = 0
@@ -64,10 +67,11 @@ class HealthMonitor:
         Raises TrainingDiverged for the `stop` policy, or when the policy has already failed to
         repair the run MAX_CONSECUTIVE_EVENTS times in a row.
         """
-        if np.isfinite(values).all():
+        bad = [key for key, column in zip(keys, values.T)
+               if not np.isfinite(column).all() and not key.startswith(self.tolerated)]
+        if not bad:
             self._consecutive = 0
             return None
-        bad = [key for key, column in zip(keys, values.T) if not np.isfinite(column).all()]
         self.total_events += 1
         self.epoch_events += 1
         self._consecutive += 1

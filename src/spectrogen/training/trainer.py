@@ -21,6 +21,7 @@ from spectrogen.config.schema import ExperimentConfig
 from spectrogen.training.best import BestTracker
 from spectrogen.training.checkpoint import (build_checkpoint, prune_rolling, publish_copy, rng_state,
                                             save_checkpoint, set_rng_state)
+from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
 from spectrogen.training.method import TrainingMethod
@@ -29,7 +30,6 @@ from spectrogen.training.plots import write_plots
 from spectrogen.training.progress import Progress, summary
 from spectrogen.training.resources import ResourceMonitor
 from spectrogen.training.run_directory import RunDirectory
-from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer
 from spectrogen.training.stopping import StopRequests
 
@@ -66,7 +66,8 @@ class Trainer:
         self.state = TrainerState()
         self.health = HealthMonitor(method, config.monitor.nan_policy, advice=(
             f"The run directory keeps its last good checkpoint: lower the learning rate and continue with "
-            f"`spectrogen train --resume {run.root} --learning-rate LR`, or set monitor.nan_policy=lower_lr."))
+            f"`spectrogen train --resume {run.root} --learning-rate LR`, or set monitor.nan_policy=lower_lr."),
+            tolerated=("grad_norm",) if context.precision == "fp16" else ())
         self.convergence = ConvergenceMonitor(config.monitor, plateau=config.training.lr_schedule == "plateau")
         self.resources = ResourceMonitor(context.device)
         self.progress = Progress(quiet, config.training.epochs)
@@ -297,9 +298,9 @@ class Trainer:
                                 trainer=self.trainer_state())
 
     def _write_checkpoints(self, epoch: int) -> None:
+        self.best.checkpoint_written(epoch)  # first, so that the file itself records it as the best
         rolling = save_checkpoint(self._checkpoint(), self.run.rolling_checkpoint(epoch))
         prune_rolling(self.run.checkpoints_dir, self.config.output.keep_checkpoints)
-        self.best.checkpoint_written(epoch)
         if self.best.due:
             publish_copy(rolling, self.run.best_checkpoint)
             self.best.due = False

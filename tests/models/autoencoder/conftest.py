@@ -71,7 +71,7 @@ def tiny_run(tmp_path_factory) -> dict[str, Path]:
         "model": {"name": "autoencoder", "image_size": 16, "image_width": 32, "latent_dim": 8,
                   "autoencoder": {"hidden_channels": 8, "blocks": 2}},
         "training": {"epochs": 2, "batch_size": 4, "device": "cpu", "seed": 0},
-        "output": {"output_dir": str(root / "run"), "plot_every": 1, "num_samples": 4, "report": False,
+        "output": {"output_dir": str(root / "run"), "plot_every": 100, "num_samples": 4, "report": False,
                    "griffin_lim_iterations": 4},
     })
     run = train(config, quiet=True)

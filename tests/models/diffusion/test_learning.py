@@ -49,7 +49,7 @@ def test_ddim_samples_of_a_briefly_trained_model_land_near_the_data():
     d_trained = mean_nearest_distance(trained, data)
     d_noise = mean_nearest_distance(noise, data)
     d_untrained = mean_nearest_distance(untrained, data)
-    # measured on this setup: trained 0.50-0.59, noise and untrained 1.38 (ratios 0.36-0.43)
+    # measured on this setup over four seeds: trained 0.40-0.59, noise and untrained 1.38 (ratios 0.29-0.43)
     assert d_trained < 0.6 * d_noise, (d_trained, d_noise)
     assert d_trained < 0.6 * d_untrained, (d_trained, d_untrained)
     assert sum(losses[-20:]) < 0.5 * sum(losses[:20])

@@ -36,8 +36,6 @@ class Item:
 class Source(ABC):
     """Base of every source. Subclasses are registered in `spectrogen.data.sources.SOURCES`."""
 
-    #: "audio" (recordings to window) or "array" (ready 2-D examples)
-    produces: ClassVar[str] = ""
     #: the representation preset used when the user names none
     default_representation: ClassVar[str] = "specgan"
 
@@ -60,7 +58,6 @@ class Source(ABC):
 class AudioSource(Source):
     """A source of recordings."""
 
-    produces = "audio"
     #: the length of the windows recordings will be cut into, set by `prepare` before reading;
     #: generated sources make clips of this length so that each clip is one example
     window_seconds: Optional[float] = None
@@ -73,7 +70,6 @@ class AudioSource(Source):
 class ArraySource(Source):
     """A source of ready-made 2-D examples."""
 
-    produces = "array"
     default_representation = "image"
 
     def probe(self, item: Item) -> Optional[tuple[int, int]]:

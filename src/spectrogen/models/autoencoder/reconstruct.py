@@ -67,6 +67,8 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
     source, out = Path(source).expanduser(), Path(out).expanduser()
     if n is not None and n < 1:
         raise InputError(f"--n {n}: give at least 1")
+    if griffin_lim_iters is not None and griffin_lim_iters < 1:
+        raise InputError(f"--griffin-lim-iters {griffin_lim_iters}: use at least 1")
     is_dataset = source.is_dir() and (source / "dataset.json").is_file()
     files = [] if is_dataset else audio_files(source)
     _check_output(out, overwrite)
@@ -84,8 +86,6 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
     source_shape = tuple(representation.shape) if representation is not None else tuple(model.shape[1:])
     space = FeatureSpace(normalizer, representation, source_shape)
     n_iter = griffin_lim_iters or model.config.output.griffin_lim_iterations
-    if n_iter < 1:
-        raise InputError(f"--griffin-lim-iters {n_iter}: use at least 1")
     out.mkdir(parents=True, exist_ok=True)
     report = ReconstructionReport(out)
     job = _Job(model.method, space, tuple(model.shape[1:]), n_iter, batch_size, out, report, log)
@@ -177,7 +177,8 @@ class _Job:
         self._write_wavs(stem, {"original": original_audio[0], "griffin_lim": griffin_lim[0],
                                 "reconstructed": reconstructed[0]}, rate)
         joined_reference, joined_estimate = _along_time(features), _along_time(estimate)  # (F, W*T)
-        shown = min(MAX_PLOT_FRAMES, joined_reference.shape[-1])
+        heard = math.ceil(len(audio) / rep.hop_length) if rep.image_size is None else joined_reference.shape[-1]
+        shown = min(MAX_PLOT_FRAMES, heard, joined_reference.shape[-1])  # the padding is not shown
         plot_spectrogram_comparison(joined_reference[None, :, :shown], joined_estimate[None, :, :shown],
                                     self.out / f"{stem}_spectrogram_comparison.png",
                                     seconds_per_frame=rep.hop_length / rep.sample_rate if rep.image_size is None else None,

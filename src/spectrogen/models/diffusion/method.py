@@ -77,12 +77,10 @@ class DiffusionMethod(TrainingMethod):
         self.optimizers = {"unet": torch.optim.AdamW(unet.parameters(), lr=training.learning_rate,
                                                      betas=(training.beta1, training.beta2),
                                                      weight_decay=training.weight_decay)}
+        # "plateau" is the trainer's: it halves the learning rates when the loss stops improving
         if training.lr_schedule == "cosine":
             self.schedulers = {"unet": torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizers["unet"],
                                                                                   T_max=training.epochs)}
-        elif training.lr_schedule == "plateau":
-            self.schedulers = {"unet": torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizers["unet"],
-                                                                                  patience=config.monitor.plateau_patience)}
         self.grad_clip = training.grad_clip
         self.clip_sample = None if config.data.normalization == "none" else 1.0
         self.steps = 0
@@ -121,13 +119,6 @@ class DiffusionMethod(TrainingMethod):
         (a decay of 0.995 would need about a thousand steps to forget them).
         """
         return min(self.ema_decay, (1.0 + self.steps) / (10.0 + self.steps))
-
-    def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
-        for scheduler in self.schedulers.values():
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(statistics.get("loss", float("nan")))
-            else:
-                scheduler.step()
 
     def train(self, mode: bool = True) -> None:
         self.networks["unet"].train(mode)  # the average only ever samples: it stays in eval mode

@@ -7,7 +7,8 @@
 
 Sample quality here is a figure that needs no feature network: the mean distance from each sample
 to its nearest real example (root mean square per value, in normalised units; lower is nearer the
-data), plus FID or KID when the trainer's evaluation recorded them.
+data), plus FID and KID where the run's evaluation recorded them (`evaluation.eval_every`, in
+`epochs_statistics/checkpoint_metrics.csv`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from spectrogen.metrics.neighbours import nearest_distances
+from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.plots import plot_sample_grid
 
 GRID_EPOCHS = (1, 5, 10, 20)
@@ -74,33 +76,47 @@ def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[int, float], path: Path) -> Path:
-    """Writes loss (left axis) and sample quality (right axis: nearest-real distance, FID/KID if any) per epoch."""
-    figure = Figure(figsize=(8, 4.5))
-    loss_axes = figure.add_subplot()
-    epochs, losses = _series(history, "loss")
-    loss_axes.plot(epochs, losses, color="tab:blue", marker="o" if len(epochs) < 30 else None, label="loss")
-    loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss", color="tab:blue")
-    quality_axes = loss_axes.twinx()
-    if distances:
-        quality_axes.plot(list(distances), list(distances.values()), color="tab:orange", marker="s",
-                          label="distance of samples to nearest real example")
-    for key, colour in (("fid", "tab:red"), ("kid", "tab:purple")):
-        metric_epochs, values = _series(history, key)
-        if metric_epochs:
-            quality_axes.plot(metric_epochs, values, color=colour, marker="^", label=key.upper())
-    quality_axes.set_ylabel("sample quality (lower is better)", color="tab:orange")
-    handles = loss_axes.get_legend_handles_labels()[0] + quality_axes.get_legend_handles_labels()[0]
-    loss_axes.legend(handles=handles, loc="upper right", fontsize="small")
-    loss_axes.grid(alpha=0.3)
-    loss_axes.set_title("Loss and sample quality by epoch")
+def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[int, float], path: Path,
+                            metric_rows: Sequence[dict[str, Any]] = ()) -> Path:
+    """Writes one panel per quality figure (nearest-real distance, FID, KID), each beside the loss, by epoch.
+
+    `metric_rows` are the rows of checkpoint_metrics.csv (epoch, fid, kid, ...). Each figure has
+    its own axis because their scales differ by orders of magnitude.
+    """
+    panels = [("distance of samples to nearest real example (RMS)", "nearest-real distance",
+               sorted(distances.items()))]
+    for key in ("fid", "kid"):
+        epochs, values = _series(metric_rows, key)
+        if epochs:
+            panels.append((key.upper(), key.upper(), list(zip(epochs, values))))
+    figure = Figure(figsize=(8, 3.2 * len(panels)), layout="constrained")  # keeps the right labels inside
+    loss_epochs, losses = _series(history, "loss")
+    for index, (label, axis_label, points) in enumerate(panels):
+        loss_axes = figure.add_subplot(len(panels), 1, index + 1)
+        loss_axes.plot(loss_epochs, losses, color="tab:blue", marker="o" if len(loss_epochs) < 30 else None,
+                       label="training loss")
+        loss_axes.set_ylabel("training loss", color="tab:blue")
+        loss_axes.grid(alpha=0.3)
+        quality_axes = loss_axes.twinx()
+        if points:
+            quality_axes.plot([p[0] for p in points], [p[1] for p in points], color="tab:orange", marker="s",
+                              label=label)
+        quality_axes.set_ylabel(f"{axis_label} (lower is better)", color="tab:orange")
+        handles = loss_axes.get_legend_handles_labels()[0] + quality_axes.get_legend_handles_labels()[0]
+        loss_axes.legend(handles=handles, loc="upper right", fontsize="small")
+        if index == 0:
+            loss_axes.set_title("Loss and sample quality by epoch")
+        if index == len(panels) - 1:
+            loss_axes.set_xlabel("epoch")
     return _save(figure, path)
 
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
                          grid_epochs: Sequence[int] = GRID_EPOCHS) -> list[Path]:
-    """Writes seed 003's figures into `plots_dir` from the statistics and `../samples/epoch_NNN.npy`; returns their paths.
+    """Returns the paths of seed 003's figures, written into `plots_dir` from the statistics and samples.
+
+    Samples are read from `../samples/epoch_NNN.npy`, the run's FID/KID (if any) from
+    `../epochs_statistics/checkpoint_metrics.csv`.
 
     `reference` (M, C, H, W) holds real examples in the normalised range of the samples; without
     it the comparison shows the loss (and FID/KID when recorded) only.
@@ -115,7 +131,9 @@ def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], ref
     distances = {}
     if reference is not None and len(reference):
         distances = {epoch: mean_nearest_distance(np.load(path), reference) for epoch, path in files.items()}
-    written.append(plot_metrics_comparison(history, distances, plots_dir / "metrics_comparison.png"))
+    metrics_csv = plots_dir.parent / "epochs_statistics" / "checkpoint_metrics.csv"
+    metric_rows = CsvLog(metrics_csv).rows() if metrics_csv.is_file() else []
+    written.append(plot_metrics_comparison(history, distances, plots_dir / "metrics_comparison.png", metric_rows))
     if files:
         last = max(files)
         written.append(plot_sample_grid(np.load(files[last]), plots_dir / "final_samples.png",

@@ -17,7 +17,7 @@ from spectrogen.models.diffusion.embedding import TimeEmbedding
 
 
 def group_count(channels: int) -> int:
-    """Returns the number of GroupNorm groups for `channels`: as many as possible with >= 4 channels each, at most 32."""
+    """Returns the number of GroupNorm groups for `channels`: at most 32, each of at least 4 channels."""
     for groups in (32, 16, 8, 4, 2):
         if channels % groups == 0 and channels // groups >= 4:
             return groups
@@ -53,6 +53,8 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int, head_channels: int = 32):
         super().__init__()
         self.heads = max(1, channels // head_channels)
+        while channels % self.heads:  # e.g. 100 channels: 2 heads of 50, not 3 of 33.3
+            self.heads -= 1
         self.norm = nn.GroupNorm(group_count(channels), channels)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)

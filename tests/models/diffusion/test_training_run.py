@@ -1,0 +1,88 @@
+"""A diffusion run through the one trainer: seed 003's figures, `spectrogen sample`, an exact resume."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spectrogen.cli.main import main
+from spectrogen.config import build_config
+from spectrogen.spectral.moments import MomentAccumulator
+from spectrogen.spectral.representation import Representation
+from spectrogen.training.api import train
+from spectrogen.training.csv_log import CsvLog
+
+SEED_003_PLOTS = ("training_loss.png", "samples_epoch_001.png", "metrics_comparison.png", "final_samples.png")
+
+
+@pytest.fixture
+def bars(tmp_path) -> Path:
+    """Writes a prepared data set of 16 8x8 images in two classes: one bright row or one bright column."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(16) % 2
+    features = 0.1 * rng.standard_normal((16, 8, 8)).astype(np.float32)
+    for i, label in enumerate(labels):
+        position = rng.integers(0, 8)
+        if label:
+            features[i, :, position] += 1.0
+        else:
+            features[i, position, :] += 1.0
+    folder = tmp_path / "data"
+    folder.mkdir()
+    moments = MomentAccumulator()
+    moments.update(features)
+    metadata = {"format": "spectrogen-dataset", "format_version": 1,
+                "representation": Representation(kind="image", image_size=(8, 8)).to_dict(),
+                "shape": [16, 8, 8], "class_names": ["row", "column"], "counts": {"row": 8, "column": 8},
+                "moments": moments.result().to_dict(), "source": "synthetic bars", "created": "test"}
+    (folder / "dataset.json").write_text(json.dumps(metadata))
+    np.save(folder / "features.npy", features)
+    np.save(folder / "labels.npy", labels.astype(np.int64))
+    return folder
+
+
+def config_for(data: Path, out: Path, epochs: int):
+    return build_config({
+        "data": {"path": str(data), "normalization": "minmax", "validation_fraction": 0.0},
+        "model": {"name": "diffusion", "image_size": 8,
+                  "diffusion": {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False,
+                                "timesteps": 20, "sampling_steps": 4}},
+        "training": {"epochs": epochs, "batch_size": 8, "device": "cpu", "seed": 0},
+        "output": {"output_dir": str(out), "plot_every": 100, "log_every": 1, "num_samples": 4, "report": False},
+    })
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Skips drawing figures (the slow part of these tiny runs) in tests that do not look at them."""
+    from spectrogen.models.diffusion.method import DiffusionMethod
+    from spectrogen.training import trainer
+
+    monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
+    monkeypatch.setattr(DiffusionMethod, "extra_plots", lambda self, plots_dir, history: None)
+
+
+def test_a_run_writes_seed_003_figures_and_spectrogen_sample_uses_its_checkpoint(bars, tmp_path):
+    run = train(config_for(bars, tmp_path / "run", 1), quiet=True)
+    for name in SEED_003_PLOTS:
+        assert (run / "plots" / name).stat().st_size > 1000, name
+
+    checkpoint = str(run / "checkpoints" / "final_model.tar")
+    for out in ("first", "again"):
+        assert main(["sample", checkpoint, "--n", "3", "--out", str(tmp_path / out), "--seed", "5", "--quiet"]) == 0
+    samples = np.load(tmp_path / "first" / "samples.npy")
+    assert samples.shape == (3, 1, 8, 8) and np.isfinite(samples).all()
+    np.testing.assert_array_equal(np.load(tmp_path / "again" / "samples.npy"), samples)
+
+
+def test_a_stopped_run_resumes_to_the_same_numbers(bars, tmp_path, no_figures):
+    whole = train(config_for(bars, tmp_path / "whole", 2), quiet=True)
+    parts = train(config_for(bars, tmp_path / "parts", 1), quiet=True)
+    train(None, resume=parts, overrides=[("training.epochs", 2)], quiet=True)
+    rows_whole = CsvLog(whole / "epochs_statistics" / "epoch_statistics.csv").rows()
+    rows_parts = CsvLog(parts / "epochs_statistics" / "epoch_statistics.csv").rows()
+    assert [row["epoch"] for row in rows_parts] == [1, 2]
+    assert rows_parts[1]["loss"] == pytest.approx(rows_whole[1]["loss"], rel=1e-6)
+    np.testing.assert_allclose(np.load(parts / "samples" / "epoch_002.npy"),
+                               np.load(whole / "samples" / "epoch_002.npy"), rtol=1e-5, atol=1e-6)

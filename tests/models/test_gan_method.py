@@ -1,0 +1,205 @@
+"""The GAN TrainingMethod: step statistics, critic steps, EMA, schedules, sampling and checkpoint round trips."""
+
+import io
+
+import pytest
+import torch
+
+from spectrogen.config import build_config
+from spectrogen.errors import ConfigError, InputError, UsageError
+from spectrogen.models import build_method
+from spectrogen.models.ema import make_average, update_average
+from spectrogen.models.gan_method import build_generator, sample_latent
+from spectrogen.training.method import Batch, DataInfo
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SIZE = 32
+CLASSES = ["low", "mid", "high"]
+
+
+def _config(name: str, **training):
+    return build_config({"model": {"name": name, "image_size": SIZE, "features_g": 4, "features_d": 4,
+                                   "latent_dim": 8},
+                         "training": {"batch_size": 4, "epochs": 4, **training}})
+
+
+def _method(name: str = "dcgan", **training):
+    return build_method(_config(name, **training), DataInfo((1, SIZE, SIZE), CLASSES), "cpu")
+
+
+def _batch(seed: int = 0, n: int = 4) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return Batch(torch.rand(n, 1, SIZE, SIZE, generator=g) * 2 - 1, torch.randint(0, 3, (n,), generator=g))
+
+
+def _flat(network) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in network.parameters()])
+
+
+@pytest.mark.parametrize("name, loss", [("dcgan", "bce"), ("specgan", "wgan-gp"), ("cgan", "hinge"),
+                                        ("dcgan", "lsgan")])
+def test_a_step_returns_0d_statistics(name, loss):
+    method = _method(name, loss=loss, critic_steps=1)
+    statistics = method.train_step(_batch())
+    expected = {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"}
+    assert expected | ({"gp"} if loss == "wgan-gp" else set()) == set(statistics)
+    for value in statistics.values():
+        assert isinstance(value, torch.Tensor) and value.dim() == 0 and torch.isfinite(value)
+    if loss == "bce":
+        assert 0 < statistics["d_real"] < 1 and 0 < statistics["d_fake"] < 1  # probabilities
+
+
+def test_family_defaults_reach_the_optimizers():
+    specgan = _method("specgan")
+    assert specgan.critic_steps == 5
+    group = specgan.optimizers["generator"].param_groups[0]
+    assert group["lr"] == pytest.approx(1e-4) and group["betas"] == (0.5, 0.9)
+    dcgan = _method("dcgan", learning_rate_d=1e-3)
+    assert dcgan.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert dcgan.optimizers["generator"].param_groups[0]["betas"] == (0.5, 0.999)
+
+
+def test_the_generator_moves_only_every_critic_steps_th_call():
+    method = _method("specgan", critic_steps=3)
+    generator, critic = method.networks["generator"], method.networks["discriminator"]
+    moved_g, moved_d = [], []
+    for call in range(6):
+        before_g, before_d = _flat(generator), _flat(critic)
+        method.train_step(_batch(call))
+        moved_g.append(not torch.equal(before_g, _flat(generator)))
+        moved_d.append(not torch.equal(before_d, _flat(critic)))
+    assert moved_g == [False, False, True, False, False, True]
+    assert all(moved_d)
+
+
+def test_ema_update_is_the_exponential_average_and_copies_buffers():
+    network = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = make_average(network)
+    kept = _flat(average)
+    with torch.no_grad():
+        for p in network.parameters():
+            p.add_(torch.randn_like(p))
+    network.train()(torch.randn(5, 3))  # moves the running statistics
+    update_average(average, network, decay=0.9)
+    torch.testing.assert_close(_flat(average), 0.9 * kept + 0.1 * _flat(network))
+    torch.testing.assert_close(average[1].running_mean, network[1].running_mean)
+    assert not any(p.requires_grad for p in average.parameters())
+
+
+def test_sampling_uses_the_ema_generator_when_kept():
+    method = _method("dcgan", ema_decay=0.5)
+    assert method.sampling_networks == ("generator_ema",)
+    method.train_step(_batch())
+    assert not torch.equal(_flat(method.networks["generator"]), _flat(method.networks["generator_ema"]))
+    assert "generator_ema" not in method.parameter_counts()
+    last = [m for m in method.networks["generator_ema"].modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+    assert torch.equal(method.sample(3), torch.zeros(3, 1, SIZE, SIZE))  # tanh(0) everywhere
+
+
+def test_grad_norm_is_measured_before_clipping():
+    method = _method("specgan", critic_steps=1, grad_clip=1e-3)
+    statistics = method.train_step(_batch())
+    critic = method.networks["discriminator"]
+    clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in critic.parameters()]))
+    assert statistics["grad_norm_d"] > 10 * 1e-3
+    assert clipped <= 1e-3 * 1.01
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")  # epochs without steps
+def test_cosine_schedule_anneals_over_the_epochs():
+    method = _method("dcgan", lr_schedule="cosine", learning_rate=1e-3)
+    rates = []
+    for epoch in range(4):
+        rates.append(method.learning_rates()["lr_generator"])
+        method.end_epoch(epoch, {})
+    assert rates[0] == pytest.approx(1e-3)
+    assert rates == sorted(rates, reverse=True)
+    assert method.learning_rates()["lr_generator"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cgan_samples_equal_numbers_per_class_by_default():
+    method = _method("cgan")
+    default = method.sample(7, generator=torch.Generator().manual_seed(3))
+    explicit = method.sample(7, generator=torch.Generator().manual_seed(3), labels=torch.arange(7) % 3)
+    torch.testing.assert_close(default, explicit)
+    other = method.sample(7, generator=torch.Generator().manual_seed(3), labels=torch.zeros(7, dtype=torch.long))
+    assert not torch.allclose(default, other)
+    with pytest.raises(UsageError, match="0..2"):
+        method.sample(2, labels=torch.tensor([0, 3]))
+
+
+def test_sampling_is_reproducible_and_independent_of_the_chunk_size():
+    method = _method("dcgan")
+    method.train_step(_batch())
+    a = method.sample(10, generator=torch.Generator().manual_seed(5))
+    b = method.sample(10, generator=torch.Generator().manual_seed(5), batch_size=3)
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_expected_errors_name_the_fix():
+    with pytest.raises(UsageError, match="not conditional"):
+        _method("dcgan").sample(2, labels=torch.tensor([0, 1]))
+    with pytest.raises(InputError, match="labelled"):
+        _method("cgan").train_step(Batch(torch.zeros(4, 1, SIZE, SIZE)))
+    with pytest.raises(ConfigError, match="model.image_size"):
+        build_method(_config("dcgan"), DataInfo((1, 64, 64), []), "cpu")
+    with pytest.raises(ConfigError, match="model.num_classes"):
+        build_method(_config("cgan"), DataInfo((1, SIZE, SIZE), []), "cpu")
+
+
+def _round_trip(state):
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_networks_only_load_gives_identical_samples(name):
+    torch.manual_seed(0)
+    trained = _method(name, ema_decay=0.9)
+    for call in range(3):
+        trained.train_step(_batch(call))
+    state = _round_trip(trained.state_dict())
+    torch.manual_seed(1)  # a different initialisation, overwritten by the load
+    fresh = _method(name, ema_decay=0.9)
+    fresh.load_state_dict(state, networks_only=True)
+    g = lambda: torch.Generator().manual_seed(11)  # noqa: E731
+    torch.testing.assert_close(fresh.sample(6, generator=g()), trained.sample(6, generator=g()), atol=0, rtol=0)
+
+
+def test_build_generator_alone_reproduces_the_methods_samples():
+    method = _method("specgan")
+    for call in range(5):
+        method.train_step(_batch(call))
+    state = _round_trip(method.state_dict())
+    config = method.config
+    generator = build_generator(config, method.info)
+    generator.load_state_dict(state["networks"]["generator"])
+    z = sample_latent(4, config.model.latent_dim, config.model.latent_distribution,
+                      generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        alone = generator.eval()(z)
+    torch.testing.assert_close(alone, method.sample(4, generator=torch.Generator().manual_seed(2)))
+
+
+def test_a_resumed_method_continues_with_the_same_numbers():
+    torch.manual_seed(0)
+    method = _method("specgan", critic_steps=2, ema_decay=0.9)
+    for call in range(3):
+        method.train_step(_batch(call))
+    state = _round_trip(method.state_dict())
+    resumed = _method("specgan", critic_steps=2, ema_decay=0.9)
+    resumed.load_state_dict(state)
+    assert resumed.calls == 3
+    runs = []
+    for candidate in (method, resumed):
+        torch.manual_seed(42)
+        runs.append([candidate.train_step(_batch(10 + call)) for call in range(3)])
+    for first, second in zip(*runs):
+        for key in first:
+            torch.testing.assert_close(first[key], second[key], atol=0, rtol=0)
