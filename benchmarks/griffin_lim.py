@@ -104,8 +104,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{ARGS.clips} clips of {SAMPLES} samples, SpecGAN framing, {ARGS.threads} threads, "
           f"toolkit on {device}; load average {load:.1f} on {os.cpu_count()} CPUs")
-    header = f"{'iterations':>10} {'method':>8} {'wall ms/clip':>13} {'cpu ms/clip':>12} {'SC mean':>8} {'SC max':>7}"
-    print(header)
+    print(f"{'iterations':>10} {'method':>8} {'wall ms/clip':>13} {'cpu ms/clip':>12} "
+          f"{'SC mean':>8} {'SC max':>7}")
     for n_iter in ARGS.iterations:
         best = {"toolkit": [np.inf, np.inf], "librosa": [np.inf, np.inf]}
         outputs = {}

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 
-def _sum_of_tones(batch: int, samples: int, sample_rate: int = 16000, tones: int = 4, seed: int = 0) -> torch.Tensor:
+def _sum_of_tones(batch: int, samples: int, sample_rate: int = 16000, tones: int = 4,
+                  seed: int = 0) -> torch.Tensor:
     """Returns (batch, samples) float32 clips: a few decaying sinusoids each, peak about 1."""
     rng = np.random.default_rng(seed)
     t = np.arange(samples) / sample_rate

@@ -26,8 +26,9 @@ def test_round_trip_of_tones_reaches_the_stated_convergence(tones, specgan_stft)
     start = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=0, generator=generator))
     after_16 = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=16, generator=generator))
     after_32 = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=32, generator=generator))
-    # measured on such clips: about 0.9 from random phase, 0.10 after 16 iterations, 0.07 after 32
-    assert (start > 0.5).all()
+    # measured on these clips: 0.52 from random phase, 0.09 - 0.11 after 16 iterations,
+    # 0.06 - 0.075 after 32
+    assert (start > 0.4).all()
     assert (after_16 < 0.15).all()
     assert (after_32 < 0.11).all()
     assert (after_32 < after_16).all()

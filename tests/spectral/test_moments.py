@@ -12,7 +12,8 @@ def _data_set(seed: int = 0) -> np.ndarray:
     """(N, F, T) log-spectrogram-like values: a large offset per row makes naive sums lose digits."""
     rng = np.random.default_rng(seed)
     offsets = rng.uniform(-1e4, 1e4, size=(1, 12, 1))
-    return (offsets + rng.normal(scale=rng.uniform(0.01, 3.0, size=(1, 12, 1)), size=(57, 12, 9))).astype(np.float32)
+    spread = rng.uniform(0.01, 3.0, size=(1, 12, 1))
+    return (offsets + rng.normal(scale=spread, size=(57, 12, 9))).astype(np.float32)
 
 
 def test_streaming_moments_equal_two_pass_moments_for_uneven_batches():

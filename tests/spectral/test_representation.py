@@ -49,7 +49,7 @@ def test_specgan_round_trip_through_features_reaches_the_stated_convergence(tone
     rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
     assert rebuilt.shape == audio.shape
     reference = rep.magnitude(features)
-    # measured about 0.07 for such tones after 32 iterations
+    # measured 0.07 - 0.08 for these tones after 32 iterations
     assert (spectral_convergence(reference, rep.magnitude(rep.features(rebuilt))) < 0.11).all()
 
 
@@ -60,8 +60,9 @@ def test_mel_round_trip_keeps_the_mel_spectrum(tones):
     rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
     assert rebuilt.shape == audio.shape
     mel = torch.expm1(features)
-    # measured about 0.09: mel -> linear least squares, then Griffin-Lim on 4x overlapped frames
-    assert (spectral_convergence(mel, torch.expm1(rep.features(rebuilt))) < 0.2).all()
+    # measured 0.14 - 0.17 on these 32-frame clips: mel -> linear least squares, then Griffin-Lim
+    # on 4x overlapped frames (the clip edges weigh more in short clips)
+    assert (spectral_convergence(mel, torch.expm1(rep.features(rebuilt))) < 0.22).all()
 
 
 def test_image_size_resizes_on_the_way_in_and_back_on_the_way_out(tones):

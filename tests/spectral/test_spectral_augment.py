@@ -17,8 +17,8 @@ def _seeded(seed: int = 1) -> torch.Generator:
 @pytest.mark.parametrize("shape", [(6, 16, 20), (6, 2, 16, 20)])
 def test_every_augmentation_keeps_the_shape_and_dtype(shape):
     x = _batch(*shape)
-    for out in (temporal_shift(x, 0.3, _seeded()), gaussian_noise(x, 0.1, _seeded()), frequency_mask(x, 5, _seeded()),
-                time_mask(x, 5, _seeded()), time_stretch(x, 0.2, _seeded())):
+    for out in (temporal_shift(x, 0.3, _seeded()), gaussian_noise(x, 0.1, _seeded()),
+                frequency_mask(x, 5, _seeded()), time_mask(x, 5, _seeded()), time_stretch(x, 0.2, _seeded())):
         assert out.shape == x.shape and out.dtype == x.dtype
 
 

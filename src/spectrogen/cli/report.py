@@ -1,15 +1,27 @@
-"""spectrogen report (not available yet in this version)."""
+"""(Re)write report.html of a training run: statistics plots, sample grid, samples with audio, real examples.
+
+Examples:
+  spectrogen report runs/specgan            # -> runs/specgan/report.html and runs/specgan/report_audio/
+  spectrogen report spectrogen_demo/run
+
+Every training run writes its report at the end (output.report); this command rebuilds it, e.g.
+for a run that was stopped, or after the data set moved back into place. The page is one
+self-contained file (images embedded); the .wav files it plays sit beside it in report_audio/.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from spectrogen.errors import NotAvailableError
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (the --output-dir of `spectrogen train`)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotAvailableError("`spectrogen report` is not available yet in this version")
+    from spectrogen.report import write_report
+
+    path = write_report(args.run_dir)
+    print(f"wrote {path}")
+    print(f"open it in a browser: file://{path.resolve()}")
+    return 0

@@ -30,6 +30,7 @@ class ClassifierOptions:
     """How the feature network is trained; saved in the classifier file."""
 
     epochs: int = 6
+    min_steps: int = 100  # small data sets train for more epochs, so that a few examples still get enough steps
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 8
@@ -71,9 +72,10 @@ def _optimise(network_parameters, loss_of_batch: Callable[[torch.Tensor], torch.
     # the same loop for both kinds: AdamW with a cosine schedule over all steps; returns the last epoch's loss
     optimizer = torch.optim.AdamW(network_parameters, lr=options.learning_rate, weight_decay=1e-4)
     steps_per_epoch = max(1, len(train_index) // options.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.epochs * steps_per_epoch)
+    epochs = max(options.epochs, math.ceil(options.min_steps / steps_per_epoch))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     epoch_loss = math.nan
-    for _ in range(options.epochs):
+    for _ in range(epochs):
         order = rng.permutation(train_index)
         losses = []
         for step in range(steps_per_epoch):

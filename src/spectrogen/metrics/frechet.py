@@ -78,16 +78,17 @@ def kid(real_features: np.ndarray, fake_features: np.ndarray, *, subsets: int = 
     size = min(size, len(x), len(y))
     if size < 2:
         raise ValueError("KID needs at least 2 vectors on each side")
-    # the three kernel matrices once; a subset is then a block of each
+    # the three kernel matrices once; a subset's block sums are then quadratic forms of its indicator
+    # vectors, which a few matrix products give for all subsets at once (fancy-indexing blocks is slower)
     kxx, kyy, kxy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
     rng = np.random.default_rng(seed)
-    values = np.empty(subsets)
+    pick_x, pick_y = np.zeros((subsets, len(x))), np.zeros((subsets, len(y)))  # (S, N), (S, M) indicators
     for s in range(subsets):
-        i = rng.choice(len(x), size, replace=False)
-        j = rng.choice(len(y), size, replace=False)
-        block_xx, block_yy = kxx[np.ix_(i, i)], kyy[np.ix_(j, j)]
-        # leaving out the diagonals (each point with itself) is what makes the estimate unbiased
-        within_x = (block_xx.sum() - np.trace(block_xx)) / (size * (size - 1))
-        within_y = (block_yy.sum() - np.trace(block_yy)) / (size * (size - 1))
-        values[s] = within_x + within_y - 2.0 * kxy[np.ix_(i, j)].mean()
+        pick_x[s, rng.choice(len(x), size, replace=False)] = 1.0
+        pick_y[s, rng.choice(len(y), size, replace=False)] = 1.0
+    # leaving out the diagonals (each point with itself) is what makes the estimate unbiased
+    within_x = (np.einsum("si,si->s", pick_x @ kxx, pick_x) - pick_x @ np.diag(kxx)) / (size * (size - 1))
+    within_y = (np.einsum("sj,sj->s", pick_y @ kyy, pick_y) - pick_y @ np.diag(kyy)) / (size * (size - 1))
+    across = np.einsum("si,si->s", pick_y @ kxy.T, pick_x) / (size * size)
+    values = within_x + within_y - 2.0 * across
     return float(values.mean()), float(values.std())

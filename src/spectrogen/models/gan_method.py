@@ -23,6 +23,7 @@ from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from spectrogen.models.ema import make_average, update_average
 from spectrogen.models.registry import MODELS
 from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
+from spectrogen.training.device import fused_optimizer
 from spectrogen.training.method import Batch, DataInfo, TrainingMethod
 
 _FAMILIES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "specgan": (SpecGANGenerator, SpecGANDiscriminator)}
@@ -126,10 +127,11 @@ class GANMethod(TrainingMethod):
 
         self.optimizers = {
             "generator": torch.optim.Adam(generator.parameters(), lr=training.learning_rate,
-                                          betas=(training.beta1, training.beta2), weight_decay=training.weight_decay),
+                                          betas=(training.beta1, training.beta2), weight_decay=training.weight_decay,
+                                          **fused_optimizer(device)),
             "discriminator": torch.optim.Adam(critic.parameters(), lr=training.learning_rate_d,
                                               betas=(training.beta1, training.beta2),
-                                              weight_decay=training.weight_decay),
+                                              weight_decay=training.weight_decay, **fused_optimizer(device)),
         }
         if training.lr_schedule == "cosine":
             self.schedulers = {key: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=training.epochs)
@@ -159,7 +161,7 @@ class GANMethod(TrainingMethod):
                           device=self.device)
         # the fakes are made once per call; their graph is kept only when the generator learns from them
         with torch.set_grad_enabled(update_generator), self.autocast():
-            fake = self._generator_output(self.networks["generator"], z, labels)  # (B, C, H, W)
+            fake = self._generator_output(self.step_network("generator"), z, labels)  # (B, C, H, W)
         statistics = self._critic_step(real, fake.detach(), labels)
         if update_generator:
             self._generator_step(fake, labels)
@@ -170,15 +172,18 @@ class GANMethod(TrainingMethod):
     def _critic_step(self, real: torch.Tensor, fake: torch.Tensor,
                      labels: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
         critic, optimizer = self.networks["discriminator"], self.optimizers["discriminator"]
+        replica = self.step_network("discriminator")  # averages the critic's gradients over processes
         real_seen, fake_seen = self.augment(real), self.augment(fake)
         with self.autocast():
-            real_logits = self._critic_output(critic, real_seen, labels)  # (B,)
-            fake_logits = self._critic_output(critic, fake_seen, labels)  # (B,)
+            real_logits = self._critic_output(replica, real_seen, labels)  # (B,)
+            fake_logits = self._critic_output(replica, fake_seen, labels)  # (B,)
         loss = self.loss.discriminator(real_logits, fake_logits)
         statistics = {}
         if self.loss.gp_lambda > 0:
             # fp32 (outside autocast) and through the critic's plain forward: a compiled module has
-            # no double backward, which the penalty's gradient of a gradient needs
+            # no double backward, which the penalty's gradient of a gradient needs. Under DDP the
+            # penalty's share of the gradient still reaches the parameters within the one backward
+            # below, so the wrapper's hooks average it with the rest
             penalty = gradient_penalty(lambda x: self._critic_output(critic.forward, x, labels),
                                        real_seen, fake_seen)
             loss = loss + self.loss.gp_lambda * penalty

@@ -34,7 +34,8 @@ def mel_pseudo_inverse_bank(sample_rate: int, n_fft: int, n_mels: int, fmin: flo
 
 
 @lru_cache(maxsize=8)
-def _mel_matrices(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _mel_matrices(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
+                  fmax: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns the filter bank and its pseudo-inverse, built once per setting (the SVD is the slow part)."""
     import librosa.filters  # imported here: librosa is slow to import and only needed to build
 

@@ -44,7 +44,9 @@ class Moments:
             std = np.asarray(data["std"], dtype=np.float64)
             moments = cls(mean, std, float(data["min"]), float(data["max"]), int(data["count"]))
         except KeyError as missing:
-            raise InputError(f"moments lack the key {missing.args[0]!r} (need mean, std, min, max, count)") from None
+            raise InputError(
+                f"moments lack the key {missing.args[0]!r} (need mean, std, min, max, count)"
+            ) from None
         except (TypeError, ValueError) as error:
             raise InputError(f"moments are malformed: {error}") from None
         if mean.ndim != 1 or mean.shape != std.shape:

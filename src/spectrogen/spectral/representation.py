@@ -198,7 +198,8 @@ class Representation(BaseModel):
         starts from zero phase instead. kind="image" raises InputError.
         """
         magnitude = self.magnitude(features)  # (B, K, T)
-        return _frontend(self, features.device).griffin_lim(magnitude, generator=generator, n_iter=n_iter, init=init)
+        frontend = _frontend(self, features.device)
+        return frontend.griffin_lim(magnitude, generator=generator, n_iter=n_iter, init=init)
 
     def _require_audio(self) -> None:
         if self.kind == "image":

@@ -1,7 +1,8 @@
 """`train()`: the Python API behind `spectrogen train` — validate everything, then run the trainer.
 
 Nothing is written until the configuration, the data set, the model and (on resume) the checkpoint
-have all been checked, so a mistake never leaves a half-made run directory behind.
+have all been checked, so a mistake never leaves a half-made run directory behind. Started by
+torchrun, each process joins the process group here and only rank 0 writes (`training.distributed`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from spectrogen.training.best import BestTracker
 from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
 from spectrogen.training.data_loading import TrainingData, data_info, info_without_data, open_dataset
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
+from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
+                                             wrap_networks)
 from spectrogen.training.method import TrainingMethod
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.trainer import EpochCallback, Trainer
@@ -53,10 +56,11 @@ def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, An
     return config
 
 
-def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool) -> Path:
+def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool,
+                         is_main: bool = True) -> Path:
     own_run = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else None
     root = Path(config.output.output_dir) if output_overridden or own_run is None else own_run
-    if own_run is None or root.resolve() != own_run.resolve():
+    if is_main and (own_run is None or root.resolve() != own_run.resolve()):
         # continuing into another folder: that folder must not hold a different run
         RunDirectory(root).refuse_existing()
     return root
@@ -130,13 +134,13 @@ def _write_report(run_root: Path) -> None:
         print(f"report.html was not written: {exc}; retry with `spectrogen report {run_root}`")
 
 
-def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]]):
+def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]], is_main: bool = True):
     """Returns (config, run directory, checkpoint, its path) of a run to continue."""
     checkpoint_path = find_resume_checkpoint(resume)
     checkpoint = load_checkpoint(checkpoint_path)
     config = _resume_config(checkpoint, overrides, checkpoint_path)
     overridden = any(key == "output.output_dir" for key, _ in overrides)
-    run = RunDirectory(_run_root_for_resume(checkpoint_path, config, overridden))
+    run = RunDirectory(_run_root_for_resume(checkpoint_path, config, overridden, is_main))
     config.output.output_dir = str(run.root)
     if progress_of(checkpoint)[0] >= config.training.epochs:
         raise UsageError(f"{checkpoint_path} already completed training.epochs={config.training.epochs}; "
@@ -144,21 +148,25 @@ def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]]):
     return config, run, checkpoint, checkpoint_path
 
 
-def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]], overwrite: bool):
+def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]], overwrite: bool,
+             is_main: bool = True):
     """Returns (config, run directory) of a run to start; refuses a folder holding a run unless `overwrite`."""
     if config is None:
         raise UsageError("give a configuration to train, or --resume RUN_DIR to continue a run")
     if overrides:
         config = build_config(apply_overrides(config_to_dict(config), overrides))
     run = RunDirectory(config.output.output_dir)
-    if not overwrite:
+    if not overwrite and is_main:  # the other processes never look into the output directory
         run.refuse_existing()
     return config, run
 
 
-def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: torch.device) -> TrainingContext:
-    """Returns the context given to `method`, after applying channels-last and compile to its networks."""
-    context = TrainingContext.from_config(config.training, device)
+def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: torch.device,
+                    processes: Processes = SINGLE) -> TrainingContext:
+    """Returns the context given to `method`, after applying channels-last and compile to its networks
+    and, under several processes, wrapping the trained ones (those with an optimizer of the same name)
+    in DistributedDataParallel."""
+    context = TrainingContext.from_config(config.training, device, processes)
     method.context = context
     compile_networks = config.training.compile
     if compile_networks:
@@ -166,6 +174,8 @@ def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: to
         compiled = torch._dynamo.eval_frame.OptimizedModule
         compile_networks = not any(isinstance(value, compiled) for value in vars(method).values())
     prepare_networks(method.networks, context, compile_networks)
+    trained = [name for name in method.networks if name in method.optimizers]
+    method.replicas = wrap_networks(method.networks, trained, device, processes)
     return context
 
 
@@ -178,16 +188,22 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     one, e.g. ("training.epochs", 50) to train longer). A folder that already holds a run is refused
     unless `overwrite` or `resume`. `dry_run` builds the model and prints its size, writing nothing.
     `callbacks` are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint first,
-    then raises KeyboardInterrupt.
+    then raises KeyboardInterrupt. Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK in the environment)
+    each process trains on its share of every batch and only rank 0 writes or calls `callbacks`.
     """
     overrides = list(overrides)
+    processes = environment_processes()
     checkpoint = checkpoint_path = None
     if resume is not None:
-        config, run, checkpoint, checkpoint_path = _resumed_run(resume, overrides)
+        config, run, checkpoint, checkpoint_path = _resumed_run(resume, overrides, processes.is_main)
     else:
-        config, run = _new_run(config, overrides, overwrite)
+        config, run = _new_run(config, overrides, overwrite, processes.is_main)
 
     device = resolve_device(config.training.device)
+    if not dry_run:
+        device = process_device(device, processes)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # NCCL and the allocator work on the current device
     dataset = None if dry_run and not config.data.path else open_dataset(config.data.path)
     info = data_info(dataset, config) if dataset is not None else info_without_data(config)
     seed_everything(config.training.seed)
@@ -195,30 +211,41 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     if checkpoint is not None:
         _load_method_state(method, checkpoint, checkpoint_path)
     evaluation = _evaluation_callbacks(config)
+    if config.output.tensorboard:  # built before anything is written: a missing package stops the run here
+        from spectrogen.report.tensorboard import tensorboard_callback
+
+        callbacks = [*callbacks, tensorboard_callback(config)]
     if dry_run:
-        _print_dry_run(config, method, device, dataset, run, checkpoint_path)
+        if processes.is_main:
+            _print_dry_run(config, method, device, dataset, run, checkpoint_path)
         return run.root
-    data = TrainingData(dataset, config, device, validation=method.uses_validation)
+    data = TrainingData(dataset, config, device, validation=method.uses_validation, processes=processes)
     if checkpoint is not None:
         _scale_to_new_learning_rate(method, checkpoint["config"], config)
 
-    # everything is valid: from here on the run directory is written
-    if overwrite and resume is None:
-        run.clear_run()
-    run.create()
-    if checkpoint is not None:
-        run.rewind(*progress_of(checkpoint))
-    run.write_config(config_to_dict(config))
+    # joining waits for every process: none writes unless all have validated their side
+    processes = start(processes, device)
+    try:
+        if processes.is_main:
+            # everything is valid: from here on the run directory is written
+            if overwrite and resume is None:
+                run.clear_run()
+            run.create()
+            if checkpoint is not None:
+                run.rewind(*progress_of(checkpoint))
+            run.write_config(config_to_dict(config))
 
-    context = _attach_context(method, config, device)
-    best = BestTracker.choose(metric=config.evaluation.best_metric if evaluation else None,
-                              statistic=method.best_statistic)
-    trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
-                      quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
-    if trainer.fit() == "interrupted":
-        raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130 without a traceback
-    if config.output.report:
-        _write_report(run.root)
+        context = _attach_context(method, config, device, processes)
+        best = BestTracker.choose(metric=config.evaluation.best_metric if evaluation else None,
+                                  statistic=method.best_statistic)
+        trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
+                          quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
+        if trainer.fit() == "interrupted":
+            raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130 without a traceback
+        if config.output.report and processes.is_main:
+            _write_report(run.root)
+    finally:
+        stop(processes)
     return run.root
 
 

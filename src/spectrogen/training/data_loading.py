@@ -2,9 +2,12 @@
 
 When the normalised data set fits the memory budget of the device (`data.on_device`), it is held
 there whole and a batch is one `index_select` (no host work per step). Otherwise batches stream from
-the memory-mapped features.npy through a DataLoader and are normalised on the device. Both ways see
+features.npy through a DataLoader (positional reads of just the batch's rows, `RowReader`, so
+resident memory does not grow with the file) and are normalised on the device. Both ways see
 the same examples in the same order: the order of an epoch is a function of (seed, epoch) only, so
-a resumed run draws exactly the batches the uninterrupted one would have.
+a resumed run draws exactly the batches the uninterrupted one would have. Under several processes
+(`training.distributed`) that order is cut into global batches of batch_size x processes and each
+rank takes its own slice of every one, whether the data is held or streamed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from spectrogen.errors import ConfigError, InputError
 from spectrogen.spectral.augment import Augment
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.resize import resize
+from spectrogen.training.distributed import SINGLE, Processes
 from spectrogen.training.method import Batch, DataInfo
+from spectrogen.training.row_reader import RowReader
 
 # share of free device memory (or available RAM) the data set may take with data.on_device=auto
 MEMORY_BUDGET = 0.25
@@ -87,38 +92,32 @@ def available_memory_bytes(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-class _MemmapBatches(torch.utils.data.Dataset):
-    """Reads whole batches of raw features from features.npy; opens the memory map in each worker."""
+class _RowBatches(torch.utils.data.Dataset):
+    """Whole batches of raw features (B, F, T) read from features.npy; each worker opens the file itself."""
 
-    def __init__(self, features: np.ndarray):
-        self.path = getattr(features, "filename", None)
-        # a worker re-opens the file by name rather than receiving a pickled copy of the data
-        self._features = None if self.path else features
-
-    def _array(self) -> np.ndarray:
-        if self._features is None:
-            self._features = np.load(self.path, mmap_mode="r")
-        return self._features
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_features": None if self.path else self._features}
+    def __init__(self, reader: RowReader):
+        self.reader = reader
 
     def __len__(self) -> int:
-        return len(self._array())
+        return len(self.reader)
 
     def __getitem__(self, indices: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(self._array()[indices], dtype=np.float32))  # (B, F, T)
+        return torch.from_numpy(self.reader.read(indices))  # (B, F, T)
 
 
 class TrainingData:
     """The batches of one run: a seeded train/validation split, normalisation, resizing, augmentation."""
 
-    def __init__(self, dataset, config: ExperimentConfig, device: torch.device, *, validation: bool):
+    def __init__(self, dataset, config: ExperimentConfig, device: torch.device, *, validation: bool,
+                 processes: Processes = SINGLE):
         self.config = config
         self.device = device
-        self.batch_size = config.training.batch_size
+        self.processes = processes
+        self.batch_size = config.training.batch_size  # per process
+        self.global_batch = self.batch_size * processes.world_size
         self.seed = config.training.seed
         self.features = dataset.features  # (N, F, T) memory map, un-normalised
+        self.reader = RowReader(self.features)
         self.class_names = list(dataset.class_names)
         self.representation = getattr(dataset, "representation", None)
         self.path = Path(config.data.path)
@@ -145,8 +144,12 @@ class TrainingData:
             raise InputError("the data set holds 0 examples; prepare it again from a folder with audio "
                              "(or spectrogram) files", self.path)
         usable = len(self.train_indices)
-        if usable < self.batch_size:
+        if usable < self.global_batch:
             split = f" ({usable} left for training after the validation split)" if len(self.validation_indices) else ""
+            if self.processes.enabled:
+                raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
+                                 f"{self.batch_size} x {self.processes.world_size} processes: lower --batch-size "
+                                 f"to at most {usable // self.processes.world_size}, or add data", self.path)
             raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
                              f"{self.batch_size}: lower --batch-size to at most {usable}, or add data", self.path)
 
@@ -159,14 +162,16 @@ class TrainingData:
         if mode != "auto":
             return mode == "always"
         needed = count * int(np.prod(self.shape)) * 4
-        return needed <= MEMORY_BUDGET * available_memory_bytes(self.device)
+        # every process holds its own copy: on the CPU those copies share one memory
+        sharing = self.processes.local_world_size if self.device.type == "cpu" else 1
+        return needed * sharing <= MEMORY_BUDGET * available_memory_bytes(self.device)
 
     def _load_on_device(self) -> torch.Tensor:
         count = int(self.features.shape[0])
         resident = torch.empty((count, *self.shape), device=self.device)  # (N, 1, H, W)
         chunk = max(1, CHUNK_BYTES // (4 * int(np.prod(self.source_shape))))
         for start in range(0, count, chunk):
-            raw = torch.from_numpy(np.array(self.features[start:start + chunk], dtype=np.float32))
+            raw = torch.from_numpy(self.reader.read_range(start, start + chunk))  # (chunk, F, T)
             resident[start:start + chunk] = self._prepare(raw.to(self.device))
         finite = torch.isfinite(resident.flatten(1)).all(dim=1)
         if not bool(finite.all()):
@@ -194,46 +199,54 @@ class TrainingData:
     # --- batches -----------------------------------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:
-        """Returns the number of full batches per epoch (the last partial batch is dropped)."""
-        steps = len(self.train_indices) // self.batch_size
+        """Returns the number of full global batches per epoch (the last partial one is dropped)."""
+        steps = len(self.train_indices) // self.global_batch
         limit = self.config.training.max_steps_per_epoch
         return min(steps, limit) if limit else steps
 
     def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
-        """Yields the training batches of `epoch` from `start_step` on, augmented on the device."""
+        """Yields this process's training batches of `epoch` from `start_step` on, augmented on the device.
+
+        Step s of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes),
+        so the ranks' batches of one step together are the batch one process with batch G would take.
+        """
         order = self.train_indices[epoch_order(self.seed, epoch, len(self.train_indices))]
         steps = range(start_step, self.steps_per_epoch)
-        chunks = [order[s * self.batch_size:(s + 1) * self.batch_size] for s in steps]
+        first = self.processes.rank * self.batch_size
+        chunks = [order[s * self.global_batch + first:s * self.global_batch + first + self.batch_size] for s in steps]
         for batch in self._batches(chunks):
             if self.augment is not None:
                 batch.x = self.augment(batch.x)
             yield batch
 
     def validation_batches(self) -> Iterator[Batch]:
-        """Yields the held-out examples in order, in batches (the last one may be smaller)."""
+        """Yields the held-out examples in order, in batches (the last one may be smaller).
+
+        Under several processes rank r takes batches r, r + N, r + 2N, ... of that sequence.
+        """
         indices = self.validation_indices
         chunks = [indices[s:s + self.batch_size] for s in range(0, len(indices), self.batch_size)]
-        yield from self._batches(chunks)
+        yield from self._batches(chunks[self.processes.rank::self.processes.world_size])
 
     def _batches(self, chunks: list[np.ndarray]) -> Iterator[Batch]:
         if not chunks:
             return
+        # one host-to-device copy of the epoch's indices; each batch's are then a slice of it (a copy
+        # per batch from pageable memory would wait for the device every step)
+        flat = torch.from_numpy(np.concatenate(chunks)).to(self.device)
+        bounds = np.cumsum([0] + [len(chunk) for chunk in chunks])
         if self.on_device:
-            # one host-to-device copy of the epoch's order; each batch is then a slice of it
-            flat = torch.from_numpy(np.concatenate(chunks)).to(self.device)
-            start = 0
-            for chunk in chunks:
-                yield self._batch(flat[start:start + len(chunk)])
-                start += len(chunk)
+            for k in range(len(chunks)):
+                yield self._batch(flat[bounds[k]:bounds[k + 1]])
             return
         # its own generator: a DataLoader otherwise draws its worker seed from the global stream,
         # and streamed runs would then differ from runs holding the data on the device
         loader = torch.utils.data.DataLoader(
-            _MemmapBatches(self.features), sampler=chunks, batch_size=None,
+            _RowBatches(self.reader), sampler=chunks, batch_size=None,
             num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(self.seed))
-        for chunk, raw in zip(chunks, loader):
-            yield self._batch(torch.from_numpy(chunk).to(self.device), raw)
+        for k, raw in enumerate(loader):
+            yield self._batch(flat[bounds[k]:bounds[k + 1]], raw)
 
     def examples(self, indices: np.ndarray) -> Batch:
         """Returns the examples at `indices` of the data set, normalised, without augmentation."""

@@ -2,7 +2,9 @@
 
 Mixed precision is a CUDA feature here: on CPU the run stays fp32 whatever `training.precision`
 says, because CPU autocast is slower than fp32 for these convolution stacks and changes the numbers
-that the resume test compares.
+that the resume test compares. Channels-last likewise applies on CUDA only, and the optimizers are
+fused (one kernel for all parameters, no host sync under fp16 loss scaling) on CUDA only.
+`training.compile` is off unless asked for, on every device.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from torch import nn
 
 from spectrogen.config.schema import TrainingConfig
 from spectrogen.errors import ConfigError
+from spectrogen.training.distributed import SINGLE, Processes
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -57,12 +60,14 @@ class TrainingContext:
     precision: str = "fp32"  # resolved: fp32, bf16 or fp16
     channels_last: bool = False
     scalers: dict[str, torch.amp.GradScaler] = field(default_factory=dict)
+    processes: Processes = SINGLE  # this process among the training processes (torchrun)
 
     @classmethod
-    def from_config(cls, training: TrainingConfig, device: torch.device) -> "TrainingContext":
+    def from_config(cls, training: TrainingConfig, device: torch.device,
+                    processes: Processes = SINGLE) -> "TrainingContext":
         """Returns the context of `training` on `device` (channels-last only where it helps: CUDA)."""
         return cls(device=device, precision=resolve_precision(training.precision, device),
-                   channels_last=training.channels_last and device.type == "cuda")
+                   channels_last=training.channels_last and device.type == "cuda", processes=processes)
 
     def autocast(self):
         """Returns the autocast context of the configured precision (a no-op in fp32)."""
@@ -87,6 +92,16 @@ class TrainingContext:
         for name, scaler_state in state.items():
             if scaler_state:  # a disabled scaler saves an empty dict
                 self.grad_scaler(name).load_state_dict(scaler_state)
+
+
+def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
+    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA.
+
+    Off the GPU the default (per-parameter loop) is kept: it is what the CPU numbers and resume
+    tests were made with, and the fused CPU kernel is no faster for these small networks
+    (benchmarks/throughput.py measures both).
+    """
+    return {"fused": True} if torch.device(device).type == "cuda" else {}
 
 
 def prepare_networks(networks: dict[str, nn.Module], context: TrainingContext, compile_networks: bool) -> None:

@@ -50,6 +50,8 @@ class TrainingMethod(ABC):
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
+        #: DistributedDataParallel wrappers of the trained networks, set by the trainer under torchrun
+        self.replicas: dict[str, nn.Module] = {}
 
     # --- training -------------------------------------------------------------------------------
     @abstractmethod
@@ -135,6 +137,27 @@ class TrainingMethod(ABC):
     #: an epoch statistic (e.g. ``val_loss``) whose lowest value picks `best_model.tar` when no
     #: evaluation metric is computed; None: best is simply the latest checkpoint
     best_statistic: Optional[str] = None
+
+    def step_network(self, name: str) -> nn.Module:
+        """Returns the module a training step's forward pass should call for network `name`.
+
+        Under several processes that is the network's DistributedDataParallel wrapper (its backward
+        averages the gradients over the processes); otherwise the network itself. A forward whose
+        gradient must not reach the network's own optimizer (the critic inside the generator's loss,
+        a gradient penalty's double backward) may call the plain network instead.
+        """
+        return self.replicas.get(name, self.networks[name])
+
+    def sum_over_processes(self, *tensors: torch.Tensor) -> None:
+        """Replaces each tensor by its sum over the training processes, in place (nothing in one process).
+
+        A collective: every process must call it at the same point, e.g. in `end_epoch`.
+        """
+        processes = getattr(self.context, "processes", None)
+        if processes is not None and processes.enabled:
+            from spectrogen.training.distributed import sum_in_place
+
+            sum_in_place(list(tensors), processes)
 
     def autocast(self):
         """Returns a context manager running the forward pass in the configured precision (fp32 on CPU)."""

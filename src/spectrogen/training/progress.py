@@ -30,8 +30,10 @@ def summary(values: Mapping[str, float], limit: int = 4) -> str:
 class Progress:
     """The progress bar of one epoch at a time, and the log lines."""
 
-    def __init__(self, quiet: bool, epochs: int):
-        self.enabled = wants_bar(quiet)
+    def __init__(self, quiet: bool, epochs: int, muted: bool = False):
+        # muted: a training process other than rank 0 shows nothing, so lines are not printed N times
+        self.muted = muted
+        self.enabled = wants_bar(quiet) and not muted
         self.epochs = epochs
         self._bar: Optional[tqdm] = None
 
@@ -55,6 +57,8 @@ class Progress:
             self._bar = None
 
     def log(self, message: str) -> None:
+        if self.muted:
+            return
         if self._bar is not None:
             self._bar.write(message)
         else:

@@ -26,7 +26,7 @@ from spectrogen.training.csv_log import CsvLog
 
 # everything a run writes at the top of its directory; --overwrite removes these and nothing else
 RUN_ENTRIES = ("epochs_statistics", "single_epochs_statistics", "samples", "checkpoints", "plots",
-               "report.html", "tensorboard")
+               "report.html", "report_audio", "tensorboard")
 
 _EPOCH_FOLDER = re.compile(r"^epoch_(\d+)$")
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")

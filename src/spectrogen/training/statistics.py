@@ -33,13 +33,20 @@ class IntervalBuffer:
             self.keys = tuple(stats)
         self._rows.append(torch.stack([value.detach().reshape(()).float() for value in stats.values()]))
 
-    def fetch(self) -> tuple[tuple[str, ...], np.ndarray]:
-        """Returns (keys, values (steps, keys) float64) and empties the buffer: one host copy."""
+    def take(self) -> tuple[tuple[str, ...], Optional[torch.Tensor]]:
+        """Returns (keys, values (steps, keys) still on the device, None when empty) and empties the buffer."""
         if not self._rows:
-            return self.keys, np.zeros((0, len(self.keys)))
-        values = torch.stack(self._rows).cpu().numpy().astype(np.float64)  # (n, K)
+            return self.keys, None
+        values = torch.stack(self._rows)  # (n, K)
         self._rows = []
         return self.keys, values
+
+    def fetch(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """Returns (keys, values (steps, keys) float64) and empties the buffer: one host copy."""
+        keys, values = self.take()
+        if values is None:
+            return keys, np.zeros((0, len(keys)))
+        return keys, values.cpu().numpy().astype(np.float64)
 
 
 class EpochAccumulator:

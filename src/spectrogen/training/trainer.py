@@ -5,6 +5,10 @@ Per logging interval (one host synchronisation): the iteration CSV row, the NaN 
 Per epoch: validation, samples and the collapse signal, learning-rate schedules, evaluation
 callbacks, the epoch CSV row, checkpoints, plots. Stopping early (time limit, Ctrl-C) finishes the
 step and saves a checkpoint that resumes mid-epoch.
+
+Under several processes (`training.distributed`) every rank runs this loop on its own slice of each
+batch; the interval statistics and stop requests are combined at logging steps, the epoch's row is
+rank 0's, and only rank 0 writes files, samples, plots or runs callbacks.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from spectrogen.training.checkpoint import (build_checkpoint, prune_rolling, pub
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
+from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams, sum_on_host
 from spectrogen.training.method import TrainingMethod
 from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, mean_pairwise_distance, primary_loss
 from spectrogen.training.plots import write_plots
@@ -63,21 +68,26 @@ class Trainer:
         self.context = context
         self.best = best
         self.callbacks = list(callbacks)
+        self.processes = context.processes
+        self.is_main = self.processes.is_main  # the one process that writes files and prints
         self.state = TrainerState()
+        self.notes: list[str] = []
         self.health = HealthMonitor(method, config.monitor.nan_policy, advice=(
             f"The run directory keeps its last good checkpoint: lower the learning rate and continue with "
             f"`spectrogen train --resume {run.root} --learning-rate LR`, or set monitor.nan_policy=lower_lr."),
             tolerated=("grad_norm",) if context.precision == "fp16" else ())
         self.convergence = ConvergenceMonitor(config.monitor, plateau=config.training.lr_schedule == "plateau")
         self.resources = ResourceMonitor(context.device)
-        self.progress = Progress(quiet, config.training.epochs)
+        self.progress = Progress(quiet, config.training.epochs, muted=not self.is_main)
         self.epoch_log = CsvLog(run.epoch_csv)
         self.metrics_log = CsvLog(run.metrics_csv)
-        self.metrics_log.create(["epoch"])  # the table exists from the start; metric columns join later
-        self.history: list[dict[str, Any]] = self.epoch_log.rows()
+        if self.is_main:
+            self.metrics_log.create(["epoch"])  # the table exists from the start; metric columns join later
+        self.history: list[dict[str, Any]] = self.epoch_log.rows() if self.is_main else []
         self.latest_samples: Optional[np.ndarray] = None
         self.latest_samples_epoch: Optional[int] = None
         self.stop_reason: Optional[str] = None
+        self._stopped_elsewhere: Optional[str] = None  # this rank stopped because another one asked
         self._rng: Optional[dict[str, Any]] = None
         if resume_state is not None:
             self._load_state(resume_state)
@@ -90,7 +100,7 @@ class Trainer:
         classes = self.method.info.num_classes
         self.fixed_labels = (torch.arange(count, device=self.context.device) % classes
                              if self.method.conditional and classes else None)  # (n,) equal numbers per class
-        if count >= 2:
+        if count >= 2 and self.is_main:  # only rank 0 samples, so only it needs the real side
             real = self.data.examples(self.data.reference_indices(count)).x  # (n, 1, H, W)
             self.convergence.real_distance = mean_pairwise_distance(real)
 
@@ -99,11 +109,12 @@ class Trainer:
         """Trains until `training.epochs`; returns why it stopped early (None when it finished)."""
         epochs = self.config.training.epochs
         self.progress.log(self.best.describe())
-        for note in self.data.notes:
+        for note in self.data.notes + self.notes:
             self.progress.log(f"note: {note}")
         self.health.remember()
         if self._rng is not None:
             set_rng_state(self._rng)  # last, so nothing above shifts the resumed random streams
+        seed_rank_streams(self.config.training.seed, self.state.global_step, self.processes)
         with StopRequests(self.config.training.max_minutes) as stops:
             self.stops = stops
             try:
@@ -111,11 +122,11 @@ class Trainer:
                     if not self._train_epoch(epoch):
                         break
                     self._end_epoch(epoch)
-                    if self.stop_reason or stops.reason:
+                    if self._agree_to_stop(bool(self.stop_reason or stops.reason)):
                         break
             finally:
                 self.progress.end_epoch()
-            self.stop_reason = self.stop_reason or stops.reason
+            self.stop_reason = self.stop_reason or stops.reason or self._stopped_elsewhere
         self._finish()
         return self.stop_reason
 
@@ -137,6 +148,7 @@ class Trainer:
         log_every = self.config.output.log_every
         self.method.train(True)
         step = start
+        together = self.processes.enabled  # ranks flush, and so stop, at the same steps only
         began = time.perf_counter()
         for batch in self.data.train_batches(epoch, start):
             batch.x = self.context.prepare_input(batch.x)
@@ -148,8 +160,10 @@ class Trainer:
             self.state.global_step += 1
             self.progress.advance()
             stopping = self.stops.reason is not None
-            if step % log_every == 0 or step == steps or stopping:
-                self._flush(epoch, step, buffer, iterations)
+            if step % log_every == 0 or step == steps or (stopping and not together):
+                stopping = self._flush(epoch, step, buffer, iterations, stopping)
+            elif together:
+                stopping = False  # decided with the other processes at the next logging step
             if stopping:
                 break
         self.train_seconds += time.perf_counter() - began
@@ -162,19 +176,33 @@ class Trainer:
         self.state.step_in_epoch, self.state.partial = 0, {}
         return True
 
-    def _flush(self, epoch: int, step: int, buffer: IntervalBuffer, iterations: CsvLog) -> None:
-        """Fetches the interval's statistics (one host sync), logs them and applies the NaN policy."""
-        keys, values = buffer.fetch()  # (n, K)
-        if not len(values):
-            return
+    def _flush(self, epoch: int, step: int, buffer: IntervalBuffer, iterations: CsvLog, stop: bool = False) -> bool:
+        """Returns whether any process asked to stop, after fetching the interval's statistics (one host
+        sync; averaged over the processes), logging them and applying the NaN policy."""
+        keys, device_values = buffer.take()  # (n, K) on the device
+        if device_values is None:
+            return self._agree_to_stop(stop)
+        values, agreed = interval_to_host(device_values, stop, self.processes)
+        if agreed and not stop:
+            self._stopped_elsewhere = "stopped by another process"
+        stop = agreed
         with np.errstate(invalid="ignore"):
             means = dict(zip(keys, values.mean(axis=0).tolist()))
-        iterations.append({"epoch": epoch, "iteration": step, "global_step": self.state.global_step, **means})
+        if self.is_main:
+            iterations.append({"epoch": epoch, "iteration": step, "global_step": self.state.global_step, **means})
         self.accumulator.add(keys, values)
         action = self.health.check(keys, values, f"at epoch {epoch}, iterations {step - len(values) + 1}-{step}")
         if action:
             self.progress.log(f"warning: {action}")
         self.progress.show(means)
+        return stop
+
+    def _agree_to_stop(self, stop: bool) -> bool:
+        """Returns whether any process wants to stop (every rank must call this at the same point)."""
+        agreed = any_process(stop, self.processes, self.context.device)
+        if agreed and not stop:
+            self._stopped_elsewhere = "stopped by another process"
+        return agreed
 
     # --- the end of an epoch -------------------------------------------------------------------------
     def _end_epoch(self, epoch: int) -> None:
@@ -186,17 +214,21 @@ class Trainer:
         row.update(self.method.learning_rates())  # the rates this epoch used
         row["nan_events"] = self.health.epoch_events
         row["loss_stability"] = self.convergence.stability(row)
-        if epoch % config.output.sample_every == 0 or last:
+        if (epoch % config.output.sample_every == 0 or last) and self.is_main:
             row.update(self._write_samples(epoch))
+        row = from_main(row, self.processes)  # every rank takes rank 0's decisions from here on
         self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
         self._plateau(row)
         self.state.epoch = epoch
-        for callback in self.callbacks:
-            callback(self, epoch)
+        self.epoch_row = row  # this epoch's statistics so far, for callbacks (it joins `history` after them)
+        if self.is_main:
+            for callback in self.callbacks:
+                callback(self, epoch)
         self.resources.add_train_time(self.train_seconds)
         steps = self.data.steps_per_epoch
-        row.update(self.resources.finish(steps, steps * self.data.batch_size))
-        self.epoch_log.append(row)
+        row.update(self.resources.finish(steps, steps * self.data.global_batch))  # all processes' examples
+        if self.is_main:
+            self.epoch_log.append(row)
         self.history.append(row)
         self.best.offer(epoch, row, from_metrics=False)
         if self.health.epoch_events == 0:
@@ -204,9 +236,10 @@ class Trainer:
         if epoch % config.output.checkpoint_every == 0 or last:
             self._write_checkpoints(epoch)
         elif self.best.due:
-            save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
+            if self.is_main:
+                save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
             self.best.due = False
-        if epoch % config.output.plot_every == 0 and not last:
+        if epoch % config.output.plot_every == 0 and not last and self.is_main:
             self._write_plots()
         self._log_epoch(row)
         if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
@@ -218,7 +251,10 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
-        """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``."""
+        """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``.
+
+        Each process validates its share of the batches; the example-weighted sums are added up.
+        """
         self.method.train(False)
         buffer = IntervalBuffer()
         weights = []
@@ -227,8 +263,13 @@ class Trainer:
             weights.append(batch.x.shape[0])
         self.method.train(True)
         keys, values = buffer.fetch()  # (batches, K)
-        means = np.average(values, axis=0, weights=np.asarray(weights, dtype=float))
-        return {f"val_{key}": float(value) for key, value in zip(keys, means)}
+        keys = from_main(keys, self.processes)  # rank 0 always has the first batch; others may have none
+        totals = np.zeros(len(keys) + 1)  # weighted sums, then the weight
+        if len(weights):
+            totals[:-1] = np.asarray(weights, dtype=float) @ values
+            totals[-1] = sum(weights)
+        totals = sum_on_host(totals, self.processes, self.context.device)
+        return {f"val_{key}": float(total / totals[-1]) for key, total in zip(keys, totals[:-1])}
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
@@ -257,7 +298,8 @@ class Trainer:
 
     def record_checkpoint_metrics(self, epoch: int, metrics: dict[str, float]) -> None:
         """Appends `metrics` of `epoch` to checkpoint_metrics.csv; the best metric can pick best_model.tar."""
-        self.metrics_log.append({"epoch": epoch, **metrics})
+        if self.is_main:
+            self.metrics_log.append({"epoch": epoch, **metrics})
         if self.best.offer(epoch, metrics, from_metrics=True):
             self.progress.log(f"new best {self.best.key} = {self.best.value:.4g} at epoch {epoch}")
 
@@ -277,6 +319,8 @@ class Trainer:
         """Returns the "trainer" entry of a checkpoint (progress, random states, monitors, best)."""
         return {"epoch": self.state.epoch, "global_step": self.state.global_step,
                 "step_in_epoch": self.state.step_in_epoch, "partial": self.state.partial,
+                "examples_in_epoch": self.state.step_in_epoch * self.data.global_batch,
+                "processes": self.processes.world_size,
                 "rng": rng_state(), "best": self.best.state_dict(),
                 "monitor": {"health": self.health.state_dict(), "convergence": self.convergence.state_dict()},
                 "scalers": self.context.state_dict()}
@@ -291,6 +335,13 @@ class Trainer:
         self.convergence.load_state_dict(monitor.get("convergence", {}))
         self.context.load_state_dict(state.get("scalers", {}))
         self._rng = state.get("rng")
+        examples = state.get("examples_in_epoch")
+        if self.state.step_in_epoch and examples is not None and examples != self.state.step_in_epoch * self.data.global_batch:
+            # stopped inside an epoch with another batch size or number of processes: continue at
+            # the same place in the epoch's order (at most one global batch of it is seen twice)
+            self.state.step_in_epoch = int(examples) // self.data.global_batch
+            self.notes.append(f"the run stopped {examples} examples into epoch {self.state.epoch + 1} with a "
+                              f"different global batch; continuing at step {self.state.step_in_epoch} of it")
 
     def _checkpoint(self) -> dict[str, Any]:
         return build_checkpoint(model=self.config.model.name, config=config_to_dict(self.config),
@@ -299,6 +350,9 @@ class Trainer:
 
     def _write_checkpoints(self, epoch: int) -> None:
         self.best.checkpoint_written(epoch)  # first, so that the file itself records it as the best
+        if not self.is_main:
+            self.best.due = False
+            return
         rolling = save_checkpoint(self._checkpoint(), self.run.rolling_checkpoint(epoch))
         prune_rolling(self.run.checkpoints_dir, self.config.output.keep_checkpoints)
         if self.best.due:
@@ -312,17 +366,21 @@ class Trainer:
 
     def _finish(self) -> None:
         """Writes final_model.tar (resumable even mid-epoch), best_model.tar if still missing, and the plots."""
+        if not self.is_main:
+            return
         final = save_checkpoint(self._checkpoint(), self.run.final_checkpoint)
         if not self.run.best_checkpoint.exists():
             publish_copy(final, self.run.best_checkpoint)
         if self.latest_samples is None:
             self._load_latest_samples()
         self._write_plots()
-        if self.stop_reason in ("interrupted", "time limit"):
+        if self.stop_reason in ("interrupted", "time limit", "stopped by another process"):
             where = f"epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}" if self.state.step_in_epoch \
                 else f"the end of epoch {self.state.epoch}"
-            cause = "interrupted" if self.stop_reason == "interrupted" else \
-                f"stopped at training.max_minutes={self.config.training.max_minutes:g}"
+            if self.stop_reason == "time limit":
+                cause = f"stopped at training.max_minutes={self.config.training.max_minutes:g}"
+            else:
+                cause = "interrupted" if self.stop_reason == "interrupted" else "another training process stopped"
             self.progress.log(f"{cause} at {where}; saved {final}. Continue with: "
                               f"spectrogen train --resume {self.run.root}")
 

@@ -22,6 +22,7 @@ from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 from spectrogen.models.autoencoder.run_outputs import AUDIO_EXAMPLES, SHOWN_EXAMPLES, write_run_outputs
 from spectrogen.models.registry import MODELS
 from spectrogen.spectral.convergence import spectral_convergence
+from spectrogen.training.device import fused_optimizer
 from spectrogen.training.method import Batch, DataInfo, TrainingMethod
 
 _NOT_LOOKED_UP = object()
@@ -70,6 +71,7 @@ class AutoencoderMethod(TrainingMethod):
             lr=training.learning_rate,
             betas=(training.beta1, training.beta2),
             weight_decay=training.weight_decay,
+            **fused_optimizer(device),
         )
         scheduler = build_scheduler(config, self.optimizers["autoencoder"])
         if scheduler is not None:
@@ -97,7 +99,7 @@ class AutoencoderMethod(TrainingMethod):
         x = batch.x  # (B, C, F, T), normalised
         self._keep_examples(x, from_validation=False)
         with self.autocast():
-            reconstruction, mean, log_variance = self.network(x)
+            reconstruction, mean, log_variance = self.step_network("autoencoder")(x)
         terms = self.losses(x, reconstruction.float(), mean.float(),
                             None if log_variance is None else log_variance.float())
         optimizer = self.optimizers["autoencoder"]
@@ -161,6 +163,8 @@ class AutoencoderMethod(TrainingMethod):
 
     def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
         """Refits the sampling Gaussian to this epoch's latents and steps the learning-rate schedule."""
+        # under several processes each saw its share of the epoch: fit the Gaussian to all of them
+        self.sum_over_processes(self.latents.count, self.latents.total, self.latents.outer)
         fitted = self.latents.fitted()
         if fitted is not None:
             mean, factor = fitted

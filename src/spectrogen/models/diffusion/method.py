@@ -24,6 +24,7 @@ from spectrogen.models.diffusion.schedule import NoiseSchedule
 from spectrogen.models.diffusion.unet import UNet
 from spectrogen.models.ema import make_average, update_average
 from spectrogen.models.registry import MODELS
+from spectrogen.training.device import fused_optimizer
 from spectrogen.training.method import Batch, DataInfo, TrainingMethod
 
 # real examples kept (on the host) as the reference of the quick per-epoch quality figure
@@ -76,7 +77,8 @@ class DiffusionMethod(TrainingMethod):
         # AdamW with weight_decay 0 (the family default) is exactly Adam
         self.optimizers = {"unet": torch.optim.AdamW(unet.parameters(), lr=training.learning_rate,
                                                      betas=(training.beta1, training.beta2),
-                                                     weight_decay=training.weight_decay)}
+                                                     weight_decay=training.weight_decay,
+                                                     **fused_optimizer(device))}
         # "plateau" is the trainer's: it halves the learning rates when the loss stops improving
         if training.lr_schedule == "cosine":
             self.schedulers = {"unet": torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizers["unet"],
@@ -84,7 +86,7 @@ class DiffusionMethod(TrainingMethod):
         self.grad_clip = training.grad_clip
         self.clip_sample = None if config.data.normalization == "none" else 1.0
         self.steps = 0
-        self.reference: Optional[torch.Tensor] = None  # (K, C, H, W) on the host
+        self.reference: Optional[torch.Tensor] = None  # (K, C, H, W) on the device until plotted
 
     # --- training -------------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -98,7 +100,7 @@ class DiffusionMethod(TrainingMethod):
         noise = torch.randn_like(x0)
         x_t = self.schedule.add_noise(x0, noise, t)
         with self.autocast():
-            output = unet(x_t, t, labels)  # (B, C, H, W)
+            output = self.step_network("unet")(x_t, t, labels)  # (B, C, H, W)
         loss = F.mse_loss(output.float(), self.schedule.target(x0, noise, t))
 
         scaler = self.grad_scaler("unet")
@@ -147,7 +149,8 @@ class DiffusionMethod(TrainingMethod):
         kept = 0 if self.reference is None else len(self.reference)
         if kept >= REFERENCE_EXAMPLES:
             return
-        more = x0[: REFERENCE_EXAMPLES - kept].detach().float().cpu()
+        # kept on the device: a copy to the host here would wait for the step to finish
+        more = x0[: REFERENCE_EXAMPLES - kept].detach().float().clone()
         self.reference = more if self.reference is None else torch.cat([self.reference, more])
 
     # --- sampling -------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ class DiffusionMethod(TrainingMethod):
         """Draws seed 003's figures: training_loss, samples_epoch_NNN, metrics_comparison, final_samples."""
         from spectrogen.models.diffusion.plots import draw_diffusion_plots
 
-        reference = None if self.reference is None else self.reference.numpy()
+        reference = None if self.reference is None else self.reference.cpu().numpy()
         draw_diffusion_plots(Path(plots_dir), history, reference)
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""`write_report(run_dir)`: read a run directory, draw its figures, write its sounds, write report.html."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from spectrogen import __version__
+from spectrogen.errors import SpectrogenError
+from spectrogen.report.audio_files import AudioFolder
+from spectrogen.report.figures import grid_png, metric_plot, spectrogram_png, statistics_plots
+from spectrogen.report.page import MediaRow, render_page
+from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
+from spectrogen.report.spectrogram_space import colour_range
+from spectrogen.training.run_directory import write_text_atomic
+
+REPORT_FILE = "report.html"
+NO_AUDIO = "The data are images, not audio spectrograms: there is nothing to listen to."
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Returns the path of report.html after (re)writing it, and report_audio/, in the run directory `run_dir`.
+
+    Raises InputError when `run_dir` holds no training run.
+    """
+    contents = read_run(run_dir)
+    config = contents.config
+    plots = statistics_plots(contents.history, config.get("monitor", {}).get("collapse_threshold"))
+    metrics = metric_plot(contents.metrics)
+    if metrics is not None:
+        plots.append(metrics)
+
+    audio = AudioFolder(contents.root)
+    grid, samples, real = _spectrogram_media(contents, audio)
+    audio.publish()
+    space = contents.space
+    page = render_page(
+        title=f"spectrogen run report: {config.get('name', 'experiment')} ({contents.model_name})",
+        subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
+        notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
+        grid_caption=_grid_caption(contents), samples=samples, real=real,
+        real_caption=_real_caption(contents),
+        no_audio_reason=None if space is not None and space.audible else NO_AUDIO, config=config)
+    path = contents.root / REPORT_FILE
+    write_text_atomic(path, page)
+    return path
+
+
+def _spectrogram_media(contents: RunContents, audio: AudioFolder):
+    """Returns (grid PNG, sample rows, real rows); writes the .wav files of both when there is sound."""
+    space = contents.space
+    if contents.samples is None or space is None:
+        return None, [], []
+    samples = contents.samples[:MAX_SAMPLES]  # (n, 1, H, W)
+    shown = space.display(contents.samples)  # (N, rows, cols)
+    real_shown = space.display(contents.real.arrays) if contents.real is not None else np.zeros((0,))
+    low, high = colour_range(shown, real_shown, decibels=space.audible)
+    options = dict(representation=space.axes_representation, value_label=space.value_label, vmin=low, vmax=high)
+    grid = grid_png(shown, captions=contents.sample_labels, **options)
+
+    names = [f"sample_{i + 1:02d}" for i in range(len(samples))]
+    sample_audio = _audio(contents, audio, samples, names)
+    sample_rows = [MediaRow(name, contents.sample_labels[i] if contents.sample_labels else None,
+                            spectrogram_png(shown[i], title=name, **options), sample_audio[i])
+                   for i, name in enumerate(names)]
+    real_rows = []
+    if contents.real is not None:
+        real_names = [f"real_{i + 1:02d}" for i in range(len(contents.real.arrays))]
+        real_audio = _audio(contents, audio, contents.real.arrays, real_names)
+        real_rows = [MediaRow(f"{name} (example {index})", label,
+                              spectrogram_png(real_shown[i], title=name, **options), real_audio[i])
+                     for i, (name, label, index) in enumerate(zip(real_names, contents.real.labels,
+                                                                  contents.real.indices))]
+    return grid, sample_rows, real_rows
+
+
+def _audio(contents: RunContents, audio: AudioFolder, arrays: np.ndarray, names: list[str]) -> list[Optional[str]]:
+    """Returns the page-relative .wav path of each array (None for all when the run has no sound)."""
+    space = contents.space
+    if not space.audible:
+        return [None] * len(names)
+    iterations = int(contents.config.get("output", {}).get("griffin_lim_iterations", 32))
+    try:
+        clips = space.audio(arrays, n_iter=iterations, seed=0)  # (n, S)
+    except SpectrogenError as exc:
+        contents.notes.append(f"audio could not be made ({exc})")
+        return [None] * len(names)
+    return audio.write(names, clips, space.representation.sample_rate)
+
+
+def _grid_caption(contents: RunContents) -> str:
+    if contents.samples is None:
+        return ""
+    space = contents.space
+    scale = ("in dB of the STFT magnitude, after undoing the normalisation" if space.audible
+             else "in the model's normalised units")
+    return (f"the {len(contents.samples)} fixed-noise samples of epoch {contents.samples_epoch} "
+            f"(samples/epoch_{contents.samples_epoch:03d}.npy), {scale}; each tile runs in time from left to "
+            f"right, low frequencies at its bottom")
+
+
+def _real_caption(contents: RunContents) -> str:
+    location = contents.config.get("data", {}).get("path")
+    return (f"from the data set {location}, normalised and resized as training saw them, then drawn and "
+            f"turned into sound in exactly the same way as the generated samples (one colour scale for both)")
+
+
+def _summary(contents: RunContents) -> list[tuple[str, Any]]:
+    """Returns the (name, value) rows of the summary table."""
+    config = contents.config
+    model, training = config.get("model", {}), config.get("training", {})
+    history = contents.history
+    size = f"{model.get('image_size')}x{model.get('image_width') or model.get('image_size')}"
+    rows: list[tuple[str, Any]] = [
+        ("model", f"{contents.model_name}, {size}, widths G {model.get('features_g')} / D {model.get('features_d')}"),
+        ("data set", config.get("data", {}).get("path")),
+        ("epochs completed", f"{history[-1]['epoch'] if history else 0} of {training.get('epochs')}"),
+    ]
+    seconds = sum(float(row["seconds"]) for row in history if isinstance(row.get("seconds"), (int, float)))
+    if seconds:
+        rows.append(("training time", f"{int(seconds // 60)} min {seconds % 60:.0f} s"))
+    if history:
+        last = history[-1]
+        shown = [key for key in last if key.startswith(("loss", "val_loss", "d_real", "d_fake"))]
+        rows += [(f"{key}, last epoch", last[key]) for key in shown if isinstance(last[key], (int, float))]
+    if contents.metrics:
+        last = contents.metrics[-1]
+        rows += [(f"{key}, epoch {last.get('epoch')}", value) for key, value in last.items()
+                 if key != "epoch" and isinstance(value, (int, float))]
+    if contents.checkpoint is not None:
+        rows.append(("checkpoint used for sound", str(contents.checkpoint.relative_to(contents.root))))
+    return rows

@@ -1,0 +1,160 @@
+"""The report's figures as PNG bytes: statistics against the epoch, spectrograms, the sample grid.
+
+Statistics are grouped by what they mean, from whichever columns the run wrote, so one page
+serves GAN, diffusion and autoencoder runs: losses, critic outputs D(x) / D(G(z)), gradient
+norms, learning rates, sample diversity, the other training statistics, and each metric of
+checkpoint_metrics.csv on its own axes (their scales differ by orders of magnitude).
+Spectrogram figures are the sampling package's (`spectrogen.sampling.images`): labelled time and
+frequency axes, a colour bar, low frequencies at the bottom.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from spectrogen.sampling.images import grid_figure, spectrogram_figure
+
+# columns that describe the machine, not the model: left to the summary, not plotted
+BOOKKEEPING = {"epoch", "nan_events", "collapse", "seconds", "samples_per_s", "step_time_ms", "cpu_percent",
+               "rss_mb", "peak_memory_mb", "gpu_memory_mb", "gpu_utilization", "loss_stability"}
+CRITIC_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), generated"}
+DPI = 90
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure of the page: a heading, what it shows, and the PNG."""
+
+    title: str
+    caption: str
+    png: bytes
+
+
+def png_bytes(figure: Figure, dpi: int = DPI) -> bytes:
+    """Returns `figure` encoded as PNG."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (epochs, values) of `key` over the rows where it holds a finite number."""
+    points = [(row["epoch"], float(row[key])) for row in rows
+              if isinstance(row.get(key), (int, float)) and isinstance(row.get("epoch"), (int, float))
+              and math.isfinite(row[key])]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    epochs, values = zip(*points)
+    return np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
+
+
+def numeric_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Returns the columns holding at least one number, in the order they first appear."""
+    columns: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            if key not in columns and isinstance(value, (int, float)):
+                columns.append(key)
+    return columns
+
+
+def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]:
+    """Returns (title, y label, columns) of each group of epoch statistics that has columns."""
+    plotted = [c for c in columns if c not in BOOKKEEPING]
+    groups = [
+        ("Losses", "mean over the epoch", [c for c in plotted if c.startswith(("loss", "val_loss"))]),
+        ("Critic outputs", "mean score", [c for c in plotted if c in CRITIC_NAMES]),
+        ("Gradient norms", "mean L2 norm", [c for c in plotted if c.startswith("grad_norm")]),
+        ("Learning rates", "learning rate", [c for c in plotted if c.startswith("lr_")]),
+        ("Sample diversity", "generated / real", [c for c in plotted if c == "diversity_ratio"]),
+    ]
+    taken = {c for _, _, keys in groups for c in keys}
+    groups.append(("Other statistics", "mean over the epoch", [c for c in plotted if c not in taken]))
+    return [group for group in groups if group[2]]
+
+
+def _line_axes(title: str, y_label: str) -> tuple[Figure, Any]:
+    figure = Figure(figsize=(5.6, 3.0), layout="constrained")  # two side by side on the page
+    axes = figure.add_subplot()
+    axes.set_title(title)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(y_label)
+    axes.grid(alpha=0.3)
+    return figure, axes
+
+
+def _draw_series(axes, rows: Sequence[dict[str, Any]], keys: Sequence[str], names: dict[str, str]) -> bool:
+    """Draws each key's series; returns True when all values drawn are positive (log scale possible)."""
+    positive = True
+    for key in keys:
+        epochs, values = series(rows, key)
+        if not len(values):
+            continue
+        axes.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3, label=names.get(key, key))
+        positive &= bool(np.all(values > 0))
+    if len(keys) > 1:
+        axes.legend(loc="best", fontsize=8)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    return positive
+
+
+def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Optional[float] = None) -> list[Plot]:
+    """Returns one plot per group of epoch statistics that the run recorded."""
+    plots = []
+    for title, y_label, keys in statistic_groups(numeric_columns(history)):
+        figure, axes = _line_axes(title, y_label)
+        positive = _draw_series(axes, history, keys, CRITIC_NAMES)
+        caption = ", ".join(CRITIC_NAMES.get(key, key) for key in keys)
+        if title == "Gradient norms" and positive:
+            axes.set_yscale("log")  # the critic's and the generator's norms differ by orders of magnitude
+            caption += " (log scale)"
+        if title == "Sample diversity" and collapse_threshold is not None:
+            axes.axhline(collapse_threshold, color="tab:red", linestyle="--", linewidth=1,
+                         label=f"collapse threshold {collapse_threshold:g}")
+            axes.legend(loc="best", fontsize=8)
+            caption = ("mean pairwise distance of the fixed-noise samples relative to real examples; "
+                       "below the dashed line the samples look alike (mode collapse)")
+        plots.append(Plot(title, caption, png_bytes(figure)))
+    return plots
+
+
+def metric_plot(metrics: Sequence[dict[str, Any]]) -> Optional[Plot]:
+    """Returns one figure with a panel per metric of checkpoint_metrics.csv, or None when there are none."""
+    columns = [c for c in numeric_columns(metrics) if c != "epoch"]
+    if not columns:
+        return None
+    cols = min(3, len(columns))
+    rows = math.ceil(len(columns) / cols)
+    figure = Figure(figsize=(3.6 * cols, 2.6 * rows), layout="constrained")
+    for index, key in enumerate(columns):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        epochs, values = series(metrics, key)
+        axes.plot(epochs, values, marker="o", markersize=3)
+        axes.set_title(key, fontsize=10)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    return Plot("Quality metrics", "computed during training (evaluation.eval_every); "
+                                   "see `spectrogen evaluate --help` for what each measures", png_bytes(figure))
+
+
+def spectrogram_png(spectrogram: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,
+                    title: Optional[str] = None) -> bytes:
+    """Returns a PNG of one (rows, cols) spectrogram with labelled axes and a colour bar."""
+    figure = spectrogram_figure(spectrogram, representation=representation, title=title, vmin=vmin, vmax=vmax,
+                                value_label=value_label)
+    return png_bytes(figure, dpi=72)
+
+
+def grid_png(spectrograms: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,
+             captions: Optional[Sequence[str]] = None, title: Optional[str] = None) -> bytes:
+    """Returns a PNG of all spectrograms (N, rows, cols) as one grid with a colour bar."""
+    figure = grid_figure(spectrograms, representation=representation, captions=captions, title=title,
+                         vmin=vmin, vmax=vmax, value_label=value_label)
+    return png_bytes(figure, dpi=80)

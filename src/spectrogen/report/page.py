@@ -1,0 +1,145 @@
+"""The HTML text of report.html: one self-contained page, images inline, audio beside it.
+
+Everything shown is escaped; images are PNG data URIs, styles are inline in the page, and there is
+no script, font or style sheet from anywhere else, so the file opens the same offline, from an
+e-mail attachment or from a web server. Audio files are referenced by relative path
+(`report_audio/…`), so the page and that folder travel together.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Optional, Sequence
+
+from spectrogen.report.figures import Plot
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+.subtitle, .caption, .note { color: #555; font-size: 0.92em; }
+.note { background: #fff8e0; border-left: 3px solid #e0b000; padding: 0.3em 0.8em; margin: 0.3em 0; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: middle; }
+th { background: #f4f4f4; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0; } figcaption { color: #555; font-size: 0.85em; max-width: 504px; }
+img.plot { max-width: 100%; } img.spectrogram { width: 320px; } img.grid { max-width: 100%; }
+table.media td { text-align: center; vertical-align: top; } .name { font-size: 0.9em; }
+audio { width: 300px; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """One row of a samples table: a name, its class, its spectrogram image and its audio file."""
+
+    name: str
+    label: Optional[str]
+    png: bytes
+    audio: Optional[str]  # path relative to the page, None when there is no sound
+
+
+def data_uri(png: bytes) -> str:
+    """Returns `png` as a data: URI that an <img> shows without any other file."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def image(png: bytes, alt: str, css: str) -> str:
+    """Returns an <img> element showing `png` inline."""
+    return f'<img class="{css}" src="{data_uri(png)}" alt="{escape(alt)}">'
+
+
+def format_value(value: Any) -> str:
+    """Returns a table cell's text: numbers to 4 significant digits, other values as JSON."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value)
+
+
+def key_value_table(rows: Sequence[tuple[str, Any]]) -> str:
+    """Returns a two-column table of (name, value) pairs."""
+    cells = "".join(f"<tr><th>{escape(name)}</th><td>{escape(format_value(value))}</td></tr>" for name, value in rows)
+    return f"<table>{cells}</table>"
+
+
+def config_tables(config: dict[str, Any]) -> str:
+    """Returns the configuration as one table per section, nested sections as dotted keys."""
+    parts = []
+    top = [(key, value) for key, value in config.items() if not isinstance(value, dict)]
+    if top:
+        parts.append(key_value_table(top))
+    for section, values in config.items():
+        if isinstance(values, dict):
+            parts.append(f"<h3>{escape(section)}</h3>" + key_value_table(list(_flatten(values))))
+    return "".join(parts)
+
+
+def _flatten(values: dict[str, Any], prefix: str = ""):
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def plots_section(plots: Sequence[Plot]) -> str:
+    """Returns the figures of `plots`, each with its caption."""
+    figures = "".join(f"<figure>{image(plot.png, plot.title, 'plot')}<figcaption>{escape(plot.caption)}</figcaption>"
+                      f"</figure>" for plot in plots)
+    return f'<div class="plots">{figures}</div>'
+
+
+def media_table(rows: Sequence[MediaRow], no_audio_reason: Optional[str], columns: int = 3) -> str:
+    """Returns a table of `columns` examples per row: each cell a name (and class), a spectrogram, a player."""
+    audible = any(row.audio for row in rows)
+    cells = []
+    for row in rows:
+        heading = escape(row.name) + (f" &middot; class <b>{escape(row.label)}</b>" if row.label is not None else "")
+        cell = f'<div class="name">{heading}</div>{image(row.png, f"spectrogram of {row.name}", "spectrogram")}'
+        if row.audio:
+            cell += f'<br><audio controls preload="metadata" src="{escape(row.audio)}"></audio>'
+        cells.append(f"<td>{cell}</td>")
+    body = "".join(f"<tr>{''.join(cells[start:start + columns])}</tr>" for start in range(0, len(cells), columns))
+    note = f'<p class="note">{escape(no_audio_reason)}</p>' if no_audio_reason and not audible else ""
+    return note + f'<table class="media">{body}</table>'
+
+
+def render_page(*, title: str, subtitle: str, notes: Sequence[str], summary: Sequence[tuple[str, Any]],
+                plots: Sequence[Plot], grid: Optional[bytes], grid_caption: str, samples: Sequence[MediaRow],
+                real: Sequence[MediaRow], real_caption: str, no_audio_reason: Optional[str],
+                config: dict[str, Any]) -> str:
+    """Returns the whole report page as HTML text."""
+    parts = [f"<h1>{escape(title)}</h1>", f'<p class="subtitle">{escape(subtitle)}</p>']
+    parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
+    parts += ["<h2>Summary</h2>", key_value_table(summary)]
+    parts.append("<h2>Training statistics</h2>")
+    parts.append(plots_section(plots) if plots else "<p>No epoch has finished yet.</p>")
+    parts.append("<h2>Generated samples</h2>")
+    if grid is not None:
+        parts.append(f"<figure>{image(grid, 'grid of the latest samples', 'grid')}"
+                     f"<figcaption>{escape(grid_caption)}</figcaption></figure>")
+        parts.append(media_table(samples, no_audio_reason))
+    else:
+        parts.append("<p>No samples have been written yet.</p>")
+    if real:
+        parts += ["<h2>Real examples for comparison</h2>", f'<p class="caption">{escape(real_caption)}</p>',
+                  media_table(real, no_audio_reason)]
+    parts += ["<h2>Configuration</h2>",
+              '<p class="caption">as resolved for this run (<code>epochs_statistics/experiment_config.json</code>)</p>',
+              config_tables(config)]
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            # an empty icon: otherwise browsers fetch /favicon.ico, which a plain file server lacks
+            f'<link rel="icon" href="data:,">\n'
+            f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")

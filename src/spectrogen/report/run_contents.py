@@ -1,0 +1,177 @@
+"""Everything the report shows, read back from a run directory (never from the live trainer).
+
+Reading from disk is what lets `spectrogen report RUN_DIR` rebuild the page of any finished,
+stopped or copied run. What cannot be read (no checkpoint yet, the data set moved) becomes a note
+on the page instead of an error: the page of a half-finished run is still worth having.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from spectrogen.errors import InputError, SpectrogenError
+from spectrogen.training.checkpoint import rolling_checkpoints
+from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.run_directory import RunDirectory
+from spectrogen.report.spectrogram_space import SpectrogramSpace
+
+_SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
+MAX_SAMPLES = 16  # rows of the samples table; the grid shows all of them
+MAX_REAL_EXAMPLES = 8
+
+
+@dataclass
+class RealExamples:
+    """A few examples of the run's data set, in the model's normalised range (N, 1, H, W)."""
+
+    arrays: np.ndarray
+    labels: list[Optional[str]]  # class name of each, None when unlabelled
+    indices: list[int]  # positions in the data set
+
+
+@dataclass
+class RunContents:
+    """What one run directory holds, as the report needs it."""
+
+    root: Path
+    config: dict[str, Any]
+    history: list[dict[str, Any]]  # rows of epoch_statistics.csv
+    metrics: list[dict[str, Any]]  # rows of checkpoint_metrics.csv
+    samples: Optional[np.ndarray] = None  # (n, 1, H, W) of the latest sampling epoch
+    samples_epoch: Optional[int] = None
+    sample_labels: Optional[list[str]] = None  # class of each sample (conditional models)
+    space: Optional[SpectrogramSpace] = None
+    checkpoint: Optional[Path] = None
+    real: Optional[RealExamples] = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("model", {}).get("name", "unknown"))
+
+
+def read_run(run_dir: str | Path) -> RunContents:
+    """Returns what the run directory `run_dir` holds; raises InputError when it holds no run."""
+    run = RunDirectory(Path(run_dir).expanduser())
+    if not run.root.is_dir():
+        raise InputError("no such folder; give the --output-dir of a `spectrogen train` run", run.root)
+    if not run.config_json.is_file():
+        raise InputError(f"is not a training run: it has no {run.config_json.relative_to(run.root)}; give the "
+                         f"folder that `spectrogen train --output-dir` wrote", run.root)
+    try:
+        config = json.loads(run.config_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot be read ({exc}); the run directory is damaged", run.config_json) from None
+    contents = RunContents(root=run.root, config=config, history=CsvLog(run.epoch_csv).rows(),
+                           metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1])
+    _read_latest_samples(run, contents)
+    _read_checkpoint(run, contents)
+    if contents.space is not None:
+        _read_real_examples(contents)
+    return contents
+
+
+def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
+    found = sorted((int(m.group(1)), path) for path in run.samples_dir.glob("epoch_*.npy")
+                   if (m := _SAMPLE_FILE.match(path.name))) if run.samples_dir.is_dir() else []
+    if not found:
+        contents.notes.append("no samples yet: samples/ holds no epoch_NNN.npy")
+        return
+    epoch, path = found[-1]
+    try:
+        samples = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        contents.notes.append(f"{path.name} cannot be read ({exc})")
+        return
+    if samples.ndim != 4 or samples.shape[1] != 1 or not np.isfinite(samples).all():
+        contents.notes.append(f"{path.name} holds {samples.shape} arrays with non-finite values or more than "
+                              f"one channel; it is not shown")
+        return
+    contents.samples, contents.samples_epoch = samples.astype(np.float32), epoch
+
+
+def _checkpoint_path(run: RunDirectory) -> Optional[Path]:
+    """Returns the newest checkpoint of the run (final, else the latest rolling one, else best)."""
+    for path in (run.final_checkpoint, *reversed(rolling_checkpoints(run.checkpoints_dir)), run.best_checkpoint):
+        if path.is_file():
+            return path
+    return None
+
+
+def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
+    """Fills the spectrogram space and the sample classes from the run's newest checkpoint."""
+    from spectrogen.sampling.load import load_generator
+
+    path = _checkpoint_path(run)
+    model = contents.config.get("model", {})
+    shape = (int(model.get("image_size", 0)), int(model.get("image_width") or model.get("image_size", 0)))
+    if contents.samples is not None:
+        shape = tuple(contents.samples.shape[-2:])
+    if path is None:
+        contents.notes.append("no checkpoint yet: spectrograms are shown in normalised units, without audio")
+        contents.space = SpectrogramSpace(None, None, shape)
+        return
+    try:
+        loaded = load_generator(path, device="cpu")
+    except SpectrogenError as exc:
+        contents.notes.append(f"the checkpoint could not be read ({exc}); spectrograms are shown in "
+                              f"normalised units, without audio")
+        contents.space = SpectrogramSpace(None, None, shape)
+        return
+    contents.checkpoint = path
+    contents.space = SpectrogramSpace(loaded.representation, loaded.normalizer, shape)
+    classes = loaded.class_names or [str(i) for i in range(int(getattr(loaded.method, "num_classes", 0) or 0))]
+    if loaded.conditional and classes and contents.samples is not None:
+        # the trainer's fixed labels: sample i is of class i mod K (training.trainer)
+        contents.sample_labels = [classes[i % len(classes)] for i in range(len(contents.samples))]
+    if not contents.space.audible:
+        contents.notes.append("the data are images, not audio spectrograms: there is nothing to listen to")
+
+
+def _read_real_examples(contents: RunContents) -> None:
+    """Picks a few examples of the run's data set (one or two per class) when it is still at its path."""
+    from spectrogen.data.dataset import SpectrogramDataset
+
+    location = contents.config.get("data", {}).get("path")
+    if not location:
+        return
+    try:
+        dataset = SpectrogramDataset.open(location)
+    except SpectrogenError:
+        contents.notes.append(f"the data set {location} is no longer readable there: real examples are left out")
+        return
+    indices = example_indices(dataset.labels, len(dataset.class_names), MAX_REAL_EXAMPLES)
+    if not indices:
+        return
+    raw = np.asarray(dataset.features[indices], dtype=np.float32)  # (n, F, T)
+    try:
+        arrays = contents.space.normalise(raw)
+    except SpectrogenError as exc:
+        contents.notes.append(f"the data set {location} does not fit the checkpoint ({exc}): real examples "
+                              f"are left out")
+        return
+    names = dataset.class_names
+    labels = [names[int(dataset.labels[i])] if names else None for i in indices]
+    contents.real = RealExamples(arrays=arrays, labels=labels, indices=[int(i) for i in indices])
+
+
+def example_indices(labels: np.ndarray, num_classes: int, count: int, seed: int = 0) -> list[int]:
+    """Returns up to `count` seeded example positions, spread evenly over the classes (class order)."""
+    rng = np.random.default_rng(seed)
+    if num_classes <= 1:
+        n = min(count, len(labels))
+        return sorted(int(i) for i in rng.choice(len(labels), size=n, replace=False)) if n else []
+    per_class = max(1, min(2, count // num_classes))
+    chosen: list[int] = []
+    for label in range(num_classes):
+        members = np.flatnonzero(np.asarray(labels) == label)
+        take = min(per_class, len(members), count - len(chosen))
+        if take > 0:
+            chosen += sorted(int(i) for i in rng.choice(members, size=take, replace=False))
+    return chosen

@@ -1,0 +1,216 @@
+"""Training in several processes: `torchrun --nproc-per-node N -m spectrogen train ...` runs DDP.
+
+torchrun starts N copies of the same command and gives each RANK, WORLD_SIZE and LOCAL_RANK in its
+environment; `train()` reads them here, joins the process group (NCCL on CUDA, gloo on the CPU)
+and wraps each trained network in `DistributedDataParallel`. The conventions:
+
+* `training.batch_size` is per process; one step trains on batch_size x N examples. An epoch's
+  (seed, epoch) order is cut into global batches and each rank takes its own slice, so N processes
+  with batch B see exactly the batches one process with batch N x B would (the learning rate is
+  not rescaled).
+* Rank 0 alone writes: the run directory, CSV rows, samples, checkpoints, plots and the report.
+  Other ranks read the checkpoint they resume from and nothing else there.
+* Step statistics are averaged over the processes once per logging interval (one all-reduce,
+  together with any stop request); the rows and decisions at the end of an epoch are rank 0's,
+  broadcast to the others so that every rank takes the same branch.
+* Checkpoints hold the plain (unwrapped) networks, so a run resumes under any number of processes.
+* Rank 0 keeps the run's own random streams (a one-process run is unchanged); rank r > 0 draws
+  from streams seeded by (seed, r, step), so ranks never share latent vectors or noise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from spectrogen.errors import ConfigError
+
+# ranks wait for rank 0 while it samples, evaluates and saves at the end of an epoch; NCCL's own
+# default (10 minutes) can be too short for a large evaluation
+TIMEOUT = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class Processes:
+    """Where this process stands among the training processes (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+    owns_group: bool = False  # this `train()` call started the process group and ends it
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = Processes()
+
+
+def _integer(environ: Mapping[str, str], key: str, default: int) -> int:
+    text = environ.get(key, "")
+    if text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"environment variable {key}={text!r} is not a whole number (torchrun sets it)") from None
+
+
+def environment_processes(environ: Mapping[str, str] = os.environ) -> Processes:
+    """Returns the rank and sizes that torchrun put in the environment (one process when absent).
+
+    A process group the caller already started takes precedence over the environment.
+    """
+    if dist.is_available() and dist.is_initialized():
+        world = dist.get_world_size()
+        local = _integer(environ, "LOCAL_RANK", dist.get_rank())
+        return Processes(rank=dist.get_rank(), world_size=world, local_rank=local,
+                         local_world_size=_integer(environ, "LOCAL_WORLD_SIZE", world))
+    world = _integer(environ, "WORLD_SIZE", 1)
+    rank = _integer(environ, "RANK", 0)
+    local = _integer(environ, "LOCAL_RANK", rank)
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise ConfigError(f"RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local} are inconsistent; "
+                          f"start several processes with torchrun --nproc-per-node N")
+    return Processes(rank=rank, world_size=world, local_rank=local,
+                     local_world_size=_integer(environ, "LOCAL_WORLD_SIZE", world))
+
+
+def process_device(device: torch.device, processes: Processes) -> torch.device:
+    """Returns the device this process trains on: its own GPU (cuda:LOCAL_RANK) under torchrun."""
+    if not processes.enabled:
+        return device
+    if device.type == "cuda":
+        if device.index not in (None, 0) or torch.cuda.device_count() <= processes.local_rank:
+            raise ConfigError(f"training.device={device} with {processes.world_size} processes: use --device cuda; "
+                              f"each process takes the GPU of its LOCAL_RANK "
+                              f"(this machine has {torch.cuda.device_count()} GPU(s))")
+        return torch.device("cuda", processes.local_rank)
+    if device.type != "cpu":
+        raise ConfigError(f"training.device={device.type} cannot train in several processes: use cuda or cpu")
+    return device
+
+
+def start(processes: Processes, device: torch.device) -> Processes:
+    """Returns `processes` after joining the process group (NCCL on CUDA, gloo on the CPU) when needed."""
+    if not processes.enabled or dist.is_initialized():
+        return processes
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, timeout=TIMEOUT)
+    return replace(processes, owns_group=True)
+
+
+def stop(processes: Processes) -> None:
+    """Leaves the process group when this run started it."""
+    if processes.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _has_running_statistics(network: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats for m in network.modules())
+
+
+def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device: torch.device,
+                  processes: Processes) -> dict[str, nn.Module]:
+    """Returns DistributedDataParallel wrappers of the `trained` networks (empty in one process).
+
+    The networks themselves stay as they are (the method's state_dict, EMA and sampling use them,
+    and checkpoints hold their plain keys); only the forward passes of a training step go through
+    the wrappers, whose backward averages the gradients over the processes. Buffers are broadcast
+    from rank 0 only where batch norm keeps running statistics.
+    """
+    if not processes.enabled:
+        return {}
+    wrappers = {}
+    for name in trained:
+        network = networks[name]
+        if not any(p.requires_grad for p in network.parameters()):
+            continue
+        wrappers[name] = DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=_has_running_statistics(network))
+    return wrappers
+
+
+def interval_to_host(values: torch.Tensor, stop: bool, processes: Processes) -> tuple[np.ndarray, bool]:
+    """Returns (values (n, K) as float64 on the host, averaged over the processes; whether any process
+    asked to stop).
+
+    The logging interval's one host synchronisation: in several processes one all-reduce carries
+    the statistics and the stop flag together. A non-finite value on any rank makes the mean
+    non-finite on all, so every rank applies the same NaN policy.
+    """
+    if not processes.enabled:
+        return values.cpu().numpy().astype(np.float64), stop
+    flat = torch.cat([values.reshape(-1).float(), torch.full((1,), float(stop), device=values.device)])
+    dist.all_reduce(flat)
+    host = flat.cpu().numpy().astype(np.float64)
+    return (host[:-1] / processes.world_size).reshape(values.shape), bool(host[-1] > 0)
+
+
+def any_process(flag: bool, processes: Processes, device: torch.device) -> bool:
+    """Returns True when `flag` is True on any process (a collective: every rank must call it)."""
+    if not processes.enabled:
+        return flag
+    tensor = torch.full((1,), float(flag), device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.cpu()[0] > 0)
+
+
+def sum_in_place(tensors: list[torch.Tensor], processes: Processes) -> None:
+    """Replaces each tensor by its sum over the processes (nothing in one process)."""
+    if processes.enabled:
+        for tensor in tensors:
+            dist.all_reduce(tensor)
+
+
+def from_main(value: Any, processes: Processes) -> Any:
+    """Returns rank 0's `value` on every process (a collective; `value` must pickle)."""
+    if not processes.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier(processes: Processes) -> None:
+    """Waits until every process gets here."""
+    if processes.enabled:
+        dist.barrier()
+
+
+def seed_rank_streams(seed: int, step: int, processes: Processes) -> None:
+    """Gives ranks other than 0 their own torch, numpy and Python random streams, from (seed, rank, step)."""
+    if processes.rank == 0:
+        return
+    import random
+
+    state = np.random.SeedSequence([seed % 2**32, processes.rank, step]).generate_state(2)
+    torch.manual_seed(int(state[0]))  # all devices
+    np.random.seed(int(state[1]))
+    random.seed(int(state[1]))
+
+
+def sum_on_host(values: np.ndarray, processes: Processes, device: torch.device) -> np.ndarray:
+    """Returns `values` (float64) summed over the processes (a collective; unchanged in one process)."""
+    if not processes.enabled:
+        return values
+    tensor = torch.as_tensor(np.asarray(values, dtype=np.float64), device=device)
+    dist.all_reduce(tensor)
+    return tensor.cpu().numpy()
