@@ -102,7 +102,7 @@ with Meter() as meter:
     count = 0
     for path in sorted(Path(sys.argv[1]).rglob("*.*")):
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
+        mono = audio @ np.full(audio.shape[1], 1 / audio.shape[1], np.float32)
         count += len(soxr.resample(mono, rate, 16000, quality="HQ") if rate != 16000 else mono) > 0
 meter.report(count)
 """

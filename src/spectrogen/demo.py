@@ -116,7 +116,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     if model not in DEMO_MODELS:
         raise UsageError(f"--model {model}: the demo trains {' or '.join(DEMO_MODELS)}")
     if not minutes > 0:
-        raise UsageError(f"--minutes {minutes}: give a positive time limit, e.g. 3")
+        raise UsageError(f"--minutes {minutes:g}: give a positive time limit, e.g. 3")
     data, run = out / "data", out / "run"
     # validated before anything is written: a bad --device fails here, not after the data set is built
     config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device))

@@ -66,3 +66,14 @@ def test_copies_of_the_training_set_are_flagged_by_the_memorisation_check(outcom
     assert outcomes["copies"]["nn_train_min"] == 0.0
     assert outcomes["copies"]["nn_copy_fraction"] == 1.0
     assert outcomes["real"]["nn_copy_fraction"] < 0.2
+
+
+def test_class_ordered_sets_are_scored_as_the_mix_they_are(harmonic_set, trained_classifier):
+    # a conditional model's samples come in class blocks; the score must not see one class per split
+    x, labels = harmonic_set
+    ordered = x[200:480][np.argsort(labels[200:480], kind="stable"), None]
+    shuffled = x[200:480, None]
+    reference = RealReference(shuffled, trained_classifier)
+    scores = [evaluate_samples(s, reference, metrics="is").metrics["is"] for s in (ordered, shuffled)]
+    assert scores[0] == pytest.approx(scores[1], rel=0.05)
+    assert scores[0] > 2.0

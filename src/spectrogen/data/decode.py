@@ -45,7 +45,9 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
             except (RuntimeError, OSError) as exc:
                 raise SkipFile(f"decoding failed after {handle.tell() / handle.samplerate:.1f} s: {exc}") from None
             last = len(block) < block_frames
-            mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+            # a matrix-vector product: numpy's mean over the short channel axis is 20x slower
+            mono = block @ np.full(block.shape[1], 1.0 / block.shape[1], np.float32) if block.shape[1] > 1 \
+                else block[:, 0]
             if stream is not None:
                 mono = stream.resample_chunk(mono, last=last)
             if len(mono):

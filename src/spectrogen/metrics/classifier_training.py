@@ -30,7 +30,7 @@ class ClassifierOptions:
     """How the feature network is trained; saved in the classifier file."""
 
     epochs: int = 6
-    min_steps: int = 100  # small data sets train for more epochs, so that a few examples still get enough steps
+    min_steps: int = 60  # small data sets train for more epochs, so that a few examples still get enough steps
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 8

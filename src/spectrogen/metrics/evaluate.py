@@ -195,8 +195,12 @@ def _kid(s: _Sides) -> dict[str, float]:
 
 
 def _inception_score(s: _Sides) -> dict[str, float]:
-    score, spread = inception_score(s.fake_features.probabilities, IS_SPLITS)
-    ceiling, ceiling_spread = inception_score(s.real_features.probabilities, IS_SPLITS)
+    # the splits must each be a fair mix: a conditional model's samples come in class blocks and data
+    # sets are often sorted by class, so both sets are shuffled (seeded) before splitting
+    rng = np.random.default_rng(s.seed)
+    fake, real = s.fake_features.probabilities, s.real_features.probabilities
+    score, spread = inception_score(fake[rng.permutation(len(fake))], IS_SPLITS)
+    ceiling, ceiling_spread = inception_score(real[rng.permutation(len(real))], IS_SPLITS)
     return {"is": score, "is_std": spread, "is_real": ceiling, "is_real_std": ceiling_spread}
 
 

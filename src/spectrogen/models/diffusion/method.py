@@ -27,7 +27,7 @@ from spectrogen.models.registry import MODELS
 from spectrogen.training.device import fused_optimizer
 from spectrogen.training.method import Batch, DataInfo, TrainingMethod
 
-# real examples kept (on the host) as the reference of the quick per-epoch quality figure
+# real examples kept (on the training device) as the reference of the quick per-epoch quality figure
 REFERENCE_EXAMPLES = 256
 
 
