@@ -89,9 +89,9 @@ def test_dcgan_learns_the_pitches_and_their_proportions():
 def test_specgan_with_wgan_gp_learns_the_pitches_and_their_proportions():
     data, labels = harmonic_tones(EXAMPLES, torch.Generator().manual_seed(0))
     method = tiny_method("specgan", 0, {"features_g": 16, "features_d": 16},
-                         {"loss": "wgan-gp", "learning_rate": 1e-3, "critic_steps": 2, "batch_size": 16})
+                         {"loss": "wgan-gp", "learning_rate": 2e-3, "critic_steps": 2, "batch_size": 16})
     untrained = distance(samples(method), data)
-    train(method, data, labels, generator_steps=200, seed=0)
+    train(method, data, labels, generator_steps=125, seed=0)
     trained = distance(samples(method), data)
     assert trained.profile < 0.3 * untrained.profile, (trained, untrained)
     assert trained.peaks < 0.5 and trained.peaks < 0.6 * untrained.peaks, (trained, untrained)
@@ -112,7 +112,7 @@ def test_cgan_makes_the_pitch_of_the_class_it_is_asked_for():
         return [distance(samples(method, torch.full((64,), k)), data[labels == k]) for k in range(len(PITCHES))]
 
     untrained, untrained_distances = on_pitch(), class_distances()
-    train(method, data, labels, generator_steps=150, seed=0)
+    train(method, data, labels, generator_steps=125, seed=0)
     trained, trained_distances = on_pitch(), class_distances()
     assert min(trained) > 0.9 and sum(untrained) / len(untrained) < 0.5, (trained, untrained)
     for before, after in zip(untrained_distances, trained_distances):

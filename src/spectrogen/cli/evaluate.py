@@ -8,7 +8,8 @@ Examples:
   spectrogen evaluate runs/cgan --data data/birds --heldout data/birds_test --out runs/cgan/evaluation
 
 A run directory is evaluated at checkpoints/best_model.tar (else final_model.tar, else the latest
-checkpoint). Writes OUT/metrics.json and OUT/metrics.txt and prints the table. Metrics: fid, kid,
+checkpoint). Writes OUT/metrics.json and OUT/metrics.txt (an earlier evaluation there is replaced
+only with --overwrite) and prints the table. Metrics: fid, kid,
 is, ndb, pr (precision/recall), diversity (SSIM/MS-SSIM), nn (memorisation), profile; default all
 but profile.
 
@@ -59,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--normalization", default="per_frequency",
                           choices=["per_frequency", "minmax", "minmax01", "per_sample", "none"],
                           help="normalisation of the data, as training uses it (default per_frequency)")
-    training.add_argument("--overwrite", action="store_true", help="replace an existing classifier file")
+    training.add_argument("--overwrite", action="store_true",
+                          help="replace an existing classifier file, or the metrics of an earlier evaluation in --out")
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -137,9 +139,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--n {args.n}: the metrics compare sets, ask for at least 2 samples")
     from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint, evaluate_sample_file
     from spectrogen.metrics.evaluate import parse_metrics
-    from spectrogen.metrics.table import format_table, write_metrics
+    from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
 
     metrics = parse_metrics(args.metrics)  # checked before anything slow
+    out = _default_out(args)
+    if (out / METRICS_FILE).exists() and not args.overwrite:
+        raise OverwriteError(f"{out} already holds {METRICS_FILE} of an earlier evaluation; pass --overwrite "
+                             f"to replace it, or choose another --out")
     device = _device(args.device)
     common = dict(metrics=metrics, classifier=args.classifier, inception=args.inception,
                   heldout_data=args.heldout, seed=args.seed, device=device, log=_log)
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                                       samples_normalization=args.samples_normalization, **common)
     else:
         result = evaluate_checkpoint(args.target, args.data, n=args.n, batch_size=args.batch_size, **common)
-    path = write_metrics(result, _default_out(args))
+    path = write_metrics(result, out)
     print(format_table(result))
     print(f"\nwrote {path} and {path.with_name('metrics.txt')}")
     return 0

@@ -36,24 +36,32 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
     with handle:
         if handle.frames == 0:
             raise SkipFile("empty: no audio frames")
-        stream = None
-        if handle.samplerate != sample_rate:
-            stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        rate, stream = handle.samplerate, None
         while True:
             try:
                 block = handle.read(block_frames, dtype="float32", always_2d=True)  # (n, channels)
             except (RuntimeError, OSError) as exc:
-                raise SkipFile(f"decoding failed after {handle.tell() / handle.samplerate:.1f} s: {exc}") from None
+                raise SkipFile(f"decoding failed after {handle.tell() / rate:.1f} s: {exc}") from None
             last = len(block) < block_frames
-            # a matrix-vector product: numpy's mean over the short channel axis is 20x slower
-            mono = block @ np.full(block.shape[1], 1.0 / block.shape[1], np.float32) if block.shape[1] > 1 \
-                else block[:, 0]
-            if stream is not None:
-                mono = stream.resample_chunk(mono, last=last)
+            mono = to_mono(block)
+            if rate != sample_rate:
+                if last and stream is None:  # the whole file in one block: a one-shot resample is cheaper
+                    mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
+                else:
+                    stream = stream or soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+                    mono = stream.resample_chunk(mono, last=last)
             if len(mono):
                 yield mono
             if last:
                 return
+
+
+def to_mono(block: np.ndarray) -> np.ndarray:
+    """Returns the channel average of `block` (n, channels) as (n,) float32."""
+    if block.shape[1] == 1:
+        return block[:, 0]
+    # a matrix-vector product: numpy's mean over the short channel axis is about 20x slower
+    return block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
 
 
 def _open_failure(path: Path, exc: Exception) -> str:

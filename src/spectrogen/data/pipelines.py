@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -90,11 +90,20 @@ class _Decoded:
     problem: Optional[str] = None  # why the item stopped early, when it did
 
 
+def _finite(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Yields `chunks`; raises SkipFile at the first one holding NaN or infinite samples."""
+    for chunk in chunks:
+        # a float recording can hold them; one would poison the data set's moments
+        if not np.isfinite(chunk).all():
+            raise SkipFile("holds NaN or infinite samples (a damaged floating-point recording)")
+        yield chunk
+
+
 def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rate: int) -> Iterator[_Decoded]:
     """Yields the window blocks of one item, then a `done` step with its counts (and problem)."""
     counts = WindowCounts()
     try:
-        for block in windower.windows(source.read(item, sample_rate), counts):
+        for block in windower.windows(_finite(source.read(item, sample_rate)), counts):
             yield _Decoded(item, block=block)
     except SkipFile as problem:
         yield _Decoded(item, counts=counts, problem=problem.reason)
@@ -117,7 +126,9 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     for step in read_ahead(items, decode, workers=DECODE_WORKERS):
         if step.block is not None:
             taken += batcher.add(step.block, step.item, taken)
-            if batcher.full:
+            if batcher.full:  # --limit reached inside this item: it counts as read and used
+                summary.files_read += 1
+                summary.files_used += 1
                 break
             continue
         _account(step, taken, summary, window, representation.sample_rate, options)

@@ -30,7 +30,6 @@ class ClassifierOptions:
     """How the feature network is trained; saved in the classifier file."""
 
     epochs: int = 6
-    min_steps: int = 60  # small data sets train for more epochs, so that a few examples still get enough steps
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 8
@@ -71,15 +70,16 @@ def _optimise(network_parameters, loss_of_batch: Callable[[torch.Tensor], torch.
               options: ClassifierOptions, rng: np.random.Generator) -> float:
     # the same loop for both kinds: AdamW with a cosine schedule over all steps; returns the last epoch's loss
     optimizer = torch.optim.AdamW(network_parameters, lr=options.learning_rate, weight_decay=1e-4)
-    steps_per_epoch = max(1, len(train_index) // options.batch_size)
-    epochs = max(options.epochs, math.ceil(options.min_steps / steps_per_epoch))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    # small data sets get smaller batches, so that every epoch still makes at least 8 steps
+    batch_size = min(options.batch_size, max(8, len(train_index) // 8))
+    steps_per_epoch = max(1, len(train_index) // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.epochs * steps_per_epoch)
     epoch_loss = math.nan
-    for _ in range(epochs):
+    for _ in range(options.epochs):
         order = rng.permutation(train_index)
         losses = []
         for step in range(steps_per_epoch):
-            loss = loss_of_batch(torch.as_tensor(order[step * options.batch_size:(step + 1) * options.batch_size]))
+            loss = loss_of_batch(torch.as_tensor(order[step * batch_size:(step + 1) * batch_size]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -55,8 +55,7 @@ class NDBBins:
         self.bins = bins or default_bins(len(x))
         if len(x) < self.bins:
             raise ValueError(f"NDB with {self.bins} bins needs at least {self.bins} real samples, got {len(x)}")
-        # random initialisation, best of three: scikit-learn's k-means++ start costs more than the fit here
-        self.kmeans = KMeans(n_clusters=self.bins, init="random", n_init=3, random_state=seed).fit(x)
+        self.kmeans = KMeans(n_clusters=self.bins, n_init=1, random_state=seed).fit(x)
         self.real_proportions = self._proportions(self.kmeans.labels_)
 
     def _proportions(self, assignment: np.ndarray) -> np.ndarray:

@@ -53,11 +53,11 @@ class SpecGANDiscriminator(nn.Module):
         init_gan_weights(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Returns the last hidden map (B, 16·dim, 4, 4) of images (B, C, H, W)."""
+        """Returns the last hidden map (B, F, 4, 4) of images (B, C, H, W); F = 16·dim at 128x128."""
         return self.body(x)
 
     def logit(self, h: torch.Tensor) -> torch.Tensor:
-        """Returns the logits (B,) of hidden maps (B, 16·dim, 4, 4)."""
+        """Returns the logits (B,) of hidden maps (B, F, 4, 4)."""
         return self.head(h.flatten(1)).squeeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -142,10 +142,22 @@ def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]], is_main: 
     overridden = any(key == "output.output_dir" for key, _ in overrides)
     run = RunDirectory(_run_root_for_resume(checkpoint_path, config, overridden, is_main))
     config.output.output_dir = str(run.root)
-    if progress_of(checkpoint)[0] >= config.training.epochs:
+    if progress_of(checkpoint)[0] >= config.training.epochs and not _unfinished(run, checkpoint_path, config):
         raise UsageError(f"{checkpoint_path} already completed training.epochs={config.training.epochs}; "
                          f"to train longer, resume with a larger --epochs")
     return config, run, checkpoint, checkpoint_path
+
+
+def _unfinished(run: RunDirectory, checkpoint_path: Path, config: ExperimentConfig) -> bool:
+    """Returns whether the run of `checkpoint_path` did all its epochs but was stopped (killed, say) before
+    final_model.tar recorded them: the resume then only writes final_model.tar and the figures."""
+    if checkpoint_path.parent.resolve() != run.checkpoints_dir.resolve():
+        return False
+    final = run.final_checkpoint
+    try:
+        return not final.is_file() or progress_of(load_checkpoint(final, mmap=True))[0] < config.training.epochs
+    except CheckpointError:
+        return True
 
 
 def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]], overwrite: bool,

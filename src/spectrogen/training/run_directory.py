@@ -140,9 +140,10 @@ class RunDirectory:
                 match = _SAMPLE_FILE.match(path.name)
                 if match and int(match.group(1)) > epoch:
                     path.unlink()
-        if self.checkpoints_dir.is_dir():
-            for leftover in self.checkpoints_dir.glob(".*.tmp"):
-                leftover.unlink()  # an interrupted atomic write; the real file is intact
+        for folder in (self.checkpoints_dir, self.samples_dir, self.statistics_dir, iterations_root):
+            # an interrupted atomic write (checkpoint, samples, CSV rewrite); the real file is intact
+            for leftover in folder.rglob("*.tmp") if folder.is_dir() else ():
+                leftover.unlink()
 
     def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
         """Writes the fixed-noise samples (n, C, H, W) of `epoch` as float32 .npy (lossless)."""

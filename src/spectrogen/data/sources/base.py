@@ -111,10 +111,12 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
         source.class_names = []
         return [Item(location.name, 0, location)]
     root = require_folder(location, what)
-    files = sorted(
-        path for path in root.rglob("*")
-        if path.name.lower().endswith(suffixes) and visible(path, root) and path.is_file()
-    )
+    named = [path for path in root.rglob("*") if path.name.lower().endswith(suffixes) and visible(path, root)]
+    files = sorted(path for path in named if path.is_file())
+    for path in sorted(path for path in named if not path.is_file() and not path.is_dir()):
+        # never opened: a pipe would block the run, a broken link has nothing to read
+        kind = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
+        source.rejected.append((path.relative_to(root).as_posix(), f"unreadable: {kind}"))
     if not files:
         raise InputError(f"holds no {what} files ({', '.join(suffixes)})", root)
     nested = [path for path in files if len(path.relative_to(root).parts) > 1]

@@ -27,6 +27,8 @@ def _open(path) -> np.ndarray:
         raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise SkipFile(f"not a numeric .npy array ({exc})") from None
+    except EOFError:  # numpy's word for a file of 0 bytes
+        raise SkipFile("empty file (0 bytes), not a .npy array") from None
 
 
 def as_examples(array: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The mel autoencoder as a training method: MSE + L1 (+ KL) loss, AdamW, cosine annealing, clipping.
 
-Registered as ``autoencoder`` in `spectrogen.models.MODELS`. It reads the data's own shape
-(DataInfo.shape, e.g. (1, 128, 256)), not `model.image_size`, and `model.latent_dim` as the
-bottleneck size (seed 003 uses 128; the global default of `model.latent_dim` is 100).
+Registered as ``autoencoder`` in `spectrogen.models.MODELS`. The network is built for
+`DataInfo.shape` (C, F, T), e.g. (1, 128, 256), with `model.latent_dim` as the bottleneck size
+(seed 003 uses 128; the global default of `model.latent_dim` is 100).
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ def build_network(config: ExperimentConfig, shape: tuple[int, int, int]) -> MelA
 
 
 def build_scheduler(config: ExperimentConfig, optimizer: torch.optim.Optimizer) -> Optional[Any]:
-    """Returns the learning-rate schedule of `training.lr_schedule` (None for constant), stepped once per epoch."""
-    schedule = config.training.lr_schedule
-    if schedule == "cosine":
+    """Returns the cosine schedule over `training.epochs` when `training.lr_schedule` is cosine, else None.
+
+    `plateau` needs nothing here: the trainer halves every learning rate itself when the epoch
+    statistic stops improving.
+    """
+    if config.training.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.training.epochs)
-    if schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=0.5, patience=config.monitor.plateau_patience)
     return None
 
 
@@ -172,10 +172,7 @@ class AutoencoderMethod(TrainingMethod):
             self.network.latent_scale_tril.copy_(factor)
         self.latents.reset()
         for scheduler in self.schedulers.values():
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(statistics.get("loss", math.inf))
-            else:
-                scheduler.step()
+            scheduler.step()
 
     # --- inference ------------------------------------------------------------------------------
     @torch.no_grad()

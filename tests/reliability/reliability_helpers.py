@@ -1,0 +1,250 @@
+"""Helpers of the reliability tests: synthetic inputs, the CLI in-process and as a process, run checks."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import soundfile
+
+from spectrogen.cli.main import main
+
+SRC_ROOT = Path(__file__).resolve().parents[2] / "src"
+DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
+
+# a DCGAN small enough for a few steps per second on a busy CPU core
+TINY_GAN = ["--model", "dcgan", "--image-size", "32", "--features-g", "8", "--features-d", "8",
+            "--device", "cpu", "--quiet", "--set", "model.latent_dim=16", "--set", "output.report=false",
+            "--set", "output.num_samples=4", "--set", "output.plot_every=1000"]
+
+
+# --- inputs --------------------------------------------------------------------------------------
+def write_tone(path: Path, *, sample_rate: int = 16000, seconds: float = 1.1, frequency: float = 440.0,
+               amplitude: float = 0.5, subtype: Optional[str] = None) -> Path:
+    """Writes a sine tone (format from the suffix) and returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    audio = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    soundfile.write(str(path), audio, sample_rate, subtype=subtype)
+    return path
+
+
+def write_tones(folder: Path, count: int = 4) -> Path:
+    """Writes `count` tones of 1.1 s at 16 kHz into `folder`; returns it."""
+    for index in range(count):
+        write_tone(folder / f"tone_{index}.wav", frequency=300.0 + 200.0 * index)
+    return folder
+
+
+def write_npy_sources(folder: Path, count: int = 24, shape: tuple[int, int] = (32, 32), seed: int = 0) -> Path:
+    """Writes `count` examples (F, T) of striped noise into three .npy files in `folder`; returns it."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    examples = rng.normal(0.0, 0.3, (count, *shape)).astype(np.float32)
+    examples[:, ::4, :] += 2.0  # some structure along frequency
+    for index, part in enumerate(np.array_split(examples, 3)):
+        np.save(folder / f"part_{index}.npy", part)
+    return folder
+
+
+def prepare_quietly(source: Path, out: Path, *extra: str) -> Path:
+    """Runs `spectrogen prepare SRC --out DATA --quiet`; returns DATA (fails the test on an error)."""
+    code = main(["prepare", str(source), "--out", str(out), "--quiet", *extra])
+    assert code == 0, f"prepare {source} failed with exit code {code}"
+    return out
+
+
+def make_npy_dataset(root: Path) -> Path:
+    """Returns a prepared data set root/data (24 examples of 32 x 32) made from root/npy_source."""
+    return prepare_quietly(write_npy_sources(root / "npy_source"), root / "data")
+
+
+# --- the command line ----------------------------------------------------------------------------
+def run_cli(argv: Sequence[str], capsys) -> tuple[int, str, str]:
+    """Returns (exit code, stdout, stderr) of `spectrogen ARGV` run in this process.
+
+    argparse's own usage errors leave through SystemExit; their code is returned the same way.
+    """
+    capsys.readouterr()
+    try:
+        code = main([str(arg) for arg in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def train_args(data: Path, out: Path, *, epochs: int, batch_size: int = 4, extra: Sequence[str] = ()) -> list[str]:
+    """Returns the `spectrogen train` arguments of a tiny DCGAN run on `data` into `out`."""
+    return ["train", "--config", "test", "--data", str(data), "--output-dir", str(out), "--epochs", str(epochs),
+            "--batch-size", str(batch_size), *TINY_GAN, *extra]
+
+
+# --- digests -------------------------------------------------------------------------------------
+def tree_digest(root: Path) -> dict[str, str]:
+    """Returns every entry below `root` (files, folders, links) with its content hash, mode and mtime."""
+    digest = {}
+    for path in sorted(Path(root).rglob("*")):
+        info = path.lstat()
+        key = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            digest[key] = f"link -> {os.readlink(path)}"
+        elif path.is_file():
+            digest[key] = f"{hashlib.sha256(path.read_bytes()).hexdigest()} {info.st_mode:o} {info.st_mtime_ns}"
+        else:
+            digest[key] = f"{info.st_mode:o}"
+    return digest
+
+
+# --- training as a separate process ---------------------------------------------------------------
+def process_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """Returns the environment of a training process: one thread, no colour, the package importable."""
+    environment = dict(os.environ)
+    environment.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CI": "1",
+                        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_ROOT), os.environ.get("PYTHONPATH")]))})
+    environment.update(extra or {})
+    return environment
+
+
+def start_training(argv: Sequence[str], log: Path, *, driver: bool = False,
+                   environment: Optional[dict[str, str]] = None) -> subprocess.Popen:
+    """Starts `python -m spectrogen ARGV` (or the slow-checkpoint driver) with output going to `log`."""
+    command = [sys.executable, str(DRIVER)] if driver else [sys.executable, "-m", "spectrogen"]
+    handle = open(log, "ab")
+    try:
+        return subprocess.Popen([*command, *map(str, argv)], stdout=handle, stderr=subprocess.STDOUT,
+                                env=process_environment(environment), cwd=log.parent)
+    finally:
+        handle.close()  # the child holds its own descriptor
+
+
+def steps_done(run: Path) -> int:
+    """Returns the highest global step that the run's iteration CSVs record (0 when none)."""
+    best = 0
+    for path in (run / "single_epochs_statistics").glob("epoch_*/epoch_*_iterations.csv"):
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError:
+            continue
+        for row in rows:
+            try:
+                best = max(best, int(row.get("global_step") or 0))
+            except ValueError:
+                pass
+    return best
+
+
+def config_stamp(run: Path) -> Optional[tuple[int, int]]:
+    """Returns (inode, mtime) of the run's experiment_config.json, which a (resumed) run rewrites once it
+    has rewound the statistics to its checkpoint: until then the rows on disk are the previous process's."""
+    try:
+        info = (run / "epochs_statistics" / "experiment_config.json").stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
+def wait_for_step(run: Path, target: int, process: subprocess.Popen, log: Path) -> None:
+    """Waits until the training `process` (started after `run` was last written) has done global step `target`."""
+    before = config_stamp(run)
+    started = []
+
+    def reached() -> bool:
+        if not started and config_stamp(run) not in (None, before):
+            started.append(True)
+        return bool(started) and steps_done(run) >= target
+
+    wait_until(reached, process, log, f"step {target}")
+
+
+def wait_until(condition, process: subprocess.Popen, log: Path, what: str, timeout: float = 240.0) -> None:
+    """Polls `condition()` every 10 ms while `process` runs; fails (with its output) when it ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the training process ended (exit {process.returncode}) before {what}:\n"
+                                 + log.read_text(errors="replace")[-3000:])
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"timed out waiting for {what}:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.01)
+
+
+def kill_hard(process: subprocess.Popen) -> None:
+    """SIGKILLs `process` (nothing runs after it: no handler, no finally, no flush) and reaps it."""
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def finish(process: subprocess.Popen, log: Path, timeout: float = 300.0) -> int:
+    """Waits for `process` to end; returns its exit code."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError("the training process did not end:\n" + log.read_text(errors="replace")[-3000:])
+
+
+# --- the state of a run directory ------------------------------------------------------------------
+def csv_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Returns (header, rows) of a statistics CSV after checking that it holds only whole rows."""
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), f"{path} ends in a partial line"
+    records = list(csv.reader(text.splitlines()))
+    if not records:
+        return [], []
+    header, rows = records[0], records[1:]
+    for number, row in enumerate(rows, start=2):
+        assert len(row) == len(header), f"{path} line {number} has {len(row)} cells, the header {len(header)}"
+    return header, rows
+
+
+def epoch_numbers(run: Path) -> list[int]:
+    """Returns the `epoch` column of the run's epoch_statistics.csv (checked for whole rows)."""
+    path = run / "epochs_statistics" / "epoch_statistics.csv"
+    if not path.exists():
+        return []
+    header, rows = csv_table(path)
+    return [int(row[header.index("epoch")]) for row in rows]
+
+
+def is_temporary(path: Path) -> bool:
+    """Returns whether `path` is the temporary file of an atomic write (never read as a result)."""
+    return path.name.endswith(".tmp")
+
+
+def check_run_files(run: Path) -> list[Path]:
+    """Checks that every finished file of `run` is whole; returns the temporary files left by a crash."""
+    import json
+
+    from spectrogen.training.checkpoint import load_checkpoint
+
+    leftovers = []
+    for path in sorted(run.rglob("*")):
+        if not path.is_file():
+            continue
+        if is_temporary(path):
+            leftovers.append(path)
+        elif path.suffix == ".tar":
+            load_checkpoint(path)  # raises CheckpointError for a truncated or corrupt file
+        elif path.suffix == ".csv":
+            csv_table(path)
+        elif path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+            assert np.isfinite(array).all(), path
+        elif path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+    numbers = epoch_numbers(run)
+    assert numbers == list(range(1, len(numbers) + 1)), f"epoch rows {numbers} are not 1..N once each"
+    return leftovers

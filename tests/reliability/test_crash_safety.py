@@ -1,0 +1,177 @@
+"""Killing training at any moment loses at most one checkpoint interval, and `--resume` finishes the run.
+
+Training runs as a separate process (`python -m spectrogen train ...`) on a data set prepared from
+four synthetic recordings. Kill points (5), the random ones drawn by a seeded generator:
+
+1. SIGKILL at a random training step;
+2. SIGKILL at another random step of the resumed run;
+3. SIGINT (Ctrl-C) at a random step: the step finishes, a final checkpoint, exit code 130, how to resume;
+4. SIGKILL half-way through writing a rolling checkpoint (its temporary file holds half its bytes);
+5. SIGKILL after the last epoch, with final_model.tar whole in its temporary file but not yet renamed
+   (plus the temporary files a kill inside a samples write or a CSV rewrite would leave).
+
+After each kill every finished file loads (checkpoints with `load_checkpoint`, CSVs as whole rows,
+arrays, JSON), the epoch rows are 1..N once each, and the checkpoint a resume starts from is at most
+one checkpoint interval behind the work done. The resumed runs end with the same numbers as a run
+that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+
+import pytest
+import torch
+
+from spectrogen.cli.main import main
+from spectrogen.data.dataset import SpectrogramDataset
+from spectrogen.errors import CheckpointError
+from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
+from spectrogen.training.csv_log import CsvLog
+
+from reliability_helpers import (check_run_files, epoch_numbers, finish, kill_hard, prepare_quietly, start_training,
+                                 steps_done, train_args, wait_for_step, wait_until, write_tones)
+
+EPOCHS = 8
+STEPS_PER_EPOCH = 6  # 24 windows, batch 4
+CHECKPOINT_EVERY = 2
+RUN_SETTINGS = ["--set", f"output.checkpoint_every={CHECKPOINT_EVERY}", "--set", "output.keep_checkpoints=2",
+                "--set", "output.log_every=1", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def audio_data(tmp_path_factory):
+    """A data set of 24 windows of 32 x 32 from four synthetic tones, made by `spectrogen prepare`."""
+    root = tmp_path_factory.mktemp("crash")
+    source = write_tones(root / "recordings")
+    data = prepare_quietly(source, root / "data", "--image-size", "32", "--window-hop", "0.1")
+    assert load_dataset(data).features.shape == (STEPS_PER_EPOCH * 4, 32, 32)
+    return data
+
+
+def load_dataset(path):
+    return SpectrogramDataset.open(path)
+
+
+def command(data, run, epochs=EPOCHS):
+    return train_args(data, run, epochs=epochs, extra=RUN_SETTINGS)
+
+
+def assert_resumable(run, lost_at_most_steps):
+    """Checks every file of `run` and returns the checkpoint a resume would start from (and its progress)."""
+    check_run_files(run)
+    done = steps_done(run)
+    start = find_resume_checkpoint(run)
+    saved = load_checkpoint(start)["trainer"]
+    epoch, step_in_epoch = progress_of(load_checkpoint(start))
+    assert saved["global_step"] == epoch * STEPS_PER_EPOCH + step_in_epoch
+    assert done - saved["global_step"] <= lost_at_most_steps, (done, saved["global_step"])
+    # every finished epoch row is kept; the rows a resume will redo are at most one interval
+    assert len(epoch_numbers(run)) - epoch <= CHECKPOINT_EVERY
+    return start, saved
+
+
+def resume(run, log, **options):
+    return start_training(["train", "--resume", run, "--quiet"], log, **options)
+
+
+def final_iterations(run):
+    """Returns {epoch: [iteration, ...]} and the global steps, in order, of every iteration CSV."""
+    per_epoch, global_steps = {}, []
+    for epoch in range(1, EPOCHS + 1):
+        rows = CsvLog(run / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
+        per_epoch[epoch] = [row["iteration"] for row in rows]
+        global_steps += [row["global_step"] for row in rows]
+    return per_epoch, global_steps
+
+
+def test_kills_at_random_moments_and_inside_checkpoint_writes_lose_at_most_one_interval(
+        audio_data, tmp_path, quick_plots):
+    rng = random.Random(20240607)
+    run, log = tmp_path / "run", tmp_path / "train.log"
+    interval = CHECKPOINT_EVERY * STEPS_PER_EPOCH
+
+    # 1. SIGKILL at a random step after the first checkpoint (end of epoch 2), before epoch 5 ends
+    target = rng.randint(interval + 1, 4 * STEPS_PER_EPOCH + 4)
+    process = start_training(command(audio_data, run), log)
+    wait_for_step(run, target, process, log)
+    kill_hard(process)
+    start, saved = assert_resumable(run, interval)
+
+    # 2. SIGKILL at a random step of the resumed run (it restarts from `start`, forgetting what came after)
+    target = saved["global_step"] + rng.randint(2, STEPS_PER_EPOCH + 4)
+    process = resume(run, log)
+    wait_for_step(run, target, process, log)
+    kill_hard(process)
+    start, saved = assert_resumable(run, interval)
+
+    # 3. Ctrl-C at a random step: the step finishes, final_model.tar is written, exit code 130
+    target = saved["global_step"] + rng.randint(2, STEPS_PER_EPOCH + 2)
+    process = resume(run, log)
+    wait_for_step(run, target, process, log)
+    process.send_signal(signal.SIGINT)
+    assert finish(process, log) == 130
+    printed = log.read_text(errors="replace")
+    assert f"spectrogen train --resume {run}" in printed and "Traceback" not in printed, printed[-3000:]
+    assert check_run_files(run) == []
+    interrupted = load_checkpoint(run / "checkpoints" / "final_model.tar")["trainer"]
+    assert interrupted["global_step"] == steps_done(run) >= target  # nothing done after the checkpoint
+    start, saved = assert_resumable(run, 0)
+    assert saved["global_step"] == interrupted["global_step"]
+
+    # 4. SIGKILL half-way through writing the next rolling checkpoint
+    epoch = (saved["epoch"] // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY
+    name, marker = f"checkpoint_epoch_{epoch}.tar", tmp_path / "stalled_half"
+    process = resume(run, log, driver=True, environment={
+        "SLOW_CHECKPOINT_NAME": name, "SLOW_CHECKPOINT_STAGE": "half", "SLOW_CHECKPOINT_MARKER": str(marker)})
+    wait_until(marker.exists, process, log, f"the write of {name}")
+    kill_hard(process)
+    half_written = list((run / "checkpoints").glob(f".{name}.*.tmp"))
+    assert len(half_written) == 1 and not (run / "checkpoints" / name).exists()
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(half_written[0])  # the kill really came in the middle of the file
+    start, saved = assert_resumable(run, interval)
+    assert saved["epoch"] < epoch
+
+    # 5. SIGKILL after the last epoch, with final_model.tar whole in its temporary file but not renamed
+    marker = tmp_path / "stalled_rename"
+    process = resume(run, log, driver=True, environment={
+        "SLOW_CHECKPOINT_NAME": "final_model.tar", "SLOW_CHECKPOINT_STAGE": "rename",
+        "SLOW_CHECKPOINT_MARKER": str(marker)})
+    wait_until(marker.exists, process, log, "the write of final_model.tar")
+    kill_hard(process)
+    stale = load_checkpoint(run / "checkpoints" / "final_model.tar")["trainer"]  # the one step 3 wrote
+    assert stale["global_step"] == interrupted["global_step"]
+    assert epoch_numbers(run) == list(range(1, EPOCHS + 1))
+    assert_resumable(run, interval)
+    # what a kill inside the (quick) samples write or a CSV rewrite leaves: half a temporary file
+    samples = (run / "samples" / f"epoch_{EPOCHS:03d}.npy").read_bytes()
+    (run / "samples" / f"epoch_{EPOCHS:03d}.npy.tmp").write_bytes(samples[: len(samples) // 2])
+    table = (run / "epochs_statistics" / "epoch_statistics.csv").read_text()
+    (run / "epochs_statistics" / "epoch_statistics.csv.tmp").write_text(table[: len(table) // 2])
+
+    # the resume finishes the run: final_model.tar, one row per epoch, every step once
+    process = resume(run, log)
+    assert finish(process, log) == 0, log.read_text(errors="replace")[-3000:]
+    assert check_run_files(run) == []  # the resume removed what the kills left half-written
+    final = load_checkpoint(run / "checkpoints" / "final_model.tar")["trainer"]
+    assert (final["epoch"], final["global_step"], final["step_in_epoch"]) == (EPOCHS, EPOCHS * STEPS_PER_EPOCH, 0)
+    assert epoch_numbers(run) == list(range(1, EPOCHS + 1))
+    per_epoch, global_steps = final_iterations(run)
+    assert all(iterations == list(range(1, STEPS_PER_EPOCH + 1)) for iterations in per_epoch.values()), per_epoch
+    assert global_steps == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
+    assert sorted(path.name for path in (run / "samples").glob("*.npy")) == \
+        [f"epoch_{epoch:03d}.npy" for epoch in range(1, EPOCHS + 1)]
+
+    # and it ends where a run that was never interrupted ends
+    reference = tmp_path / "reference"
+    assert main(command(audio_data, reference)) == 0
+    ours, theirs = (CsvLog(r / "epochs_statistics" / "epoch_statistics.csv").rows() for r in (run, reference))
+    for mine, other in zip(ours, theirs):
+        for key in ("loss_g", "loss_d", "grad_norm_d"):
+            assert mine[key] == pytest.approx(other[key], rel=1e-5), (mine["epoch"], key)
+    weights = [load_checkpoint(r / "checkpoints" / "final_model.tar")["method"]["networks"] for r in (run, reference)]
+    for network, tensors in weights[1].items():
+        for key, tensor in tensors.items():
+            torch.testing.assert_close(weights[0][network][key], tensor, rtol=1e-5, atol=1e-6)
