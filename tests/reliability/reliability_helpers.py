@@ -98,7 +98,11 @@ def tree_digest(root: Path) -> dict[str, str]:
         if path.is_symlink():
             digest[key] = f"link -> {os.readlink(path)}"
         elif path.is_file():
-            digest[key] = f"{hashlib.sha256(path.read_bytes()).hexdigest()} {info.st_mode:o} {info.st_mtime_ns}"
+            try:
+                content = hashlib.sha256(path.read_bytes()).hexdigest()
+            except PermissionError:
+                content = "unreadable"
+            digest[key] = f"{content} {info.st_mode:o} {info.st_mtime_ns}"
         else:
             digest[key] = f"{info.st_mode:o}"
     return digest

@@ -72,6 +72,11 @@ def _open_failure(path: Path, exc: Exception) -> str:
         return f"unreadable: {stat_error.strerror or stat_error}"
     if size == 0:
         return "empty file (0 bytes)"
+    try:  # libsndfile reports a file it may not open as a bare "System error."
+        with open(path, "rb"):
+            pass
+    except OSError as open_error:
+        return f"unreadable: {open_error.strerror or open_error}"
     message = str(exc).split(": ", 1)[-1]
     return f"not an audio file libsndfile can decode ({message})"
 

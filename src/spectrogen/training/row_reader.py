@@ -60,7 +60,7 @@ class RowReader:
         if len(indices) and (indices.min() < 0 or indices.max() >= self.shape[0]):
             raise IndexError(f"row index out of range 0..{self.shape[0] - 1}")
         out = np.empty((len(indices), *self.shape[1:]), dtype=np.float32)
-        rows = memoryview(out.reshape(len(indices), -1)).cast("B")
+        rows = memoryview(out.reshape(-1)).cast("B")  # the rows' bytes, one after another
         descriptor = self._fd()
         for position, index in enumerate(indices.tolist()):
             self._read_into(descriptor, rows[position * self.row_bytes:(position + 1) * self.row_bytes],

@@ -6,6 +6,7 @@ and is then usable as ``--kind name``.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def open_source(spec: str, kind: str, options) -> Source:
         source.kind = spec
         return source
     location = Path(spec).expanduser()
+    if location.is_dir() and not os.access(location, os.R_OK | os.X_OK):
+        raise InputError("cannot be read: permission denied", location)
     if kind == "auto":
         kind = detect_kind(location)
     elif not location.exists():

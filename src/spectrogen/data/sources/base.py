@@ -12,6 +12,7 @@ picture, so that one plotting rule (row 0 drawn at the bottom) shows every data 
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,12 +112,17 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
         source.class_names = []
         return [Item(location.name, 0, location)]
     root = require_folder(location, what)
-    named = [path for path in root.rglob("*") if path.name.lower().endswith(suffixes) and visible(path, root)]
+    entries = [path for path in root.rglob("*") if visible(path, root)]
+    named = [path for path in entries if path.name.lower().endswith(suffixes)]
     files = sorted(path for path in named if path.is_file())
     for path in sorted(path for path in named if not path.is_file() and not path.is_dir()):
         # never opened: a pipe would block the run, a broken link has nothing to read
         kind = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
         source.rejected.append((path.relative_to(root).as_posix(), f"unreadable: {kind}"))
+    for path in sorted(path for path in entries if not path.name.lower().endswith(suffixes) and path.is_dir()
+                       and not os.access(path, os.R_OK | os.X_OK)):
+        source.rejected.append((path.relative_to(root).as_posix() + "/",
+                                "unreadable folder (permission denied): the files in it were not read"))
     if not files:
         raise InputError(f"holds no {what} files ({', '.join(suffixes)})", root)
     nested = [path for path in files if len(path.relative_to(root).parts) > 1]

@@ -48,8 +48,9 @@ def check_autoencoder_shape(shape: tuple[int, int, int], blocks: int) -> None:
     if min(channels, bins, frames) < 1 or frames % factor:
         raise ConfigError(
             f"model.autoencoder.blocks={blocks} halves time {blocks} times, so the number of frames must be "
-            f"a multiple of {factor}, but the data set has {frames} frames (shape {list(shape)}); "
-            f"lower model.autoencoder.blocks or prepare the data with a frame count divisible by {factor}"
+            f"a multiple of {factor}, but the examples have {frames} frames (C, F, T = {list(shape)}, the data "
+            f"set's examples resized to model.image_size x model.image_width); lower model.autoencoder.blocks, "
+            f"or make the frames a multiple of {factor} (model.image_width, or `prepare --frames`)"
         )
 
 

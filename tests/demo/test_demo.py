@@ -1,0 +1,105 @@
+"""`spectrogen demo`: data, a time-bounded run, samples with sound, the report, and where to look."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile
+import torch
+
+from spectrogen import demo
+from spectrogen.cli.main import main
+from spectrogen.config import load_config
+from spectrogen.errors import OverwriteError
+from spectrogen.training.checkpoint import load_checkpoint
+
+TINY = {**demo.TRAINING_SETTINGS, "model.image_size": 32, "model.features_g": 4, "model.features_d": 4,
+        "training.batch_size": 4, "training.epochs": 2, "output.num_samples": 4}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Runs these tiny models on one thread: on busy cores a second one mostly adds OpenMP waits."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny_demo(monkeypatch):
+    """Shrinks the demo to seconds: 2 clips per engine type, 32x32, width 4, 4 samples."""
+    monkeypatch.setattr(demo, "CLIPS_PER_CLASS", 2)
+    monkeypatch.setattr(demo, "IMAGE_SIZE", 32)
+    monkeypatch.setattr(demo, "NUM_SAMPLES", 4)
+    monkeypatch.setattr(demo, "TRAINING_SETTINGS", TINY)
+
+
+@pytest.mark.parametrize("model", demo.DEMO_MODELS)
+def test_default_demo_is_the_test_preset_of_a_small_model_bounded_in_time(tmp_path, model):
+    config = load_config("test", demo.demo_overrides(tmp_path / "data", tmp_path / "run", model=model,
+                                                     minutes=demo.DEFAULT_MINUTES, device="auto"))
+    assert config.model.name == model and config.name == "test"
+    assert config.training.max_minutes == demo.DEFAULT_MINUTES
+    assert config.model.image_size == demo.IMAGE_SIZE  # data are made at the model's size: no resize
+    assert config.model.features_g <= 32 and config.model.features_d <= 32
+    assert config.output.num_samples == demo.NUM_SAMPLES and config.output.report
+
+
+def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_demo, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--minutes", "5", "--device", "cpu", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert (out / "data" / "dataset.json").is_file()
+    report = out / "run" / "report.html"
+    assert report.is_file() and str(report) in printed
+    wavs = sorted((out / "samples").glob("*.wav"))
+    assert [w.name for w in wavs] == [f"sample_{i:02d}.wav" for i in range(1, 5)]
+    audio, rate = soundfile.read(wavs[0])
+    assert rate == 16000 and len(audio) == 16384 and abs(audio).max() > 0.5
+    assert (out / "samples" / "grid.png").is_file()
+    assert len(list((out / "run" / "report_audio").glob("sample_*.wav"))) == 4
+    record = json.loads((out / "demo.json").read_text())
+    assert record["epochs_done"] == record["epochs_planned"] == 2
+    assert set(record["seconds"]) == {"prepare", "train", "sample", "total"}
+    assert f"spectrogen train --resume {out / 'run'}" in printed  # the next commands name the demo's paths
+    assert "2 of 2 epochs" in printed
+
+
+def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(tmp_path, tiny_demo, monkeypatch):
+    monkeypatch.setattr(demo, "TRAINING_SETTINGS", {**TINY, "training.epochs": 1000})
+    lines: list[str] = []
+    result = demo.run_demo(tmp_path / "demo", minutes=0.002, model="cgan", device="cpu", quiet=True,
+                           log=lines.append)
+    assert result.epochs_done < result.epochs_planned == 1000
+    checkpoint = load_checkpoint(result.run / "checkpoints" / "final_model.tar")
+    assert checkpoint["trainer"]["epoch"] == result.epochs_done  # `train --resume` continues from here
+    # the conditional model samples each engine type equally, named by class
+    names = sorted(w.stem for w in result.wavs)
+    assert names == ["diesel_01", "inline4_01", "single_01", "v8_01"]
+    assert "time limit" in "\n".join(demo.summary_lines(result))
+    assert result.report.is_file()
+
+
+def test_a_folder_that_is_not_empty_is_refused_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(out), "--device", "cpu"]) == 2
+    error = capsys.readouterr().err
+    assert "--overwrite" in error and "Traceback" not in error
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_overwrite_replaces_only_what_a_demo_writes(tmp_path):
+    out = tmp_path / "demo"
+    for folder in ("data", "run", "samples"):
+        (out / folder).mkdir(parents=True)
+        (out / folder / "old").write_text("from an earlier demo")
+    (out / "demo.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OverwriteError, match="already holds a demo"):
+        demo.check_out_folder(out, overwrite=False)
+    demo.check_out_folder(out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

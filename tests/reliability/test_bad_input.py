@@ -1,0 +1,459 @@
+"""Bad input gets a clear message naming the file or field, exit code 2 and no traceback; nothing is lost.
+
+100 cases, through `spectrogen.cli.main.main` in this process:
+
+* `prepare` skips each bad file among good ones and lists it with its reason in the summary
+  (printed and in summary.json): 12 recordings (truncated WAV and FLAC, corrupt, text named .wav,
+  0 bytes, header without frames, pure silence, NaN and infinite float samples, a broken symbolic
+  link, a named pipe, unreadable permissions) beside good ones at four sample rates (mixed rates
+  are resampled, not refused); 6 CSV files (NaN, infinity, wrong shape, words, ragged rows, 0 bytes);
+  9 .npy files (some NaN examples dropped, all infinite, wrong shape, 1-D, pickled objects, strings,
+  truncated, 0 bytes, text); 5 PNG files (colour, wrong size, truncated, text; grayscale stored as
+  RGB is accepted) — 32 cases;
+* `prepare` refuses with exit code 2: 11 cases (empty folder, missing path, only bad files, mixed
+  kinds, --out a file, --out inside the source, --limit 0, --silence-db above 0, --n-fft 0, a kind
+  that is not there, an unknown built-in set), plus an unreadable source folder when not root;
+* `train`: 24 cases (configuration: unknown keys, wrong types, out-of-range values, not JSON, not an
+  object, missing file, unknown or malformed --set, a bad flag value; data: missing, not a data set,
+  truncated features, corrupt dataset.json, a newer format, fewer examples than a batch; resume:
+  truncated, empty, code-carrying, foreign and text checkpoints, another model, other network sizes,
+  no checkpoint in the folder, a missing path);
+* `sample`: 9 cases; `convert`: 12 cases; `evaluate`: 11 cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
+
+from reliability_helpers import (make_npy_dataset, run_cli, train_args, tree_digest, write_tone)
+
+ROOT_READS_EVERYTHING = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+ROOT_REASON = "running as root: file permissions do not stop root from reading (the broken link and pipe cases cover it)"
+
+
+class RunsCode:
+    """Unpickling this object creates `target`: what a malicious checkpoint or array would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def assert_refused(code, err, *expected, exit_code=2):
+    assert code == exit_code, err
+    assert "Traceback" not in err
+    for text in expected:
+        assert text in err, f"{text!r} not in {err!r}"
+
+
+# --- inputs shared by the command cases ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Every bad file the command cases use, beside a good data set and a good checkpoint."""
+    root = tmp_path_factory.mktemp("bad_input")
+    paths = types.SimpleNamespace(root=root, marker=root / "code_ran")
+    paths.data = make_npy_dataset(root)
+
+    # a good run: one epoch of two steps of a tiny DCGAN (figures replaced by empty files)
+    from spectrogen.cli.main import main
+    from spectrogen.training import trainer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
+        assert main(train_args(paths.data, root / "run", epochs=1,
+                               extra=["--set", "training.max_steps_per_epoch=2"])) == 0
+    paths.run = root / "run"
+    paths.checkpoint = paths.run / "checkpoints" / "final_model.tar"
+    good = paths.checkpoint.read_bytes()
+
+    bad = root / "bad"
+    bad.mkdir()
+    paths.truncated_checkpoint = bad / "truncated.tar"
+    paths.truncated_checkpoint.write_bytes(good[: len(good) // 2])
+    paths.empty_checkpoint = bad / "empty.tar"
+    paths.empty_checkpoint.write_bytes(b"")
+    paths.text_checkpoint = bad / "notes.tar"
+    paths.text_checkpoint.write_text("this is not a checkpoint\n")
+    paths.foreign_checkpoint = bad / "state_dict.pth"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), paths.foreign_checkpoint)
+    paths.code_checkpoint = bad / "code.tar"
+    saved = load_checkpoint(paths.checkpoint)
+    save_checkpoint({**saved, "trainer": {**saved["trainer"], "hook": RunsCode(paths.marker)}}, paths.code_checkpoint)
+    paths.plain_pickle = bad / "plain_pickle.tar"
+    paths.plain_pickle.write_bytes(pickle.dumps({"format": "spectrogen-checkpoint"}))
+
+    # configurations
+    configs = root / "configs"
+    configs.mkdir()
+    for name, text in {
+        "unknown.json": '{"training": {"epochs": 2, "epochz": 3}, "modle": {}}',
+        "wrong_type.json": '{"training": {"epochs": "many", "seed": [1]}}',
+        "out_of_range.json": '{"training": {"batch_size": 0, "learning_rate": -1}, "model": {"image_size": 48}}',
+        "broken.json": '{"training": {"epochs": 2,,}',
+        "list.json": "[1, 2]",
+    }.items():
+        (configs / name).write_text(text)
+    paths.configs = configs
+
+    # broken data sets
+    paths.not_a_dataset = root / "not_a_dataset"
+    paths.not_a_dataset.mkdir()
+    (paths.not_a_dataset / "readme.txt").write_text("hello")
+    for name in ("truncated_features", "corrupt_metadata", "newer_format"):
+        copy = root / name
+        copy.mkdir()
+        for item in paths.data.iterdir():
+            (copy / item.name).write_bytes(item.read_bytes())
+    features = (root / "truncated_features" / "features.npy").read_bytes()
+    (root / "truncated_features" / "features.npy").write_bytes(features[: len(features) // 2])
+    (root / "corrupt_metadata" / "dataset.json").write_text('{"format": "spectrogen-dataset", ')
+    metadata = json.loads((root / "newer_format" / "dataset.json").read_text())
+    (root / "newer_format" / "dataset.json").write_text(json.dumps({**metadata, "format_version": 99}))
+    paths.empty_folder = root / "empty_folder"
+    paths.empty_folder.mkdir()
+
+    # arrays for convert and evaluate
+    arrays = root / "arrays"
+    arrays.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(arrays / "good.npy", rng.random((3, 1, 32, 32)).astype(np.float32))
+    with_nan = rng.random((3, 1, 32, 32)).astype(np.float32)
+    with_nan[1, 0, 4, 4] = np.nan
+    np.save(arrays / "nan.npy", with_nan)
+    np.save(arrays / "channels.npy", rng.random((2, 3, 32, 32)).astype(np.float32))
+    np.save(arrays / "one_d.npy", rng.random(32).astype(np.float32))
+    np.save(arrays / "objects.npy", np.array([RunsCode(paths.marker)], dtype=object), allow_pickle=True)
+    good_array = (arrays / "good.npy").read_bytes()
+    (arrays / "truncated.npy").write_bytes(good_array[: len(good_array) // 2])
+    (arrays / "empty.npy").write_bytes(b"")
+    (arrays / "text.npy").write_text("1, 2, 3\n")
+    paths.arrays = arrays
+    yield paths
+    assert not paths.marker.exists(), "a file's pickled code ran"
+
+
+# --- prepare: bad files among good ones are skipped and listed -------------------------------------------
+def prepare_and_read_summary(source, out, capsys, *extra):
+    before = tree_digest(source)
+    code, printed, err = run_cli(["prepare", source, "--out", out, *extra], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert tree_digest(source) == before  # the source is only read
+    summary = json.loads((out / "summary.json").read_text())
+    return summary, printed
+
+
+def assert_skipped(summary, printed, expected):
+    """Checks that exactly the `expected` {file: reason} were skipped, each listed in the printed summary."""
+    skipped = {entry["file"]: entry["reason"] for entry in summary["skipped"]}
+    assert set(skipped) == set(expected), skipped
+    for name, reason in expected.items():
+        assert reason in skipped[name], (name, skipped[name])
+        assert f"{name}: {skipped[name]}" in printed
+
+
+def test_prepare_skips_bad_recordings_among_good_ones_at_mixed_rates(tmp_path, capsys):
+    source = tmp_path / "recordings"
+    for rate, suffix, channels_name in ((16000, "wav", "a"), (22050, "flac", "b"), (44100, "wav", "c"),
+                                        (48000, "ogg", "d")):
+        write_tone(source / f"good_{channels_name}_{rate}.{suffix}", sample_rate=rate, seconds=1.1)
+    long_flac = write_tone(tmp_path / "long.flac", seconds=3.0)
+    (source / "truncated.flac").write_bytes(long_flac.read_bytes()[: long_flac.stat().st_size // 2])
+    good = (source / "good_a_16000.wav").read_bytes()
+    (source / "truncated.wav").write_bytes(good[: len(good) // 4])
+    (source / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + good[200:400])
+    (source / "notes.wav").write_text("this is a text file, not audio\n")
+    (source / "empty.wav").write_bytes(b"")
+    (source / "no_frames.wav").write_bytes(good[:44])
+    write_tone(source / "silence.wav", amplitude=0.0)
+    samples = 0.5 * np.sin(np.linspace(0, 2000, 17600)).astype(np.float32)
+    with_nan, with_inf = samples.copy(), samples.copy()
+    with_nan[5000:5100] = np.nan
+    with_inf[::7] = np.inf
+    import soundfile
+
+    soundfile.write(source / "nan_samples.wav", with_nan, 16000, subtype="FLOAT")
+    soundfile.write(source / "inf_samples.wav", with_inf, 16000, subtype="FLOAT")
+    os.symlink(tmp_path / "gone.wav", source / "broken_link.wav")
+    os.mkfifo(source / "pipe.wav")  # opening it would wait forever for a writer
+    expected = {
+        "truncated.flac": "decoding failed", "truncated.wav": "too short", "corrupt.wav": "not an audio file",
+        "notes.wav": "not an audio file", "empty.wav": "empty file (0 bytes)", "no_frames.wav": "no audio frames",
+        "silence.wav": "silent", "nan_samples.wav": "NaN or infinite samples",
+        "inf_samples.wav": "NaN or infinite samples", "broken_link.wav": "broken symbolic link",
+        "pipe.wav": "not a regular file",
+    }
+    if not ROOT_READS_EVERYTHING:
+        locked = write_tone(source / "locked.wav")
+        locked.chmod(0)
+        expected["locked.wav"] = "unreadable: Permission denied"
+        write_tone(source / "locked_folder" / "inside.wav").parent.chmod(0)
+        expected["locked_folder/"] = "unreadable folder (permission denied)"
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys, "--image-size", "32")
+    assert_skipped(summary, printed, expected)
+    # every good file was used whatever its rate, one window each (1.1 s, windows of 1.024 s)
+    assert summary["files_used"] == 4 and summary["examples"] == 4
+    assert np.isfinite(np.load(tmp_path / "data" / "features.npy")).all()
+
+
+@pytest.mark.skipif(ROOT_READS_EVERYTHING, reason=ROOT_REASON)
+def test_prepare_of_an_unreadable_folder_says_so(tmp_path, capsys):
+    source = tmp_path / "locked"
+    write_tone(source / "a.wav")
+    source.chmod(0)
+    try:
+        code, _, err = run_cli(["prepare", source, "--out", tmp_path / "data"], capsys)
+    finally:
+        source.chmod(0o755)
+    assert_refused(code, err, str(source))
+
+
+def test_prepare_skips_bad_csv_files(tmp_path, capsys):
+    source = tmp_path / "csv"
+    source.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(3):
+        np.savetxt(source / f"good_{index}.csv", rng.random((32, 32)), delimiter=",")
+    with_nan, with_inf = rng.random((32, 32)), rng.random((32, 32))
+    with_nan[3, 4], with_inf[5, 6] = np.nan, -np.inf
+    np.savetxt(source / "nan.csv", with_nan, delimiter=",")
+    np.savetxt(source / "inf.csv", with_inf, delimiter=",")
+    np.savetxt(source / "wrong_shape.csv", rng.random((20, 32)), delimiter=",")
+    np.savetxt(source / "words.csv", np.full((32, 32), "loud"), fmt="%s", delimiter=",")
+    (source / "ragged.csv").write_text("\n".join(",".join(["1"] * (32 - row % 2)) for row in range(32)) + "\n")
+    (source / "empty.csv").write_bytes(b"")
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys)
+    assert_skipped(summary, printed, {
+        "nan.csv": "NaN or infinite (first at row 4, column 5)", "inf.csv": "NaN or infinite (first at row 6",
+        "wrong_shape.csv": "wrong size: 20 x 32", "words.csv": "not a table of numbers",
+        "ragged.csv": "not a table of numbers", "empty.csv": "wrong size: 0 x 0",
+    })
+    assert summary["examples"] == 3
+
+
+def test_prepare_skips_bad_npy_files_and_drops_non_finite_examples(tmp_path, capsys):
+    source = tmp_path / "npy"
+    source.mkdir()
+    rng = np.random.default_rng(2)
+    np.save(source / "good.npy", rng.random((4, 32, 32)).astype(np.float32))
+    some_nan = rng.random((3, 32, 32)).astype(np.float32)
+    some_nan[1, 2, 3] = np.nan
+    np.save(source / "some_nan.npy", some_nan)
+    np.save(source / "all_inf.npy", np.full((2, 32, 32), np.inf, dtype=np.float32))
+    np.save(source / "wrong_shape.npy", rng.random((2, 16, 32)).astype(np.float32))
+    np.save(source / "one_d.npy", rng.random(32).astype(np.float32))
+    marker = tmp_path / "code_ran"
+    np.save(source / "objects.npy", np.array([RunsCode(marker)], dtype=object), allow_pickle=True)
+    np.save(source / "strings.npy", np.array(["a", "b"]))
+    good = (source / "good.npy").read_bytes()
+    (source / "truncated.npy").write_bytes(good[: len(good) // 2])
+    (source / "empty.npy").write_bytes(b"")
+    (source / "text.npy").write_text("1 2 3\n")
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys)
+    assert_skipped(summary, printed, {
+        "all_inf.npy": "all 2 examples hold NaN or infinite", "wrong_shape.npy": "wrong size: 16 x 32",
+        "one_d.npy": "shape (32,) is not", "objects.npy": "not a numeric .npy array",
+        "strings.npy": "not a real number type", "truncated.npy": "not a numeric .npy array",
+        "empty.npy": "empty file (0 bytes)", "text.npy": "not a numeric .npy array",
+    })
+    assert summary["notes"] == [{"file": "some_nan.npy",
+                                 "note": "1 of 3 examples hold NaN or infinite values and were dropped"}]
+    assert "some_nan.npy: 1 of 3 examples" in printed
+    assert summary["examples"] == 6 and not marker.exists()
+
+
+def test_prepare_skips_colour_and_broken_pngs_and_accepts_gray_stored_as_rgb(tmp_path, capsys):
+    source = tmp_path / "png"
+    source.mkdir()
+    rng = np.random.default_rng(3)
+    gray = (rng.random((32, 32)) * 255).astype(np.uint8)
+    Image.fromarray(gray, "L").save(source / "gray.png")
+    Image.fromarray(np.stack([gray] * 3, axis=-1), "RGB").save(source / "gray_as_rgb.png")
+    Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8), "RGB").save(source / "colour.png")
+    Image.fromarray(gray[:20], "L").save(source / "wrong_size.png")
+    good = (source / "gray.png").read_bytes()
+    (source / "truncated.png").write_bytes(good[: len(good) // 2])
+    (source / "text.png").write_text("not a picture\n")
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys)
+    assert_skipped(summary, printed, {
+        "colour.png": "colour image", "wrong_size.png": "wrong size: 20 x 32",
+        "truncated.png": "truncated image", "text.png": "not a PNG image",
+    })
+    assert summary["files_used"] == 2
+
+
+def prepare_refusals(tmp_path):
+    source = tmp_path / "recordings"
+    write_tone(source / "a.wav")
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "notes.wav").write_text("text")
+    (only_bad / "empty.wav").write_bytes(b"")
+    mixed = tmp_path / "mixed"
+    write_tone(mixed / "a.wav")
+    np.savetxt(mixed / "b.csv", np.ones((4, 4)), delimiter=",")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    out = str(tmp_path / "out")
+    return [
+        ([tmp_path / "empty", "--out", out], ["empty", "holds no audio"]),
+        ([tmp_path / "missing", "--out", out], ["missing", "does not exist"]),
+        ([only_bad, "--out", out], ["no example could be made", "notes.wav: not an audio file",
+                                    "empty.wav: empty file"]),
+        ([mixed, "--out", out], ["several kinds of files", "--kind"]),
+        ([source, "--out", tmp_path / "a_file"], ["a_file is a file"]),
+        ([source, "--out", source / "data"], ["overlaps the source"]),
+        ([source, "--out", out, "--limit", "0"], ["--limit 0"]),
+        ([source, "--out", out, "--silence-db", "5"], ["--silence-db"]),
+        ([source, "--out", out, "--n-fft", "0"], ["n_fft"]),
+        ([source, "--out", out, "--kind", "csv"], ["holds no CSV"]),
+        (["builtin:nothing", "--out", out], ["unknown data source 'builtin:nothing'"]),
+    ]
+
+
+def test_prepare_refuses_what_makes_no_data_set_with_exit_code_2(tmp_path, capsys):
+    cases = prepare_refusals(tmp_path)
+    before = tree_digest(tmp_path)
+    for arguments, expected in cases:
+        code, _, err = run_cli(["prepare", *arguments], capsys)
+        assert_refused(code, err, *expected)
+    assert tree_digest(tmp_path) == before  # nothing written anywhere, no staging folder left
+    assert len(cases) == 11
+
+
+# --- train -------------------------------------------------------------------------------------------
+def train_cases(p):
+    configs, data, run = p.configs, p.data, p.run
+    tiny = ["--output-dir", p.root / "new_run", "--batch-size", "4"]
+    return [
+        (["--config", configs / "unknown.json", "--data", data], ["training.epochz: unknown key", "modle: unknown key"]),
+        (["--config", configs / "wrong_type.json", "--data", data], ["training.epochs = 'many'", "training.seed"]),
+        (["--config", configs / "out_of_range.json", "--data", data],
+         ["training.batch_size = 0", "training.learning_rate = -1", "model.image_size=48"]),
+        (["--config", configs / "broken.json", "--data", data], ["broken.json", "not valid JSON at line 1"]),
+        (["--config", configs / "list.json", "--data", data], ["list.json", "must be a JSON object"]),
+        (["--config", configs / "missing.json", "--data", data], ["missing.json", "neither a preset"]),
+        (["--config", "test", "--data", data, "--set", "training.nope=1"], ["training.nope: unknown key"]),
+        (["--config", "test", "--data", data, "--set", "training.epochs"], ["--set 'training.epochs'"]),
+        (["--config", "test", "--data", data, "--set", "training.device=tpu"], ["training.device = 'tpu'"]),
+        (["--config", "test", "--data", data, "--epochs", "abc"], ["--epochs", "invalid int value"]),
+        (["--config", "test", "--data", p.root / "missing_data", *tiny], ["missing_data", "no such data set folder"]),
+        (["--config", "test", "--data", p.not_a_dataset, *tiny], ["not_a_dataset", "has no dataset.json"]),
+        (["--config", "test", "--data", p.root / "truncated_features", *tiny],
+         ["truncated_features/features.npy", "not a readable .npy array"]),
+        (["--config", "test", "--data", p.root / "corrupt_metadata", *tiny],
+         ["corrupt_metadata/dataset.json", "cannot be read as JSON"]),
+        (["--config", "test", "--data", p.root / "newer_format", *tiny], ["format_version 99", "upgrade"]),
+        (["--config", "test", "--data", data, "--output-dir", p.root / "new_run", "--batch-size", "1000"],
+         ["fewer than training.batch_size=1000"]),
+        (["--resume", p.truncated_checkpoint], ["truncated.tar", "truncated or corrupt"]),
+        (["--resume", p.empty_checkpoint], ["empty.tar", "truncated or corrupt"]),
+        (["--resume", p.code_checkpoint], ["code.tar", "carries Python code", "not executed"]),
+        (["--resume", p.foreign_checkpoint], ["state_dict.pth", "not a spectrogen checkpoint"]),
+        (["--resume", p.text_checkpoint], ["notes.tar"]),
+        (["--resume", run, "--model", "specgan"], ["model.name cannot change on resume", "dcgan"]),
+        (["--resume", run, "--features-g", "16", "--epochs", "3"], ["do not fit the configuration"]),
+        (["--resume", p.not_a_dataset], ["no checkpoint to resume from"]),
+    ]
+
+
+def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(inputs, capsys):
+    cases = train_cases(inputs)
+    run_before = tree_digest(inputs.run)
+    for arguments, expected in cases:
+        code, _, err = run_cli(["train", *arguments], capsys)
+        assert_refused(code, err, *expected)
+    assert not (inputs.root / "new_run").exists()  # refused before anything was written
+    assert tree_digest(inputs.run) == run_before  # the run that was resumed is untouched
+    assert len(cases) == 24
+
+
+# --- sample ------------------------------------------------------------------------------------------
+def test_sample_refuses_bad_checkpoints_and_options_with_exit_code_2(inputs, capsys):
+    out = inputs.root / "samples"
+    good = inputs.checkpoint
+    cases = [
+        ([inputs.truncated_checkpoint], ["truncated.tar", "truncated or corrupt"]),
+        ([inputs.code_checkpoint], ["code.tar", "carries Python code"]),
+        ([inputs.plain_pickle], ["plain_pickle.tar"]),
+        ([inputs.foreign_checkpoint], ["state_dict.pth", "not a spectrogen checkpoint"]),
+        ([inputs.text_checkpoint], ["notes.tar"]),
+        ([inputs.root / "missing.tar"], ["missing.tar", "no such checkpoint"]),
+        ([good, "--n", "0"], ["--n 0"]),
+        ([good, "--format", "mp3"], ["--format mp3"]),
+        ([good, "--class", "dog"], ["unconditional dcgan", "--class"]),
+    ]
+    for arguments, expected in cases:
+        code, _, err = run_cli(["sample", *arguments, "--out", out], capsys)
+        assert_refused(code, err, *expected)
+    assert not out.exists()
+
+
+def test_reconstruct_refuses_a_checkpoint_of_another_model(inputs, capsys):
+    recording = write_tone(inputs.root / "one.wav")
+    code, _, err = run_cli(["reconstruct", inputs.checkpoint, recording, "--out", inputs.root / "rec"], capsys)
+    assert_refused(code, err, "final_model.tar", "dcgan", "autoencoder")
+
+
+# --- convert -----------------------------------------------------------------------------------------
+def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(inputs, capsys):
+    arrays, out = inputs.arrays, inputs.root / "images"
+    cases = [
+        ([arrays / "nan.npy"], ["nan.npy", "1 NaN or infinite"]),
+        ([arrays / "channels.npy"], ["channels.npy", "C=3 channels"]),
+        ([arrays / "one_d.npy"], ["one_d.npy", "1 dimensions"]),
+        ([arrays / "objects.npy"], ["objects.npy", "Python objects"]),
+        ([arrays / "truncated.npy"], ["truncated.npy", "not a readable .npy array"]),
+        ([arrays / "empty.npy"], ["empty.npy", "not a readable .npy array"]),
+        ([arrays / "text.npy"], ["text.npy"]),
+        ([arrays / "missing.npy"], ["missing.npy", "no such file"]),
+        ([inputs.empty_folder], ["empty_folder", "holds no .npy files"]),
+        ([arrays / "good.npy", "--quality", "0"], ["--quality 0"]),
+        ([arrays / "good.npy", "--colormap", "no_such_map"], ["unknown colormap 'no_such_map'"]),
+    ]
+    before = tree_digest(arrays)
+    for arguments, expected in cases:
+        code, _, err = run_cli(["convert", *arguments, "--out", out], capsys)
+        assert_refused(code, err, *expected)
+    assert not out.exists()
+    # a folder with bad files among a good one: the good one is converted, each bad one named, exit 2
+    code, printed, err = run_cli(["convert", arrays, "--out", out], capsys)
+    assert_refused(code, err, "7 file(s) could not be converted", *(f"{name}.npy" for name in (
+        "nan", "channels", "one_d", "objects", "truncated", "empty", "text")))
+    assert sorted(path.name for path in (out / "good_images").iterdir()) == [
+        f"good_sample_{i:02d}.png" for i in (1, 2, 3)]
+    assert tree_digest(arrays) == before
+
+
+# --- evaluate ----------------------------------------------------------------------------------------
+def test_evaluate_refuses_bad_checkpoints_data_and_samples_with_exit_code_2(inputs, capsys):
+    arrays, data, run = inputs.arrays, inputs.data, inputs.run
+    out = inputs.root / "evaluation"
+    cases = [
+        ([inputs.truncated_checkpoint, "--data", data], ["truncated.tar", "truncated or corrupt"]),
+        ([inputs.code_checkpoint, "--data", data], ["code.tar", "carries Python code"]),
+        ([run, "--data", inputs.root / "missing_data"], ["missing_data", "not a data set folder"]),
+        ([run, "--data", inputs.not_a_dataset], ["not_a_dataset", "has no dataset.json"]),
+        ([run, "--data", data, "--classifier", inputs.checkpoint], ["final_model.tar", "not a spectrogen-classifier"]),
+        ([run, "--data", data, "--inception", inputs.truncated_checkpoint], ["truncated.tar"]),
+        ([run, "--data", data, "--metrics", "fid,lpips"], ["unknown metric"]),
+        ([run], ["--data DATA is required"]),
+        ([run, "--data", data, "--n", "1"], ["--n 1"]),
+        (["--samples", arrays / "nan.npy", "--data", data], ["nan.npy", "NaN or infinite"]),
+        (["--samples", arrays / "objects.npy", "--data", data], ["objects.npy", "Python objects"]),
+    ]
+    for arguments, expected in cases:
+        code, _, err = run_cli(["evaluate", *arguments, "--out", out], capsys)
+        assert_refused(code, err, *expected)
+    assert not out.exists()
