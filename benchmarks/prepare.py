@@ -11,10 +11,11 @@ stereo, 1-3 s, wav/flac) to a temporary folder, then measures in separate proces
   file, which both of the above must do: the time left above this floor is what each spends on
   everything else (framing, STFT, statistics, writing).
 
-Prints wall time and CPU time of the work (imports excluded), the peak resident memory and its
-growth over the memory just before the work; then the ratios. Run:
+Prints wall time and CPU time of the work (imports excluded; prepare's worker processes
+included), the peak resident memory (also summed over worker processes) and its growth over the
+memory just before the work; then the ratios. Run:
 
-    python benchmarks/prepare.py [--files N] [--repeats R]
+    python benchmarks/prepare.py [--files N] [--repeats R] [--workers W]
 """
 
 from __future__ import annotations
@@ -37,9 +38,28 @@ MEASURE = """
 import json, os, resource, threading, time
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
+def _statm(pid):
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * PAGE
+    except OSError:  # a child that just ended
+        return 0
+
 def resident():
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * PAGE
+    """Resident memory of this process plus that of its worker processes."""
+    children = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                children += handle.read().split()
+        except OSError:
+            pass
+    return _statm("self") + sum(_statm(pid) for pid in children)
+
+def cpu_seconds():
+    """User + system CPU time of this process and of its finished (joined) worker processes."""
+    own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
 
 class Meter:
     def __enter__(self):
@@ -47,8 +67,7 @@ class Meter:
         self.running = True
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu, self.wall = usage.ru_utime + usage.ru_stime, time.perf_counter()
+        self.cpu, self.wall = cpu_seconds(), time.perf_counter()
         return self
 
     def _sample(self):
@@ -57,9 +76,8 @@ class Meter:
             time.sleep(0.002)
 
     def __exit__(self, *exc):
-        usage = resource.getrusage(resource.RUSAGE_SELF)
         self.wall = time.perf_counter() - self.wall
-        self.cpu = usage.ru_utime + usage.ru_stime - self.cpu
+        self.cpu = cpu_seconds() - self.cpu
         self.running = False
         self.thread.join()
         self.peak = max(self.peak, resident())
@@ -73,7 +91,8 @@ PREPARE_CHILD = MEASURE + """
 import sys
 from spectrogen.data import prepare
 with Meter() as meter:
-    summary = prepare(sys.argv[1], sys.argv[2], quiet=True)
+    workers = None if sys.argv[3] == "default" else int(sys.argv[3])
+    summary = prepare(sys.argv[1], sys.argv[2], quiet=True, workers=workers)
 meter.report(summary.examples)
 """
 
@@ -135,21 +154,21 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def measure(child: str, source: Path, work: Path) -> dict:
+def measure(child: str, source: Path, work: Path, workers: str = "default") -> dict:
     """Returns the child's measurements (run in a fresh process, output folder removed after)."""
     out = work / f"out-{time.monotonic_ns()}"
     if "librosa" in child:
         out.mkdir()
-    result = subprocess.run([sys.executable, "-c", child, str(source), str(out)], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", child, str(source), str(out), workers], capture_output=True,
                             text=True, check=False, env={**os.environ, "CI": "1"})
     if result.returncode:
         raise SystemExit(f"benchmark child failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def best_of(child: str, source: Path, work: Path, repeats: int) -> dict:
+def best_of(child: str, source: Path, work: Path, repeats: int, workers: str = "default") -> dict:
     """Returns the run with the lowest wall time among `repeats` (the least disturbed by other load)."""
-    runs = [measure(child, source, work) for _ in range(repeats)]
+    runs = [measure(child, source, work, workers) for _ in range(repeats)]
     return min(runs, key=lambda run: run["seconds"])
 
 
@@ -157,6 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=200, help="N: files in the small set (the large has 4N)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--workers", default="default",
+                        help="prepare's decoding processes (default: one per core; 0 or 1: in-process)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="spectrogen-bench-") as tmp:
@@ -165,7 +186,7 @@ def main() -> None:
         for count in (args.files, 4 * args.files):
             source = _mkdir(work / f"src{count}")
             audio_seconds = write_recordings(source, count)
-            ours = best_of(PREPARE_CHILD, source, work, args.repeats)
+            ours = best_of(PREPARE_CHILD, source, work, args.repeats, args.workers)
             theirs = best_of(LIBROSA_CHILD, source, work, args.repeats)
             floor = best_of(DECODE_CHILD, source, work, args.repeats)
             rows.append((count, audio_seconds, ours, theirs, floor))
@@ -191,6 +212,7 @@ def main() -> None:
         print(f"decode+resample floor at {count} files: {floor['seconds']:.2f} s wall, {floor['cpu']:.2f} s CPU; "
               f"above it, prepare spends {ours['cpu'] - floor['cpu']:.2f} s CPU, the librosa loop "
               f"{theirs['cpu'] - floor['cpu']:.2f} s ({(theirs['cpu'] - floor['cpu']) / max(ours['cpu'] - floor['cpu'], 1e-3):.1f}x)")
+    print(f"prepare's decoding processes: {args.workers}")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(wall times suffer from other load; CPU times much less)")
 

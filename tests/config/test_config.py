@@ -108,3 +108,11 @@ def test_malformed_set_and_json_file_are_usage_errors(tmp_path, capsys):
     bad.write_text('{"training": {"epochs": 3,,}}')
     assert main(["train", "--print-config", "--config", str(bad)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_seed_003_presets_match_their_data():
+    autoencoder = load_config("autoencoder")
+    assert (autoencoder.model.name, autoencoder.model.height, autoencoder.model.width) == ("autoencoder", 128, 256)
+    assert autoencoder.model.latent_dim == 128 and autoencoder.training.lr_schedule == "cosine"
+    digits = load_config("digits")
+    assert (digits.model.name, digits.model.height, digits.model.width) == ("diffusion", 32, 32)

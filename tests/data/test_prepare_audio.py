@@ -186,3 +186,36 @@ def test_a_crash_keeps_the_previous_data_set_and_leaves_no_half_one(tmp_path, mo
         prepare(tmp_path / "src", tmp_path / "data", overwrite=True, quiet=True)
     assert tree_digest(tmp_path / "data") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "src"]
+
+
+def _many_recordings(root):
+    """A folder of recordings of several lengths, rates and channel counts, with bad files among them."""
+    for k in range(12):
+        rate = (16000, 22050, 44100, 48000)[k % 4]
+        write_tone(root / ("low" if k % 2 else "high") / f"{k:02d}.wav", 200.0 + 50 * k, 0.4 + 0.5 * (k % 5),
+                   rate, channels=1 + k % 3)
+    (root / "low" / "empty.wav").write_bytes(b"")
+    (root / "high" / "text.wav").write_text("not audio")
+    return root
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"window_hop": 0.3}, {"limit": 7}])
+def test_worker_processes_give_the_same_data_set_as_decoding_in_process(tmp_path, kwargs):
+    source = _many_recordings(tmp_path / "src")
+    one = prepare(source, tmp_path / "one", workers=1, quiet=True, **kwargs)
+    two = prepare(source, tmp_path / "two", workers=2, quiet=True, **kwargs)
+    for name in ("features.npy", "labels.npy", "index.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert one.skipped == two.skipped and one.notes == two.notes
+    assert (one.examples, one.files_read, one.files_used, one.windows_silent, one.windows_short) == \
+        (two.examples, two.files_read, two.files_used, two.windows_silent, two.windows_short)
+
+
+def test_worker_processes_skip_bad_files_with_the_same_reasons(audio_folder, tmp_path):
+    summaries = [prepare(audio_folder, tmp_path / f"w{n}", workers=n, quiet=True) for n in (0, 3)]
+    assert summaries[0].skipped == summaries[1].skipped and len(summaries[1].skipped) == 4
+
+
+def test_negative_workers_is_a_usage_error(audio_folder, tmp_path):
+    with pytest.raises(UsageError, match="--workers"):
+        prepare(audio_folder, tmp_path / "data", workers=-1, quiet=True)

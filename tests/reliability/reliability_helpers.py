@@ -67,6 +67,20 @@ def make_npy_dataset(root: Path) -> Path:
     return prepare_quietly(write_npy_sources(root / "npy_source"), root / "data")
 
 
+def feature_network(path: Path) -> Path:
+    """Writes a small TorchScript feature network for 32 x 32 spectrograms (`evaluate --inception`)."""
+    import warnings
+
+    import torch
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 6), torch.nn.Tanh())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is what --inception reads
+        torch.jit.script(network).save(str(path))
+    return path
+
+
 # --- the command line ----------------------------------------------------------------------------
 def run_cli(argv: Sequence[str], capsys) -> tuple[int, str, str]:
     """Returns (exit code, stdout, stderr) of `spectrogen ARGV` run in this process.

@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a data set (or anything) already in DATA")
     parser.add_argument("--limit", type=int, metavar="N", help="stop after N examples (a quick try)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; print one line at the end")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes decoding recordings (default: one per core; 0 or 1: none, "
+                             "decode in the main process); the data set is the same either way")
 
     rep = parser.add_argument_group("representation (how audio becomes features)")
     rep.add_argument("--representation", metavar="NAME", choices=["specgan", "mel", "autoencoder"],
@@ -126,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         args.source, args.out, representation=args.representation, settings=settings, kind=args.kind,
         window_hop=args.window_hop, short=args.short, freq_axis=args.freq_axis, split=args.split,
         count=args.count, seed=args.seed, limit=args.limit, overwrite=args.overwrite, quiet=args.quiet,
+        workers=args.workers,
         **options,
     )
     if args.quiet:

@@ -13,7 +13,8 @@ from spectrogen.config.resolve import resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError
 
-PRESETS = ("default", "test", "template")
+# default/test/template are seed 000's; autoencoder and digits hold seed 003's two set-ups
+PRESETS = ("default", "test", "template", "autoencoder", "digits")
 
 
 def strip_json_comments(text: str) -> str:
@@ -162,7 +163,7 @@ def format_validation_error(error: ValidationError, source: str) -> str:
             continue
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
-        if isinstance(item.get("input"), dict):
+        if isinstance(item.get("input"), dict) and item["type"] == "value_error":
             # a check across several fields of a section: its message names them
             lines.append(f"  {message}")
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterable, Iterator, Optional
@@ -17,6 +18,7 @@ import torch
 
 from spectrogen.data.options import PrepareOptions
 from spectrogen.data.read_ahead import read_ahead
+from spectrogen.data.read_processes import processes_available, read_processes
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, AudioSource, Item
 from spectrogen.data.summary import PrepareSummary
@@ -27,8 +29,10 @@ from spectrogen.spectral.resize import resize
 
 #: windows turned into features at once: big enough to amortise the STFT call, small in memory
 BATCH_WINDOWS = 64
-#: threads decoding and resampling recordings while the main thread computes features
+#: threads decoding and resampling recordings while the main thread computes features (in-process)
 DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: blocks each decoding process may have waiting for the main process
+PROCESS_DEPTH = 8
 
 
 class _FeatureBatcher:
@@ -112,10 +116,14 @@ def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rat
 
 
 def audio_examples(source: AudioSource, items: list[Item], representation, options: PrepareOptions,
-                   writer: DatasetWriter, summary: PrepareSummary, advance: Callable[[], None]) -> None:
+                   writer: DatasetWriter, summary: PrepareSummary, advance: Callable[[], None],
+                   workers: int = 1) -> None:
     """Windows every recording, computes features batch by batch and writes them; fills `summary`.
 
-    Decoding runs in background threads (`read_ahead`) while this thread computes features.
+    With `workers` > 1 (and fork available), decoding, resampling, windowing and silence
+    detection run in that many worker processes (`read_processes`); otherwise in background
+    threads of this process (`read_ahead`). Either way this process computes the features and
+    writes them, in the order of `items`: the result does not depend on `workers`.
     """
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
@@ -123,17 +131,22 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     batcher = _FeatureBatcher(representation, writer, BATCH_WINDOWS, options.limit)
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
-    for step in read_ahead(items, decode, workers=DECODE_WORKERS):
-        if step.block is not None:
-            taken += batcher.add(step.block, step.item, taken)
-            if batcher.full:  # --limit reached inside this item: it counts as read and used
-                summary.files_read += 1
-                summary.files_used += 1
-                break
-            continue
-        _account(step, taken, summary, window, representation.sample_rate, options)
-        advance()
-        taken = 0
+    if workers > 1 and len(items) > 1 and processes_available():
+        steps = read_processes(items, decode, workers=workers, depth=PROCESS_DEPTH)
+    else:
+        steps = read_ahead(items, decode, workers=DECODE_WORKERS)
+    with closing(steps):  # stops the workers at once on --limit or an error
+        for step in steps:
+            if step.block is not None:
+                taken += batcher.add(step.block, step.item, taken)
+                if batcher.full:  # --limit reached inside this item: it counts as read and used
+                    summary.files_read += 1
+                    summary.files_used += 1
+                    break
+                continue
+            _account(step, taken, summary, window, representation.sample_rate, options)
+            advance()
+            taken = 0
     batcher.flush()
 
 

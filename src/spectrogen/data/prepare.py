@@ -21,12 +21,13 @@ from tqdm import tqdm
 from spectrogen.data.options import DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions
 from spectrogen.data.output_folder import check_output, publish, staging_folder
 from spectrogen.data.pipelines import array_examples, audio_examples, example_shape
+from spectrogen.data.read_processes import default_workers
 from spectrogen.data.representation_choice import image_representation, named_representation
 from spectrogen.data.sources import open_source
 from spectrogen.data.sources.base import AudioSource
 from spectrogen.data.summary import PrepareSummary
 from spectrogen.data.writer import DatasetWriter
-from spectrogen.errors import InputError
+from spectrogen.errors import InputError, UsageError
 
 
 def show_progress(quiet: bool) -> bool:
@@ -40,18 +41,23 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
             silence_db: Optional[float] = DEFAULT_SILENCE_DB, freq_axis: int = 0,
             stems: Sequence[str] = MUSDB_STEMS, split: str = "train", count: Optional[int] = None,
             seed: int = 0, limit: Optional[int] = None, overwrite: bool = False,
-            quiet: bool = False) -> PrepareSummary:
+            quiet: bool = False, workers: Optional[int] = None) -> PrepareSummary:
     """Returns the summary of building the data set folder `out` from `source`.
 
     `source` is a folder, a file, or ``builtin:engines`` / ``builtin:digits``. `representation` is
     a preset name (``specgan``, ``mel``, ``autoencoder``), a `Representation`, or None for the
     source's default (ready-made arrays are then stored as images of their own size); `settings`
     change its fields (e.g. ``{"sample_rate": 22050, "n_mels": 80}``). The other arguments are the
-    fields of `PrepareOptions`, and the CLI flags of the same names.
+    fields of `PrepareOptions`, and the CLI flags of the same names. `workers` is the number of
+    processes decoding recordings (None: one per core; 0 or 1: in this process); the data set
+    is the same whatever it is.
     Raises InputError when no example could be made, OverwriteError when `out` is not empty and
     `overwrite` is False; a failed run leaves `out` as it was.
     """
     started = time.perf_counter()
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers {workers}: use 0 or a positive number")
+    workers = default_workers() if workers is None else workers
     options = PrepareOptions(window_hop=window_hop, short=short, silence_db=silence_db, freq_axis=freq_axis,
                              stems=tuple(stems), split=split, count=count, seed=seed, limit=limit)
     reader = open_source(str(source), kind, options)
@@ -75,7 +81,7 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
         with tqdm(total=len(items), unit="file", desc="prepare", disable=not show_progress(quiet),
                   file=sys.stderr, dynamic_ncols=True) as bar:
             if isinstance(reader, AudioSource):
-                audio_examples(reader, items, chosen, options, writer, summary, bar.update)
+                audio_examples(reader, items, chosen, options, writer, summary, bar.update, workers=workers)
             else:
                 array_examples(reader, items, shapes, native, shape, options, writer, summary, bar.update)
         if writer.count == 0:

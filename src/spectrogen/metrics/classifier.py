@@ -7,6 +7,8 @@ class probabilities of the Inception score and of the per-class accuracy of cond
 
 from __future__ import annotations
 
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -139,8 +141,15 @@ def load_classifier(path: str | Path) -> FeatureClassifier:
                          "--out CLASSIFIER.pt`", path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated files, pickles with code, other formats
-        raise CheckpointError(f"not a loadable classifier file ({type(exc).__name__}: {exc})", path) from None
+    except pickle.UnpicklingError as exc:  # torch's own message suggests loading it unsafely: not ours
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(f"refused: the file carries Python code or objects{what} that loading would run. "
+                              f"It was not executed. Classifier files hold only tensors, numbers and strings; "
+                              f"make one with `spectrogen evaluate --train-classifier`", path) from None
+    except Exception as exc:  # truncated files, other formats
+        reason = (str(exc).splitlines() or [""])[0][:160]
+        raise CheckpointError(f"not a loadable classifier file ({type(exc).__name__}: {reason})", path) from None
     if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
         raise CheckpointError(f"not a {CLASSIFIER_FORMAT} file (a training checkpoint or another format?)", path)
     if payload.get("format_version", 0) > CLASSIFIER_FORMAT_VERSION:

@@ -269,7 +269,10 @@ class Trainer:
             totals[:-1] = np.asarray(weights, dtype=float) @ values
             totals[-1] = sum(weights)
         totals = sum_on_host(totals, self.processes, self.context.device)
-        return {f"val_{key}": float(total / totals[-1]) for key, total in zip(keys, totals[:-1])}
+        result = {f"val_{key}": float(total / totals[-1]) for key, total in zip(keys, totals[:-1])}
+        # figures a method can only make over the whole split (e.g. PESQ/STOI of resynthesised audio)
+        result.update({f"val_{key}": value for key, value in self.method.validation_summary().items()})
+        return result
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""

@@ -59,9 +59,13 @@ def tiny_run(tmp_path_factory) -> dict[str, Path]:
 
     Returns the paths: audio folder, data set, run directory, its final checkpoint.
     """
+    import torch
+
     from spectrogen.data.prepare import prepare
     from spectrogen.training.api import train
 
+    # networks this small are bound by per-call overhead; a second thread only adds synchronisation
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("autoencoder_run")
     audio = write_tones(root / "audio", count=4, seconds=1.0)
     data = root / "data"
