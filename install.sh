@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs spectrogen and everything it needs into the active Python environment.
 #
-#   bash install.sh            # core + test tools
+#   bash install.sh            # core, TensorBoard and test tools
 #   EXTRAS=all bash install.sh # also TensorBoard and PESQ/STOI
 #
 # PyTorch comes first so that pip never swaps it: a machine with an NVIDIA driver gets the
@@ -21,9 +21,9 @@ else
     "$PYTHON" -m pip install torch --index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 20
 fi
 
-case "${EXTRAS:-dev}" in
+case "${EXTRAS:-dev,tensorboard}" in
     all) extras="dev,tensorboard,speech" ;;
-    *) extras="${EXTRAS:-dev}" ;;
+    *) extras="${EXTRAS:-dev,tensorboard}" ;;
 esac
 "$PYTHON" -m pip install -e ".[${extras}]"
 echo "install.sh: done. Try: spectrogen demo"

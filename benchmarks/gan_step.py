@@ -185,6 +185,10 @@ def main() -> None:
           f"channels_last {context.channels_last}, compile {args.compile}, threads {torch.get_num_threads()}")
     print(f"seconds per generator step (median of {len(rounds.seconds['bare'][measured])} epochs "
           f"x {args.steps} steps):")
+    for name, values in rounds.seconds.items():
+        print(f"  per epoch, {name}: " + ", ".join(f"{v:.3f}" for v in values))
+    if trainer_seconds:
+        print("  per epoch, trainer: " + ", ".join(f"{v:.3f}" for v in trainer_seconds))
     print(f"  (a) bare loop      {median['bare']:.3f}")
     print(f"  (b) method         {median['method']:.3f}   ratio to bare {median['method'] / median['bare']:.3f}")
     if trainer_seconds:

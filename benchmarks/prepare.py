@@ -12,7 +12,7 @@ stereo, 1-3 s, wav/flac) to a temporary folder, then measures in separate proces
   everything else (framing, STFT, statistics, writing).
 
 Prints wall time and CPU time of the work (imports excluded; prepare's worker processes
-included), the peak resident memory (also summed over worker processes) and its growth over the
+included), the peak resident memory (plus the private memory of worker processes) and its growth over the
 memory just before the work; then the ratios. Run:
 
     python benchmarks/prepare.py [--files N] [--repeats R] [--workers W]
@@ -39,25 +39,30 @@ import json, os, resource, threading, time
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def _statm(pid):
+    with open(f"/proc/{pid}/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE
+
+def _private(pid):  # memory of a forked worker not shared with this process (shared pages count once)
     try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * PAGE
-    except OSError:  # a child that just ended
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            return sum(int(line.split()[1]) * 1024 for line in handle if line.startswith("Private_"))
+    except OSError:  # a worker that just ended
         return 0
 
-def resident():
-    """Resident memory of this process plus that of its worker processes."""
-    children = []
+def _children():
+    pids = []
     for task in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{task}/children") as handle:
-                children += handle.read().split()
+                pids += handle.read().split()
         except OSError:
             pass
-    return _statm("self") + sum(_statm(pid) for pid in children)
+    return pids
 
-def cpu_seconds():
-    """User + system CPU time of this process and of its finished (joined) worker processes."""
+def resident(children=0):  # of this process, plus `children` (the private memory of its workers)
+    return _statm("self") + children
+
+def cpu_seconds():  # user + system, of this process and its finished (joined) worker processes
     own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
 
@@ -71,8 +76,12 @@ class Meter:
         return self
 
     def _sample(self):
+        children, tick = 0, 0
         while self.running:
-            self.peak = max(self.peak, resident())
+            if tick % 10 == 0:  # reading smaps is slower than statm: every 20 ms
+                children = sum(_private(pid) for pid in _children())
+            tick += 1
+            self.peak = max(self.peak, resident(children))
             time.sleep(0.002)
 
     def __exit__(self, *exc):

@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import soundfile
+import torch
 
 from spectrogen.cli.main import main
 
@@ -69,10 +71,6 @@ def make_npy_dataset(root: Path) -> Path:
 
 def feature_network(path: Path) -> Path:
     """Writes a small TorchScript feature network for 32 x 32 spectrograms (`evaluate --inception`)."""
-    import warnings
-
-    import torch
-
     torch.manual_seed(0)
     network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 6), torch.nn.Tanh())
     with warnings.catch_warnings():

@@ -1,24 +1,26 @@
 """Bad input gets a clear message naming the file or field, exit code 2 and no traceback; nothing is lost.
 
-100 cases, through `spectrogen.cli.main.main` in this process:
+100 cases (103 when not run as root), through `spectrogen.cli.main.main` in this process:
 
-* `prepare` skips each bad file among good ones and lists it with its reason in the summary
-  (printed and in summary.json): 12 recordings (truncated WAV and FLAC, corrupt, text named .wav,
-  0 bytes, header without frames, pure silence, NaN and infinite float samples, a broken symbolic
-  link, a named pipe, unreadable permissions) beside good ones at four sample rates (mixed rates
-  are resampled, not refused); 6 CSV files (NaN, infinity, wrong shape, words, ragged rows, 0 bytes);
-  9 .npy files (some NaN examples dropped, all infinite, wrong shape, 1-D, pickled objects, strings,
-  truncated, 0 bytes, text); 5 PNG files (colour, wrong size, truncated, text; grayscale stored as
-  RGB is accepted) — 32 cases;
-* `prepare` refuses with exit code 2: 11 cases (empty folder, missing path, only bad files, mixed
+* `prepare` skips each bad file among good ones and lists it with its reason, printed and in
+  summary.json (32): 11 recordings (truncated WAV and FLAC, corrupt, text named .wav, 0 bytes, a
+  header without frames, pure silence, NaN and infinite float samples, a broken symbolic link, a
+  named pipe) beside good ones at four sample rates (mixed rates are resampled, not refused: 1 case);
+  6 CSV files (NaN, infinity, wrong shape, words, ragged rows, 0 bytes); 9 .npy files (some NaN
+  examples dropped and noted, all infinite, wrong shape, 1-D, pickled objects, strings, truncated,
+  0 bytes, text); 5 PNG files (colour, wrong size, truncated, text; grayscale stored as RGB is
+  accepted). Unreadable permissions (a file and a sub-folder with mode 000) add 2 cases when not
+  root; root reads them anyway, which the broken link and the pipe stand in for;
+* `prepare` refuses with exit code 2 (11): an empty folder, a missing path, only bad files, mixed
   kinds, --out a file, --out inside the source, --limit 0, --silence-db above 0, --n-fft 0, a kind
-  that is not there, an unknown built-in set), plus an unreadable source folder when not root;
-* `train`: 24 cases (configuration: unknown keys, wrong types, out-of-range values, not JSON, not an
-  object, missing file, unknown or malformed --set, a bad flag value; data: missing, not a data set,
-  truncated features, corrupt dataset.json, a newer format, fewer examples than a batch; resume:
-  truncated, empty, code-carrying, foreign and text checkpoints, another model, other network sizes,
-  no checkpoint in the folder, a missing path);
-* `sample`: 9 cases; `convert`: 12 cases; `evaluate`: 11 cases.
+  that is not there, an unknown built-in set; an unreadable source folder adds 1 when not root;
+* `train` (24): configuration with unknown keys, wrong types, out-of-range values, not JSON, not an
+  object, a missing file, an unknown or malformed --set, a bad device, a bad flag value; data that
+  is missing, not a data set, truncated, with corrupt or newer metadata, or smaller than a batch;
+  resume from truncated, empty, code-carrying, foreign and text checkpoints, into another model or
+  other network sizes, from a folder without checkpoints;
+* `sample` (9), `reconstruct` with a checkpoint of another model (1), `convert` (12, one of them a
+  folder with bad arrays among a good one) and `evaluate` (11).
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ import types
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from PIL import Image
 
 from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
-from reliability_helpers import (make_npy_dataset, run_cli, train_args, tree_digest, write_tone)
+from reliability_helpers import make_npy_dataset, run_cli, train_args, tree_digest, write_tone
 
 ROOT_READS_EVERYTHING = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 ROOT_REASON = "running as root: file permissions do not stop root from reading (the broken link and pipe cases cover it)"
@@ -165,9 +168,8 @@ def assert_skipped(summary, printed, expected):
 
 def test_prepare_skips_bad_recordings_among_good_ones_at_mixed_rates(tmp_path, capsys):
     source = tmp_path / "recordings"
-    for rate, suffix, channels_name in ((16000, "wav", "a"), (22050, "flac", "b"), (44100, "wav", "c"),
-                                        (48000, "ogg", "d")):
-        write_tone(source / f"good_{channels_name}_{rate}.{suffix}", sample_rate=rate, seconds=1.1)
+    for rate, suffix, letter in ((16000, "wav", "a"), (22050, "flac", "b"), (44100, "wav", "c"), (48000, "ogg", "d")):
+        write_tone(source / f"good_{letter}_{rate}.{suffix}", sample_rate=rate, seconds=1.1)
     long_flac = write_tone(tmp_path / "long.flac", seconds=3.0)
     (source / "truncated.flac").write_bytes(long_flac.read_bytes()[: long_flac.stat().st_size // 2])
     good = (source / "good_a_16000.wav").read_bytes()
@@ -181,8 +183,6 @@ def test_prepare_skips_bad_recordings_among_good_ones_at_mixed_rates(tmp_path, c
     with_nan, with_inf = samples.copy(), samples.copy()
     with_nan[5000:5100] = np.nan
     with_inf[::7] = np.inf
-    import soundfile
-
     soundfile.write(source / "nan_samples.wav", with_nan, 16000, subtype="FLOAT")
     soundfile.write(source / "inf_samples.wav", with_inf, 16000, subtype="FLOAT")
     os.symlink(tmp_path / "gone.wav", source / "broken_link.wav")

@@ -46,12 +46,8 @@ def audio_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("crash")
     source = write_tones(root / "recordings")
     data = prepare_quietly(source, root / "data", "--image-size", "32", "--window-hop", "0.1")
-    assert load_dataset(data).features.shape == (STEPS_PER_EPOCH * 4, 32, 32)
+    assert SpectrogramDataset.open(data).features.shape == (STEPS_PER_EPOCH * 4, 32, 32)
     return data
-
-
-def load_dataset(path):
-    return SpectrogramDataset.open(path)
 
 
 def command(data, run, epochs=EPOCHS):
@@ -59,12 +55,13 @@ def command(data, run, epochs=EPOCHS):
 
 
 def assert_resumable(run, lost_at_most_steps):
-    """Checks every file of `run` and returns the checkpoint a resume would start from (and its progress)."""
+    """Checks every file of `run`; returns the checkpoint a resume would start from and its "trainer" entry."""
     check_run_files(run)
     done = steps_done(run)
     start = find_resume_checkpoint(run)
-    saved = load_checkpoint(start)["trainer"]
-    epoch, step_in_epoch = progress_of(load_checkpoint(start))
+    checkpoint = load_checkpoint(start)
+    saved = checkpoint["trainer"]
+    epoch, step_in_epoch = progress_of(checkpoint)
     assert saved["global_step"] == epoch * STEPS_PER_EPOCH + step_in_epoch
     assert done - saved["global_step"] <= lost_at_most_steps, (done, saved["global_step"])
     # every finished epoch row is kept; the rows a resume will redo are at most one interval
@@ -86,6 +83,7 @@ def final_iterations(run):
     return per_epoch, global_steps
 
 
+@pytest.mark.slow  # six training processes, each paying for its imports
 def test_kills_at_random_moments_and_inside_checkpoint_writes_lose_at_most_one_interval(
         audio_data, tmp_path, quick_plots):
     rng = random.Random(20240607)

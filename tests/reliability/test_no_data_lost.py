@@ -19,6 +19,7 @@ import json
 import pytest
 
 from spectrogen.data.dataset import SpectrogramDataset
+from spectrogen.training.csv_log import CsvLog
 
 from reliability_helpers import (check_run_files, csv_table, epoch_numbers, feature_network, kill_hard,
                                  prepare_quietly, run_cli, start_training, train_args, tree_digest, wait_until,
@@ -157,13 +158,15 @@ def test_samples_demo_and_evaluation_are_replaced_only_with_overwrite(workspace,
     assert json.loads((out / "metrics.json").read_text())["seed"] == 1
 
 
+@pytest.mark.slow  # a training process of its own
 def test_statistics_rows_survive_a_sigkill(workspace, tmp_path):
     _, data, _ = workspace
     run, log = tmp_path / "killed", tmp_path / "train.log"
     done = 3
     process = start_training(train_args(data, run, epochs=20, extra=[
         "--set", "output.log_every=1", "--set", "output.checkpoint_every=100"]), log)
-    wait_until(lambda: len(epoch_numbers(run)) >= done, process, log, f"{done} epoch rows")
+    table = CsvLog(run / "epochs_statistics" / "epoch_statistics.csv")
+    wait_until(lambda: len(table.rows()) >= done, process, log, f"{done} epoch rows")  # rows() skips a partial one
     kill_hard(process)
     header, rows = csv_table(run / "epochs_statistics" / "epoch_statistics.csv")
     assert len(rows) >= done and epoch_numbers(run) == list(range(1, len(rows) + 1))

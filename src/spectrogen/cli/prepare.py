@@ -72,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="stop after N examples (a quick try)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; print one line at the end")
     parser.add_argument("--workers", type=int, metavar="N",
-                        help="processes decoding recordings (default: one per core; 0 or 1: none, "
-                             "decode in the main process); the data set is the same either way")
+                        help="processes decoding recordings (default 1: decode in the main process, "
+                             "with read-ahead threads); the data set is the same either way")
 
     rep = parser.add_argument_group("representation (how audio becomes features)")
     rep.add_argument("--representation", metavar="NAME", choices=["specgan", "mel", "autoencoder"],

@@ -21,7 +21,6 @@ from tqdm import tqdm
 from spectrogen.data.options import DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions
 from spectrogen.data.output_folder import check_output, publish, staging_folder
 from spectrogen.data.pipelines import array_examples, audio_examples, example_shape
-from spectrogen.data.read_processes import default_workers
 from spectrogen.data.representation_choice import image_representation, named_representation
 from spectrogen.data.sources import open_source
 from spectrogen.data.sources.base import AudioSource
@@ -49,7 +48,7 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     source's default (ready-made arrays are then stored as images of their own size); `settings`
     change its fields (e.g. ``{"sample_rate": 22050, "n_mels": 80}``). The other arguments are the
     fields of `PrepareOptions`, and the CLI flags of the same names. `workers` is the number of
-    processes decoding recordings (None: one per core; 0 or 1: in this process); the data set
+    processes decoding recordings (None, 0 or 1: in this process); the data set
     is the same whatever it is.
     Raises InputError when no example could be made, OverwriteError when `out` is not empty and
     `overwrite` is False; a failed run leaves `out` as it was.
@@ -57,7 +56,9 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     started = time.perf_counter()
     if workers is not None and workers < 0:
         raise UsageError(f"--workers {workers}: use 0 or a positive number")
-    workers = default_workers() if workers is None else workers
+    # in-process decoding (with read-ahead threads) is the default: on a 2-core machine the worker
+    # pool's extra copying cost more than the second core gave back (benchmarks/prepare.py)
+    workers = 1 if workers is None else workers
     options = PrepareOptions(window_hop=window_hop, short=short, silence_db=silence_db, freq_axis=freq_axis,
                              stems=tuple(stems), split=split, count=count, seed=seed, limit=limit)
     reader = open_source(str(source), kind, options)

@@ -14,6 +14,7 @@ that used the parent's torch (or OpenMP) thread pools could hang.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -60,8 +61,12 @@ def read_processes(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, w
                         name=f"spectrogen-decode-{worker}", daemon=True)
         for worker in range(count)
     ]
-    for process in processes:
-        process.start()
+    gc.freeze()  # objects made so far stay out of the collector: pages shared with the workers stay shared
+    try:
+        for process in processes:
+            process.start()
+    finally:
+        gc.unfreeze()
     try:
         for index in range(len(items)):
             worker = index % count
@@ -100,6 +105,7 @@ def _get(buffer, process) -> tuple:
 
 def _serve(items: Sequence, produce: Callable, worker: int, count: int, buffer) -> None:
     """Body of a worker process: produces items worker, worker + count, ... into `buffer`."""
+    gc.freeze()  # a collection would touch, and so copy, every object inherited from the parent
     try:
         for index in range(worker, len(items), count):
             values = iter(produce(items[index]))

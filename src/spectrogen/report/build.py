@@ -11,7 +11,7 @@ import numpy as np
 from spectrogen import __version__
 from spectrogen.errors import SpectrogenError
 from spectrogen.report.audio_files import AudioFolder
-from spectrogen.report.figures import grid_png, metric_plot, spectrogram_png, statistics_plots
+from spectrogen.report.figures import Plot, grid_png, metric_plot, spectrogram_png, statistics_plots
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
@@ -32,6 +32,8 @@ def write_report(run_dir: str | Path) -> Path:
     metrics = metric_plot(contents.metrics)
     if metrics is not None:
         plots.append(metrics)
+    plots += [Plot(path.stem.replace("_", " ").capitalize(), f"plots/{path.name}, drawn by the "
+                   f"{contents.model_name} model during training", path.read_bytes()) for path in contents.family_plots]
 
     audio = AudioFolder(contents.root)
     grid, samples, real = _spectrogram_media(contents, audio)
@@ -64,14 +66,14 @@ def _spectrogram_media(contents: RunContents, audio: AudioFolder):
     names = [f"sample_{i + 1:02d}" for i in range(len(samples))]
     sample_audio = _audio(contents, audio, samples, names)
     sample_rows = [MediaRow(name, contents.sample_labels[i] if contents.sample_labels else None,
-                            spectrogram_png(shown[i], title=name, **options), sample_audio[i])
+                            spectrogram_png(shown[i], **options), sample_audio[i])
                    for i, name in enumerate(names)]
     real_rows = []
     if contents.real is not None:
         real_names = [f"real_{i + 1:02d}" for i in range(len(contents.real.arrays))]
         real_audio = _audio(contents, audio, contents.real.arrays, real_names)
         real_rows = [MediaRow(f"{name} (example {index})", label,
-                              spectrogram_png(real_shown[i], title=name, **options), real_audio[i])
+                              spectrogram_png(real_shown[i], **options), real_audio[i])
                      for i, (name, label, index) in enumerate(zip(real_names, contents.real.labels,
                                                                   contents.real.indices))]
     return grid, sample_rows, real_rows

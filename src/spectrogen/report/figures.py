@@ -86,6 +86,7 @@ def _line_axes(title: str, y_label: str) -> tuple[Figure, Any]:
     axes.set_xlabel("epoch")
     axes.set_ylabel(y_label)
     axes.grid(alpha=0.3)
+    axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))  # learning rates read as 1e-4, not 0.000100
     return figure, axes
 
 

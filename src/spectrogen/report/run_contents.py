@@ -22,6 +22,8 @@ from spectrogen.training.run_directory import RunDirectory
 from spectrogen.report.spectrogram_space import SpectrogramSpace
 
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
+_PER_EPOCH_PLOT = re.compile(r"_epoch_\d+\.png$")  # one file per epoch: too many to embed
+MAX_FAMILY_PLOTS = 6
 MAX_SAMPLES = 16  # rows of the samples table; the grid shows all of them
 MAX_REAL_EXAMPLES = 8
 
@@ -49,6 +51,7 @@ class RunContents:
     space: Optional[SpectrogramSpace] = None
     checkpoint: Optional[Path] = None
     real: Optional[RealExamples] = None
+    family_plots: list[Path] = field(default_factory=list)  # plots/ files the model family drew itself
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -71,6 +74,7 @@ def read_run(run_dir: str | Path) -> RunContents:
     contents = RunContents(root=run.root, config=config, history=CsvLog(run.epoch_csv).rows(),
                            metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1])
     _read_latest_samples(run, contents)
+    contents.family_plots = family_plots(run)
     _read_checkpoint(run, contents)
     if contents.space is not None:
         _read_real_examples(contents)
@@ -94,6 +98,17 @@ def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
                               f"one channel; it is not shown")
         return
     contents.samples, contents.samples_epoch = samples.astype(np.float32), epoch
+
+
+def family_plots(run: RunDirectory) -> list[Path]:
+    """Returns the PNGs in plots/ that the model family drew (`extra_plots`), not the trainer's own four."""
+    from spectrogen.training.plots import PLOT_NAMES
+
+    if not run.plots_dir.is_dir():
+        return []
+    found = sorted(path for path in run.plots_dir.glob("*.png")
+                   if path.name not in PLOT_NAMES and not _PER_EPOCH_PLOT.search(path.name))
+    return found[:MAX_FAMILY_PLOTS]
 
 
 def _checkpoint_path(run: RunDirectory) -> Optional[Path]:

@@ -237,6 +237,7 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
 
     # joining waits for every process: none writes unless all have validated their side
     processes = start(processes, device)
+    completed = False
     try:
         if processes.is_main:
             # everything is valid: from here on the run directory is written
@@ -252,12 +253,15 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
                                   statistic=method.best_statistic)
         trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
                           quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
-        if trainer.fit() == "interrupted":
+        stopped = trainer.fit()
+        completed = True
+        if stopped == "interrupted":
             raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130 without a traceback
         if config.output.report and processes.is_main:
             _write_report(run.root)
     finally:
-        stop(processes)
+        method.replicas = {}
+        stop(processes, completed=completed)
     return run.root
 
 

@@ -20,6 +20,8 @@ and wraps each trained network in `DistributedDataParallel`. The conventions:
 
 from __future__ import annotations
 
+import gc
+import inspect
 import os
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -116,10 +118,24 @@ def start(processes: Processes, device: torch.device) -> Processes:
     return replace(processes, owns_group=True)
 
 
-def stop(processes: Processes) -> None:
-    """Leaves the process group when this run started it."""
-    if processes.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
+def stop(processes: Processes, *, completed: bool) -> None:
+    """Leaves the process group when this run started it.
+
+    After a completed run the ranks first wait for each other, so that no collective is still being
+    torn down on gloo's threads when the group ends: its destructor joins them while holding the
+    GIL, and a thread freeing a tensor that Python owns needs the GIL too. After a failure another
+    rank may be gone, so the group is left to the end of the process.
+    """
+    if not (processes.owns_group and dist.is_initialized() and completed):
+        return
+    gc.collect()  # DistributedDataParallel wrappers released by the caller also hold the group
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+# newer torch renamed DDP's per-forward buffer broadcast (buffers are synced at construction either way)
+_SYNC_BUFFERS = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                 else "broadcast_buffers")
 
 
 def _has_running_statistics(network: nn.Module) -> bool:
@@ -144,7 +160,7 @@ def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device:
             continue
         wrappers[name] = DistributedDataParallel(
             network, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=_has_running_statistics(network))
+            **{_SYNC_BUFFERS: _has_running_statistics(network)})
     return wrappers
 
 

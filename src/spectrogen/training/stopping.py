@@ -1,7 +1,9 @@
 """Reasons to stop a run early and cleanly: the wall-time budget and Ctrl-C (SIGINT).
 
 The first Ctrl-C only raises a flag: the current step finishes, a checkpoint is written and the
-run ends with a message saying how to resume. A second Ctrl-C interrupts at once.
+run ends with a message saying how to resume. A second Ctrl-C interrupts at once — except within
+`repeat_grace` seconds of the first: under torchrun a worker receives the terminal's SIGINT and then
+the same signal forwarded by torchrun itself, which is still one request.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Optional
 class StopRequests:
     """Collects stop requests; use as a context manager around the training loop."""
 
-    def __init__(self, max_minutes: Optional[float]):
+    def __init__(self, max_minutes: Optional[float], repeat_grace: float = 0.0):
         self.deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else None
         self.interrupted = False
+        self.repeat_grace = repeat_grace
+        self._first_signal = 0.0
         self._previous = None
 
     @property
@@ -34,8 +38,11 @@ class StopRequests:
 
     def _on_sigint(self, signum, frame) -> None:
         if self.interrupted:
+            if time.monotonic() - self._first_signal < self.repeat_grace:
+                return
             raise KeyboardInterrupt
         self.interrupted = True
+        self._first_signal = time.monotonic()
         print("\nstopping after this step and saving a checkpoint (Ctrl-C again to stop at once)", flush=True)
 
     def __enter__(self) -> "StopRequests":

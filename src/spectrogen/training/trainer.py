@@ -28,7 +28,7 @@ from spectrogen.training.checkpoint import (build_checkpoint, prune_rolling, pub
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
-from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams, sum_on_host
+from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
 from spectrogen.training.method import TrainingMethod
 from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, mean_pairwise_distance, primary_loss
 from spectrogen.training.plots import write_plots
@@ -37,6 +37,11 @@ from spectrogen.training.resources import ResourceMonitor
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer
 from spectrogen.training.stopping import StopRequests
+from spectrogen.training.validation import validation_figures
+
+
+# seconds within which a second Ctrl-C counts as the same request under torchrun (see stopping.py)
+REPEATED_SIGNAL_S = 5.0
 
 
 class EpochCallback(Protocol):
@@ -115,7 +120,9 @@ class Trainer:
         if self._rng is not None:
             set_rng_state(self._rng)  # last, so nothing above shifts the resumed random streams
         seed_rank_streams(self.config.training.seed, self.state.global_step, self.processes)
-        with StopRequests(self.config.training.max_minutes) as stops:
+        # several processes: torchrun forwards the terminal's Ctrl-C to its workers a second time
+        with StopRequests(self.config.training.max_minutes,
+                          repeat_grace=REPEATED_SIGNAL_S if self.processes.enabled else 0.0) as stops:
             self.stops = stops
             try:
                 for epoch in range(self.state.epoch + 1, epochs + 1):
@@ -210,7 +217,7 @@ class Trainer:
         last = epoch == config.training.epochs
         row: dict[str, Any] = {"epoch": epoch, **self.accumulator.means()}
         if self.method.uses_validation and len(self.data.validation_indices):
-            row.update(self._validate())
+            row.update(validation_figures(self.method, self.data, self.processes, self.context.device))
         row.update(self.method.learning_rates())  # the rates this epoch used
         row["nan_events"] = self.health.epoch_events
         row["loss_stability"] = self.convergence.stability(row)
@@ -248,31 +255,6 @@ class Trainer:
                               f"data's (below monitor.collapse_threshold={config.monitor.collapse_threshold}); "
                               f"stopping as monitor.early_stop_on_collapse asks")
             self.stop_reason = "mode collapse"
-
-    @torch.no_grad()
-    def _validate(self) -> dict[str, float]:
-        """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``.
-
-        Each process validates its share of the batches; the example-weighted sums are added up.
-        """
-        self.method.train(False)
-        buffer = IntervalBuffer()
-        weights = []
-        for batch in self.data.validation_batches():
-            buffer.add(self.method.validation_step(batch))
-            weights.append(batch.x.shape[0])
-        self.method.train(True)
-        keys, values = buffer.fetch()  # (batches, K)
-        keys = from_main(keys, self.processes)  # rank 0 always has the first batch; others may have none
-        totals = np.zeros(len(keys) + 1)  # weighted sums, then the weight
-        if len(weights):
-            totals[:-1] = np.asarray(weights, dtype=float) @ values
-            totals[-1] = sum(weights)
-        totals = sum_on_host(totals, self.processes, self.context.device)
-        result = {f"val_{key}": float(total / totals[-1]) for key, total in zip(keys, totals[:-1])}
-        # figures a method can only make over the whole split (e.g. PESQ/STOI of resynthesised audio)
-        result.update({f"val_{key}": value for key, value in self.method.validation_summary().items()})
-        return result
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
