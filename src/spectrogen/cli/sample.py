@@ -37,16 +37,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Griffin-Lim iterations for .wav (default: output.griffin_lim_iterations of the run, 32)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--overwrite", action="store_true", help="replace files already in --out")
+    diffusion = parser.add_argument_group("diffusion models (default: the run's model.diffusion settings)")
+    diffusion.add_argument("--sampler", choices=["ddpm", "ddim"], help="ancestral DDPM or DDIM")
+    diffusion.add_argument("--steps", type=int, metavar="N", help="DDIM sampling steps (DDPM always runs all training timesteps)")
+    diffusion.add_argument("--eta", type=float, help="DDIM stochasticity, 0 is deterministic")
+    diffusion.add_argument("--guidance-scale", type=float, metavar="G",
+                           help="classifier-free guidance for conditional models (1: none)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectrogen.sampling.generate import set_diffusion_sampling
     from spectrogen.sampling.load import load_generator
     from spectrogen.sampling.outputs import parse_formats, write_samples
 
     formats = parse_formats(args.formats)  # checked before the (slow) model load
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
     model = load_generator(args.checkpoint, device=args.device)
+    set_diffusion_sampling(model, sampler=args.sampler, steps=args.steps, eta=args.eta,
+                           guidance_scale=args.guidance_scale)
     result = write_samples(model, args.out, args.n, class_choice=args.class_choice, formats=formats,
                            seed=args.seed, truncation=args.truncation, batch_size=args.batch_size,
                            griffin_lim_iters=args.griffin_lim_iters, overwrite=args.overwrite, log=log)

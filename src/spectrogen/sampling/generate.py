@@ -63,6 +63,31 @@ def truncation_note(model_name: str, truncation: Optional[float]) -> Optional[st
             f"(diffusion) or a fitted latent distribution (autoencoder), so it was ignored")
 
 
+def set_diffusion_sampling(model, *, sampler: Optional[str] = None, steps: Optional[int] = None,
+                           eta: Optional[float] = None, guidance_scale: Optional[float] = None) -> None:
+    """Sets how a loaded diffusion model samples (None keeps the value saved with the run).
+
+    The settings live in the model's `model.diffusion` configuration, which validates them; other
+    families have no such settings, so asking for them is a usage error.
+    """
+    method = getattr(model, "method", model)
+    asked = {key: value for key, value in (("sampler", sampler), ("sampling_steps", steps), ("eta", eta),
+                                            ("guidance_scale", guidance_scale)) if value is not None}
+    if not asked:
+        return
+    if method.name != "diffusion":
+        flags = ", ".join("--" + key.replace("sampling_", "").replace("_", "-") for key in asked)
+        raise UsageError(f"{flags} only apply to diffusion models; this checkpoint holds a {method.name} model")
+    from pydantic import ValidationError
+
+    settings = method.config.model.diffusion
+    for key, value in asked.items():
+        try:
+            setattr(settings, key, value)
+        except ValidationError as exc:
+            raise UsageError(f"model.diffusion.{key}={value!r}: {exc.errors()[0]['msg']}") from None
+
+
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     """Returns class indices (n,) in contiguous blocks, one per class, of sizes differing by at most one."""
     return torch.arange(n) * num_classes // max(n, 1)

@@ -1,0 +1,43 @@
+"""`spectrogen sample --sampler/--steps/--eta/--guidance-scale` reach a diffusion model, and only one."""
+
+import pytest
+import torch
+
+from spectrogen.config import load_config
+from spectrogen.errors import UsageError
+from spectrogen.models import build_method
+from spectrogen.sampling.generate import set_diffusion_sampling
+from spectrogen.training.method import DataInfo
+
+
+def tiny_diffusion():
+    config = load_config("digits", [("model.image_size", 8), ("model.diffusion.base_channels", 8),
+                                    ("model.diffusion.channel_multipliers", [1, 2]),
+                                    ("model.diffusion.attention", False), ("model.diffusion.timesteps", 20),
+                                    ("model.diffusion.sampling_steps", 10)])
+    return build_method(config, DataInfo(shape=(1, 8, 8)))
+
+
+def test_flags_change_how_a_diffusion_model_samples():
+    method = tiny_diffusion()
+    generator = torch.Generator().manual_seed(0)
+    default = method.sample(2, generator=generator)
+    set_diffusion_sampling(method, sampler="ddim", steps=3, eta=0.0)
+    assert method.config.model.diffusion.sampling_steps == 3
+    three_steps = method.sample(2, generator=torch.Generator().manual_seed(0))
+    # the same starting noise through a different number of DDIM steps lands elsewhere
+    assert not torch.allclose(default, three_steps)
+    set_diffusion_sampling(method, sampler="ddpm")
+    assert method.config.model.diffusion.sampler == "ddpm"
+    assert method.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)
+
+
+def test_impossible_values_and_other_families_are_usage_errors():
+    method = tiny_diffusion()
+    with pytest.raises(UsageError, match="sampling_steps"):
+        set_diffusion_sampling(method, steps=0)
+    gan = build_method(load_config("test", [("model.image_size", 32), ("model.features_g", 4),
+                                            ("model.features_d", 4)]), DataInfo(shape=(1, 32, 32)))
+    with pytest.raises(UsageError, match="--sampler"):
+        set_diffusion_sampling(gan, sampler="ddim")
+    set_diffusion_sampling(gan)  # nothing asked: nothing to refuse
