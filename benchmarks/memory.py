@@ -6,11 +6,13 @@ then runs each measurement in its own process and reads that process's peak resi
 
 - prepare: `spectrogen.data.prepare` with the specgan representation (128 x 128 examples); the
   peak of its largest reading worker process is printed too (getrusage RUSAGE_CHILDREN);
-- epoch, streamed: one epoch of a small DCGAN over the whole data set with data.on_device=never
-  (batches read from features.npy with positional reads; should stay flat from 1x to 4x);
+- epoch, streamed: one epoch of a small DCGAN (128 x 128, width 4, batch 64) over the whole data set
+  with data.on_device=never (batches read from features.npy with positional reads; should stay
+  flat from 1x to 4x);
 - epoch, memory-mapped: the same, but the rows taken by indexing the np.memmap (the reading this
   toolkit replaced: every page touched stays mapped, so the file counts as resident);
-- epoch, held: data.on_device=always, the normalised data set held in memory (grows by design).
+- epoch, held: data.on_device=always, the normalised data set held in memory (grows by design:
+  `auto` holds it only when it takes at most a quarter of the available memory).
 
 Then the share of step time spent waiting for data: a SpecGAN (`--dim`, 128 x 128, batch 16) for
 `--steps` steps per epoch, 2 epochs, the second one timed, streamed (workers 0 and 2) and held.
@@ -62,12 +64,15 @@ from spectrogen.training.api import train
 from spectrogen.training import row_reader
 data, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode == "mapped":
-    # the old way: fancy indexing of the memory map
-    row_reader.RowReader.read = lambda self, indices: np.ascontiguousarray(
-        np.load(self.path, mmap_mode="r")[np.asarray(indices)], dtype=np.float32)
+    # the old way: fancy indexing of one memory map, kept open for the whole run
+    def mapped_read(self, indices):
+        if not hasattr(self, "mapped"):
+            self.mapped = np.load(self.path, mmap_mode="r")
+        return np.ascontiguousarray(self.mapped[np.asarray(indices)], dtype=np.float32)
+    row_reader.RowReader.read = mapped_read
 config = build_config({"data": {"path": data, "on_device": "always" if mode == "held" else "never",
                                 "validation_fraction": 0.0},
-                       "model": {"name": "dcgan", "image_size": 32, "features_g": 8, "features_d": 8},
+                       "model": {"name": "dcgan", "image_size": 128, "features_g": 4, "features_d": 4},
                        "training": {"epochs": 1, "batch_size": 64, "device": "cpu"},
                        "output": {"output_dir": out, "report": False, "num_samples": 4, "log_every": 50}})
 base = status("VmRSS")
@@ -170,7 +175,7 @@ def main() -> None:
         for label, work_name, figures, _ in rows:
             grown = figures["peak_mib"] - figures["base_mib"]
             growth[(label, work_name)] = grown
-            worker = f"   largest worker {figures['worker_peak_mib']:.0f}" if "worker_peak_mib" in figures else ""
+            worker = f"   largest worker {figures['worker_peak_mib']:.0f}" if figures.get("worker_peak_mib") else ""
             print(f"{label:<5} {work_name:<22} {figures['seconds']:>8.1f} {figures['base_mib']:>8.0f} "
                   f"{figures['peak_mib']:>8.0f} {grown:>8.0f}{worker}")
         print("\ngrowth at 4x minus growth at 1x (flat: about 0; the features file grows by "

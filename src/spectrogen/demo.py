@@ -48,7 +48,7 @@ TRAINING_SETTINGS = {
     "model.features_g": 16,
     "model.features_d": 16,
     "training.batch_size": 16,
-    "training.epochs": 40,
+    "training.epochs": 100,
     "training.loss": "hinge",
     "training.critic_steps": 1,
     "training.learning_rate": 2e-4,
@@ -120,6 +120,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     data, run = out / "data", out / "run"
     # validated before anything is written: a bad --device fails here, not after the data set is built
     config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device))
+    device_name = _device_name(config.training.device)  # a missing GPU is reported before anything is written
     check_out_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out=out, data=data, run=run, report=run / "report.html", samples=out / "samples",
@@ -129,14 +130,21 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     log(f"[1/3] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
     _timed(result, "prepare", lambda: _prepare(data, quiet))
     log(f"[2/3] training a small {'conditional GAN' if model == 'cgan' else 'SpecGAN'} for at most "
-        f"{minutes:g} minute(s) on device {config.training.device}")
+        f"{minutes:g} minute(s) on {device_name}")
     _timed(result, "train", lambda: _train(config, quiet))
     result.epochs_done = _epochs_done(run)
     log(f"[3/3] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
     result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device))
     result.seconds["total"] = time.perf_counter() - started
-    _write_marker(result, model, minutes, device)
+    _write_marker(result, model, minutes, device_name)
     return result
+
+
+def _device_name(device: str) -> str:
+    """Returns the device `device` resolves to, as the user knows it ("cpu", "cuda:0")."""
+    from spectrogen.training.device import resolve_device
+
+    return str(resolve_device(device))
 
 
 def _timed(result: DemoResult, name: str, work: Callable):

@@ -11,7 +11,7 @@ import numpy as np
 from spectrogen import __version__
 from spectrogen.errors import SpectrogenError
 from spectrogen.report.audio_files import AudioFolder
-from spectrogen.report.figures import Plot, grid_png, metric_plot, spectrogram_png, statistics_plots
+from spectrogen.report.figures import BOOKKEEPING, Plot, grid_png, metric_plot, spectrogram_png, statistics_plots
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
@@ -126,7 +126,7 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         rows.append(("training time", f"{int(seconds // 60)} min {seconds % 60:.0f} s"))
     if history:
         last = history[-1]
-        shown = [key for key in last if key.startswith(("loss", "val_loss", "d_real", "d_fake"))]
+        shown = [key for key in last if key.startswith(("loss", "val_loss", "d_real", "d_fake")) and key not in BOOKKEEPING]
         rows += [(f"{key}, last epoch", last[key]) for key in shown if isinstance(last[key], (int, float))]
     if contents.metrics:
         last = contents.metrics[-1]

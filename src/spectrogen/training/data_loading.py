@@ -172,12 +172,14 @@ class TrainingData:
         chunk = max(1, CHUNK_BYTES // (4 * int(np.prod(self.source_shape))))
         for start in range(0, count, chunk):
             raw = torch.from_numpy(self.reader.read_range(start, start + chunk))  # (chunk, F, T)
-            resident[start:start + chunk] = self._prepare(raw.to(self.device))
-        finite = torch.isfinite(resident.flatten(1)).all(dim=1)
-        if not bool(finite.all()):
-            bad = int((~finite).nonzero()[0])
-            raise InputError(f"example {bad} holds NaN or infinite values (after normalisation); "
-                             f"prepare the data set again", self.path / "features.npy")
+            prepared = self._prepare(raw.to(self.device))  # (chunk, 1, H, W)
+            # checked chunk by chunk: over the whole tensor the check's temporaries are as large as the data
+            finite = torch.isfinite(prepared.flatten(1)).all(dim=1)
+            if not bool(finite.all()):
+                bad = start + int((~finite).nonzero()[0])
+                raise InputError(f"example {bad} holds NaN or infinite values (after normalisation); "
+                                 f"prepare the data set again", self.path / "features.npy")
+            resident[start:start + chunk] = prepared
         return resident
 
     # --- shaping -----------------------------------------------------------------------------------
