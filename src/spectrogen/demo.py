@@ -77,7 +77,8 @@ class DemoResult:
 
 def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device: str) -> list[tuple[str, object]]:
     """Returns the (dotted key, value) pairs the demo applies to the `test` preset."""
-    return [("model.name", model), ("data.path", str(data)), ("output.output_dir", str(run)),
+    # the data set's absolute path: the run's report finds its real examples from any working folder
+    return [("model.name", model), ("data.path", str(Path(data).resolve())), ("output.output_dir", str(run)),
             ("training.device", device), ("training.max_minutes", float(minutes)), *TRAINING_SETTINGS.items()]
 
 
@@ -118,9 +119,9 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     if not minutes > 0:
         raise UsageError(f"--minutes {minutes:g}: give a positive time limit, e.g. 3")
     data, run = out / "data", out / "run"
-    # validated before anything is written: a bad --device fails here, not after the data set is built
+    # validated before anything is written: a bad or missing --device fails here, not after the data set is built
     config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device))
-    device_name = _device_name(config.training.device)  # a missing GPU is reported before anything is written
+    device_name = _device_name(config.training.device)
     check_out_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out=out, data=data, run=run, report=run / "report.html", samples=out / "samples",
@@ -130,7 +131,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     log(f"[1/3] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
     _timed(result, "prepare", lambda: _prepare(data, quiet))
     log(f"[2/3] training a small {'conditional GAN' if model == 'cgan' else 'SpecGAN'} for at most "
-        f"{minutes:g} minute(s) on {device_name}")
+        f"{minutes:g} minute(s) on {device_name}; the run's report.html is written at its end")
     _timed(result, "train", lambda: _train(config, quiet))
     result.epochs_done = _epochs_done(run)
     log(f"[3/3] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
@@ -148,6 +149,7 @@ def _device_name(device: str) -> str:
 
 
 def _timed(result: DemoResult, name: str, work: Callable):
+    """Returns what `work()` returns, after recording its wall time as `result.seconds[name]`."""
     began = time.perf_counter()
     value = work()
     result.seconds[name] = round(time.perf_counter() - began, 1)

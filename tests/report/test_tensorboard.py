@@ -12,7 +12,7 @@ from spectrogen.errors import UsageError
 from spectrogen.report.tensorboard import scalar_tags, tensorboard_callback
 from spectrogen.training.api import train
 
-pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed (pip install 'spectrogen[tensorboard]')")
+pytest.importorskip("tensorboard", reason="no tensorboard: pip install 'spectrogen[tensorboard]'")
 
 
 def read_events(folder):

@@ -18,7 +18,6 @@ from spectrogen.report.spectrogram_space import colour_range
 from spectrogen.training.run_directory import write_text_atomic
 
 REPORT_FILE = "report.html"
-NO_AUDIO = "The data are images, not audio spectrograms: there is nothing to listen to."
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -32,8 +31,9 @@ def write_report(run_dir: str | Path) -> Path:
     metrics = metric_plot(contents.metrics)
     if metrics is not None:
         plots.append(metrics)
-    plots += [Plot(path.stem.replace("_", " ").capitalize(), f"plots/{path.name}, drawn by the "
-                   f"{contents.model_name} model during training", path.read_bytes()) for path in contents.family_plots]
+    plots += [Plot(path.stem.replace("_", " ").capitalize(),
+                   f"plots/{path.name}, drawn by the {contents.model_name} model during training", path.read_bytes())
+              for path in contents.family_plots]
 
     audio = AudioFolder(contents.root)
     grid, samples, real = _spectrogram_media(contents, audio)
@@ -45,7 +45,7 @@ def write_report(run_dir: str | Path) -> Path:
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
         grid_caption=_grid_caption(contents), samples=samples, real=real,
         real_caption=_real_caption(contents),
-        no_audio_reason=None if space is not None and space.audible else NO_AUDIO, config=config)
+        no_audio_reason=_no_audio_reason(contents), config=config)
     path = contents.root / REPORT_FILE
     write_text_atomic(path, page)
     return path
@@ -93,6 +93,16 @@ def _audio(contents: RunContents, audio: AudioFolder, arrays: np.ndarray, names:
     return audio.write(names, clips, space.representation.sample_rate)
 
 
+def _no_audio_reason(contents: RunContents) -> Optional[str]:
+    """Returns why the samples have no audio players, or None when they have them."""
+    space = contents.space
+    if space is None or space.audible:
+        return None
+    if getattr(space.representation, "kind", None) == "image":
+        return "The data are images, not audio spectrograms: there is nothing to listen to."
+    return "Without a readable checkpoint the samples cannot be turned back into sound."
+
+
 def _grid_caption(contents: RunContents) -> str:
     if contents.samples is None:
         return ""
@@ -126,7 +136,8 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         rows.append(("training time", f"{int(seconds // 60)} min {seconds % 60:.0f} s"))
     if history:
         last = history[-1]
-        shown = [key for key in last if key.startswith(("loss", "val_loss", "d_real", "d_fake")) and key not in BOOKKEEPING]
+        shown = [key for key in last
+                 if key.startswith(("loss", "val_loss", "d_real", "d_fake")) and key not in BOOKKEEPING]
         rows += [(f"{key}, last epoch", last[key]) for key in shown if isinstance(last[key], (int, float))]
     if contents.metrics:
         last = contents.metrics[-1]

@@ -37,7 +37,7 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 
 @dataclass(frozen=True)
 class MediaRow:
-    """One row of a samples table: a name, its class, its spectrogram image and its audio file."""
+    """One example in a samples table: a name, its class, its spectrogram image and its audio file."""
 
     name: str
     label: Optional[str]

@@ -16,10 +16,10 @@ from typing import Any, Optional
 import numpy as np
 
 from spectrogen.errors import InputError, SpectrogenError
+from spectrogen.report.spectrogram_space import SpectrogramSpace
 from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.run_directory import RunDirectory
-from spectrogen.report.spectrogram_space import SpectrogramSpace
 
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
 _PER_EPOCH_PLOT = re.compile(r"_epoch_\d+\.png$")  # one file per epoch: too many to embed
@@ -76,7 +76,8 @@ def read_run(run_dir: str | Path) -> RunContents:
     _read_latest_samples(run, contents)
     contents.family_plots = family_plots(run)
     _read_checkpoint(run, contents)
-    if contents.space is not None:
+    if contents.space is not None and contents.space.normalizer is not None:
+        # without the run's normaliser real examples could not be shown on the samples' scale
         _read_real_examples(contents)
     return contents
 
@@ -145,8 +146,6 @@ def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
     if loaded.conditional and classes and contents.samples is not None:
         # the trainer's fixed labels: sample i is of class i mod K (training.trainer)
         contents.sample_labels = [classes[i % len(classes)] for i in range(len(contents.samples))]
-    if not contents.space.audible:
-        contents.notes.append("the data are images, not audio spectrograms: there is nothing to listen to")
 
 
 def _read_real_examples(contents: RunContents) -> None:
