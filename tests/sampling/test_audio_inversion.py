@@ -88,7 +88,23 @@ def test_images_have_no_audio():
 
 def test_wrong_shape_is_refused():
     with pytest.raises(InputError, match="do not fit"):
-        to_audio(np.zeros((1, 1, 64, 64), np.float32), Representation.preset("specgan"))
+        to_audio(np.zeros((1, 2, 128, 128), np.float32), Representation.preset("specgan"))
+
+
+def test_a_model_trained_at_another_size_is_resized_back_to_the_representation():
+    """A 64x64 model saw the 128x128 data shrunk; its samples come back as audio of the full length."""
+    from spectrogen.spectral.resize import resize
+
+    representation = Representation.preset("specgan")
+    audio = np.stack([harmonic_signal(representation.duration, 16000, seed=s) for s in (1, 2)])
+    features = representation.features(torch.from_numpy(audio))  # (2, 128, 128)
+    small = resize(features.unsqueeze(1), (64, 64))  # what a 64x64 model makes
+    rebuilt = to_audio(small, representation, None, n_iter=32)
+    assert rebuilt.shape == (2, representation.num_samples)
+    again = representation.features(torch.from_numpy(rebuilt))
+    smooth = resize(resize(features.unsqueeze(1), (64, 64)), (128, 128))[:, 0]  # the best a 64x64 grid holds
+    convergence = spectral_convergence(decompress(smooth, representation.log), decompress(again, representation.log))
+    assert (convergence < 0.25).all(), convergence.tolist()
 
 
 def test_peak_normalised_wav_round_trip(tmp_path):

@@ -29,6 +29,9 @@ def to_audio(spectrograms, representation, normalizer=None, n_iter: int = 32, *,
              seed: Optional[int] = 0) -> np.ndarray:
     """Returns audio (N, S) float32 at `representation.sample_rate` for normalised spectrograms (N, 1, H, W).
 
+    Spectrograms of another (H, W) than the representation's grid (a model trained at another
+    size, which saw the data resized) are resized back to it first.
+
     `normalizer` (the data set's, saved in the checkpoint) maps the model's range back to features;
     None means the spectrograms are features already. `n_iter` Griffin-Lim iterations; `seed` fixes
     the initial phases, so the same spectrograms give the same audio. Work is done `batch_size` at a time.
@@ -38,9 +41,14 @@ def to_audio(spectrograms, representation, normalizer=None, n_iter: int = 32, *,
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
     expected = tuple(representation.shape)
-    if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != expected:
+    if x.ndim != 4 or x.shape[1] != 1:
         raise InputError(f"spectrograms of shape {tuple(x.shape)} do not fit the representation, which makes "
                          f"(N, 1, {expected[0]}, {expected[1]})")
+    if tuple(x.shape[-2:]) != expected:
+        # a model trained at another size saw the data resized (training.data_loading): resize back
+        from spectrogen.spectral.resize import resize
+
+        x = resize(x.float(), expected)  # (N, 1, F, T)
     if n_iter < 1:
         raise InputError(f"--griffin-lim-iters {n_iter}: use at least 1")
     generator = torch.Generator(device="cpu")
