@@ -4,7 +4,7 @@ For each process count N the real command runs, as a user would start it:
 
     torchrun --standalone --nproc-per-node N -m spectrogen train --model M --data D ...
 
-on a synthetic data set (random 128 x 128 examples in the on-disk format), with the same per-process
+on a synthetic data set (random --size x --size examples in the on-disk format), with the same per-process
 batch (training.batch_size is per process, so the global batch is N x batch: weak scaling). The
 figure is `samples_per_s` of epoch_statistics.csv (all processes' examples over the time spent in
 steps), the median over the epochs after the first (which warms up). On the CPU each process gets

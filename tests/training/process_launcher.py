@@ -2,8 +2,9 @@
 
 Each process gets the RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* variables torchrun sets and calls the
 same `train()` the CLI does. Processes come from multiprocessing's fork server: forked from a clean
-process that has imported torch once, not from the test runner (whose threads and locks a plain
-fork would copy mid-use), and without the cost of a fresh interpreter per process.
+process that has imported torch and the package once (PRELOADED), not from the test runner (whose
+threads and locks a plain fork would copy mid-use), and without the cost of a fresh interpreter and
+its imports per process.
 
 Kept free of conftest imports: the fork server imports this module by name to find the jobs.
 """
@@ -11,18 +12,34 @@ Kept free of conftest imports: the fork server imports this module by name to fi
 from __future__ import annotations
 
 import builtins
+import faulthandler
+import gc
 import io
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
+import time
 import traceback
+from contextlib import contextmanager
+from multiprocessing import connection, forkserver
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
-TIMEOUT_S = 180
+# a run of these tiny models takes a second or two; the limit only catches a hang, also on a busy machine
+TIMEOUT_S = 300
+# how long the other processes get to stop by themselves after one failed
+FAILURE_GRACE_S = 10
+
+# imported once in the fork server, so that each process starts with them loaded: everything a training
+# process imports on its way, lazily imported ones included (the data package pulls in scipy.signal,
+# the first optimizer torch._dynamo); on a busy machine importing these took longer than training
+PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.training.api", "spectrogen.data",
+             "spectrogen.models.registry", "spectrogen.models.gan_method", "spectrogen.models.diffusion.method",
+             "spectrogen.models.diffusion.plots", "spectrogen.models.autoencoder.method", "process_launcher"]
 
 _CONTEXT = None
 
@@ -31,9 +48,7 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
-        # imported once in the server, so each process starts with them loaded
-        _CONTEXT.set_forkserver_preload(["torch", "spectrogen.training.api", "spectrogen.models.registry",
-                                         "process_launcher"])
+        _CONTEXT.set_forkserver_preload(PRELOADED)
     return _CONTEXT
 
 
@@ -87,6 +102,10 @@ def _process(rank: int, world: int, port: int, errors: Path, watched: Optional[P
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     torch.set_num_threads(1)
+    gc.freeze()  # the preloaded modules' objects: the run's full collections then skip them
+    # the launcher asks a process that outlives TIMEOUT_S where it is (SIGUSR1: every thread's stack)
+    stacks = open(errors / f"rank{rank}.stack", "w")
+    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
     code = 0
     try:
         violations: list[str] = []
@@ -101,56 +120,133 @@ def _process(rank: int, world: int, port: int, errors: Path, watched: Optional[P
     os._exit(code)
 
 
+def _run_once(world: int, workdir: Path, job: Callable[..., Any], args: tuple,
+              watched: Optional[Path]) -> Optional[str]:
+    """Returns None when every process finished cleanly, else what went wrong (tracebacks, stacks of hung ones)."""
+    errors = Path(workdir) / f"errors-{os.urandom(4).hex()}"
+    errors.mkdir(parents=True)
+    port = _free_port()
+    processes = [_context().Process(target=_process, args=(rank, world, port, errors, watched, job, args))
+                 for rank in range(world)]
+    for process in processes:
+        process.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        running = [process for process in processes if process.exitcode is None]
+        failed = any(process.exitcode for process in processes if process.exitcode is not None)
+        now = time.monotonic()
+        if not running or failed or now >= deadline:
+            break
+        connection.wait([process.sentinel for process in running], timeout=deadline - now)
+    if failed:  # the others may wait for the failed one in a collective: a moment to fail by themselves
+        connection.wait([process.sentinel for process in running], timeout=FAILURE_GRACE_S)
+    hung = [rank for rank, process in enumerate(processes) if process.exitcode is None]
+    if hung and not failed:
+        for rank in hung:
+            os.kill(processes[rank].pid, signal.SIGUSR1)
+        time.sleep(2)  # faulthandler writes from its own signal handler
+    for process in processes:
+        if process.exitcode is None:
+            process.kill()
+        process.join()
+    reports = [report.read_text() for report in sorted(errors.glob("*.txt"))]
+    if hung and not failed:
+        reports.append(f"rank(s) {hung} still running after {TIMEOUT_S} s; their stacks:")
+        reports += [f"--- rank {rank}\n" + (errors / f"rank{rank}.stack").read_text() for rank in hung]
+    elif hung:
+        reports.append(f"rank(s) {hung} stopped after another rank failed")
+    codes = [process.exitcode for process in processes]
+    if not reports and any(codes):
+        reports.append(f"exit codes {codes}")
+    return "\n".join(reports) if reports else None
+
+
 def run_processes(world: int, workdir: Path, job: Callable[..., Any], *args: Any,
                   watched: Optional[Path] = None) -> None:
     """Runs `job(*args)` in `world` processes joined as under torchrun; raises with a rank's traceback.
 
     With `watched`, ranks other than 0 record any write under that folder, which fails the run.
+    A rank that fails ends the run (the others get FAILURE_GRACE_S to fail by themselves, then are
+    killed); a run still going after TIMEOUT_S fails with the Python stacks of its processes. When
+    rank 0 could not listen on the port picked for it (taken by another program in between), the
+    run, which had written nothing yet, is tried once more.
     """
-    errors = Path(workdir) / f"errors-{os.urandom(4).hex()}"
-    errors.mkdir(parents=True)
-    context = _context()
-    port = _free_port()
-    processes = [context.Process(target=_process, args=(rank, world, port, errors, watched, job, args))
-                 for rank in range(world)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(TIMEOUT_S)
-    hung = [rank for rank, process in enumerate(processes) if process.is_alive()]
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    reports = sorted(errors.glob("*.txt"))
-    if reports:
-        raise AssertionError("\n".join(report.read_text() for report in reports))
-    if hung:
-        raise AssertionError(f"rank(s) {hung} still running after {TIMEOUT_S} s")
-    codes = [process.exitcode for process in processes]
-    if any(codes):
-        raise AssertionError(f"exit codes {codes}")
+    failure = _run_once(world, workdir, job, args, watched)
+    if failure is not None and "EADDRINUSE" in failure:
+        failure = _run_once(world, workdir, job, args, watched)
+    if failure is not None:
+        raise AssertionError(failure)
+
+
+def start_server() -> None:
+    """Starts the fork server (it imports PRELOADED in the background) ahead of the first run_processes."""
+    _context()
+    forkserver.ensure_running()
 
 
 # --- jobs --------------------------------------------------------------------------------------------
+def _empty_files(folder: Path, names) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"")
+    return [folder / name for name in names]
+
+
 def quick_plots(setattr: Callable[[Any, str, Any], None]) -> None:
-    """Replaces the run's figures with empty files of the same names (for runs whose figures no test reads)."""
+    """Replaces the run's figures, the trainer's and the method's own, with empty files of the same names
+    (for runs whose figures no test reads: drawing them is most of a tiny run's time).
+
+    The files are still written, by the same process at the same point, so a rank other than 0
+    that drew figures would still be caught writing in the run directory.
+    """
+    from spectrogen.models.autoencoder import method as autoencoder_method
+    from spectrogen.models.autoencoder.plots import SPECTROGRAM_COMPARISON, TRAINING_CURVES
+    from spectrogen.models.diffusion import plots as diffusion_plots
     from spectrogen.training import plots, trainer
 
-    def write_names(history, plots_dir, *args, **kwargs):
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for name in plots.PLOT_NAMES:
-            (plots_dir / name).write_bytes(b"")
-        return [plots_dir / name for name in plots.PLOT_NAMES]
+    def trainer_figures(history, plots_dir, *args, **kwargs):
+        return _empty_files(plots_dir, plots.PLOT_NAMES)
 
-    setattr(trainer, "write_plots", write_names)
+    def autoencoder_figures(run_root, *args, **kwargs):
+        return _empty_files(Path(run_root) / "plots", (TRAINING_CURVES, SPECTROGRAM_COMPARISON))
+
+    def diffusion_figures(plots_dir, *args, **kwargs):
+        return _empty_files(plots_dir, ("training_loss.png", "metrics_comparison.png"))
+
+    setattr(trainer, "write_plots", trainer_figures)
+    setattr(autoencoder_method, "write_run_outputs", autoencoder_figures)
+    setattr(diffusion_plots, "draw_diffusion_plots", diffusion_figures)
+
+
+@contextmanager
+def _patches():
+    """Yields a setattr whose changes are undone on leaving (train_job also runs in the test runner)."""
+    undo: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, value: Any) -> None:
+        undo.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    try:
+        yield patch
+    finally:
+        for owner, name, value in reversed(undo):
+            setattr(owner, name, value)
 
 
 def train_job(config, resume=None, overrides=()) -> None:
-    """Trains quietly, figures skipped (a process's job)."""
+    """Trains quietly, figures skipped (a process's job, also called in the test runner)."""
     from spectrogen.training.api import train
 
-    quick_plots(setattr)
-    train(config, resume=resume, overrides=list(overrides), quiet=True)
+    with _patches() as patch:
+        quick_plots(patch)
+        train(config, resume=resume, overrides=list(overrides), quiet=True)
+
+
+def _first_row(n: int) -> int:
+    """Returns where this process's n examples start in the global batch (rank r holds rows r*n..(r+1)*n-1)."""
+    return int(os.environ.get("RANK", "0")) * n
 
 
 def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
@@ -164,16 +260,13 @@ def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
     table = torch.rand(64, 64, generator=torch.Generator().manual_seed(3)) * 2 - 1
     original_latent, original_penalty = gan_method.sample_latent, gan_method.gradient_penalty
 
-    def first_row(n: int) -> int:
-        return int(os.environ.get("RANK", "0")) * n
-
     def latent(n, latent_dim, distribution, *, generator=None, device=None):
         if generator is not None:  # the trainer's fixed samples: left alone
             return original_latent(n, latent_dim, distribution, generator=generator, device=device)
-        return table[first_row(n):first_row(n) + n, :latent_dim].to(device)
+        return table[_first_row(n):_first_row(n) + n, :latent_dim].to(device)
 
     def penalty(critic, real, fake):
-        start = first_row(len(real))
+        start = _first_row(len(real))
         alpha = torch.linspace(0.05, 0.95, 64)[start:start + len(real)]
         return original_penalty(critic, real, fake, alpha=alpha.to(real.device))
 
@@ -184,4 +277,39 @@ def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
 def train_with_fixed_randomness(config) -> None:
     """`train_job` with the GAN's randomness fixed by `fixed_randomness`."""
     fixed_randomness(setattr)
+    train_job(config)
+
+
+class _FixedDraws:
+    """Stands for `torch` in the diffusion method: its step's timesteps and noise come from fixed tables,
+    row k for example k of the global batch (as `fixed_randomness` does for the GAN); all else is torch."""
+
+    def __init__(self):
+        generator = torch.Generator().manual_seed(5)
+        self.timesteps = torch.randint(0, 2**20, (64,), generator=generator)
+        self.noise = torch.randn(64, 1024, generator=generator)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch, name)
+
+    def randint(self, low, high, size, *, device=None):
+        start = _first_row(size[0])
+        return (low + self.timesteps[start:start + size[0]] % (high - low)).to(device)
+
+    def randn_like(self, x):
+        start, per_example = _first_row(len(x)), x[0].numel()
+        return self.noise[start:start + len(x), :per_example].reshape(x.shape).to(x.device, x.dtype)
+
+
+def fixed_diffusion_draws(setattr: Callable[[Any, str, Any], None]) -> None:
+    """Makes the diffusion step's timesteps and noise a function of each example's global position
+    (see `_FixedDraws`; class dropout stays random: configure model.diffusion.class_dropout=0)."""
+    from spectrogen.models.diffusion import method as diffusion_method
+
+    setattr(diffusion_method, "torch", _FixedDraws())
+
+
+def train_diffusion_with_fixed_draws(config) -> None:
+    """`train_job` with the diffusion step's randomness fixed by `fixed_diffusion_draws`."""
+    fixed_diffusion_draws(setattr)
     train_job(config)

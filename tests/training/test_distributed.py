@@ -1,12 +1,17 @@
 """Training in two processes (DDP over gloo on the CPU), started as `torchrun --nproc-per-node 2` would.
 
 The properties: two processes with batch B train exactly as one process with batch 2B (losses,
-gradient norms, gradients, weights) — also for WGAN-GP's double backward —, rank 1 writes nothing in
-the run directory, and a checkpoint resumes under another number of processes.
+gradient norms, gradients, weights) for each kind of model — the autoencoder, a GAN with WGAN-GP's
+double backward, a diffusion U-Net —, rank 1 writes nothing in the run directory, and a checkpoint
+resumes under another number of processes.
+
+The models are tiny and each run lasts a few steps: what costs time is starting processes, which come
+from a fork server that imported everything once (process_launcher.py).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,8 +26,8 @@ from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.method import DataInfo
 
 from conftest import tiny_config, tone_features, write_dataset
-from process_launcher import (available, fixed_randomness, quick_plots, run_processes, train_job,
-                              train_with_fixed_randomness)
+from process_launcher import (available, fixed_diffusion_draws, fixed_randomness, quick_plots, run_processes,
+                              start_server, train_diffusion_with_fixed_draws, train_job, train_with_fixed_randomness)
 
 pytestmark = pytest.mark.skipif(not available(), reason="processes come from a fork server (POSIX only)")
 
@@ -43,6 +48,19 @@ def specgan_config(data: Path, out: Path, batch: int):
         "model.name": "specgan", "model.image_size": 32, "model.image_width": None, "model.features_g": 2,
         "model.features_d": 2, "model.latent_dim": 8, "training.loss": "wgan-gp", "training.critic_steps": 1,
         "training.learning_rate": 1e-3, "training.batch_size": batch, "training.epochs": 1,
+        "training.max_steps_per_epoch": 3, "output.log_every": 1, "output.num_samples": 2})
+
+
+def diffusion_config(data: Path, out: Path, batch: int):
+    """Returns a tiny class-conditional U-Net (group norm, attention, no dropout of any kind) for three steps.
+
+    Its residual blocks end in zero-initialised convolutions, so the layers before them get no gradient
+    in the first step; three steps at a high rate give every parameter one worth comparing.
+    """
+    return tiny_config(data, out, {
+        "model.name": "diffusion", "model.diffusion.base_channels": 8, "model.diffusion.channel_multipliers": [1, 2],
+        "model.diffusion.timesteps": 50, "model.diffusion.sampling_steps": 2, "model.diffusion.class_dropout": 0.0,
+        "training.learning_rate": 1e-2, "training.batch_size": batch, "training.epochs": 1,
         "training.max_steps_per_epoch": 3, "output.log_every": 1, "output.num_samples": 2})
 
 
@@ -92,6 +110,7 @@ def epochs_written(out: Path) -> list[int]:
 def runs(tmp_path_factory):
     """One process with batch 8 for two epochs, and two processes with batch 4 for the first epoch."""
     root = tmp_path_factory.mktemp("distributed")
+    start_server()  # it imports torch and the package while this process trains the reference
     features, labels = tone_features(48)
     data = write_dataset(root / "data", features, labels, ["low", "mid", "high"])
     reference, two = root / "reference", root / "two"
@@ -118,10 +137,23 @@ def test_gradient_penalty_gradients_are_averaged_over_processes(runs, monkeypatc
     fixed_randomness(monkeypatch.setattr)
     quick_plots(monkeypatch.setattr)
     train_job(specgan_config(runs.data, one, batch=8))
-    run_processes(2, runs.root, train_with_fixed_randomness, specgan_config(runs.data, two, batch=4))
+    run_processes(2, runs.root, train_with_fixed_randomness, specgan_config(runs.data, two, batch=4), watched=two)
     # gradient norms are measured after the backward: those of the averaged gradients
     assert_same_training(two, one, epoch=1,
                          keys=("loss_d", "loss_g", "gp", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"))
+
+
+def test_diffusion_in_two_processes_trains_as_one_process_with_the_double_batch(runs, monkeypatch):
+    one, two = runs.root / "diffusion-one", runs.root / "diffusion-two"
+    fixed_diffusion_draws(monkeypatch.setattr)
+    quick_plots(monkeypatch.setattr)
+    train_job(diffusion_config(runs.data, one, batch=8))
+    run_processes(2, runs.root, train_diffusion_with_fixed_draws, diffusion_config(runs.data, two, batch=4),
+                  watched=two)
+    rows = iterations(two, 1)
+    assert len(rows) == 3 and all(math.isfinite(row["loss"]) and math.isfinite(row["grad_norm"]) for row in rows)
+    assert_same_training(two, one, keys=("loss", "grad_norm"), epoch=1)
+    assert (two / "samples" / "epoch_001.npy").is_file()  # rank 0's outputs (rank 1 wrote nothing there)
 
 
 def test_a_two_process_checkpoint_resumes_in_one_process(runs):
