@@ -198,6 +198,11 @@ def table(results: dict) -> str:
         accuracy = f"{m['class_accuracy']:.3f}" if "class_accuracy" in m else "-"
         lines.append(f"| {row} | {m['is']:.2f} +- {m['is_std']:.2f} | {m['is'] / real_is:.2f} | {m['fid']:.2f} | "
                      f"{m['kid']:.2f} | {m['ndb']}/{m['ndb_bins']} | {m['jsd']:.4f} | {accuracy} |")
+    for row, m in results["rows"].items():
+        if m.get("per_class"):
+            figures = ", ".join(f"{name.split('_')[-1]} {v['accuracy']:.2f}" for name, v in m["per_class"].items()
+                                if "accuracy" in v)
+            lines.append(f"\n{row}: classifier accuracy per requested class: {figures}")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ import torch
 from spectrogen.config import build_config
 from spectrogen.errors import ConfigError, InputError, UsageError
 from spectrogen.models import build_method
-from spectrogen.models.ema import make_average, update_average
+from spectrogen.models.ema import make_average, update_average, warmed_up_decay
 from spectrogen.models.gan_method import build_generator, sample_latent
 from spectrogen.training.method import Batch, DataInfo
 
@@ -85,6 +85,18 @@ def test_ema_update_is_the_exponential_average_and_copies_buffers():
     torch.testing.assert_close(_flat(average), 0.9 * kept + 0.1 * _flat(network))
     torch.testing.assert_close(average[1].running_mean, network[1].running_mean)
     assert not any(p.requires_grad for p in average.parameters())
+
+
+def test_the_average_warms_up_so_a_short_run_does_not_sample_near_initial_weights():
+    assert [warmed_up_decay(0.999, n) for n in (0, 1, 90)] == pytest.approx([0.1, 2 / 11, 0.91])
+    assert warmed_up_decay(0.999, 10**6) == 0.999 and warmed_up_decay(0.5, 100) == 0.5
+    method = _method("specgan", ema_decay=0.999, critic_steps=2)
+    initial = _flat(method.networks["generator_ema"])
+    for call in range(2 * 30):  # 30 generator updates
+        method.train_step(_batch(call))
+    live, average = _flat(method.networks["generator"]), _flat(method.networks["generator_ema"])
+    # without the warm-up the average would still be 0.999^30 = 97% the initial weights
+    assert torch.linalg.norm(average - live) < 0.25 * torch.linalg.norm(initial - live)
 
 
 def test_sampling_uses_the_ema_generator_when_kept():

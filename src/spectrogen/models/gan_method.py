@@ -20,7 +20,7 @@ from spectrogen.losses.diffaugment import DiffAugment
 from spectrogen.losses.gan import build_loss, gradient_penalty
 from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
 from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from spectrogen.models.ema import make_average, update_average
+from spectrogen.models.ema import make_average, update_average, warmed_up_decay
 from spectrogen.models.registry import MODELS
 from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
 from spectrogen.training.device import fused_optimizer
@@ -205,7 +205,8 @@ class GANMethod(TrainingMethod):
             critic.requires_grad_(True)
         self._last_loss_g = loss.detach()
         if self.ema_decay is not None:
-            update_average(self.networks["generator_ema"], generator, self.ema_decay)
+            updates = self.calls // self.critic_steps - 1  # generator updates before this one
+            update_average(self.networks["generator_ema"], generator, warmed_up_decay(self.ema_decay, updates))
 
     def _update(self, network: nn.Module, optimizer: torch.optim.Optimizer, name: str,
                 loss: torch.Tensor) -> torch.Tensor:
