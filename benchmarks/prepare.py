@@ -110,7 +110,8 @@ import sys
 from pathlib import Path
 import numpy as np, librosa
 librosa.load  # noqa: B018  (resolve librosa's lazy modules before measuring)
-import librosa.core.audio, librosa.core.spectrum  # noqa: F401
+# librosa.util.utils compiles numba kernels when first imported (by the first stft): about a second
+import librosa.core.audio, librosa.core.spectrum, librosa.util.utils  # noqa: F401
 with Meter() as meter:
     examples = []
     for path in sorted(Path(sys.argv[1]).rglob("*.*")):

@@ -50,6 +50,7 @@ VARIANTS = {
     "c2": {"training.critic_steps": 2},
     "w32": {"model.features_g": 32, "model.features_d": 32},
     "aug": {"training.diffaugment": ["translation", "cutout"]},
+    "bn": {"model.batchnorm": True},  # batch norm in G and D (after D's first layer), as DCGAN; not for WGAN-GP
 }
 PAPER = {"real_train_is": 9.18, "specgan_is": 6.03, "wavegan_is": 4.67}
 

@@ -35,8 +35,8 @@ TIMEOUT_S = 300
 FAILURE_GRACE_S = 10
 
 # imported once in the fork server, so that each process starts with them loaded: everything a training
-# process imports on its way, lazily imported ones included (the data package pulls in scipy.signal,
-# the first optimizer torch._dynamo); on a busy machine importing these took longer than training
+# process imports on its way, lazily imported ones included (the first optimizer pulls in
+# torch._dynamo); on a busy machine importing these took longer than training
 PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.training.api", "spectrogen.data",
              "spectrogen.models.registry", "spectrogen.models.gan_method", "spectrogen.models.diffusion.method",
              "spectrogen.models.diffusion.plots", "spectrogen.models.autoencoder.method", "process_launcher"]

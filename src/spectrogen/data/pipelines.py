@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterable, Iterator, Optional
@@ -18,7 +18,7 @@ import torch
 
 from spectrogen.data.options import PrepareOptions
 from spectrogen.data.read_ahead import read_ahead
-from spectrogen.data.read_processes import processes_available, read_processes
+from spectrogen.data.read_processes import default_workers, processes_available, read_processes
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, AudioSource, Item
 from spectrogen.data.summary import PrepareSummary
@@ -97,8 +97,10 @@ class _Decoded:
 def _finite(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     """Yields `chunks`; raises SkipFile at the first one holding NaN or infinite samples."""
     for chunk in chunks:
-        # a float recording can hold them; one would poison the data set's moments
-        if not np.isfinite(chunk).all():
+        # a float recording can hold them; one would poison the data set's moments. The sum is
+        # finite when every sample is (it is a single fast pass); only a sum that is not (NaN,
+        # infinity, or an overflow of huge finite samples) needs the sample-by-sample check
+        if not np.isfinite(chunk.sum()) and not np.isfinite(chunk).all():
             raise SkipFile("holds NaN or infinite samples (a damaged floating-point recording)")
         yield chunk
 
@@ -132,22 +134,38 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
     if workers > 1 and len(items) > 1 and processes_available():
-        steps = read_processes(items, decode, workers=workers, depth=PROCESS_DEPTH)
+        steps, decoders = read_processes(items, decode, workers=workers, depth=PROCESS_DEPTH), workers
     else:
-        steps = read_ahead(items, decode, workers=DECODE_WORKERS)
-    with closing(steps):  # stops the workers at once on --limit or an error
-        for step in steps:
-            if step.block is not None:
-                taken += batcher.add(step.block, step.item, taken)
-                if batcher.full:  # --limit reached inside this item: it counts as read and used
-                    summary.files_read += 1
-                    summary.files_used += 1
-                    break
-                continue
-            _account(step, taken, summary, window, representation.sample_rate, options)
-            advance()
-            taken = 0
-    batcher.flush()
+        steps, decoders = read_ahead(items, decode, workers=DECODE_WORKERS), DECODE_WORKERS
+    with _feature_threads(decoders):
+        with closing(steps):  # stops the workers at once on --limit or an error
+            for step in steps:
+                if step.block is not None:
+                    taken += batcher.add(step.block, step.item, taken)
+                    if batcher.full:  # --limit reached inside this item: it counts as read and used
+                        summary.files_read += 1
+                        summary.files_used += 1
+                        break
+                    continue
+                _account(step, taken, summary, window, representation.sample_rate, options)
+                advance()
+                taken = 0
+        batcher.flush()
+
+
+@contextmanager
+def _feature_threads(decoders: int) -> Iterator[None]:
+    """Runs the block with torch using only the cores the `decoders` leave free (at least one).
+
+    A batch of features is small work: split over threads that the decoders also need, it cost
+    more CPU time than it saved (benchmarks/prepare.py). Restores the thread count after.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(before, default_workers() - decoders)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _account(step: _Decoded, taken: int, summary: PrepareSummary, window: int, sample_rate: int,

@@ -74,12 +74,13 @@ class Windower:
         offset = 0  # position of pending[0] in the recording; always a window start
         for chunk in chunks:
             counts.samples += len(chunk)
-            pending = np.concatenate([pending, chunk.astype(np.float32, copy=False)])
+            chunk = chunk.astype(np.float32, copy=False)
+            pending = np.concatenate([pending, chunk]) if len(pending) else chunk  # a whole file: no copy
             if len(pending) < self.window:
                 continue
             full = (len(pending) - self.window) // self.hop + 1
             starts = self.hop * np.arange(full)
-            views = sliding_window_view(pending, self.window)[:: self.hop][:full]  # (full, window)
+            views = self._views(pending, full)  # (full, window)
             block = self._keep(views, starts, None, offset, counts)
             if block is not None:
                 yield block
@@ -102,8 +103,16 @@ class Windower:
         starts, lengths = starts[keep], lengths[keep]  # a prefix: the first windows of the tail
         padded = np.zeros(len(starts) * self.hop + self.window, dtype=np.float32)
         padded[: len(pending)] = pending
-        views = sliding_window_view(padded, self.window)[:: self.hop][: len(starts)]
+        views = self._views(padded, len(starts))
         return self._keep(views, starts, lengths, offset, counts)
+
+    def _views(self, audio: np.ndarray, count: int) -> np.ndarray:
+        """Returns read-only views (count, window) of the first `count` windows of `audio`."""
+        if self.hop == self.window:  # side by side (the default): a plain reshape, cheaper to make
+            views = audio[: count * self.window].reshape(count, self.window)
+            views.flags.writeable = False
+            return views
+        return sliding_window_view(audio, self.window)[:: self.hop][:count]
 
     def _keep(self, views: np.ndarray, starts: np.ndarray, lengths: Optional[np.ndarray],
               offset: int, counts: WindowCounts) -> Optional[WindowBlock]:

@@ -22,8 +22,20 @@ LOG_EPS = 1e-6
 DB_FLOOR = 1e-5
 
 
-def compress(magnitude: torch.Tensor, kind: LogKind) -> torch.Tensor:
-    """Returns the log-compressed `magnitude` (any shape, values >= 0)."""
+def compress(magnitude: torch.Tensor, kind: LogKind, inplace: bool = False) -> torch.Tensor:
+    """Returns the log-compressed `magnitude` (any shape, values >= 0).
+
+    With `inplace`, the result overwrites `magnitude` (a tensor no longer needed and without
+    autograd history): the same values, without the temporary tensors.
+    """
+    if inplace:
+        if kind == "log_eps":
+            return magnitude.add_(LOG_EPS).log_()
+        if kind == "log1p":
+            return magnitude.log1p_()
+        if kind == "db":
+            return magnitude.clamp_min_(DB_FLOOR).log10_().mul_(20.0)
+        raise _unknown(kind)
     if kind == "log_eps":
         return torch.log(magnitude + LOG_EPS)
     if kind == "log1p":

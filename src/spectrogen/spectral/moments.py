@@ -69,18 +69,22 @@ class MomentAccumulator:
         values = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
         if values.ndim < 2:
             raise InputError(f"moments need arrays of shape (..., F, T), got shape {values.shape}")
-        rows = np.moveaxis(values, -2, 0).reshape(values.shape[-2], -1).astype(np.float64)  # (F, n)
-        n = rows.shape[1]
-        if n == 0:
+        if values.size == 0:
             return
-        if not np.isfinite(rows).all():
-            raise InputError("moments: the batch holds NaN or infinite values")
-        if self._mean is not None and rows.shape[0] != self._mean.shape[0]:
+        if self._mean is not None and values.shape[-2] != self._mean.shape[0]:
             raise InputError(
-                f"moments: batch has {rows.shape[0]} frequency rows, earlier batches had {self._mean.shape[0]}"
+                f"moments: batch has {values.shape[-2]} frequency rows, earlier batches had {self._mean.shape[0]}"
             )
-        mean = rows.mean(axis=1)
-        m2 = np.square(rows - mean[:, None]).sum(axis=1)
+        # the extremes in the batch's own precision double as the finiteness check (NaN propagates)
+        low, high = float(values.min()), float(values.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise InputError("moments: the batch holds NaN or infinite values")
+        # a float64 copy in the batch's own layout (N, F, T): no gather of the frequency rows
+        rows = values.astype(np.float64, order="C", copy=True).reshape(-1, *values.shape[-2:])
+        n = rows.shape[0] * rows.shape[2]
+        mean = rows.sum(axis=(0, 2)) / n
+        rows -= mean[None, :, None]  # in place: the deviations from the batch's mean
+        m2 = np.einsum("nft,nft->f", rows, rows)
         if self._mean is None:
             self._count, self._mean, self._m2 = n, mean, m2
         else:
@@ -89,8 +93,8 @@ class MomentAccumulator:
             self._mean = self._mean + delta * (n / total)
             self._m2 = self._m2 + m2 + np.square(delta) * (self._count * n / total)
             self._count = total
-        self._min = min(self._min, float(rows.min()))
-        self._max = max(self._max, float(rows.max()))
+        self._min = min(self._min, low)
+        self._max = max(self._max, high)
 
     @property
     def count(self) -> int:

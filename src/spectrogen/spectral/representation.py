@@ -167,7 +167,8 @@ class Representation(BaseModel):
         magnitude = frontend.spectrogram(audio.float())  # (B, K, T)
         if self.kind == "mel":
             magnitude = frontend.mel(magnitude)  # (B, n_mels, T)
-        features = compress(magnitude, self.log)
+        # the magnitude is a tensor of its own: compressed in place when no gradient flows through it
+        features = compress(magnitude, self.log, inplace=not magnitude.requires_grad)
         return resize(features, self.image_size) if self.image_size is not None else features
 
     def magnitude(self, features: torch.Tensor) -> torch.Tensor:

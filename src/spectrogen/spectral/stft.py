@@ -149,6 +149,22 @@ class Spectrogram(nn.Module):
 def magnitude_spectrogram(audio: torch.Tensor, window: torch.Tensor, hop_length: int,
                           drop_nyquist: bool) -> torch.Tensor:
     """Returns |STFT| of `audio` (..., S) as (..., F, T); F = n_fft // 2 when the Nyquist row is dropped."""
-    magnitude = stft(audio, window, hop_length).abs()
+    spec = stft(audio, window, hop_length)
+    magnitude = complex_magnitude(spec[..., :-1, :] if drop_nyquist else spec)
     # contiguous: the FFT leaves the result time-major in memory
-    return (magnitude[..., :-1, :] if drop_nyquist else magnitude).contiguous()
+    return magnitude.contiguous()
+
+
+def complex_magnitude(spec: torch.Tensor) -> torch.Tensor:
+    """Returns |spec| of a complex tensor, as a real tensor of the same shape.
+
+    Without autograd, sqrt(re^2 + im^2) in three simple passes over one buffer: about twice as
+    fast on the CPU as `Tensor.abs`, whose overflow-safe hypot the magnitudes of audio (far below
+    1e19) do not need; the two differ by at most one unit in the last place. With autograd, `abs`
+    (its gradient at zero is defined).
+    """
+    if spec.requires_grad or not spec.is_complex():
+        return spec.abs()
+    parts = torch.view_as_real(spec)
+    real, imag = parts[..., 0], parts[..., 1]
+    return (real * real).addcmul_(imag, imag).sqrt_()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Optional
 
@@ -65,7 +66,11 @@ class AudioSource(Source):
 
     @abstractmethod
     def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
-        """Yields the item's audio as mono float32 chunks, (n,), at `sample_rate`; raises SkipFile."""
+        """Yields the item's audio as mono float32 chunks, (n,), at `sample_rate`; raises SkipFile.
+
+        Each chunk must be a new array: windows are cut from it without a copy, and may still be
+        waiting to be used after the next chunk is yielded.
+        """
 
 
 class ArraySource(Source):
@@ -112,27 +117,30 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
         source.class_names = []
         return [Item(location.name, 0, location)]
     root = require_folder(location, what)
-    entries = [path for path in root.rglob("*") if visible(path, root)]
-    named = [path for path in entries if path.name.lower().endswith(suffixes)]
-    files = sorted(path for path in named if path.is_file())
-    for path in sorted(path for path in named if not path.is_file() and not path.is_dir()):
+    # (path, its parts below root), each computed once: a folder can hold many thousands of files
+    entries = [(path, path.relative_to(root).parts) for path in root.rglob("*")]
+    entries = [(path, parts) for path, parts in entries if not any(part.startswith(".") for part in parts)]
+    named = [(path, parts) for path, parts in entries if path.name.lower().endswith(suffixes)]
+    by_parts = itemgetter(1)  # sorting by the parts is sorting by the paths
+    files = sorted(((path, parts) for path, parts in named if path.is_file()), key=by_parts)
+    for path, parts in sorted(((path, parts) for path, parts in named if not path.is_file() and not path.is_dir()),
+                              key=by_parts):
         # never opened: a pipe would block the run, a broken link has nothing to read
         kind = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
-        source.rejected.append((path.relative_to(root).as_posix(), f"unreadable: {kind}"))
-    for path in sorted(path for path in entries if not path.name.lower().endswith(suffixes) and path.is_dir()
-                       and not os.access(path, os.R_OK | os.X_OK)):
-        source.rejected.append((path.relative_to(root).as_posix() + "/",
+        source.rejected.append(("/".join(parts), f"unreadable: {kind}"))
+    for path, parts in sorted(((path, parts) for path, parts in entries if not path.name.lower().endswith(suffixes)
+                               and path.is_dir() and not os.access(path, os.R_OK | os.X_OK)), key=by_parts):
+        source.rejected.append(("/".join(parts) + "/",
                                 "unreadable folder (permission denied): the files in it were not read"))
     if not files:
         raise InputError(f"holds no {what} files ({', '.join(suffixes)})", root)
-    nested = [path for path in files if len(path.relative_to(root).parts) > 1]
+    nested = [(path, parts) for path, parts in files if len(parts) > 1]
     if not nested:
         source.class_names = []
-        return [Item(path.relative_to(root).as_posix(), 0, path) for path in files]
-    source.class_names = sorted({path.relative_to(root).parts[0] for path in nested})
+        return [Item("/".join(parts), 0, path) for path, parts in files]
+    source.class_names = sorted({parts[0] for _, parts in nested})
     label_of = {name: index for index, name in enumerate(source.class_names)}
-    for path in files:
-        if len(path.relative_to(root).parts) == 1:
+    for path, parts in files:
+        if len(parts) == 1:
             source.rejected.append((path.name, "outside the class sub-folders (class = first-level sub-folder)"))
-    return [Item(path.relative_to(root).as_posix(), label_of[path.relative_to(root).parts[0]], path)
-            for path in nested]
+    return [Item("/".join(parts), label_of[parts[0]], path) for path, parts in nested]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-from scipy.signal import fftconvolve, lfilter
 
 from spectrogen.data.sources.base import AudioSource, Item
 
@@ -86,6 +85,10 @@ def resonance_response(engine: EngineType, sample_rate: int, rng: np.random.Gene
 
 def synthesize(engine: EngineType, length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Returns one engine clip, (S,) float32 with a peak between 0.3 and 0.8."""
+    # imported here: scipy.signal takes over a second to import, and every `spectrogen` command
+    # that touches the data package would pay it
+    from scipy.signal import fftconvolve, lfilter
+
     rpm = rpm_curve(engine, length, sample_rate, rng)
     firing_rate = rpm / 60.0 * engine.cylinders / 2.0  # Hz
     firing_phase = np.cumsum(firing_rate) / sample_rate + rng.uniform(0.0, 1.0)  # in firings
