@@ -39,10 +39,12 @@ NUM_SAMPLES = 16
 DEMO_ENTRIES = ("data", "run", "samples", "demo.json")  # what the demo writes; --overwrite removes only these
 MARKER = "demo.json"
 
-# A small SpecGAN that learns visibly within a few CPU minutes: SpecGAN's networks (5x5 kernels, no
-# batch norm) at a quarter of the paper's width, with the hinge loss and one critic update per
-# generator update; WGAN-GP's five critic updates (each with a second backward pass for the
-# penalty) leave too few generator steps in three minutes for the samples to take shape.
+# A small SpecGAN that learns visibly within a few CPU minutes: SpecGAN's networks (5x5 kernels) at a
+# quarter of the paper's width, with batch norm, the hinge loss, one critic update per generator
+# update and samples from the generator's moving average. On the spoken-digits quality benchmark
+# (benchmarks/README.md) at a fixed CPU budget, WGAN-GP's five critic updates left too few
+# generator steps (Inception score 1.26 of 9.5), the hinge loss at 1:1 with an average reached 5.10,
+# and batch norm on top of that took the samples from noise-like to word-like within the same time.
 TRAINING_SETTINGS = {
     "model.image_size": IMAGE_SIZE,
     "model.features_g": 16,
@@ -52,6 +54,8 @@ TRAINING_SETTINGS = {
     "training.loss": "hinge",
     "training.critic_steps": 1,
     "training.learning_rate": 2e-4,
+    "training.ema_decay": 0.999,
+    "model.batchnorm": True,
     "output.num_samples": NUM_SAMPLES,
     "output.sample_every": 1,
     "output.plot_every": 10,
