@@ -20,40 +20,24 @@ run the same number of generator steps, so each epoch gives one ratio of each ki
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
 from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
-from spectrogen.spectral.moments import MomentAccumulator
-from spectrogen.spectral.representation import Representation
 from spectrogen.training.api import train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.training.method import Batch, DataInfo
 
+from random_dataset import write_dataset  # benchmarks/random_dataset.py
+
 LATENT = 100
-
-
-def write_dataset(folder: Path, count: int, size: int) -> None:
-    """Writes `count` random (size x size) log-spectrogram-like examples in the on-disk format."""
-    folder.mkdir(parents=True)
-    features = np.random.default_rng(0).normal(-4.0, 1.0, size=(count, size, size)).astype(np.float32)
-    moments = MomentAccumulator()
-    moments.update(features)
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(size, size)).to_dict(),
-                "shape": [count, size, size], "class_names": [], "moments": moments.result().to_dict()}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features)
-    np.save(folder / "labels.npy", np.zeros(count, dtype=np.int64))
 
 
 class BareLoop:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import statistics
 import subprocess
@@ -27,25 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-
-def write_dataset(folder: Path, count: int, size: int) -> None:
-    """Writes `count` random (size x size) examples in the on-disk data set format."""
-    from spectrogen.spectral.moments import MomentAccumulator
-    from spectrogen.spectral.representation import Representation
-
-    folder.mkdir(parents=True)
-    features = np.random.default_rng(0).normal(-4.0, 1.0, size=(count, size, size)).astype(np.float32)
-    moments = MomentAccumulator()
-    moments.update(features)
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(size, size)).to_dict(),
-                "shape": [count, size, size], "class_names": [], "counts": {},
-                "moments": moments.result().to_dict(), "source": "random", "created": "benchmark"}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features)
-    np.save(folder / "labels.npy", np.zeros(count, dtype=np.int64))
+from random_dataset import write_dataset  # benchmarks/random_dataset.py
 
 
 def run(nproc: int, args: argparse.Namespace, data: Path, out: Path) -> dict:

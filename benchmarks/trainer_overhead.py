@@ -13,7 +13,6 @@ fixed samples, the collapse signal, a checkpoint, plots (whole-run wall time).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -23,26 +22,12 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
-from spectrogen.spectral.moments import MomentAccumulator
-from spectrogen.spectral.representation import Representation
 from spectrogen.training import api
 from spectrogen.training.api import seed_everything, train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.method import Batch, DataInfo
 
-
-def write_dataset(folder: Path, count: int, size: int) -> None:
-    """Writes a random data set of `count` (size x size) examples in the on-disk format."""
-    folder.mkdir(parents=True)
-    features = np.random.default_rng(0).normal(-4.0, 1.0, size=(count, size, size)).astype(np.float32)
-    moments = MomentAccumulator()
-    moments.update(features)
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(size, size)).to_dict(),
-                "shape": [count, size, size], "class_names": [], "moments": moments.result().to_dict()}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features)
-    np.save(folder / "labels.npy", np.zeros(count, dtype=np.int64))
+from random_dataset import write_dataset  # benchmarks/random_dataset.py
 
 
 def synchronise(device: torch.device) -> None:

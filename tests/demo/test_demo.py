@@ -6,7 +6,6 @@ import json
 
 import pytest
 import soundfile
-import torch
 
 from spectrogen import demo
 from spectrogen.cli.main import main
@@ -19,12 +18,8 @@ TINY = {**demo.TRAINING_SETTINGS, "model.image_size": 32, "model.features_g": 4,
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Runs these tiny models on one thread: on busy cores a second one mostly adds OpenMP waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -5,32 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from reliability_helpers import make_npy_dataset
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Runs the tiny models on one thread: on busy cores a second one only adds OpenMP waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def quick_plots(monkeypatch):
-    """Replaces the training figures with empty files of the same names (tests that do not look at them)."""
-    from spectrogen.training import plots, trainer
-
-    def write_names(history, plots_dir, *args, **kwargs):
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for name in plots.PLOT_NAMES:
-            (plots_dir / name).write_bytes(b"")
-        return [plots_dir / name for name in plots.PLOT_NAMES]
-
-    monkeypatch.setattr(trainer, "write_plots", write_names)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -5,19 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from report_runs import prepare_engines, tiny_run_config
 from spectrogen.training.api import train
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Runs these tiny models on one thread: on busy cores a second one mostly adds OpenMP waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -19,12 +19,8 @@ TINY_AUTOENCODER = {"hidden_channels": 8, "blocks": 1}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Runs these tiny models on one thread: on busy cores a second one mostly adds OpenMP waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 def tiny_config(model: str, size: int = 32, *, ema: bool = False, latent: Optional[str] = None, **model_extra):

@@ -25,12 +25,8 @@ PITCHES = (1, 3, 5)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Runs these tiny models on one thread: a second one only adds OpenMP waits on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 def tone_features(count: int, shape: tuple[int, int] = (8, 8), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -169,15 +165,3 @@ def tiny_method(monkeypatch):
     return Control()
 
 
-@pytest.fixture
-def quick_plots(monkeypatch):
-    """Replaces the figures with empty files of the same names (tests that do not look at them)."""
-    from spectrogen.training import plots, trainer
-
-    def write_names(history, plots_dir, *args, **kwargs):
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for name in plots.PLOT_NAMES:
-            (plots_dir / name).write_bytes(b"")
-        return [plots_dir / name for name in plots.PLOT_NAMES]
-
-    monkeypatch.setattr(trainer, "write_plots", write_names)
