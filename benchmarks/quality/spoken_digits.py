@@ -24,6 +24,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,9 +114,9 @@ def render(clip: Rendition) -> np.ndarray:
     out = np.zeros(CLIP, dtype=np.float64)
     start = int(clip.offset * (CLIP - len(word)))
     out[start:start + len(word)] = word
-    out *= 10.0 ** ((clip.gain_db - 1.0) / 20.0) / max(float(np.max(np.abs(out))), 1e-9)
-    speech_rms = float(np.sqrt(np.mean(word ** 2))) * 10.0 ** ((clip.gain_db - 1.0) / 20.0) / max(
-        float(np.max(np.abs(word))), 1e-9)
+    scale = 10.0 ** ((clip.gain_db - 1.0) / 20.0) / max(float(np.max(np.abs(word))), 1e-9)  # peak -> gain - 1 dB
+    out *= scale
+    speech_rms = float(np.sqrt(np.mean(word ** 2))) * scale
     noise = rng.standard_normal(CLIP)
     noise = np.convolve(noise, [0.6, 0.3, 0.1], mode="same")  # a little darker than white
     noise *= speech_rms * 10.0 ** (-clip.snr_db / 20.0) / float(np.sqrt(np.mean(noise ** 2)))
@@ -142,8 +143,6 @@ def build(out: Path, renditions: int = 3, seed: int = 0, workers: int = 4, quiet
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"{out} is not empty and holds no spoken-digits build; choose another folder")
     clips = plan(renditions, seed)
-    import time
-
     started = time.perf_counter()
 
     def make(clip: Rendition) -> Rendition:
