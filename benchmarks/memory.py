@@ -169,7 +169,7 @@ def main() -> None:
                 rows.append((label, f"epoch, {mode}", figures, size_mib))
             print(f"{label}: {prepared['examples']} examples, features.npy {size_mib:.0f} MiB", flush=True)
 
-        print(f"\npeak resident memory (VmHWM) of each process, MiB; growth = peak - resident before the work")
+        print("\npeak resident memory (VmHWM) of each process, MiB; growth = peak - resident before the work")
         print(f"{'data':<5} {'work':<22} {'seconds':>8} {'before':>8} {'peak':>8} {'growth':>8}")
         growth = {}
         for label, work_name, figures, _ in rows:

@@ -5,8 +5,10 @@ stereo, 1-3 s, wav/flac) to a temporary folder, then measures in separate proces
 
 - prepare: `spectrogen.data.prepare` with the specgan representation (decode with soundfile,
   resample with soxr, cut into 16384-sample windows, batched torch STFT, streamed to disk);
-- librosa: for each file `librosa.load(sr=16000)`, `librosa.stft(n_fft=256, hop=128)`, log,
-  per-file normalisation, cut into 128-frame examples, kept in a list, stacked and saved at the end;
+- librosa: for each file `librosa.load(sr=16000)`, cut into the same windows as prepare's (a
+  tail of at least half a window zero-padded), `librosa.stft(n_fft=256, hop=128)`, log, per-file
+  normalisation, 128-frame examples kept in a list, stacked and saved at the end: the same
+  examples as prepare makes (before normalisation), from the same files;
 - decode floor: only reading (soundfile) and resampling (soxr HQ, librosa's default too) each
   file, which both of the above must do: the time left above this floor is what each spends on
   everything else (framing, STFT, statistics, writing).
@@ -116,7 +118,12 @@ with Meter() as meter:
     examples = []
     for path in sorted(Path(sys.argv[1]).rglob("*.*")):
         y, _ = librosa.load(path, sr=16000, mono=True)
-        spec = np.log(np.abs(librosa.stft(y, n_fft=256, hop_length=128, center=False)) + 1e-6)[:-1]
+        # prepare's windows: 16384 samples side by side, a tail of at least half a window padded,
+        # each framed as SpecGAN's pad_end STFT (128 zeros after the clip's end give 128 frames)
+        keep = len(y) // 16384 + (len(y) % 16384 >= 8192)
+        clip = np.zeros(keep * 16384 + 128, dtype=np.float32)
+        clip[:min(len(y), keep * 16384)] = y[:keep * 16384]
+        spec = np.log(np.abs(librosa.stft(clip, n_fft=256, hop_length=128, center=False)) + 1e-6)[:-1]
         spec = (spec - spec.mean()) / (spec.std() + 1e-8)
         examples += [spec[:, k:k + 128] for k in range(0, spec.shape[1] - 127, 128)]
     np.save(Path(sys.argv[2]) / "features.npy", np.stack(examples).astype(np.float32))
@@ -216,8 +223,8 @@ def main() -> None:
           f"CPU time: {theirs_n['cpu'] / ours_n['cpu']:.1f}x, {theirs_4n['cpu'] / ours_4n['cpu']:.1f}x")
     print(f"memory growth during the work, {small} -> {large} files: prepare {growth(ours_n):.0f} -> "
           f"{growth(ours_4n):.0f} MiB, librosa loop {growth(theirs_n):.0f} -> {growth(theirs_4n):.0f} MiB")
-    print(f"examples made: prepare {ours_n['examples']} / {ours_4n['examples']} (tails of at least half a "
-          f"window are padded), librosa loop {theirs_n['examples']} / {theirs_4n['examples']}")
+    print(f"examples made: prepare {ours_n['examples']} / {ours_4n['examples']}, librosa loop "
+          f"{theirs_n['examples']} / {theirs_4n['examples']}")
     for count, _, ours, theirs, floor in rows:
         print(f"decode+resample floor at {count} files: {floor['seconds']:.2f} s wall, {floor['cpu']:.2f} s CPU; "
               f"above it, prepare spends {ours['cpu'] - floor['cpu']:.2f} s CPU, the librosa loop "

@@ -36,7 +36,7 @@ def _recordings(root):
     return root
 
 
-def _sequential(items, produce, workers=1):
+def _sequential(items, produce, **bounds):
     """A plain loop in the calling thread, what the threads must reproduce."""
     for item in items:
         yield from produce(item)

@@ -69,3 +69,33 @@ def test_stopping_early_ends_the_workers_and_closes_the_producers():
         time.sleep(0.01)
     assert threading.active_count() == before
     assert 0 in closed
+
+
+def test_a_byte_budget_bounds_the_values_waiting_beyond_the_current_item():
+    lock = threading.Lock()
+    produced, consumed, most_ahead = [0], [0], [0]
+
+    def sized(item):  # five values of 10 bytes each
+        for part in range(5):
+            yield item, part
+            with lock:  # the value was handed over: count it, and how many wait
+                produced[0] += 1
+                most_ahead[0] = max(most_ahead[0], produced[0] - consumed[0])
+
+    items = list(range(40))
+    seen = []
+    for value in read_ahead(items, sized, workers=3, items_ahead=100, depth=100, budget=30, size=lambda v: 10):
+        time.sleep(0.001)  # a slow consumer: without the budget, workers would run far ahead
+        with lock:
+            consumed[0] += 1
+        seen.append(value)
+    assert seen == [(item, part) for item in items for part in range(5)]
+    # at most 3 values within the budget, plus the rest of the item being read (exempt), plus one
+    # value in the hands of each of the other two workers
+    assert most_ahead[0] <= 3 + 5 + 2, most_ahead[0]
+
+
+def test_values_larger_than_the_budget_still_pass_in_order():
+    values = list(read_ahead(list(range(12)), lambda item: iter([item, -item]), workers=3, budget=10,
+                             size=lambda v: 1000))
+    assert values == [v for item in range(12) for v in (item, -item)]

@@ -196,7 +196,7 @@ def test_paths_written_into_the_metadata_are_never_followed(trained, tmp_path, c
     metadata["source"]["location"] = str(secret)
     (data / "dataset.json").write_text(json.dumps(metadata))
     index = (data / "index.csv").read_text().splitlines()
-    index[1] = f"../../secret.txt,0.0000,0,0,"
+    index[1] = "../../secret.txt,0.0000,0,0,"
     index[2] = f"{secret},0.0000,0,0,"
     (data / "index.csv").write_text("\n".join(index) + "\n")
     real = np.load(data / "features.npy")

@@ -143,7 +143,7 @@ class SpectrogramDataset:
 def _load_array(path: Path, mmap: bool) -> np.ndarray:
     """Returns the array in `path` (memory-mapped when `mmap`); raises InputError when missing or bad."""
     if not path.is_file():
-        raise InputError(f"is missing; the data set is incomplete: remake it with prepare --overwrite", path)
+        raise InputError("is missing; the data set is incomplete: remake it with prepare --overwrite", path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:

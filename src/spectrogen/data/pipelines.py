@@ -33,6 +33,11 @@ BATCH_WINDOWS = 64
 DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: blocks each decoding process may have waiting for the main process
 PROCESS_DEPTH = 8
+#: how far decoding threads may run ahead of the feature computation: recordings, and bytes of
+#: decoded windows waiting (a batch of features is long enough for threads limited to a few
+#: recordings ahead to sit idle)
+ITEMS_AHEAD = 64
+BYTES_AHEAD = 16 << 20
 
 
 class _FeatureBatcher:
@@ -105,6 +110,11 @@ def _finite(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield chunk
 
 
+def _step_bytes(step: _Decoded) -> int:
+    """Returns the memory the windows of `step` hold (0 for the end of an item)."""
+    return step.block.audio.nbytes if step.block is not None else 0
+
+
 def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rate: int) -> Iterator[_Decoded]:
     """Yields the window blocks of one item, then a `done` step with its counts (and problem)."""
     counts = WindowCounts()
@@ -136,7 +146,9 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     if workers > 1 and len(items) > 1 and processes_available():
         steps, decoders = read_processes(items, decode, workers=workers, depth=PROCESS_DEPTH), workers
     else:
-        steps, decoders = read_ahead(items, decode, workers=DECODE_WORKERS), DECODE_WORKERS
+        steps = read_ahead(items, decode, workers=DECODE_WORKERS, items_ahead=ITEMS_AHEAD, budget=BYTES_AHEAD,
+                           size=_step_bytes)
+        decoders = DECODE_WORKERS
     with _feature_threads(decoders):
         with closing(steps):  # stops the workers at once on --limit or an error
             for step in steps:

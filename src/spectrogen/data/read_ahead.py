@@ -2,9 +2,16 @@
 
 `prepare` decodes and resamples the next files in worker threads (soundfile and soxr release
 the GIL) while the main thread computes features of the previous ones. Each worker streams one
-item at a time into that item's own bounded queue, and at most `items_ahead` items are claimed
-before the consumer has finished them, so memory stays at a few blocks per worker whatever the
-number or length of the files; the consumer sees exactly the order of a plain loop.
+item at a time into that item's own bounded queue. How far the workers may run ahead is bounded
+twice: by items (`items_ahead` claimed and not yet finished by the consumer) and by the bytes of
+the values waiting (`budget`, as measured by `size`), so memory stays bounded whatever the number
+or length of the files. The item the consumer is waiting for is never held back by the budget
+(nothing else could free it), so a single value larger than the budget still passes; the
+consumer sees exactly the order of a plain loop.
+
+The look-ahead matters: the consumer works in batches, and while it computes one, workers that
+could only run a few items ahead sat idle (benchmarks/prepare.py: 64 items instead of 4 cut the
+wall time of `prepare` by a fifth on two cores).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ I = TypeVar("I")
 T = TypeVar("T")
 
 _END = object()
+#: seconds between checks of the stop flag while a worker waits
+_POLL = 0.05
 
 
 class _Failure:
@@ -30,24 +39,62 @@ class _Stopped(Exception):
     """The consumer went away; the worker leaves its item unfinished."""
 
 
+class _Budget:
+    """Bytes of produced values not yet taken by the consumer, and which item it is waiting for."""
+
+    def __init__(self, limit: int, stop: threading.Event):
+        self.limit = limit
+        self.used = 0
+        self.current = 0  # index of the item the consumer reads now
+        self.stop = stop
+        self.changed = threading.Condition()
+
+    def take(self, index: int, nbytes: int) -> None:
+        """Waits until `nbytes` more fit (at once for the consumer's current item); raises _Stopped."""
+        with self.changed:
+            while index != self.current and self.used and self.used + nbytes > self.limit:
+                if self.stop.is_set():
+                    raise _Stopped
+                self.changed.wait(_POLL)
+            self.used += nbytes
+
+    def give(self, nbytes: int) -> None:
+        with self.changed:
+            self.used -= nbytes
+            self.changed.notify_all()
+
+    def advance(self, index: int) -> None:
+        with self.changed:
+            self.current = index
+            self.changed.notify_all()
+
+
 def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, workers: int = 2,
-               items_ahead: int = 4, depth: int = 8) -> Iterator[T]:
+               items_ahead: int = 4, depth: int = 8, budget: int | None = None,
+               size: Callable[[T], int] = lambda value: 0) -> Iterator[T]:
     """Yields everything `produce(item)` yields, item after item in order, produced by `workers` threads.
 
-    An exception raised by `produce` is re-raised here, at its place in the order; stopping early
-    (break, close, an exception in the consumer) stops the workers.
+    At most `items_ahead` items are claimed before the consumer has finished them, at most
+    `depth` values of one item wait in its queue, and, with a `budget`, the values waiting
+    weigh at most `budget` bytes by `size` (except those of the item the consumer reads).
+    An exception raised by `produce` is re-raised here, at its place in the order; stopping
+    early (break, close, an exception in the consumer) stops the workers.
     """
     stop = threading.Event()
     claim_lock = threading.Lock()
     in_flight = threading.Semaphore(max(1, items_ahead))
+    bytes_ahead = _Budget(budget if budget is not None else 0, stop)
+    weigh = size if budget is not None else (lambda value: 0)
     queues: dict[int, queue.Queue] = {}
     ready = threading.Condition()
     next_index = [0]
 
-    def put(buffer: queue.Queue, value) -> None:
+    def put(buffer: queue.Queue, value, index: int, nbytes: int = 0) -> None:
+        if nbytes:
+            bytes_ahead.take(index, nbytes)
         while not stop.is_set():
             try:
-                buffer.put(value, timeout=0.05)
+                buffer.put((value, nbytes), timeout=_POLL)
                 return
             except queue.Full:
                 continue
@@ -55,7 +102,7 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
 
     def work() -> None:
         while not stop.is_set():
-            if not in_flight.acquire(timeout=0.05):
+            if not in_flight.acquire(timeout=_POLL):
                 continue
             with claim_lock:
                 index = next_index[0]
@@ -70,13 +117,13 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
             values = iter(produce(items[index]))
             try:
                 for value in values:
-                    put(buffer, value)
-                put(buffer, _END)
+                    put(buffer, value, index, weigh(value))
+                put(buffer, _END, index)
             except _Stopped:
                 return
             except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises it
                 try:
-                    put(buffer, _Failure(error))
+                    put(buffer, _Failure(error), index)
                 except _Stopped:
                     return
             finally:
@@ -87,11 +134,14 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
         thread.start()
     try:
         for index in range(len(items)):
+            bytes_ahead.advance(index)
             with ready:
                 ready.wait_for(lambda: index in queues)
                 buffer = queues.pop(index)
             while True:
-                value = buffer.get()
+                value, nbytes = buffer.get()
+                if nbytes:
+                    bytes_ahead.give(nbytes)
                 if value is _END:
                     break
                 if isinstance(value, _Failure):

@@ -38,7 +38,6 @@ def write_report(run_dir: str | Path) -> Path:
     audio = AudioFolder(contents.root)
     grid, samples, real = _spectrogram_media(contents, audio)
     audio.publish()
-    space = contents.space
     page = render_page(
         title=f"spectrogen run report: {config.get('name', 'experiment')} ({contents.model_name})",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
