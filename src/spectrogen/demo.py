@@ -203,7 +203,9 @@ def _write_marker(result: DemoResult, model: str, minutes: float, device: str) -
 def next_steps(result: DemoResult) -> list[str]:
     """Returns the commands worth trying after the demo, with the demo's own paths filled in."""
     more = max(result.epochs_planned, result.epochs_done) + 40
-    return [f"spectrogen train --resume {result.run} --epochs {more}        # train longer",
+    # the demo's time limit is saved with the run: lifted, or the resumed run would stop as soon
+    return [f"spectrogen train --resume {result.run} --epochs {more} --set training.max_minutes=null"
+            "        # train longer, without the demo's time limit",
             f"spectrogen sample {result.run / 'checkpoints' / 'final_model.tar'} --n 32 --out more_samples "
             f"--format npy,png,wav",
             f"spectrogen evaluate {result.run} --data {result.data}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 import soundfile
@@ -75,6 +76,17 @@ def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(
     assert names == ["diesel_01", "inline4_01", "single_01", "v8_01"]
     assert "time limit" in "\n".join(demo.summary_lines(result))
     assert result.report.is_file()
+
+    # the suggested "train longer" command continues the run without the demo's time limit
+    command = shlex.split(demo.next_steps(result)[0].split("#")[0])
+    assert command[:3] == ["spectrogen", "train", "--resume"]
+    epochs = command.index("--epochs") + 1
+    assert int(command[epochs]) > result.epochs_planned
+    command[epochs] = str(result.epochs_done + 2)  # two more epochs are enough to check
+    assert main(command[1:] + ["--quiet"]) == 0
+    resumed = load_checkpoint(result.run / "checkpoints" / "final_model.tar")
+    assert resumed["trainer"]["epoch"] == result.epochs_done + 2
+    assert resumed["config"]["training"]["max_minutes"] is None
 
 
 def test_a_folder_that_is_not_empty_is_refused_without_overwrite(tmp_path, capsys):
