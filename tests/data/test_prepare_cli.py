@@ -1,5 +1,7 @@
 """`spectrogen prepare` on the command line: summary printed, exit code 2 with a message, no traceback."""
 
+import json
+
 import numpy as np
 import pytest
 from synthetic_files import write_tone
@@ -87,3 +89,24 @@ def test_workers_flag_gives_the_same_data_set(audio_folder, tmp_path):
     for name in ("features.npy", "labels.npy", "index.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert run(audio_folder, "--out", tmp_path / "c", "--workers", -2) == 2
+
+
+def test_files_of_other_types_are_counted_and_audio_ones_get_a_conversion_hint(tmp_path, capsys):
+    write_tone(tmp_path / "src" / "tone.wav", 500.0, 1.2, 16000)
+    (tmp_path / "src" / "phone.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")  # not read, only counted
+    (tmp_path / "src" / "README.txt").write_text("recorded in the garage\n")
+    assert run(tmp_path / "src", "--out", tmp_path / "data") == 0
+    out = capsys.readouterr().out
+    assert "ignored (not audio files): 1 .m4a file, 1 .txt file" in out
+    assert "ffmpeg -i in.m4a out.wav" in out
+    assert json.loads((tmp_path / "data" / "summary.json").read_text())["ignored"] == {".m4a": 1, ".txt": 1}
+
+
+def test_a_folder_of_unreadable_audio_formats_says_what_it_holds_and_how_to_convert(tmp_path, capsys):
+    for name in ("a.m4a", "b.m4a", "notes.txt"):
+        (tmp_path / "src" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / name).write_bytes(b"x")
+    assert run(tmp_path / "src", "--out", tmp_path / "data") == 2
+    error = capsys.readouterr().err
+    assert "2 .m4a files, 1 .txt file" in error and "ffmpeg -i in.m4a out.wav" in error
+    assert not (tmp_path / "data").exists()

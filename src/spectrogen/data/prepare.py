@@ -74,6 +74,7 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
                              files_found=len(items) + len(reader.rejected))
     for name, reason in reader.rejected:
         summary.skip(name, reason)
+    summary.ignored = dict(reader.ignored)
 
     staging = staging_folder(out)
     writer = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from spectrogen.data.sources.base import conversion_hint, describe_files
+
 #: skipped files listed one per line when printing; the rest are counted (all are in summary.json)
 PRINTED_PROBLEMS = 20
 
@@ -27,6 +29,7 @@ class PrepareSummary:
     shape: list[int] = field(default_factory=list)  # [N, F, T]
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}: nothing used
     notes: list[dict[str, str]] = field(default_factory=list)  # {"file", "note"}: used, with a remark
+    ignored: dict[str, int] = field(default_factory=dict)  # files of other types in the folder, by suffix
     limit_reached: bool = False
     seconds: float = 0.0
 
@@ -54,6 +57,8 @@ class PrepareSummary:
         if self.limit_reached:
             made += " (stopped at --limit)"
         lines.append(made)
+        if self.ignored:
+            lines.append(f"  ignored (not {self.kind} files): {describe_files(self.ignored)}{conversion_hint(self.ignored)}")
         if any(self.examples_per_class):
             lines.append("  classes: " + ", ".join(f"{name} {n}" for name, n in self.examples_per_class.items()))
         for title, entries, key in (("skipped", self.skipped, "reason"), ("notes", self.notes, "note")):
@@ -62,5 +67,5 @@ class PrepareSummary:
                 lines += [f"    {entry['file']}: {entry[key]}" for entry in entries[:PRINTED_PROBLEMS]]
                 if len(entries) > PRINTED_PROBLEMS:
                     lines.append(f"    ... and {len(entries) - PRINTED_PROBLEMS} more (see summary.json)")
-        lines.append(f"  took {self.seconds:.1f} s")
+        lines.append(f"  took {self.seconds:.1f} s" if self.seconds >= 1 else f"  took {self.seconds:.2f} s")
         return "\n".join(lines)

@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES, AudioFolder
-from spectrogen.data.sources.base import ArraySource, AudioSource, Item, Source
+from spectrogen.data.sources.base import (ArraySource, AudioSource, Item, Source, conversion_hint, describe_files,
+                                          suffix_of, visible)
 from spectrogen.data.sources.csv_files import CsvFiles
 from spectrogen.data.sources.digits import BuiltinDigits
 from spectrogen.data.sources.engines import BuiltinEngines
@@ -52,9 +53,12 @@ def detect_kind(location: Path) -> str:
         if path.suffix.lower() in _SUFFIX_KINDS and not path.name.startswith(".")
     )
     if not kinds:
+        others = Counter(suffix_of(path) for path in location.rglob("*")
+                         if visible(path, location) and path.is_file())
+        found = f"; it holds {describe_files(others)}" if others else "; it holds no files"
         raise InputError(
             "holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "
-            "MNIST IDX files", location,
+            f"MNIST IDX files{found}{conversion_hint(others)}", location,
         )
     if len(kinds) > 1:
         found = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())

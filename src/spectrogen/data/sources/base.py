@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -48,6 +49,8 @@ class Source(ABC):
         self.class_names: list[str] = []
         #: files found but not readable by this source, as (name, reason), filled in by scan()
         self.rejected: list[tuple[str, str]] = []
+        #: files of other types in the folder, not read, counted by suffix (filled in by scan())
+        self.ignored: dict[str, int] = {}
 
     @abstractmethod
     def scan(self) -> list[Item]:
@@ -132,8 +135,12 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
                                and path.is_dir() and not os.access(path, os.R_OK | os.X_OK)), key=by_parts):
         source.rejected.append(("/".join(parts) + "/",
                                 "unreadable folder (permission denied): the files in it were not read"))
+    others = Counter(suffix_of(path) for path, _ in entries
+                     if not path.name.lower().endswith(suffixes) and path.is_file())
+    source.ignored = dict(sorted(others.items()))
     if not files:
-        raise InputError(f"holds no {what} files ({', '.join(suffixes)})", root)
+        found = f"; it holds {describe_files(others)}" if others else ""
+        raise InputError(f"holds no {what} files ({', '.join(suffixes)}){found}{conversion_hint(others)}", root)
     nested = [(path, parts) for path, parts in files if len(parts) > 1]
     if not nested:
         source.class_names = []
@@ -144,3 +151,28 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
         if len(parts) == 1:
             source.rejected.append((path.name, "outside the class sub-folders (class = first-level sub-folder)"))
     return [Item("/".join(parts), label_of[parts[0]], path) for path, parts in nested]
+
+
+#: audio and video containers libsndfile does not read; ffmpeg converts them
+CONVERTIBLE_SUFFIXES = (".m4a", ".aac", ".mp4", ".m4b", ".wma", ".webm", ".mkv", ".mov", ".amr", ".3gp",
+                        ".caf", ".wv", ".ape", ".ac3", ".mpc", ".ra")
+
+
+def suffix_of(path: Path) -> str:
+    """Returns the lower-case suffix of `path`, or "(no suffix)"."""
+    return path.suffix.lower() or "(no suffix)"
+
+
+def describe_files(by_suffix: Counter | dict[str, int]) -> str:
+    """Returns e.g. "3 .m4a files, 1 .txt file", most common first (ties by name)."""
+    counted = sorted(Counter(by_suffix).items(), key=lambda pair: (-pair[1], pair[0]))
+    return ", ".join(f"{n} {suffix} file{'s' if n > 1 else ''}" for suffix, n in counted)
+
+
+def conversion_hint(by_suffix: Counter | dict[str, int]) -> str:
+    """Returns advice for audio files of a format not read here (empty when there are none)."""
+    convertible = sorted(suffix for suffix in by_suffix if suffix in CONVERTIBLE_SUFFIXES)
+    if not convertible:
+        return ""
+    return (f". {', '.join(convertible)} audio is not read directly: convert it to .wav or .flac first, "
+            f"e.g. `ffmpeg -i in{convertible[0]} out.wav`")
