@@ -39,17 +39,10 @@ def harmonic_features(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def write_data(folder: Path, features: np.ndarray, labels: np.ndarray) -> Path:
-    from spectrogen.data.writer import DatasetWriter
-    from spectrogen.spectral.representation import Representation
+    from spectrogen.data.writer import write_examples
 
     folder.mkdir(parents=True)
-    writer = DatasetWriter(folder, features.shape[1:], ["c0", "c1", "c2", "c3"])
-    for start in range(0, len(features), 500):
-        chunk = slice(start, start + 500)
-        count = len(features[chunk])
-        writer.add(torch.from_numpy(features[chunk]), labels[chunk], ["synthetic"] * count, [0.0] * count,
-                   list(range(start, start + count)))
-    writer.finish(Representation(kind="image", image_size=features.shape[1:]).to_dict(), {"kind": "synthetic"}, {})
+    write_examples(folder, features, labels, ["c0", "c1", "c2", "c3"], source="synthetic")
     return folder
 
 

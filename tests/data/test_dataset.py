@@ -103,3 +103,19 @@ def test_malformed_representation_is_named(dataset):
     edit_metadata(dataset, representation={"kind": "telepathy"})
     with pytest.raises(InputError, match="dataset.json.*representation.kind"):
         SpectrogramDataset.open(dataset)
+
+
+def test_examples_written_from_arrays_open_as_a_data_set(tmp_path):
+    from spectrogen.data.writer import write_examples
+
+    rng = np.random.default_rng(3)
+    features = rng.normal(-4.0, 1.5, size=(1100, 6, 5)).astype(np.float32)  # more than one writer chunk
+    labels = rng.integers(0, 3, size=1100)
+    write_examples(tmp_path / "data", features, labels, ["a", "b", "c"], source="arrays in a test")
+    data = SpectrogramDataset.open(tmp_path / "data")
+    np.testing.assert_array_equal(np.asarray(data.features), features)
+    np.testing.assert_array_equal(data.labels, labels)
+    assert data.class_names == ["a", "b", "c"] and data.representation.kind == "image"
+    assert data.counts() == {name: int((labels == k).sum()) for k, name in enumerate("abc")}
+    np.testing.assert_allclose(data.moments.mean, features.astype(np.float64).mean(axis=(0, 2)), rtol=1e-9)
+    np.testing.assert_allclose(data.moments.std, features.astype(np.float64).std(axis=(0, 2)), rtol=1e-9)

@@ -35,19 +35,9 @@ def harmonic_spectrograms(n: int, classes: int = 4, size: tuple[int, int] = (32,
 
 def write_dataset(folder, features: np.ndarray, labels: np.ndarray | None = None, class_names=()):
     """Returns `folder` after writing a prepared data set of un-normalised features (N, F, T) there."""
-    import torch
+    from spectrogen.data.writer import write_examples
 
-    from spectrogen.data.writer import DatasetWriter
-    from spectrogen.spectral.representation import Representation
-
-    folder.mkdir(parents=True, exist_ok=True)
-    labels = np.zeros(len(features), dtype=np.int64) if labels is None else labels.astype(np.int64)
-    writer = DatasetWriter(folder, features.shape[1:], list(class_names))
-    count = len(features)
-    writer.add(torch.as_tensor(features, dtype=torch.float32), labels, ["synthetic"] * count,
-               [0.0] * count, list(range(count)))
-    representation = Representation(kind="image", image_size=tuple(features.shape[1:])).to_dict()
-    writer.finish(representation, {"kind": "synthetic"}, {})
+    write_examples(folder, features, labels, list(class_names), source="synthetic")
     return folder
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spectrogen.config import build_config
-from spectrogen.spectral.moments import MomentAccumulator
-from spectrogen.spectral.representation import Representation
+from spectrogen.data.writer import write_examples
 
 SIZE = 32
 NUM_SAMPLES = 4
@@ -30,16 +28,8 @@ def write_image_dataset(folder: Path, count: int = 16) -> Path:
     features = np.zeros((count, SIZE, SIZE), dtype=np.float32)
     for image, (row, col) in zip(features, rng.integers(0, SIZE - 8, size=(count, 2))):
         image[row:row + 8, col:col + 8] = 1.0
-    moments = MomentAccumulator()
-    moments.update(features)
     folder.mkdir(parents=True)
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(SIZE, SIZE)).to_dict(),
-                "shape": [count, SIZE, SIZE], "class_names": [], "counts": {},
-                "moments": moments.result().to_dict(), "source": "squares", "created": "test"}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features)
-    np.save(folder / "labels.npy", np.zeros(count, dtype=np.int64))
+    write_examples(folder, features, source="squares")
     return folder
 
 

@@ -22,8 +22,11 @@ from spectrogen.data.dataset import (
 )
 from spectrogen.data.growing_npy import GrowingNpy
 from spectrogen.spectral.moments import MomentAccumulator
+from spectrogen.spectral.representation import Representation
 
 INDEX_COLUMNS = ("source", "offset_s", "item", "label", "class")
+#: examples handed to the writer at once by `write_examples` (memory: one chunk as a tensor view)
+_CHUNK = 512
 
 
 class DatasetWriter:
@@ -97,3 +100,24 @@ def _write_json(path: Path, content: dict) -> None:
         handle.write("\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_examples(folder: str | Path, features: np.ndarray, labels: np.ndarray | None = None,
+                   class_names: Sequence[str] = (), source: str = "arrays") -> dict:
+    """Returns the metadata after writing ready-made examples (N, F, T) as a data set in `folder`.
+
+    The examples are stored as they are (representation kind "image": no audio behind them), with
+    `labels` (N,) indexing `class_names` (all 0 when None), moments, index and summary, exactly as
+    `prepare` writes a data set; `source` names where they came from. The folder may exist.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    count, shape = len(features), tuple(features.shape[1:])
+    labels = np.zeros(count, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+    writer = DatasetWriter(folder, shape, class_names)
+    for start in range(0, count, _CHUNK):
+        end = min(count, start + _CHUNK)
+        writer.add(torch.as_tensor(features[start:end], dtype=torch.float32), labels[start:end],
+                   [source] * (end - start), [""] * (end - start), range(start, end))
+    return writer.finish(Representation(kind="image", image_size=shape).to_dict(), {"kind": source},
+                         {"source": source, "examples": count})

@@ -1,6 +1,5 @@
 """A diffusion run through the one trainer: seed 003's figures, `spectrogen sample`, an exact resume."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +7,7 @@ import pytest
 
 from spectrogen.cli.main import main
 from spectrogen.config import build_config
-from spectrogen.spectral.moments import MomentAccumulator
-from spectrogen.spectral.representation import Representation
+from spectrogen.data.writer import write_examples
 from spectrogen.training.api import train
 from spectrogen.training.csv_log import CsvLog
 
@@ -29,16 +27,7 @@ def bars(tmp_path) -> Path:
         else:
             features[i, position, :] += 1.0
     folder = tmp_path / "data"
-    folder.mkdir()
-    moments = MomentAccumulator()
-    moments.update(features)
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(8, 8)).to_dict(),
-                "shape": [16, 8, 8], "class_names": ["row", "column"], "counts": {"row": 8, "column": 8},
-                "moments": moments.result().to_dict(), "source": "synthetic bars", "created": "test"}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features)
-    np.save(folder / "labels.npy", labels.astype(np.int64))
+    write_examples(folder, features, labels, ["row", "column"], source="synthetic bars")
     return folder
 
 
