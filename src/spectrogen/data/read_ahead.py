@@ -42,7 +42,7 @@ class _Stopped(Exception):
 class _Budget:
     """Bytes of produced values not yet taken by the consumer, and which item it is waiting for."""
 
-    def __init__(self, limit: int, stop: threading.Event):
+    def __init__(self, limit: int | None, stop: threading.Event):
         self.limit = limit
         self.used = 0
         self.current = 0  # index of the item the consumer reads now
@@ -50,9 +50,11 @@ class _Budget:
         self.changed = threading.Condition()
 
     def take(self, index: int, nbytes: int) -> None:
-        """Waits until `nbytes` more fit (at once for the consumer's current item); raises _Stopped."""
+        """Waits until `nbytes` more fit (at once for the consumer's current item, or without a
+        limit); raises _Stopped."""
         with self.changed:
-            while index != self.current and self.used and self.used + nbytes > self.limit:
+            while (self.limit is not None and index != self.current and self.used
+                   and self.used + nbytes > self.limit):
                 if self.stop.is_set():
                     raise _Stopped
                 self.changed.wait(_POLL)
@@ -83,8 +85,7 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
     stop = threading.Event()
     claim_lock = threading.Lock()
     in_flight = threading.Semaphore(max(1, items_ahead))
-    bytes_ahead = _Budget(budget if budget is not None else 0, stop)
-    weigh = size if budget is not None else (lambda value: 0)
+    bytes_ahead = _Budget(budget, stop)
     queues: dict[int, queue.Queue] = {}
     ready = threading.Condition()
     next_index = [0]
@@ -117,7 +118,7 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
             values = iter(produce(items[index]))
             try:
                 for value in values:
-                    put(buffer, value, index, weigh(value))
+                    put(buffer, value, index, size(value))
                 put(buffer, _END, index)
             except _Stopped:
                 return
