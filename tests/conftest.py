@@ -40,3 +40,23 @@ def quick_plots(monkeypatch):
         return [plots_dir / name for name in plots.PLOT_NAMES]
 
     monkeypatch.setattr(trainer, "write_plots", write_names)
+
+
+@pytest.fixture
+def listen():
+    """Returns `hear(path, edge=128)` -> (RMS in dBFS, edge peak / body peak) of a written .wav file.
+
+    The edges are the first and last `edge` samples (a SpecGAN hop: what one window alone covers,
+    where an inverse STFT that divides by a tiny window sum puts a click); the body is the rest.
+    """
+    import numpy as np
+    import soundfile
+
+    def hear(path, edge: int = 128) -> tuple[float, float]:
+        audio, _ = soundfile.read(str(path), dtype="float64")
+        body = np.abs(audio[edge:-edge]).max()
+        edges = max(np.abs(audio[:edge]).max(), np.abs(audio[-edge:]).max())
+        rms = float(np.sqrt(np.mean(audio * audio)))
+        return (20 * np.log10(rms) if rms > 0 else -np.inf), (edges / body if body > 0 else np.inf)
+
+    return hear

@@ -43,7 +43,7 @@ def test_default_demo_is_the_test_preset_of_a_small_model_bounded_in_time(tmp_pa
     assert config.output.num_samples == demo.NUM_SAMPLES and config.output.report
 
 
-def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_demo, capsys):
+def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_demo, capsys, listen):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--minutes", "5", "--device", "cpu", "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -53,7 +53,15 @@ def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_d
     wavs = sorted((out / "samples").glob("*.wav"))
     assert [w.name for w in wavs] == [f"sample_{i:02d}.wav" for i in range(1, 5)]
     audio, rate = soundfile.read(wavs[0])
-    assert rate == 16000 and len(audio) == 16384 and abs(audio).max() > 0.5
+    assert rate == 16000 and len(audio) == 16384
+    # every clip the demo writes is sound a listener hears, not a click over silence: no louder at
+    # its edges than in its body, at a level near the engines' (-14 to -24 dBFS RMS when made)
+    written = wavs + sorted((out / "run" / "report_audio").glob("*.wav"))
+    for path in written:
+        level, edge_over_body = listen(path)
+        assert edge_over_body <= 1.5 and level > -45, (path.name, level, edge_over_body)
+    real = [listen(path)[0] for path in written if path.name.startswith("real_")]
+    assert real and min(real) > -30, real
     assert (out / "samples" / "grid.png").is_file()
     assert len(list((out / "run" / "report_audio").glob("sample_*.wav"))) == 4
     record = json.loads((out / "demo.json").read_text())

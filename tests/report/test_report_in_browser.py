@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from devtools import CHROMIUM, chromium, serve
 from report_runs import NUM_SAMPLES
+from test_report_page import embedded_wav
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,8 +46,12 @@ def browser(tmp_path_factory):
         yield page
 
 
-def test_report_loads_without_errors_and_shows_and_plays_everything(engine_run, browser):
-    with serve(engine_run) as address:
+def test_report_loads_without_errors_and_shows_and_plays_everything(engine_run, browser, tmp_path):
+    """report.html copied alone, without report_audio/ or anything else, still shows and plays everything."""
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(engine_run / "report.html", alone / "report.html")
+    with serve(alone) as address:
         browser.open(address + "report.html")
         state = browser.evaluate(MEDIA_STATE)
         problems = browser.problems()
@@ -54,19 +62,28 @@ def test_report_loads_without_errors_and_shows_and_plays_everything(engine_run, 
     assert undecoded == []
     players = state["players"]
     assert len(players) == NUM_SAMPLES + 8  # the samples and two real examples of each engine type
-    not_loaded = [p for p in players if p["error"] is not None or p["ready"] < 1 or not (p["duration"] or 0) > 0]
+    not_loaded = [p["src"][:40] for p in players
+                  if p["error"] is not None or p["ready"] < 1 or not (p["duration"] or 0) > 0]
     assert not_loaded == []
     assert all(abs(p["duration"] - 16384 / 16000) < 0.01 for p in players)  # one SpecGAN window each
+    # what the browser plays is sound: decode each player's source and measure its level
+    levels = []
+    for player in players:
+        audio, _ = soundfile.read(io.BytesIO(embedded_wav(player["src"])))
+        levels.append(20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12))
+    assert min(levels) > -60, levels  # the old page's clips sat at -66 to -77 dBFS after a click
 
 
-def test_the_check_sees_a_missing_audio_file(engine_run, browser, tmp_path):
-    """The same check on a copy that lacks one .wav: the player errs and the failed load is logged."""
-    copy = shutil.copytree(engine_run, tmp_path / "copy", ignore=shutil.ignore_patterns("checkpoints"))
-    (copy / "report_audio" / "sample_01.wav").unlink()
+def test_the_check_sees_a_clip_that_does_not_load(engine_run, browser, tmp_path):
+    """The same check on a copy whose first embedded clip is damaged: that player errs."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    page = (engine_run / "report.html").read_text(encoding="utf-8")
+    marker = 'src="data:audio/wav;base64,'
+    start = page.index(marker) + len(marker)
+    (copy / "report.html").write_text(page[:start] + "AAAA" + page[start + 200:], encoding="utf-8")
     with serve(copy) as address:
         browser.open(address + "report.html")
         state = browser.evaluate(MEDIA_STATE)
-        problems = browser.problems()
-    broken = [p["src"] for p in state["players"] if p["error"] is not None]
-    assert broken == ["report_audio/sample_01.wav"]
-    assert any("404" in problem or "sample_01.wav" in problem for problem in problems), problems
+    broken = [index for index, p in enumerate(state["players"]) if p["error"] is not None]
+    assert broken == [0]

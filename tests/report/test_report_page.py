@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +17,7 @@ import soundfile
 from PIL import Image
 
 from spectrogen.cli.main import main
+from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
 from spectrogen.errors import InputError
 from spectrogen.report import write_report
 from spectrogen.spectral.representation import Representation
@@ -75,20 +78,48 @@ def test_training_writes_a_self_contained_page(engine_run):
     assert "Configuration" in page.visible and "features_g" in page.visible
 
 
-def test_each_sample_and_real_example_plays_its_own_audio_file(engine_run):
+def embedded_wav(source: str) -> bytes:
+    """Returns the .wav bytes of a player's data: URI (fails for any other source)."""
+    prefix = "data:audio/wav;base64,"
+    assert source.startswith(prefix), source[:40]
+    return base64.b64decode(source[len(prefix):])
+
+
+def test_each_sample_and_real_example_plays_its_own_clip_embedded_in_the_page(engine_run):
     page = page_of(engine_run)
     sources = [attrs["src"] for attrs in page.all("audio")]
     representation = Representation.preset("specgan", image_size=(SIZE, SIZE))
-    sample_sources = [s for s in sources if "/sample_" in s]
-    real_sources = [s for s in sources if "/real_" in s]
-    assert len(sample_sources) == NUM_SAMPLES
-    assert len(real_sources) == REAL_EXAMPLES
-    for source in sources:
-        assert not Path(source).is_absolute() and source.startswith("report_audio/")
-        audio, rate = soundfile.read(engine_run / source)
-        assert rate == representation.sample_rate
-        assert len(audio) == representation.num_samples
-        assert 0.5 < np.abs(audio).max() <= 1.0  # peak-normalised, not silent
+    assert len(sources) == NUM_SAMPLES + REAL_EXAMPLES
+    files = sorted((engine_run / "report_audio").glob("*.wav"))
+    names = [f"sample_{i:02d}.wav" for i in range(1, NUM_SAMPLES + 1)]
+    names += [f"real_{i:02d}.wav" for i in range(1, REAL_EXAMPLES + 1)]
+    assert sorted(path.name for path in files) == sorted(names)
+    hop = representation.hop_length
+    for source, name in zip(sources, names):
+        data = embedded_wav(source)
+        assert data == (engine_run / "report_audio" / name).read_bytes()  # the page plays the written file
+        audio, rate = soundfile.read(io.BytesIO(data))
+        assert rate == representation.sample_rate and len(audio) == representation.num_samples
+        body = np.abs(audio[2 * hop:-2 * hop])
+        # no click at the edges: the first and last hop no louder than 1.5x the body's peak
+        assert max(np.abs(audio[:hop]).max(), np.abs(audio[-hop:]).max()) <= 1.5 * body.max(), name
+        rms = 20 * np.log10(np.sqrt(np.mean(audio ** 2)))
+        assert rms > -60, (name, rms)  # sound, not silence (the old page: -66 to -77 dBFS after a click)
+    # a real example sounds as loud as the recording it was made from (output.loudness=data): within
+    # 3 dB of the engine clip, made again from the data set's seed, after the 32 x 32 resize and back
+    seed = json.loads((engine_run.parent / "data" / "dataset.json").read_text())["source"]["options"]["seed"]
+    with open(engine_run.parent / "data" / "index.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    examples = [int(index) for index in re.findall(r"real_\d+ \(example (\d+)\)", page.visible)]
+    assert len(examples) == REAL_EXAMPLES
+    for k, index in enumerate(examples):
+        label, clip = int(rows[index]["label"]), int(rows[index]["source"].split("/")[1])
+        source = synthesize(ENGINE_TYPES[label], representation.num_samples, representation.sample_rate,
+                            np.random.default_rng([seed, label, clip]))
+        heard, _ = soundfile.read(engine_run / "report_audio" / f"real_{k + 1:02d}.wav")
+        difference = 10 * np.log10(np.mean(heard ** 2) / np.mean(source.astype(np.float64) ** 2))
+        assert abs(difference) < 3.0, (rows[index]["source"], difference)
+    assert "embedded in this page" in page.visible and "at the level of the recordings" in page.visible
     # the real examples are two of each engine type, named with their class
     words = page.visible.split()
     assert all(words.count(engine) == 2 for engine in ("single", "inline4", "v8", "diesel"))
@@ -125,8 +156,7 @@ def test_a_moved_data_set_leaves_out_real_examples_with_a_note(engine_run, tmp_p
     config.write_text(config.read_text().replace('"path": "', f'"path": "{tmp_path}/gone/'))
     page = page_of(write_report(run).parent)
     assert "real examples are left out" in page.visible
-    assert not [a for a in page.all("audio") if "/real_" in a["src"]]
-    assert len(page.all("audio")) == NUM_SAMPLES  # the generated samples still play
+    assert len(page.all("audio")) == NUM_SAMPLES  # the generated samples still play, the real ones are gone
 
 
 def test_images_only_data_have_no_audio_and_say_so(tmp_path):

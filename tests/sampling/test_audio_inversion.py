@@ -22,7 +22,8 @@ import torch
 
 from spectrogen.data import SpectrogramDataset, prepare
 from spectrogen.errors import InputError
-from spectrogen.sampling.audio import peak_normalize, to_audio, write_wav
+from spectrogen.sampling.audio import (HEADROOM_DBFS, RMS_TARGET_DBFS, decibels, rms_level, set_level, to_audio,
+                                      write_wav)
 from spectrogen.spectral.compression import decompress
 from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.normalization import Normalizer
@@ -107,12 +108,34 @@ def test_a_model_trained_at_another_size_is_resized_back_to_the_representation()
     assert (convergence < 0.25).all(), convergence.tolist()
 
 
-def test_peak_normalised_wav_round_trip(tmp_path):
+def test_levels_are_set_from_the_whole_clip_not_one_sample():
     rng = np.random.default_rng(0)
-    audio = np.stack([0.1 * rng.normal(size=800), np.zeros(800)]).astype(np.float32)  # (2, S)
-    levelled = peak_normalize(audio, -1.0)
-    assert np.max(np.abs(levelled[0])) == pytest.approx(10 ** (-1 / 20), rel=1e-6)
-    assert not levelled[1].any()  # silence stays silent
+    quiet = 0.01 * rng.normal(size=8000)
+    spiked = quiet.copy()
+    spiked[1] = 0.5  # one stray sample, as the old inverse made at a clip's start
+    loud = 2.0 * rng.normal(size=8000)  # would clip
+    audio = np.stack([quiet, spiked, loud, np.zeros(8000)]).astype(np.float32)  # (4, S)
+
+    data = set_level(audio)  # the data's own level: untouched unless it would clip
+    np.testing.assert_array_equal(data[:2], audio[:2])
+    assert np.abs(data[2]).max() == pytest.approx(10 ** (HEADROOM_DBFS / 20), rel=1e-5)
+    assert not data[3].any()  # silence stays silent
+
+    rms = set_level(audio, "rms")
+    # the spike does not set the level: both quiet clips come up to the same RMS
+    np.testing.assert_allclose(decibels(rms_level(rms[:2])), RMS_TARGET_DBFS, atol=0.05)
+    peak = set_level(audio, "peak")
+    # the robust peak is the spiked clip's body's too: the same gain as its twin without the spike
+    assert peak[1][0] / audio[1][0] == pytest.approx(peak[0][0] / audio[0][0], rel=0.05)
+    assert not rms[3].any() and not peak[3].any()
+
+    together = set_level(audio[:3], together=True)  # one gain: the loud clip's
+    np.testing.assert_allclose(together[0] / audio[0], together[2][0] / audio[2][0], rtol=1e-4)
+
+
+def test_wav_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    levelled = set_level((0.1 * rng.normal(size=(1, 800))).astype(np.float32), "peak")
     path = write_wav(tmp_path / "a.wav", levelled[0], 16000)
     read, rate = soundfile.read(path, dtype="float32")
     assert rate == 16000 and soundfile.info(path).subtype == "PCM_16"

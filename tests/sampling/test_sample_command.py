@@ -8,7 +8,7 @@ import soundfile
 import torch
 
 from spectrogen.cli.main import main
-from spectrogen.sampling.audio import peak_normalize, to_audio
+from spectrogen.sampling.audio import decibels, rms_level, set_level, to_audio
 from spectrogen.sampling.generate import generate
 from spectrogen.sampling.load import load_generator
 from spectrogen.spectral.moments import Moments
@@ -43,15 +43,29 @@ def test_npy_png_and_wav_outputs(audio_checkpoint, tmp_path, capsys):
     record = json.loads((out / "sampling.json").read_text())
     assert record["seed"] == 4 and record["representation"]["kind"] == "stft" and record["sample_rate"] == 16000
 
-    # each .wav is the spectrogram denormalised with the saved moments, inverted, peak-normalised to -1 dBFS
-    audio = peak_normalize(np.concatenate([to_audio(expected[i:i + 2], REPRESENTATION, model.normalizer, n_iter=4,
-                                                    seed=4 + i) for i in (0, 2)]))
+    # each .wav is the spectrogram denormalised with the saved moments and inverted, at the level the
+    # spectrogram implies (turned down only where it would clip); sampling.json gives each file's RMS
+    audio = set_level(np.concatenate([to_audio(expected[i:i + 2], REPRESENTATION, model.normalizer, n_iter=4,
+                                               seed=4 + i) for i in (0, 2)]))
+    assert record["audio"]["loudness"] == "data" and record["audio"]["phase_init"] == "pghi"
     for i in range(3):
         clip, rate = soundfile.read(out / f"sample_0{i + 1}.wav", dtype="float32")
         assert rate == 16000 and clip.shape == (REPRESENTATION.num_samples,)
         assert soundfile.info(out / f"sample_0{i + 1}.wav").subtype == "PCM_16"
         np.testing.assert_allclose(clip, audio[i], atol=2 / 32768)
-        assert np.abs(clip).max() == pytest.approx(10 ** (-1 / 20), abs=1e-3)
+        assert np.abs(clip).max() <= 10 ** (-1 / 20) + 1e-4
+        assert record["audio"]["rms_dbfs"][i] == pytest.approx(float(decibels(rms_level(clip))), abs=0.1)
+
+
+def test_loudness_rms_sets_every_file_to_the_same_level(audio_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    assert main(["sample", str(audio_checkpoint), "--n", "3", "--out", str(out), "--format", "wav", "--seed", "1",
+                 "--griffin-lim-iters", "4", "--loudness", "rms"]) == 0
+    levels = [float(decibels(rms_level(soundfile.read(out / f"sample_0{i}.wav", dtype="float32")[0])))
+              for i in (1, 2, 3)]
+    # -20 dBFS RMS, unless the clip's robust peak would pass full scale first (then quieter)
+    assert all(-26.0 < level < -19.9 for level in levels), levels
+    assert json.loads((out / "sampling.json").read_text())["audio"]["loudness"] == "rms"
 
 
 def test_existing_outputs_are_refused_unless_overwrite(audio_checkpoint, tmp_path, capsys):

@@ -21,7 +21,7 @@ def _convergence(specgan_stft, magnitude, audio):
 def test_round_trip_of_tones_reaches_the_stated_convergence(tones, specgan_stft):
     audio = tones(3, SAMPLES, seed=1)
     magnitude = specgan_stft(audio)  # (3, 128, 128), Nyquist dropped as in SpecGAN
-    invert = GriffinLim(256, 128, nyquist_dropped=True)
+    invert = GriffinLim(256, 128, nyquist_dropped=True, init="random")
     generator = torch.Generator().manual_seed(0)
     start = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=0, generator=generator))
     after_16 = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=16, generator=generator))
@@ -32,6 +32,21 @@ def test_round_trip_of_tones_reaches_the_stated_convergence(tones, specgan_stft)
     assert (after_16 < 0.15).all()
     assert (after_32 < 0.11).all()
     assert (after_32 < after_16).all()
+
+
+def test_phase_from_the_magnitude_beats_a_random_start(tones, specgan_stft):
+    audio = tones(3, SAMPLES, seed=1)
+    magnitude = specgan_stft(audio)
+    invert = GriffinLim(256, 128, nyquist_dropped=True)  # init="pghi", the default
+    generator = torch.Generator().manual_seed(0)
+    alone = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=0, generator=generator))
+    after_8 = _convergence(specgan_stft, magnitude, invert(magnitude, n_iter=8, generator=generator))
+    random_32 = _convergence(specgan_stft, magnitude,
+                             invert(magnitude, n_iter=32, generator=generator, init="random"))
+    # measured: 0.024 - 0.038 with no iteration at all (a random phase: 0.52), 0.01 - 0.02 after 8,
+    # where a random start needs more than 32 to reach 0.06 - 0.075
+    assert (alone < 0.1).all()
+    assert (after_8 < random_32).all()
 
 
 def test_output_has_the_clip_length_and_is_real_audio(tones, specgan_stft):

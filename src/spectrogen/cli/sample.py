@@ -9,8 +9,12 @@ Examples:
 
 Only the sampling networks are loaded (the EMA generator when training kept one), with
 weights_only=True: a file that carries code is refused, never run. samples.npy holds (N, 1, H, W)
-in the data's normalised range; .wav files are the spectrograms denormalised, inverted (mel ->
-linear, Griffin-Lim) and peak-normalised to -1 dBFS. --truncation applies to GANs only (normal
+in the data's normalised range; .wav files are the spectrograms denormalised and inverted (mel ->
+linear, a phase integrated from the magnitude (PGHI), then fast Griffin-Lim). They keep the level
+the spectrogram implies, which is the level of the recordings the model learned from (`prepare`
+never rescales audio), so that generated and real clips compare; a clip that would clip is turned
+down to -1 dBFS. --loudness rms sets every clip's RMS to -20 dBFS instead, --loudness peak its
+robust peak to -1 dBFS; sampling.json records the mode and each file's RMS. --truncation applies to GANs only (normal
 latents: components beyond |T| are redrawn; uniform latents: clamped); diffusion ignores it.
 Files already in --out are never replaced unless --overwrite.
 """
@@ -22,6 +26,9 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from spectrogen.sampling.audio import DEFAULT_LOUDNESS, LOUDNESS_MODES
+    from spectrogen.spectral.griffin_lim import PHASE_INITS
+
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .tar file from a run's checkpoints/ folder")
     parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.npy, images and .wav files")
@@ -35,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="samples generated at once (default 64)")
     parser.add_argument("--griffin-lim-iters", type=int, default=None, metavar="K",
                         help="Griffin-Lim iterations for .wav (default: output.griffin_lim_iterations of the run, 32)")
+    parser.add_argument("--loudness", choices=LOUDNESS_MODES, default=DEFAULT_LOUDNESS,
+                        help="level of the .wav files: data (default: the level of the training recordings), "
+                             "rms (-20 dBFS RMS each) or peak (robust peak at -1 dBFS each)")
+    parser.add_argument("--phase-init", choices=PHASE_INITS, default="pghi",
+                        help="starting phase of Griffin-Lim: pghi (default: integrated from the magnitude), "
+                             "random or zeros")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--overwrite", action="store_true", help="replace files already in --out")
     diffusion = parser.add_argument_group("diffusion models (default: the run's model.diffusion settings)")
@@ -58,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
                            guidance_scale=args.guidance_scale)
     result = write_samples(model, args.out, args.n, class_choice=args.class_choice, formats=formats,
                            seed=args.seed, truncation=args.truncation, batch_size=args.batch_size,
-                           griffin_lim_iters=args.griffin_lim_iters, overwrite=args.overwrite, log=log)
+                           griffin_lim_iters=args.griffin_lim_iters, overwrite=args.overwrite,
+                           loudness=args.loudness, phase_init=args.phase_init, log=log)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     written = [f"{result.samples}"]
     if result.images:
         written.append(f"{len(result.images)} image(s)")
     if result.audio:
-        written.append(f"{len(result.audio)} .wav file(s), {result.seconds_of_audio:.1f} s of audio")
+        levels = result.levels_dbfs
+        written.append(f"{len(result.audio)} .wav file(s), {result.seconds_of_audio:.1f} s of audio "
+                       f"(RMS {min(levels):.0f} to {max(levels):.0f} dBFS, loudness {args.loudness})")
     print(f"wrote {', '.join(written)} in {result.wall_seconds:.1f} s")
     return 0

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ModelName = Literal["dcgan", "specgan", "cgan", "diffusion", "autoencoder"]
 LossName = Literal["bce", "lsgan", "wgan-gp", "hinge"]
+Loudness = Literal["data", "rms", "peak"]  # see spectrogen.sampling.audio
 NormalizationName = Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"]
 
 # Image sizes each family can make; GAN stacks double the size per layer from 4x4.
@@ -209,6 +210,9 @@ class OutputConfig(Section):
     tensorboard: bool = False
     report: bool = True
     griffin_lim_iterations: int = Field(32, ge=1)
+    loudness: Loudness = Field(
+        "data", description="level of the report's .wav files: data (the recordings' own level, so generated and "
+                            "real clips compare), rms (-20 dBFS each) or peak (robust peak -1 dBFS each)")
 
 
 class ExperimentConfig(Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,11 +11,12 @@ import numpy as np
 
 from spectrogen import __version__
 from spectrogen.errors import SpectrogenError
-from spectrogen.report.audio_files import AudioFolder
+from spectrogen.report.audio_files import AUDIO_FOLDER, AudioFolder
 from spectrogen.report.figures import BOOKKEEPING, Plot, grid_png, metric_plot, spectrogram_png, statistics_plots
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
+from spectrogen.sampling.audio import LOUDNESS_WORDS
 from spectrogen.training.run_directory import write_text_atomic
 
 REPORT_FILE = "report.html"
@@ -37,12 +39,14 @@ def write_report(run_dir: str | Path) -> Path:
 
     audio = AudioFolder(contents.root)
     grid, samples, real = _spectrogram_media(contents, audio)
+    loudness = config.get("output", {}).get("loudness", "data")
+    samples, real, audio_caption = _audio_sources(audio, samples, real, loudness)
     audio.publish()
     page = render_page(
         title=f"spectrogen run report: {config.get('name', 'experiment')} ({contents.model_name})",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
-        grid_caption=_grid_caption(contents), samples=samples, real=real,
+        grid_caption=_grid_caption(contents), samples=samples, real=real, audio_caption=audio_caption,
         real_caption=_real_caption(contents),
         no_audio_reason=_no_audio_reason(contents), config=config)
     path = contents.root / REPORT_FILE
@@ -78,18 +82,32 @@ def _spectrogram_media(contents: RunContents, audio: AudioFolder):
     return grid, sample_rows, real_rows
 
 
+def _audio_sources(audio: AudioFolder, samples: list[MediaRow], real: list[MediaRow], loudness: str):
+    """Returns (sample rows, real rows, caption) with each player's source embedded when the clips fit the page."""
+    rows = samples + real
+    if not any(row.audio for row in rows):
+        return samples, real, None
+    level = f"Generated and real clips are {LOUDNESS_WORDS.get(loudness, loudness)} (output.loudness={loudness})."
+    if not audio.embeddable():
+        return samples, real, (f"{level} The clips are too large to embed in this page: the players load them "
+                               f"from {AUDIO_FOLDER}/ beside report.html; copy that folder with the page.")
+    embedded = [replace(row, audio=audio.data_uri(row.audio)) for row in rows]
+    return (embedded[:len(samples)], embedded[len(samples):],
+            f"{level} They are embedded in this page, which plays on its own; the same files are in {AUDIO_FOLDER}/.")
+
+
 def _audio(contents: RunContents, audio: AudioFolder, arrays: np.ndarray, names: list[str]) -> list[Optional[str]]:
     """Returns the page-relative .wav path of each array (None for all when the run has no sound)."""
     space = contents.space
     if not space.audible:
         return [None] * len(names)
-    iterations = int(contents.config.get("output", {}).get("griffin_lim_iterations", 32))
+    output = contents.config.get("output", {})
     try:
-        clips = space.audio(arrays, n_iter=iterations, seed=0)  # (n, S)
+        clips = space.audio(arrays, n_iter=int(output.get("griffin_lim_iterations", 32)), seed=0)  # (n, S)
     except SpectrogenError as exc:
         contents.notes.append(f"audio could not be made ({exc})")
         return [None] * len(names)
-    return audio.write(names, clips, space.representation.sample_rate)
+    return audio.write(names, clips, space.representation.sample_rate, output.get("loudness", "data"))
 
 
 def _no_audio_reason(contents: RunContents) -> Optional[str]:

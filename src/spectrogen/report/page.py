@@ -2,8 +2,9 @@
 
 Everything shown is escaped; images are PNG data URIs, styles are inline in the page, and there is
 no script, font or style sheet from anywhere else, so the file opens the same offline, from an
-e-mail attachment or from a web server. Audio files are referenced by relative path
-(`report_audio/…`), so the page and that folder travel together.
+e-mail attachment or from a web server. Audio is embedded as data: URIs too while the clips are
+small enough (see report/audio_files.py); larger clips are referenced by relative path
+(`report_audio/…`), which the page then says, so that the page and that folder travel together.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class MediaRow:
     name: str
     label: Optional[str]
     png: bytes
-    audio: Optional[str]  # path relative to the page, None when there is no sound
+    audio: Optional[str]  # the player's source: a data: URI or a path relative to the page; None: no sound
 
 
 def data_uri(png: bytes) -> str:
@@ -117,7 +118,7 @@ def media_table(rows: Sequence[MediaRow], no_audio_reason: Optional[str], column
 def render_page(*, title: str, subtitle: str, notes: Sequence[str], summary: Sequence[tuple[str, Any]],
                 plots: Sequence[Plot], grid: Optional[bytes], grid_caption: str, samples: Sequence[MediaRow],
                 real: Sequence[MediaRow], real_caption: str, no_audio_reason: Optional[str],
-                config: dict[str, Any]) -> str:
+                config: dict[str, Any], audio_caption: Optional[str] = None) -> str:
     """Returns the whole report page as HTML text."""
     parts = [f"<h1>{escape(title)}</h1>", f'<p class="subtitle">{escape(subtitle)}</p>']
     parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
@@ -128,6 +129,8 @@ def render_page(*, title: str, subtitle: str, notes: Sequence[str], summary: Seq
     if grid is not None:
         parts.append(f"<figure>{image(grid, 'grid of the latest samples', 'grid')}"
                      f"<figcaption>{escape(grid_caption)}</figcaption></figure>")
+        if audio_caption:
+            parts.append(f'<p class="caption">{escape(audio_caption)}</p>')
         parts.append(media_table(samples, no_audio_reason))
     else:
         parts.append("<p>No samples have been written yet.</p>")

@@ -4,7 +4,8 @@ DIR/samples.npy      (N, 1, H, W) float32, the data's normalised range (always w
 DIR/labels.npy       (N,) int64 class indices (conditional models)
 DIR/sampling.json    what made them: checkpoint, seed, truncation, classes, representation
 DIR/<name>.png       one labelled image per sample, and DIR/grid.png      (format png)
-DIR/<name>.wav       16-bit PCM at the representation's rate, peak -1 dBFS (format wav)
+DIR/<name>.wav       16-bit PCM at the representation's rate, at the data's level (format wav; see
+                     `loudness` and spectrogen.sampling.audio.LOUDNESS_MODES)
 
 <name> is `sample_01`, ... or, for conditional models, `<class>_01`, ... numbered within each class.
 Nothing in DIR is replaced unless `overwrite`; the check happens before any sample is generated.
@@ -24,10 +25,12 @@ import torch
 
 from spectrogen import __version__
 from spectrogen.errors import OverwriteError, UsageError
-from spectrogen.sampling.audio import DEFAULT_PEAK_DBFS, check_audible, peak_normalize, to_audio, write_wav
+from spectrogen.sampling.audio import (DEFAULT_LOUDNESS, check_audible, check_loudness, decibels, rms_level,
+                                      set_level, to_audio, write_wav)
 from spectrogen.sampling.convert import SAMPLING_METADATA
 from spectrogen.sampling.generate import balanced_labels, generate, new_seed, truncation_note
 from spectrogen.sampling.images import save_grid, save_images
+from spectrogen.spectral.griffin_lim import check_init
 
 FORMATS = ("npy", "png", "wav")
 
@@ -41,6 +44,7 @@ class SampleResult:
     images: list[Path] = field(default_factory=list)
     audio: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    levels_dbfs: list[float] = field(default_factory=list)  # RMS of each .wav file
     seconds_of_audio: float = 0.0
     wall_seconds: float = 0.0
 
@@ -85,7 +89,8 @@ def sample_labels(model, n: int, class_choice: Optional[str | int]) -> Optional[
 def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] = None,
                   formats: Sequence[str] = ("npy",), seed: Optional[int] = None, truncation: Optional[float] = None,
                   batch_size: int = 64, griffin_lim_iters: Optional[int] = None, overwrite: bool = False,
-                  peak_dbfs: float = DEFAULT_PEAK_DBFS, log: Callable[[str], None] = lambda _: None) -> SampleResult:
+                  loudness: str = DEFAULT_LOUDNESS, phase_init: str = "pghi",
+                  log: Callable[[str], None] = lambda _: None) -> SampleResult:
     """Returns what was written after generating `n` samples of `model` (a LoadedGenerator) into `out_dir`."""
     started = time.perf_counter()
     formats = parse_formats(formats)
@@ -101,6 +106,8 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
         raise UsageError(f"--griffin-lim-iters {iterations}: use at least 1")
     if "wav" in formats:
         check_audible(model.representation, str(model.path or "this model"))
+        check_loudness(loudness)
+        check_init(phase_init)
     labels = sample_labels(model, n, class_choice)
     names = file_names(labels, model.class_names, n)
     planned = _planned_paths(out_dir, names, formats, labels is not None)
@@ -118,7 +125,6 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
     np.save(result.samples, samples.numpy().astype(np.float32))
     if labels is not None:
         np.save(out_dir / "labels.npy", labels.numpy().astype(np.int64))
-    _write_metadata(out_dir, model, n, seed, truncation if note is None else None, labels, formats, iterations, peak_dbfs)
 
     if "png" in formats:
         log("drawing images")
@@ -128,25 +134,31 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
         result.images.append(save_grid(samples, out_dir / "grid.png", representation=model.representation,
                                        captions=captions, value_label="normalised value"))
     if "wav" in formats:
-        log(f"inverting to audio ({iterations} Griffin-Lim iterations)")
-        result.audio = _write_audio(model, samples, names, out_dir, iterations=iterations, seed=seed,
-                                    batch_size=batch_size, peak_dbfs=peak_dbfs)
+        log(f"inverting to audio ({phase_init} phase, {iterations} Griffin-Lim iterations)")
+        result.audio, result.levels_dbfs = _write_audio(model, samples, names, out_dir, iterations=iterations,
+                                                        seed=seed, batch_size=batch_size, loudness=loudness,
+                                                        phase_init=phase_init)
         result.seconds_of_audio = len(result.audio) * model.representation.duration
+    audio_settings = ({"loudness": loudness, "phase_init": phase_init, "griffin_lim_iterations": iterations,
+                       "rms_dbfs": result.levels_dbfs} if "wav" in formats else None)
+    _write_metadata(out_dir, model, n, seed, truncation if note is None else None, labels, formats, audio_settings)
     result.wall_seconds = time.perf_counter() - started
     return result
 
 
 def _write_audio(model, samples: torch.Tensor, names: list[str], out_dir: Path, *, iterations: int, seed: int,
-                 batch_size: int, peak_dbfs: float) -> list[Path]:
-    """Returns the .wav files written for samples (N, 1, H, W), a batch at a time to bound memory."""
-    paths = []
+                 batch_size: int, loudness: str, phase_init: str) -> tuple[list[Path], list[float]]:
+    """Returns the .wav files written for samples (N, 1, H, W) and their RMS in dBFS, a batch at a time."""
+    paths, levels = [], []
     for start in range(0, len(samples), batch_size):
         # the phases of each batch come from the run's seed: the same command gives the same files
         audio = to_audio(samples[start:start + batch_size], model.representation, model.normalizer,
-                         n_iter=iterations, seed=seed + start)  # (b, S)
-        for clip, name in zip(peak_normalize(audio, peak_dbfs), names[start:start + batch_size]):
+                         n_iter=iterations, seed=seed + start, init=phase_init)  # (b, S)
+        clips = set_level(audio, loudness)
+        levels += [round(float(level), 1) for level in decibels(rms_level(clips))]
+        for clip, name in zip(clips, names[start:start + batch_size]):
             paths.append(write_wav(out_dir / f"{name}.wav", clip, model.representation.sample_rate))
-    return paths
+    return paths, levels
 
 
 def _planned_paths(out_dir: Path, names: list[str], formats: tuple[str, ...], conditional: bool) -> list[Path]:
@@ -170,7 +182,7 @@ def _refuse_overwrite(planned: list[Path], out_dir: Path, overwrite: bool) -> No
 
 
 def _write_metadata(out_dir: Path, model, n: int, seed: int, truncation: Optional[float],
-                    labels: Optional[torch.Tensor], formats, iterations: int, peak_dbfs: float) -> None:
+                    labels: Optional[torch.Tensor], formats, audio: Optional[dict]) -> None:
     representation = model.representation
     record = {
         "spectrogen_version": __version__,
@@ -183,8 +195,7 @@ def _write_metadata(out_dir: Path, model, n: int, seed: int, truncation: Optiona
         "class_names": list(model.class_names),
         "labels": labels.tolist() if labels is not None else None,
         "formats": list(formats),
-        "griffin_lim_iterations": iterations,
-        "peak_dbfs": peak_dbfs,
+        "audio": audio,
         "sample_rate": getattr(representation, "sample_rate", None),
         "representation": representation.to_dict() if hasattr(representation, "to_dict") else None,
     }

@@ -18,10 +18,12 @@ import torch
 from torch import nn
 
 from spectrogen.errors import ConfigError, InputError
+from spectrogen.spectral.pghi import pghi_phase
 from spectrogen.spectral.stft import (check_framing, inverse_envelope, overlap_add, padded_length,
                                       periodic_hann)
 
-PhaseInit = Literal["random", "zeros"]
+PhaseInit = Literal["pghi", "random", "zeros"]
+PHASE_INITS = ("pghi", "random", "zeros")
 
 # Added to |X|^2 so that a bin of exactly zero gets a zero estimate rather than a division by zero.
 _TINY = 1e-30
@@ -34,14 +36,17 @@ _CPU_GROUP = 8
 
 def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, *,
                 num_samples: int | None = None, n_iter: int = 32, momentum: float = 0.99,
-                init: PhaseInit = "random", generator: torch.Generator | None = None,
+                init: PhaseInit = "pghi", generator: torch.Generator | None = None,
                 nyquist_dropped: bool = False) -> torch.Tensor:
     """Returns audio (..., num_samples) whose STFT magnitude approximates `magnitude` (..., F, T).
 
     `window` (n_fft,) is the analysis window; F is n_fft // 2 + 1, or n_fft // 2 when
-    `nyquist_dropped`. `num_samples` defaults to T * hop_length. The random initial phase is drawn
-    from `generator` (on the generator's device), so a seed reproduces the result; ``init="zeros"``
-    needs no generator. Examples are independent: a batch gives what each example alone gives.
+    `nyquist_dropped`. `num_samples` defaults to T * hop_length. The initial phase is
+    ``init="pghi"``: integrated from the magnitude's own phase gradients
+    (:mod:`spectrogen.spectral.pghi`), with the bins it leaves alone (far below the clip's peak)
+    at a random phase; ``"random"``: all random; ``"zeros"``: zero. Random phases are drawn from
+    `generator` (on the generator's device), so a seed reproduces the result. Examples are
+    independent: a batch gives what each example alone gives.
     """
     n_fft = window.shape[-1]
     expected = n_fft // 2 + (0 if nyquist_dropped else 1)
@@ -50,8 +55,7 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
             f"griffin_lim: magnitude shaped {tuple(magnitude.shape)} has the wrong number of frequency "
             f"rows; n_fft={n_fft} {'without' if nyquist_dropped else 'with'} the Nyquist row needs {expected}"
         )
-    if init not in ("random", "zeros"):
-        raise ConfigError(f"griffin_lim init={init!r}: use 'random' or 'zeros'")
+    check_init(init)
     frames = magnitude.shape[-1]
     num_samples = frames * hop_length if num_samples is None else num_samples
     # detached: the in-place loop is not differentiable (nor meant to be)
@@ -64,7 +68,7 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
     # badly (measured 10x slower) on a machine whose cores are busy with other work.
     with _intra_op_threads(1) if on_cpu else nullcontext():
         turns = None
-        if init == "random":
+        if init != "zeros":
             # drawn for the whole batch at once, so a seed gives each example the same start
             # however the batch is split into groups; time-major like the loop
             source = generator.device if generator is not None else flat.device
@@ -77,7 +81,7 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
 
         def run(rows: slice) -> None:
             signal = _iterate(flat[rows], None if turns is None else turns[rows], window, hop_length, scale,
-                              n_iter, accelerate)  # (n, L)
+                              n_iter, accelerate, pghi=init == "pghi")  # (n, L)
             kept = min(num_samples, signal.shape[-1])
             audio[rows, :kept] = signal[:, :kept]
 
@@ -114,12 +118,19 @@ def _intra_op_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def check_init(init: str) -> None:
+    """Raises ConfigError unless `init` names a phase initialisation."""
+    if init not in PHASE_INITS:
+        raise ConfigError(f"griffin_lim init={init!r}: use one of {', '.join(PHASE_INITS)}")
+
+
 def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.Tensor, hop_length: int,
-             scale: torch.Tensor, n_iter: int, accelerate: float) -> torch.Tensor:
+             scale: torch.Tensor, n_iter: int, accelerate: float, pghi: bool = False) -> torch.Tensor:
     """Returns the signal (N, L) after `n_iter` accelerated projections onto `magnitude` (N, F, T).
 
-    `turns` (N, T, K) are the initial phases in turns (None: zero phase). When F is one row short
-    of K the missing Nyquist row is left free.
+    `turns` (N, T, K) are the initial phases in turns (None: zero phase); with `pghi` they are the
+    phases of the quiet bins only and the rest is integrated from the magnitude. When F is one row
+    short of K the missing Nyquist row is left free.
     """
     n_fft = window.shape[-1]
     n, rows, frames = magnitude.shape
@@ -129,7 +140,10 @@ def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.
     # Nyquist row starts at zero and takes the re-analysed signal's own row every iteration
     target = torch.zeros(n, frames, bins, device=magnitude.device)
     target[..., :rows] = magnitude.transpose(1, 2)
-    spectrum = _initial_spectrum(target, turns)
+    angle = None if turns is None else turns * (2 * math.pi)
+    if pghi:
+        angle = pghi_phase(target, n_fft, hop_length, _window_length(window), turns)  # (N, T, K)
+    spectrum = _initial_spectrum(target, angle)
     # Buffers reused by every iteration where an out= costs no extra copy (the FFTs copy their
     # result into `out`, so they allocate instead).
     frames_buffer = target.new_empty(n, frames, n_fft)
@@ -165,14 +179,18 @@ def _set_magnitude(spectrum: torch.Tensor, target: torch.Tensor, gain: torch.Ten
     imag.mul_(gain)
 
 
-def _initial_spectrum(target: torch.Tensor, turns: torch.Tensor | None) -> torch.Tensor:
-    """Returns `target` (N, T, K) as complex64 with phase 2 pi `turns`, or zero phase when None."""
+def _window_length(window: torch.Tensor) -> int:
+    """Returns the length of the periodic Hann window inside its zero padding to n_fft."""
+    return min(window.shape[-1], int(torch.count_nonzero(window)) + 1)  # its one zero is its first sample
+
+
+def _initial_spectrum(target: torch.Tensor, angle: torch.Tensor | None) -> torch.Tensor:
+    """Returns `target` (N, T, K) as complex64 with phase `angle` (radians), or zero phase when None."""
     spectrum = torch.zeros(target.shape, dtype=torch.complex64, device=target.device)
     pairs = torch.view_as_real(spectrum)
-    if turns is None:
+    if angle is None:
         pairs[..., 0] = target
         return spectrum
-    angle = turns * (2 * math.pi)
     pairs[..., 0] = torch.cos(angle).mul_(target)
     pairs[..., 1] = torch.sin(angle).mul_(target)
     return spectrum
@@ -182,7 +200,7 @@ class GriffinLim(nn.Module):
     """Magnitude (..., F, T) -> audio (..., S) by fast Griffin-Lim, pad_end framing."""
 
     def __init__(self, n_fft: int = 256, hop_length: int = 128, win_length: int | None = None,
-                 n_iter: int = 32, momentum: float = 0.99, init: PhaseInit = "random",
+                 n_iter: int = 32, momentum: float = 0.99, init: PhaseInit = "pghi",
                  nyquist_dropped: bool = True):
         super().__init__()
         win_length = n_fft if win_length is None else win_length
@@ -192,8 +210,7 @@ class GriffinLim(nn.Module):
         if not 0.0 <= momentum < 1.0:
             # Perraudin et al.: momentum at or above 1 does not converge
             raise ConfigError(f"griffin_lim momentum={momentum}: use 0 <= momentum < 1 (0.99 is usual)")
-        if init not in ("random", "zeros"):
-            raise ConfigError(f"griffin_lim init={init!r}: use 'random' or 'zeros'")
+        check_init(init)
         self.hop_length, self.n_iter, self.momentum, self.init = hop_length, n_iter, momentum, init
         self.nyquist_dropped = nyquist_dropped
         self.register_buffer("window", periodic_hann(n_fft, win_length), persistent=False)

@@ -1,10 +1,11 @@
 """How audio becomes the 2-D array a model sees, and back: the `Representation`.
 
 Pipeline, audio (B, S) -> features (B, F, T):
-  pad_end STFT magnitude (see :mod:`spectrogen.spectral.stft`) -> [mel filter bank] -> log
-  -> [resize to `image_size`]
-and back, features -> audio: [resize to the native size] -> inverse log -> [mel -> linear least
-squares] -> fast Griffin-Lim. Frequency is axis -2 with the lowest frequency at row 0.
+  pad_end STFT magnitude (see :mod:`spectrogen.spectral.stft`) -> [mel filter bank]
+  -> [resize to `image_size`, of the power, keeping the energy] -> log
+and back, features -> audio: inverse log -> [resize to the native size] -> [mel -> linear
+non-negative least squares] -> phase from the magnitude (PGHI) -> fast Griffin-Lim. Frequency is
+axis -2 with the lowest frequency at row 0. The audio comes back at the level of the clip.
 
 A clip of `frames * hop_length` samples (``num_samples``) gives exactly `frames` frames.
 
@@ -31,7 +32,7 @@ from spectrogen.errors import ConfigError, InputError
 from spectrogen.spectral.compression import LogKind, compress, decompress
 from spectrogen.spectral.griffin_lim import GriffinLim, PhaseInit
 from spectrogen.spectral.mel import InverseMelScale, MelScale, check_mel_range
-from spectrogen.spectral.resize import resize
+from spectrogen.spectral.resize import resize_magnitude
 from spectrogen.spectral.stft import Spectrogram, check_framing
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -167,9 +168,10 @@ class Representation(BaseModel):
         magnitude = frontend.spectrogram(audio.float())  # (B, K, T)
         if self.kind == "mel":
             magnitude = frontend.mel(magnitude)  # (B, n_mels, T)
+        if self.image_size is not None:
+            magnitude = resize_magnitude(magnitude, self.image_size)  # (B, H, W), the clip's energy kept
         # the magnitude is a tensor of its own: compressed in place when no gradient flows through it
-        features = compress(magnitude, self.log, inplace=not magnitude.requires_grad)
-        return resize(features, self.image_size) if self.image_size is not None else features
+        return compress(magnitude, self.log, inplace=not magnitude.requires_grad)
 
     def magnitude(self, features: torch.Tensor) -> torch.Tensor:
         """Returns the linear STFT magnitude (B, K, T) behind `features` (B, F, T), at the native size.
@@ -185,18 +187,21 @@ class Representation(BaseModel):
         if self.image_size is not None:
             if features.shape[-1] != self.image_size[1]:
                 raise InputError(f"features shaped {tuple(features.shape)}: expected width {self.image_size[1]}")
-            features = resize(features, self.native_shape)
         magnitude = decompress(features.float(), self.log)
+        if self.image_size is not None:
+            magnitude = resize_magnitude(magnitude, self.native_shape)  # (B, F, T), as features() shrank it
         if self.kind == "mel":
             magnitude = _frontend(self, features.device).inverse_mel(magnitude)
         return magnitude
 
     def to_audio(self, features: torch.Tensor, n_iter: int = 32, generator: torch.Generator | None = None,
-                 init: PhaseInit = "random") -> torch.Tensor:
+                 init: PhaseInit = "pghi") -> torch.Tensor:
         """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim.
 
-        `generator` draws the random initial phase (reproducible with a seed); ``init="zeros"``
-        starts from zero phase instead. kind="image" raises InputError.
+        The initial phase is ``init``: ``"pghi"`` integrates it from the magnitude itself (see
+        :mod:`spectrogen.spectral.pghi`), ``"random"`` draws it from `generator` (reproducible with a
+        seed; pghi draws the phase of the bins it leaves alone there too), ``"zeros"`` starts at zero.
+        kind="image" raises InputError.
         """
         magnitude = self.magnitude(features)  # (B, K, T)
         frontend = _frontend(self, features.device)

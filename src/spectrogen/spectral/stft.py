@@ -18,9 +18,15 @@ from torch import nn
 
 from spectrogen.errors import ConfigError
 
-# Samples whose summed squared window is below this are not covered by any frame (the first
-# sample, where the periodic Hann window is 0); the inverse leaves them at zero.
-_ENVELOPE_FLOOR = 1e-11
+# The inverse divides by the summed squared window, but never by less than this share of its
+# smallest value where frames fully overlap. Under pad_end framing the first samples are seen only
+# through the rising tail of the first window (and a tail past the clip only through the last one):
+# an exact division there multiplies whatever the frames hold by up to 1 / w[1] (about 6500 for
+# SpecGAN's Hann window), so a spectrogram that no signal has exactly (Griffin-Lim's estimates, a
+# model's samples) got a spike at its first samples louder than the whole clip. With the floor those
+# few samples fade in instead (the first 64 of SpecGAN's 16384, 4 ms); everywhere else the inverse
+# is exact.
+ENVELOPE_FLOOR = 0.5
 
 
 def num_frames(num_samples: int, hop_length: int) -> int:
@@ -120,12 +126,22 @@ def overlap_add(segments: torch.Tensor, hop_length: int, out: torch.Tensor | Non
 
 
 def inverse_envelope(window: torch.Tensor, hop_length: int, frames: int) -> torch.Tensor:
-    """Returns 1 / (summed squared window) at each of the L samples, 0 where no frame covers one."""
+    """Returns 1 / (summed squared window) at each of the L samples, the division floored at the edges.
+
+    The divisor is at least ENVELOPE_FLOOR x the summed squared window of full overlap (its
+    minimum over one hop), so samples covered only by a window's tail are faded rather than
+    amplified; a sample no frame covers (weight 0) stays 0 after the windowed overlap-add.
+    """
     n_fft = window.shape[-1]
-    squares = (window * window).expand(1, frames, n_fft)
-    envelope = overlap_add(squares, hop_length)[0]  # (L,)
-    covered = envelope > _ENVELOPE_FLOOR
-    return torch.where(covered, 1.0 / torch.where(covered, envelope, 1.0), 0.0)
+    squares = window * window
+    envelope = overlap_add(squares.expand(1, frames, n_fft), hop_length)[0]  # (L,)
+    return 1.0 / envelope.clamp(min=ENVELOPE_FLOOR * full_overlap_envelope(squares, hop_length))
+
+
+def full_overlap_envelope(squares: torch.Tensor, hop_length: int) -> float:
+    """Returns the smallest summed squared window where frames overlap fully (squares: (n_fft,))."""
+    padded = F.pad(squares, (0, -squares.shape[-1] % hop_length))
+    return float(padded.reshape(-1, hop_length).sum(0).min())
 
 
 class Spectrogram(nn.Module):

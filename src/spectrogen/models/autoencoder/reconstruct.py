@@ -33,7 +33,6 @@ import torch
 from spectrogen.errors import CheckpointError, InputError, OverwriteError
 from spectrogen.models.autoencoder.feature_space import FeatureSpace
 from spectrogen.models.autoencoder.plots import plot_spectrogram_comparison
-from spectrogen.models.autoencoder.run_outputs import scale_together
 
 #: the most frames one comparison figure shows of a long recording (about 20 s at the preset's hop)
 MAX_PLOT_FRAMES = 1024
@@ -260,10 +259,10 @@ class _Job:
                 self.report.notes.append(note)
 
     def _write_wavs(self, stem: str, clips: dict[str, np.ndarray], rate: int) -> None:
-        """Writes STEM_KEY.wav for each clip (S,), all scaled by one factor so loudness stays comparable."""
-        from spectrogen.sampling.audio import write_wav
+        """Writes STEM_KEY.wav for each clip (S,) at the input's own level (one gain for all, where one would clip)."""
+        from spectrogen.sampling.audio import set_level, write_wav
 
-        for key, clip in zip(clips, scale_together(list(clips.values()))):
+        for key, clip in zip(clips, set_level(np.stack(list(clips.values())), together=True)):
             write_wav(self.out / f"{stem}_{key}.wav", clip, rate)
 
 

@@ -31,7 +31,6 @@ METRICS_FILE = "metrics.json"
 #: examples drawn in spectrogram_comparison.png and turned into .wav pairs
 SHOWN_EXAMPLES = 4
 AUDIO_EXAMPLES = 2
-PEAK_DBFS = -1.0
 
 
 def speech_metric_notes(space: Optional[FeatureSpace]) -> dict[str, str]:
@@ -48,13 +47,6 @@ def speech_metric_notes(space: Optional[FeatureSpace]) -> dict[str, str]:
     if not available["pystoi"]:
         notes["STOI"] = SPEECH_EXTRA_HINT
     return notes
-
-
-def scale_together(clips: Sequence[np.ndarray], peak_dbfs: float = PEAK_DBFS) -> list[np.ndarray]:
-    """Returns the clips (S,) scaled by one factor so that the loudest peaks at `peak_dbfs` (silence stays silent)."""
-    peak = max([float(np.max(np.abs(clip))) for clip in clips if clip.size] + [0.0])
-    factor = 10.0 ** (peak_dbfs / 20.0) / peak if peak > 0 else 0.0
-    return [(np.asarray(clip) * factor).astype(np.float32) for clip in clips]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
@@ -111,7 +103,7 @@ def _write_audio_pairs(folder: Path, originals: torch.Tensor, reconstructions: t
                        n_iter: int) -> list[Path]:
     """Writes audio_original_K.wav / audio_reconstructed_K.wav and metrics.json; returns their paths."""
     from spectrogen.metrics.reconstruction import reconstruction_metrics
-    from spectrogen.sampling.audio import write_wav
+    from spectrogen.sampling.audio import set_level, write_wav
 
     folder.mkdir(parents=True, exist_ok=True)
     count = min(AUDIO_EXAMPLES, len(reference))
@@ -120,7 +112,8 @@ def _write_audio_pairs(folder: Path, originals: torch.Tensor, reconstructions: t
     estimate_audio = space.audio(estimate[:count], n_iter, seed=0)  # (K, S), same initial phases
     written = []
     for k in range(count):
-        original, rebuilt = scale_together([reference_audio[k], estimate_audio[k]])
+        # one gain for the pair, at the data's own level: the two compare by ear
+        original, rebuilt = set_level(np.stack([reference_audio[k], estimate_audio[k]]), together=True)
         written.append(write_wav(folder / f"audio_original_{k}.wav", original, rate))
         written.append(write_wav(folder / f"audio_reconstructed_{k}.wav", rebuilt, rate))
     result = reconstruction_metrics(

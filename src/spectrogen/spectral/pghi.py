@@ -1,0 +1,156 @@
+"""Phase-gradient heap integration (PGHI; Prusa, Balazs & Sondergaard 2017): a phase for a magnitude.
+
+For a Gaussian window the STFT's log-magnitude and phase are tied like the real and imaginary
+parts of an analytic function, so the phase's derivatives follow from the magnitude alone. With
+the phase referenced to each window's centre, x in samples and omega in cycles per sample:
+
+    d phase / dx     = (1 / lambda) d log|X| / d omega + 2 pi omega
+    d phase / domega = -lambda d log|X| / dx
+
+where the window is exp(-pi n^2 / lambda). A Hann window of L samples behaves like a Gaussian
+of lambda = 0.25645 L^2 (the paper's figure). On the (bin, frame) grid these become a phase step per
+frame and per bin; integrating them from the loudest bin outwards, always continuing from the
+loudest bin already reached (a max-heap), follows the ridges of the spectrogram, where the
+estimates are reliable, before the valleys. Bins far below the clip's peak keep the random phase
+they are given. The result is turned into this package's framing (phase of frames that start at
+t * hop, see :mod:`spectrogen.spectral.stft`) and is a much better start for Griffin-Lim than a
+random phase: nothing is trained.
+
+The integration runs in compiled code (numba, which librosa already needs) with the GIL released,
+one clip at a time, so the caller may spread clips over threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+
+# lambda / L^2 of the Gaussian that best matches a Hann window of L samples (Prusa et al. 2017)
+HANN_LAMBDA = 0.25645
+# bins more than this far below the clip's loudest (as a magnitude ratio) keep their given phase
+RELATIVE_TOLERANCE = 1e-5
+# floor of the magnitudes before the log (a bin of exactly zero)
+_TINY = 1e-12
+
+
+def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
+               initial_turns: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns phases in radians (N, T, K) for magnitudes (N, T, K), time-major as Griffin-Lim uses them.
+
+    K may be n_fft // 2 + 1 or one row fewer (the Nyquist row dropped); `initial_turns` (N, T, K),
+    in turns, is the phase of the quiet bins the integration leaves alone (zero when None).
+    """
+    mag = magnitude.detach().to("cpu", torch.float64).numpy()  # (N, T, K)
+    given = (np.zeros_like(mag) if initial_turns is None
+             else initial_turns.detach().to("cpu", torch.float64).numpy() * (2 * math.pi))
+    log_mag = np.log(np.maximum(mag, _TINY))
+    time_step, bin_step = phase_steps(log_mag, n_fft, hop_length, win_length)
+    phase = np.empty_like(mag)
+    for i in range(mag.shape[0]):
+        phase[i] = _integrate(log_mag[i], time_step[i], bin_step[i], given[i], math.log(RELATIVE_TOLERANCE))
+    # from the window's centre (n_fft / 2 into the frame) to the frame's start: a factor exp(-i pi k)
+    phase -= math.pi * np.arange(mag.shape[-1])
+    return torch.from_numpy(phase).to(magnitude.device, torch.float32)
+
+
+def phase_steps(log_mag: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (phase step per frame, phase step per bin), each like `log_mag` (N, T, K), centre-referenced."""
+    lam = HANN_LAMBDA * win_length * win_length
+    bins = np.arange(log_mag.shape[-1])
+    along_bins = np.gradient(log_mag, axis=-1) if log_mag.shape[-1] > 1 else np.zeros_like(log_mag)
+    along_frames = np.gradient(log_mag, axis=-2) if log_mag.shape[-2] > 1 else np.zeros_like(log_mag)
+    per_frame = hop_length * (n_fft / lam * along_bins + 2 * math.pi * bins / n_fft)
+    per_bin = -lam / (n_fft * hop_length) * along_frames
+    return per_frame, per_bin
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrate(log_mag, per_frame, per_bin, given, log_tolerance):  # pragma: no cover - compiled
+    """Returns the integrated phase (T, K) of one clip; quiet bins keep `given`."""
+    frames, bins = log_mag.shape
+    size = frames * bins
+    loudness, frame_step, bin_step = log_mag.ravel(), per_frame.ravel(), per_bin.ravel()
+    phase = given.copy().ravel()
+    done = loudness < loudness.max() + log_tolerance
+    # a max-heap of bins by loudness, as two arrays (faster than a heap of tuples)
+    keys = np.empty(size)
+    items = np.empty(size, np.int64)
+    while True:
+        # a new island of loud bins starts at its loudest, which keeps the phase it was given
+        seed, loudest = -1, -np.inf
+        for node in range(size):
+            if not done[node] and loudness[node] > loudest:
+                seed, loudest = node, loudness[node]
+        if seed < 0:
+            break
+        done[seed] = True
+        keys[0], items[0], count = loudest, seed, 1
+        while count:
+            node, count = _pop(keys, items, count)
+            frame, row = node // bins, node % bins
+            for direction in range(4):
+                if direction == 0:  # next frame
+                    if frame + 1 == frames:
+                        continue
+                    other = node + bins
+                    step = 0.5 * (frame_step[node] + frame_step[other])
+                elif direction == 1:  # previous frame
+                    if frame == 0:
+                        continue
+                    other = node - bins
+                    step = -0.5 * (frame_step[node] + frame_step[other])
+                elif direction == 2:  # next bin
+                    if row + 1 == bins:
+                        continue
+                    other = node + 1
+                    step = 0.5 * (bin_step[node] + bin_step[other])
+                else:  # previous bin
+                    if row == 0:
+                        continue
+                    other = node - 1
+                    step = -0.5 * (bin_step[node] + bin_step[other])
+                if done[other]:
+                    continue
+                phase[other] = phase[node] + step  # the trapezoidal rule
+                done[other] = True
+                count = _push(keys, items, count, loudness[other], other)
+    return phase.reshape(frames, bins)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _push(keys, items, count, key, item):  # pragma: no cover - compiled
+    """Adds `item` with `key` to the max-heap of `count` entries; returns the new count."""
+    slot = count
+    while slot > 0:
+        parent = (slot - 1) // 2
+        if keys[parent] >= key:
+            break
+        keys[slot], items[slot] = keys[parent], items[parent]
+        slot = parent
+    keys[slot], items[slot] = key, item
+    return count + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pop(keys, items, count):  # pragma: no cover - compiled
+    """Removes the loudest item of the max-heap of `count` entries; returns (item, new count)."""
+    top = items[0]
+    count -= 1
+    if count:
+        key, item = keys[count], items[count]
+        slot = 0
+        while True:
+            child = 2 * slot + 1
+            if child >= count:
+                break
+            if child + 1 < count and keys[child + 1] > keys[child]:
+                child += 1
+            if keys[child] <= key:
+                break
+            keys[slot], items[slot] = keys[child], items[child]
+            slot = child
+        keys[slot], items[slot] = key, item
+    return top, count
