@@ -26,7 +26,7 @@ def _rows(folder):
         return list(csv.DictReader(handle))
 
 
-def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(tiny_run, tmp_path):
+def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(tiny_run, tmp_path, listen):
     seconds = 2.3 * WINDOW / RATE  # two and a bit windows
     t = np.arange(int(seconds * 16000)) / 16000
     stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)], axis=1)
@@ -38,6 +38,14 @@ def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(ti
         audio, rate = soundfile.read(tmp_path / "out" / f"song_{kind}.wav")
         assert rate == RATE
         assert abs(len(audio) - expected) <= 2  # resampling rounds the length
+    # as heard: the input at its own level (two 0.3 sines mixed to mono: -16.5 dBFS RMS), the
+    # Griffin-Lim path within 3 dB of it, and no file louder at its edges (one hop) than in its body
+    original, _ = listen(tmp_path / "out" / "song_original.wav", edge=64)
+    assert abs(original - 20 * np.log10(0.3 / 2)) < 1.0
+    for kind in ("original", "griffin_lim", "reconstructed"):
+        level, edge_over_body = listen(tmp_path / "out" / f"song_{kind}.wav", edge=64)
+        assert edge_over_body <= 1.5, (kind, edge_over_body)
+    assert abs(listen(tmp_path / "out" / "song_griffin_lim.wav", edge=64)[0] - original) < 3.0
     (row,) = _rows(tmp_path / "out")
     assert row["input"] == "song.flac" and row["windows"] == "3"
     for key in ("mse", "mae", "cosine_similarity", "spectral_convergence", "si_sdr_db", "si_sdr_db_griffin_lim"):
