@@ -1,7 +1,8 @@
 """`spectrogen demo` as a function: the whole workflow on built-in data, in a few minutes on a CPU.
 
     from spectrogen.demo import run_demo
-    result = run_demo("spectrogen_demo", minutes=3)
+    result = run_demo("spectrogen_demo")
+    print(result.evaluation["verdict"])
     print(result.report)          # spectrogen_demo/run/report.html
 
 It writes one folder:
@@ -10,12 +11,14 @@ It writes one folder:
 OUT/data/       builtin:engines: four engine types, 64 clips of 1.024 s each, 64x64 SpecGAN spectrograms
 OUT/run/        a training run (run directory of `spectrogen train`), with report.html and report_audio/
 OUT/samples/    16 samples of the final generator: samples.npy, one .png and one .wav each, grid.png
-OUT/demo.json   what the demo did and how long each part took
+OUT/demo.json   what the demo did, how long each part took, the evaluation's figures and verdict
 ```
 
-The model is the `test` preset of a small SpecGAN (or the conditional GAN), trained for at most
-`minutes` of wall time (`training.max_minutes`: it stops cleanly with a checkpoint that
-`spectrogen train --resume OUT/run` continues). The spectrograms are made at the model's 64x64
+The model is the `test` preset of a small SpecGAN (or the conditional GAN), trained for a planned
+number of epochs (TRAINING_SETTINGS), with `minutes` of wall time as a safety net
+(`training.max_minutes`: it stops cleanly with a checkpoint that `spectrogen train --resume OUT/run`
+continues, and says so when that left too few steps to judge). The demo then samples its final
+generator and compares the samples with the real engine sounds (`evaluate_demo`). The spectrograms are made at the model's 64x64
 size, so samples go back to audio without a resize.
 """
 
@@ -32,10 +35,16 @@ from spectrogen.errors import OverwriteError, UsageError
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
-DEFAULT_MINUTES = 3.0
+DEFAULT_MINUTES = 6.0  # a safety net: the plan (epochs) takes about 1.5 min idle, 2.5 min with a core busy
 CLIPS_PER_CLASS = 64
 IMAGE_SIZE = 64
 NUM_SAMPLES = 16
+EVALUATION_SAMPLES = 256  # as many samples as real clips: precision and recall compare sets of one size
+# the demo's promise on the embedded engines, met with one of two cores busy (benchmarks/README.md);
+# fresh real engine clips score IS ratio 0.99, precision 0.93, recall 0.93, diversity 1.0
+DEMO_TARGETS = {"is_ratio": 0.8, "precision": 0.6, "recall": 0.6, "diversity_ratio": 0.6, "class_accuracy": 0.9}
+# below this share of its planned steps, the samples of a run the time limit stopped are not worth judging
+MEANINGFUL_SHARE = 0.5
 DEMO_ENTRIES = ("data", "run", "samples", "demo.json")  # what the demo writes; --overwrite removes only these
 MARKER = "demo.json"
 
@@ -46,17 +55,20 @@ MARKER = "demo.json"
 # generator steps (Inception score 1.26 of 9.5), the hinge loss at 1:1 with an average reached 5.10,
 # and batch norm on top of that took the samples from noise-like to word-like within the same time.
 # On the demo's own engines (2.5 minutes each, 85-93 epochs, one thread) batch norm and the average
-# took FID from 146.7 to 6.4 and the Inception score from 1.11 to 3.21 (of 4 classes).
+# took FID from 146.7 to 6.4 and the Inception score from 1.11 to 3.21 (of 4 classes). The plan is a
+# number of epochs (150 x 16 steps of 16 examples), not a time: on 2 cores, one kept busy, 100 epochs
+# with the average over 0.999 reached precision 0.41 and recall 0.32 (fresh real clips: 0.93, 0.93),
+# 300 epochs 0.69 and 0.40; the shorter average (0.99) reached 0.71-0.77 and 0.65-0.77 at 125-150.
 TRAINING_SETTINGS = {
     "model.image_size": IMAGE_SIZE,
     "model.features_g": 16,
     "model.features_d": 16,
     "training.batch_size": 16,
-    "training.epochs": 100,
+    "training.epochs": 150,
     "training.loss": "hinge",
     "training.critic_steps": 1,
     "training.learning_rate": 2e-4,
-    "training.ema_decay": 0.999,
+    "training.ema_decay": 0.99,
     "model.batchnorm": True,
     "output.num_samples": NUM_SAMPLES,
     "output.sample_every": 1,
@@ -78,7 +90,24 @@ class DemoResult:
     wavs: list[Path] = field(default_factory=list)
     epochs_done: int = 0
     epochs_planned: int = 0
+    steps_done: int = 0
+    steps_planned: int = 0
+    trained_seconds: float = 0.0  # the epochs' own time, as the report counts it
+    stop_reason: Optional[str] = None  # "time limit" when the safety net ended training
     seconds: dict[str, float] = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)  # figures, targets and verdict (`evaluate_demo`)
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the time limit stopped training before the share of its steps that learning needs."""
+        return self.stop_reason == "time limit" and self.steps_done < MEANINGFUL_SHARE * self.steps_planned
+
+    @property
+    def resume_command(self) -> str:
+        """The command that trains the run longer, as `train`'s summary and the report give it."""
+        from spectrogen.training.summary import read_progress, resume_command
+
+        return resume_command(read_progress(self.run))
 
 
 def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device: str) -> list[tuple[str, object]]:
@@ -134,15 +163,21 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
                         epochs_planned=config.training.epochs)
     started = time.perf_counter()
 
-    log(f"[1/3] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
+    log(f"[1/4] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
     _timed(result, "prepare", lambda: _prepare(data, quiet))
-    log(f"[2/3] training a small {'conditional GAN' if model == 'cgan' else 'SpecGAN'} for at most "
-        f"{minutes:g} minute(s) on {device_name}; the run's report.html is written at its end")
+    log(f"[2/4] training a small {'conditional GAN' if model == 'cgan' else 'SpecGAN'} on {device_name} for "
+        f"{config.training.epochs} epochs (time limit {minutes:g} min); the run's report.html is written at its end")
     _timed(result, "train", lambda: _train(config, quiet))
-    result.epochs_done = _epochs_done(run)
-    log(f"[3/3] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
+    _read_progress(result)
+    if result.cut_short:
+        log(f"warning: the {minutes:g}-minute time limit stopped training after {result.steps_done} of "
+            f"{result.steps_planned} steps, too few for samples that resemble the engines (the figures below "
+            f"show it); continue with: {result.resume_command}")
+    log(f"[3/4] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
     result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device))
-    result.seconds["total"] = time.perf_counter() - started
+    log(f"[4/4] comparing {EVALUATION_SAMPLES} samples with the real engine sounds")
+    result.evaluation = _timed(result, "evaluate", lambda: evaluate_demo(run, data, model, device_name))
+    result.seconds["total"] = round(time.perf_counter() - started, 1)
     _write_marker(result, model, minutes, device_name)
     return result
 
@@ -184,46 +219,125 @@ def _sample(run: Path, samples: Path, device: str) -> list[Path]:
     return written.audio
 
 
-def _epochs_done(run: Path) -> int:
-    from spectrogen.training.csv_log import CsvLog
-    from spectrogen.training.run_directory import RunDirectory
+def _read_progress(result: DemoResult) -> None:
+    """Fills in the epochs and steps done and planned, the time trained and why training stopped."""
+    from spectrogen.training.checkpoint import load_checkpoint
+    from spectrogen.training.summary import read_progress
 
-    rows = CsvLog(RunDirectory(run).epoch_csv).rows()
-    return int(rows[-1]["epoch"]) if rows else 0
+    state = load_checkpoint(result.run / "checkpoints" / "final_model.tar", mmap=True)["trainer"]
+    result.epochs_done = int(state["epoch"])
+    result.steps_done = int(state["global_step"])
+    full_epochs = result.steps_done - int(state["step_in_epoch"])
+    per_epoch = full_epochs // result.epochs_done if result.epochs_done else int(state["step_in_epoch"])
+    result.steps_planned = per_epoch * result.epochs_planned
+    if result.epochs_done < result.epochs_planned:
+        result.stop_reason = "time limit"  # the demo's only other stop, Ctrl-C, does not get here
+    result.trained_seconds = read_progress(result.run).trained_seconds
+
+
+def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dict:
+    """Returns the final generator's figures against the real engines, the targets, and a one-line verdict.
+
+    The figures are those of `spectrogen evaluate` (a feature network trained on the engines in a few
+    seconds): Inception score over the real data's, precision, recall, the diversity ratio and, for
+    the conditional GAN, the share of samples recognised as the engine type asked for. They are also
+    written to RUN/evaluation/metrics.json, where `spectrogen report` finds them.
+    """
+    from spectrogen.errors import SpectrogenError
+    from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint
+    from spectrogen.metrics.table import write_metrics
+
+    try:
+        result = evaluate_checkpoint(run / "checkpoints" / "final_model.tar", data, n=EVALUATION_SAMPLES,
+                                     metrics=["is", "pr", "diversity"], device=device, log=lambda line: None)
+    except SpectrogenError as exc:  # e.g. a data set too small for a feature network: the demo itself is done
+        return {"skipped": str(exc), "verdict": f"not judged: {exc}"}
+    write_metrics(result, run / "evaluation")
+    metrics = result.metrics
+    figures = {"is": metrics.get("is"), "is_real": metrics.get("is_real"),
+               "is_ratio": metrics["is"] / metrics["is_real"] if metrics.get("is_real") else None,
+               "precision": metrics.get("precision"), "recall": metrics.get("recall"),
+               "diversity_ratio": metrics.get("diversity_ratio")}
+    if model == "cgan":
+        figures["class_accuracy"] = metrics.get("class_accuracy")
+    figures = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
+    targets = {key: DEMO_TARGETS[key] for key in figures if key in DEMO_TARGETS}
+    missed = [key for key, target in targets.items() if figures[key] is None or figures[key] < target]
+    return {"figures": figures, "targets": targets, "missed": missed, "passed": not missed,
+            "feature_network": result.info.get("feature_network"), "verdict": verdict(figures, missed)}
+
+
+def verdict(figures: dict, missed: list[str]) -> str:
+    """Returns one line that says whether the samples are like the real engines, and which figure says not."""
+    if not missed:
+        return ("the samples resemble the engines: like the real sounds in quality (precision) and variety "
+                "(recall, diversity), every figure at its target")
+    words = {"is_ratio": "too few clearly recognisable engine types (IS / real IS)",
+             "precision": "many samples unlike any real one (precision)",
+             "recall": "parts of the real engines' variety not covered (recall)",
+             "diversity_ratio": "samples too alike (diversity)",
+             "class_accuracy": "samples not recognised as the engine type asked for"}
+    return "the samples are not yet like the engines: " + "; ".join(words[key] for key in missed) + \
+        "; train longer (see next:)"
+
+
+def evaluation_lines(evaluation: dict) -> list[str]:
+    """Returns the console lines of the demo's figures beside the real data's, with the verdict."""
+    if "skipped" in evaluation:
+        return [f"  verdict: {evaluation['verdict']}"]
+    figures, targets = evaluation["figures"], evaluation["targets"]
+
+    def shown(key: str) -> str:
+        value = figures.get(key)
+        mark = "" if key not in targets else (" ok" if value is not None and value >= targets[key] else " LOW")
+        return f"{'n/a' if value is None else f'{value:.2f}'} (target >= {targets[key]:g}{mark})" \
+            if key in targets else f"{value:.2f}"
+
+    lines = [f"  samples against the real engines: IS {figures['is']:.2f} of the real data's {figures['is_real']:.2f} "
+             f"= {shown('is_ratio')}",
+             f"    precision {shown('precision')}, recall {shown('recall')}, diversity {shown('diversity_ratio')}"
+             f"   (fresh real engines score about 0.93, 0.93, 1.0)"]
+    if "class_accuracy" in figures:
+        lines.append(f"    recognised as the engine type asked for: {shown('class_accuracy')}")
+    return lines + [f"  verdict: {evaluation['verdict']}"]
 
 
 def _write_marker(result: DemoResult, model: str, minutes: float, device: str) -> None:
     record = {"command": "spectrogen demo", "model": model, "minutes": minutes, "device": device,
               "epochs_done": result.epochs_done, "epochs_planned": result.epochs_planned,
-              "seconds": result.seconds, "report": str(result.report.relative_to(result.out)),
+              "steps_done": result.steps_done, "steps_planned": result.steps_planned,
+              "trained_seconds": result.trained_seconds, "stopped_by": result.stop_reason,
+              "cut_short": result.cut_short, "resume": result.resume_command,
+              "seconds": result.seconds, "evaluation": result.evaluation,
+              "report": str(result.report.relative_to(result.out)),
               "samples": str(result.samples.relative_to(result.out))}
     (result.out / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def next_steps(result: DemoResult) -> list[str]:
     """Returns the commands worth trying after the demo, with the demo's own paths filled in."""
-    more = max(result.epochs_planned, result.epochs_done) + 40
-    # the demo's time limit is saved with the run: lifted, or the resumed run would stop as soon
-    return [f"spectrogen train --resume {result.run} --epochs {more} --set training.max_minutes=null"
-            "        # train longer, without the demo's time limit",
+    return [f"{result.resume_command}        # train longer, without the demo's time limit",
             f"spectrogen sample {result.run / 'checkpoints' / 'final_model.tar'} --n 32 --out more_samples "
             f"--format npy,png,wav",
-            f"spectrogen evaluate {result.run} --data {result.data}",
+            f"spectrogen evaluate {result.run} --data {result.data} --overwrite        # all the metrics",
             "spectrogen prepare my_recordings/ --out data/mine && "
             "spectrogen train --model specgan --data data/mine --output-dir runs/mine"]
 
 
-def summary_lines(result: DemoResult, stopped_early: Optional[bool] = None) -> list[str]:
-    """Returns the lines that tell the user where to look after the demo."""
-    stopped_early = result.epochs_done < result.epochs_planned if stopped_early is None else stopped_early
-    total = result.seconds.get("total", 0.0)
-    trained = (f"{result.epochs_done} of {result.epochs_planned} epochs"
-               + (" (the time limit ended training; it can be resumed)" if stopped_early else ""))
-    lines = [f"done in {int(total // 60)} min {total % 60:.0f} s: {trained}",
-             f"  report:  {result.report}   (open in a browser: {result.report.resolve().as_uri()})",
-             f"  sounds:  {result.samples}/*.wav ({len(result.wavs)} generated); "
-             f"real and generated side by side in {result.run / 'report_audio'}",
-             f"  images:  {result.samples}/grid.png and one .png per sample",
-             f"  run:     {result.run} (statistics, checkpoints, plots)",
-             "next:"]
+def summary_lines(result: DemoResult) -> list[str]:
+    """Returns the lines that tell the user what the demo did, how good its samples are and where to look."""
+    from spectrogen.training.summary import minutes_text
+
+    trained = f"trained {result.epochs_done} of {result.epochs_planned} epochs in {minutes_text(result.trained_seconds)}"
+    if result.stop_reason == "time limit":
+        trained += " (the time limit ended training; it can be resumed)"
+    lines = [f"done in {minutes_text(result.seconds.get('total', 0.0))}: {trained}"]
+    if result.evaluation:
+        lines += evaluation_lines(result.evaluation)
+    lines += [f"  report:  {result.report}   (open in a browser: {result.report.resolve().as_uri()})",
+              f"  sounds:  {result.samples}/*.wav ({len(result.wavs)} generated); "
+              f"real and generated side by side in {result.run / 'report_audio'}",
+              f"  images:  {result.samples}/grid.png and one .png per sample",
+              f"  run:     {result.run} (statistics, checkpoints, plots, evaluation/metrics.json)",
+              "next:"]
     return lines + [f"  {command}" for command in next_steps(result)]

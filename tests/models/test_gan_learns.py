@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from spectrogen.config import build_config
+from spectrogen.config.schema import MonitorConfig
 from spectrogen.models import build_method
 from spectrogen.training.method import Batch, DataInfo
+from spectrogen.training.monitor import ConvergenceMonitor, structure_distance
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -75,15 +77,26 @@ def samples(method, labels=None) -> torch.Tensor:
                          generator=torch.Generator().manual_seed(1))
 
 
+def collapse_signal(method, data: torch.Tensor) -> dict[str, float]:
+    """Returns the training monitor's collapse signal for 16 samples against 16 examples of `data`."""
+    monitor = ConvergenceMonitor(MonitorConfig(), plateau=False)
+    monitor.real_distance = structure_distance(data[:16])
+    return monitor.diversity(samples(method)[:16])
+
+
 def test_dcgan_learns_the_pitches_and_their_proportions():
     data, labels = harmonic_tones(EXAMPLES, torch.Generator().manual_seed(0))
     method = tiny_method("dcgan", 0, {"features_g": 16, "features_d": 16},
                          {"learning_rate": 5e-4, "beta2": 0.99, "label_smoothing": 0.2})
     untrained = distance(samples(method), data)
+    # an untrained generator draws one texture for every noise vector: the monitor calls it collapse
+    assert collapse_signal(method, data)["collapse"] == 1
     train(method, data, labels, generator_steps=200, seed=0)
     trained = distance(samples(method), data)
     assert trained.profile < 0.3 * untrained.profile, (trained, untrained)
     assert trained.peaks < 0.5 and trained.peaks < 0.6 * untrained.peaks, (trained, untrained)
+    # ... and, trained to draw each pitch, the monitor sees samples as varied as the data
+    assert collapse_signal(method, data)["collapse"] == 0
 
 
 def test_specgan_with_wgan_gp_learns_the_pitches_and_their_proportions():

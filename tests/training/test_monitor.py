@@ -9,7 +9,7 @@ from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.training.method import DataInfo
 from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, cpu_copy, mean_pairwise_distance,
-                                         primary_loss)
+                                         primary_loss, structure_distance)
 
 from conftest import TinyMethod
 
@@ -31,16 +31,32 @@ def test_primary_loss_prefers_the_generator():
     assert primary_loss({"d_real": 1.0}) is None
 
 
-def test_collapsed_samples_are_flagged_and_diverse_ones_are_not():
+def band_spectrograms(count: int, generator: torch.Generator) -> torch.Tensor:
+    """Returns (count, 1, 32, 32) spectrogram-like examples: a bright band at a random row, pulses at a random rate."""
+    x = torch.full((count, 1, 32, 32), -0.8)
+    for k in range(count):
+        row = int(torch.randint(2, 28, (1,), generator=generator))
+        period = int(torch.randint(2, 9, (1,), generator=generator))
+        x[k, 0, row:row + 3, :] = 0.6
+        x[k, 0, :, ::period] += 0.3
+    return x + 0.05 * torch.randn(x.shape, generator=generator)
+
+
+def test_collapse_is_flagged_where_the_samples_look_alike_and_not_where_they_differ():
     generator = torch.Generator().manual_seed(0)
-    real = torch.randn(16, 1, 8, 8, generator=generator)
-    monitor = ConvergenceMonitor(MonitorConfig(collapse_threshold=0.1), plateau=False)
-    monitor.real_distance = mean_pairwise_distance(real)
-    diverse = monitor.diversity(torch.randn(16, 1, 8, 8, generator=generator))
-    one_mode = real[:1].repeat(16, 1, 1, 1) + 0.01 * torch.randn(16, 1, 8, 8, generator=generator)
-    collapsed = monitor.diversity(one_mode)
-    assert 0.8 < diverse["diversity_ratio"] < 1.2 and diverse["collapse"] == 0
-    assert collapsed["diversity_ratio"] < 0.1 and collapsed["collapse"] == 1
+    real = band_spectrograms(16, generator)
+    monitor = ConvergenceMonitor(MonitorConfig(), plateau=False)
+    monitor.real_distance = structure_distance(real)
+    diverse = monitor.diversity(band_spectrograms(16, generator))
+    identical = monitor.diversity(real[:1].repeat(16, 1, 1, 1) + 0.01 * torch.randn(16, 1, 32, 32, generator=generator))
+    # one texture for every noise vector: the data's mean layout with independent pixel noise
+    texture = real.mean(0, keepdim=True) + 0.2 * torch.randn(16, 1, 32, 32, generator=generator)
+    one_texture = monitor.diversity(texture)
+    assert diverse["diversity_ratio"] > 0.6 and diverse["collapse"] == 0, diverse
+    assert identical["diversity_ratio"] < 0.05 and identical["collapse"] == 1, identical
+    assert one_texture["collapse"] == 1, one_texture
+    # pixel by pixel the texture varies half as much as the data: a pixel distance (threshold 0.1) called it diverse
+    assert mean_pairwise_distance(texture) > 0.4 * mean_pairwise_distance(real)
 
 
 def test_plateau_fires_after_patience_epochs_without_improvement_and_resumes_its_count():

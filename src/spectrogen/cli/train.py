@@ -92,10 +92,20 @@ def run(args: argparse.Namespace) -> int:
         overrides = overrides_from_args(args)
         from spectrogen.training.api import train
 
-        train(None, resume=args.resume, overrides=overrides, dry_run=args.dry_run, quiet=args.quiet)
+        root = train(None, resume=args.resume, overrides=overrides, dry_run=args.dry_run, quiet=args.quiet)
     else:
         config = config_from_args(args)
         from spectrogen.training.api import train
 
-        train(config, overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet)
+        # the default preset's values are defaults a small data set may change; a named preset or a
+        # configuration file is the user's choice
+        chosen = args.config not in (None, "default")
+        given = None if chosen else {key for key, _ in overrides_from_args(args)}
+        root = train(config, overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet, fit_to_data=given)
+    from spectrogen.training.distributed import environment_processes
+
+    if not args.dry_run and environment_processes().is_main:
+        from spectrogen.training.summary import summary_lines
+
+        print("\n".join(summary_lines(root)), flush=True)
     return 0

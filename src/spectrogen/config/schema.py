@@ -164,6 +164,7 @@ class TrainingConfig(Section):
     compile: bool = False
     max_minutes: Optional[float] = Field(None, gt=0.0, description="stop (and save) after this wall time")
     max_steps_per_epoch: Optional[int] = Field(None, ge=1)
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads; None: the cores other work leaves free")
 
     @field_validator("device")
     @classmethod
@@ -181,7 +182,8 @@ class MonitorConfig(Section):
     )
     stability_window: int = Field(10, ge=2)
     collapse_threshold: float = Field(
-        0.1, ge=0.0, description="diversity of samples relative to real data below which collapse is flagged"
+        0.25, ge=0.0, description="diversity of the samples' layouts relative to real data's below which "
+                                  "collapse is flagged"
     )
     early_stop_on_collapse: bool = False
     plateau_patience: int = Field(10, ge=1)

@@ -18,6 +18,7 @@ from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
 from spectrogen.sampling.audio import LOUDNESS_WORDS
 from spectrogen.training.run_directory import write_text_atomic
+from spectrogen.training.summary import minutes_text, read_progress, resume_command
 
 REPORT_FILE = "report.html"
 
@@ -43,7 +44,7 @@ def write_report(run_dir: str | Path) -> Path:
     samples, real, audio_caption = _audio_sources(audio, samples, real, loudness)
     audio.publish()
     page = render_page(
-        title=f"spectrogen run report: {config.get('name', 'experiment')} ({contents.model_name})",
+        title=f"{run_name(contents.root)}: {contents.model_name} run report",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
         grid_caption=_grid_caption(contents), samples=samples, real=real, audio_caption=audio_caption,
@@ -137,6 +138,12 @@ def _real_caption(contents: RunContents) -> str:
             f"turned into sound in exactly the same way as the generated samples (one colour scale for both)")
 
 
+def run_name(root: Path) -> str:
+    """Returns how the report names a run: its folder with the folder above ("spectrogen_demo/run")."""
+    resolved = root.resolve()
+    return f"{resolved.parent.name}/{resolved.name}" if resolved.parent.name else resolved.name
+
+
 def _summary(contents: RunContents) -> list[tuple[str, Any]]:
     """Returns the (name, value) rows of the summary table."""
     config = contents.config
@@ -148,9 +155,10 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         ("data set", config.get("data", {}).get("path")),
         ("epochs completed", f"{history[-1]['epoch'] if history else 0} of {training.get('epochs')}"),
     ]
-    seconds = sum(float(row["seconds"]) for row in history if isinstance(row.get("seconds"), (int, float)))
-    if seconds:
-        rows.append(("training time", f"{int(seconds // 60)} min {seconds % 60:.0f} s"))
+    progress = read_progress(contents.root)
+    if progress.trained_seconds:
+        rows.append(("training time", minutes_text(progress.trained_seconds)))
+    rows.append(("continue with", resume_command(progress)))
     if history:
         last = history[-1]
         shown = [key for key in last

@@ -22,7 +22,8 @@ from spectrogen.sampling.images import grid_figure, spectrogram_figure
 
 # columns that describe the machine, not the model: left to the summary, not plotted
 BOOKKEEPING = {"epoch", "nan_events", "collapse", "seconds", "samples_per_s", "step_time_ms", "cpu_percent",
-               "rss_mb", "peak_memory_mb", "gpu_memory_mb", "gpu_utilization", "loss_stability"}
+               "rss_mb", "peak_memory_mb", "gpu_memory_mb", "gpu_utilization", "loss_stability",
+               "threads"}
 CRITIC_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), generated"}
 DPI = 90
 
@@ -119,8 +120,8 @@ def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Opti
             axes.axhline(collapse_threshold, color="tab:red", linestyle="--", linewidth=1,
                          label=f"collapse threshold {collapse_threshold:g}")
             axes.legend(loc="best", fontsize=8)
-            caption = ("mean pairwise distance of the fixed-noise samples relative to real examples; "
-                       "below the dashed line the samples look alike (mode collapse)")
+            caption = ("mean pairwise distance of the fixed-noise samples' layouts (averaged to 8x8 cells) "
+                       "relative to real examples'; below the dashed line the samples look alike (mode collapse)")
         plots.append(Plot(title, caption, png_bytes(figure)))
     return plots
 

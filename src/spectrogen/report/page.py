@@ -74,14 +74,25 @@ def key_value_table(rows: Sequence[tuple[str, Any]]) -> str:
 
 
 def config_tables(config: dict[str, Any]) -> str:
-    """Returns the configuration as one table per section, nested sections as dotted keys."""
-    parts = []
+    """Returns the configuration as one table per section, nested sections as dotted keys: the settings
+    that apply to the run's model in view, the others folded away in one <details> element."""
+    from spectrogen.report.config_view import applies
+
+    parts, other = [], []
     top = [(key, value) for key, value in config.items() if not isinstance(value, dict)]
     if top:
         parts.append(key_value_table(top))
     for section, values in config.items():
         if isinstance(values, dict):
-            parts.append(f"<h3>{escape(section)}</h3>" + key_value_table(list(_flatten(values))))
+            rows = [(key, value) for key, value in _flatten(values)]
+            shown = [row for row in rows if applies(f"{section}.{row[0]}", config)]
+            other += [(f"{section}.{key}", value) for key, value in rows if (key, value) not in shown]
+            if shown:
+                parts.append(f"<h3>{escape(section)}</h3>" + key_value_table(shown))
+    if other:
+        model = config.get("model", {}).get("name", "this")
+        parts.append(f"<details><summary>{len(other)} settings that do not apply to a {escape(str(model))} model"
+                     f"</summary>{key_value_table(other)}</details>")
     return "".join(parts)
 
 

@@ -73,6 +73,7 @@ def read_run(run_dir: str | Path) -> RunContents:
         raise InputError(f"cannot be read ({exc}); the run directory is damaged", run.config_json) from None
     contents = RunContents(root=run.root, config=config, history=CsvLog(run.epoch_csv).rows(),
                            metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1])
+    _note_collapse(contents)
     _read_latest_samples(run, contents)
     contents.family_plots = family_plots(run)
     _read_checkpoint(run, contents)
@@ -80,6 +81,20 @@ def read_run(run_dir: str | Path) -> RunContents:
         # without the run's normaliser real examples could not be shown on the samples' scale
         _read_real_examples(contents)
     return contents
+
+
+def _note_collapse(contents: RunContents) -> None:
+    """Adds a note when the last epoch's samples look alike (the collapse signal of the training monitor)."""
+    last = next((row for row in reversed(contents.history) if isinstance(row.get("diversity_ratio"), (int, float))),
+                None)
+    if last is None or last.get("collapse") != 1:
+        return
+    threshold = contents.config.get("monitor", {}).get("collapse_threshold")
+    contents.notes.append(
+        f"mode collapse: at epoch {last.get('epoch')} the samples look alike (the diversity of their layouts is "
+        f"{last['diversity_ratio']:.2f} of the real data's, below monitor.collapse_threshold={threshold}); "
+        f"the generated samples below are not a fair picture of the data. Train longer, or on a small data set "
+        f"try training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
 
 
 def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:

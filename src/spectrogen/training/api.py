@@ -120,6 +120,18 @@ def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: tor
     print("\n".join(lines))
 
 
+def _fit_to_data(config: ExperimentConfig, examples: int, given: set[str]) -> tuple[ExperimentConfig, list[str]]:
+    """Returns the configuration with the small-data settings applied where the user gave none, and the notes."""
+    from spectrogen.training.small_data import describe, small_data_overrides, warnings
+
+    chosen = small_data_overrides(config, examples, given)
+    notes = [describe(chosen, examples)] if chosen else []
+    if chosen:
+        config = build_config(apply_overrides(config_to_dict(config), chosen),
+                              source="the configuration with the settings for a small data set")
+    return config, notes + warnings(config, examples)
+
+
 def _write_report(run_root: Path) -> None:
     try:
         report = importlib.import_module("spectrogen.report")
@@ -193,7 +205,8 @@ def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: to
 
 def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = None,
           overrides: Iterable[tuple[str, Any]] = (), overwrite: bool = False, dry_run: bool = False,
-          quiet: bool = False, callbacks: Iterable[EpochCallback] = ()) -> Path:
+          quiet: bool = False, callbacks: Iterable[EpochCallback] = (),
+          fit_to_data: Optional[Iterable[str]] = None) -> Path:
     """Returns the run directory after training `config` (or continuing the run `resume` names).
 
     `overrides` are (dotted key, value) pairs applied to the configuration (on resume: to the saved
@@ -202,6 +215,8 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     `callbacks` are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint first,
     then raises KeyboardInterrupt. Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK in the environment)
     each process trains on its share of every batch and only rank 0 writes or calls `callbacks`.
+    `fit_to_data`, for a new run, lets a small data set choose the settings not named in it
+    (`training.small_data`: the dotted keys the user set are kept).
     """
     overrides = list(overrides)
     processes = environment_processes()
@@ -217,6 +232,9 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
         if device.type == "cuda":
             torch.cuda.set_device(device)  # NCCL and the allocator work on the current device
     dataset = None if dry_run and not config.data.path else open_dataset(config.data.path)
+    notes: list[str] = []
+    if fit_to_data is not None and resume is None and dataset is not None:
+        config, notes = _fit_to_data(config, len(dataset), set(fit_to_data))
     info = data_info(dataset, config) if dataset is not None else info_without_data(config)
     seed_everything(config.training.seed)
     method = build_method(config, info, torch.device("cpu") if dry_run else device)
@@ -238,6 +256,7 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     # joining waits for every process: none writes unless all have validated their side
     processes = start(processes, device)
     completed = False
+    trainer = None
     try:
         if processes.is_main:
             # everything is valid: from here on the run directory is written
@@ -253,6 +272,7 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
                                   statistic=method.best_statistic)
         trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
                           quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
+        trainer.notes += notes
         stopped = trainer.fit()
         completed = True
         if stopped == "interrupted":
@@ -260,6 +280,8 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
         if config.output.report and processes.is_main:
             _write_report(run.root)
     finally:
+        if trainer is not None:
+            trainer.threads.close()
         method.replicas = {}
         stop(processes, completed=completed)
     return run.root

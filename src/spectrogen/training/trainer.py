@@ -30,9 +30,10 @@ from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
 from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
 from spectrogen.training.method import TrainingMethod
-from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, mean_pairwise_distance, primary_loss
+from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, primary_loss, structure_distance
 from spectrogen.training.plots import write_plots
 from spectrogen.training.progress import Progress, summary
+from spectrogen.training.cpu_threads import ThreadChooser
 from spectrogen.training.resources import ResourceMonitor
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer
@@ -83,6 +84,9 @@ class Trainer:
             tolerated=("grad_norm",) if context.precision == "fp16" else ())
         self.convergence = ConvergenceMonitor(config.monitor, plateau=config.training.lr_schedule == "plateau")
         self.resources = ResourceMonitor(context.device)
+        # several processes share the cores by their own arrangement (torchrun sets one thread each)
+        self.threads = ThreadChooser(config.training.threads,
+                                     enabled=context.device.type == "cpu" and not self.processes.enabled)
         self.progress = Progress(quiet, config.training.epochs, muted=not self.is_main)
         self.epoch_log = CsvLog(run.epoch_csv)
         self.metrics_log = CsvLog(run.metrics_csv)
@@ -107,15 +111,16 @@ class Trainer:
                              if self.method.conditional and classes else None)  # (n,) equal numbers per class
         if count >= 2 and self.is_main:  # only rank 0 samples, so only it needs the real side
             real = self.data.examples(self.data.reference_indices(count)).x  # (n, 1, H, W)
-            self.convergence.real_distance = mean_pairwise_distance(real)
+            self.convergence.real_distance = structure_distance(real.cpu())
 
     # --- the loop ------------------------------------------------------------------------------------
     def fit(self) -> Optional[str]:
         """Trains until `training.epochs`; returns why it stopped early (None when it finished)."""
         epochs = self.config.training.epochs
         self.progress.log(self.best.describe())
-        for note in self.data.notes + self.notes:
-            self.progress.log(f"note: {note}")
+        for note in self.data.notes + self.notes + [self.threads.start()]:
+            if note:
+                self.progress.log(f"note: {note}")
         self.health.remember()
         if self._rng is not None:
             set_rng_state(self._rng)  # last, so nothing above shifts the resumed random streams
@@ -234,6 +239,11 @@ class Trainer:
         self.resources.add_train_time(self.train_seconds)
         steps = self.data.steps_per_epoch
         row.update(self.resources.finish(steps, steps * self.data.global_batch))  # all processes' examples
+        if self.threads.enabled:
+            row["threads"] = self.threads.threads  # the count this epoch trained on
+            note = self.threads.update()
+            if note:
+                self.progress.log(f"note: {note}")
         if self.is_main:
             self.epoch_log.append(row)
         self.history.append(row)

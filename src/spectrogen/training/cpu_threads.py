@@ -1,0 +1,134 @@
+"""Intra-op threads for training on the CPU: as many as there are cores that other work leaves free.
+
+PyTorch starts one intra-op thread per core, and each operation waits for its slowest thread. When
+another process keeps a core busy, the thread that shares that core runs a fraction of the time and
+every operation waits for it. On 2 cores with one kept busy, a step of the demo's SpecGAN took
+104 ms on 2 threads and 48 ms on 1 (32 ms on 2 threads when both cores were free), and whole epochs
+with sampling went from 0.8 s to 17 s. So, unless the user fixed the count (`training.threads`, or
+OMP_NUM_THREADS in the environment), training on the CPU measures how much of the cores other
+processes use (the system's busy time from /proc/stat less this process's own CPU time) before it
+starts and over each epoch, and trains on the cores that are left.
+
+Where /proc/stat cannot be read (macOS, Windows) the count PyTorch chose is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Optional
+
+import torch
+
+PROBE_SECONDS = 0.25  # the first measurement, before training: long enough for a few scheduler ticks
+# a core counts as free when others use less than this share of it: a background task that takes a
+# quarter of a core leaves a thread on that core mostly running
+FREE_MARGIN = 0.25
+
+
+def usable_cores() -> list[int]:
+    """Returns the cores this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def busy_seconds(cores: list[int]) -> Optional[float]:
+    """Returns the time the `cores` have spent on any work since boot, in seconds (None where unknown)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            lines = handle.read().splitlines()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    wanted = {f"cpu{core}" for core in cores}
+    total = 0
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] in wanted:
+            # user nice system idle iowait irq softirq steal ...: everything but idle and iowait
+            values = [int(value) for value in fields[1:9]]
+            total += sum(values) - values[3] - values[4]
+    return total / ticks
+
+
+def own_cpu_seconds() -> float:
+    """Returns this process's CPU time (all threads) so far."""
+    times = os.times()
+    return times.user + times.system
+
+
+def threads_for(free_cores: float, cores: int) -> int:
+    """Returns the thread count for `free_cores` (cores that other processes leave free) of `cores`."""
+    return max(1, min(cores, math.floor(free_cores + FREE_MARGIN)))
+
+
+class ThreadChooser:
+    """Sets torch's intra-op thread count from the cores other work leaves free, epoch by epoch.
+
+    `start()` measures for PROBE_SECONDS and sets the count; `update()` after each epoch measures over
+    the epoch and returns a line for the user when the count changed (None otherwise); `close()` puts
+    back the count found at the start. Fixed where `threads` is given, or OMP_NUM_THREADS is set.
+    """
+
+    def __init__(self, threads: Optional[int] = None, *, enabled: bool = True):
+        self.cores = usable_cores()
+        self.initial = torch.get_num_threads()
+        self.fixed = threads if threads is not None else (self.initial if os.environ.get("OMP_NUM_THREADS") else None)
+        self.enabled = enabled and (self.fixed is not None or busy_seconds(self.cores) is not None)
+        self.threads = self.initial
+        self._mark: Optional[tuple[float, float, float]] = None
+
+    @property
+    def automatic(self) -> bool:
+        return self.enabled and self.fixed is None
+
+    def _measure(self) -> None:
+        self._mark = (time.perf_counter(), busy_seconds(self.cores) or 0.0, own_cpu_seconds())
+
+    def others_cores(self) -> Optional[float]:
+        """Returns how many cores other processes kept busy since the last measurement (None before one)."""
+        if self._mark is None:
+            return None
+        wall, busy, own = self._mark
+        elapsed = time.perf_counter() - wall
+        if elapsed <= 0:
+            return None
+        others = ((busy_seconds(self.cores) or 0.0) - busy - (own_cpu_seconds() - own)) / elapsed
+        return min(max(others, 0.0), float(len(self.cores)))
+
+    def start(self) -> Optional[str]:
+        """Sets the first thread count; returns a line saying so when other work made it fewer than the cores."""
+        if not self.enabled:
+            return None
+        if self.fixed is not None:
+            self._set(self.fixed)
+            return None
+        self._measure()
+        time.sleep(PROBE_SECONDS)
+        return self.update()
+
+    def update(self) -> Optional[str]:
+        """Re-chooses the count from the use of the cores since the last call; returns a line when it changed."""
+        if not self.automatic:
+            return None
+        others = self.others_cores()
+        self._measure()
+        if others is None:
+            return None
+        chosen = threads_for(len(self.cores) - others, len(self.cores))
+        if chosen == self.threads:
+            return None
+        self._set(chosen)
+        return (f"other work keeps {others:.1f} of {len(self.cores)} cores busy: training on {chosen} thread"
+                f"{'s' if chosen != 1 else ''} (set training.threads to fix the count)")
+
+    def _set(self, count: int) -> None:
+        torch.set_num_threads(count)
+        self.threads = count
+
+    def close(self) -> None:
+        if self.enabled and torch.get_num_threads() != self.initial:
+            torch.set_num_threads(self.initial)

@@ -1,0 +1,84 @@
+"""Settings for small data sets (a few dozen to a few hundred examples), chosen from the data's size.
+
+The presets are made for thousands of examples: a batch of 64 is more than 20 recordings hold, and
+a GAN that sees the same 20 spectrograms a few hundred times learns to draw one of them. When
+`spectrogen train` is given no setting of its own for them, a data set of fewer than SMALL_DATA
+training examples gets:
+
+* a batch of at most a quarter of the training examples (a power of two, at least 2), so that an
+  epoch holds several steps and the critic does not see the whole set in every batch;
+* DiffAugment (translation and cutout, applied to real and generated batches alike) for the GAN
+  families: the critic cannot memorise 20 spectrograms that it sees shifted and cut each time;
+* a moving average of the generator's weights over about 100 steps (`training.ema_decay` 0.99);
+* epochs enough for MIN_STEPS optimisation steps in all.
+
+A setting the user gave (a flag, --set or a configuration file) is kept; where it is known to leave
+too little training (fewer than MIN_STEPS steps), `warnings` says so once at the start.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from spectrogen.config import ExperimentConfig
+
+SMALL_DATA = 1000  # training examples below which the small-data settings apply
+MIN_STEPS = 2000  # steps the demo's engines needed for samples that resemble them (demo.py)
+GAN_FAMILIES = ("dcgan", "specgan", "cgan")
+
+
+def small_batch(train_examples: int, batch: int) -> int:
+    """Returns the batch size for `train_examples`: at most a quarter of them, a power of two, at least 2."""
+    limit = max(2, train_examples // 4)
+    return min(batch, 2 ** int(math.log2(limit)))
+
+
+def small_data_overrides(config: ExperimentConfig, train_examples: int,
+                         given: Iterable[str]) -> list[tuple[str, Any]]:
+    """Returns the (dotted key, value) settings for a data set of `train_examples`, leaving out the keys in `given`."""
+    if train_examples >= SMALL_DATA:
+        return []
+    given = set(given)
+    training = config.training
+    chosen: dict[str, Any] = {}
+    batch = small_batch(train_examples, training.batch_size)
+    if batch != training.batch_size:
+        chosen["training.batch_size"] = batch
+    if config.model.name in GAN_FAMILIES:
+        if not training.diffaugment:
+            chosen["training.diffaugment"] = ["translation", "cutout"]
+        if training.ema_decay is None:
+            chosen["training.ema_decay"] = 0.99
+    batch = chosen.get("training.batch_size", training.batch_size) if "training.batch_size" not in given \
+        else training.batch_size
+    steps_per_epoch = max(1, train_examples // batch)
+    epochs = math.ceil(MIN_STEPS / steps_per_epoch)
+    if epochs > training.epochs:
+        chosen["training.epochs"] = epochs
+    return [(key, value) for key, value in chosen.items() if key not in given]
+
+
+def describe(overrides: list[tuple[str, Any]], train_examples: int) -> str:
+    """Returns the note that tells the user which small-data settings were chosen."""
+    settings = ", ".join(f"{key.split('.', 1)[1]}={value}" for key, value in overrides)
+    return (f"{train_examples} training examples is a small data set: using {settings} "
+            f"(give any of them to choose your own)")
+
+
+def warnings(config: ExperimentConfig, train_examples: int) -> list[str]:
+    """Returns what is known to go wrong with these settings at this data size (said once, at the start)."""
+    if train_examples >= SMALL_DATA or config.model.name not in GAN_FAMILIES:
+        return []
+    steps = config.training.epochs * max(1, train_examples // config.training.batch_size)
+    lines = []
+    if steps < MIN_STEPS:
+        lines.append(f"{config.training.epochs} epochs of {train_examples} examples in batches of "
+                     f"{config.training.batch_size} is {steps} steps: GANs trained this briefly on small data sets "
+                     f"drew one texture for every noise vector in our measurements; aim for {MIN_STEPS} or more "
+                     f"(--epochs {math.ceil(MIN_STEPS / max(1, train_examples // config.training.batch_size))})")
+    if not config.training.diffaugment:
+        lines.append(f"on {train_examples} examples without augmentation the critic can memorise the data "
+                     f"and the generator collapse to a few of them; consider "
+                     f"--set 'training.diffaugment=[\"translation\",\"cutout\"]'")
+    return lines

@@ -1,0 +1,98 @@
+"""The lines `spectrogen train` ends with: what was trained, for how long, how it looks, where to look next.
+
+The figures are read back from the run directory (the epoch table and the final checkpoint), the
+same sources the report and `spectrogen demo` use, so the three tell one story.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.run_directory import RunDirectory
+
+
+def minutes_text(seconds: float) -> str:
+    """Returns `seconds` as every summary writes it: "1 min 23 s"."""
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+@dataclass
+class RunProgress:
+    """How far a run got, read from its run directory."""
+
+    root: Path
+    epochs_done: int
+    epochs_planned: int
+    trained_seconds: float  # the sum of the epochs' own times, as the report counts them
+    diversity_ratio: Optional[float]
+    collapse: bool
+    collapse_threshold: Optional[float]
+    data_path: Optional[str] = None
+    max_minutes: Optional[float] = None
+
+    @property
+    def finished(self) -> bool:
+        return self.epochs_done >= self.epochs_planned
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    def trained_line(self) -> str:
+        return f"trained {self.epochs_done} of {self.epochs_planned} epochs in {minutes_text(self.trained_seconds)}"
+
+
+def read_progress(root: str | Path) -> RunProgress:
+    """Returns the progress of the run in `root` from its epoch table and saved configuration."""
+    import json
+
+    run = RunDirectory(Path(root))
+    rows = CsvLog(run.epoch_csv).rows()
+    config = json.loads(run.config_json.read_text(encoding="utf-8")) if run.config_json.is_file() else {}
+    seconds = sum(float(row["seconds"]) for row in rows if isinstance(row.get("seconds"), (int, float)))
+    judged = [row for row in rows if isinstance(row.get("diversity_ratio"), (int, float))]
+    last = judged[-1] if judged else {}
+    return RunProgress(root=run.root, epochs_done=int(rows[-1]["epoch"]) if rows else 0,
+                       epochs_planned=int(config.get("training", {}).get("epochs", 0)),
+                       trained_seconds=round(seconds, 1), diversity_ratio=last.get("diversity_ratio"),
+                       collapse=last.get("collapse") == 1,
+                       collapse_threshold=config.get("monitor", {}).get("collapse_threshold"),
+                       data_path=config.get("data", {}).get("path"),
+                       max_minutes=config.get("training", {}).get("max_minutes"))
+
+
+def resume_command(progress: RunProgress, more: int = 50) -> str:
+    """Returns the command that continues the run: to its planned epochs, or `more` beyond when it finished."""
+    command = f"spectrogen train --resume {progress.root}"
+    if progress.finished:
+        command += f" --epochs {progress.epochs_planned + more}"
+    if progress.max_minutes is not None:
+        # the time limit is saved with the run: lifted, or the resumed run would stop as soon
+        command += " --set training.max_minutes=null"
+    return command
+
+
+def summary_lines(root: str | Path) -> list[str]:
+    """Returns the closing lines of `spectrogen train` for the run in `root`."""
+    progress = read_progress(root)
+    lines = [f"done: {progress.trained_line()}"
+             + ("" if progress.finished else " (stopped early; it can be resumed)")]
+    if progress.diversity_ratio is not None:
+        if progress.collapse:
+            lines.append(f"  warning: the last samples look alike (mode collapse): layout diversity "
+                         f"{progress.diversity_ratio:.2f} of the real data's, below {progress.collapse_threshold}")
+        else:
+            lines.append(f"  sample diversity: {progress.diversity_ratio:.2f} of the real data's (collapse below "
+                         f"{progress.collapse_threshold})")
+    if progress.report.is_file():
+        lines.append(f"  report:  {progress.report}   (open in a browser: {progress.report.resolve().as_uri()})")
+    lines += [f"  run:     {progress.root} (statistics, checkpoints, plots, samples)", "next:"]
+    lines.append(f"  {resume_command(progress)}        # "
+                 + ("train longer" if progress.finished else f"continue to epoch {progress.epochs_planned}"))
+    lines += [f"  spectrogen sample {progress.root / 'checkpoints' / 'final_model.tar'} --n 16 --out samples "
+              f"--format npy,png,wav",
+              f"  spectrogen evaluate {progress.root} --data {progress.data_path or 'DATA'}"]
+    return lines

@@ -1,0 +1,55 @@
+"""A small data set chooses its own batch, augmentation, average and length where the user chose none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spectrogen.cli.main import main
+from spectrogen.config import load_config
+from spectrogen.training.small_data import MIN_STEPS, SMALL_DATA, small_batch, small_data_overrides, warnings
+
+from conftest import tone_features, write_dataset
+
+
+def test_batch_is_a_power_of_two_of_at_most_a_quarter_of_the_examples():
+    assert small_batch(20, 64) == 4
+    assert small_batch(200, 64) == 32
+    assert small_batch(6, 64) == 2  # never fewer than 2: batch statistics need two examples
+    assert small_batch(900, 16) == 16  # never larger than asked
+
+
+def test_small_data_settings_leave_the_users_own_alone():
+    config = load_config("default", [])
+    chosen = dict(small_data_overrides(config, 20, given=()))
+    assert chosen["training.batch_size"] == 4
+    assert chosen["training.diffaugment"] == ["translation", "cutout"] and chosen["training.ema_decay"] == 0.99
+    assert chosen["training.epochs"] * (20 // 4) >= MIN_STEPS
+    mine = dict(small_data_overrides(config, 20, given={"training.epochs", "training.diffaugment"}))
+    assert "training.epochs" not in mine and "training.diffaugment" not in mine and mine["training.batch_size"] == 4
+    assert small_data_overrides(config, SMALL_DATA, given=()) == []  # a large data set keeps the preset
+
+
+def test_a_short_run_without_augmentation_is_warned_about_once():
+    config = load_config("default", [("training.epochs", 60), ("training.batch_size", 4)])
+    lines = warnings(config, 20)
+    assert len(lines) == 2 and "300 steps" in lines[0] and "diffaugment" in lines[1]
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_train_on_twenty_examples_with_no_batch_flag_runs_and_ends_with_a_summary(tmp_path, capsys):
+    features, labels = tone_features(20)
+    data = write_dataset(tmp_path / "data", features, labels, ["low", "mid", "high"])
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(data), "--output-dir", str(out), "--model", "dcgan", "--image-size", "32",
+                 "--epochs", "2", "--set", "model.features_g=4", "--set", "model.features_d=4", "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0  # the preset's batch of 64 would have refused 20 examples
+    saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
+    assert saved["training"]["batch_size"] == 4 and saved["training"]["diffaugment"] == ["translation", "cutout"]
+    assert saved["training"]["epochs"] == 2  # given on the command line: kept, and warned about
+    assert printed.count("is a small data set") == 1 and "10 steps" in printed
+    # the summary: what was trained, how long, where the report is, how to continue
+    assert "done: trained 2 of 2 epochs in 0 min" in printed
+    assert str(out / "report.html") in printed and f"spectrogen train --resume {out} --epochs 52" in printed
