@@ -177,6 +177,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device))
     log(f"[4/4] comparing {EVALUATION_SAMPLES} samples with the real engine sounds")
     result.evaluation = _timed(result, "evaluate", lambda: evaluate_demo(run, data, model, device_name))
+    _timed(result, "report", lambda: _rewrite_report(run))  # now with the evaluation's figures
     result.seconds["total"] = round(time.perf_counter() - started, 1)
     _write_marker(result, model, minutes, device_name)
     return result
@@ -217,6 +218,12 @@ def _sample(run: Path, samples: Path, device: str) -> list[Path]:
     model = load_generator(run / "checkpoints" / "final_model.tar", device=device)
     written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=0, overwrite=True)
     return written.audio
+
+
+def _rewrite_report(run: Path) -> None:
+    from spectrogen.report import write_report
+
+    write_report(run)
 
 
 def _read_progress(result: DemoResult) -> None:
@@ -263,8 +270,10 @@ def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dic
     figures = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
     targets = {key: DEMO_TARGETS[key] for key in figures if key in DEMO_TARGETS}
     missed = [key for key, target in targets.items() if figures[key] is None or figures[key] < target]
-    return {"figures": figures, "targets": targets, "missed": missed, "passed": not missed,
-            "feature_network": result.info.get("feature_network"), "verdict": verdict(figures, missed)}
+    trust = result.info.get("feature_trust", {})
+    judged = verdict(figures, missed) if trust.get("meaningful", True) else f"not judged: {trust.get('reason')}"
+    return {"figures": figures, "targets": targets, "missed": missed, "passed": not missed and judged[:3] != "not",
+            "feature_network": result.info.get("feature_network"), "feature_trust": trust, "verdict": judged}
 
 
 def verdict(figures: dict, missed: list[str]) -> str:

@@ -66,7 +66,7 @@ def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_d
     assert len(list((out / "run" / "report_audio").glob("sample_*.wav"))) == 4
     record = json.loads((out / "demo.json").read_text())
     assert record["epochs_done"] == record["epochs_planned"] == 2
-    assert set(record["seconds"]) == {"prepare", "train", "sample", "evaluate", "total"}
+    assert set(record["seconds"]) == {"prepare", "train", "sample", "evaluate", "report", "total"}
     assert f"spectrogen train --resume {out / 'run'}" in printed  # the next commands name the demo's paths
     assert "2 of 2 epochs" in printed
 

@@ -115,3 +115,30 @@ def test_bad_input_gets_a_clear_message_and_exit_code_2(data_dir, classifier_fil
         assert main(["evaluate", *arguments]) == 2, arguments
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error
+
+
+def test_a_feature_network_trained_on_too_few_examples_is_flagged_before_any_figure(data_dir, tmp_path,
+                                                                                  harmonic_set, capsys):
+    x, labels = harmonic_set
+    small = write_dataset(tmp_path / "small", as_log_magnitudes(x[:12]), labels[:12], CLASSES)  # 1-2 held out
+    run_dir = tmp_path / "run"
+    write_cgan_run(run_dir, small)
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--data", str(small), "--n", "12", "--metrics", "fid,kid,is,nn"]) == 0
+    printed = capsys.readouterr().out
+    warning = printed.index("warning:")
+    assert warning < printed.index("\nfid") and "NOT MEANINGFUL" in printed and "--classifier PATH" in printed
+    record = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+    assert record["feature_trust"]["meaningful"] is False
+    assert {"fid", "kid", "is"} <= set(record["feature_trust"]["not_meaningful"])
+    # a GAN holds no validation split back, whatever data.validation_fraction says: the message says why
+    assert "a cgan run trains on every example (data.validation_fraction=0.1" in record["skipped"]["nn_heldout"]
+
+
+def test_a_feature_network_that_separates_the_classes_adds_no_warning(data_dir, classifier_file, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    write_cgan_run(run_dir, data_dir)
+    assert main(["evaluate", str(run_dir), "--data", str(data_dir), "--classifier", str(classifier_file),
+                 "--n", "40", "--metrics", "fid"]) == 0
+    assert "warning:" not in capsys.readouterr().out
+    assert json.loads((run_dir / "evaluation" / "metrics.json").read_text())["feature_trust"]["meaningful"] is True

@@ -167,3 +167,32 @@ def test_images_only_data_have_no_audio_and_say_so(tmp_path):
     assert not (run / "report_audio").exists()
     assert "nothing to listen to" in page.visible
     assert len([a for a in page.all("img") if "spectrogram of sample" in a.get("alt", "")]) == NUM_SAMPLES
+
+
+def test_title_names_the_run_and_model_and_settings_of_other_families_are_folded_away(engine_run):
+    text = (engine_run / "report.html").read_text(encoding="utf-8")
+    heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
+    assert heading == f"{engine_run.parent.name}/{engine_run.name}: specgan run report"  # not the preset's "tiny"
+    shown, folded = text.split("<details>")
+    # the SpecGAN's own settings in view; the diffusion model's and the autoencoder's inside <details>
+    assert "features_g" in shown and "critic_steps" in shown
+    assert "timesteps" not in shown and "kl_weight" not in shown
+    assert "model.diffusion.timesteps" in folded and "model.autoencoder.kl_weight" in folded
+    assert "do not apply to a specgan model" in folded
+
+
+def test_collapsed_samples_are_flagged_in_the_report_and_diverse_ones_are_not(engine_run, tmp_path):
+    # two epochs of a tiny GAN draw one blurry texture for every noise vector: flagged
+    assert "mode collapse: at epoch 2 the samples look alike" in page_of(engine_run).visible
+    # the same run, had its last samples been as varied as the data, carries no such note
+    run = tmp_path / "run"
+    shutil.copytree(engine_run, run)
+    table = run / "epochs_statistics" / "epoch_statistics.csv"
+    rows = list(csv.DictReader(table.open()))
+    rows[-1].update(diversity_ratio="0.9", collapse="0")
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_report(run)
+    assert "mode collapse: at epoch" not in page_of(run).visible

@@ -25,6 +25,7 @@ from spectrogen.metrics.evaluate import EvaluationResult, RealReference, evaluat
 from spectrogen.metrics.features import load_feature_network
 from spectrogen.metrics.inputs import (convert_space, dataset_normalizer, load_samples, normalised_examples,
                                        open_data, resolve_checkpoint, run_heldout_indices, sampling_record)
+from spectrogen.metrics.trust import flag_result
 
 # a classifier trained on the spot when none is given: small and quick, its numbers comparable only
 # with evaluations that used the same one
@@ -139,7 +140,21 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     result.timings["generation"] = generation_seconds
     result.info = {"source": {"checkpoint": str(path), "which": which, "model": model.model_name},
                    "n": n, "seed": seed, "data": described, "feature_network": network.describe()}
+    if "nn_heldout" in result.skipped and heldout is None:
+        result.skipped["nn_heldout"] = _no_heldout_reason(model)
+    flag_result(result)
     return result
+
+
+def _no_heldout_reason(model) -> str:
+    """Returns why a checkpoint's run held no data out, in the terms of its configuration."""
+    fraction = model.config.data.validation_fraction
+    if getattr(model.method, "uses_validation", False):
+        why = f"its run held none out (data.validation_fraction={fraction:g})"
+    else:
+        why = (f"a {model.model_name} run trains on every example (data.validation_fraction={fraction:g} "
+               f"applies only to models that validate, the autoencoder)")
+    return f"no held-out data: {why}; pass --heldout DATA (a data set of other recordings) to compare"
 
 
 def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normalization: str = "per_frequency",
@@ -183,6 +198,7 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
     result.info = {"source": {"samples": str(samples_path), "normalization": source.kind,
                               "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
                    "n": len(samples), "seed": seed, "data": described, "feature_network": network.describe()}
+    flag_result(result)
     return result
 
 

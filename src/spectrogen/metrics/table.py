@@ -9,6 +9,7 @@ from pathlib import Path
 
 from spectrogen import __version__
 from spectrogen.metrics.evaluate import EvaluationResult
+from spectrogen.metrics.trust import warning_lines
 
 METRICS_FORMAT = "spectrogen-metrics"
 METRICS_FILE = "metrics.json"
@@ -54,16 +55,22 @@ def _number(value) -> str:
 
 def format_table(result: EvaluationResult) -> str:
     """Returns the metrics as aligned text: one row per figure, with ± spreads and what each means."""
+    trust = result.info.get("feature_trust") or {}
+    flagged = set(trust.get("not_meaningful") or [])
     rows = []
     for column, value in result.metrics.items():
         if column in _SPREADS:
             continue
         spread, meaning = DESCRIPTIONS.get(column, (None, ""))
+        if column in flagged:
+            meaning = "NOT MEANINGFUL (see the warning above); " + meaning
         shown = _number(value)
         if spread and spread in result.metrics:
             shown += f" ± {_number(result.metrics[spread])}"
         rows.append((column, shown, meaning))
-    lines = []
+    lines = warning_lines(trust)
+    if lines:
+        lines.append("")
     if rows:
         width = max(len(r[0]) for r in rows)
         shown_width = max(len(r[1]) for r in rows)
@@ -73,7 +80,7 @@ def format_table(result: EvaluationResult) -> str:
         width = max(len(name) for name in result.per_class)
         lines += ["", "per class:", f"{'class':<{width}}  " + "  ".join(f"{c:>9}" for c in columns)]
         for name, figures in result.per_class.items():
-            lines.append(f"{name:<{width}}  " + "  ".join(f"{_number(figures.get(c, '')):>9}" for c in columns))
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{_number(figures[c]) if c in figures else '':>9}" for c in columns))
     for name, reason in result.skipped.items():
         lines.append(f"{name}: skipped: {reason}")
     return "\n".join(lines)

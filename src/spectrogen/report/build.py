@@ -168,6 +168,7 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         last = contents.metrics[-1]
         rows += [(f"{key}, epoch {last.get('epoch')}", value) for key, value in last.items()
                  if key != "epoch" and isinstance(value, (int, float))]
+    rows += contents.evaluation
     if contents.checkpoint is not None:
         rows.append(("checkpoint used for sound", str(contents.checkpoint.relative_to(contents.root))))
     return rows

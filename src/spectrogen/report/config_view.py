@@ -17,6 +17,7 @@ GAN_ONLY = ("model.latent_dim", "model.latent_distribution", "model.batchnorm", 
 # what each family reads beyond the shared settings (model.<family>.*)
 FAMILY_SECTIONS = {"diffusion": "model.diffusion.", "autoencoder": "model.autoencoder.", "cgan": "model.conditional."}
 CONDITIONAL_ONLY = ("model.num_classes",)
+VALIDATING = ("autoencoder",)  # the families that hold out data.validation_fraction of the examples
 
 
 def applies(key: str, config: dict[str, Any]) -> bool:
@@ -25,6 +26,8 @@ def applies(key: str, config: dict[str, Any]) -> bool:
     for family, prefix in FAMILY_SECTIONS.items():
         if key.startswith(prefix):
             return model == family
+    if key == "data.validation_fraction":
+        return model in VALIDATING
     if key in CONDITIONAL_ONLY:
         return model in ("cgan", "diffusion")  # the diffusion model is conditional when the data has classes
     if key in GAN_ONLY:

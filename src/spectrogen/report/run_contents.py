@@ -53,6 +53,7 @@ class RunContents:
     real: Optional[RealExamples] = None
     family_plots: list[Path] = field(default_factory=list)  # plots/ files the model family drew itself
     notes: list[str] = field(default_factory=list)
+    evaluation: list[tuple[str, float]] = field(default_factory=list)  # figures of evaluation/metrics.json
 
     @property
     def model_name(self) -> str:
@@ -74,6 +75,7 @@ def read_run(run_dir: str | Path) -> RunContents:
     contents = RunContents(root=run.root, config=config, history=CsvLog(run.epoch_csv).rows(),
                            metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1])
     _note_collapse(contents)
+    _read_evaluation(run, contents)
     _read_latest_samples(run, contents)
     contents.family_plots = family_plots(run)
     _read_checkpoint(run, contents)
@@ -81,6 +83,30 @@ def read_run(run_dir: str | Path) -> RunContents:
         # without the run's normaliser real examples could not be shown on the samples' scale
         _read_real_examples(contents)
     return contents
+
+
+EVALUATION_FILE = Path("evaluation") / "metrics.json"  # where `spectrogen evaluate RUN` and the demo write
+SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy")
+
+
+def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
+    """Reads the run's evaluation/metrics.json, when there is one, with a note when its figures are not meaningful."""
+    path = run.root / EVALUATION_FILE
+    if not path.is_file():
+        return
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        contents.notes.append(f"{EVALUATION_FILE} cannot be read ({exc})")
+        return
+    trust = record.get("feature_trust") or {}
+    flagged = set(trust.get("not_meaningful") or [])
+    metrics = record.get("metrics") or {}
+    contents.evaluation = [(f"{name} ({EVALUATION_FILE.parent}/)" + (", NOT MEANINGFUL" if name in flagged else ""),
+                            metrics[name]) for name in SHOWN_METRICS if isinstance(metrics.get(name), (int, float))]
+    if not trust.get("meaningful", True):
+        contents.notes.append(f"evaluation: {trust.get('reason')}: its FID, KID, IS, precision and recall are not "
+                              f"meaningful; use more examples per class or `spectrogen evaluate --classifier PATH`")
 
 
 def _note_collapse(contents: RunContents) -> None:

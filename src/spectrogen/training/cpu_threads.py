@@ -22,9 +22,12 @@ from typing import Optional
 import torch
 
 PROBE_SECONDS = 0.25  # the first measurement, before training: long enough for a few scheduler ticks
+# later measurements span at least this long (several short epochs): shorter ones flap with every
+# burst of other work
+WINDOW_SECONDS = 3.0
 # a core counts as free when others use less than this share of it: a background task that takes a
-# quarter of a core leaves a thread on that core mostly running
-FREE_MARGIN = 0.25
+# third of a core leaves a thread on that core mostly running
+FREE_MARGIN = 0.4
 
 
 def usable_cores() -> list[int]:
@@ -80,6 +83,7 @@ class ThreadChooser:
         self.enabled = enabled and (self.fixed is not None or busy_seconds(self.cores) is not None)
         self.threads = self.initial
         self._mark: Optional[tuple[float, float, float]] = None
+        self._probed = False  # the first measurement (the probe) is taken whatever its length
 
     @property
     def automatic(self) -> bool:
@@ -114,8 +118,11 @@ class ThreadChooser:
         """Re-chooses the count from the use of the cores since the last call; returns a line when it changed."""
         if not self.automatic:
             return None
+        if self._mark is not None and time.perf_counter() - self._mark[0] < WINDOW_SECONDS and self._probed:
+            return None  # the window goes on into the next epoch
         others = self.others_cores()
         self._measure()
+        self._probed = True
         if others is None:
             return None
         chosen = threads_for(len(self.cores) - others, len(self.cores))

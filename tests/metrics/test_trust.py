@@ -1,0 +1,53 @@
+"""Figures of a feature network that cannot be trusted are marked not meaningful, first and everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spectrogen.metrics.evaluate import EvaluationResult
+from spectrogen.metrics.table import format_table, write_metrics
+from spectrogen.metrics.trust import MIN_HELD_OUT, feature_trust, flag_result
+
+
+def network(accuracy, count, classes=2, kind="supervised"):
+    return {"kind": kind, "class_names": [f"c{k}" for k in range(classes)],
+            "heldout": {"accuracy": accuracy, "count": count}}
+
+
+@pytest.mark.parametrize("described, meaningful", [
+    (network(0.25, 4), False),  # below chance, on four examples
+    (network(1.0, MIN_HELD_OUT - 1), False),  # perfect, but on too few examples to say
+    (network(0.6, 100), False),  # 2 classes: 0.6 is not clearly above chance (0.5)
+    (network(0.9, 100), True),
+    (network(0.6, 100, classes=10), True),  # 10 classes: chance 0.1, halfway to perfect 0.55
+    (network(1.0, 50, classes=1), False),  # one class: nothing learnt that tells spectrograms apart
+    ({"kind": "inception", "class_names": [], "heldout": {}}, True),  # no held-out measurement to judge by
+])
+def test_trust_follows_held_out_accuracy_against_chance_and_the_examples_it_was_measured_on(described, meaningful):
+    assert feature_trust(described)["meaningful"] is meaningful
+
+
+def test_an_untrusted_network_is_said_first_and_marked_in_the_table_and_the_file(tmp_path):
+    result = EvaluationResult(metrics={"fid": 12.0, "is": 1.4, "is_real": 1.9, "ndb": 3.0},
+                              info={"feature_network": network(0.25, 4)})
+    flag_result(result)
+    table = format_table(result).splitlines()
+    assert table[0].startswith("warning:") and "near chance" not in table[0] and "only 4 examples" in table[0]
+    assert "--classifier PATH" in table[1]
+    rows = {line.split()[0]: line for line in table if line and line.split()[0] in result.metrics}
+    assert all("NOT MEANINGFUL" in rows[name] for name in ("fid", "is", "is_real"))
+    assert "NOT MEANINGFUL" not in rows["ndb"]  # bins of pixels, not of the network's features
+    saved = json.loads(write_metrics(result, tmp_path).read_text())
+    assert saved["feature_trust"]["meaningful"] is False
+    assert set(saved["feature_trust"]["not_meaningful"]) == {"fid", "is", "is_real"}
+
+
+def test_a_trusted_network_adds_no_warning():
+    result = EvaluationResult(metrics={"fid": 12.0}, info={"feature_network": network(0.95, 200, classes=4)})
+    flag_result(result)
+    assert result.info["feature_trust"]["meaningful"] and not result.info["feature_trust"]["not_meaningful"]
+    assert not format_table(result).startswith("warning")
+    assert np.isclose(result.info["feature_trust"]["chance"], 0.25)
