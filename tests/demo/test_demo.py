@@ -13,6 +13,7 @@ from spectrogen.cli.main import main
 from spectrogen.config import load_config
 from spectrogen.errors import OverwriteError
 from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.summary import minutes_text
 
 TINY = {**demo.TRAINING_SETTINGS, "model.image_size": 32, "model.features_g": 4, "model.features_d": 4,
         "training.batch_size": 4, "training.epochs": 2, "output.num_samples": 4}
@@ -45,7 +46,7 @@ def test_default_demo_is_the_test_preset_of_a_small_model_bounded_in_time(tmp_pa
 
 def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_demo, capsys, listen):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--minutes", "5", "--device", "cpu", "--quiet"]) == 0
+    assert main(["demo", "--output-dir", str(out), "--minutes", "5", "--device", "cpu", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert (out / "data" / "dataset.json").is_file()
     report = out / "run" / "report.html"
@@ -68,7 +69,17 @@ def test_demo_writes_data_run_report_and_samples_and_says_where(tmp_path, tiny_d
     assert record["epochs_done"] == record["epochs_planned"] == 2
     assert set(record["seconds"]) == {"prepare", "train", "sample", "evaluate", "report", "total"}
     assert f"spectrogen train --resume {out / 'run'}" in printed  # the next commands name the demo's paths
-    assert "2 of 2 epochs" in printed
+    assert "trained 2 of 2 epochs" in printed
+    # one story: the epochs, the time trained and the resume command agree in the console, demo.json
+    # and the report
+    page = report.read_text(encoding="utf-8")
+    trained = minutes_text(record["trained_seconds"])
+    assert f"trained 2 of 2 epochs in {trained}" in printed
+    assert "<th>epochs completed</th><td>2 of 2</td>" in page and f"<td>{trained}</td>" in page
+    assert record["resume"] in printed and record["resume"] in page
+    assert record["steps_done"] == record["steps_planned"] > 0 and record["stopped_by"] is None
+    # the demo judged its samples: figures, targets and a verdict (8 clips are too few to judge by)
+    assert "verdict:" in printed and record["evaluation"]["verdict"] in printed
 
 
 def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(tmp_path, tiny_demo, monkeypatch):
@@ -84,6 +95,10 @@ def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(
     assert names == ["diesel_01", "inline4_01", "single_01", "v8_01"]
     assert "time limit" in "\n".join(demo.summary_lines(result))
     assert result.report.is_file()
+    # the safety net says plainly that it cut training too short to judge, once, with the way on
+    assert result.cut_short and json.loads((result.out / "demo.json").read_text())["cut_short"] is True
+    warned = [line for line in lines if line.startswith("warning: the 0.002-minute time limit")]
+    assert len(warned) == 1 and "too few" in warned[0] and result.resume_command in warned[0]
 
     # the suggested command continues the run without the demo's time limit, as the report says
     assert result.resume_command in result.report.read_text()
@@ -116,3 +131,15 @@ def test_overwrite_replaces_only_what_a_demo_writes(tmp_path):
         demo.check_out_folder(out, overwrite=False)
     demo.check_out_folder(out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_verdict_names_the_figure_that_misses_its_target():
+    good = {"is": 3.4, "is_real": 3.7, "is_ratio": 0.92, "precision": 0.7, "recall": 0.7, "diversity_ratio": 0.9}
+    low = {**good, "recall": 0.31}
+    targets = {key: demo.DEMO_TARGETS[key] for key in good if key in demo.DEMO_TARGETS}
+    assert demo.verdict(good, []).startswith("the samples resemble the engines")
+    missed = [key for key in targets if low[key] < targets[key]]
+    assert missed == ["recall"]
+    lines = demo.evaluation_lines({"figures": low, "targets": targets, "verdict": demo.verdict(low, missed)})
+    assert "recall 0.31 (target >= 0.6 LOW)" in lines[1] and "precision 0.70 (target >= 0.6 ok)" in lines[1]
+    assert "not yet like the engines" in lines[-1] and "recall" in lines[-1]

@@ -156,7 +156,7 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         ("epochs completed", f"{history[-1]['epoch'] if history else 0} of {training.get('epochs')}"),
     ]
     progress = read_progress(contents.root)
-    if progress.trained_seconds:
+    if history:
         rows.append(("training time", minutes_text(progress.trained_seconds)))
     rows.append(("continue with", resume_command(progress)))
     if history:
