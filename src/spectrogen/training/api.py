@@ -120,11 +120,13 @@ def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: tor
     print("\n".join(lines))
 
 
-def _fit_to_data(config: ExperimentConfig, examples: int, given: set[str]) -> tuple[ExperimentConfig, list[str]]:
-    """Returns the configuration with the small-data settings applied where the user gave none, and the notes."""
+def _fit_to_data(config: ExperimentConfig, examples: int,
+                 given: Optional[set[str]]) -> tuple[ExperimentConfig, list[str]]:
+    """Returns the configuration with the small-data settings applied where the user gave none (none at all
+    when `given` is None), and the notes to say at the start."""
     from spectrogen.training.small_data import describe, small_data_overrides, warnings
 
-    chosen = small_data_overrides(config, examples, given)
+    chosen = small_data_overrides(config, examples, given) if given is not None else []
     notes = [describe(chosen, examples)] if chosen else []
     if chosen:
         config = build_config(apply_overrides(config_to_dict(config), chosen),
@@ -233,8 +235,9 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
             torch.cuda.set_device(device)  # NCCL and the allocator work on the current device
     dataset = None if dry_run and not config.data.path else open_dataset(config.data.path)
     notes: list[str] = []
-    if fit_to_data is not None and resume is None and dataset is not None:
-        config, notes = _fit_to_data(config, len(dataset), set(fit_to_data))
+    if resume is None and dataset is not None:
+        # a configuration file or preset is kept as it is; what is known to go wrong is still said
+        config, notes = _fit_to_data(config, len(dataset), set(fit_to_data) if fit_to_data is not None else None)
     info = data_info(dataset, config) if dataset is not None else info_without_data(config)
     seed_everything(config.training.seed)
     method = build_method(config, info, torch.device("cpu") if dry_run else device)
