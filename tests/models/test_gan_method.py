@@ -215,3 +215,15 @@ def test_a_resumed_method_continues_with_the_same_numbers():
     for first, second in zip(*runs):
         for key in first:
             torch.testing.assert_close(first[key], second[key], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["cgan", "specgan"])
+def test_the_mode_seeking_term_enters_the_generator_loss_with_its_weight(name):
+    def first_loss_g(weight: float) -> float:
+        torch.manual_seed(0)  # same networks, same z: only the weight differs
+        method = _method(name, critic_steps=1, mode_seeking=weight)
+        return float(method.train_step(_batch(n=8))["loss_g"])
+
+    plain, once, twice = first_loss_g(0.0), first_loss_g(1.0), first_loss_g(2.0)
+    assert once > plain  # the term is positive: 1 / (spread ratio)
+    assert twice - plain == pytest.approx(2 * (once - plain), rel=1e-4)

@@ -18,6 +18,7 @@ from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError, InputError, UsageError
 from spectrogen.losses.diffaugment import DiffAugment
 from spectrogen.losses.gan import build_loss, gradient_penalty
+from spectrogen.losses.mode_seeking import mode_seeking_loss
 from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
 from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from spectrogen.models.ema import make_average, update_average, warmed_up_decay
@@ -139,6 +140,7 @@ class GANMethod(TrainingMethod):
 
         self.loss = build_loss(training)
         self.augment = DiffAugment(training.diffaugment)
+        self.mode_seeking = training.mode_seeking
         self.critic_steps = training.critic_steps
         self.grad_clip = training.grad_clip
         self.calls = 0
@@ -164,7 +166,7 @@ class GANMethod(TrainingMethod):
             fake = self._generator_output(self.step_network("generator"), z, labels)  # (B, C, H, W)
         statistics = self._critic_step(real, fake.detach(), labels)
         if update_generator:
-            self._generator_step(fake, labels)
+            self._generator_step(fake, labels, z)
         statistics["loss_g"] = self._last_loss_g
         statistics["grad_norm_g"] = self._last_grad_norm_g
         return statistics
@@ -193,13 +195,15 @@ class GANMethod(TrainingMethod):
                           d_fake=self.loss.score(fake_logits), grad_norm_d=grad_norm)
         return statistics
 
-    def _generator_step(self, fake: torch.Tensor, labels: Optional[torch.Tensor]) -> None:
+    def _generator_step(self, fake: torch.Tensor, labels: Optional[torch.Tensor], z: torch.Tensor) -> None:
         generator, critic = self.networks["generator"], self.networks["discriminator"]
         critic.requires_grad_(False)  # the critic's weights get no gradient from the generator's loss
         try:
             with self.autocast():
                 logits = self._critic_output(critic, self.augment(fake), labels)  # (B,)
             loss = self.loss.generator(logits)
+            if self.mode_seeking > 0:
+                loss = loss + self.mode_seeking * mode_seeking_loss(fake.float(), z, labels)
             self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", loss)
         finally:
             critic.requires_grad_(True)
