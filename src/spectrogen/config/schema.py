@@ -156,8 +156,8 @@ class TrainingConfig(Section):
     ema_decay: Optional[float] = Field(None, ge=0.0, lt=1.0, description="EMA of generator weights; None: off")
     diffaugment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
     mode_seeking: float = Field(0.0, ge=0.0, description="weight of the mode-seeking term (MSGAN): "
-                                "different z of one class must give different samples (part of "
-                                "loss_g); 0: off")
+                                "different z of one class must give different samples (logged as "
+                                "mode_seeking, unweighted); 0: off")
     grad_clip: Optional[float] = Field(None, gt=0.0)
     lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
     seed: int = 0

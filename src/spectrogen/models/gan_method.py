@@ -146,6 +146,7 @@ class GANMethod(TrainingMethod):
         self.calls = 0
         self._last_loss_g = torch.zeros((), device=device)
         self._last_grad_norm_g = torch.zeros((), device=device)
+        self._last_mode_seeking = torch.zeros((), device=device)
 
     def parameter_counts(self) -> dict[str, int]:
         """Returns the trainable parameters of the generator and the critic (the EMA copy is not trained)."""
@@ -169,6 +170,8 @@ class GANMethod(TrainingMethod):
             self._generator_step(fake, labels, z)
         statistics["loss_g"] = self._last_loss_g
         statistics["grad_norm_g"] = self._last_grad_norm_g
+        if self.mode_seeking > 0:
+            statistics["mode_seeking"] = self._last_mode_seeking  # unweighted; loss_g is the adversarial part
         return statistics
 
     def _critic_step(self, real: torch.Tensor, fake: torch.Tensor,
@@ -202,9 +205,12 @@ class GANMethod(TrainingMethod):
             with self.autocast():
                 logits = self._critic_output(critic, self.augment(fake), labels)  # (B,)
             loss = self.loss.generator(logits)
+            total = loss
             if self.mode_seeking > 0:
-                loss = loss + self.mode_seeking * mode_seeking_loss(fake.float(), z, labels)
-            self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", loss)
+                term = mode_seeking_loss(fake.float(), z, labels)
+                total = loss + self.mode_seeking * term
+                self._last_mode_seeking = term.detach()
+            self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", total)
         finally:
             critic.requires_grad_(True)
         self._last_loss_g = loss.detach()
@@ -283,7 +289,7 @@ class GANMethod(TrainingMethod):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["gan"] = {"calls": self.calls, "loss_g": self._last_loss_g.clone(),
-                        "grad_norm_g": self._last_grad_norm_g.clone()}
+                        "grad_norm_g": self._last_grad_norm_g.clone(), "mode_seeking": self._last_mode_seeking.clone()}
         return state
 
     def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
@@ -300,6 +306,8 @@ class GANMethod(TrainingMethod):
         self.calls = int(state["gan"]["calls"])
         self._last_loss_g = state["gan"]["loss_g"].to(self.device)
         self._last_grad_norm_g = state["gan"]["grad_norm_g"].to(self.device)
+        if "mode_seeking" in state["gan"]:  # checkpoints from before the term have none
+            self._last_mode_seeking = state["gan"]["mode_seeking"].to(self.device)
 
 
 for _name in ("dcgan", "specgan", "cgan"):
