@@ -74,6 +74,7 @@ def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]
         ("Gradient norms", "mean L2 norm", [c for c in plotted if c.startswith("grad_norm")]),
         ("Learning rates", "learning rate", [c for c in plotted if c.startswith("lr_")]),
         ("Sample diversity", "generated / real", [c for c in plotted if c == "diversity_ratio"]),
+        ("Mode-seeking term", "1 / spread ratio", [c for c in plotted if c == "mode_seeking"]),
     ]
     taken = {c for _, _, keys in groups for c in keys}
     groups.append(("Other statistics", "mean over the epoch", [c for c in plotted if c not in taken]))
@@ -122,6 +123,9 @@ def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Opti
             axes.legend(loc="best", fontsize=8)
             caption = ("mean pairwise distance of the fixed-noise samples' layouts (averaged to 8x8 cells) "
                        "relative to real examples'; below the dashed line the samples look alike (mode collapse)")
+        if title == "Mode-seeking term":
+            caption = ("mode_seeking (training.mode_seeking): the inverse of how much samples made from different "
+                       "noise differ, per unit of noise distance; high when the generator ignores its noise")
         plots.append(Plot(title, caption, png_bytes(figure)))
     return plots
 
