@@ -17,8 +17,10 @@ def test_statistics_are_grouped_from_whichever_columns_a_family_writes():
                       "Gradient norms": ["grad_norm_d", "grad_norm_g"],
                       "Learning rates": ["lr_generator", "lr_discriminator"],
                       "Sample diversity": ["diversity_ratio"], "Other statistics": ["gp"]}
-    groups = {title: keys for title, _, keys in statistic_groups(gan + ["mode_seeking"])}
+    groups = {title: keys for title, _, keys in statistic_groups(gan + ["mode_seeking", "class_diversity_ratio",
+                                                                         "alike_class"])}
     assert groups["Mode-seeking term"] == ["mode_seeking"] and groups["Other statistics"] == ["gp"]
+    assert groups["Sample diversity"] == ["diversity_ratio", "class_diversity_ratio"]  # alike_class: not a curve
     autoencoder = ["epoch", "loss", "mse", "l1", "kl", "val_loss", "val_mse", "lr_model", "seconds"]
     groups = {title: keys for title, _, keys in statistic_groups(autoencoder)}
     assert "Critic outputs" not in groups  # no empty panels

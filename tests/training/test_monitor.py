@@ -8,8 +8,8 @@ import torch
 from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.training.method import DataInfo
-from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, cpu_copy, mean_pairwise_distance,
-                                         primary_loss, structure_distance)
+from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, collapse_text, cpu_copy,
+                                         mean_pairwise_distance, primary_loss, structure_distance)
 
 from conftest import TinyMethod
 
@@ -85,3 +85,37 @@ def test_fp16_overflowing_gradient_norms_are_not_nan_events():
     assert monitor.epoch_events == 0
     assert "non-finite loss here" in monitor.check(keys, np.array([[np.nan, 1.0]]), "here")
     assert monitor.epoch_events == 1
+
+
+def test_a_class_drawn_as_one_sample_is_flagged_though_the_whole_set_looks_varied():
+    # three classes told apart by their band's row, varied within (pulse rate, band height): like engine types
+    generator = torch.Generator().manual_seed(0)
+    rows = {0: 4, 1: 14, 2: 24}
+
+    def of_class(k: int, count: int) -> torch.Tensor:
+        x = band_spectrograms(count, generator)
+        x[:, 0] = -0.8 + 0.05 * torch.randn(count, 32, 32, generator=generator)
+        for i in range(count):
+            period = int(torch.randint(2, 9, (1,), generator=generator))
+            x[i, 0, rows[k] + int(torch.randint(-2, 3, (1,), generator=generator)):, ::period] += 0.8
+            x[i, 0, rows[k]:rows[k] + 3, :] = 0.6 * float(torch.rand(1, generator=generator)) + 0.2
+        return x
+
+    monitor = ConvergenceMonitor(MonitorConfig(), plateau=False)
+    monitor.real_class_distances = {k: structure_distance(of_class(k, 16)) for k in rows}
+    labels = torch.arange(48) % 3
+    varied = torch.empty(48, 1, 32, 32)
+    for k in rows:
+        varied[labels == k] = of_class(k, 16)
+    healthy = monitor.class_diversity(varied, labels)
+    assert healthy["collapse"] == 0 and healthy["class_diversity_ratio"] > 0.6, healthy
+    one_of_class_1 = varied.clone()
+    one_of_class_1[labels == 1] = varied[labels == 1][:1] + 0.02 * torch.randn(16, 1, 32, 32, generator=generator)
+    collapsed = monitor.class_diversity(one_of_class_1, labels)
+    assert collapsed["collapse"] == 1 and collapsed["alike_class"] == 1, collapsed
+    assert collapsed["class_diversity_ratio"] < 0.1
+    # the whole-set check compares across classes, whose bands differ: it calls the collapsed set varied
+    monitor.real_distance = structure_distance(torch.cat([of_class(k, 6) for k in rows]))
+    assert monitor.diversity(one_of_class_1)["collapse"] == 0
+    text = collapse_text({**collapsed, "diversity_ratio": 0.9}, MonitorConfig().model_dump(), ["low", "mid", "high"])
+    assert "samples of mid look alike" in text and "class_collapse_threshold=0.5" in text

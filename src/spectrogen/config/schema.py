@@ -188,6 +188,10 @@ class MonitorConfig(Section):
         0.25, ge=0.0, description="diversity of the samples' layouts relative to real data's below which "
                                   "collapse is flagged"
     )
+    class_collapse_threshold: float = Field(
+        0.5, ge=0.0, description="cgan: diversity of one class's samples' layouts relative to that class's real "
+                                 "examples below which collapse is flagged (0: no per-class check)"
+    )
     early_stop_on_collapse: bool = False
     plateau_patience: int = Field(10, ge=1)
 

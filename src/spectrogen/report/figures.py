@@ -23,7 +23,7 @@ from spectrogen.sampling.images import grid_figure, spectrogram_figure
 # columns that describe the machine, not the model: left to the summary, not plotted
 BOOKKEEPING = {"epoch", "nan_events", "collapse", "seconds", "samples_per_s", "step_time_ms", "cpu_percent",
                "rss_mb", "peak_memory_mb", "gpu_memory_mb", "gpu_utilization", "loss_stability",
-               "threads"}
+               "threads", "alike_class"}
 CRITIC_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), generated"}
 DPI = 90
 
@@ -73,7 +73,8 @@ def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]
         ("Critic outputs", "mean score", [c for c in plotted if c in CRITIC_NAMES]),
         ("Gradient norms", "mean L2 norm", [c for c in plotted if c.startswith("grad_norm")]),
         ("Learning rates", "learning rate", [c for c in plotted if c.startswith("lr_")]),
-        ("Sample diversity", "generated / real", [c for c in plotted if c == "diversity_ratio"]),
+        ("Sample diversity", "generated / real",
+         [c for c in plotted if c in ("diversity_ratio", "class_diversity_ratio")]),
         ("Mode-seeking term", "1 / spread ratio", [c for c in plotted if c == "mode_seeking"]),
     ]
     taken = {c for _, _, keys in groups for c in keys}
@@ -123,6 +124,9 @@ def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Opti
             axes.legend(loc="best", fontsize=8)
             caption = ("mean pairwise distance of the fixed-noise samples' layouts (averaged to 8x8 cells) "
                        "relative to real examples'; below the dashed line the samples look alike (mode collapse)")
+            if "class_diversity_ratio" in keys:
+                caption += ("; class_diversity_ratio: the same within the least varied class (16 samples of each "
+                            "class against 16 real ones), collapse below monitor.class_collapse_threshold")
         if title == "Mode-seeking term":
             caption = ("mode_seeking (training.mode_seeking): the inverse of how much samples made from different "
                        "noise differ, per unit of noise distance; high when the generator ignores its noise")

@@ -115,12 +115,16 @@ def _note_collapse(contents: RunContents) -> None:
                 None)
     if last is None or last.get("collapse") != 1:
         return
-    threshold = contents.config.get("monitor", {}).get("collapse_threshold")
+    from spectrogen.training.monitor import collapse_text
+    from spectrogen.training.summary import data_class_names
+
+    reason = collapse_text(last, contents.config.get("monitor", {}),
+                           data_class_names(contents.config.get("data", {}).get("path")))
     contents.notes.append(
-        f"mode collapse: at epoch {last.get('epoch')} the samples look alike (the diversity of their layouts is "
-        f"{last['diversity_ratio']:.2f} of the real data's, below monitor.collapse_threshold={threshold}); "
-        f"the generated samples below are not a fair picture of the data. Train longer, or on a small data set "
-        f"try training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
+        f"mode collapse: at epoch {last.get('epoch')} {reason}; "
+        f"the generated samples below are not a fair picture of the data. Train longer, try training.mode_seeking "
+        f"(e.g. 1; the demo's conditional GAN uses 4), or on a small data set "
+        f"training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
 
 
 def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:

@@ -260,6 +260,20 @@ class TrainingData:
         rng = np.random.default_rng([self.seed, 0xC011])
         return rng.choice(pool, size=count, replace=count > len(pool))
 
+    def class_reference_indices(self, per_class: int) -> dict[int, np.ndarray]:
+        """Returns, per class, a fixed, seeded choice of up to `per_class` of its training examples (the
+        real side of the per-class collapse signal); {} for unlabelled data."""
+        if not self.class_names:
+            return {}
+        labels = self._labels.cpu().numpy()[self.train_indices]
+        rng = np.random.default_rng([self.seed, 0xC1A5])
+        chosen = {}
+        for k in range(len(self.class_names)):
+            pool = self.train_indices[labels == k]
+            if len(pool) >= 2:
+                chosen[k] = rng.choice(pool, size=min(per_class, len(pool)), replace=False)
+        return chosen
+
     def description(self) -> dict[str, Any]:
         """Returns what checkpoints store about the data: shape, classes, normaliser, representation."""
         representation = self.representation

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.monitor import collapse_text
 from spectrogen.training.run_directory import RunDirectory
 
 
@@ -32,6 +33,7 @@ class RunProgress:
     collapse_threshold: Optional[float]
     data_path: Optional[str] = None
     max_minutes: Optional[float] = None
+    collapse_reason: Optional[str] = None  # which diversity figure is below its threshold, when collapse
 
     @property
     def finished(self) -> bool:
@@ -61,7 +63,23 @@ def read_progress(root: str | Path) -> RunProgress:
                        collapse=last.get("collapse") == 1,
                        collapse_threshold=config.get("monitor", {}).get("collapse_threshold"),
                        data_path=config.get("data", {}).get("path"),
-                       max_minutes=config.get("training", {}).get("max_minutes"))
+                       max_minutes=config.get("training", {}).get("max_minutes"),
+                       collapse_reason=collapse_text(last, config.get("monitor", {}),
+                                                     data_class_names(config.get("data", {}).get("path")))
+                       if last.get("collapse") == 1 else None)
+
+
+def data_class_names(path: Optional[str]) -> list[str]:
+    """Returns the class names of the prepared data set at `path`; [] when it has none or is gone."""
+    from spectrogen.errors import SpectrogenError
+    from spectrogen.training.data_loading import open_dataset
+
+    if not path:
+        return []
+    try:
+        return list(open_dataset(path).class_names)
+    except (SpectrogenError, OSError, ValueError):
+        return []
 
 
 def resume_command(progress: RunProgress, more: int = 50) -> str:
@@ -82,8 +100,7 @@ def summary_lines(root: str | Path) -> list[str]:
              + ("" if progress.finished else " (stopped early; it can be resumed)")]
     if progress.diversity_ratio is not None:
         if progress.collapse:
-            lines.append(f"  warning: the last samples look alike (mode collapse): layout diversity "
-                         f"{progress.diversity_ratio:.2f} of the real data's, below {progress.collapse_threshold}")
+            lines.append(f"  warning: mode collapse in the last samples: {progress.collapse_reason}")
         else:
             lines.append(f"  sample diversity: {progress.diversity_ratio:.2f} of the real data's (collapse below "
                          f"{progress.collapse_threshold})")

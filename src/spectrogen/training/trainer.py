@@ -30,7 +30,8 @@ from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
 from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
 from spectrogen.training.method import TrainingMethod
-from spectrogen.training.monitor import ConvergenceMonitor, HealthMonitor, primary_loss, structure_distance
+from spectrogen.training.monitor import (CLASS_SAMPLES, ConvergenceMonitor, HealthMonitor, collapse_text, primary_loss,
+                                         structure_distance)
 from spectrogen.training.plots import write_plots
 from spectrogen.training.progress import Progress, summary
 from spectrogen.training.cpu_threads import ThreadChooser
@@ -112,6 +113,11 @@ class Trainer:
         if count >= 2 and self.is_main:  # only rank 0 samples, so only it needs the real side
             real = self.data.examples(self.data.reference_indices(count)).x  # (n, 1, H, W)
             self.convergence.real_distance = structure_distance(real.cpu())
+        self.class_check_labels = None  # (K * CLASS_SAMPLES,) for the per-class collapse signal of cgan
+        if self.fixed_labels is not None and self.config.monitor.class_collapse_threshold > 0 and self.is_main:
+            for k, indices in self.data.class_reference_indices(CLASS_SAMPLES).items():
+                self.convergence.real_class_distances[k] = structure_distance(self.data.examples(indices).x.cpu())
+            self.class_check_labels = torch.arange(CLASS_SAMPLES * classes, device=self.context.device) % classes
 
     # --- the loop ------------------------------------------------------------------------------------
     def fit(self) -> Optional[str]:
@@ -261,8 +267,7 @@ class Trainer:
         self._log_epoch(row)
         if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
                 and epoch >= config.monitor.stability_window):
-            self.progress.log(f"mode collapse: sample diversity is {row['diversity_ratio']:.3f} of the real "
-                              f"data's (below monitor.collapse_threshold={config.monitor.collapse_threshold}); "
+            self.progress.log(f"mode collapse: {collapse_text(row, config.monitor.model_dump(), self.data.class_names)}; "
                               f"stopping as monitor.early_stop_on_collapse asks")
             self.stop_reason = "mode collapse"
 
@@ -277,12 +282,18 @@ class Trainer:
                 with torch.no_grad():
                     samples = self.method.sample(self.config.output.num_samples, generator=generator,
                                                  labels=self.fixed_labels)  # (n, C, H, W)
+                    per_class = None if self.class_check_labels is None else self.method.sample(
+                        len(self.class_check_labels), generator=generator, labels=self.class_check_labels)
             finally:
                 self.method.train(True)
         self.latest_samples = samples.detach().float().cpu().numpy()
         self.latest_samples_epoch = epoch
         self.run.save_samples(epoch, self.latest_samples)
-        return self.convergence.diversity(samples)
+        figures = self.convergence.diversity(samples)
+        if per_class is not None:
+            by_class = self.convergence.class_diversity(per_class, self.class_check_labels)
+            figures = {**figures, **by_class, "collapse": max(figures.get("collapse", 0), by_class.get("collapse", 0))}
+        return figures
 
     def _plateau(self, row: dict[str, Any]) -> None:
         key = self.method.best_statistic if self.method.best_statistic in row else primary_loss(row)
@@ -304,7 +315,14 @@ class Trainer:
             flags.append(f"{row['nan_events']} non-finite event(s)")
         if row.get("collapse") == 1 and row["epoch"] >= self.config.monitor.stability_window:
             # a young generator's samples are often alike; the flag is in the CSV from epoch 1
-            flags.append(f"possible mode collapse (diversity {row['diversity_ratio']:.3f})")
+            whole = row.get("diversity_ratio")
+            if isinstance(whole, (int, float)) and whole < self.config.monitor.collapse_threshold:
+                flags.append(f"possible mode collapse (diversity {whole:.3f})")
+            else:
+                names = self.data.class_names
+                alike = int(row.get("alike_class", -1))
+                name = names[alike] if 0 <= alike < len(names) else f"class {alike}"
+                flags.append(f"possible mode collapse ({name}: class diversity {row['class_diversity_ratio']:.3f})")
         text = (f"epoch {row['epoch']}/{self.config.training.epochs}  {summary(row)}  "
                 f"{row['seconds']:.1f}s  {row['samples_per_s']:.0f} samples/s")
         self.progress.log("  ".join([text] + flags))
