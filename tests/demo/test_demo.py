@@ -143,3 +143,21 @@ def test_verdict_names_the_figure_that_misses_its_target():
     lines = demo.evaluation_lines({"figures": low, "targets": targets, "verdict": demo.verdict(low, missed)})
     assert "recall 0.31 (target >= 0.6 LOW)" in lines[1] and "precision 0.70 (target >= 0.6 ok)" in lines[1]
     assert "not yet like the engines" in lines[-1] and "recall" in lines[-1]
+
+
+def test_an_engine_type_the_samples_never_draw_is_named_in_the_verdict():
+    # an unconditional model's samples must show every engine type, clearly (the issue's "every engine
+    # type recognisable"): here v8 is never drawn
+    figures = {"is": 3.0, "is_real": 3.7, "is_ratio": 0.81, "precision": 0.7, "recall": 0.65, "diversity_ratio": 0.9,
+               "type_coverage": 0.0, "recognised": 0.95}
+    targets = {key: demo.DEMO_TARGETS[key] for key in figures if key in demo.DEMO_TARGETS}
+    missed = [key for key in targets if figures[key] < targets[key]]
+    assert missed == ["type_coverage"]
+    types = {"single": 0.34, "inline4": 0.33, "v8": 0.0, "diesel": 0.33}
+    lines = demo.evaluation_lines({"figures": figures, "targets": targets, "types": types,
+                                   "verdict": demo.verdict(figures, missed)})
+    drawn = next(line for line in lines if "engine types drawn" in line)
+    assert "v8 0%" in drawn and "(real: 25% each)" in drawn and "0.00 (target >= 0.5 LOW)" in drawn
+    assert "0.95 (target >= 0.9 ok)" in drawn
+    assert "engine type seldom or never drawn" in lines[-1]
+    assert "every engine type drawn" in demo.verdict({**figures, "type_coverage": 0.8}, [])

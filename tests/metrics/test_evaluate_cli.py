@@ -142,3 +142,27 @@ def test_a_feature_network_that_separates_the_classes_adds_no_warning(data_dir, 
                  "--n", "40", "--metrics", "fid"]) == 0
     assert "warning:" not in capsys.readouterr().out
     assert json.loads((run_dir / "evaluation" / "metrics.json").read_text())["feature_trust"]["meaningful"] is True
+
+
+def test_unconditional_samples_say_which_classes_they_draw_and_how_clearly(data_dir, classifier_file,
+                                                                           harmonic_set, tmp_path):
+    # the demo's "every engine type recognisable": a set that draws every class scores near 1, a set
+    # of one class 0 for the classes it never draws, and noise is seldom clearly any class
+    x, labels = harmonic_set
+    held = x[300:400], labels[300:400]
+    sets = {"all": normalised(data_dir, held[0]), "one": normalised(data_dir, held[0][held[1] == 0])}
+    sets["noisy"] = np.clip(sets["all"] + np.random.default_rng(0).normal(0, 0.8, sets["all"].shape),
+                            -1, 1).astype(np.float32)
+    records = {}
+    for name, samples in sets.items():
+        np.save(tmp_path / f"{name}.npy", samples)
+        assert main(["evaluate", "--samples", str(tmp_path / f"{name}.npy"), "--data", str(data_dir),
+                     "--classifier", str(classifier_file), "--metrics", "is", "--out", str(tmp_path / name)]) == 0
+        records[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+    every, one, noisy = (records[name] for name in ("all", "one", "noisy"))
+    assert set(every["per_class"]) == set(CLASSES)
+    assert all(abs(figures["real_share"] - 1 / len(CLASSES)) < 0.15 for figures in every["per_class"].values())
+    assert every["metrics"]["type_coverage"] >= 0.6 and every["metrics"]["recognised"] >= 0.8
+    assert one["metrics"]["type_coverage"] == 0.0 and one["per_class"][CLASSES[0]]["share"] >= 0.8
+    assert noisy["metrics"]["recognised"] < every["metrics"]["recognised"] - 0.2
+    assert "type_coverage" in (tmp_path / "all" / "metrics.txt").read_text()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from spectrogen import __version__
-from spectrogen.metrics.evaluate import EvaluationResult
+from spectrogen.metrics.evaluate import RECOGNISED_PROBABILITY, EvaluationResult
 from spectrogen.metrics.trust import warning_lines
 
 METRICS_FORMAT = "spectrogen-metrics"
@@ -41,6 +41,8 @@ DESCRIPTIONS = {
     "nn_copy_fraction": (None, "share of samples nearer to the training set than 95% of its own examples are"),
     "profile_distance": (None, "mean |difference| of per-frequency mean and std profiles"),
     "class_accuracy": (None, "classifier accuracy on samples of the requested classes"),
+    "type_coverage": (None, "least drawn class: its share of the samples over its share of the real data; 0 = a class never drawn"),
+    "recognised": (None, f"share of samples the feature network puts in one class with probability >= {RECOGNISED_PROBABILITY:g}"),
 }
 _SPREADS = {spread for spread, _ in DESCRIPTIONS.values() if spread}
 

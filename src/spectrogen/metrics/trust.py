@@ -16,7 +16,7 @@ MIN_HELD_OUT = 20  # below this many held-out examples one mistake moves the acc
 # classes, so its features mix them (2 classes: 0.75, 4: 0.625, 10: 0.55)
 CLEARLY_ABOVE_CHANCE = 0.5
 FEATURE_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "is_real", "is_real_std", "precision", "recall",
-                   "class_accuracy")
+                   "class_accuracy", "type_coverage", "recognised")
 ADVICE = ("record more examples of each class (a few dozen or more), or pass --classifier PATH: a feature "
           "network made by `spectrogen evaluate --train-classifier DATA --out CLASSIFIER.pt` on a larger "
           "data set of the same kind of sound")

@@ -86,7 +86,8 @@ def read_run(run_dir: str | Path) -> RunContents:
 
 
 EVALUATION_FILE = Path("evaluation") / "metrics.json"  # where `spectrogen evaluate RUN` and the demo write
-SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy")
+SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy",
+                 "type_coverage", "recognised")
 
 
 def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
