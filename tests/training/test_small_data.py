@@ -8,7 +8,8 @@ import pytest
 
 from spectrogen.cli.main import main
 from spectrogen.config import load_config
-from spectrogen.training.small_data import MIN_STEPS, SMALL_DATA, small_batch, small_data_overrides, warnings
+from spectrogen.training.small_data import (AUGMENT_BELOW, MIN_STEPS, SMALL_DATA, SMALL_GAN_RECIPE, small_batch,
+                                            small_data_overrides, warnings)
 
 from conftest import tone_features, write_dataset
 
@@ -29,6 +30,19 @@ def test_small_data_settings_leave_the_users_own_alone():
     mine = dict(small_data_overrides(config, 20, given={"training.epochs", "training.diffaugment"}))
     assert "training.epochs" not in mine and "training.diffaugment" not in mine and mine["training.batch_size"] == 4
     assert small_data_overrides(config, SMALL_DATA, given=()) == []  # a large data set keeps the preset
+
+
+def test_a_few_dozen_examples_get_the_gan_recipe_that_learned_twenty_phrases():
+    # SpecGAN's WGAN-GP at five critic updates drew one texture on 20 spoken phrases; the recipe did not
+    config = load_config("default", [("model.name", "specgan")])
+    chosen = dict(small_data_overrides(config, 20, given=()))
+    assert all(chosen[key] == value for key, value in SMALL_GAN_RECIPE.items())
+    mine = dict(small_data_overrides(config, 20, given={"training.loss"}))
+    assert "training.loss" not in mine and mine["training.mode_seeking"] == 1.0
+    larger = dict(small_data_overrides(config, AUGMENT_BELOW, given=()))
+    assert not set(SMALL_GAN_RECIPE) & set(larger)  # 200 examples and more keep the family's own training
+    diffusion = dict(small_data_overrides(load_config("default", [("model.name", "diffusion")]), 20, given=()))
+    assert not set(SMALL_GAN_RECIPE) & set(diffusion)
 
 
 def test_a_short_run_without_augmentation_is_warned_about_once():
