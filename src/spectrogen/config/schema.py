@@ -185,8 +185,9 @@ class MonitorConfig(Section):
     )
     stability_window: int = Field(10, ge=2)
     collapse_threshold: float = Field(
-        0.25, ge=0.0, description="diversity of the samples' layouts relative to real data's below which "
-                                  "collapse is flagged"
+        0.5, ge=0.0, description="diversity of the samples' layouts relative to real data's below which "
+                                 "collapse is flagged (samples spread less than half as much as real "
+                                 "examples: one texture, or one type of sound of several)"
     )
     class_collapse_threshold: float = Field(
         0.5, ge=0.0, description="cgan: diversity of one class's samples' layouts relative to that class's real "
