@@ -1,6 +1,6 @@
 """Small data sets: what `spectrogen train --data DATA` gives on 20 spoken phrases, with and without the small-data settings.
 
-    python benchmarks/small_data.py [--work DIR] [--widths 16] [--runs without defaults issue]
+    python benchmarks/small_data.py [--work DIR] [--runs defaults augment-only without issue dcgan]
 
 A user's own 20 recordings: four short phrases, each said by five espeak-ng voices (one class per
 phrase), prepared with `spectrogen prepare` at its defaults. Each run is a `spectrogen train`
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import soxr
 from spectrogen.training.summary import read_progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
+from run import run, spectrogen  # noqa: E402
 from spoken_digits import ACCENTS, TEST_VARIANTS, TRAIN_VARIANTS, speak, trim  # noqa: E402
 
 PHRASES = ("turn the engine on", "please open the door", "what time is it", "good morning to you")
@@ -72,14 +72,15 @@ def say(folder: Path, voices: list[tuple[str, str]], count: int, seed: int) -> N
                             subtype="PCM_16")
 
 
-def spectrogen(*args: str, log: Path) -> float:
-    """Runs one spectrogen command (its output to `log`); returns its wall seconds."""
-    started = time.perf_counter()
-    with open(log, "w") as handle:
-        done = subprocess.run(["spectrogen", *args], stdout=handle, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        raise SystemExit(f"spectrogen {' '.join(args)} failed; see {log}")
-    return time.perf_counter() - started
+def classifier_for(work: Path, size: int) -> Path:
+    """Returns the feature network for size x size samples, trained on the scoring set at first use."""
+    path = work / f"classifier_{size}.pt"
+    if not path.is_file():
+        log = work / f"classifier_{size}.log"
+        run(spectrogen("evaluate", "--train-classifier", str(work / "reference"), "--size", f"{size}x{size}",
+                       "--out", str(path)), log)
+        print(log.read_text().strip().splitlines()[-1])
+    return path
 
 
 def main() -> int:
@@ -95,25 +96,23 @@ def main() -> int:
     if not (work / "data").exists():
         say(work / "recordings", users, PER_PHRASE, args.seed)
         say(work / "reference_recordings", others, REFERENCE_PER_PHRASE, args.seed + 1)
-        spectrogen("prepare", str(work / "recordings"), "--out", str(work / "data"), log=work / "prepare.log")
-        spectrogen("prepare", str(work / "reference_recordings"), "--out", str(work / "reference"),
-                   log=work / "prepare_reference.log")
-        spectrogen("evaluate", "--train-classifier", str(work / "reference"), "--size", "64x64",
-                   "--out", str(work / "classifier.pt"), log=work / "classifier.log")
-    print((work / "classifier.log").read_text().strip().splitlines()[-1])
-    rows = []
+        run(spectrogen("prepare", str(work / "recordings"), "--out", str(work / "data")), work / "prepare.log")
+        run(spectrogen("prepare", str(work / "reference_recordings"), "--out", str(work / "reference")),
+            work / "prepare_reference.log")
     for name in args.runs:
-        run = work / "runs" / name
-        seconds = spectrogen("train", "--data", str(work / "data"), "--output-dir", str(run),
-                             "--overwrite", *RUNS[name], log=work / f"train_{name}.log")
-        spectrogen("evaluate", str(run / "checkpoints" / "final_model.tar"), "--data", str(work / "reference"),
-                   "--classifier", str(work / "classifier.pt"), "--metrics", "is,pr,diversity", "--n", "160",
-                   "--out", str(run / "evaluation_reference"), "--overwrite", log=work / f"evaluate_{name}.log")
-        metrics = json.loads((run / "evaluation_reference" / "metrics.json").read_text())["metrics"]
-        rows.append((name, metrics["is"] / metrics["is_real"], metrics["precision"], metrics["recall"],
-                     metrics["diversity_ratio"], read_progress(run).collapse, seconds))
-        print(f"{name:14s} IS ratio {rows[-1][1]:.2f}  precision {rows[-1][2]:.2f}  recall {rows[-1][3]:.2f}  "
-              f"diversity {rows[-1][4]:.2f}  collapse flagged: {rows[-1][5]}  {seconds:.0f} s", flush=True)
+        folder = work / "runs" / name
+        started = time.perf_counter()
+        run(spectrogen("train", "--data", str(work / "data"), "--output-dir", str(folder), "--overwrite",
+                       *RUNS[name]), work / f"train_{name}.log")
+        seconds = time.perf_counter() - started
+        size = json.loads((folder / "epochs_statistics" / "experiment_config.json").read_text())["model"]["image_size"]
+        run(spectrogen("evaluate", str(folder / "checkpoints" / "final_model.tar"), "--data", str(work / "reference"),
+                       "--classifier", str(classifier_for(work, size)), "--metrics", "is,pr,diversity", "--n", "160",
+                       "--out", str(folder / "evaluation_reference"), "--overwrite"), work / f"evaluate_{name}.log")
+        metrics = json.loads((folder / "evaluation_reference" / "metrics.json").read_text())["metrics"]
+        print(f"{name:14s} IS ratio {metrics['is'] / metrics['is_real']:.2f}  precision {metrics['precision']:.2f}  "
+              f"recall {metrics['recall']:.2f}  diversity {metrics['diversity_ratio']:.2f}  "
+              f"collapse flagged: {read_progress(folder).collapse}  {seconds:.0f} s", flush=True)
     return 0
 
 

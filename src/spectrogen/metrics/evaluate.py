@@ -150,13 +150,21 @@ class EvaluationResult:
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}, **self.info}
 
 
+def _network_classes(reference: RealReference) -> list[str]:
+    """Returns the class names of the reference's feature network (none for an unsupervised one)."""
+    return list(getattr(reference.network, "class_names", []) or [])
+
+
+def _classifies(reference: RealReference, names: Sequence[str]) -> bool:
+    """Whether the feature network is a classifier of exactly the classes `names`."""
+    return _network_classes(reference) == list(names) and getattr(reference.network, "kind", "") == "supervised"
+
+
 def _class_figures(fake: Features, fake_labels: np.ndarray, reference: RealReference, want_fid: bool,
                    result: EvaluationResult) -> None:
     # per requested class: how many samples, how often the classifier agrees, and FID against that class
-    network_names = list(getattr(reference.network, "class_names", []) or [])
-    names = reference.class_names or network_names
-    can_classify = fake.probabilities is not None and network_names == names and \
-        getattr(reference.network, "kind", "") == "supervised"
+    names = reference.class_names or _network_classes(reference)
+    can_classify = fake.probabilities is not None and _classifies(reference, names)
     if not can_classify:
         result.skipped["class_accuracy"] = ("the feature network does not classify the data set's classes "
                                             "(train one with --train-classifier on this labelled data set)")
@@ -180,14 +188,13 @@ def _class_figures(fake: Features, fake_labels: np.ndarray, reference: RealRefer
 def _type_figures(fake: Features, reference: RealReference, result: EvaluationResult) -> None:
     # samples of an unconditional model: which class the feature network sees in each, how often each
     # class is drawn against its share of the real data, and how many samples are clearly one class
-    network_names = list(getattr(reference.network, "class_names", []) or [])
-    if fake.probabilities is None or reference.labels is None or network_names != reference.class_names or \
-            getattr(reference.network, "kind", "") != "supervised":
+    names = reference.class_names
+    if fake.probabilities is None or reference.labels is None or not _classifies(reference, names):
         return
     predicted, confidence = fake.probabilities.argmax(axis=1), fake.probabilities.max(axis=1)
     clear = confidence >= RECOGNISED_PROBABILITY
     coverage = []
-    for index, name in enumerate(network_names):
+    for index, name in enumerate(names):
         real_share = float((reference.labels == index).mean())
         share = float((predicted == index).mean())
         result.per_class[name] = {"share": share, "real_share": real_share,

@@ -60,9 +60,9 @@ def small_data_overrides(config: ExperimentConfig, train_examples: int,
     if batch != training.batch_size:
         chosen["training.batch_size"] = batch
     if config.model.name in GAN_FAMILIES:
-        if not training.diffaugment and train_examples < AUGMENT_BELOW:
-            chosen["training.diffaugment"] = ["translation", "cutout"]
         if train_examples < AUGMENT_BELOW:
+            if not training.diffaugment:
+                chosen["training.diffaugment"] = ["translation", "cutout"]
             chosen.update({key: value for key, value in SMALL_GAN_RECIPE.items() if _current(config, key) != value})
         if training.ema_decay is None:
             chosen["training.ema_decay"] = 0.99
