@@ -60,3 +60,24 @@ def listen():
         return (20 * np.log10(rms) if rms > 0 else -np.inf), (edges / body if body > 0 else np.inf)
 
     return hear
+
+
+# --- the reliability battery's count (tests/reliability/, docs/reliability.md) ------------------------
+BATTERY = {"bad_input": "bad inputs", "kill_point": "kill points", "data_loss": "data-loss checks"}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints how many cases of each kind the reliability battery ran, and how many of them passed."""
+    counts = {marker: [0, 0] for marker in BATTERY}
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            cases = int(dict(getattr(report, "user_properties", [])).get("cases", 1))  # a test may loop over cases
+            for marker in BATTERY:
+                if marker in getattr(report, "keywords", {}):
+                    counts[marker][0] += cases
+                    counts[marker][1] += cases if outcome == "passed" else 0
+    if any(total for total, _ in counts.values()):
+        parts = [f"{total} {BATTERY[marker]} ({passed} passed)" for marker, (total, passed) in counts.items()]
+        terminalreporter.write_line("reliability battery: " + ", ".join(parts))

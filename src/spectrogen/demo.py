@@ -130,7 +130,10 @@ def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device:
 
 
 def check_out_folder(out: Path, overwrite: bool) -> None:
-    """Raises OverwriteError when `out` holds anything and `overwrite` is off; with it, removes the demo's entries."""
+    """Raises OverwriteError when `out` holds anything and `overwrite` is off; with it, removes the demo's entries.
+
+    Entries with a demo's names in a folder that holds no demo are the user's: refused either way.
+    """
     if not out.exists():
         return
     if not out.is_dir():
@@ -142,6 +145,10 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
         what = "a demo" if (out / MARKER).exists() else f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
         raise OverwriteError(f"{out} already holds {what}; pass --overwrite to replace the demo there, "
                              f"or choose another --out")
+    clashing = [name for name in DEMO_ENTRIES if (out / name).exists() or (out / name).is_symlink()]
+    if clashing and not (out / MARKER).is_file():
+        raise OverwriteError(f"{out} holds {', '.join(clashing)} but no demo ({MARKER}); --overwrite replaces only "
+                             "a demo's own files: move them away or choose another --out")
     for name in DEMO_ENTRIES:  # the user's own files in the folder are left alone
         path = out / name
         if path.is_dir() and not path.is_symlink():
@@ -229,7 +236,7 @@ def _sample(run: Path, samples: Path, device: str) -> list[Path]:
 
     model = load_generator(run / "checkpoints" / "final_model.tar", device=device)
     written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=0, overwrite=True)
-    return written.audio
+    return list(written.audio)
 
 
 def _rewrite_report(run: Path) -> None:

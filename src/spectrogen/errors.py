@@ -1,5 +1,10 @@
 """Errors a user can act on. The CLI prints their message (no traceback) and exits with `exit_code`."""
 
+from __future__ import annotations
+
+import errno
+from typing import Optional
+
 
 class SpectrogenError(Exception):
     """Base class of expected errors: bad input, bad configuration, refused overwrite."""
@@ -41,3 +46,26 @@ class NotAvailableError(SpectrogenError):
 
 class TrainingDiverged(SpectrogenError):
     """Training produced non-finite values and the configuration says to stop."""
+
+
+def os_error_in_chain(exc: BaseException) -> Optional[OSError]:
+    """Returns the first OSError among `exc`, its cause and its context, or None."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    if isinstance(exc, RuntimeError) and "write failed" in str(exc):
+        # torch's writer reports a full disk as "file write failed" without the OSError
+        return OSError(errno.ENOSPC, "could not write (is the disk full?)")
+    return None
+
+
+def os_error_at(exc: BaseException, path) -> Optional[OSError]:
+    """Returns the OSError behind `exc` (see os_error_in_chain) with `path` as its file name, or None."""
+    error = os_error_in_chain(exc)
+    if error is None:
+        return None
+    return OSError(error.errno, error.strerror or str(error), str(path))

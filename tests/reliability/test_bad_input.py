@@ -40,6 +40,8 @@ from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
 from reliability_helpers import make_npy_dataset, run_cli, train_args, tree_digest, write_tone
 
+pytestmark = pytest.mark.bad_input
+
 ROOT_READS_EVERYTHING = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 ROOT_REASON = "running as root: file permissions do not stop root from reading (the broken link and pipe cases cover it)"
 
@@ -322,9 +324,10 @@ def prepare_refusals(tmp_path):
     ]
 
 
-def test_prepare_refuses_what_makes_no_data_set_with_exit_code_2(tmp_path, capsys):
+def test_prepare_refuses_what_makes_no_data_set_with_exit_code_2(tmp_path, capsys, record_property):
     cases = prepare_refusals(tmp_path)
     before = tree_digest(tmp_path)
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(["prepare", *arguments], capsys)
         assert_refused(code, err, *expected)
@@ -368,9 +371,10 @@ def train_cases(p):
     ]
 
 
-def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(inputs, capsys):
+def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(inputs, capsys, record_property):
     cases = train_cases(inputs)
     run_before = tree_digest(inputs.run)
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(["train", *arguments], capsys)
         assert_refused(code, err, *expected)
@@ -380,7 +384,7 @@ def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(
 
 
 # --- sample ------------------------------------------------------------------------------------------
-def test_sample_refuses_bad_checkpoints_and_options_with_exit_code_2(inputs, capsys):
+def test_sample_refuses_bad_checkpoints_and_options_with_exit_code_2(inputs, capsys, record_property):
     out = inputs.root / "samples"
     good = inputs.checkpoint
     cases = [
@@ -394,6 +398,7 @@ def test_sample_refuses_bad_checkpoints_and_options_with_exit_code_2(inputs, cap
         ([good, "--format", "mp3"], ["--format mp3"]),
         ([good, "--class", "dog"], ["unconditional dcgan", "--class"]),
     ]
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(["sample", *arguments, "--out", out], capsys)
         assert_refused(code, err, *expected)
@@ -407,7 +412,7 @@ def test_reconstruct_refuses_a_checkpoint_of_another_model(inputs, capsys):
 
 
 # --- convert -----------------------------------------------------------------------------------------
-def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(inputs, capsys):
+def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(inputs, capsys, record_property):
     arrays, out = inputs.arrays, inputs.root / "images"
     cases = [
         ([arrays / "nan.npy"], ["nan.npy", "1 NaN or infinite"]),
@@ -423,6 +428,7 @@ def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(
         ([arrays / "good.npy", "--colormap", "no_such_map"], ["unknown colormap 'no_such_map'"]),
     ]
     before = tree_digest(arrays)
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(["convert", *arguments, "--out", out], capsys)
         assert_refused(code, err, *expected)
@@ -437,7 +443,7 @@ def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(
 
 
 # --- evaluate ----------------------------------------------------------------------------------------
-def test_evaluate_refuses_bad_checkpoints_data_and_samples_with_exit_code_2(inputs, capsys):
+def test_evaluate_refuses_bad_checkpoints_data_and_samples_with_exit_code_2(inputs, capsys, record_property):
     arrays, data, run = inputs.arrays, inputs.data, inputs.run
     out = inputs.root / "evaluation"
     cases = [
@@ -453,6 +459,7 @@ def test_evaluate_refuses_bad_checkpoints_data_and_samples_with_exit_code_2(inpu
         (["--samples", arrays / "nan.npy", "--data", data], ["nan.npy", "NaN or infinite"]),
         (["--samples", arrays / "objects.npy", "--data", data], ["objects.npy", "Python objects"]),
     ]
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(["evaluate", *arguments, "--out", out], capsys)
         assert_refused(code, err, *expected)

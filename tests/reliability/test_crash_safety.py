@@ -33,6 +33,8 @@ from spectrogen.training.csv_log import CsvLog
 from reliability_helpers import (check_run_files, epoch_numbers, finish, kill_hard, prepare_quietly, start_training,
                                  steps_done, train_args, wait_for_step, wait_until, write_tones)
 
+pytestmark = pytest.mark.kill_point
+
 EPOCHS = 8
 STEPS_PER_EPOCH = 6  # 24 windows, batch 4
 CHECKPOINT_EVERY = 2
@@ -85,7 +87,8 @@ def final_iterations(run):
 
 @pytest.mark.slow  # six training processes, each paying for its imports
 def test_kills_at_random_moments_and_inside_checkpoint_writes_lose_at_most_one_interval(
-        audio_data, tmp_path, quick_plots):
+        audio_data, tmp_path, quick_plots, record_property):
+    record_property("cases", 5)  # the battery counts the five kill points below
     rng = random.Random(20240607)
     run, log = tmp_path / "run", tmp_path / "train.log"
     interval = CHECKPOINT_EVERY * STEPS_PER_EPOCH

@@ -25,6 +25,8 @@ from reliability_helpers import (check_run_files, csv_table, epoch_numbers, feat
                                  prepare_quietly, run_cli, start_training, train_args, tree_digest, wait_until,
                                  write_tones)
 
+pytestmark = pytest.mark.data_loss
+
 
 @pytest.fixture
 def workspace(tmp_path, capsys, quick_plots):

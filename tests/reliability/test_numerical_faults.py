@@ -32,6 +32,8 @@ from spectrogen.training.csv_log import CsvLog
 
 from reliability_helpers import prepare_quietly, run_cli, train_args, write_npy_sources
 
+pytestmark = pytest.mark.bad_input
+
 LR = 2e-4  # the DCGAN default
 STEPS = 3  # per epoch
 

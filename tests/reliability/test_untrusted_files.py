@@ -33,6 +33,8 @@ from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
 from reliability_helpers import feature_network, make_npy_dataset, run_cli, train_args, tree_digest
 
+pytestmark = pytest.mark.bad_input
+
 # --- the audit hook: which files does the process open? -----------------------------------------------
 _opened: list[list[str]] = []
 
@@ -83,7 +85,7 @@ def assert_refused(code, err, *expected):
 
 
 # --- files that carry code -----------------------------------------------------------------------------
-def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(trained, tmp_path, capsys):
+def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(trained, tmp_path, capsys, record_property):
     data, run = trained
     marker = tmp_path / "code_ran"
     good = load_checkpoint(run / "checkpoints" / "final_model.tar")
@@ -119,6 +121,7 @@ def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(t
         (["evaluate", "--samples", samples / "samples.npy", "--data", data, "--out", tmp_path / "e4"],
          ["evil.tar", "carries Python code"]),
     ]
+    record_property("cases", len(cases))  # the battery counts each case
     for arguments, expected in cases:
         code, _, err = run_cli(arguments, capsys)
         assert_refused(code, err, *expected)

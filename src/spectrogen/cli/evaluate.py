@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from spectrogen.errors import ConfigError, OverwriteError, UsageError
+from spectrogen.paths import check_file_path, check_folder_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +88,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise UsageError("--train-classifier needs --out CLASSIFIER.pt, the file to write")
-    out = Path(args.out)
+    out = check_file_path(args.out, "--out")
     if out.exists() and not args.overwrite:
         raise OverwriteError(f"{out} already exists; choose another --out or pass --overwrite")
     if args.epochs < 1:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
 
     metrics = parse_metrics(args.metrics)  # checked before anything slow
-    out = _default_out(args)
+    out = check_folder_path(_default_out(args), "--out")
     if (out / METRICS_FILE).exists() and not args.overwrite:
         raise OverwriteError(f"{out} already holds {METRICS_FILE} of an earlier evaluation; pass --overwrite "
                              f"to replace it, or choose another --out")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from spectrogen import __version__
-from spectrogen.errors import SpectrogenError
+from spectrogen.cli.failures import describe_os_error, print_error, quiet_library_warnings
+from spectrogen.errors import SpectrogenError, os_error_in_chain
 
 # sub-command -> (module, one-line help)
 COMMANDS = {
@@ -30,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Start with `spectrogen demo` to see a whole run on built-in data.",
     )
     parser.add_argument("--version", action="version", version=f"spectrogen {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error and the libraries' warnings "
+                             "(also SPECTROGEN_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
@@ -41,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command)
+        # accepted after the sub-command too; SUPPRESS keeps a --debug given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback of an error and the libraries' warnings")
         command.set_defaults(handler=module.run)
     return parser
 
@@ -48,14 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("SPECTROGEN_DEBUG", "") not in ("", "0")
+    if not debug:
+        quiet_library_warnings()
     try:
         return int(args.handler(args) or 0)
     except SpectrogenError as exc:
-        print(f"spectrogen {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print_error(args.command, str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"spectrogen {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            raise
+        print_error(args.command, "out of memory; ask for less at once (a smaller --batch-size, --n or size)")
+        return 1
+    except Exception as exc:  # an OS error on a file is the user's to fix; anything else is a defect
+        error = os_error_in_chain(exc)
+        if error is None or debug:
+            raise
+        message, code = describe_os_error(error)
+        print_error(args.command, message)
+        return code
 
 
 if __name__ == "__main__":

@@ -75,21 +75,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes decoding recordings (default 1: decode in the main process, "
                              "with read-ahead threads); the data set is the same either way")
 
-    rep = parser.add_argument_group("representation (how audio becomes features)")
+    # the bounds are spectrogen.data.options.SIZE_LIMITS (not imported here: it would load torch)
+    rep = parser.add_argument_group(
+        "representation (how audio becomes features)",
+        "Sizes are bounded so that a typo is refused before any file is read: besides each flag's\n"
+        "range, one example may span at most 8388608 samples (--frames x --hop) and 16777216 STFT\n"
+        "values ((--n-fft / 2 + 1) x --frames).")
     rep.add_argument("--representation", metavar="NAME", choices=["specgan", "mel", "autoencoder"],
                      help="specgan (16 kHz, 128x128 log STFT), mel (log-mel) or autoencoder "
                           "(16 kHz, 128 mels x 256 frames); default: specgan for audio, autoencoder for "
                           "MUSDB18, the files' own size for CSV/PNG/NPY")
-    rep.add_argument("--sample-rate", type=int, metavar="HZ")
-    rep.add_argument("--n-fft", type=int)
+    rep.add_argument("--sample-rate", type=int, metavar="HZ", help="1 to 768000")
+    rep.add_argument("--n-fft", type=int, help="FFT length in samples, 2 to 65536")
     rep.add_argument("--win-length", type=int)
     rep.add_argument("--hop", type=int, metavar="SAMPLES", help="STFT hop length")
-    rep.add_argument("--n-mels", type=int)
+    rep.add_argument("--n-mels", type=int, help="mel bands, 1 to 2048")
     rep.add_argument("--fmin", type=float, metavar="HZ")
     rep.add_argument("--fmax", type=float, metavar="HZ")
-    rep.add_argument("--frames", type=int, help="frames per example (sets the window length)")
+    rep.add_argument("--frames", type=int, help="frames per example (sets the window length), 1 to 16384")
     rep.add_argument("--log", choices=["log_eps", "log1p", "db"], help="log compression of magnitudes")
-    rep.add_argument("--image-size", type=_size, metavar="H[xW]", help="resize each example to H x W")
+    rep.add_argument("--image-size", type=_size, metavar="H[xW]",
+                     help="resize each example to H x W, each side 1 to 2048")
 
     cut = parser.add_argument_group("recordings")
     cut.add_argument("--window-hop", type=float, metavar="SECONDS",

@@ -13,7 +13,9 @@ autoencoder could sound), NAME_reconstructed.wav and NAME_spectrogram_comparison
 gives example_K_griffin_lim.wav / example_K_reconstructed.wav and one spectrogram_comparison.png.
 metrics.csv and metrics.txt hold MSE, MAE, cosine similarity, spectral convergence, log-spectral
 distance, SI-SDR, and PESQ/STOI when the optional packages are installed (pip install spectrogen[speech]).
-Files already in --out are never replaced unless --overwrite.
+Files already in --out are never replaced unless --overwrite. Recordings that cannot be decoded or
+hold NaN or infinite samples (which `spectrogen prepare` refuses too) are skipped and named; when
+none is left the exit code is 2.
 """
 
 from __future__ import annotations

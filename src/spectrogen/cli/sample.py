@@ -16,7 +16,15 @@ never rescales audio), so that generated and real clips compare; a clip that wou
 down to -1 dBFS. --loudness rms sets every clip's RMS to -20 dBFS instead, --loudness peak its
 robust peak to -1 dBFS; sampling.json records the mode and each file's RMS. --truncation applies to GANs only (normal
 latents: components beyond |T| are redrawn; uniform latents: clamped); diffusion ignores it.
-Files already in --out are never replaced unless --overwrite.
+Samples are made and written --batch-size at a time, so memory holds one batch however large --n
+is (at most 10 million): images and .wav files appear as each batch is done, samples.npy grows under
+a hidden temporary name and gets its name when whole, and sampling.json is written last. Images
+share the colour scale of the first batch; grid.png shows the first 64 samples. For GANs and
+autoencoders a seed gives the same samples whatever --batch-size, and the first N of 2N samples are
+those of N (unconditional models, or one --class).
+--out must be a folder or a path where one can be made; files already in it are never replaced
+unless --overwrite, and then only files with the run's own names (samples.npy, sampling.json,
+labels.npy, grid.png, sample_01.png, ...).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from spectrogen.spectral.griffin_lim import PHASE_INITS
 
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .tar file from a run's checkpoints/ folder")
-    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16, at most 10 million)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.npy, images and .wav files")
     parser.add_argument("--class", dest="class_choice", metavar="NAME|INDEX",
                         help="conditional models: generate this class only (default: equal numbers per class)")
@@ -62,9 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from spectrogen.sampling.generate import set_diffusion_sampling
     from spectrogen.sampling.load import load_generator
-    from spectrogen.sampling.outputs import parse_formats, write_samples
+    from spectrogen.sampling.outputs import check_count, check_out_dir, parse_formats, write_samples
 
-    formats = parse_formats(args.formats)  # checked before the (slow) model load
+    # checked before the (slow) model load
+    formats = parse_formats(args.formats)
+    check_count(args.n)
+    check_out_dir(args.out)
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
     model = load_generator(args.checkpoint, device=args.device)
     set_diffusion_sampling(model, sampler=args.sampler, steps=args.steps, eta=args.eta,

@@ -17,6 +17,7 @@ import argparse
 import json
 
 from spectrogen.config import config_to_dict, load_config, parse_override
+from spectrogen.errors import UsageError
 
 # flag -> dotted configuration key (seed 000's names)
 OVERRIDE_FLAGS = {
@@ -56,10 +57,29 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
     """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for."""
-    overrides = [parse_override(text) for text in args.settings]
-    overrides += [(key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
-                  if getattr(args, flag, None) is not None]
-    return overrides
+    settings = [(text, *parse_override(text)) for text in args.settings]
+    flags = [(flag, key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
+             if getattr(args, flag, None) is not None]
+    refuse_conflicting_flags(settings, flags)
+    return [(key, value) for _, key, value in settings] + [(key, value) for _, key, value in flags]
+
+
+def refuse_conflicting_flags(settings: list[tuple[str, str, object]], flags: list[tuple[str, str, object]]) -> None:
+    """Raises UsageError, naming both, when a flag and a --set give one field different values.
+
+    `settings` holds (--set text, dotted key, value), `flags` (flag name, dotted key, value). Without this
+    the flag would win silently, whatever order they were given in.
+    """
+    for flag, key, value in flags:
+        for text, set_key, set_value in settings:
+            if set_key == key and not _same_value(value, set_value):
+                raise UsageError(f"--{flag.replace('_', '-')} {value} and --set {text} give {key} two values; "
+                                 f"give it once")
+
+
+def _same_value(flag_value: object, set_value: object) -> bool:
+    """Returns whether a flag's value and a --set value (read as JSON when it could be) are the same setting."""
+    return flag_value == set_value or str(flag_value) == str(set_value)
 
 
 def config_from_args(args: argparse.Namespace):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from spectrogen.config.resolve import resolve
 from spectrogen.config.schema import ExperimentConfig
@@ -83,6 +83,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); a configuration file must be UTF-8 JSON"
+                          ) from None
     try:
         data = json.loads(strip_json_comments(text))
     except json.JSONDecodeError as exc:
@@ -134,10 +137,36 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def section_of(key: str) -> Optional[type[BaseModel]]:
+    """Returns the section class that the dotted `key` names (e.g. `training`, `model.diffusion`), else None."""
+    section: type[BaseModel] = ExperimentConfig
+    for part in key.split("."):
+        field = section.model_fields.get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        section = field.annotation
+    return section
+
+
+def section_advice(key: str, value: Any) -> str:
+    """Returns what to say when the section `key` was given the plain `value`: how to set one of its keys."""
+    fields = list(section_of(key).model_fields)
+    example = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (int, float)) else "..."
+    return (f"{key} is a section, not a value; set one of its keys, e.g. --set {key}.{fields[0]}={example} "
+            f"(keys of {key}: {', '.join(fields)})")
+
+
+def refuse_value_for_section(key: str, value: Any) -> None:
+    """Raises ConfigError when `key` names a whole section but `value` is not a mapping of its keys."""
+    if section_of(key) is not None and not isinstance(value, dict):
+        raise ConfigError(f"{key} = {value!r}: {section_advice(key, value)}")
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """Returns a copy of `raw` with each dotted key set; unknown keys are left for validation to name."""
     result = json.loads(json.dumps(raw))
     for key, value in overrides:
+        refuse_value_for_section(key, value)
         parts = key.split(".")
         node = result
         for part in parts[:-1]:
@@ -163,6 +192,10 @@ def format_validation_error(error: ValidationError, source: str) -> str:
             continue
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
+        if item["type"] == "model_type" and section_of(key) is not None:
+            message = section_advice(key, item.get("input"))
+        if item["type"] == "finite_number":
+            message = "must be a finite number (inf and nan are not allowed)"
         if isinstance(item.get("input"), dict) and item["type"] == "value_error":
             # a check across several fields of a section: its message names them
             lines.append(f"  {message}")

@@ -18,12 +18,16 @@ NormalizationName = Literal["per_frequency", "minmax", "minmax01", "per_sample",
 
 # Image sizes each family can make; GAN stacks double the size per layer from 4x4.
 GAN_SIZES = (32, 64, 128, 256)
+# Largest side of a model image: far above any spectrogram the families are meant for (the cgan's
+# 128 x 512 mels, say), low enough that a typo is refused instead of ending in MemoryError.
+MAX_IMAGE_SIDE = 2048
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, assignments are validated too."""
+    """Base of every section: unknown keys are errors, assignments are validated too, and no float may be
+    inf or nan (JSON files may write Infinity and NaN; no setting means anything with them)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class AugmentConfig(Section):
@@ -94,8 +98,10 @@ class ModelConfig(Section):
 
     name: ModelName = "dcgan"
     latent_dim: int = Field(100, ge=1)
-    image_size: int = Field(128, ge=8, description="height (frequency bins) of the spectrogram image")
-    image_width: Optional[int] = Field(None, ge=8, description="width (frames); None means square")
+    image_size: int = Field(128, ge=8, le=MAX_IMAGE_SIDE,
+                            description=f"height (frequency bins) of the spectrogram image, at most {MAX_IMAGE_SIDE}")
+    image_width: Optional[int] = Field(None, ge=8, le=MAX_IMAGE_SIDE,
+                                       description=f"width (frames), at most {MAX_IMAGE_SIDE}; None means square")
     channels: int = Field(1, ge=1)
     features_g: int = Field(64, ge=1, description="generator width (SpecGAN: dim)")
     features_d: int = Field(64, ge=1, description="discriminator width (SpecGAN: dim)")

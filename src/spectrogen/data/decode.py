@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile
@@ -64,6 +64,20 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
                 yield mono
             if last:
                 return
+
+
+def finite_chunks(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Yields `chunks`; raises SkipFile at the first one holding NaN or infinite samples.
+
+    A float recording can hold them; one would poison a data set's moments, and every feature and
+    metric computed from the recording. The sum is finite when every sample is (a single fast
+    pass); only a sum that is not (NaN, infinity, or an overflow of huge finite samples) needs the
+    sample-by-sample check.
+    """
+    for chunk in chunks:
+        if not np.isfinite(chunk.sum()) and not np.isfinite(chunk).all():
+            raise SkipFile("holds NaN or infinite samples (a damaged floating-point recording)")
+        yield chunk
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:

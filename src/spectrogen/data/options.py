@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from numbers import Real
+from typing import Any, Literal, Mapping, Optional
 
 from spectrogen.errors import UsageError
 
@@ -12,6 +13,23 @@ MUSDB_STEMS = ("mixture", "drums", "bass", "other", "vocals")
 
 #: windows quieter than this (RMS in dBFS, a full-scale square wave is 0 dBFS) are dropped
 DEFAULT_SILENCE_DB = -60.0
+
+# Upper bounds of the representation settings (the flags of the same names), checked before any
+# file is read: far above any spectrogram the models here are made for (the presets have 128 rows,
+# 128 to 512 frames and n_fft 256 to 1280), low enough that a typo is refused at once instead of
+# ending in MemoryError. Each preset stays within the two per-example bounds up to the most frames.
+#: representation field -> (flag, smallest, largest)
+SIZE_LIMITS = {
+    "sample_rate": ("--sample-rate", 1, 768_000),  # the highest rate audio interfaces record at
+    "n_fft": ("--n-fft", 2, 65_536),  # 1.5 s at 44.1 kHz
+    "n_mels": ("--n-mels", 1, 2048),
+    "frames": ("--frames", 1, 16_384),  # 131 s of the specgan preset, 190 s of mel
+    "image_size": ("--image-size", 1, 2048),  # each side; the model configuration's bound too
+}
+#: the most audio samples one example may span (--frames x --hop): 190 s at 44.1 kHz
+MAX_EXAMPLE_SAMPLES = 1 << 23
+#: the most STFT values one example may hold ((n_fft // 2 + 1) x frames, before any mel or resize)
+MAX_EXAMPLE_BINS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -53,3 +71,40 @@ class PrepareOptions:
         values = asdict(self)
         values["stems"] = list(self.stems)
         return values
+
+
+def check_size_settings(settings: Mapping[str, Any]) -> None:
+    """Raises UsageError naming the flag when a size in `settings` (representation fields) is above its bound.
+
+    A size too small is left to the representation, which refuses it naming the field.
+    """
+    for field, (flag, low, high) in SIZE_LIMITS.items():
+        value = settings.get(field)
+        sides = list(value) if isinstance(value, (list, tuple)) else [value]
+        if value is None or not all(isinstance(side, Real) and not isinstance(side, bool) for side in sides):
+            continue  # not a number: the representation's own validation names it
+        if not all(side <= high for side in sides):
+            each = " for each side" if len(sides) > 1 else ""
+            raise UsageError(f"{flag} {'x'.join(str(side) for side in sides)}: out of range, "
+                             f"use {low} to {high}{each}")
+
+
+def check_example_size(representation) -> None:
+    """Raises UsageError when one example of `representation` would span too many samples or STFT values.
+
+    Each setting may be within its bound while their product is not: --frames times --hop is the
+    audio of one example, and --n-fft sets the STFT rows computed for every frame.
+    """
+    check_size_settings(representation.to_dict())
+    if representation.kind == "image":  # no audio behind it
+        return
+    frames, hop, n_fft = representation.frames, representation.hop_length, representation.n_fft
+    samples, bins = frames * hop, (n_fft // 2 + 1) * frames
+    if samples > MAX_EXAMPLE_SAMPLES:
+        raise UsageError(f"--frames {frames} x --hop {hop} = {samples} samples per example "
+                         f"({samples / representation.sample_rate:.0f} s): out of range, use at most "
+                         f"{MAX_EXAMPLE_SAMPLES} (fewer --frames or a smaller --hop)")
+    if bins > MAX_EXAMPLE_BINS:
+        raise UsageError(f"--n-fft {n_fft} ({n_fft // 2 + 1} frequency rows) x --frames {frames} = {bins} STFT "
+                         f"values per example: out of range, use at most {MAX_EXAMPLE_BINS} (a smaller --n-fft "
+                         f"or fewer --frames)")

@@ -1,8 +1,9 @@
-"""Where `prepare` writes: checks on `--out`, a hidden staging folder, and the final rename.
+"""Where `prepare` writes: checks on `--out`, a staging folder, and moving the finished data set in.
 
-Everything is written into a hidden sibling of `--out` and renamed into place only when complete,
-so an interrupted run never leaves a half data set that looks finished; a stale staging folder
-is plainly named `.NAME.partial-PID`.
+Everything is written into a staging folder and moved into place only when complete, so an
+interrupted run never leaves a half data set that looks finished; a stale staging folder is
+plainly named `.NAME.partial-PID`. A data set is five files (DATASET_ENTRIES); `--overwrite`
+replaces those and never removes anything else that the folder holds.
 """
 
 from __future__ import annotations
@@ -12,30 +13,56 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from spectrogen.data.dataset import METADATA_FILE
+from spectrogen.data.dataset import FEATURES_FILE, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE
 from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.paths import check_folder_path
+
+# what a data set consists of; dataset.json is moved in last and out first, so that a folder caught
+# half way is never taken for a data set
+DATASET_ENTRIES = (FEATURES_FILE, LABELS_FILE, INDEX_FILE, SUMMARY_FILE, METADATA_FILE)
 
 
 def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
-    """Raises unless `out` may receive a new data set: absent, empty, or replaced with `overwrite`."""
+    """Raises unless `out` may receive a new data set without losing anything the user made.
+
+    Absent or empty: fine. Holding a data set: replaced with `overwrite` (its five files only).
+    Holding other files: refused without `overwrite`; with it the data set is written beside them,
+    unless one of them has a data set file's name.
+    """
     if source is not None:
-        src, dst = source.resolve(), out.resolve()
+        src, dst = Path(source).resolve(), out.resolve()
         if dst == src or src.is_relative_to(dst) or dst.is_relative_to(src):
             raise UsageError(
                 f"--out {out} overlaps the source {source}; write the data set to a folder outside the "
                 "source (the source is never modified)"
             )
-    if out.is_file() or (out.exists() and not out.is_dir()):
-        raise OverwriteError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        what = "already holds a data set" if (out / METADATA_FILE).exists() else "is not empty"
-        raise OverwriteError(f"--out {out} {what}; add --overwrite to replace it, or choose another folder")
+    check_folder_path(out, "--out")
+    if not out.is_dir():
+        return
+    present = sorted(path.name for path in out.iterdir())
+    if not present:
+        return
+    if (out / METADATA_FILE).is_file():
+        if not overwrite:
+            raise OverwriteError(f"--out {out} already holds a data set; add --overwrite to replace it (only "
+                                 "its files are replaced), or choose another folder")
+        return
+    clashing = [name for name in present if name in DATASET_ENTRIES]
+    if clashing:
+        raise OverwriteError(f"--out {out} holds {', '.join(clashing)} but no data set ({METADATA_FILE}); "
+                             "move them away or choose another folder (--overwrite replaces only a data set)")
+    if not overwrite:
+        shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
+        raise OverwriteError(f"--out {out} is not empty (it holds {shown}); choose a new or empty folder, or "
+                             "add --overwrite to write the data set beside those files (they are kept)")
 
 
 def staging_folder(out: Path) -> Path:
-    """Returns a new, empty hidden folder beside `out` to write into."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    """Returns a new, empty hidden folder to write into: beside `out`, or inside it when it exists."""
+    out = out.resolve()
+    parent = out if out.is_dir() else out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{out.name or 'data'}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
@@ -43,11 +70,18 @@ def staging_folder(out: Path) -> Path:
 
 
 def publish(staging: Path, out: Path) -> None:
-    """Moves the finished `staging` folder to `out`, replacing what was there (already allowed)."""
-    if out.exists():
-        retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
-        os.replace(out, retired)
+    """Moves the finished data set in `staging` to `out`, replacing only an earlier data set's files."""
+    out = out.resolve()
+    if not out.exists():
         os.replace(staging, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out)
+        return
+    retired = out / f".{out.name or 'data'}.replaced-{os.getpid()}"
+    retired.mkdir(exist_ok=True)
+    for name in reversed(DATASET_ENTRIES):  # dataset.json first: the folder stops being a data set
+        if (out / name).exists():
+            os.replace(out / name, retired / name)
+    for name in DATASET_ENTRIES:  # dataset.json last: the folder is a data set again once whole
+        if (staging / name).exists():
+            os.replace(staging / name, out / name)
+    shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -11,11 +11,12 @@ from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
+from spectrogen.data.decode import finite_chunks
 from spectrogen.data.options import PrepareOptions
 from spectrogen.data.read_ahead import read_ahead
 from spectrogen.data.read_processes import default_workers, processes_available, read_processes
@@ -29,6 +30,11 @@ from spectrogen.spectral.resize import resize
 
 #: windows turned into features at once: big enough to amortise the STFT call, small in memory
 BATCH_WINDOWS = 64
+#: about the most memory one batch of features may take: fewer windows go at once when each is
+#: large (every preset fits BATCH_WINDOWS in it)
+BATCH_BYTES = 512 << 20
+#: about the most memory the resized examples written at once may take
+RESIZE_BYTES = 256 << 20
 #: threads decoding and resampling recordings while the main thread computes features (in-process)
 DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: blocks each decoding process may have waiting for the main process
@@ -99,17 +105,6 @@ class _Decoded:
     problem: Optional[str] = None  # why the item stopped early, when it did
 
 
-def _finite(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Yields `chunks`; raises SkipFile at the first one holding NaN or infinite samples."""
-    for chunk in chunks:
-        # a float recording can hold them; one would poison the data set's moments. The sum is
-        # finite when every sample is (it is a single fast pass); only a sum that is not (NaN,
-        # infinity, or an overflow of huge finite samples) needs the sample-by-sample check
-        if not np.isfinite(chunk.sum()) and not np.isfinite(chunk).all():
-            raise SkipFile("holds NaN or infinite samples (a damaged floating-point recording)")
-        yield chunk
-
-
 def _step_bytes(step: _Decoded) -> int:
     """Returns the memory the windows of `step` hold (0 for the end of an item)."""
     return step.block.audio.nbytes if step.block is not None else 0
@@ -119,7 +114,7 @@ def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rat
     """Yields the window blocks of one item, then a `done` step with its counts (and problem)."""
     counts = WindowCounts()
     try:
-        for block in windower.windows(_finite(source.read(item, sample_rate)), counts):
+        for block in windower.windows(finite_chunks(source.read(item, sample_rate)), counts):
             yield _Decoded(item, block=block)
     except SkipFile as problem:
         yield _Decoded(item, counts=counts, problem=problem.reason)
@@ -140,7 +135,7 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
     windower = Windower(window, hop, options.short, options.silence_db)
-    batcher = _FeatureBatcher(representation, writer, BATCH_WINDOWS, options.limit)
+    batcher = _FeatureBatcher(representation, writer, batch_windows(representation), options.limit)
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
     if workers > 1 and len(items) > 1 and processes_available():
@@ -163,6 +158,14 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
                 advance()
                 taken = 0
         batcher.flush()
+
+
+def batch_windows(representation) -> int:
+    """Returns how many windows to turn into features at once: BATCH_WINDOWS, or fewer for large windows."""
+    bins = representation.n_fft // 2 + 1
+    # the window's samples, then per frame its windowed segment, complex spectrum and magnitude
+    per_window = 4 * representation.num_samples + 24 * bins * representation.frames
+    return max(1, min(BATCH_WINDOWS, BATCH_BYTES // per_window))
 
 
 @contextmanager
@@ -251,8 +254,7 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
                     examples = examples[:options.limit - writer.count]
                 n = len(examples)
                 labels = np.full(n, item.label, dtype=np.int64) if labels is None else labels[:n]
-                batch = resize(torch.from_numpy(np.ascontiguousarray(examples, dtype=np.float32)), shape)
-                writer.add(batch, labels, [item.name] * n, [""] * n, range(written, written + n))  # (n, F, T)
+                _write_resized(writer, examples, labels, item.name, written, shape)
                 written += n
                 if options.limit is not None and writer.count >= options.limit:
                     break
@@ -265,6 +267,20 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
         summary.files_read += 1
         summary.files_used += 1 if written else 0
         advance()
+
+
+def _write_resized(writer: DatasetWriter, examples: np.ndarray, labels: np.ndarray, name: str, first: int,
+                   shape: tuple[int, int]) -> None:
+    """Writes `examples` (n, F, T) of file `name`, numbered from `first`, resized to `shape`, a few at a time.
+
+    A few: enlarging a file's small examples all at once could take many times the memory they do.
+    """
+    step = max(1, RESIZE_BYTES // (4 * shape[0] * shape[1]))
+    for start in range(0, len(examples), step):
+        part = np.ascontiguousarray(examples[start:start + step], dtype=np.float32)
+        n = len(part)
+        writer.add(resize(torch.from_numpy(part), shape), labels[start:start + n], [name] * n, [""] * n,
+                   range(first + start, first + start + n))  # (n, F, T)
 
 
 def _wrong_shape(found, expected) -> str:

@@ -18,7 +18,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from tqdm import tqdm
 
-from spectrogen.data.options import DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions
+from spectrogen.data.options import (DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions, check_example_size,
+                                     check_size_settings)
 from spectrogen.data.output_folder import check_output, publish, staging_folder
 from spectrogen.data.pipelines import array_examples, audio_examples, example_shape
 from spectrogen.data.representation_choice import image_representation, named_representation
@@ -51,11 +52,13 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     processes decoding recordings (None, 0 or 1: in this process); the data set
     is the same whatever it is.
     Raises InputError when no example could be made, OverwriteError when `out` is not empty and
-    `overwrite` is False; a failed run leaves `out` as it was.
+    `overwrite` is False, UsageError for a size beyond its bound (`options.SIZE_LIMITS`); a failed
+    run leaves `out` as it was.
     """
     started = time.perf_counter()
     if workers is not None and workers < 0:
         raise UsageError(f"--workers {workers}: use 0 or a positive number")
+    check_size_settings(settings or {})
     # in-process decoding (with read-ahead threads) is the default: on a 2-core machine the worker
     # pool's extra copying cost more than the second core gave back (benchmarks/prepare.py)
     workers = 1 if workers is None else workers
@@ -113,15 +116,22 @@ def _choose_representation(reader, items: list, representation: Any, settings: O
     None for recordings.
     """
     if isinstance(reader, AudioSource):
-        chosen = named_representation(representation or reader.default_representation, settings)
+        chosen = _named(representation or reader.default_representation, settings)
         reader.window_seconds = chosen.duration
         return chosen, None, None
-    shapes = [reader.probe(item) for item in items]
     if representation is not None:
-        chosen = named_representation(representation, settings)
-        return chosen, shapes, tuple(chosen.native_shape)
+        chosen = _named(representation, settings)
+        return chosen, [reader.probe(item) for item in items], tuple(chosen.native_shape)
+    shapes = [reader.probe(item) for item in items]
     native = example_shape(reader, items, shapes)
     return image_representation(native, settings), shapes, native
+
+
+def _named(representation: Any, settings: Optional[Mapping[str, Any]]):
+    """Returns the named (or given) representation with `settings`; raises UsageError for oversized examples."""
+    chosen = named_representation(representation, settings)
+    check_example_size(chosen)  # before any file is read: a preset's hop times --frames may be too long
+    return chosen
 
 
 def _describe(representation: Any) -> str:

@@ -183,6 +183,10 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
         run_dir = _run_directory(path)
         log(f"samples normalised as in {path}")
     source = dataset_normalizer(dataset, saved_normalizer, samples_normalization)
+    if shape != tuple(dataset.shape):  # said before anything slow: the user may have given the wrong file
+        log(f"note: the samples are {shape[0]}x{shape[1]}, the data set's spectrograms "
+            f"{dataset.shape[0]}x{dataset.shape[1]}; the real examples are resized to {shape[0]}x{shape[1]} "
+            "to be compared with them")
     network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
                                               run_dir=run_dir, device=device, log=log)
     reference, described = build_reference(dataset, network, normalizer, shape, len(samples),

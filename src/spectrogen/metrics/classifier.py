@@ -128,8 +128,12 @@ def save_classifier(classifier: FeatureClassifier, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    try:
+        torch.save(payload, temporary)
+        temporary.replace(path)
+    finally:  # a failed write (a full disk, a folder in the way) leaves no half file behind
+        if temporary.is_file():
+            temporary.unlink()
     return path
 
 

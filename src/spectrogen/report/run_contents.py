@@ -63,6 +63,10 @@ class RunContents:
 def read_run(run_dir: str | Path) -> RunContents:
     """Returns what the run directory `run_dir` holds; raises InputError when it holds no run."""
     run = RunDirectory(Path(run_dir).expanduser())
+    if run.root.is_file():
+        hint = (f"give its run directory, {run.root.parent.parent}" if run.root.parent.name == "checkpoints"
+                else "give the --output-dir of a `spectrogen train` run")
+        raise InputError(f"is a file, not a run directory; {hint}", run.root)
     if not run.root.is_dir():
         raise InputError("no such folder; give the --output-dir of a `spectrogen train` run", run.root)
     if not run.config_json.is_file():

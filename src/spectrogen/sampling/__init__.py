@@ -2,6 +2,7 @@
 
     model = load_generator("runs/x/checkpoints/best_model.tar")
     x = generate(model, 16, seed=0)                                         # (16, 1, H, W)
+    for batch in sample_batches(model, 10_000, seed=0, batch_size=64): ...  # (64, 1, H, W) at a time
     audio = to_audio(x, model.representation, model.normalizer, n_iter=32)  # (16, S)
     save_images(x, "out/", representation=model.representation)
     grid = make_grid(x)                                                     # one 2-D array
@@ -22,6 +23,7 @@ _EXPORTS = {
     "LoadedGenerator": "spectrogen.sampling.load",
     "load_generator": "spectrogen.sampling.load",
     "truncate_latents": "spectrogen.sampling.generate",
+    "sample_batches": "spectrogen.sampling.generate",
     "to_audio": "spectrogen.sampling.audio",
     "peak_normalize": "spectrogen.sampling.audio",
     "write_wav": "spectrogen.sampling.audio",

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from spectrogen.errors import UsageError
 from spectrogen.sampling.arrays import as_spectrogram_stack
+from spectrogen.sampling.files import replacing
 
 IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_COLORMAP = "magma"
@@ -152,7 +153,8 @@ def save_figure(figure: Figure, path: Path, quality: int = 95) -> Path:
     """Returns `path` after writing `figure` there as PNG or JPEG (chosen by the suffix)."""
     fmt = image_format(path.suffix.lstrip("."))
     options = {"pil_kwargs": {"quality": int(quality)}} if fmt == "jpeg" else {}
-    figure.savefig(path, format=fmt, **options)
+    with replacing(path) as temporary:  # an interrupted write leaves no half image under the name
+        figure.savefig(temporary, format=fmt, **options)
     return path
 
 

@@ -1,38 +1,55 @@
-"""`spectrogen sample` as a function: generate N samples and write them to a folder.
+"""`spectrogen sample` as a function: generate N samples and write them to a folder, a batch at a time.
 
 DIR/samples.npy      (N, 1, H, W) float32, the data's normalised range (always written)
 DIR/labels.npy       (N,) int64 class indices (conditional models)
 DIR/sampling.json    what made them: checkpoint, seed, truncation, classes, representation
-DIR/<name>.png       one labelled image per sample, and DIR/grid.png      (format png)
+DIR/<name>.png       one labelled image per sample, and DIR/grid.png of the first GRID_SAMPLES (format png)
 DIR/<name>.wav       16-bit PCM at the representation's rate, at the data's level (format wav; see
                      `loudness` and spectrogen.sampling.audio.LOUDNESS_MODES)
 
-<name> is `sample_01`, ... or, for conditional models, `<class>_01`, ... numbered within each class.
-Nothing in DIR is replaced unless `overwrite`; the check happens before any sample is generated.
+<name> is `sample_01`, ... or, for conditional models, `<class>_01`, ... numbered within each class
+(spectrogen.sampling.naming). Memory holds one batch whatever N is: each batch's images and sounds
+are written as it is made, and the arrays grow on disk under temporary names, renamed when whole;
+sampling.json is written last, so a folder without it holds an unfinished run. Images share one
+colour scale, the range of the first batch (all samples when N fits one batch).
+
+Nothing in DIR is replaced unless `overwrite`, and then only files with this run's output names
+(a folder with such a name is refused); the check happens before any sample is generated, as does
+the check that DIR is, or can be made, a folder. N is at most MAX_SAMPLES.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import os
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from spectrogen import __version__
 from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.paths import check_folder_path
 from spectrogen.sampling.audio import (DEFAULT_LOUDNESS, check_audible, check_loudness, decibels, rms_level,
                                       set_level, to_audio, write_wav)
 from spectrogen.sampling.convert import SAMPLING_METADATA
-from spectrogen.sampling.generate import balanced_labels, generate, new_seed, truncation_note
-from spectrogen.sampling.images import save_grid, save_images
+from spectrogen.sampling.files import Chunks, StreamedArray, write_json
+from spectrogen.sampling.generate import new_seed, sample_batches, truncation_note
+from spectrogen.sampling.images import save_grid, save_images, value_range
+from spectrogen.sampling.naming import SampleFiles, SampleNames
 from spectrogen.spectral.griffin_lim import check_init
 
 FORMATS = ("npy", "png", "wav")
+# far more than any use of generated samples needs (10 million 128 x 128 spectrograms fill 655 GB);
+# a larger --n is a typo, refused before anything is written
+MAX_SAMPLES = 10_000_000
+# grid.png shows the first samples only: more tiles would be too small to see
+GRID_SAMPLES = 64
+# items of a long list in sampling.json made at once
+JSON_CHUNK = 65536
 
 
 @dataclass
@@ -41,10 +58,10 @@ class SampleResult:
 
     out_dir: Path
     samples: Path
-    images: list[Path] = field(default_factory=list)
-    audio: list[Path] = field(default_factory=list)
+    images: Sequence[Path] = field(default_factory=list)  # one per sample, then grid.png
+    audio: Sequence[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    levels_dbfs: list[float] = field(default_factory=list)  # RMS of each .wav file
+    levels_dbfs: Sequence[float] = field(default_factory=list)  # RMS of each .wav file
     seconds_of_audio: float = 0.0
     wall_seconds: float = 0.0
 
@@ -59,31 +76,18 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in formats | {"npy"})
 
 
-def file_names(labels: Optional[torch.Tensor], class_names: Sequence[str], n: int) -> list[str]:
-    """Returns one file stem per sample: `sample_01`, ... or `<class>_01`, ... counted within each class."""
-    if labels is None:
-        width = max(2, len(str(n)))
-        return [f"sample_{i + 1:0{width}d}" for i in range(n)]
-    safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or f"class{i}" for i, name in enumerate(class_names)]
-    if len(set(safe)) < len(safe):  # two names that differ only in unsafe characters
-        safe = [f"{i}_{name}" for i, name in enumerate(safe)]
-    counts = np.bincount(labels.numpy(), minlength=len(safe))
-    width = max(2, len(str(int(counts.max()))))
-    seen = [0] * len(safe)
-    names = []
-    for label in labels.tolist():
-        seen[label] += 1
-        names.append(f"{safe[label]}_{seen[label]:0{width}d}")
-    return names
+def check_count(n: int) -> None:
+    """Raises UsageError unless 1 <= n <= MAX_SAMPLES."""
+    if n < 1:
+        raise UsageError(f"--n {n}: ask for at least one sample")
+    if n > MAX_SAMPLES:
+        raise UsageError(f"--n {n}: at most {MAX_SAMPLES:,} samples in one run; ask for fewer, or run again "
+                         f"with another --seed and --out for more")
 
 
-def sample_labels(model, n: int, class_choice: Optional[str | int]) -> Optional[torch.Tensor]:
-    """Returns the (n,) labels for `n` samples: all of one class, equal numbers per class, or None (unconditional)."""
-    if class_choice is not None:
-        return torch.full((n,), model.class_index(class_choice), dtype=torch.long)
-    if not model.conditional:
-        return None
-    return balanced_labels(n, len(model.class_names) or int(model.method.num_classes))
+def check_out_dir(out_dir) -> Path:
+    """Returns `out_dir` when it is a folder or one can be made there; raises OverwriteError or UsageError naming it."""
+    return check_folder_path(out_dir, "--out")
 
 
 def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] = None,
@@ -94,9 +98,7 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
     """Returns what was written after generating `n` samples of `model` (a LoadedGenerator) into `out_dir`."""
     started = time.perf_counter()
     formats = parse_formats(formats)
-    out_dir = Path(out_dir)
-    if n < 1:
-        raise UsageError(f"--n {n}: ask for at least one sample")
+    check_count(n)
     if batch_size < 1:
         raise UsageError(f"--batch-size {batch_size}: use at least 1")
     if truncation is not None and not truncation > 0:
@@ -108,82 +110,189 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
         check_audible(model.representation, str(model.path or "this model"))
         check_loudness(loudness)
         check_init(phase_init)
-    labels = sample_labels(model, n, class_choice)
-    names = file_names(labels, model.class_names, n)
-    planned = _planned_paths(out_dir, names, formats, labels is not None)
-    _refuse_overwrite(planned, out_dir, overwrite)
+    names = SampleNames.of_model(model, n, class_choice)
+    out_dir = check_out_dir(out_dir)
+    _refuse_overwrite(out_dir, names, formats, overwrite)
     seed = new_seed() if seed is None else int(seed)
-    result = SampleResult(out_dir=out_dir, samples=out_dir / "samples.npy")
     note = truncation_note(model.model_name, truncation)
-    if note:
-        result.notes.append(note)
+    truncation = truncation if note is None else None
 
     log(f"generating {n} sample(s) with {model.model_name} (seed {seed})")
-    samples = generate(model, n, labels=labels, seed=seed, batch_size=batch_size,
-                       truncation=truncation if note is None else None)  # (N, 1, H, W)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    np.save(result.samples, samples.numpy().astype(np.float32))
-    if labels is not None:
-        np.save(out_dir / "labels.npy", labels.numpy().astype(np.int64))
-
-    if "png" in formats:
-        log("drawing images")
-        captions = model.label_names(labels) if labels is not None else None
-        result.images = save_images(samples, out_dir, names=names, representation=model.representation,
-                                    value_label="normalised value")
-        result.images.append(save_grid(samples, out_dir / "grid.png", representation=model.representation,
-                                       captions=captions, value_label="normalised value"))
-    if "wav" in formats:
-        log(f"inverting to audio ({phase_init} phase, {iterations} Griffin-Lim iterations)")
-        result.audio, result.levels_dbfs = _write_audio(model, samples, names, out_dir, iterations=iterations,
-                                                        seed=seed, batch_size=batch_size, loudness=loudness,
-                                                        phase_init=phase_init)
-        result.seconds_of_audio = len(result.audio) * model.representation.duration
-    audio_settings = ({"loudness": loudness, "phase_init": phase_init, "griffin_lim_iterations": iterations,
-                       "rms_dbfs": result.levels_dbfs} if "wav" in formats else None)
-    _write_metadata(out_dir, model, n, seed, truncation if note is None else None, labels, formats, audio_settings)
+    created = _make_folder(out_dir)
+    try:
+        writer = _SampleWriter(model, out_dir, names, formats, seed=seed, iterations=iterations, loudness=loudness,
+                               phase_init=phase_init, log=log)
+    except OSError as exc:
+        _remove_if_empty(out_dir, created)
+        raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        batches = sample_batches(model, n, labels=names.labels if names.conditional else None, seed=seed,
+                                 batch_size=batch_size, truncation=truncation)
+        if overwrite:  # the old run's whole-set files go first, so that an unfinished run never looks finished
+            for path in _set_files(out_dir, formats, names.conditional):
+                path.unlink(missing_ok=True)
+        writer.write(batches)
+        result = writer.finish()
+        _write_metadata(out_dir, model, names, seed, truncation, formats, writer.audio_settings())
+    except BaseException:  # Ctrl-C too
+        writer.discard()
+        _remove_if_empty(out_dir, created)
+        raise
+    if note:
+        result.notes.append(note)
     result.wall_seconds = time.perf_counter() - started
     return result
 
 
-def _write_audio(model, samples: torch.Tensor, names: list[str], out_dir: Path, *, iterations: int, seed: int,
-                 batch_size: int, loudness: str, phase_init: str) -> tuple[list[Path], list[float]]:
-    """Returns the .wav files written for samples (N, 1, H, W) and their RMS in dBFS, a batch at a time."""
-    paths, levels = [], []
-    for start in range(0, len(samples), batch_size):
+class _SampleWriter:
+    """Writes one run's batches: each sample's files at once, the arrays under temporary names until `finish`."""
+
+    def __init__(self, model, out_dir: Path, names: SampleNames, formats: tuple[str, ...], *, seed: int,
+                 iterations: int, loudness: str, phase_init: str, log: Callable[[str], None]):
+        self.model, self.out_dir, self.names, self.formats, self.log = model, out_dir, names, formats, log
+        self.seed, self.iterations, self.loudness, self.phase_init = seed, iterations, loudness, phase_init
+        self.samples = StreamedArray(out_dir / "samples.npy", tuple(model.shape), "float32")
+        try:
+            self.labels = StreamedArray(out_dir / "labels.npy", (), "int64") if names.conditional else None
+        except BaseException:
+            self.samples.discard()
+            raise
+        self.images = SampleFiles(out_dir, names, "png")
+        self.audio = SampleFiles(out_dir, names, "wav")
+        self.levels = array("f")  # RMS in dBFS of each .wav file: 4 bytes a sample
+        self.colour_range: Optional[tuple[float, float]] = None  # of the first batch, for every image
+
+    def write(self, batches: Iterator[torch.Tensor]) -> None:
+        """Writes every batch (b, C, H, W) of `batches`, holding one at a time."""
+        start = 0
+        for batch in batches:
+            self._add(start, batch)
+            start += len(batch)
+            del batch  # the next batch is made while nothing holds this one
+
+    def _add(self, start: int, batch: torch.Tensor) -> None:
+        stop = start + len(batch)
+        self.samples.append(batch.numpy())
+        if self.labels is not None:
+            self.labels.append(self.names.labels(start, stop).numpy())
+        if "png" in self.formats:
+            self._draw(start, batch)
+        if "wav" in self.formats:
+            self._sound(start, batch)
+
+    def _draw(self, start: int, batch: torch.Tensor) -> None:
+        if self.colour_range is None:
+            self.log("drawing images")
+            self.colour_range = value_range(batch.numpy(), None, None)
+        low, high = self.colour_range
+        save_images(batch, self.out_dir, names=self.names.names(start, start + len(batch)),
+                    representation=self.model.representation, vmin=low, vmax=high, value_label="normalised value")
+        self.images.written += len(batch)
+
+    def _sound(self, start: int, batch: torch.Tensor) -> None:
+        if start == 0:
+            self.log(f"inverting to audio ({self.phase_init} phase, {self.iterations} Griffin-Lim iterations)")
+        model = self.model
         # the phases of each batch come from the run's seed: the same command gives the same files
-        audio = to_audio(samples[start:start + batch_size], model.representation, model.normalizer,
-                         n_iter=iterations, seed=seed + start, init=phase_init)  # (b, S)
-        clips = set_level(audio, loudness)
-        levels += [round(float(level), 1) for level in decibels(rms_level(clips))]
-        for clip, name in zip(clips, names[start:start + batch_size]):
-            paths.append(write_wav(out_dir / f"{name}.wav", clip, model.representation.sample_rate))
-    return paths, levels
+        audio = to_audio(batch, model.representation, model.normalizer, n_iter=self.iterations,
+                         seed=self.seed + start, init=self.phase_init)  # (b, S)
+        clips = set_level(audio, self.loudness)
+        for clip, name in zip(clips, self.names.names(start, start + len(batch))):
+            write_wav(self.out_dir / f"{name}.wav", clip, model.representation.sample_rate)
+            self.audio.written += 1
+        self.levels.extend(round(float(level), 1) for level in decibels(rms_level(clips)))
+
+    def finish(self) -> SampleResult:
+        """Returns what was written, after giving the arrays their names and drawing grid.png."""
+        result = SampleResult(out_dir=self.out_dir, samples=self.samples.commit(), images=self.images,
+                              audio=self.audio, levels_dbfs=self.levels)
+        if self.labels is not None:
+            self.labels.commit()
+        if "png" in self.formats:
+            self.images.extra.append(self._grid())
+        if "wav" in self.formats:
+            result.seconds_of_audio = len(self.audio) * self.model.representation.duration
+        return result
+
+    def _grid(self) -> Path:
+        """Returns grid.png after drawing the first GRID_SAMPLES samples, read back from samples.npy."""
+        count = min(self.names.n, GRID_SAMPLES)
+        first = np.array(np.load(self.samples.path, mmap_mode="r")[:count])  # (count, 1, H, W)
+        labels = self.names.labels(0, count)
+        captions = self.model.label_names(labels) if labels is not None else None
+        low, high = self.colour_range
+        return save_grid(first, self.out_dir / "grid.png", representation=self.model.representation, captions=captions,
+                         vmin=low, vmax=high, value_label="normalised value")
+
+    def discard(self) -> None:
+        """Removes the unfinished arrays (the files of finished samples stay: each is whole)."""
+        for array_file in (self.samples, self.labels):
+            if array_file is not None:
+                array_file.discard()
+
+    def audio_settings(self) -> Optional[dict]:
+        """Returns the audio entry of sampling.json, None without .wav files."""
+        if "wav" not in self.formats:
+            return None
+        levels = self.levels
+        return {"loudness": self.loudness, "phase_init": self.phase_init, "griffin_lim_iterations": self.iterations,
+                "rms_dbfs": Chunks(lambda: ([round(float(level), 1) for level in levels[i:i + JSON_CHUNK]]
+                                            for i in range(0, len(levels), JSON_CHUNK)))}
 
 
-def _planned_paths(out_dir: Path, names: list[str], formats: tuple[str, ...], conditional: bool) -> list[Path]:
-    paths = [out_dir / "samples.npy", out_dir / SAMPLING_METADATA]
-    if conditional:
-        paths.append(out_dir / "labels.npy")
-    if "png" in formats:
-        paths += [out_dir / f"{name}.png" for name in names] + [out_dir / "grid.png"]
-    if "wav" in formats:
-        paths += [out_dir / f"{name}.wav" for name in names]
-    return paths
+def _make_folder(out_dir: Path) -> bool:
+    """Returns whether `out_dir` was made (False: it was there); raises UsageError naming it when it cannot be."""
+    if out_dir.is_dir():
+        return False
+    try:
+        out_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir} cannot be made ({exc.strerror or exc})") from None
+    return True
 
 
-def _refuse_overwrite(planned: list[Path], out_dir: Path, overwrite: bool) -> None:
-    if overwrite:
+def _remove_if_empty(out_dir: Path, created: bool) -> None:
+    """Removes `out_dir` when this run made it and nothing is in it."""
+    if created:
+        try:
+            out_dir.rmdir()
+        except OSError:
+            pass  # it holds the files of finished samples
+
+
+def _set_files(out_dir: Path, formats: tuple[str, ...], conditional: bool) -> list[Path]:
+    """Returns the files that describe the whole set of samples (not one sample)."""
+    names = ["samples.npy", SAMPLING_METADATA] + (["labels.npy"] if conditional else [])
+    return [out_dir / name for name in names + (["grid.png"] if "png" in formats else [])]
+
+
+def _refuse_overwrite(out_dir: Path, names: SampleNames, formats: tuple[str, ...], overwrite: bool) -> None:
+    """Raises OverwriteError when `out_dir` holds one of the run's output names: always for a folder, for a file
+    unless `overwrite`. Files with other names are never looked at again."""
+    if not out_dir.is_dir():
         return
-    existing = [p for p in planned if p.exists()]
-    if existing:
-        shown = ", ".join(p.name for p in existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+    whole_set = {path.name for path in _set_files(out_dir, formats, names.conditional)}
+    per_sample = [suffix for suffix in formats if suffix in ("png", "wav")]
+    existing = []
+    with os.scandir(out_dir) as entries:  # one pass over the folder, not one look-up per sample
+        for entry in entries:
+            if entry.name in whole_set or names.is_sample_file(entry.name, per_sample):
+                if entry.is_dir():
+                    raise OverwriteError(f"{out_dir / entry.name} is a folder where `sample` writes a file; move it "
+                                         f"away or choose another --out (--overwrite replaces files only)")
+                existing.append(entry.name)
+    if existing and not overwrite:
+        existing.sort()
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
         raise OverwriteError(f"{out_dir} already holds {shown}; choose another --out or pass --overwrite")
 
 
-def _write_metadata(out_dir: Path, model, n: int, seed: int, truncation: Optional[float],
-                    labels: Optional[torch.Tensor], formats, audio: Optional[dict]) -> None:
+def _write_metadata(out_dir: Path, model, names: SampleNames, seed: int, truncation: Optional[float],
+                    formats, audio: Optional[dict]) -> None:
     representation = model.representation
+    n = names.n
+    labels = (Chunks(lambda: (names.labels(i, min(n, i + JSON_CHUNK)).tolist() for i in range(0, n, JSON_CHUNK)))
+              if names.conditional else None)
     record = {
         "spectrogen_version": __version__,
         "checkpoint": str(model.path) if model.path else None,
@@ -193,10 +302,10 @@ def _write_metadata(out_dir: Path, model, n: int, seed: int, truncation: Optiona
         "seed": seed,
         "truncation": truncation,
         "class_names": list(model.class_names),
-        "labels": labels.tolist() if labels is not None else None,
+        "labels": labels,
         "formats": list(formats),
         "audio": audio,
         "sample_rate": getattr(representation, "sample_rate", None),
         "representation": representation.to_dict() if hasattr(representation, "to_dict") else None,
     }
-    (out_dir / SAMPLING_METADATA).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_json(out_dir / SAMPLING_METADATA, record)

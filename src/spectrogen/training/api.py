@@ -26,6 +26,7 @@ from spectrogen.training.device import TrainingContext, prepare_networks, resolv
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
 from spectrogen.training.method import TrainingMethod
+from spectrogen.training.run_lock import RunLock
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.trainer import EpochCallback, Trainer
 
@@ -53,7 +54,17 @@ def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, An
     config = build_config(apply_overrides(saved, overrides), source=f"{path} (saved configuration + overrides)")
     if config.model.name != checkpoint["model"]:
         raise ConfigError(f"model.name cannot change on resume: {path} holds a {checkpoint['model']} model")
+    _say_resume_notice(path, saved, overrides)
     return config
+
+
+def _say_resume_notice(path: Path, saved: dict[str, Any], overrides: list[tuple[str, Any]]) -> None:
+    """Prints (once, from the main process) which hand edits of experiment_config.json the resume leaves out."""
+    from spectrogen.training.resume_notice import resume_notice
+
+    notice = resume_notice(path, saved, overrides)
+    if notice and environment_processes().is_main:
+        print(f"note: {notice}", flush=True)
 
 
 def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool,
@@ -182,8 +193,8 @@ def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]
     if overrides:
         config = build_config(apply_overrides(config_to_dict(config), overrides))
     run = RunDirectory(config.output.output_dir)
-    if not overwrite and is_main:  # the other processes never look into the output directory
-        run.refuse_existing()
+    if is_main:  # the other processes never look into the output directory
+        run.check_new_run(overwrite)
     return config, run
 
 
@@ -228,6 +239,22 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     else:
         config, run = _new_run(config, overrides, overwrite, processes.is_main)
 
+    # from here until the end of the run no other process may write into the folder
+    lock = RunLock(run.root).acquire() if processes.is_main and not dry_run else None
+    try:
+        return _train_locked(config, run, checkpoint, checkpoint_path, processes, overwrite=overwrite,
+                             dry_run=dry_run, quiet=quiet, callbacks=callbacks, fit_to_data=fit_to_data,
+                             resume=resume)
+    finally:
+        if lock is not None:  # a folder made for a run that stopped before writing anything goes again
+            lock.release(remove_empty_root=True)
+
+
+def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optional[dict[str, Any]],
+                  checkpoint_path: Optional[Path], processes: Processes, *, overwrite: bool, dry_run: bool,
+                  quiet: bool, callbacks: Iterable[EpochCallback], fit_to_data: Optional[Iterable[str]],
+                  resume: Optional[str | Path]) -> Path:
+    """Returns the run directory after training; the body of `train` once the folder is locked."""
     device = resolve_device(config.training.device)
     if not dry_run:
         device = process_device(device, processes)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from spectrogen import __version__
-from spectrogen.errors import CheckpointError
+from spectrogen.errors import CheckpointError, os_error_at
 
 FORMAT = "spectrogen-checkpoint"
 FORMAT_VERSION = 1
@@ -82,6 +82,11 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except Exception as exc:  # torch buries a full disk under its own errors: say which file and why
+        error = os_error_at(exc, path)
+        if error is None:
+            raise
+        raise error from None
     finally:
         if temporary.exists():
             temporary.unlink()

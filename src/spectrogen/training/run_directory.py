@@ -22,11 +22,15 @@ from typing import Any
 import numpy as np
 
 from spectrogen.errors import OverwriteError
+from spectrogen.paths import check_folder_path
 from spectrogen.training.csv_log import CsvLog
 
 # everything a run writes at the top of its directory; --overwrite removes these and nothing else
 RUN_ENTRIES = ("epochs_statistics", "single_epochs_statistics", "samples", "checkpoints", "plots",
                "report.html", "report_audio", "tensorboard")
+
+# held (flock) by the process that trains into the folder; a second one is refused while it runs
+LOCK_FILE = ".spectrogen.lock"
 
 _EPOCH_FOLDER = re.compile(r"^epoch_(\d+)$")
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
@@ -84,18 +88,61 @@ class RunDirectory:
     def samples_file(self, epoch: int) -> Path:
         return self.samples_dir / f"epoch_{epoch:03d}.npy"
 
-    # --- reuse rules -----------------------------------------------------------------------------
+    # --- reuse rules -----------------------------------------------------------------------------------
     def holds_run(self) -> bool:
-        """Returns True when the folder already holds (part of) a training run."""
-        return self.config_json.exists() or self.checkpoints_dir.exists() or self.epoch_csv.exists()
+        """Returns True when the folder holds (part of) a training run: its experiment_config.json.
+
+        A folder that merely has a `checkpoints/` or `plots/` sub-folder of the user's is not a run.
+        """
+        return self.config_json.is_file()
+
+    def other_entries(self) -> list[str]:
+        """Returns the names in the folder that a run does not write (the user's own files), sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(path.name for path in self.root.iterdir() if path.name not in (*RUN_ENTRIES, LOCK_FILE))
 
     def refuse_existing(self) -> None:
         """Raises OverwriteError when the folder holds a run (the caller passes --resume or --overwrite)."""
+        self._refuse_file()
         if self.holds_run():
             raise OverwriteError(
                 f"output directory {self.root} already holds a training run; continue it with "
                 f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose "
                 f"another --output-dir")
+
+    def check_new_run(self, overwrite: bool) -> None:
+        """Raises OverwriteError unless a new run may be written here without touching the user's files.
+
+        An absent or empty folder is fine. A folder holding a run is replaced only with `overwrite`
+        (and then only the run's own entries, RUN_ENTRIES). A folder holding anything else is
+        refused without `overwrite`; with it, the run is written beside those files, which are
+        kept, unless one of them has a name the run writes (report.html, plots, ...), which would be
+        replaced: that is refused either way.
+        """
+        self._refuse_file()
+        if not self.root.is_dir():
+            return
+        if self.holds_run():
+            if not overwrite:
+                self.refuse_existing()
+            return
+        present = sorted(path.name for path in self.root.iterdir() if path.name != LOCK_FILE)
+        if not present:
+            return
+        clashing = [name for name in present if name in RUN_ENTRIES]
+        if clashing:
+            raise OverwriteError(
+                f"output directory {self.root} holds {_names(clashing)}, which a run would replace, but no "
+                f"run (no {self.config_json.relative_to(self.root)}); move them away or choose another "
+                "--output-dir (--overwrite replaces only a run's own files)")
+        if not overwrite:
+            raise OverwriteError(
+                f"output directory {self.root} is not empty (it holds {_names(present)}); choose a new or "
+                "empty --output-dir, or pass --overwrite to write the run beside them (they are kept)")
+
+    def _refuse_file(self) -> None:
+        check_folder_path(self.root, "--output-dir")
 
     def clear_run(self) -> None:
         """Removes the entries a run writes (never other files the user keeps in the folder)."""
@@ -154,6 +201,11 @@ class RunDirectory:
             handle.flush()
         os.replace(temporary, path)
         return path
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    listed = ", ".join(names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -23,8 +23,10 @@ import torch
 from spectrogen.config import config_to_dict
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.training.best import BestTracker
-from spectrogen.training.checkpoint import (build_checkpoint, prune_rolling, publish_copy, rng_state,
-                                            save_checkpoint, set_rng_state)
+from spectrogen.errors import CheckpointError
+from spectrogen.training.checkpoint import (build_checkpoint, load_checkpoint, progress_of, prune_rolling,
+                                            publish_copy, rng_state, rolling_checkpoints, save_checkpoint,
+                                            set_rng_state)
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
@@ -142,6 +144,9 @@ class Trainer:
                     self._end_epoch(epoch)
                     if self._agree_to_stop(bool(self.stop_reason or stops.reason)):
                         break
+            except KeyboardInterrupt:  # a second Ctrl-C: no time for a checkpoint, but final_model.tar
+                self._final_is_latest()  # must not stay behind the newest one (a hard link: instant)
+                raise
             finally:
                 self.progress.end_epoch()
             self.stop_reason = self.stop_reason or stops.reason or self._stopped_elsewhere
@@ -396,6 +401,20 @@ class Trainer:
                 cause = "interrupted" if self.stop_reason == "interrupted" else "another training process stopped"
             self.progress.log(f"{cause} at {where}; saved {final}. Continue with: "
                               f"spectrogen train --resume {self.run.root}")
+
+    def _final_is_latest(self) -> None:
+        """Makes final_model.tar the newest rolling checkpoint when it records less progress (or is missing)."""
+        rolling = rolling_checkpoints(self.run.checkpoints_dir) if self.is_main else []
+        if not rolling:
+            return
+        final = self.run.final_checkpoint
+        try:
+            behind = not final.is_file() or progress_of(load_checkpoint(final, mmap=True)) < \
+                progress_of(load_checkpoint(rolling[-1], mmap=True))
+        except CheckpointError:
+            behind = True
+        if behind:
+            publish_copy(rolling[-1], final)
 
     def _load_latest_samples(self) -> None:
         files = sorted(self.run.samples_dir.glob("epoch_*.npy"))

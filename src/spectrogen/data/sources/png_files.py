@@ -4,11 +4,15 @@
 channels are all equal is grayscale stored as colour and is accepted. A truly coloured image is
 rejected: its colours come from a colour map, and no fixed formula turns a colour map back into
 magnitudes. Images are flipped vertically, because the top row of a spectrogram picture is its
-highest frequency and stored row 0 must be the lowest.
+highest frequency and stored row 0 must be the lowest. Images of a single row or column, and images
+larger than PIL's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`), are skipped unread.
 """
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
@@ -16,6 +20,10 @@ from PIL import Image, UnidentifiedImageError
 
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, Item, list_class_files
+
+#: the fewest rows and columns of a spectrogram image: a single row has no frequency axis, a
+#: single column no time axis, and resizing either only repeats it
+MIN_SIDE = 2
 
 
 def grayscale01(image: Image.Image) -> np.ndarray:
@@ -41,6 +49,32 @@ def grayscale01(image: Image.Image) -> np.ndarray:
     raise SkipFile(f"unsupported PNG mode {mode!r}; use 8- or 16-bit grayscale")
 
 
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """Yields the image at `path` with only its header read; raises SkipFile when it is a decompression bomb."""
+    with warnings.catch_warnings():
+        # PIL warns of images above its limit and refuses those above twice it: `check_size`
+        # skips both, naming the file in the summary instead of printing a warning
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            raise SkipFile(f"too large to decode safely ({exc})") from None
+    with image:
+        yield image
+
+
+def check_size(height: int, width: int) -> None:
+    """Raises SkipFile unless a picture of `height` x `width` pixels can be decoded as a spectrogram."""
+    if min(height, width) < MIN_SIDE:
+        raise SkipFile(f"degenerate image: {height} x {width} pixels (height x width); a spectrogram image needs "
+                       f"at least {MIN_SIDE} rows (frequencies) and {MIN_SIDE} columns (frames)")
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and height * width > limit:
+        raise SkipFile(f"too large to decode safely: {height} x {width} pixels is over the limit of {limit} "
+                       f"(PIL.Image.MAX_IMAGE_PIXELS, its decompression-bomb guard)")
+
+
 class PngFiles(ArraySource):
     """Grayscale PNG spectrograms in a folder, one class per first-level sub-folder."""
 
@@ -49,19 +83,22 @@ class PngFiles(ArraySource):
 
     def probe(self, item: Item) -> Optional[tuple[int, int]]:
         try:
-            with Image.open(item.path) as image:  # reads the header only
+            with _opened(item.path) as image:  # reads the header only
                 width, height = image.size
-        except (OSError, UnidentifiedImageError, ValueError):
-            return None
+            check_size(height, width)
+        except (OSError, UnidentifiedImageError, ValueError, SkipFile):
+            return None  # unknown: read() says why, and the file does not choose the data set's shape
         return height, width
 
     def read(self, item: Item) -> Iterator[tuple[np.ndarray, None]]:
         try:
-            with Image.open(item.path) as image:
+            with _opened(item.path) as image:
+                check_size(image.height, image.width)  # before the pixels are decoded
                 image.load()
                 pixels = grayscale01(image)
         except (UnidentifiedImageError, ValueError) as exc:
             raise SkipFile(f"not a PNG image that can be decoded ({exc})") from None
         except OSError as exc:
             raise SkipFile(f"unreadable or truncated image ({exc})") from None
-        yield np.ascontiguousarray(pixels[::-1])[None], None  # (1, F, T), row 0 = bottom = lowest frequency
+        # a copy, never the flipped view: torch refuses the negative stride numpy may keep
+        yield pixels[::-1].copy()[None], None  # (1, F, T), row 0 = bottom = lowest frequency

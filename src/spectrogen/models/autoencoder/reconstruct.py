@@ -8,7 +8,8 @@ Audio files (or a folder of them) or a prepared data set go through a trained au
   waveform, trimmed to the recording's length. Written per input NAME: ``NAME_original.wav`` (the
   input as the model heard it: mono, resampled), ``NAME_griffin_lim.wav`` (the original
   spectrogram through the same Griffin-Lim: what a perfect autoencoder would give) and
-  ``NAME_reconstructed.wav``, with ``NAME_spectrogram_comparison.png``.
+  ``NAME_reconstructed.wav``, with ``NAME_spectrogram_comparison.png``. A recording that cannot be
+  decoded or holds NaN or infinite samples is skipped, as `prepare` skips it.
 - a data set: `n` examples spread evenly over it, each reconstructed; ``example_K_griffin_lim.wav``
   and ``example_K_reconstructed.wav`` when the data came from audio, and one
   ``spectrogram_comparison.png`` grid.
@@ -137,7 +138,7 @@ class _Job:
 
     # --- audio in -------------------------------------------------------------------------------
     def audio_files(self, root: Path, files: list[Path]) -> None:
-        from spectrogen.data.decode import read_audio
+        from spectrogen.data.decode import finite_chunks, read_audio
         from spectrogen.data.skip import SkipFile
 
         if not self.space.audible:
@@ -147,7 +148,8 @@ class _Job:
         for path in files:
             name = path.name if root.is_file() else path.relative_to(root).as_posix()
             try:
-                audio = np.concatenate(list(read_audio(path, rate)))
+                # refused as `prepare` refuses it: one NaN sample makes every metric NaN
+                audio = np.concatenate(list(finite_chunks(read_audio(path, rate))))
             except SkipFile as skip:
                 self.report.skipped.append((name, skip.reason))
                 self.log(f"skipped {name}: {skip.reason}")

@@ -1,0 +1,106 @@
+"""Writing sampling outputs so that none is ever seen half-written, and long ones a piece at a time.
+
+Every file is written under a temporary name beside its final one (`.<stem>.<pid>.tmp<suffix>`,
+hidden, never one of spectrogen's output names) and renamed when whole; a failure, Ctrl-C included,
+removes the temporary file. A hard kill can leave one behind, never a truncated file under a final
+name. Arrays of many samples (`StreamedArray`) and long lists in JSON (`Chunks`) are written as
+they are made, so that memory holds one piece of them at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+
+def temporary_path(path: Path) -> Path:
+    """Returns the hidden name beside `path` that it is written under (same suffix: writers choose formats by it)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+@contextmanager
+def replacing(path) -> Iterator[Path]:
+    """Yields a temporary path to write; when the block ends it becomes `path`, or is removed if the block fails."""
+    path = Path(path)
+    temporary = temporary_path(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException as exc:  # Ctrl-C too: nothing half-written stays
+        temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (temporary, str(temporary)):
+            exc.filename = str(path)  # the error names the file the caller asked for
+        raise
+
+
+class StreamedArray:
+    """An `.npy` file of rows appended batch by batch under a temporary name; `commit` gives it its name."""
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype: str):
+        # imported here: the `spectrogen.data` package imports torch, which image conversion never needs
+        from spectrogen.data.growing_npy import GrowingNpy
+
+        self.path = Path(path)
+        self._writer = GrowingNpy(temporary_path(self.path), row_shape, dtype)
+
+    def append(self, rows: np.ndarray) -> None:
+        """Writes `rows` (b, *row_shape) at the end of the file."""
+        self._writer.append(rows)
+
+    def commit(self) -> Path:
+        """Returns the final path after closing the file and renaming it there."""
+        self._writer.close()
+        os.replace(self._writer.path, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Closes and removes the unfinished file."""
+        self._writer.abort()
+        self._writer.path.unlink(missing_ok=True)
+
+
+class Chunks:
+    """A long JSON list given as pieces (`make()` returns an iterable of lists), written one piece at a time."""
+
+    def __init__(self, make: Callable[[], Iterable[Sequence]]):
+        self.make = make
+
+
+def write_json(path, record: dict) -> Path:
+    """Returns `path` after writing `record` there as JSON (indented); `Chunks` values are written piece by piece."""
+    pieces: dict[str, Chunks] = {}
+
+    def hold_place(value):
+        if isinstance(value, Chunks):
+            marker = f"\0list{len(pieces)}\0"
+            pieces[json.dumps(marker)] = value
+            return marker
+        return {key: hold_place(item) for key, item in value.items()} if isinstance(value, dict) else value
+
+    text = json.dumps(hold_place(record), indent=2)
+    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        position = 0
+        if pieces:
+            for match in re.finditer("|".join(map(re.escape, pieces)), text):
+                handle.write(text[position:match.start()])
+                _write_list(handle, pieces[match.group()])
+                position = match.end()
+        handle.write(text[position:])
+    return Path(path)
+
+
+def _write_list(handle, chunks: Chunks) -> None:
+    """Writes the items of `chunks` as one JSON list on one line."""
+    handle.write("[")
+    first = True
+    for piece in chunks.make():
+        if len(piece):
+            handle.write(("" if first else ", ") + ", ".join(json.dumps(item) for item in piece))
+            first = False
+    handle.write("]")

@@ -1,0 +1,80 @@
+"""Say when a run's experiment_config.json was edited by hand: a resume uses the checkpoint's configuration.
+
+The file is a record of the run, rewritten when the run continues; the configuration that goes on is
+the one saved in the checkpoint (with the overrides given on resume), so edits to the file would
+otherwise be dropped without a word.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from spectrogen.training.run_directory import RunDirectory
+
+# fields named in full in the notice; the rest are counted
+SHOWN_FIELDS = 8
+
+
+def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Returns the leaves of a nested configuration mapping under their dotted keys."""
+    leaves: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            leaves.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def edited_fields(saved: dict[str, Any], written: dict[str, Any], overridden: Iterable[str]) -> list[str]:
+    """Returns the dotted keys whose value in `written` differs from (or is missing in) `saved`, leaving out
+    those that an override, or an override of their section, sets anyway."""
+    old, new = flat_settings(saved), flat_settings(written)
+    overridden = set(overridden)
+    prefixes = tuple(f"{key}." for key in overridden)
+    missing = object()
+    return sorted(key for key in old.keys() | new.keys()
+                  if old.get(key, missing) != new.get(key, missing)
+                  and key not in overridden and not key.startswith(prefixes))
+
+
+def _written_config(path: Path) -> Optional[dict[str, Any] | str]:
+    """Returns the mapping in `path`, None when there is no such file, or why it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"it cannot be read ({type(exc).__name__})"
+    return data if isinstance(data, dict) else "it does not hold a JSON object"
+
+
+def resume_notice(checkpoint_path: Path, saved: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> Optional[str]:
+    """Returns the one-line notice to print when the run's experiment_config.json differs from `saved`
+    (the checkpoint's configuration) in a field the `overrides` leave alone; None when it does not."""
+    if checkpoint_path.parent.name != "checkpoints":
+        return None  # a checkpoint outside a run directory has no experiment_config.json beside it
+    path = RunDirectory(checkpoint_path.parent.parent).config_json
+    written = _written_config(path)
+    if written is None:
+        return None
+    how = "to change a field on resume, give it as --set section.key=value"
+    if isinstance(written, str):
+        return f"{path}: {written}; the configuration saved in {checkpoint_path} is used ({how})"
+    fields = edited_fields(saved, written, [key for key, _ in overrides])
+    if not fields:
+        return None
+    named = ", ".join(fields[:SHOWN_FIELDS]) + (f" and {len(fields) - SHOWN_FIELDS} more"
+                                                 if len(fields) > SHOWN_FIELDS else "")
+    return (f"{path} differs from the configuration saved in {checkpoint_path} in {named}; the checkpoint's "
+            f"configuration is used and these edits are not applied; {how}, e.g. {_example(fields, written)}")
+
+
+def _example(fields: list[str], written: dict[str, Any]) -> str:
+    """Returns the --set that applies the first edit of `fields` that still holds a value in `written`."""
+    values = flat_settings(written)
+    key = next((key for key in fields if key in values), fields[0])
+    value = values.get(key, "VALUE")
+    return f"--set {key}={value if isinstance(value, str) else json.dumps(value)}"

@@ -1,0 +1,111 @@
+"""One process at a time per run directory: an advisory lock held while a run is written.
+
+The lock is `RUN/.spectrogen.lock`, locked with flock (POSIX) or msvcrt (Windows) and holding the
+owner's process id and host for the message of a refused second process. The operating system
+drops the lock when its process ends, however it ends, so a lock left by a killed run is simply
+taken over. The owner removes the file while still holding it as the run ends; a process that
+locked the removed file sees that it is gone and locks the new one, so two never both hold one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from spectrogen.errors import UsageError
+from spectrogen.training.run_directory import LOCK_FILE
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+
+class RunInUse(UsageError):
+    """Another process is training into the same run directory."""
+
+
+class RunLock:
+    """The lock of one run directory; `acquire` raises RunInUse while another process holds it."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.path = self.root / LOCK_FILE
+        self._handle = None
+        self.created_root = False
+
+    def acquire(self) -> "RunLock":
+        """Takes the lock (creating the folder if needed) and returns self; raises RunInUse if held."""
+        if not self.root.exists():
+            self.root.mkdir(parents=True)
+            self.created_root = True
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")
+            try:
+                _lock(handle)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip() or "unknown"
+                handle.close()
+                raise RunInUse(f"{self.root} is being trained by another spectrogen process ({owner}); wait for "
+                               "it to finish or stop it, then run this again") from None
+            if _same_file(handle, self.path):
+                break
+            handle.close()  # the owner removed the file as it finished: lock the new one
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self, remove_empty_root: bool = False) -> None:
+        """Removes the lock file and drops the lock; with `remove_empty_root`, also a folder it made for nothing."""
+        if self._handle is None:
+            return
+        try:
+            try:
+                self.path.unlink(missing_ok=True)  # still held: a process waiting on this file re-checks it
+            except OSError:  # Windows keeps an open file; the next owner simply locks it again
+                pass
+            _unlock(self._handle)
+        finally:
+            self._handle.close()
+            self._handle = None
+        if remove_empty_root and self.created_root:
+            try:
+                self.root.rmdir()  # only if empty
+            except OSError:
+                pass
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
+
+
+def _lock(handle) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+
+def _unlock(handle) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    else:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+

@@ -1,0 +1,126 @@
+"""Settings that make no sense are refused before anything is written, with one line naming the field and
+the fix, exit code 2 and no traceback; a resume says which hand edits of experiment_config.json it leaves out.
+
+* non-finite floats from a flag, from --set and from a JSON file (Infinity, NaN);
+* image sizes far beyond any spectrogram (a typo would otherwise end in MemoryError);
+* a configuration file that is not UTF-8;
+* a flag and a --set that give one field two values (the same value twice is fine);
+* --set of a whole section (`--set training=5`);
+* `train --resume RUN` after experiment_config.json was edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spectrogen.training.checkpoint import load_checkpoint
+
+from reliability_helpers import run_cli, train_args, tree_digest
+
+pytestmark = pytest.mark.bad_input
+
+ONE_STEP = ["--set", "training.max_steps_per_epoch=1"]
+
+
+def assert_refused(code, err, *expected):
+    assert code == 2, err
+    assert "Traceback" not in err
+    for text in expected:
+        assert text in err, f"{text!r} not in {err!r}"
+
+
+def refused_before_writing(tmp_path, npy_data, capsys, extra, *expected):
+    """Runs a one-epoch training with `extra` and checks that it is refused and writes nothing."""
+    before = tree_digest(tmp_path)
+    code, _, err = run_cli(train_args(npy_data, tmp_path / "run", epochs=1, extra=[*ONE_STEP, *extra]), capsys)
+    assert_refused(code, err, *expected)
+    assert tree_digest(tmp_path) == before
+
+
+def test_non_finite_settings_are_refused_from_flags_set_and_files(tmp_path, npy_data, capsys, record_property):
+    files = {"infinity.json": '{"training": {"gp_lambda": Infinity}}',
+             "nan.json": '{"training": {"label_smoothing": NaN}, "data": {"augment": {"noise_std": -Infinity}}}'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    cases = [
+        (["--learning-rate", "inf"], ["training.learning_rate = inf", "finite number"]),
+        (["--learning-rate", "nan"], ["training.learning_rate = nan", "finite number"]),
+        (["--set", "training.gp_lambda=inf"], ["training.gp_lambda", "finite number"]),
+        (["--set", "training.max_minutes=Infinity"], ["training.max_minutes = inf", "finite number"]),
+        (["--set", "model.diffusion.guidance_scale=1e999"], ["model.diffusion.guidance_scale", "finite number"]),
+        (["--config", tmp_path / "infinity.json"], ["infinity.json", "training.gp_lambda = inf", "finite number"]),
+        (["--config", tmp_path / "nan.json"], ["training.label_smoothing = nan", "data.augment.noise_std = -inf"]),
+    ]
+    record_property("cases", len(cases))  # the battery counts each case
+    for extra, expected in cases:
+        refused_before_writing(tmp_path, npy_data, capsys, extra, *expected)
+
+
+def test_image_sizes_beyond_any_spectrogram_are_refused(tmp_path, npy_data, capsys):
+    # the U-Net is built for the data set's shape, so nothing but the bound stops these; a dry run
+    # because without the bound a real one resizes the examples to that size (tens of GiB)
+    diffusion = ["--model", "diffusion", "--dry-run"]
+    for extra, expected in [
+        (["--image-size", "65536"], ["model.image_size = 65536", "less than or equal to 2048"]),
+        (["--set", "model.image_width=4096"], ["model.image_width = 4096", "less than or equal to 2048"]),
+    ]:
+        refused_before_writing(tmp_path, npy_data, capsys, [*diffusion, *extra], *expected)
+
+
+def test_a_configuration_file_that_is_not_utf8_is_named(tmp_path, npy_data, capsys):
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"name": "café", "training": {"epochs": 1}}'.encode("latin-1"))
+    refused_before_writing(tmp_path, npy_data, capsys, ["--config", path], str(path), "must be UTF-8 JSON")
+
+
+def test_a_flag_and_a_set_that_disagree_are_refused(tmp_path, npy_data, capsys):
+    refused_before_writing(tmp_path, npy_data, capsys, ["--set", "training.epochs=5"],
+                           "--epochs 1", "--set training.epochs=5", "training.epochs")
+    refused_before_writing(tmp_path, npy_data, capsys, ["--set", "model.image_size=64"],
+                           "--image-size 32", "--set model.image_size=64")
+    # the same value twice is one setting
+    code, out, err = run_cli(["train", "--print-config", "--epochs", "3", "--set", "training.epochs=3",
+                              "--learning-rate", "0.001", "--set", "training.learning_rate=1e-3"], capsys)
+    assert code == 0, err
+    config = json.loads(out)
+    assert (config["training"]["epochs"], config["training"]["learning_rate"]) == (3, 0.001)
+
+
+def test_a_value_for_a_whole_section_names_the_section(tmp_path, npy_data, capsys):
+    refused_before_writing(tmp_path, npy_data, capsys, ["--set", "training=5"],
+                           "training = 5: training is a section", "--set training.epochs=5", "batch_size")
+    (tmp_path / "section.json").write_text('{"model": {"diffusion": 3}}')
+    refused_before_writing(tmp_path, npy_data, capsys, ["--config", tmp_path / "section.json"],
+                           "model.diffusion = 3: model.diffusion is a section", "--set model.diffusion.")
+
+
+def test_resume_names_the_hand_edits_it_does_not_apply(tmp_path, npy_data, capsys, quick_plots):
+    run = tmp_path / "run"
+    code, _, err = run_cli(train_args(npy_data, run, epochs=1, extra=ONE_STEP), capsys)
+    assert code == 0, err
+    path = run / "epochs_statistics" / "experiment_config.json"
+    edited = json.loads(path.read_text())
+    edited["training"]["gp_lambda"] = 2.5
+    edited["output"]["sample_every"] = 3
+    edited["training"]["seed"] = 7
+    path.write_text(json.dumps(edited))
+
+    # training.seed is given on resume: it is applied, so only the other two edits are left out
+    code, out, err = run_cli(["train", "--resume", run, "--epochs", "2", "--set", "training.seed=7", "--quiet"],
+                             capsys)
+    assert code == 0, err
+    notices = [line for line in out.splitlines() if "experiment_config.json" in line]
+    assert len(notices) == 1, out
+    for text in ("output.sample_every, training.gp_lambda;", "checkpoint's configuration is used",
+                 "--set section.key=value"):
+        assert text in notices[0], notices[0]
+    assert "training.seed" not in notices[0]
+    saved = load_checkpoint(run / "checkpoints" / "final_model.tar")["config"]
+    assert (saved["training"]["gp_lambda"], saved["output"]["sample_every"], saved["training"]["seed"]) == (10.0, 1, 7)
+
+    # the resume rewrote the file with what it used: nothing more to say
+    code, out, err = run_cli(["train", "--resume", run, "--epochs", "3", "--quiet"], capsys)
+    assert code == 0, err
+    assert "experiment_config.json" not in out
