@@ -59,13 +59,17 @@ def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
 
 def staging_folder(out: Path) -> Path:
     """Returns a new, empty hidden folder to write into: beside `out`, or inside it when it exists."""
-    out = out.resolve()
+    given, out = out, out.resolve()
     parent = out if out.is_dir() else out.parent
-    parent.mkdir(parents=True, exist_ok=True)
     staging = parent / f".{out.name or 'data'}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+    except OSError as exc:
+        raise UsageError(f"--out {given}: cannot write in {parent} ({exc.strerror or exc}); choose a folder "
+                         "you can write to") from None
     return staging
 
 
