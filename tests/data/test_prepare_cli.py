@@ -20,7 +20,7 @@ def test_prepare_prints_the_summary_with_skipped_files(audio_folder, tmp_path, c
     out = capsys.readouterr().out
     assert "8 found, 5 read, 4 used, 4 skipped" in out
     assert "low/notes.wav: not an audio file" in out and "high/silence.wav: silent" in out
-    assert "classes: high 2, low 3" in out
+    assert "classes (files -> examples): high 2 -> 2, low 2 -> 3" in out
 
 
 def test_representation_flags_reach_the_representation(tmp_path, capsys):

@@ -10,10 +10,13 @@ Examples:
   spectrogen prepare builtin:digits --out data/digits            # scikit-learn's digits, 32x32
 
 SRC is a folder (or one file). With sub-folders, the first-level sub-folder is each file's class.
-Recordings (wav, flac, ogg, mp3, aiff; any sample rate and channel count) are resampled, mixed to
-mono and cut into windows of the representation's length every --window-hop seconds; a window
-running past the end is zero-padded when at least half of it is audio (--short pad) and dropped
-otherwise, and windows quieter than --silence-db dBFS are dropped. CSV, PNG and .npy files are
+Recordings (wav, flac, ogg, mp3, aiff; any sample rate and channel count) are resampled and mixed to
+mono. One-shots (median file at most one window, or a quarter under half a window: drum hits, spoken words) give one
+example per file, from the sound's onset, zero-padded or cut to the window (--slicing onset); longer
+recordings are cut into windows of the representation's length every --window-hop seconds
+(--slicing windows, at most --max-windows-per-file of each); a window running past the end is
+zero-padded when at least half of it is audio (--short pad) and dropped otherwise, and examples
+quieter than --silence-db dBFS are dropped. The summary says which slicing was used and why. CSV, PNG and .npy files are
 stored as they are (row 0 = lowest frequency; PNGs are flipped since their top row is the highest).
 Files that cannot be used are skipped and listed at the end; the source is never modified.
 """
@@ -98,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="resize each example to H x W, each side 1 to 2048")
 
     cut = parser.add_argument_group("recordings")
+    cut.add_argument("--slicing", choices=["auto", "onset", "windows"], default="auto",
+                     help="onset: one example per file, from the sound's onset, zero-padded or cut to the "
+                          "window (one-shots: drum hits, spoken words); windows: cut each recording into "
+                          "windows; auto (default): onset when the median file is at most one window long, or a "
+                          "quarter of the files are shorter than half a window")
+    cut.add_argument("--max-windows-per-file", type=int, metavar="N",
+                     help="windows: use at most the first N windows of each recording, so that one long "
+                          "file cannot outweigh its class (default: all)")
     cut.add_argument("--window-hop", type=float, metavar="SECONDS",
                      help="seconds between window starts (default: one window, no overlap)")
     cut.add_argument("--short", choices=["pad", "drop"], default="pad",
@@ -134,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     summary = prepare(
         args.source, args.out, representation=args.representation, settings=settings, kind=args.kind,
         window_hop=args.window_hop, short=args.short, freq_axis=args.freq_axis, split=args.split,
-        count=args.count, seed=args.seed, limit=args.limit, overwrite=args.overwrite, quiet=args.quiet,
+        count=args.count, seed=args.seed, limit=args.limit, slicing=args.slicing,
+        max_windows_per_file=args.max_windows_per_file, overwrite=args.overwrite, quiet=args.quiet,
         workers=args.workers,
         **options,
     )

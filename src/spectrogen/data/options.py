@@ -45,6 +45,10 @@ class PrepareOptions:
     count: Optional[int] = None  # clips per class of builtin:engines (None: its default)
     seed: int = 0  # seed of the built-in generators
     limit: Optional[int] = None  # stop after this many examples
+    # recordings: "onset" makes one example per file from its onset (one-shots), "windows" cuts
+    # windows; "auto" chooses onset when most files are about one window long or shorter
+    slicing: Literal["auto", "onset", "windows"] = "auto"
+    max_windows_per_file: Optional[int] = None  # windows: use the first this many of each recording
 
     def __post_init__(self) -> None:
         if self.window_hop is not None and not (self.window_hop > 0 and math.isfinite(self.window_hop)):
@@ -62,7 +66,10 @@ class PrepareOptions:
             raise UsageError(
                 f"--stems {','.join(self.stems)}: use each of {', '.join(MUSDB_STEMS)} at most once"
             )
-        for flag, value in (("--count", self.count), ("--limit", self.limit)):
+        if self.slicing not in ("auto", "onset", "windows"):
+            raise UsageError(f"--slicing {self.slicing!r}: use auto, onset or windows")
+        for flag, value in (("--count", self.count), ("--limit", self.limit),
+                            ("--max-windows-per-file", self.max_windows_per_file)):
             if value is not None and value < 1:
                 raise UsageError(f"{flag} {value}: use a positive number")
 

@@ -23,7 +23,7 @@ from spectrogen.data.read_processes import default_workers, processes_available,
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, AudioSource, Item
 from spectrogen.data.summary import PrepareSummary
-from spectrogen.data.windowing import WindowBlock, WindowCounts, Windower
+from spectrogen.data.windowing import OnsetSlicer, WindowBlock, WindowCounts, Windower
 from spectrogen.data.writer import DatasetWriter
 from spectrogen.errors import InputError
 from spectrogen.spectral.resize import resize
@@ -134,7 +134,10 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     """
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
-    windower = Windower(window, hop, options.short, options.silence_db)
+    if options.slicing == "onset":
+        windower = OnsetSlicer(window, representation.sample_rate, options.silence_db)
+    else:
+        windower = Windower(window, hop, options.short, options.silence_db, options.max_windows_per_file)
     batcher = _FeatureBatcher(representation, writer, batch_windows(representation), options.limit)
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
@@ -152,9 +155,12 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
                     if batcher.full:  # --limit reached inside this item: it counts as read and used
                         summary.files_read += 1
                         summary.files_used += 1
+                        summary.file_used(source.class_names[step.item.label] if source.class_names else "")
                         break
                     continue
                 _account(step, taken, summary, window, representation.sample_rate, options)
+                if taken:
+                    summary.file_used(source.class_names[step.item.label] if source.class_names else "")
                 advance()
                 taken = 0
         batcher.flush()
@@ -203,8 +209,12 @@ def _account(step: _Decoded, taken: int, summary: PrepareSummary, window: int, s
 
 def _why_no_windows(counts: WindowCounts, window: int, sample_rate: int, options: PrepareOptions) -> str:
     """Returns why a recording that decoded fine gave no window."""
+    if counts.silent and options.slicing == "onset":
+        return f"silent: below {options.silence_db:g} dBFS from its onset (--silence-db)"
     if counts.silent:
         return f"silent: all {counts.silent} windows are below {options.silence_db:g} dBFS (--silence-db)"
+    if options.slicing == "onset":
+        return "empty: no samples"
     seconds, needed = counts.samples / sample_rate, window / sample_rate
     if options.short == "pad":
         return f"too short: {seconds:.2f} s is less than half a window ({needed / 2:.2f} s)"

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -24,6 +25,7 @@ from spectrogen.data.output_folder import check_output, publish, staging_folder
 from spectrogen.data.pipelines import array_examples, audio_examples, example_shape
 from spectrogen.data.representation_choice import image_representation, named_representation
 from spectrogen.data.sources import open_source
+from spectrogen.data.slicing import choose_slicing
 from spectrogen.data.sources.base import AudioSource
 from spectrogen.data.summary import PrepareSummary
 from spectrogen.data.writer import DatasetWriter
@@ -40,7 +42,8 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
             window_hop: Optional[float] = None, short: str = "pad",
             silence_db: Optional[float] = DEFAULT_SILENCE_DB, freq_axis: int = 0,
             stems: Sequence[str] = MUSDB_STEMS, split: str = "train", count: Optional[int] = None,
-            seed: int = 0, limit: Optional[int] = None, overwrite: bool = False,
+            seed: int = 0, limit: Optional[int] = None, slicing: str = "auto",
+            max_windows_per_file: Optional[int] = None, overwrite: bool = False,
             quiet: bool = False, workers: Optional[int] = None) -> PrepareSummary:
     """Returns the summary of building the data set folder `out` from `source`.
 
@@ -63,7 +66,8 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     # pool's extra copying cost more than the second core gave back (benchmarks/prepare.py)
     workers = 1 if workers is None else workers
     options = PrepareOptions(window_hop=window_hop, short=short, silence_db=silence_db, freq_axis=freq_axis,
-                             stems=tuple(stems), split=split, count=count, seed=seed, limit=limit)
+                             stems=tuple(stems), split=split, count=count, seed=seed, limit=limit,
+                             slicing=slicing, max_windows_per_file=max_windows_per_file)
     reader = open_source(str(source), kind, options)
     out = Path(out).expanduser()
     check_output(out, reader.location, overwrite)
@@ -78,6 +82,11 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     for name, reason in reader.rejected:
         summary.skip(name, reason)
     summary.ignored = dict(reader.ignored)
+    if isinstance(reader, AudioSource):
+        resolved, summary.slicing_reason = choose_slicing(reader, items, chosen.num_samples / chosen.sample_rate,
+                                                          options.slicing)
+        options = replace(options, slicing=resolved)  # dataset.json records what was done
+        summary.slicing = resolved
 
     staging = staging_folder(out)
     writer = None

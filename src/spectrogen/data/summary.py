@@ -26,6 +26,9 @@ class PrepareSummary:
     windows_silent: int = 0  # windows dropped as quieter than the silence threshold
     windows_short: int = 0  # partial windows dropped at the ends of recordings
     examples_per_class: dict[str, int] = field(default_factory=dict)
+    files_per_class: dict[str, int] = field(default_factory=dict)  # files that gave an example
+    slicing: str = ""  # recordings: "onset" (one example per file) or "windows"
+    slicing_reason: str = ""
     shape: list[int] = field(default_factory=list)  # [N, F, T]
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}: nothing used
     notes: list[dict[str, str]] = field(default_factory=list)  # {"file", "note"}: used, with a remark
@@ -35,6 +38,9 @@ class PrepareSummary:
 
     def skip(self, name: str, reason: str) -> None:
         self.skipped.append({"file": name, "reason": reason})
+
+    def file_used(self, class_name: str) -> None:
+        self.files_per_class[class_name] = self.files_per_class.get(class_name, 0) + 1
 
     def note(self, name: str, note: str) -> None:
         self.notes.append({"file": name, "note": note})
@@ -59,8 +65,14 @@ class PrepareSummary:
         lines.append(made)
         if self.ignored:
             lines.append(f"  ignored (not {self.kind} files): {describe_files(self.ignored)}{conversion_hint(self.ignored)}")
+        if self.slicing:
+            lines.append(f"  slicing: {self.slicing}: {self.slicing_reason}")
         if any(self.examples_per_class):
-            lines.append("  classes: " + ", ".join(f"{name} {n}" for name, n in self.examples_per_class.items()))
+            if self.files_per_class:
+                lines.append("  classes (files -> examples): " + ", ".join(
+                    f"{name} {self.files_per_class.get(name, 0)} -> {n}" for name, n in self.examples_per_class.items()))
+            else:
+                lines.append("  classes: " + ", ".join(f"{name} {n}" for name, n in self.examples_per_class.items()))
         for title, entries, key in (("skipped", self.skipped, "reason"), ("notes", self.notes, "note")):
             if entries:
                 lines.append(f"  {title}:")

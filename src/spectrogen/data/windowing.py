@@ -8,7 +8,12 @@ The rule (the same for every audio source):
   the recording (the rest is zero-filled), and dropped otherwise; `short="drop"` drops them all.
   So with the default a recording shorter than half a window makes no example at all;
 - a kept window whose RMS over its real (unpadded) samples is below `silence_db` dBFS is dropped
-  (0 dBFS is the RMS of a full-scale square wave; a full-scale sine is about -3 dBFS).
+  (0 dBFS is the RMS of a full-scale square wave; a full-scale sine is about -3 dBFS);
+- with `max_windows`, only the first that many kept windows of a recording are used, so that one
+  long recording cannot outweigh its class.
+
+One-shot recordings (a drum hit, a spoken word) are not windowed: `OnsetSlicer` makes one example
+of each, from the sound's onset, zero-padded to the window.
 
 Windows are made with strided views, so there is no Python loop over windows.
 """
@@ -56,13 +61,18 @@ def rms_dbfs(audio: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndar
 class Windower:
     """Cuts a recording, given as a stream of chunks, into windows; keeps memory to one window + one chunk."""
 
-    def __init__(self, window: int, hop: int, short: str = "pad", silence_db: Optional[float] = None):
+    def __init__(self, window: int, hop: int, short: str = "pad", silence_db: Optional[float] = None,
+                 max_windows: Optional[int] = None):
         if window < 1 or hop < 1:
             raise ValueError(f"window ({window}) and hop ({hop}) must be positive")
         self.window = window
         self.hop = hop
         self.short = short
         self.silence_db = silence_db
+        self.max_windows = max_windows  # the first this many kept windows of a recording; None: all
+
+    def _full(self, counts: WindowCounts) -> bool:
+        return self.max_windows is not None and counts.kept >= self.max_windows
 
     def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
         """Yields blocks of kept windows of the recording made of `chunks`; fills in `counts`.
@@ -84,6 +94,8 @@ class Windower:
             block = self._keep(views, starts, None, offset, counts)
             if block is not None:
                 yield block
+            if self._full(counts):
+                return
             pending = pending[full * self.hop:]
             offset += full * self.hop
         tail = self._tail(pending, offset, counts)
@@ -122,5 +134,71 @@ class Windower:
             counts.silent += int((~loud).sum())
             if not loud.all():
                 views, starts = views[loud], starts[loud]
+        if self.max_windows is not None:
+            room = max(0, self.max_windows - counts.kept)
+            views, starts = views[:room], starts[:room]
         counts.kept += len(views)
         return WindowBlock(views, (offset + starts).astype(np.int64)) if len(views) else None
+
+
+#: RMS frames of the onset search, in seconds
+ONSET_FRAME_S = 0.005
+#: the onset is the first frame within this many dB of the loudest frame of the searched audio
+ONSET_BELOW_PEAK_DB = 30.0
+#: and starts this long before that frame, so that the attack is never cut
+ONSET_LEAD_S = 0.005
+#: how far into a recording the onset is looked for
+ONSET_SEARCH_S = 2.0
+
+
+class OnsetSlicer:
+    """Makes one example of a one-shot recording: the window from its onset, zero-padded at the end.
+
+    This is "first slice, pad end": a kick of 0.05 s and a cymbal of 12 s each give one example,
+    starting where the sound starts (the first 5-ms frame within 30 dB of the loudest one in the
+    first ONSET_SEARCH_S seconds, less 5 ms). The same interface as `Windower`.
+    """
+
+    def __init__(self, window: int, sample_rate: int, silence_db: Optional[float] = None):
+        self.window = window
+        self.sample_rate = sample_rate
+        self.silence_db = silence_db
+
+    def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
+        """Yields one block holding the item's one example (or none when it is silent); fills in `counts`."""
+        search = int(ONSET_SEARCH_S * self.sample_rate)
+        needed = search + self.window  # enough for any onset in the searched part
+        pieces, held = [], 0
+        for chunk in chunks:
+            counts.samples += len(chunk)
+            if held < needed:
+                pieces.append(chunk[: needed - held].astype(np.float32, copy=False))
+                held += len(pieces[-1])
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        if len(audio) == 0:
+            counts.short += 1
+            return
+        start = onset_sample(audio[:search], self.sample_rate)
+        example = np.zeros((1, self.window), dtype=np.float32)
+        body = audio[start:start + self.window]
+        example[0, : len(body)] = body
+        if self.silence_db is not None and rms_dbfs(example, np.array([max(len(body), 1)]))[0] < self.silence_db:
+            counts.silent += 1
+            return
+        counts.kept += 1
+        yield WindowBlock(example, np.array([start], dtype=np.int64))
+
+
+def onset_sample(audio: np.ndarray, sample_rate: int) -> int:
+    """Returns where the sound in `audio` starts: ONSET_LEAD_S before its first frame near the loudest."""
+    frame = max(1, int(ONSET_FRAME_S * sample_rate))
+    count = len(audio) // frame
+    if count == 0:
+        return 0
+    energy = np.einsum("kf,kf->k", audio[: count * frame].reshape(count, frame),
+                       audio[: count * frame].reshape(count, frame)) / frame
+    peak = float(energy.max())
+    if peak <= 0.0:
+        return 0
+    first = int(np.argmax(energy >= peak * 10.0 ** (-ONSET_BELOW_PEAK_DB / 10.0)))
+    return max(0, first * frame - int(ONSET_LEAD_S * sample_rate))

@@ -35,6 +35,10 @@ _SUFFIX_KINDS = {**{suffix: "audio" for suffix in AUDIO_SUFFIXES}, ".csv": "csv"
                  ".png": "png", ".npy": "npy"}
 
 
+#: the share of the files one kind must have for `--kind auto` to choose it in a mixed folder
+MOSTLY = 0.9
+
+
 def detect_kind(location: Path) -> str:
     """Returns the source kind that `--kind auto` picks for `location`; raises InputError/UsageError."""
     if not location.exists():
@@ -60,6 +64,9 @@ def detect_kind(location: Path) -> str:
             "holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "
             f"MNIST IDX files{found}{conversion_hint(others)}", location,
         )
+    top, count = kinds.most_common(1)[0]
+    if len(kinds) > 1 and count >= MOSTLY * sum(kinds.values()):
+        return top  # a sample pack with a manifest.csv or a cover.png: the others are counted as ignored
     if len(kinds) > 1:
         found = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
         raise UsageError(f"{location}: holds several kinds of files ({found}); choose one with --kind")

@@ -6,9 +6,10 @@ lie in sub-folders, the first-level sub-folder is the class (seed 004).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
+import soundfile
 
 from spectrogen.data.decode import read_audio
 from spectrogen.data.sources.base import AudioSource, Item, list_class_files
@@ -22,6 +23,12 @@ class AudioFolder(AudioSource):
 
     def scan(self) -> list[Item]:
         return list_class_files(self.location, AUDIO_SUFFIXES, "audio", self)
+
+    def duration(self, item: Item) -> Optional[float]:
+        try:
+            return float(soundfile.info(str(item.path)).duration)
+        except Exception:  # unreadable here: read() says why, later
+            return None
 
     def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
         return read_audio(item.path, sample_rate)

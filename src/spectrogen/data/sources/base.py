@@ -67,6 +67,10 @@ class AudioSource(Source):
     #: generated sources make clips of this length so that each clip is one example
     window_seconds: Optional[float] = None
 
+    def duration(self, item: Item) -> Optional[float]:
+        """Returns the item's length in seconds when its header tells it cheaply, else None."""
+        return None
+
     @abstractmethod
     def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
         """Yields the item's audio as mono float32 chunks, (n,), at `sample_rate`; raises SkipFile.
