@@ -63,6 +63,8 @@ def test_mode_collapse_is_flagged_by_recall_and_diversity(outcomes):
 
 
 def test_copies_of_the_training_set_are_flagged_by_the_memorisation_check(outcomes):
+    # exact copies: the distance's cancellation rounds either way and is clamped at 0, so of 140
+    # copies some land on exactly 0 with any summation order
     assert outcomes["copies"]["nn_train_min"] == 0.0
     assert outcomes["copies"]["nn_copy_fraction"] == 1.0
     assert outcomes["real"]["nn_copy_fraction"] < 0.2

@@ -40,6 +40,7 @@ def _flat(network) -> torch.Tensor:
 @pytest.mark.parametrize("name, loss", [("dcgan", "bce"), ("specgan", "wgan-gp"), ("cgan", "hinge"),
                                         ("dcgan", "lsgan")])
 def test_a_step_returns_0d_statistics(name, loss):
+    torch.manual_seed(0)  # the initialisation and the step's latents draw from the global stream
     method = _method(name, loss=loss, critic_steps=1)
     statistics = method.train_step(_batch())
     expected = {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"}
@@ -74,6 +75,7 @@ def test_the_generator_moves_only_every_critic_steps_th_call():
 
 
 def test_ema_update_is_the_exponential_average_and_copies_buffers():
+    torch.manual_seed(0)  # the initialisation and the perturbations below
     network = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     average = make_average(network)
     kept = _flat(average)
@@ -90,6 +92,7 @@ def test_ema_update_is_the_exponential_average_and_copies_buffers():
 def test_the_average_warms_up_so_a_short_run_does_not_sample_near_initial_weights():
     assert [warmed_up_decay(0.999, n) for n in (0, 1, 90)] == pytest.approx([0.1, 2 / 11, 0.91])
     assert warmed_up_decay(0.999, 10**6) == 0.999 and warmed_up_decay(0.5, 100) == 0.5
+    torch.manual_seed(0)  # the initialisation and the steps' latents
     method = _method("specgan", ema_decay=0.999, critic_steps=2)
     initial = _flat(method.networks["generator_ema"])
     for call in range(2 * 30):  # 30 generator updates
@@ -113,6 +116,7 @@ def test_sampling_uses_the_ema_generator_when_kept():
 
 
 def test_grad_norm_is_measured_before_clipping():
+    torch.manual_seed(0)  # the initialisation and the step's latents
     method = _method("specgan", critic_steps=1, grad_clip=1e-3)
     statistics = method.train_step(_batch())
     critic = method.networks["discriminator"]
@@ -134,6 +138,7 @@ def test_cosine_schedule_anneals_over_the_epochs():
 
 
 def test_cgan_samples_equal_numbers_per_class_by_default():
+    torch.manual_seed(0)  # the initialisation
     method = _method("cgan")
     default = method.sample(7, generator=torch.Generator().manual_seed(3))
     explicit = method.sample(7, generator=torch.Generator().manual_seed(3), labels=torch.arange(7) % 3)
@@ -145,6 +150,7 @@ def test_cgan_samples_equal_numbers_per_class_by_default():
 
 
 def test_sampling_is_reproducible_and_independent_of_the_chunk_size():
+    torch.manual_seed(0)  # the initialisation and the step's latents
     method = _method("dcgan")
     method.train_step(_batch())
     a = method.sample(10, generator=torch.Generator().manual_seed(5))
@@ -181,6 +187,7 @@ def test_networks_only_load_gives_identical_samples(name):
     fresh = _method(name, ema_decay=0.9)
     fresh.load_state_dict(state, networks_only=True)
     g = lambda: torch.Generator().manual_seed(11)  # noqa: E731
+    # the same weights and latents through the same operations: equal bit for bit on any CPU
     torch.testing.assert_close(fresh.sample(6, generator=g()), trained.sample(6, generator=g()), atol=0, rtol=0)
 
 
@@ -213,7 +220,7 @@ def test_a_resumed_method_continues_with_the_same_numbers():
         torch.manual_seed(42)
         runs.append([candidate.train_step(_batch(10 + call)) for call in range(3)])
     for first, second in zip(*runs):
-        for key in first:
+        for key in first:  # the same state and draws through the same operations: equal bit for bit
             torch.testing.assert_close(first[key], second[key], atol=0, rtol=0)
 
 

@@ -20,7 +20,7 @@ FAMILIES = [(DCGANGenerator, DCGANDiscriminator), (SpecGANGenerator, SpecGANDisc
 def test_every_size_gives_images_and_one_logit_per_example(generator_class, critic_class, size):
     generator = generator_class(12, 2, (size, size), 1)
     critic = critic_class(2, (size, size), 1)
-    images = generator(torch.randn(3, 12))
+    images = generator(torch.randn(3, 12, generator=torch.Generator().manual_seed(0)))
     assert images.shape == (3, 1, size, size)
     assert images.abs().max() <= 1.0  # Tanh
     assert critic(images).shape == (3,)
@@ -30,7 +30,7 @@ def _transposed_output_sizes(generator: nn.Module, latent_dim: int) -> list[tupl
     sizes = []
     hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[-2:])))
              for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
-    generator(torch.randn(1, latent_dim))
+    generator(torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(0)))
     for hook in hooks:
         hook.remove()
     return sizes
@@ -83,6 +83,7 @@ def test_dcgan_discriminator_has_batch_norm_after_every_convolution_but_the_firs
 
 
 def test_initialisation_is_dcgan_normal():
+    torch.manual_seed(0)  # the initialisation draws from the global stream
     generator = DCGANGenerator(100, 32, (64, 64), batchnorm=True)
     conv = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)][0]
     assert conv.weight.mean().abs() < 0.002
@@ -95,6 +96,7 @@ def test_initialisation_is_dcgan_normal():
 
 @pytest.mark.parametrize("generator_class, critic_class", FAMILIES)
 def test_eval_mode_samples_do_not_depend_on_the_rest_of_the_batch(generator_class, critic_class):
+    torch.manual_seed(0)  # the initialisation and z
     generator = generator_class(8, 4, (32, 32), 1, True).eval()
     z = torch.randn(6, 8)
     with torch.no_grad():
@@ -121,13 +123,14 @@ def test_conditional_networks_take_classes_and_non_square_maps(base, generator_i
     critic = ConditionalDiscriminator(lambda c: critic_class(2, size, c), 1, size, 3, discriminator_input,
                                       use_spectral_norm=True)
     labels = torch.tensor([0, 1, 2, 1])
-    images = generator(torch.randn(4, 6), labels)
+    images = generator(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)), labels)
     assert images.shape == (4, 1, 32, 128)
     assert critic(images, labels).shape == (4,)
     assert any("parametrizations" in name for name, _ in critic.named_parameters())
 
 
 def test_the_class_changes_the_conditional_generators_output():
+    torch.manual_seed(0)  # the initialisation and z
     generator = ConditionalGenerator(lambda n: SpecGANGenerator(n, 2, (32, 32)), 6, 3).eval()
     z = torch.randn(1, 6).expand(3, 6)
     with torch.no_grad():
@@ -138,6 +141,7 @@ def test_the_class_changes_the_conditional_generators_output():
 
 
 def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
+    torch.manual_seed(0)  # the initialisation and x
     critic = ConditionalDiscriminator(lambda c: SpecGANDiscriminator(2, (32, 32), c), 1, (32, 32), 2,
                                       "projection").eval()
     x = torch.randn(2, 1, 32, 32)
@@ -148,3 +152,18 @@ def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
             labels = torch.full((2,), k)
             expected = plain + (h.sum(dim=(2, 3)) * critic.embed.weight[k]).sum(dim=1)
             torch.testing.assert_close(critic(x, labels), expected)
+
+
+def test_the_auxiliary_classifier_needs_the_projection_critic_and_adds_class_logits():
+    from spectrogen.config import build_config
+    from spectrogen.models.gan_method import build_discriminator
+    from spectrogen.training.method import DataInfo
+
+    info = DataInfo((1, 32, 32), ["a", "b", "c"])
+    settings = {"name": "cgan", "image_size": 32, "features_d": 4}
+    critic = build_discriminator(build_config({"model": {**settings, "conditional": {
+        "discriminator_input": "projection", "auxiliary_classifier": 1.0}}}), info)
+    x = torch.randn(5, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert critic(x, torch.tensor([0, 1, 2, 0, 1])).shape == (5, 1 + 3)
+    with pytest.raises(ConfigError, match="projection"):
+        build_discriminator(build_config({"model": {**settings, "conditional": {"auxiliary_classifier": 1.0}}}), info)

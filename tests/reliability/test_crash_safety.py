@@ -168,6 +168,8 @@ def test_kills_at_random_moments_and_inside_checkpoint_writes_lose_at_most_one_i
     # and it ends where a run that was never interrupted ends
     reference = tmp_path / "reference"
     assert main(command(audio_data, reference)) == 0
+    # the training processes run on one thread (OMP_NUM_THREADS=1) as the reference does here (the
+    # one_thread fixture): the resumed steps repeat its operations in the same order, on any CPU
     ours, theirs = (CsvLog(r / "epochs_statistics" / "epoch_statistics.csv").rows() for r in (run, reference))
     for mine, other in zip(ours, theirs):
         for key in ("loss_g", "loss_d", "grad_norm_d"):

@@ -38,7 +38,7 @@ def test_npy_png_and_wav_outputs(audio_checkpoint, tmp_path, capsys):
     model = load_generator(audio_checkpoint)
     expected = generate(model, 3, seed=4, batch_size=2)
     assert samples.shape == (3, 1, 32, 32) and samples.dtype == np.float32
-    np.testing.assert_allclose(samples, expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(samples, expected.numpy(), atol=1e-6)  # the same batches through the same operations
     assert sorted(p.name for p in out.glob("*.png")) == ["grid.png", "sample_01.png", "sample_02.png", "sample_03.png"]
     record = json.loads((out / "sampling.json").read_text())
     assert record["seed"] == 4 and record["representation"]["kind"] == "stft" and record["sample_rate"] == 16000
@@ -113,6 +113,7 @@ def test_truncation_on_diffusion_is_noted_and_ignored(gan_checkpoint, tmp_path, 
     assert "ignored" in capsys.readouterr().err
     assert json.loads((out / "sampling.json").read_text())["truncation"] is None
     again = generate(load_generator(path), 1, seed=3)
+    # the same batch of 1 through the same operations
     np.testing.assert_allclose(np.load(out / "samples.npy"), again.numpy(), atol=1e-6)
 
 

@@ -18,7 +18,7 @@ def test_loaded_model_samples_what_the_saved_one_samples(gan_checkpoint):
     expected = method.sample(6, generator=torch.Generator().manual_seed(3))  # uses the EMA copy
     got = generate(model, 6, seed=3)
     assert got.shape == (6, 1, 32, 32)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)  # one batch of 6 through the same operations
     # the raw generator differs from its average in this checkpoint: the EMA weights were the ones used
     raw = method.networks["generator"](
         torch.rand(6, 8, generator=torch.Generator().manual_seed(3)) * 2 - 1)
@@ -40,7 +40,8 @@ def test_seed_reproduces_and_batch_size_does_not_matter(gan_checkpoint, family):
     path, _ = gan_checkpoint(family)
     model = load_generator(path)
     whole = generate(model, 7, seed=11, batch_size=64)
-    torch.testing.assert_close(generate(model, 7, seed=11, batch_size=2), whole, rtol=0, atol=1e-6)
+    # outputs up to ~5: batches of 2 and of 7 may sum in another order (measured up to 1.2e-6 apart)
+    torch.testing.assert_close(generate(model, 7, seed=11, batch_size=2), whole, rtol=1e-5, atol=1e-5)
     assert (generate(model, 7, seed=12) - whole).abs().max() > 1e-3
 
 
@@ -71,6 +72,7 @@ def test_truncation_pulls_samples_together_and_a_loose_bound_changes_nothing(gan
     path, _ = gan_checkpoint("dcgan")
     model = load_generator(path)
     plain = generate(model, 32, seed=5)
+    # the same latents in the same batch through the same operations
     torch.testing.assert_close(generate(model, 32, seed=5, truncation=50.0), plain, rtol=0, atol=1e-6)
     tight = generate(model, 32, seed=5, truncation=0.05)
 
@@ -98,6 +100,7 @@ def test_conditional_classes_by_name_or_index(gan_checkpoint):
         model.class_index("3")
     labels = torch.full((4,), 1)
     expected = method.sample(4, generator=torch.Generator().manual_seed(2), labels=labels)
+    # one batch of 4 through the same operations
     torch.testing.assert_close(generate(model, 4, labels=labels, seed=2), expected, rtol=0, atol=1e-6)
     other = generate(model, 4, labels=torch.full((4,), 2), seed=2)
     assert (other - expected).abs().max() > 1e-4  # the class reaches the generator

@@ -54,7 +54,7 @@ def test_output_has_the_clip_length_and_is_real_audio(tones, specgan_stft):
     audio = GriffinLim(256, 128, n_iter=4)(magnitude, generator=torch.Generator().manual_seed(0))
     assert audio.shape == (2, SAMPLES) and audio.dtype == torch.float32
     assert torch.isfinite(audio).all()
-    shorter = GriffinLim(256, 128, n_iter=4)(magnitude, num_samples=16000, generator=torch.Generator())
+    shorter = GriffinLim(256, 128, n_iter=4)(magnitude, num_samples=16000, generator=torch.Generator().manual_seed(0))
     assert shorter.shape == (2, 16000)
 
 
@@ -64,7 +64,10 @@ def test_batched_equals_one_by_one_from_zero_phase(tones, specgan_stft):
     invert = GriffinLim(256, 128, n_iter=8, init="zeros")
     batched = invert(magnitude)
     single = torch.stack([invert(m[None])[0] for m in magnitude])
-    torch.testing.assert_close(batched, single, rtol=0, atol=1e-4)
+    # the iterations magnify round-off ~1e4 times (a 1e-7 relative change of the magnitude moves
+    # this audio, peak ~0.7, by up to 1.5e-3): an FFT that rounds a batch unlike one clip must pass;
+    # a clip mixed with another would be off by about the audio's own level (~0.1)
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-2)
 
 
 def test_same_seed_same_audio_and_first_example_independent_of_batch(tones, specgan_stft):
@@ -76,7 +79,8 @@ def test_same_seed_same_audio_and_first_example_independent_of_batch(tones, spec
     alone = invert(magnitude[:1], generator=torch.Generator().manual_seed(5))
     assert torch.equal(first, again)
     assert not torch.allclose(first, other)
-    torch.testing.assert_close(first[:1], alone, rtol=0, atol=1e-4)
+    # round-off magnified by the iterations, as above (measured up to 1.5e-3 for a 1e-6 relative change)
+    torch.testing.assert_close(first[:1], alone, rtol=0, atol=1e-2)
 
 
 @pytest.mark.parametrize("n_fft, hop, win_length", [(256, 128, 256), (400, 150, 300), (512, 128, 512)])
@@ -93,7 +97,7 @@ def test_other_framings_with_the_nyquist_row_kept(tones, n_fft, hop, win_length)
 
 def test_mismatched_rows_and_bad_settings_are_refused():
     with pytest.raises(InputError, match="frequency rows"):
-        GriffinLim(256, 128, nyquist_dropped=True)(torch.rand(1, 129, 8))
+        GriffinLim(256, 128, nyquist_dropped=True)(torch.rand(1, 129, 8, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ConfigError, match="momentum"):
         GriffinLim(256, 128, momentum=1.5)
     with pytest.raises(ConfigError, match="init"):

@@ -22,7 +22,7 @@ def test_mel_scale_applies_librosas_filter_bank_along_frequency():
 
 
 def test_batched_mel_equals_one_by_one():
-    magnitude = torch.rand(4, N_FFT // 2 + 1, 9)
+    magnitude = torch.rand(4, N_FFT // 2 + 1, 9, generator=torch.Generator().manual_seed(0))
     transform = MelScale(SR, N_FFT, N_MELS)
     batched = transform(magnitude)
     single = torch.stack([transform(m) for m in magnitude])
@@ -50,11 +50,13 @@ def test_inverse_mel_recovers_a_smooth_spectrum():
 
 
 def test_inverse_mel_is_never_negative_and_batch_consistent():
-    mel = torch.rand(3, 128, 5)
+    mel = torch.rand(3, 128, 5, generator=torch.Generator().manual_seed(0))
     inverse = InverseMelScale(SR, N_FFT, 128)
     batched = inverse(mel)
     assert batched.min() >= 0
-    torch.testing.assert_close(batched, torch.stack([inverse(m) for m in mel]), rtol=1e-5, atol=1e-6)
+    # values up to ~30 after 20 FISTA steps of matrix products: batched and one-by-one products may
+    # sum in another order (measured up to 1.1e-5 apart), so the tolerance scales with that magnitude
+    torch.testing.assert_close(batched, torch.stack([inverse(m) for m in mel]), rtol=1e-5, atol=1e-4)
 
 
 def test_filter_bank_is_a_buffer_and_moves_with_the_module():

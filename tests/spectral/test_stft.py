@@ -26,14 +26,14 @@ def test_stft_matches_librosa_with_the_same_framing(n_fft, hop, win_length, samp
 
 
 def test_specgan_framing_gives_128_by_128():
-    audio = torch.randn(2, 16384)
+    audio = torch.randn(2, 16384, generator=torch.Generator().manual_seed(0))
     magnitude = Spectrogram(256, 128, drop_nyquist=True)(audio)
     assert magnitude.shape == (2, 128, 128)
     assert padded_length(128, 256, 128) == 16512
 
 
 def test_dropping_nyquist_removes_only_the_last_row():
-    audio = torch.randn(2, 4000)
+    audio = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0))
     full = Spectrogram(256, 128, drop_nyquist=False)(audio)
     dropped = Spectrogram(256, 128, drop_nyquist=True)(audio)
     assert torch.equal(full[:, :-1], dropped)
@@ -52,11 +52,13 @@ def test_batched_stft_equals_one_by_one():
     transform = Spectrogram(256, 128)
     batched = transform(audio)
     single = torch.stack([transform(clip[None])[0] for clip in audio])
-    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+    # magnitudes of unit-variance noise average ~8 (up to ~30): FFTs that round otherwise differ by
+    # up to ~1e-5 (measured 8e-6 between CPU kernels)
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-4)
 
 
 def test_leading_axes_are_kept():
-    audio = torch.randn(2, 3, 1000)
+    audio = torch.randn(2, 3, 1000, generator=torch.Generator().manual_seed(0))
     assert Spectrogram(256, 128)(audio).shape == (2, 3, 128, num_frames(1000, 128))
 
 

@@ -31,6 +31,7 @@ def test_dcgan_stopped_after_epoch_1_resumes_to_the_same_epoch_2(tones32, tmp_pa
     whole = CsvLog(tmp_path / "whole" / "epochs_statistics" / "epoch_statistics.csv").rows()
     parts = CsvLog(tmp_path / "parts" / "epochs_statistics" / "epoch_statistics.csv").rows()
     assert [row["epoch"] for row in parts] == [1, 2]
+    # the resumed epoch repeats the uninterrupted one's operations in the same order: equal to round-off
     for key in ("loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d"):
         assert parts[1][key] == pytest.approx(whole[1][key], rel=1e-6), key
     np.testing.assert_allclose(np.load(tmp_path / "parts" / "samples" / "epoch_002.npy"),

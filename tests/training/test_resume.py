@@ -21,6 +21,8 @@ def final_weights(out):
 
 
 def assert_same_training(resumed_out, reference_out, keys=("loss_g", "loss_d", "grad_norm_g")):
+    # a resumed run repeats the uninterrupted one's operations in the same order: the tight tolerances
+    # below hold on any CPU
     resumed, reference = epoch_rows(resumed_out), epoch_rows(reference_out)
     assert [row["epoch"] for row in resumed] == [row["epoch"] for row in reference]  # no duplicate rows
     for mine, theirs in zip(resumed, reference):

@@ -8,8 +8,8 @@ import pytest
 
 from spectrogen.cli.main import main
 from spectrogen.config import load_config
-from spectrogen.training.small_data import (AUGMENT_BELOW, MIN_STEPS, SMALL_DATA, SMALL_GAN_RECIPE, small_batch,
-                                            small_data_overrides, warnings)
+from spectrogen.training.small_data import (AUGMENT_BELOW, CONDITIONAL_RECIPE, MIN_STEPS, SMALL_DATA, SMALL_GAN_RECIPE,
+                                            describe, small_batch, small_data_overrides, warnings)
 
 from conftest import tone_features, write_dataset
 
@@ -29,7 +29,8 @@ def test_small_data_settings_leave_the_users_own_alone():
     assert chosen["training.epochs"] * (20 // 4) >= MIN_STEPS
     mine = dict(small_data_overrides(config, 20, given={"training.epochs", "training.diffaugment"}))
     assert "training.epochs" not in mine and "training.diffaugment" not in mine and mine["training.batch_size"] == 4
-    assert small_data_overrides(config, SMALL_DATA, given=()) == []  # a large data set keeps the preset
+    # a large data set keeps the preset (on a GPU; on a CPU the GANs take the fast recipe)
+    assert small_data_overrides(config, SMALL_DATA, given=(), device="cuda") == []
 
 
 def test_a_few_dozen_examples_get_the_gan_recipe_that_learned_twenty_phrases():
@@ -39,8 +40,8 @@ def test_a_few_dozen_examples_get_the_gan_recipe_that_learned_twenty_phrases():
     assert all(chosen[key] == value for key, value in SMALL_GAN_RECIPE.items())
     mine = dict(small_data_overrides(config, 20, given={"training.loss"}))
     assert "training.loss" not in mine and mine["training.mode_seeking"] == 1.0
-    larger = dict(small_data_overrides(config, AUGMENT_BELOW, given=()))
-    assert not set(SMALL_GAN_RECIPE) & set(larger)  # 200 examples and more keep the family's own training
+    larger = dict(small_data_overrides(config, AUGMENT_BELOW, given=(), device="cuda"))
+    assert not set(SMALL_GAN_RECIPE) & set(larger)  # on a GPU 200 examples and more keep the family's own training
     diffusion = dict(small_data_overrides(load_config("default", [("model.name", "diffusion")]), 20, given=()))
     assert not set(SMALL_GAN_RECIPE) & set(diffusion)
 
@@ -67,3 +68,16 @@ def test_train_on_twenty_examples_with_no_batch_flag_runs_and_ends_with_a_summar
     # the summary: what was trained, how long, where the report is, how to continue
     assert "done: trained 2 of 2 epochs in 0 min" in printed
     assert str(out / "report.html") in printed and f"spectrogen train --resume {out} --epochs 52" in printed
+
+
+def test_on_a_cpu_gans_of_any_size_take_the_fast_recipe_and_the_paper_is_one_setting_away():
+    config = load_config("default", [("model.name", "cgan")])
+    chosen = dict(small_data_overrides(config, 5000, given=(), device="cpu"))
+    assert all(chosen[key] == value for key, value in {**SMALL_GAN_RECIPE, **CONDITIONAL_RECIPE}.items())
+    assert "training.batch_size" not in chosen  # 5,000 examples is not a small data set
+    paper = load_config("default", [("model.name", "cgan"), ("training.recipe", "paper")])
+    assert small_data_overrides(paper, 5000, given={"training.recipe"}, device="cpu") == []
+    fast = load_config("default", [("model.name", "specgan"), ("training.recipe", "fast")])
+    assert dict(small_data_overrides(fast, 5000, given={"training.recipe"}, device="cuda"))["training.loss"] == "hinge"
+    note = describe(list(chosen.items()), 5000, "cpu")
+    assert "fast GAN recipe on a CPU" in note and "training.recipe=paper" in note and "small data" not in note

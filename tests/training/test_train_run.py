@@ -126,5 +126,6 @@ def test_streaming_the_data_set_trains_to_the_same_numbers_as_holding_it(tone_da
                                             "data.num_workers": 1}), quiet=True)
     a = CsvLog(held / "epochs_statistics" / "epoch_statistics.csv").rows()
     b = CsvLog(streamed / "epochs_statistics" / "epoch_statistics.csv").rows()
+    # both normalise the same values elementwise (no reduction): the same batches, so the same steps
     for key in ("loss_g", "loss_d", "grad_norm_g"):
         assert [row[key] for row in a] == pytest.approx([row[key] for row in b], rel=1e-6)

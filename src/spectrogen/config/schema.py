@@ -52,6 +52,9 @@ class DataConfig(Section):
     )
     num_workers: int = Field(0, ge=0)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    class_balanced: Optional[bool] = Field(
+        None, description="draw every class equally often in each epoch (imbalanced labelled data); "
+                          "None: on for cgan, off otherwise")
 
 
 class ConditionalConfig(Section):
@@ -61,6 +64,10 @@ class ConditionalConfig(Section):
     generator_input: Literal["onehot", "embedding"] = "onehot"
     discriminator_input: Literal["label_map", "projection"] = "label_map"
     spectral_norm: bool = False
+    auxiliary_classifier: float = Field(
+        0.0, ge=0.0, description="weight of an auxiliary classifier on the projection critic's features (AC-GAN): "
+                                 "the critic learns the real examples' classes, the generator to make samples "
+                                 "it classifies as asked; 0: off")
 
 
 class DiffusionConfig(Section):
@@ -161,6 +168,11 @@ class TrainingConfig(Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real labels become 1-s")
     ema_decay: Optional[float] = Field(None, ge=0.0, lt=1.0, description="EMA of generator weights; None: off")
     diffaugment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
+    recipe: Literal["auto", "paper", "fast"] = Field(
+        "auto", description="GANs: 'paper' keeps the family's published losses and rates (SpecGAN: WGAN-GP, 5 "
+                            "critic steps); 'fast' uses hinge 1:1, batch norm, lr 2e-4 and the mode-seeking term "
+                            "(cgan: a projection critic), which learn within a CPU budget; auto: fast on a CPU, "
+                            "paper on a GPU (with the default preset; settings you give are kept)")
     mode_seeking: float = Field(0.0, ge=0.0, description="weight of the mode-seeking term (MSGAN): "
                                 "different z of one class must give different samples (logged as "
                                 "mode_seeking, unweighted); 0: off")

@@ -49,11 +49,14 @@ class ConditionalGenerator(nn.Module):
 
 
 class ConditionalDiscriminator(nn.Module):
-    """(images (B, C, H, W), labels (B,)) -> logits (B,), by label-map channel or projection."""
+    """(images (B, C, H, W), labels (B,)) -> logits (B,), by label-map channel or projection.
+
+    With an auxiliary classifier it returns (B, 1 + K): the logit, then K class logits.
+    """
 
     def __init__(self, make_base: Callable[[int], nn.Module], channels: int, size: tuple[int, int],
                  num_classes: int, discriminator_input: Literal["label_map", "projection"] = "label_map",
-                 use_spectral_norm: bool = False):
+                 use_spectral_norm: bool = False, auxiliary_classifier: bool = False):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"a conditional discriminator needs at least one class, got {num_classes}")
@@ -68,6 +71,13 @@ class ConditionalDiscriminator(nn.Module):
             self.base = make_base(channels)
             self.embed = nn.Embedding(num_classes, self.base.feature_channels)
             init_gan_weights(self.embed)
+        self.classifier = None
+        if auxiliary_classifier:
+            if discriminator_input != "projection":
+                raise ValueError("the auxiliary classifier reads the projection critic's features: "
+                                 "use discriminator_input='projection'")
+            self.classifier = nn.Linear(self.base.feature_channels, num_classes)
+            init_gan_weights(self.classifier)
         if use_spectral_norm:
             _apply_spectral_norm(self)
 
@@ -78,7 +88,11 @@ class ConditionalDiscriminator(nn.Module):
             return self.base(torch.cat([x, plane], dim=1))  # (B,)
         h = self.base.features(x)  # (B, F, h, w)
         pooled = h.sum(dim=(2, 3))  # (B, F), Miyato & Koyama sum-pool before the projection
-        return self.base.logit(h) + (self.embed(labels).to(pooled.dtype) * pooled).sum(dim=1)  # (B,)
+        logit = self.base.logit(h) + (self.embed(labels).to(pooled.dtype) * pooled).sum(dim=1)  # (B,)
+        if self.classifier is None:
+            return logit
+        # one tensor, so that a DistributedDataParallel wrapper sees one output: column 0 is the logit
+        return torch.cat([logit[:, None], self.classifier(h.mean(dim=(2, 3)))], dim=1)  # (B, 1 + K)
 
 
 def _apply_spectral_norm(network: nn.Module) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spectrogen.config.resolve import resolve
@@ -74,8 +75,12 @@ def build_discriminator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
 
     if model.name != "cgan":
         return make(model.channels)
+    if model.conditional.auxiliary_classifier > 0 and model.conditional.discriminator_input != "projection":
+        raise ConfigError("model.conditional.auxiliary_classifier reads the projection critic's features: set "
+                          "model.conditional.discriminator_input=projection, or the classifier's weight to 0")
     return ConditionalDiscriminator(make, model.channels, size, num_classes_of(config, info),
-                                    model.conditional.discriminator_input, model.conditional.spectral_norm)
+                                    model.conditional.discriminator_input, model.conditional.spectral_norm,
+                                    model.conditional.auxiliary_classifier > 0)
 
 
 def sample_latent(n: int, latent_dim: int, distribution: str, *, generator: Optional[torch.Generator] = None,
@@ -141,6 +146,9 @@ class GANMethod(TrainingMethod):
         self.loss = build_loss(training)
         self.augment = DiffAugment(training.diffaugment)
         self.mode_seeking = training.mode_seeking
+        self.auxiliary = model.conditional.auxiliary_classifier if self.conditional else 0.0
+        self._class_logits: Optional[torch.Tensor] = None  # of the latest critic call, with the classifier
+        self._last_auxiliary = torch.zeros((), device=device)
         self.critic_steps = training.critic_steps
         self.grad_clip = training.grad_clip
         self.calls = 0
@@ -172,6 +180,8 @@ class GANMethod(TrainingMethod):
         statistics["grad_norm_g"] = self._last_grad_norm_g
         if self.mode_seeking > 0:
             statistics["mode_seeking"] = self._last_mode_seeking  # unweighted; loss_g is the adversarial part
+        if self.auxiliary > 0:
+            statistics["class_loss_g"] = self._last_auxiliary  # unweighted cross-entropy of the fakes' classes
         return statistics
 
     def _critic_step(self, real: torch.Tensor, fake: torch.Tensor,
@@ -179,11 +189,16 @@ class GANMethod(TrainingMethod):
         critic, optimizer = self.networks["discriminator"], self.optimizers["discriminator"]
         replica = self.step_network("discriminator")  # averages the critic's gradients over processes
         real_seen, fake_seen = self.augment(real), self.augment(fake)
+        statistics = {}
         with self.autocast():
             real_logits = self._critic_output(replica, real_seen, labels)  # (B,)
+            real_classes = self._class_logits
             fake_logits = self._critic_output(replica, fake_seen, labels)  # (B,)
         loss = self.loss.discriminator(real_logits, fake_logits)
-        statistics = {}
+        if real_classes is not None:  # the classifier learns the real examples' classes only
+            class_loss = F.cross_entropy(real_classes.float(), labels)
+            loss = loss + self.auxiliary * class_loss
+            statistics["class_loss_d"] = class_loss.detach()
         if self.loss.gp_lambda > 0:
             # fp32 (outside autocast) and through the critic's plain forward: a compiled module has
             # no double backward, which the penalty's gradient of a gradient needs. Under DDP the
@@ -206,9 +221,13 @@ class GANMethod(TrainingMethod):
                 logits = self._critic_output(critic, self.augment(fake), labels)  # (B,)
             loss = self.loss.generator(logits)
             total = loss
+            if self._class_logits is not None:  # samples the critic's classifier takes for the asked class
+                class_loss = F.cross_entropy(self._class_logits.float(), labels)
+                total = total + self.auxiliary * class_loss
+                self._last_auxiliary = class_loss.detach()
             if self.mode_seeking > 0:
                 term = mode_seeking_loss(fake.float(), z, labels)
-                total = loss + self.mode_seeking * term
+                total = total + self.mode_seeking * term
                 self._last_mode_seeking = term.detach()
             self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", total)
         finally:
@@ -246,7 +265,15 @@ class GANMethod(TrainingMethod):
         return network(z, labels) if self.conditional else network(z)
 
     def _critic_output(self, network, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
-        return network(x, labels) if self.conditional else network(x)
+        """Returns the critic's logits (B,); with the auxiliary classifier, keeps its class logits (B, K)."""
+        if not self.conditional:
+            return network(x)
+        output = network(x, labels)
+        if output.dim() == 2:  # (B, 1 + K): the logit, then the classifier's
+            self._class_logits = output[:, 1:]
+            return output[:, 0]
+        self._class_logits = None
+        return output
 
     # --- sampling -------------------------------------------------------------------------------
     @torch.no_grad()

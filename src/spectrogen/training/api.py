@@ -131,15 +131,23 @@ def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: tor
     print("\n".join(lines))
 
 
-def _fit_to_data(config: ExperimentConfig, examples: int,
-                 given: Optional[set[str]]) -> tuple[ExperimentConfig, list[str]]:
-    """Returns the configuration with the small-data settings applied where the user gave none (none at all
-    when `given` is None), and the notes to say at the start."""
+def _fit_to_data(config: ExperimentConfig, dataset, given: Optional[set[str]],
+                 device: str = "cpu") -> tuple[ExperimentConfig, list[str]]:
+    """Returns the configuration with the settings chosen from the data and the device applied where the user
+    gave none (none at all when `given` is None), and the notes to say at the start."""
+    from spectrogen.training.data_fit import data_fit_overrides, source_kind_of
     from spectrogen.training.small_data import describe, small_data_overrides, warnings
 
-    chosen = small_data_overrides(config, examples, given) if given is not None else []
-    notes = [describe(chosen, examples)] if chosen else []
+    notes: list[str] = []
+    if given is not None:
+        fitted, notes = data_fit_overrides(config, tuple(dataset.shape), source_kind_of(dataset.metadata), given)
+        if fitted:
+            config = build_config(apply_overrides(config_to_dict(config), fitted),
+                                  source="the configuration with the size and normalisation of the data set")
+    examples = len(dataset)
+    chosen = small_data_overrides(config, examples, given, device) if given is not None else []
     if chosen:
+        notes.append(describe(chosen, examples, device))
         config = build_config(apply_overrides(config_to_dict(config), chosen),
                               source="the configuration with the settings for a small data set")
     return config, notes + warnings(config, examples)
@@ -264,7 +272,8 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
     notes: list[str] = []
     if resume is None and dataset is not None:
         # a configuration file or preset is kept as it is; what is known to go wrong is still said
-        config, notes = _fit_to_data(config, len(dataset), set(fit_to_data) if fit_to_data is not None else None)
+        config, notes = _fit_to_data(config, dataset, set(fit_to_data) if fit_to_data is not None else None,
+                                     device.type)
     info = data_info(dataset, config) if dataset is not None else info_without_data(config)
     seed_everything(config.training.seed)
     method = build_method(config, info, torch.device("cpu") if dry_run else device)

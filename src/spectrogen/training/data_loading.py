@@ -68,6 +68,25 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 0x5EED]).permutation(count)
 
 
+def balanced_epoch_order(seed: int, epoch: int, labels: np.ndarray) -> np.ndarray:
+    """Returns positions into `labels` (len(labels),) for `epoch` in which every class is drawn equally often.
+
+    Each class contributes len(labels) / classes draws: its examples in a new random order, repeated
+    when the class is smaller than its share (a small class is seen more often, a large one
+    partly); the draws of all classes are then shuffled together. A function of seed and epoch.
+    """
+    rng = np.random.default_rng([seed, epoch, 0xBA1A])
+    classes = np.unique(labels)
+    share = -(-len(labels) // len(classes))  # ceil
+    draws = []
+    for label in classes:
+        members = np.flatnonzero(labels == label)
+        repeats = -(-share // len(members))
+        draws.append(np.concatenate([rng.permutation(members) for _ in range(repeats)])[:share])
+    order = np.concatenate(draws)
+    return order[rng.permutation(len(order))][: len(labels)]
+
+
 def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Returns (train, validation) example indices, each sorted; validation is `fraction` of `count`."""
     if fraction <= 0:
@@ -135,6 +154,17 @@ class TrainingData:
             self.notes.append(f"data set examples are {self.source_shape[0]}x{self.source_shape[1]} (F x T); "
                               f"resized to the model's {self.shape[1]}x{self.shape[2]}")
         self._labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(device)  # (N,)
+        self._train_labels = np.asarray(dataset.labels, dtype=np.int64)[self.train_indices]
+        balanced = config.data.class_balanced
+        if balanced is None:
+            balanced = config.model.name == "cgan"
+        self.class_balanced = bool(balanced) and len(self.class_names) > 1
+        if self.class_balanced:
+            counts = np.bincount(self._train_labels, minlength=len(self.class_names))
+            if counts.max() > counts.min():
+                self.notes.append(f"class-balanced batches: every class drawn equally often (the classes hold "
+                                  f"{counts.min()} to {counts.max()} training examples; data.class_balanced=false "
+                                  "draws them as they come)")
         self.on_device = self._fits_on_device(count)
         self._resident: Optional[torch.Tensor] = self._load_on_device() if self.on_device else None
 
@@ -212,7 +242,10 @@ class TrainingData:
         Step s of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes),
         so the ranks' batches of one step together are the batch one process with batch G would take.
         """
-        order = self.train_indices[epoch_order(self.seed, epoch, len(self.train_indices))]
+        if self.class_balanced:
+            order = self.train_indices[balanced_epoch_order(self.seed, epoch, self._train_labels)]
+        else:
+            order = self.train_indices[epoch_order(self.seed, epoch, len(self.train_indices))]
         steps = range(start_step, self.steps_per_epoch)
         first = self.processes.rank * self.batch_size
         chunks = [order[s * self.global_batch + first:s * self.global_batch + first + self.batch_size] for s in steps]

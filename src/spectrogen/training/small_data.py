@@ -1,21 +1,19 @@
-"""Settings for small data sets (a few dozen to a few hundred examples), chosen from the data's size.
+"""Settings chosen from the data's size and the device, where the user gave none.
 
-The presets are made for thousands of examples: a batch of 64 is more than 20 recordings hold, and
-a GAN that sees the same 20 spectrograms a few hundred times learns to draw one of them. When
-`spectrogen train` is given no setting of its own for them, a data set of fewer than SMALL_DATA
-training examples gets:
+The presets are made for thousands of examples on a GPU. When `spectrogen train` is given no
+setting of its own for them (the default preset):
 
-* a batch of at most a quarter of the training examples (a power of two, at least 2), so that an
-  epoch holds several steps and the critic does not see the whole set in every batch;
-* below AUGMENT_BELOW examples, DiffAugment (translation and cutout, applied to real and generated
-  batches alike) for the GAN families: the critic cannot memorise 20 spectrograms that it sees
-  shifted and cut each time;
-* below AUGMENT_BELOW examples, also the demo's recipe for the GANs (SMALL_GAN_RECIPE): the hinge
-  loss with one critic update per generator update, batch norm, learning rate 2e-4 and the
-  mode-seeking term; SpecGAN's WGAN-GP with five critic updates drew one texture for every noise
-  vector on 20 spoken phrases with or without augmentation (benchmarks/small_data.py);
-* a moving average of the generator's weights over about 100 steps (`training.ema_decay` 0.99);
-* epochs enough for MIN_STEPS optimisation steps in all.
+* the GANs train with the fast recipe (FAST: hinge loss with one critic update per generator
+  update, batch norm, learning rate 2e-4, the mode-seeking term; the conditional GAN also a
+  projection critic) on a CPU, or below AUGMENT_BELOW examples on any device. The papers' recipes
+  (SpecGAN's WGAN-GP with five critic updates) need far more steps than a CPU gives in minutes:
+  they drew one texture for every class or noise vector (benchmarks/README.md: small data, one-shot
+  drums). `training.recipe=paper` keeps the family's own settings, `fast` asks for the recipe on a GPU;
+* a data set of fewer than SMALL_DATA training examples gets a batch of at most a quarter of them
+  (a power of two, at least 2), a moving average of the generator's weights over about 100 steps,
+  epochs enough for MIN_STEPS optimisation steps and, below AUGMENT_BELOW examples, DiffAugment
+  (translation and cutout) for the GANs: the critic cannot memorise 20 spectrograms that it sees
+  shifted and cut each time.
 
 A setting the user gave (a flag, --set or a configuration file) is kept; where it is known to leave
 too little training (fewer than MIN_STEPS steps), `warnings` says so once at the start.
@@ -39,7 +37,10 @@ GAN_FAMILIES = ("dcgan", "specgan", "cgan")
 # WGAN-GP 5:1 0.73/0.32/0.02/0.20, with the mode-seeking term 0.73/0.74/0.00/0.08, hinge 1:1 with batch
 # norm 0.73/0.81/0.06/0.12, this recipe 0.89/0.86/0.61/0.89 (benchmarks/README.md)
 SMALL_GAN_RECIPE = {"training.loss": "hinge", "training.critic_steps": 1, "training.learning_rate": 2e-4,
-                    "model.batchnorm": True, "training.mode_seeking": 1.0}
+                    "training.learning_rate_d": 2e-4, "model.batchnorm": True, "training.mode_seeking": 1.0}
+# the conditional GAN's part of the fast recipe (benchmarks/README.md, one-shot drums)
+CONDITIONAL_RECIPE = {"model.conditional.discriminator_input": "projection",
+                      "model.conditional.auxiliary_classifier": 1.0}
 
 
 def small_batch(train_examples: int, batch: int) -> int:
@@ -48,22 +49,23 @@ def small_batch(train_examples: int, batch: int) -> int:
     return min(batch, 2 ** int(math.log2(limit)))
 
 
-def small_data_overrides(config: ExperimentConfig, train_examples: int,
-                         given: Iterable[str]) -> list[tuple[str, Any]]:
-    """Returns the (dotted key, value) settings for a data set of `train_examples`, leaving out the keys in `given`."""
-    if train_examples >= SMALL_DATA:
-        return []
+def small_data_overrides(config: ExperimentConfig, train_examples: int, given: Iterable[str],
+                         device: str = "cpu") -> list[tuple[str, Any]]:
+    """Returns the (dotted key, value) settings for a data set of `train_examples` trained on `device`
+    ("cpu" or "cuda"), leaving out the keys in `given`."""
     given = set(given)
     training = config.training
     chosen: dict[str, Any] = {}
+    if config.model.name in GAN_FAMILIES and uses_fast_recipe(config, train_examples, device):
+        chosen.update({key: value for key, value in fast_recipe(config).items() if _current(config, key) != value})
+    if train_examples >= SMALL_DATA:
+        return [(key, value) for key, value in chosen.items() if key not in given]
     batch = small_batch(train_examples, training.batch_size)
     if batch != training.batch_size:
         chosen["training.batch_size"] = batch
     if config.model.name in GAN_FAMILIES:
-        if train_examples < AUGMENT_BELOW:
-            if not training.diffaugment:
-                chosen["training.diffaugment"] = ["translation", "cutout"]
-            chosen.update({key: value for key, value in SMALL_GAN_RECIPE.items() if _current(config, key) != value})
+        if train_examples < AUGMENT_BELOW and not training.diffaugment:
+            chosen["training.diffaugment"] = ["translation", "cutout"]
         if training.ema_decay is None:
             chosen["training.ema_decay"] = 0.99
     batch = chosen.get("training.batch_size", training.batch_size) if "training.batch_size" not in given \
@@ -75,17 +77,41 @@ def small_data_overrides(config: ExperimentConfig, train_examples: int,
     return [(key, value) for key, value in chosen.items() if key not in given]
 
 
+def uses_fast_recipe(config: ExperimentConfig, train_examples: int, device: str) -> bool:
+    """Returns whether a GAN trains with the fast recipe: asked for, or (auto) on a CPU or on a small data set."""
+    recipe = config.training.recipe
+    if recipe != "auto":
+        return recipe == "fast"
+    return device == "cpu" or train_examples < AUGMENT_BELOW
+
+
+def fast_recipe(config: ExperimentConfig) -> dict[str, Any]:
+    """Returns the fast recipe's settings for the GAN of `config` (the conditional GAN adds its critic's)."""
+    recipe = dict(SMALL_GAN_RECIPE)
+    if config.model.name == "cgan":
+        recipe.update(CONDITIONAL_RECIPE)
+    return recipe
+
+
 def _current(config: ExperimentConfig, key: str) -> Any:
-    """Returns the value of the dotted `key` ("training.loss") in `config`."""
-    section, name = key.split(".", 1)
-    return getattr(getattr(config, section), name)
+    """Returns the value of the dotted `key` ("training.loss", "model.conditional.base") in `config`."""
+    value: Any = config
+    for name in key.split("."):
+        value = getattr(value, name)
+    return value
 
 
-def describe(overrides: list[tuple[str, Any]], train_examples: int) -> str:
-    """Returns the note that tells the user which small-data settings were chosen."""
+def describe(overrides: list[tuple[str, Any]], train_examples: int, device: str = "cpu") -> str:
+    """Returns the note that tells the user which settings were chosen for the data and the device, and why."""
     settings = ", ".join(f"{key.split('.', 1)[1]}={value}" for key, value in overrides)
-    return (f"{train_examples} training examples is a small data set: using {settings} "
-            f"(give any of them to choose your own)")
+    keys = {key for key, _ in overrides}
+    reasons = []
+    if keys & set(SMALL_GAN_RECIPE) | keys & set(CONDITIONAL_RECIPE):
+        where = "on a CPU" if device == "cpu" else f"on {train_examples} examples"
+        reasons.append(f"the fast GAN recipe {where} (the paper's settings: --set training.recipe=paper)")
+    if train_examples < SMALL_DATA:
+        reasons.append(f"{train_examples} training examples is a small data set")
+    return f"{'; '.join(reasons)}: using {settings} (give any of them to choose your own)"
 
 
 def warnings(config: ExperimentConfig, train_examples: int) -> list[str]:

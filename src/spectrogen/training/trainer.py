@@ -14,8 +14,9 @@ rank 0's, and only rank 0 writes files, samples, plots or runs callbacks.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Iterable, Iterator, Optional, Protocol
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ import torch
 from spectrogen.config import config_to_dict
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.training.best import BestTracker
+from spectrogen.training.budget import OverheadBudget, RunPlan, faster_setting
 from spectrogen.errors import CheckpointError
 from spectrogen.training.checkpoint import (build_checkpoint, load_checkpoint, progress_of, prune_rolling,
                                             publish_copy, rng_state, rolling_checkpoints, save_checkpoint,
@@ -104,6 +106,13 @@ class Trainer:
         if resume_state is not None:
             self._load_state(resume_state)
         self._prepare_fixed_inputs()
+        model = config.model
+        self.budget = OverheadBudget()
+        self.plan = RunPlan(config.training.epochs * data.steps_per_epoch, self.state.global_step,
+                            context.device.type, faster_setting(model.name, model.height, model.width,
+                                                                model.features_g, model.features_d),
+                            config.training.max_minutes)
+        self.first_epoch = self.state.epoch  # epochs done before this process began
 
     # --- fixed inputs of the samples and the collapse signal -----------------------------------------
     def _prepare_fixed_inputs(self) -> None:
@@ -182,6 +191,9 @@ class Trainer:
             step += 1
             self.state.global_step += 1
             self.progress.advance()
+            estimate = self.plan.step()
+            if estimate:
+                self.progress.log(estimate)
             stopping = self.stops.reason is not None
             if step % log_every == 0 or step == steps or (stopping and not together):
                 stopping = self._flush(epoch, step, buffer, iterations, stopping)
@@ -190,6 +202,7 @@ class Trainer:
             if stopping:
                 break
         self.train_seconds += time.perf_counter() - began
+        self.budget.trained(time.perf_counter() - began)
         self.progress.end_epoch()
         if step < steps:
             self.state.step_in_epoch = step
@@ -237,8 +250,13 @@ class Trainer:
         row.update(self.method.learning_rates())  # the rates this epoch used
         row["nan_events"] = self.health.epoch_events
         row["loss_stability"] = self.convergence.stability(row)
-        if (epoch % config.output.sample_every == 0 or last) and self.is_main:
-            row.update(self._write_samples(epoch))
+        # optional writes wait while they have cost more than their share of the time (budget.py);
+        # under several processes the schedule stays fixed, so that every rank takes the same steps
+        flexible = not self.processes.enabled and not last
+        if (epoch % config.output.sample_every == 0 or last) and self.is_main \
+                and (not flexible or self.budget.allows()):
+            with self._timed():
+                row.update(self._write_samples(epoch))
         row = from_main(row, self.processes)  # every rank takes rank 0's decisions from here on
         self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
         self._plateau(row)
@@ -261,20 +279,33 @@ class Trainer:
         self.best.offer(epoch, row, from_metrics=False)
         if self.health.epoch_events == 0:
             self.health.remember()
-        if epoch % config.output.checkpoint_every == 0 or last:
-            self._write_checkpoints(epoch)
+        if (epoch % config.output.checkpoint_every == 0 or last) and \
+                (not flexible or self.budget.allows() or self.budget.checkpoint_due()):
+            with self._timed():
+                self._write_checkpoints(epoch)
+            self.budget.last_checkpoint = self.budget.train_seconds
         elif self.best.due:
             if self.is_main:
                 save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
             self.best.due = False
-        if epoch % config.output.plot_every == 0 and not last and self.is_main:
-            self._write_plots()
+        if epoch % config.output.plot_every == 0 and not last and self.is_main and self.budget.allows():
+            with self._timed():
+                self._write_plots()
         self._log_epoch(row)
         if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
                 and epoch >= config.monitor.stability_window):
             self.progress.log(f"mode collapse: {collapse_text(row, config.monitor.model_dump(), self.data.class_names)}; "
                               f"stopping as monitor.early_stop_on_collapse asks")
             self.stop_reason = "mode collapse"
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        """Counts the time of the block as written beside training (the budget's share)."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.budget.spent(time.perf_counter() - began)
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
@@ -330,6 +361,9 @@ class Trainer:
                 flags.append(f"possible mode collapse ({name}: class diversity {row['class_diversity_ratio']:.3f})")
         text = (f"epoch {row['epoch']}/{self.config.training.epochs}  {summary(row)}  "
                 f"{row['seconds']:.1f}s  {row['samples_per_s']:.0f} samples/s")
+        left = self.plan.left(row["epoch"], self.config.training.epochs, self.first_epoch)
+        if left:
+            text += f"  ({left})"
         self.progress.log("  ".join([text] + flags))
 
     # --- saving ----------------------------------------------------------------------------------------

@@ -130,5 +130,6 @@ def test_resumed_training_reproduces_the_uninterrupted_losses(make_config, make_
 
     resumed = _method(make_config, overrides, seed=99)  # other initial weights, all replaced by the state
     resumed.load_state_dict(saved)
+    # the same state and draws through the same operations as the uninterrupted steps: equal to round-off
     assert steps(resumed, batches, seed=2) == pytest.approx(expected, rel=1e-6)
     torch.testing.assert_close(resumed.network.latent_scale_tril, straight.network.latent_scale_tril)

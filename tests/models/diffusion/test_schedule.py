@@ -8,6 +8,7 @@ import torch
 from spectrogen.models.diffusion.schedule import NoiseSchedule, cosine_alpha_bar
 
 SHAPE = (3, 1, 4, 5)
+# the schedule and every tensor compared below are float64: the tight tolerances hold in any summation order
 
 
 def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -72,6 +72,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers(bars, tmp_path, no_figures):
     rows_whole = CsvLog(whole / "epochs_statistics" / "epoch_statistics.csv").rows()
     rows_parts = CsvLog(parts / "epochs_statistics" / "epoch_statistics.csv").rows()
     assert [row["epoch"] for row in rows_parts] == [1, 2]
+    # the resumed epoch repeats the uninterrupted one's operations in the same order: equal to round-off
     assert rows_parts[1]["loss"] == pytest.approx(rows_whole[1]["loss"], rel=1e-6)
     np.testing.assert_allclose(np.load(parts / "samples" / "epoch_002.npy"),
                                np.load(whole / "samples" / "epoch_002.npy"), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,120 @@
+"""Time goes to training: what a run costs, said up front, and a cap on the time spent beside training.
+
+`RunPlan` times the first steps and says once how many steps are planned and how long they will
+take, naming a setting that trains about ten times faster when a CPU run would take over half an
+hour; each epoch's line then gives the time left. `OverheadBudget` keeps the samples, plots and
+rolling checkpoints written during training under SHARE of the wall time: when they have cost
+more, the next ones wait (the last epoch's, and a checkpoint at least every CHECKPOINT_MINUTES of
+training, are always written; a run's first GRACE_SECONDS write everything as configured). Nothing
+here changes a setting.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+#: the most of a run's wall time that samples, plots and checkpoints during training may take
+SHARE = 0.08
+#: runs shorter than this (seconds of training and writes) write everything as configured
+GRACE_SECONDS = 120.0
+#: a rolling checkpoint is written at least this often (minutes of training), whatever it costs
+CHECKPOINT_MINUTES = 10.0
+#: steps timed before the estimate (after WARMUP_STEPS that pay for first-call costs)
+WARMUP_STEPS = 3
+TIMED_STEPS = 10
+#: an estimate above this many minutes on a CPU names a faster setting
+LONG_MINUTES = 30.0
+
+
+class OverheadBudget:
+    """Decides whether an optional write during training fits in SHARE of the time so far."""
+
+    def __init__(self, share: float = SHARE):
+        self.share = share
+        self.train_seconds = 0.0
+        self.extra_seconds = 0.0
+        self.last_checkpoint = 0.0  # training seconds at the last rolling checkpoint
+
+    def trained(self, seconds: float) -> None:
+        self.train_seconds += seconds
+
+    def allows(self) -> bool:
+        """Returns whether the writes so far leave room for another (always, in a run's first GRACE_SECONDS)."""
+        total = self.train_seconds + self.extra_seconds
+        return total < GRACE_SECONDS or self.extra_seconds <= self.share * total
+
+    def checkpoint_due(self) -> bool:
+        """Returns whether a rolling checkpoint must be written for safety, budget or not."""
+        return self.train_seconds - self.last_checkpoint >= 60.0 * CHECKPOINT_MINUTES
+
+    def spent(self, seconds: float) -> None:
+        self.extra_seconds += seconds
+
+    def share_spent(self) -> float:
+        """Returns the share of the time so far that went to writes beside training."""
+        total = self.train_seconds + self.extra_seconds
+        return self.extra_seconds / total if total else 0.0
+
+
+class RunPlan:
+    """Times the first steps of a run and returns the one estimate to print; then the time left per epoch."""
+
+    def __init__(self, planned_steps: int, done_steps: int, device: str, faster: Optional[str],
+                 max_minutes: Optional[float] = None):
+        self.planned = planned_steps
+        self.max_minutes = max_minutes
+        self.done = done_steps
+        self.device = device
+        self.faster = faster
+        self.seen = 0
+        self.started: Optional[float] = None
+        self.step_seconds: Optional[float] = None
+        self.began = time.perf_counter()
+
+    def step(self) -> Optional[str]:
+        """Counts one step; returns the estimate's line once the first steps are timed, else None."""
+        self.seen += 1
+        if self.seen == WARMUP_STEPS:
+            self.started = time.perf_counter()
+        if self.seen != WARMUP_STEPS + TIMED_STEPS or self.started is None:
+            return None
+        self.step_seconds = (time.perf_counter() - self.started) / TIMED_STEPS
+        left = self.planned - self.done
+        minutes = left * self.step_seconds / 60.0
+        line = (f"plan: {left:,} steps to go of {self.planned:,}; about {_duration(minutes)} of training at "
+                f"{self.step_seconds:.2f} s a step (measured over {TIMED_STEPS} steps)")
+        if self.max_minutes is not None and minutes > self.max_minutes:
+            line += f"; training.max_minutes={self.max_minutes:g} stops it before"
+        elif minutes > LONG_MINUTES and self.device == "cpu" and self.faster:
+            line += f"; that is long for a CPU: {self.faster} trains about 10x faster"
+        return line
+
+    def left(self, epochs_done: int, epochs_planned: int, epochs_started: int) -> str:
+        """Returns the wall time left at the pace of the epochs done in this process, e.g. '12 min left'."""
+        ran = epochs_done - epochs_started
+        if ran <= 0 or epochs_done >= epochs_planned:
+            return ""
+        per_epoch = (time.perf_counter() - self.began) / ran
+        return f"{_duration((epochs_planned - epochs_done) * per_epoch / 60.0)} left"
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 1.0:
+        return f"{max(1, round(minutes * 60))} s"
+    if minutes < 90.0:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60.0:.1f} h"
+
+
+def faster_setting(name: str, height: int, width: int, features_g: int, features_d: int) -> Optional[str]:
+    """Returns flags that make a step of this model about ten times cheaper, or None when none would."""
+    # a step's cost grows with the pixels and, for the GANs, with the square of the widths
+    flags, factor = [], 1.0
+    if max(height, width) >= 64:
+        flags.append(f"--image-size {max(height, width) // 2}")
+        factor *= 4.0
+    if name in ("dcgan", "specgan", "cgan") and min(features_g, features_d) >= 16 and factor < 10.0:
+        flags.append(f"--features-g {features_g // 2} --features-d {features_d // 2}")
+        factor *= 3.0
+    return " ".join(flags) if factor >= 8.0 else None
