@@ -44,19 +44,28 @@ def measure(work: Path, preset: str, minutes: float) -> dict:
                                   ("output.output_dir", str(work / f"run_{preset}")),
                                   ("training.max_minutes", minutes), ("training.epochs", 100000),
                                   ("training.device", "cpu")])
+    trained = []  # each finished epoch's seconds in optimisation steps
+
+    def count(trainer, epoch):
+        trained.append(trainer.train_seconds)
+        seen["trainer"] = trainer
+
     seen = {}
     printed = StringIO()
     started = time.perf_counter()
     with redirect_stdout(printed):
-        train(config, overwrite=True, quiet=True, callbacks=[lambda trainer, epoch: seen.update(trainer=trainer)])
+        train(config, overwrite=True, quiet=True, callbacks=[count])
     wall = time.perf_counter() - started
     trainer = seen["trainer"]
+    partial = trainer.train_seconds if trainer.state.step_in_epoch else 0.0  # the epoch the limit cut short
+    seconds = sum(trained) + partial
     estimate = re.search(r"at ([0-9.]+) s a step", printed.getvalue())
     steps = trainer.state.global_step
-    return {"preset": preset, "wall": wall, "trained": trainer.budget.train_seconds,
-            "writes": trainer.budget.share_spent(), "steps": steps,
+    budget = getattr(trainer, "budget", None)
+    return {"preset": preset, "wall": wall, "trained": seconds,
+            "writes": budget.share_spent() if budget is not None else float("nan"), "steps": steps,
             "estimated_step": float(estimate.group(1)) if estimate else float("nan"),
-            "real_step": trainer.budget.train_seconds / max(steps, 1)}
+            "real_step": seconds / max(steps, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
