@@ -7,7 +7,7 @@ Each preset trains on built-in data (`builtin:engines` as 128x128 SpecGAN spectr
 Python API in this process. Printed per preset: the wall time of `train()` from start to return
 (data, model, the run's writes, the final checkpoint and report), the seconds spent in optimisation
 steps, their share of the wall time and of M, and the share that samples, plots and checkpoints
-took during training (`training/budget.py` holds it under 8 %), with the estimate printed after
+took during training (`training/budget.py` holds it near 5 %), with the estimate printed after
 the first steps against the real time per step.
 """
 

@@ -110,10 +110,10 @@ def load_raw(config: str | Path | None) -> dict[str, Any]:
     if config is None:
         config = "default"
     path = Path(config)
-    if isinstance(config, str) and config in PRESETS and not path.exists():
+    if isinstance(config, str) and config in PRESETS and not path.is_file():  # a folder named so is no config
         with resources.as_file(preset_path(config)) as real:
             return read_config_file(real)
-    if isinstance(config, str) and config.startswith("config_") and config[7:] in PRESETS and not path.exists():
+    if isinstance(config, str) and config.startswith("config_") and config[7:] in PRESETS and not path.is_file():
         # seed 000 names its presets config_test / config_template
         return load_raw(config[7:])
     if not path.exists():

@@ -15,9 +15,9 @@ import time
 from typing import Optional
 
 #: the most of a run's wall time that samples, plots and checkpoints during training may take
-SHARE = 0.08
+SHARE = 0.05
 #: runs shorter than this (seconds of training and writes) write everything as configured
-GRACE_SECONDS = 120.0
+GRACE_SECONDS = 20.0
 #: a rolling checkpoint is written at least this often (minutes of training), whatever it costs
 CHECKPOINT_MINUTES = 10.0
 #: steps timed before the estimate (after WARMUP_STEPS that pay for first-call costs)
@@ -35,21 +35,25 @@ class OverheadBudget:
         self.train_seconds = 0.0
         self.extra_seconds = 0.0
         self.last_checkpoint = 0.0  # training seconds at the last rolling checkpoint
+        self.cost: dict[str, float] = {}  # seconds the latest write of each kind took
 
     def trained(self, seconds: float) -> None:
         self.train_seconds += seconds
 
-    def allows(self) -> bool:
-        """Returns whether the writes so far leave room for another (always, in a run's first GRACE_SECONDS)."""
+    def allows(self, kind: str = "") -> bool:
+        """Returns whether a write of `kind` fits: the writes so far and its expected cost within SHARE of
+        the time (always, in a run's first GRACE_SECONDS)."""
         total = self.train_seconds + self.extra_seconds
-        return total < GRACE_SECONDS or self.extra_seconds <= self.share * total
+        expected = self.cost.get(kind, 0.0)  # a write as long as the last one of its kind
+        return total < GRACE_SECONDS or self.extra_seconds + expected <= self.share * (total + expected)
 
     def checkpoint_due(self) -> bool:
         """Returns whether a rolling checkpoint must be written for safety, budget or not."""
         return self.train_seconds - self.last_checkpoint >= 60.0 * CHECKPOINT_MINUTES
 
-    def spent(self, seconds: float) -> None:
+    def spent(self, seconds: float, kind: str = "") -> None:
         self.extra_seconds += seconds
+        self.cost[kind] = seconds
 
     def share_spent(self) -> float:
         """Returns the share of the time so far that went to writes beside training."""

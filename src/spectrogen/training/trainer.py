@@ -254,8 +254,8 @@ class Trainer:
         # under several processes the schedule stays fixed, so that every rank takes the same steps
         flexible = not self.processes.enabled and not last
         if (epoch % config.output.sample_every == 0 or last) and self.is_main \
-                and (not flexible or self.budget.allows()):
-            with self._timed():
+                and (not flexible or self.budget.allows("samples")):
+            with self._timed("samples"):
                 row.update(self._write_samples(epoch))
         row = from_main(row, self.processes)  # every rank takes rank 0's decisions from here on
         self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
@@ -280,16 +280,17 @@ class Trainer:
         if self.health.epoch_events == 0:
             self.health.remember()
         if (epoch % config.output.checkpoint_every == 0 or last) and \
-                (not flexible or self.budget.allows() or self.budget.checkpoint_due()):
-            with self._timed():
+                (not flexible or self.budget.allows("checkpoint") or self.budget.checkpoint_due()):
+            with self._timed("checkpoint"):
                 self._write_checkpoints(epoch)
             self.budget.last_checkpoint = self.budget.train_seconds
-        elif self.best.due:
+        elif self.best.due and (not flexible or self.budget.allows("checkpoint")):  # else due until there is room
             if self.is_main:
-                save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
+                with self._timed("checkpoint"):
+                    save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
             self.best.due = False
-        if epoch % config.output.plot_every == 0 and not last and self.is_main and self.budget.allows():
-            with self._timed():
+        if epoch % config.output.plot_every == 0 and not last and self.is_main and self.budget.allows("plots"):
+            with self._timed("plots"):
                 self._write_plots()
         self._log_epoch(row)
         if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
@@ -299,13 +300,13 @@ class Trainer:
             self.stop_reason = "mode collapse"
 
     @contextmanager
-    def _timed(self) -> Iterator[None]:
-        """Counts the time of the block as written beside training (the budget's share)."""
+    def _timed(self, kind: str) -> Iterator[None]:
+        """Counts the time of the block as a write of `kind` beside training (the budget's share)."""
         began = time.perf_counter()
         try:
             yield
         finally:
-            self.budget.spent(time.perf_counter() - began)
+            self.budget.spent(time.perf_counter() - began, kind)
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
