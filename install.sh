@@ -18,7 +18,12 @@ elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; the
     "$PYTHON" -m pip install torch
 else
     echo "install.sh: no NVIDIA GPU, installing the CPU build of torch"
-    "$PYTHON" -m pip install torch --index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 20
+    # --isolated: only PyTorch's CPU index, so that an extra index or wheel folder configured in the
+    # environment cannot offer a newer CUDA build (several GB) that pip would prefer; offline, a CPU
+    # build that the configured indexes or wheel folders hold (a "+cpu" release) is taken instead
+    "$PYTHON" -m pip install --isolated torch --index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 20 \
+        || "$PYTHON" -m pip install "torch==${TORCH_CPU_VERSION:-2.13.0}+cpu" \
+        || { echo "install.sh: no CPU build of torch found; installing the default build"; "$PYTHON" -m pip install torch; }
 fi
 
 case "${EXTRAS:-dev,tensorboard}" in
