@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="time_budget_"))
-    print(f"| preset | wall s | trained s | trained / wall | trained / M | writes during training | "
-          f"steps | estimated s/step | real s/step |")
+    print("| preset | wall s | trained s | trained / wall | trained / M | writes during training | "
+          "steps | estimated s/step | real s/step |")
     print("|---|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
         r = measure(work, preset, args.minutes)

@@ -25,13 +25,13 @@ size, so samples go back to audio without a resize.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.paths import check_own_folder, remove_entries
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
@@ -134,27 +134,13 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 
     Entries with a demo's names in a folder that holds no demo are the user's: refused either way.
     """
-    if not out.exists():
-        return
-    if not out.is_dir():
+    if out.exists() and not out.is_dir():
         raise OverwriteError(f"{out} is a file, not a folder; choose another --out")
-    entries = list(out.iterdir())
-    if not entries:
-        return
-    if not overwrite:
-        what = "a demo" if (out / MARKER).exists() else f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
-        raise OverwriteError(f"{out} already holds {what}; pass --overwrite to replace the demo there, "
-                             f"or choose another --out")
-    clashing = [name for name in DEMO_ENTRIES if (out / name).exists() or (out / name).is_symlink()]
-    if clashing and not (out / MARKER).is_file():
-        raise OverwriteError(f"{out} holds {', '.join(clashing)} but no demo ({MARKER}); --overwrite replaces only "
-                             "a demo's own files: move them away or choose another --out")
-    for name in DEMO_ENTRIES:  # the user's own files in the folder are left alone
-        path = out / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
+    if check_own_folder(out, own=DEMO_ENTRIES, marker=MARKER, overwrite=overwrite, flag="--out", kind="demo"):
+        if not overwrite:
+            raise OverwriteError(f"{out} already holds a demo; pass --overwrite to replace the demo there, "
+                                 f"or choose another --out")
+        remove_entries(out, DEMO_ENTRIES)  # the user's own files in the folder are left alone
 
 
 def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES, model: str = "specgan",

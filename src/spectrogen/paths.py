@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from spectrogen.errors import OverwriteError, UsageError
@@ -32,3 +33,48 @@ def _check_writable(path: Path, flag: str) -> None:
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {path}: cannot write in {existing} (permission denied); choose a folder you "
                          "can write to")
+
+
+def listed(names: list[str], shown: int = 5) -> str:
+    """Returns `names` for a message: the first `shown`, then how many more."""
+    text = ", ".join(names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwrite: bool, flag: str, kind: str,
+                     ignore: tuple[str, ...] = ()) -> bool:
+    """Returns whether `folder` already holds a `kind` (its `marker` file); raises OverwriteError where writing
+    one there would replace or mix with the user's files.
+
+    A command writes the entries `own` (a run's, a data set's, a demo's). An absent or empty folder
+    is free. One holding a `kind` returns True: the caller refuses it without --overwrite, in its
+    own words, and with it replaces only `own`. Entries named as `own` but no marker are the user's:
+    refused either way. Other entries are refused without `overwrite`; with it the `kind` is
+    written beside them and they are kept. Names in `ignore` are not looked at.
+    """
+    if not folder.is_dir():
+        return False
+    present = sorted(path.name for path in folder.iterdir() if path.name not in ignore)
+    if not present:
+        return False
+    if (folder / marker).is_file():
+        return True
+    clashing = [name for name in present if name in own]
+    if clashing:
+        raise OverwriteError(f"{flag} {folder} holds {listed(clashing)}, which a {kind} would replace, but no {kind} "
+                             f"(no {marker}); move them away or choose another {flag} (--overwrite replaces only "
+                             f"a {kind}'s own files)")
+    if not overwrite:
+        raise OverwriteError(f"{flag} {folder} is not empty (it holds {listed(present)}); choose a new or empty "
+                             f"{flag}, or pass --overwrite to write the {kind} beside them (they are kept)")
+    return False
+
+
+def remove_entries(folder: Path, names: tuple[str, ...]) -> None:
+    """Removes the entries `names` of `folder` (files, links, folders); nothing else in it."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()

@@ -15,7 +15,7 @@ from typing import Optional
 
 from spectrogen.data.dataset import FEATURES_FILE, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE
 from spectrogen.errors import OverwriteError, UsageError
-from spectrogen.paths import check_folder_path
+from spectrogen.paths import check_folder_path, check_own_folder
 
 # what a data set consists of; dataset.json is moved in last and out first, so that a folder caught
 # half way is never taken for a data set
@@ -37,24 +37,10 @@ def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
                 "source (the source is never modified)"
             )
     check_folder_path(out, "--out")
-    if not out.is_dir():
-        return
-    present = sorted(path.name for path in out.iterdir())
-    if not present:
-        return
-    if (out / METADATA_FILE).is_file():
-        if not overwrite:
-            raise OverwriteError(f"--out {out} already holds a data set; add --overwrite to replace it (only "
-                                 "its files are replaced), or choose another folder")
-        return
-    clashing = [name for name in present if name in DATASET_ENTRIES]
-    if clashing:
-        raise OverwriteError(f"--out {out} holds {', '.join(clashing)} but no data set ({METADATA_FILE}); "
-                             "move them away or choose another folder (--overwrite replaces only a data set)")
-    if not overwrite:
-        shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
-        raise OverwriteError(f"--out {out} is not empty (it holds {shown}); choose a new or empty folder, or "
-                             "add --overwrite to write the data set beside those files (they are kept)")
+    if check_own_folder(out, own=DATASET_ENTRIES, marker=METADATA_FILE, overwrite=overwrite, flag="--out",
+                        kind="data set") and not overwrite:
+        raise OverwriteError(f"--out {out} already holds a data set; add --overwrite to replace it (only "
+                             "its files are replaced), or choose another folder")
 
 
 def staging_folder(out: Path) -> Path:

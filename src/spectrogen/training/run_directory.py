@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from spectrogen.errors import OverwriteError
-from spectrogen.paths import check_folder_path
+from spectrogen.paths import check_folder_path, check_own_folder, remove_entries
 from spectrogen.training.csv_log import CsvLog
 
 # everything a run writes at the top of its directory; --overwrite removes these and nothing else
@@ -96,12 +96,6 @@ class RunDirectory:
         """
         return self.config_json.is_file()
 
-    def other_entries(self) -> list[str]:
-        """Returns the names in the folder that a run does not write (the user's own files), sorted."""
-        if not self.root.is_dir():
-            return []
-        return sorted(path.name for path in self.root.iterdir() if path.name not in (*RUN_ENTRIES, LOCK_FILE))
-
     def refuse_existing(self) -> None:
         """Raises OverwriteError when the folder holds a run (the caller passes --resume or --overwrite)."""
         self._refuse_file()
@@ -121,37 +115,17 @@ class RunDirectory:
         replaced: that is refused either way.
         """
         self._refuse_file()
-        if not self.root.is_dir():
-            return
-        if self.holds_run():
-            if not overwrite:
-                self.refuse_existing()
-            return
-        present = sorted(path.name for path in self.root.iterdir() if path.name != LOCK_FILE)
-        if not present:
-            return
-        clashing = [name for name in present if name in RUN_ENTRIES]
-        if clashing:
-            raise OverwriteError(
-                f"output directory {self.root} holds {_names(clashing)}, which a run would replace, but no "
-                f"run (no {self.config_json.relative_to(self.root)}); move them away or choose another "
-                "--output-dir (--overwrite replaces only a run's own files)")
-        if not overwrite:
-            raise OverwriteError(
-                f"output directory {self.root} is not empty (it holds {_names(present)}); choose a new or "
-                "empty --output-dir, or pass --overwrite to write the run beside them (they are kept)")
+        holds = check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
+                                 overwrite=overwrite, flag="--output-dir", kind="run", ignore=(LOCK_FILE,))
+        if holds and not overwrite:
+            self.refuse_existing()
 
     def _refuse_file(self) -> None:
         check_folder_path(self.root, "--output-dir")
 
     def clear_run(self) -> None:
         """Removes the entries a run writes (never other files the user keeps in the folder)."""
-        for name in RUN_ENTRIES:
-            path = self.root / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+        remove_entries(self.root, RUN_ENTRIES)
 
     def create(self) -> None:
         for folder in (self.statistics_dir, self.checkpoints_dir, self.samples_dir, self.plots_dir,
@@ -201,11 +175,6 @@ class RunDirectory:
             handle.flush()
         os.replace(temporary, path)
         return path
-
-
-def _names(names: list[str], shown: int = 5) -> str:
-    listed = ", ".join(names[:shown])
-    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
