@@ -138,18 +138,17 @@ def _fit_to_data(config: ExperimentConfig, dataset, given: Optional[set[str]],
     from spectrogen.training.data_fit import data_fit_overrides, source_kind_of
     from spectrogen.training.small_data import describe, small_data_overrides, warnings
 
-    notes: list[str] = []
-    if given is not None:
-        fitted, notes = data_fit_overrides(config, tuple(dataset.shape), source_kind_of(dataset.metadata), given)
-        if fitted:
-            config = build_config(apply_overrides(config_to_dict(config), fitted),
-                                  source="the configuration with the size and normalisation of the data set")
+    if given is None:
+        return config, warnings(config, len(dataset))
+    # the size and normalisation chosen here leave every key the small-data settings look at alone
+    fitted, notes = data_fit_overrides(config, tuple(dataset.shape), source_kind_of(dataset.metadata), given)
     examples = len(dataset)
-    chosen = small_data_overrides(config, examples, given, device) if given is not None else []
+    chosen = small_data_overrides(config, examples, given, device)
     if chosen:
         notes.append(describe(chosen, examples, device))
-        config = build_config(apply_overrides(config_to_dict(config), chosen),
-                              source="the configuration with the settings for a small data set")
+    if fitted or chosen:
+        config = build_config(apply_overrides(config_to_dict(config), [*fitted, *chosen]),
+                              source="the configuration with the settings chosen for the data set and device")
     return config, notes + warnings(config, examples)
 
 
