@@ -66,6 +66,8 @@ def test_file_config_with_overrides(tmp_path):
         (("training.batch_size", 0), "training.batch_size"),
         (("training.learning_rate", -1), "training.learning_rate"),
         (("model.image_size", 100), "model.image_size=100"),
+        (("model.image_width", 96), "model.image_width=96"),
+        (("model.upsample", "cubic"), "model.upsample"),
         (("model.colour", 3), "model.colour"),
         (("training.epochs", "many"), "training.epochs"),
         (("training.loss", "l2"), "training.loss"),

@@ -146,3 +146,15 @@ def test_resume_from_a_run_without_checkpoints_says_what_to_do(tmp_path):
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     with pytest.raises(CheckpointError, match="--overwrite"):
         ckpt.find_resume_checkpoint(tmp_path / "run")
+
+
+def test_a_format_1_gan_checkpoint_loads_with_the_transposed_convolutions_it_trained_with(tmp_path):
+    # before format 2 every GAN generator upsampled by transposed convolutions and the config did not say so
+    old = ckpt.build_checkpoint(model="specgan", config={"model": {"name": "specgan"}}, data={}, method={}, trainer={})
+    old["format_version"] = 1
+    path = ckpt.save_checkpoint(old, tmp_path / "old.tar")
+    assert ckpt.load_checkpoint(path)["config"]["model"]["upsample"] == "transposed"
+    new = ckpt.build_checkpoint(model="specgan", config={"model": {"name": "specgan", "upsample": "nearest"}},
+                                data={}, method={}, trainer={})
+    path = ckpt.save_checkpoint(new, tmp_path / "new.tar")
+    assert ckpt.load_checkpoint(path)["config"]["model"]["upsample"] == "nearest"

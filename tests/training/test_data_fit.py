@@ -15,7 +15,7 @@ from spectrogen.training.data_fit import buildable_size, data_fit_overrides
 
 @pytest.mark.parametrize("name, shape, expected", [
     ("diffusion", (32, 32), (32, 32)), ("diffusion", (30, 53), (32, 52)), ("dcgan", (32, 32), (32, 32)),
-    ("dcgan", (128, 128), (128, 128)), ("specgan", (64, 256), (128, 128)), ("cgan", (128, 64), (128, 64)),
+    ("dcgan", (128, 128), (128, 128)), ("specgan", (64, 256), (64, 256)), ("dcgan", (100, 300), (128, 256)), ("cgan", (128, 64), (128, 64)),
     ("cgan", (8, 8), (32, 32)), ("dcgan", (8, 8), (32, 32))])
 def test_the_model_takes_the_data_sets_size_or_the_nearest_it_can_build(name, shape, expected):
     config = load_config("default", [("model.name", name)])
@@ -24,6 +24,15 @@ def test_the_model_takes_the_data_sets_size_or_the_nearest_it_can_build(name, sh
     size = dict(chosen).get("model.image_size", config.model.height)
     assert size == expected[0] and len(notes) == 1
     assert ("the nearest" in notes[0]) == (tuple(shape) != expected)
+
+
+def test_a_height_alone_keeps_the_data_sets_time_to_frequency_proportions():
+    # 2 s of sound at 128 x 256 must not be squeezed into a square model's 1 s of frames
+    config = load_config("default", [("model.name", "specgan"), ("model.image_size", 64)])
+    chosen, notes = data_fit_overrides(config, (128, 256), "audio", given={"model.image_size"})
+    assert dict(chosen) == {"model.image_width": 128} and "proportions" in notes[0]
+    assert data_fit_overrides(config, (128, 256), "audio", given={"model.image_size", "model.image_width"})[0] == []
+    assert data_fit_overrides(config, (128, 128), "audio", given={"model.image_size"})[0] == []
 
 
 def test_a_size_or_normalisation_the_user_gave_is_kept_and_pictures_are_whole_images():

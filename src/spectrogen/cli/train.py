@@ -25,6 +25,7 @@ OVERRIDE_FLAGS = {
     "batch_size": "training.batch_size",
     "learning_rate": "training.learning_rate",
     "image_size": "model.image_size",
+    "image_width": "model.image_width",
     "features_g": "model.features_g",
     "features_d": "model.features_d",
     "device": "training.device",
@@ -45,7 +46,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs", type=int)
     group.add_argument("--batch-size", type=int)
     group.add_argument("--learning-rate", type=float)
-    group.add_argument("--image-size", type=int)
+    group.add_argument("--image-size", type=int, help="model height (frequency rows); with no --image-width, "
+                       "the model is square")
+    group.add_argument("--image-width", type=int, help="model width (frames), e.g. 256 for 2 s of 16-kHz audio "
+                       "at 128 rows; match `prepare --frames`")
     group.add_argument("--features-g", type=int)
     group.add_argument("--features-d", type=int)
     group.add_argument("--device", help="auto, cpu, cuda or cuda:N")

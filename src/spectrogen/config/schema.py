@@ -16,8 +16,10 @@ LossName = Literal["bce", "lsgan", "wgan-gp", "hinge"]
 Loudness = Literal["data", "rms", "peak"]  # see spectrogen.sampling.audio
 NormalizationName = Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"]
 
-# Image sizes each family can make; GAN stacks double the size per layer from 4x4.
+# Square image sizes the GAN families are chosen among when the data set's own size is not one; GAN stacks
+# double the size per layer from a map whose short side is 4, and take any power of two per side.
 GAN_SIZES = (32, 64, 128, 256)
+UpsampleName = Literal["transposed", "nearest", "bilinear"]
 # Largest side of a model image: far above any spectrogram the families are meant for (the cgan's
 # 128 x 512 mels, say), low enough that a typo is refused instead of ending in MemoryError.
 MAX_IMAGE_SIDE = 2048
@@ -113,6 +115,10 @@ class ModelConfig(Section):
     features_g: int = Field(64, ge=1, description="generator width (SpecGAN: dim)")
     features_d: int = Field(64, ge=1, description="discriminator width (SpecGAN: dim)")
     batchnorm: Optional[bool] = Field(None, description="None: the family's default (DCGAN on, SpecGAN off)")
+    upsample: Optional[UpsampleName] = Field(
+        None, description="how GAN generators double the size: a resize (nearest, bilinear) then a convolution, "
+                          "or a stride-2 transposed convolution (the papers' own, which leaves a lattice of dots); "
+                          "None: the family's default")
     latent_distribution: Optional[Literal["normal", "uniform"]] = None
     num_classes: Optional[int] = Field(None, ge=1, description="None: taken from the data set")
     conditional: ConditionalConfig = Field(default_factory=ConditionalConfig)
@@ -129,17 +135,12 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _size_fits_family(self) -> "ModelConfig":
-        if self.name in ("dcgan", "specgan"):
-            if self.image_size not in GAN_SIZES or self.image_width not in (None, self.image_size):
-                raise ValueError(
-                    f"model.image_size={self.image_size} (image_width={self.image_width}) is not possible "
-                    f"for {self.name}: use a square power of two, one of {list(GAN_SIZES)}"
-                )
-        if self.name == "cgan":
+        if self.name in ("dcgan", "specgan", "cgan"):
             for key, size in (("image_size", self.height), ("image_width", self.width)):
-                if size < 32 or size & (size - 1):
+                if size < GAN_SIZES[0] or size & (size - 1):
                     raise ValueError(
-                        f"model.{key}={size} is not possible for cgan: use a power of two of at least 32"
+                        f"model.{key}={size} is not possible for {self.name}: use a power of two of at least "
+                        f"{GAN_SIZES[0]} (frequency x time may differ, e.g. 128 x 256)"
                     )
         if self.name == "diffusion":
             factor = 2 ** (len(self.diffusion.channel_multipliers) - 1)

@@ -16,7 +16,7 @@ class DCGANGenerator(nn.Module):
     """Latent (B, latent_dim) -> Linear -> 4x4 map -> ConvTranspose2d 4x4 stride-2 stack (BN, ReLU) -> Tanh."""
 
     def __init__(self, latent_dim: int = 100, features: int = 64, size: tuple[int, int] = (128, 128),
-                 channels: int = 1, batchnorm: bool = True):
+                 channels: int = 1, batchnorm: bool = True, upsample: str = "transposed"):
         super().__init__()
         layout = stack_layout(size[0], size[1], features)
         self.latent_dim = latent_dim
@@ -24,7 +24,7 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Linear(latent_dim, layout.widths[0] * layout.start[0] * layout.start[1],
                                  bias=not batchnorm)
         self.body = upsampling_stack(layout, channels, kernel=KERNEL, padding=PADDING, output_padding=0,
-                                     batchnorm=batchnorm)
+                                     batchnorm=batchnorm, upsample=upsample)
         init_gan_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,7 @@ def build_generator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
 
     def make(latent_inputs: int) -> nn.Module:
         return generator_class(latent_inputs, model.features_g, (model.height, model.width), model.channels,
-                               bool(model.batchnorm))
+                               bool(model.batchnorm), model.upsample)
 
     if model.name != "cgan":
         return make(model.latent_dim)

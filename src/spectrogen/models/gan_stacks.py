@@ -47,8 +47,14 @@ def stack_layout(height: int, width: int, base_width: int) -> StackLayout:
 
 
 def upsampling_stack(layout: StackLayout, out_channels: int, *, kernel: int, padding: int,
-                     output_padding: int, batchnorm: bool) -> nn.Sequential:
-    """Returns (B, widths[0], h, w) -> (B, out_channels, H, W) in [-1, 1]: [BN] ReLU, then doubling transposed convs, Tanh."""
+                     output_padding: int, batchnorm: bool, upsample: str = "transposed") -> nn.Sequential:
+    """Returns (B, widths[0], h, w) -> (B, out_channels, H, W) in [-1, 1]: [BN] ReLU, doubling layers, Tanh.
+
+    Each doubling layer is a stride-2 transposed convolution (`upsample="transposed"`, the papers') or a
+    resize (nearest or bilinear) followed by a convolution of the same kernel (Odena et al. 2016): a
+    transposed convolution whose kernel is not a multiple of its stride covers output pixels unevenly
+    and leaves a lattice of dots in every sample; a resize covers them all alike.
+    """
     layers: list[nn.Module] = []
     if batchnorm:
         layers.append(nn.BatchNorm2d(layout.widths[0]))
@@ -57,8 +63,15 @@ def upsampling_stack(layout: StackLayout, out_channels: int, *, kernel: int, pad
     for i, (c_in, c_out) in enumerate(zip(layout.widths, outs)):
         last = i == len(outs) - 1
         # a bias before batch norm is cancelled by the norm's mean subtraction
-        layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
-                                         output_padding=output_padding, bias=last or not batchnorm))
+        bias = last or not batchnorm
+        if upsample == "transposed":
+            layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
+                                             output_padding=output_padding, bias=bias))
+        else:
+            layers += [nn.Upsample(scale_factor=2, mode=upsample),
+                       # an even kernel cannot be centred: 4x4 (DCGAN) becomes 3x3, 5x5 (SpecGAN) stays
+                       nn.Conv2d(c_in, c_out, kernel - 1 + kernel % 2, padding=(kernel - 1 + kernel % 2) // 2,
+                                 bias=bias)]
         if last:
             layers.append(nn.Tanh())
         else:

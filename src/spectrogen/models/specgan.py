@@ -21,14 +21,14 @@ class SpecGANGenerator(nn.Module):
     """Latent (B, latent_dim) -> Dense -> 4x4x16·dim -> 5x5 stride-2 transposed convs (ReLU) -> Tanh, (B, C, H, W)."""
 
     def __init__(self, latent_dim: int = 100, dim: int = 64, size: tuple[int, int] = (128, 128),
-                 channels: int = 1, batchnorm: bool = False):
+                 channels: int = 1, batchnorm: bool = False, upsample: str = "transposed"):
         super().__init__()
         layout = stack_layout(size[0], size[1], dim)
         self.latent_dim = latent_dim
         self.start_shape = (layout.widths[0],) + layout.start
         self.project = nn.Linear(latent_dim, layout.widths[0] * layout.start[0] * layout.start[1])
         self.body = upsampling_stack(layout, channels, kernel=KERNEL, padding=PADDING,
-                                     output_padding=OUTPUT_PADDING, batchnorm=batchnorm)
+                                     output_padding=OUTPUT_PADDING, batchnorm=batchnorm, upsample=upsample)
         init_gan_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

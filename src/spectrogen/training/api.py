@@ -135,11 +135,16 @@ def _fit_to_data(config: ExperimentConfig, dataset, given: Optional[set[str]],
                  device: str = "cpu") -> tuple[ExperimentConfig, list[str]]:
     """Returns the configuration with the settings chosen from the data and the device applied where the user
     gave none (none at all when `given` is None), and the notes to say at the start."""
-    from spectrogen.training.data_fit import data_fit_overrides, source_kind_of
+    from spectrogen.training.data_fit import data_fit_overrides, proportional_width, source_kind_of
     from spectrogen.training.small_data import describe, small_data_overrides, warnings
 
     if given is None:
-        return config, warnings(config, len(dataset))
+        # a named preset or file sizes the model; only a width it leaves out follows the data's proportions
+        width, note = proportional_width(config, tuple(dataset.shape))
+        if note:
+            config = build_config(apply_overrides(config_to_dict(config), [("model.image_width", width)]),
+                                  source="the configuration with the data set's proportions")
+        return config, ([note] if note else []) + warnings(config, len(dataset))
     # the size and normalisation chosen here leave every key the small-data settings look at alone
     fitted, notes = data_fit_overrides(config, tuple(dataset.shape), source_kind_of(dataset.metadata), given)
     examples = len(dataset)

@@ -23,7 +23,8 @@ from spectrogen import __version__
 from spectrogen.errors import CheckpointError, os_error_at
 
 FORMAT = "spectrogen-checkpoint"
-FORMAT_VERSION = 1
+# 2: GAN generators record how they upsample (model.upsample); before, every one was a transposed convolution
+FORMAT_VERSION = 2
 
 ROLLING_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.tar$")
 
@@ -189,6 +190,14 @@ def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool
     if model is not None and checkpoint["model"] != model:
         raise CheckpointError(f"this checkpoint holds a {checkpoint['model']} model, not {model}; "
                               f"use a checkpoint of a {model} run or set model.name={checkpoint['model']}", path)
+    return _upgraded(checkpoint, version)
+
+
+def _upgraded(checkpoint: dict[str, Any], version: int) -> dict[str, Any]:
+    """Returns `checkpoint` with what an older format left implicit written out, so that it loads as it trained."""
+    model_section = checkpoint["config"].get("model") if isinstance(checkpoint["config"], dict) else None
+    if version < 2 and isinstance(model_section, dict) and checkpoint["model"] in ("dcgan", "specgan", "cgan"):
+        model_section.setdefault("upsample", "transposed")
     return checkpoint
 
 

@@ -28,6 +28,11 @@ def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_
     given = set(given)
     chosen: dict[str, Any] = {}
     notes: list[str] = []
+    if "model.image_size" in given and "model.image_width" not in given:
+        width, note = proportional_width(config, shape)
+        if note:
+            chosen["model.image_width"] = width
+            notes.append(note)
     if not {"model.image_size", "model.image_width"} & given:
         height, width = buildable_size(config, shape)
         if (height, width) != (config.model.height, config.model.width):
@@ -47,14 +52,25 @@ def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_
     return list(chosen.items()), notes
 
 
+def proportional_width(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[Optional[int], Optional[str]]:
+    """Returns (width, note) keeping the data set's frequency x time proportions at the model's height, when the
+    configuration sets a height but no width and the data set is not square; (None, None) otherwise."""
+    height = config.model.height
+    if config.model.image_width is not None or shape[0] == shape[1]:
+        return None, None
+    # 64 rows of 128 x 256 data are 64 x 128: a square model would squeeze 2 s of sound into the time of 1
+    width = buildable_size(config, (height, round(height * shape[1] / shape[0])))[1]
+    if width == config.model.width:
+        return None, None
+    return width, (f"model size {height}x{width}: a height of {height} with the data set's proportions "
+                   f"({shape[0]}x{shape[1]}); set model.image_width (--image-width) to choose another")
+
+
 def buildable_size(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[int, int]:
     """Returns the (height, width) nearest to `shape` that the model family of `config` can build."""
     name = config.model.name
     height, width = (min(max(int(side), 1), MAX_IMAGE_SIDE) for side in shape)
-    if name in ("dcgan", "specgan"):  # square powers of two
-        side = _nearest(round(math.sqrt(height * width)), GAN_SIZES)  # as many pixels as the data
-        return side, side
-    if name == "cgan":  # powers of two of at least 32, either side
+    if name in ("dcgan", "specgan", "cgan"):  # powers of two of at least 32, either side
         return _power_of_two(height), _power_of_two(width)
     if name == "diffusion":  # a multiple of the U-Net's total downsampling
         factor = 2 ** (len(config.model.diffusion.channel_multipliers) - 1)
@@ -68,7 +84,8 @@ def _nearest(value: int, choices: Iterable[int]) -> int:
 
 
 def _power_of_two(side: int) -> int:
-    candidates = [2 ** k for k in range(5, MAX_IMAGE_SIDE.bit_length()) if 2 ** k <= MAX_IMAGE_SIDE]
+    candidates = [2 ** k for k in range(GAN_SIZES[0].bit_length() - 1, MAX_IMAGE_SIDE.bit_length())
+                  if 2 ** k <= MAX_IMAGE_SIDE]
     return _nearest(max(side, SMALLEST_SIDE), candidates)
 
 
