@@ -121,12 +121,13 @@ class DemoResult:
         return resume_command(read_progress(self.run))
 
 
-def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device: str) -> list[tuple[str, object]]:
+def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device: str,
+                   seed: int = 0) -> list[tuple[str, object]]:
     """Returns the (dotted key, value) pairs the demo applies to the `test` preset."""
     # the data set's absolute path: the run's report finds its real examples from any working folder
     return [("model.name", model), ("data.path", str(Path(data).resolve())), ("output.output_dir", str(run)),
-            ("training.device", device), ("training.max_minutes", float(minutes)), *TRAINING_SETTINGS.items(),
-            *MODEL_SETTINGS[model].items()]
+            ("training.device", device), ("training.max_minutes", float(minutes)), ("training.seed", seed),
+            *TRAINING_SETTINGS.items(), *MODEL_SETTINGS[model].items()]
 
 
 def check_out_folder(out: Path, overwrite: bool) -> None:
@@ -144,10 +145,11 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 
 
 def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES, model: str = "specgan",
-             device: str = "auto", overwrite: bool = False, quiet: bool = False,
+             device: str = "auto", overwrite: bool = False, quiet: bool = False, seed: int = 0,
              log: Callable[[str], None] = print) -> DemoResult:
     """Returns where the demo wrote its data set, run, report and samples after building, training and sampling.
 
+    `seed` seeds training and sampling; the built-in sounds are always the same.
     Raises OverwriteError when `out` is not empty (unless `overwrite`), UsageError for a bad model,
     time limit or device; Ctrl-C during training saves a checkpoint, then raises KeyboardInterrupt.
     """
@@ -160,7 +162,8 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
         raise UsageError(f"--minutes {minutes:g}: give a positive time limit, e.g. 3")
     data, run = out / "data", out / "run"
     # validated before anything is written: a bad or missing --device fails here, not after the data set is built
-    config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device))
+    config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device,
+                                                  seed=seed))
     device_name = _device_name(config.training.device)
     check_out_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,12 +182,12 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
             f"{result.steps_planned} steps, too few for samples that resemble the engines (the figures below "
             f"show it); continue with: {result.resume_command}")
     log(f"[3/4] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
-    result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device))
+    result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device, seed))
     log(f"[4/4] comparing {EVALUATION_SAMPLES} samples with the real engine sounds")
     result.evaluation = _timed(result, "evaluate", lambda: evaluate_demo(run, data, model, device_name))
     _timed(result, "report", lambda: _rewrite_report(run))  # now with the evaluation's figures
     result.seconds["total"] = round(time.perf_counter() - started, 1)
-    _write_marker(result, model, minutes, device_name)
+    _write_marker(result, model, minutes, device_name, seed)
     return result
 
 
@@ -216,12 +219,13 @@ def _train(config, quiet: bool) -> None:
     train(config, overwrite=True, quiet=quiet)  # the folder was checked (and cleared) by check_out_folder
 
 
-def _sample(run: Path, samples: Path, device: str) -> list[Path]:
+def _sample(run: Path, samples: Path, device: str, seed: int) -> list[Path]:
     from spectrogen.sampling.load import load_generator
     from spectrogen.sampling.outputs import write_samples
 
     model = load_generator(run / "checkpoints" / "final_model.tar", device=device)
-    written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=0, overwrite=True)
+    written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=seed,
+                            overwrite=True)
     return list(written.audio)
 
 
@@ -329,8 +333,8 @@ def evaluation_lines(evaluation: dict) -> list[str]:
     return lines + [f"  verdict: {evaluation['verdict']}"]
 
 
-def _write_marker(result: DemoResult, model: str, minutes: float, device: str) -> None:
-    record = {"command": "spectrogen demo", "model": model, "minutes": minutes, "device": device,
+def _write_marker(result: DemoResult, model: str, minutes: float, device: str, seed: int) -> None:
+    record = {"command": "spectrogen demo", "model": model, "minutes": minutes, "device": device, "seed": seed,
               "epochs_done": result.epochs_done, "epochs_planned": result.epochs_planned,
               "steps_done": result.steps_done, "steps_planned": result.steps_planned,
               "trained_seconds": result.trained_seconds, "stopped_by": result.stop_reason,

@@ -26,12 +26,13 @@ def no_plots(monkeypatch):
     monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
 
 
-def run_config(data_dir, out, epochs):
+def run_config(data_dir, out, epochs, **evaluation):
     return build_config({
         "data": {"path": str(data_dir)},
         "model": {"name": "dcgan", "image_size": 32, "features_g": 4, "features_d": 4, "latent_dim": 8},
         "training": {"epochs": epochs, "batch_size": 16, "device": "cpu", "seed": 3},
-        "evaluation": {"eval_every": 1, "metrics": ["fid", "kid", "pr"], "num_samples": 32, "best_metric": "fid"},
+        "evaluation": {"eval_every": 1, "metrics": ["fid", "kid", "pr"], "num_samples": 32, "best_metric": "fid",
+                       **evaluation},
         "output": {"output_dir": str(out), "plot_every": 100, "num_samples": 4, "report": False},
     })
 
@@ -64,3 +65,19 @@ def test_the_configuration_is_checked_before_training():
         build_callback(build_config({"evaluation": {"eval_every": 1, "best_metric": "is"}}))
     with pytest.raises(ConfigError, match="unknown metric"):
         build_callback(build_config({"evaluation": {"eval_every": 1, "metrics": ["lpips"]}}))
+
+
+def test_a_run_on_sound_can_be_judged_and_picked_by_its_level_in_decibels(tmp_path, no_plots):
+    from spectrogen.data.prepare import prepare
+
+    data = tmp_path / "engines"
+    prepare("builtin:engines", data, settings={"image_size": [32, 32]}, count=6, quiet=True)
+    train(run_config(data, tmp_path / "run", 1, metrics=["spectral"], num_samples=16,
+                     best_metric="level_db_distance"), quiet=True)
+    row = CsvLog(tmp_path / "run" / "epochs_statistics" / "checkpoint_metrics.csv").rows()[-1]
+    # the data set's representation turns the run's arrays back into decibels: every dB column is there
+    assert row["level_db_distance"] > 0 and row["tonal_db_real"] > 0 and "silent_mid" in row
+    # one epoch of a tiny GAN draws the checkerboard of its stride-2 layers; real engines do not
+    assert row["artifact_ratio"] > 1.2 >= row["artifact_ratio_real"]
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best_model.tar")["trainer"]["best"]
+    assert best["key"] == "level_db_distance" and best["value"] == pytest.approx(row["level_db_distance"])

@@ -26,6 +26,33 @@ def test_every_size_gives_images_and_one_logit_per_example(generator_class, crit
     assert critic(images).shape == (3,)
 
 
+@pytest.mark.parametrize("upsample", ["transposed", "nearest", "bilinear"])
+@pytest.mark.parametrize("size", [(64, 256), (128, 512), (256, 64)])
+@pytest.mark.parametrize("generator_class, critic_class", FAMILIES)
+def test_frequency_by_time_sizes_for_every_upsampling(generator_class, critic_class, size, upsample):
+    # 128 x 512 is 4 s of 16-kHz audio: the longer clips users ask of a GAN first
+    generator = generator_class(12, 2, size, 1, upsample=upsample)
+    images = generator(torch.randn(2, 12, generator=torch.Generator().manual_seed(0)))
+    assert images.shape == (2, 1, *size) and images.abs().max() <= 1.0
+    assert critic_class(2, size, 1)(images).shape == (2,)
+
+
+def test_resize_convolutions_draw_no_lattice_where_transposed_ones_do():
+    # at initialisation already, a stride-2 transposed convolution whose kernel the stride does not divide
+    # paints a lattice of dots (Odena et al. 2016); the mean 2-D power spectrum shows it as isolated peaks
+    from spectrogen.metrics.spectral_statistics import lattice_peak_ratio
+
+    ratios = {}
+    for upsample in ("transposed", "nearest"):
+        torch.manual_seed(0)
+        generator = SpecGANGenerator(16, 8, (64, 64), 1, upsample=upsample).eval()
+        with torch.no_grad():
+            images = generator(torch.rand(64, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1)
+        ratios[upsample] = lattice_peak_ratio(images.numpy())
+    # 1.2: the bound for trained samples, where real spectrograms give 1.0
+    assert ratios["nearest"] <= 1.2 < ratios["transposed"], ratios
+
+
 def _transposed_output_sizes(generator: nn.Module, latent_dim: int) -> list[tuple[int, int]]:
     sizes = []
     hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[-2:])))

@@ -196,3 +196,29 @@ def test_collapsed_samples_are_flagged_in_the_report_and_diverse_ones_are_not(en
         writer.writerows(rows)
     write_report(run)
     assert "mode collapse: at epoch" not in page_of(run).visible
+
+
+def test_the_spectral_figures_of_an_evaluation_stand_beside_the_real_datas_with_a_profile_plot(engine_run, tmp_path):
+    from spectrogen.metrics.evaluate import EvaluationResult
+    from spectrogen.metrics.table import write_metrics
+
+    run = shutil.copytree(engine_run, tmp_path / "copy")
+    rows = 8
+    profiles = {"mean_db": [-30.0] * rows, "std_db": [4.0] * rows, "mean_db_real": [-20.0] * rows,
+                "std_db_real": [6.0] * rows}
+    result = EvaluationResult(metrics={"artifact_ratio": 9.5, "artifact_ratio_real": 1.02, "level_db_distance": 10.0,
+                                       "silent_mid": 0.33, "silent_mid_real": 0.0, "tonal_ratio": 0.05},
+                              info={"spectral_profiles": profiles})
+    write_metrics(result, run / "evaluation")
+    page = page_of(write_report(run).parent)
+    text = (run / "report.html").read_text(encoding="utf-8")
+    section = text.split("<h2>Spectral statistics</h2>")[1].split("<h2>")[0]
+    # each figure in its row: the samples' value, then the real data's own
+    assert re.search(r"<th>artifact_ratio</th><td[^>]*>9\.5</td><td[^>]*>1\.02</td>", section)
+    assert re.search(r"<th>silent_mid</th><td[^>]*>0\.33</td><td[^>]*>0</td>", section)
+    assert re.search(r"<th>level_db_distance</th><td[^>]*>10</td><td[^>]*></td>", section)  # no real value
+    plot = next(attrs for attrs in page.all("img") if attrs.get("alt") == "Level of each frequency")
+    assert decode_png(plot["src"]).size[0] > 100
+    # a run evaluated before these figures existed shows no such section
+    (run / "evaluation" / "metrics.json").write_text(json.dumps({"metrics": {"fid": 3.0}}))
+    assert "Spectral statistics" not in (write_report(run)).read_text(encoding="utf-8")

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="specgan (default) or cgan (conditional: samples of each engine type)")
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     parser.add_argument("--overwrite", action="store_true", help="replace a demo already in --out")
+    parser.add_argument("--seed", type=int, default=0, help="seed of training and sampling (default 0); the "
+                        "built-in sounds are the same for every seed")
     parser.add_argument("--quiet", action="store_true", help="no progress bars; the stage lines and the summary only")
 
 
@@ -38,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from spectrogen.demo import run_demo, summary_lines
 
     result = run_demo(args.out, minutes=args.minutes, model=args.model, device=args.device,
-                      overwrite=args.overwrite, quiet=args.quiet, log=lambda line: print(line, flush=True))
+                      overwrite=args.overwrite, quiet=args.quiet, seed=args.seed, log=lambda line: print(line, flush=True))
     print("\n".join(summary_lines(result)))
     return 0

@@ -10,8 +10,9 @@ Examples:
 A run directory is evaluated at checkpoints/best_model.tar (else final_model.tar, else the latest
 checkpoint). Writes OUT/metrics.json and OUT/metrics.txt (an earlier evaluation there is replaced
 only with --overwrite) and prints the table. Metrics: fid, kid,
-is, ndb, pr (precision/recall), diversity (SSIM/MS-SSIM), nn (memorisation), profile; default all
-but profile.
+is, ndb, pr (precision/recall), diversity (SSIM/MS-SSIM), nn (memorisation), spectral (no feature
+network: checkerboard artifacts, level and spread in dB, silent gaps, harmonic lines, each beside
+the real data's own), profile; default all but profile.
 
 The feature network (for fid, kid, is, pr) is a classifier trained on your labelled data set
 (--train-classifier; unlabelled data get a contrastive embedding with k-means pseudo-classes), or a
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a checkpoint .tar file or a run directory")
     parser.add_argument("--data", metavar="DATA", help="the data set (folder made by `spectrogen prepare`)")
     parser.add_argument("--n", type=int, default=1000, help="samples to generate and compare (default 1000)")
-    parser.add_argument("--metrics", default="all", metavar="fid,kid,is,ndb,pr,diversity,nn",
+    parser.add_argument("--metrics", default="all", metavar="fid,kid,is,ndb,pr,diversity,nn,spectral",
                         help="comma-separated metrics (default all; `profile` is also available)")
     network = parser.add_mutually_exclusive_group()
     network.add_argument("--classifier", metavar="PATH", help="a classifier made by --train-classifier")

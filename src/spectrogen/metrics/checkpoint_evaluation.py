@@ -23,8 +23,9 @@ from spectrogen.errors import InputError
 from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier_on_dataset
 from spectrogen.metrics.evaluate import EvaluationResult, RealReference, evaluate_samples, parse_metrics
 from spectrogen.metrics.features import load_feature_network
-from spectrogen.metrics.inputs import (convert_space, dataset_normalizer, load_samples, normalised_examples,
-                                       open_data, resolve_checkpoint, run_heldout_indices, sampling_record)
+from spectrogen.metrics.inputs import (convert_space, dataset_normalizer, decibel_mapping, load_samples,
+                                       normalised_examples, open_data, resolve_checkpoint, run_heldout_indices,
+                                       sampling_record)
 from spectrogen.metrics.trust import flag_result
 
 # a classifier trained on the spot when none is given: small and quick, its numbers comparable only
@@ -96,8 +97,9 @@ def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int
         heldout = normalised_examples(dataset.features, picked, normalizer, shape)
         heldout_source = "the run's validation split"
     labels = dataset.labels[chosen] if len(dataset.class_names) >= 2 else None
+    to_db, no_db_reason = decibel_mapping(normalizer, getattr(dataset, "representation", None), dataset.shape)
     reference = RealReference(images, network, labels=labels, class_names=dataset.class_names, train=train,
-                              heldout=heldout, device=device, seed=seed)
+                              heldout=heldout, device=device, seed=seed, to_db=to_db, no_db_reason=no_db_reason)
     described = {"path": str(dataset.root), "examples": len(dataset), "reference": len(images),
                  "train_reference": len(train), "heldout": None if heldout is None else len(heldout),
                  "heldout_source": heldout_source, "shape": list(shape), "normalizer": normalizer.kind}
@@ -138,8 +140,8 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     if note:
         result.skipped["per_class"] = note
     result.timings["generation"] = generation_seconds
-    result.info = {"source": {"checkpoint": str(path), "which": which, "model": model.model_name},
-                   "n": n, "seed": seed, "data": described, "feature_network": network.describe()}
+    result.info.update({"source": {"checkpoint": str(path), "which": which, "model": model.model_name},
+                        "n": n, "seed": seed, "data": described, "feature_network": network.describe()})
     if "nn_heldout" in result.skipped and heldout is None:
         result.skipped["nn_heldout"] = _no_heldout_reason(model)
     flag_result(result)
@@ -199,9 +201,9 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
     result = evaluate_samples(samples, reference, metrics=names, fake_labels=fake_labels, seed=seed)
     if note:
         result.skipped["per_class"] = note
-    result.info = {"source": {"samples": str(samples_path), "normalization": source.kind,
-                              "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
-                   "n": len(samples), "seed": seed, "data": described, "feature_network": network.describe()}
+    result.info.update({"source": {"samples": str(samples_path), "normalization": source.kind,
+                                   "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
+                        "n": len(samples), "seed": seed, "data": described, "feature_network": network.describe()})
     flag_result(result)
     return result
 

@@ -106,9 +106,11 @@ class FeatureClassifier:
         return Features(embeddings, probabilities if self.has_probabilities else None)
 
     def describe(self) -> dict[str, Any]:
-        """Returns what a metrics file says about this network: path, kind, classes, held-out accuracy."""
+        """Returns what a metrics file says about this network: path, kind, classes, held-out accuracy and
+        the training examples (in all and per class), which the trust check reads."""
+        training = {key: self.training[key] for key in ("examples", "class_counts") if key in self.training}
         return {"path": self.path, "kind": self.kind, "class_names": list(self.class_names),
-                "input_shape": list(self.input_shape), "heldout": dict(self.heldout)}
+                "input_shape": list(self.input_shape), "heldout": dict(self.heldout), "training": training}
 
 
 def save_classifier(classifier: FeatureClassifier, path: str | Path) -> Path:

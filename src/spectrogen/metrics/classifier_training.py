@@ -128,7 +128,8 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
     """Returns a feature network trained on normalised spectrograms x (N, F, T) and their labels (N,).
 
     With two or more classes it is a supervised classifier; otherwise (labels None or one class) a
-    contrastive embedding with k-means pseudo-classes. `heldout` records accuracy on a held-out split.
+    contrastive embedding with k-means pseudo-classes. `heldout` records accuracy on a held-out split,
+    `training` the examples trained on, in all and per class (what the trust check weighs).
     """
     started = time.perf_counter()
     rng = np.random.default_rng(options.seed)
@@ -157,9 +158,10 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
         held_x, held_y = data[heldout_index], y[heldout_index]
         measure = "accuracy on the data set's classes"
         kind, names = "supervised", list(class_names)
+        counts = np.bincount(np.asarray(labels)[train_index], minlength=len(names))
     else:
-        network, held_x, held_y, names = _train_contrastive(data, train_index, heldout_index, options, rng,
-                                                            generator, log)
+        network, held_x, held_y, names, counts = _train_contrastive(data, train_index, heldout_index, options, rng,
+                                                                    generator, log)
         measure = "accuracy on k-means pseudo-classes of the embedding"
         kind = "contrastive"
     network.eval()
@@ -171,7 +173,7 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
         network.cpu().eval(), kind, names, normalizer,
         heldout={"accuracy": accuracy, "count": int(len(held_x)), "measure": measure},
         training={"options": asdict(options), "examples": int(len(train_index)),
-                  "seconds": round(time.perf_counter() - started, 2)},
+                  "class_counts": [int(c) for c in counts], "seconds": round(time.perf_counter() - started, 2)},
     )
 
 
@@ -208,7 +210,8 @@ def _train_contrastive(data, train_index, heldout_index, options, rng, generator
         loss.backward()
         head_optimizer.step()
     names = [f"cluster_{i}" for i in range(clusters)]
-    return network, data[heldout_index], pseudo[torch.as_tensor(heldout_index, device=data.device)], names
+    counts = np.bincount(pseudo[train].cpu().numpy(), minlength=clusters)  # training examples per cluster
+    return network, data[heldout_index], pseudo[torch.as_tensor(heldout_index, device=data.device)], names, counts
 
 
 def train_classifier_on_dataset(data, *, shape: Optional[tuple[int, int]] = None,

@@ -33,7 +33,7 @@ from spectrogen.metrics.classifier import load_classifier, save_classifier
 from spectrogen.metrics.classifier_training import train_classifier
 from spectrogen.metrics.evaluate import RealReference, best_metric_column, evaluate_samples, metric_for_column, \
     parse_metrics
-from spectrogen.metrics.inputs import convert_space
+from spectrogen.metrics.inputs import convert_space, decibel_mapping
 
 # noise of the evaluation samples: fixed per run, apart from the seeds of training and of its samples
 _SAMPLE_SEED_OFFSET = 0xE7A1
@@ -73,7 +73,9 @@ class TrainingEvaluator:
         metrics["evaluation_seconds"] = round(time.perf_counter() - started, 3)
         trainer.progress.log(f"metrics at epoch {epoch}: " + ", ".join(
             f"{k} {v:.4g}" for k, v in metrics.items() if k in ("fid", "kid", "is", "precision", "recall",
-                                                                 "diversity_ratio", "ndb", "class_accuracy")))
+                                                                 "diversity_ratio", "ndb", "class_accuracy",
+                                                                 "artifact_ratio", "level_db_distance",
+                                                                 "tonal_ratio")))
         trainer.record_checkpoint_metrics(epoch, metrics)
 
     # --- once per run ----------------------------------------------------------------------------------
@@ -122,9 +124,13 @@ class TrainingEvaluator:
         if len(data.validation_indices):
             held = data.validation_indices[:1000]
             heldout = self._to_classifier_space(data.examples(held).x.cpu().numpy(), data)
+        # the reference is in the classifier's normalisation when it has one, else in the run's
+        space = self.classifier.normalizer or data.normalizer.to_dict()
+        to_db, no_db_reason = decibel_mapping(space, data.representation, data.source_shape)
         self.reference = RealReference(real, self.classifier, labels=None if labels is None else labels.cpu().numpy(),
                                        class_names=data.class_names, heldout=heldout,
-                                       device=trainer.context.device, seed=self.config.training.seed)
+                                       device=trainer.context.device, seed=self.config.training.seed,
+                                       to_db=to_db, no_db_reason=no_db_reason)
 
     # --- every evaluation ------------------------------------------------------------------------------
     def evaluate(self, trainer) -> dict[str, float]:

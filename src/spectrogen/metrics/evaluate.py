@@ -14,6 +14,13 @@ Metric names (`--metrics`, `evaluation.metrics`) and the columns each one adds:
     diversity  ssim_fake, ssim_real, ms_ssim_fake, ms_ssim_real, diversity_ratio
     nn         nn_train_mean, nn_train_min, nn_heldout_mean, ..., nn_copy_fraction
     profile    profile_distance                     mean |difference| of per-frequency mean and std profiles
+    spectral   artifact_ratio, level_db_distance, spread_db_distance, silent_frames, silent_mid, tonal_db,
+               tonal_ratio (and the real data's own: *_real)
+               what a listener checks, with no feature network to fool: power on the lattice of stride-2
+               up-sampling (a checkerboard; about 1 for real data), the level and spread of each frequency
+               in dB, silent frames and silent gaps in mid-clip, harmonic lines above the spectrum's floor.
+               The dB figures need `RealReference(to_db=...)` (set from the data set's representation by
+               `checkpoint_evaluation`); without it only the artifact ratio is computed.
 
 Conditional samples (with labels) add class_accuracy and per-class figures.
 """
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -36,16 +43,23 @@ from spectrogen.metrics.inception_score import inception_score
 from spectrogen.metrics.memorisation import nearest_neighbour_check
 from spectrogen.metrics.ndb import NDBBins
 from spectrogen.metrics.precision_recall import precision_recall
+from spectrogen.metrics.spectral_statistics import (DecibelSummary, compare_db, frame_levels_db, lattice_peak_ratio,
+                                                    silence_threshold_db, summarise_db)
 
-METRIC_NAMES = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "profile")
-ALL_METRICS = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn")
+METRIC_NAMES = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "profile", "spectral")
+ALL_METRICS = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "spectral")
 NEEDS_FEATURES = {"fid", "kid", "is", "pr"}
-# columns where a smaller value is a better model: the ones that may pick best_model.tar
-LOWER_IS_BETTER = ("fid", "kid", "ndb", "ndb_fraction", "jsd", "profile_distance", "nn_copy_fraction")
+# columns where a smaller value is a better model: the ones that may pick best_model.tar (artifact_ratio:
+# real data sit near 1 and up-sampling artifacts only raise it)
+LOWER_IS_BETTER = ("fid", "kid", "ndb", "ndb_fraction", "jsd", "profile_distance", "nn_copy_fraction",
+                   "level_db_distance", "spread_db_distance", "artifact_ratio")
+NO_DB_REASON = ("no mapping from the evaluation space back to decibels was given (RealReference(to_db=...)); "
+                "only artifact_ratio is computed")
 # NDB's k-means runs on pixels pooled to at most this size: enough to tell modes apart, and fast
 NDB_MAX_SIZE = 32
 PR_NEIGHBOURS = 3
 IS_SPLITS = 10
+DB_CHUNK = 256  # examples mapped to dB at once: a few hundred MB at most for 128x512 spectrograms
 DIVERSITY_PAIRS = 250  # pairs per set: the mean's standard error is about 0.01
 # a sample counts as recognised as one class when the feature network gives that class at least this
 # probability (4 engine types: chance is 0.25; fresh real engine clips score 0.998 on average, all above it)
@@ -75,6 +89,12 @@ def ndb_pixels(x: np.ndarray) -> np.ndarray:
     return F.adaptive_avg_pool2d(t, size).flatten(1).numpy()
 
 
+def in_decibels(to_db: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> Iterator[np.ndarray]:
+    """Yields evaluation-space arrays x (N, 1, H, W) in dB, (n, F, T), a few hundred at a time (bounded memory)."""
+    for start in range(0, len(x), DB_CHUNK):
+        yield to_db(x[start:start + DB_CHUNK])
+
+
 def frequency_profile(x: np.ndarray) -> np.ndarray:
     """Returns the mean and std of each frequency row over examples and frames, stacked (2, F)."""
     rows = np.moveaxis(np.asarray(x, dtype=np.float64)[:, 0], 1, 0).reshape(np.shape(x)[-2], -1)
@@ -87,11 +107,14 @@ class RealReference:
     `images` (N, 1, H, W) are the real examples the generated ones are compared with; `train` (for the
     memorisation check; default `images`) and `heldout` may be larger or other sets. `network` is a
     feature network (`FeatureClassifier` or an exported one). `labels` (N,) index `class_names`.
+    `to_db` maps evaluation-space arrays (n, 1, H, W) to spectrograms in dB (n, F, T) on the data
+    set's grid, for the dB figures of "spectral"; without it `no_db_reason` says why they are skipped.
     """
 
     def __init__(self, images: np.ndarray, network=None, *, labels: Optional[np.ndarray] = None,
                  class_names: Sequence[str] = (), train: Optional[np.ndarray] = None,
-                 heldout: Optional[np.ndarray] = None, device: str | torch.device = "cpu", seed: int = 0):
+                 heldout: Optional[np.ndarray] = None, device: str | torch.device = "cpu", seed: int = 0,
+                 to_db: Optional[Callable[[np.ndarray], np.ndarray]] = None, no_db_reason: Optional[str] = None):
         self.images = np.asarray(images, dtype=np.float32)
         if self.images.ndim == 3:
             self.images = self.images[:, None]
@@ -105,6 +128,11 @@ class RealReference:
         self._features: Optional[Features] = None
         self._ndb: Optional[NDBBins] = None
         self._similarity: dict[bool, float] = {}
+        self.to_db = to_db
+        self.no_db_reason = no_db_reason or NO_DB_REASON
+        self._artifact_ratio: Optional[float] = None
+        self._decibels: Optional[DecibelSummary] = None
+        self.silence_threshold_db: Optional[float] = None
         self.timings: dict[str, float] = {}
 
     @property
@@ -133,6 +161,23 @@ class RealReference:
             self._similarity[multiscale] = mean_pairwise_similarity(
                 self.images, pairs=DIVERSITY_PAIRS, multiscale=multiscale, seed=self.seed)
         return self._similarity[multiscale]
+
+    def artifact_ratio(self) -> float:
+        """Returns the lattice peak ratio of the real images (computed on first use)."""
+        if self._artifact_ratio is None:
+            self._artifact_ratio = lattice_peak_ratio(self.images)
+        return self._artifact_ratio
+
+    def decibels(self) -> DecibelSummary:
+        """Returns the dB summary of the real images, with the silence threshold it sets (computed on first use)."""
+        if self._decibels is None:
+            if self.to_db is None:
+                raise UsageError(f"the dB figures of spectral are not available: {self.no_db_reason}")
+            self._decibels = summarise_db(in_decibels(self.to_db, self.images))
+            # the darkest the evaluation space holds: every value at the real images' minimum (-1 when normalised)
+            darkest = self.to_db(np.full((1, *self.images.shape[1:]), self.images.min(), dtype=np.float32))
+            self.silence_threshold_db = silence_threshold_db(self._decibels, frame_levels_db(darkest).min())
+        return self._decibels
 
 
 @dataclass
@@ -215,6 +260,7 @@ class _Sides:
     fake_features: Optional[Features]
     real_features: Optional[Features]
     seed: int
+    info: dict[str, Any] = field(default_factory=dict)  # what a metric leaves for metrics.json besides columns
 
 
 def _fid(s: _Sides) -> dict[str, float]:
@@ -264,8 +310,21 @@ def _profile(s: _Sides) -> dict[str, float]:
     return {"profile_distance": float(np.abs(difference).mean())}
 
 
+def _spectral(s: _Sides) -> dict[str, float]:
+    # the artifact ratio looks at what the generator draws; the dB figures at what a listener hears
+    figures = {"artifact_ratio": lattice_peak_ratio(s.fake), "artifact_ratio_real": s.reference.artifact_ratio()}
+    if s.reference.to_db is None:
+        return figures
+    real = s.reference.decibels()
+    fake = summarise_db(in_decibels(s.reference.to_db, s.fake))
+    s.info["spectral_profiles"] = {**fake.profiles(),
+                                   **{f"{key}_real": value for key, value in real.profiles().items()},
+                                   "silence_threshold_db": round(s.reference.silence_threshold_db, 2)}
+    return {**figures, **compare_db(fake, real, s.reference.silence_threshold_db)}
+
+
 _COMPUTE = {"fid": _fid, "kid": _kid, "is": _inception_score, "ndb": _ndb, "pr": _precision_recall,
-            "diversity": _diversity, "nn": _nearest_neighbours, "profile": _profile}
+            "diversity": _diversity, "nn": _nearest_neighbours, "profile": _profile, "spectral": _spectral}
 
 
 def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *, network=None,
@@ -307,6 +366,9 @@ def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *,
         if name == "nn" and reference.heldout is None:
             result.skipped["nn_heldout"] = ("no held-out data: the model trained on every example; pass "
                                             "--heldout DATA (a data set of other recordings) to compare")
+        if name == "spectral" and reference.to_db is None:
+            result.skipped["spectral_db"] = reference.no_db_reason
+    result.info.update(sides.info)
     if wants_classes:
         started = time.perf_counter()
         _class_figures(sides.fake_features, np.asarray(fake_labels), reference, "fid" in names, result)
@@ -328,7 +390,8 @@ def metric_for_column(column: str) -> str:
     """Returns the metric name (as in --metrics) that produces `column`."""
     prefixes = {"fid": "fid", "kid": "kid", "is": "is", "ndb": "ndb", "jsd": "ndb", "precision": "pr",
                 "recall": "pr", "ssim": "diversity", "ms_ssim": "diversity", "diversity": "diversity",
-                "nn": "nn", "profile": "profile"}
+                "nn": "nn", "profile": "profile", "artifact": "spectral", "level_db": "spectral",
+                "spread_db": "spectral", "silent": "spectral", "tonal": "spectral"}
     for prefix, metric in sorted(prefixes.items(), key=lambda item: -len(item[0])):
         if column == prefix or column.startswith(prefix + "_"):
             return metric

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
 from spectrogen.errors import CheckpointError, InputError
+from spectrogen.metrics.spectral_statistics import magnitude_db
 
 SAMPLING_METADATA = "sampling.json"
 # examples normalised at once: bounds memory for large data sets
@@ -83,6 +84,45 @@ def convert_space(x: np.ndarray, source, target, source_shape: tuple[int, int]) 
     size = tuple(x.shape[-2:])
     t = resize(torch.as_tensor(x, dtype=torch.float32), tuple(source_shape))  # (n, 1, F, T)
     return resize(target(source.inverse(t)), size).numpy()
+
+
+def decibel_mapping(normalizer, representation, data_shape: tuple[int, int]
+                    ) -> tuple[Optional[Callable[[np.ndarray], np.ndarray]], Optional[str]]:
+    """Returns (to_db, None), to_db taking evaluation-space arrays (n, 1, H, W) to dB (n, F, T) on the
+    data set's grid, or (None, why) when the data hold no decibels to measure.
+
+    `normalizer` (a Normalizer or its dict) is the evaluation space's, `representation` (or its dict)
+    the data set's and `data_shape` its (F, T). Arrays of another size are resized to (F, T) first,
+    then un-normalised, decompressed to magnitudes and floored at -120 dB.
+    """
+    from spectrogen.spectral.compression import decompress
+    from spectrogen.spectral.normalization import Normalizer
+    from spectrogen.spectral.representation import Representation
+    from spectrogen.spectral.resize import resize
+
+    if isinstance(representation, dict):
+        representation = Representation.from_dict(representation)
+    if representation is None:
+        return None, "the data set records no representation, so its decibels are unknown; artifact_ratio is kept"
+    if representation.kind == "image":
+        return None, ("the data set holds pictures (representation kind 'image'), not sound: there are no "
+                      "decibels, so level, spread, silence and tonal figures are left out; artifact_ratio is kept")
+    normalizer = Normalizer.from_dict(normalizer.to_dict() if hasattr(normalizer, "to_dict") else normalizer)
+    if normalizer.kind == "per_sample":
+        return None, ("per_sample normalisation keeps no example's level, so levels in dB cannot be recovered; "
+                      "evaluate with a classifier trained with --normalization per_frequency for the dB figures")
+    shape, log = tuple(data_shape), representation.log
+
+    @torch.no_grad()
+    def to_db(x: np.ndarray) -> np.ndarray:
+        out = np.empty((len(x), *shape), dtype=np.float32)
+        for start in range(0, len(x), _CHUNK):
+            chunk = torch.as_tensor(np.asarray(x[start:start + _CHUNK]), dtype=torch.float32)  # (n, 1, H, W)
+            magnitude = decompress(normalizer.inverse(resize(chunk, shape)[:, 0]), log)  # (n, F, T)
+            out[start:start + len(chunk)] = magnitude_db(magnitude.numpy())
+        return out
+
+    return to_db, None
 
 
 def load_samples(path) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from spectrogen import __version__
 from spectrogen.metrics.evaluate import RECOGNISED_PROBABILITY, EvaluationResult
+from spectrogen.metrics.spectral_statistics import DARKEST_MARGIN_DB, SILENCE_BELOW_DB
 from spectrogen.metrics.trust import warning_lines
 
 METRICS_FORMAT = "spectrogen-metrics"
@@ -43,6 +44,20 @@ DESCRIPTIONS = {
     "class_accuracy": (None, "classifier accuracy on samples of the requested classes"),
     "type_coverage": (None, "least drawn class: its share of the samples over its share of the real data; 0 = a class never drawn"),
     "recognised": (None, f"share of samples the feature network puts in one class with probability >= {RECOGNISED_PROBABILITY:g}"),
+    "artifact_ratio": (None, "power on the lattice of stride-2 up-sampling (a checkerboard) over the power beside "
+                             "it; about 1 for real data, lower is better"),
+    "artifact_ratio_real": (None, "the same of the real data"),
+    "level_db_distance": (None, "mean over frequency of |level of the samples - level of real data|, in dB; 0 = alike"),
+    "spread_db_distance": (None, "mean over frequency of |spread of the samples - spread of real data| (std, dB)"),
+    "silent_frames": (None, f"share of the samples' frames that are silent: {SILENCE_BELOW_DB:g} dB below the real "
+                            f"data's loud frames (99th percentile), or within {DARKEST_MARGIN_DB:g} dB of the darkest "
+                            f"frame the evaluation space holds"),
+    "silent_frames_real": (None, "the same of the real data"),
+    "silent_mid": (None, "share of samples with a silent gap that sound follows (a hole in mid-clip, not a tail)"),
+    "silent_mid_real": (None, "the same of the real data"),
+    "tonal_db": (None, "mean height in dB of the samples' time-averaged spectrum above its local floor (harmonic lines)"),
+    "tonal_db_real": (None, "the same of the real data"),
+    "tonal_ratio": (None, "tonal_db / tonal_db_real: about 1 = as tonal as the data, near 0 = no harmonic lines"),
 }
 _SPREADS = {spread for spread, _ in DESCRIPTIONS.values() if spread}
 

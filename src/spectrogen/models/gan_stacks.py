@@ -17,6 +17,7 @@ from spectrogen.errors import ConfigError
 
 MAX_WIDTH_MULTIPLIER = 16
 START_SIDE = 4
+RESIZE_KERNEL = 3
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def upsampling_stack(layout: StackLayout, out_channels: int, *, kernel: int, pad
     """Returns (B, widths[0], h, w) -> (B, out_channels, H, W) in [-1, 1]: [BN] ReLU, doubling layers, Tanh.
 
     Each doubling layer is a stride-2 transposed convolution (`upsample="transposed"`, the papers') or a
-    resize (nearest or bilinear) followed by a convolution of the same kernel (Odena et al. 2016): a
+    resize (nearest or bilinear) followed by a 3x3 convolution (Odena et al. 2016): a
     transposed convolution whose kernel is not a multiple of its stride covers output pixels unevenly
     and leaves a lattice of dots in every sample; a resize covers them all alike.
     """
@@ -68,10 +69,10 @@ def upsampling_stack(layout: StackLayout, out_channels: int, *, kernel: int, pad
             layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
                                              output_padding=output_padding, bias=bias))
         else:
+            # 3x3 after the resize: it sees as many input pixels as a 5x5 stride-2 kernel does, at a third of
+            # the cost of a 5x5 at the doubled size (benchmarks/README.md, "Upsampling")
             layers += [nn.Upsample(scale_factor=2, mode=upsample),
-                       # an even kernel cannot be centred: 4x4 (DCGAN) becomes 3x3, 5x5 (SpecGAN) stays
-                       nn.Conv2d(c_in, c_out, kernel - 1 + kernel % 2, padding=(kernel - 1 + kernel % 2) // 2,
-                                 bias=bias)]
+                       nn.Conv2d(c_in, c_out, RESIZE_KERNEL, padding=RESIZE_KERNEL // 2, bias=bias)]
         if last:
             layers.append(nn.Tanh())
         else:

@@ -12,7 +12,9 @@ import numpy as np
 from spectrogen import __version__
 from spectrogen.errors import SpectrogenError
 from spectrogen.report.audio_files import AUDIO_FOLDER, AudioFolder
-from spectrogen.report.figures import BOOKKEEPING, Plot, grid_png, metric_plot, spectrogram_png, statistics_plots
+from spectrogen.metrics.table import DESCRIPTIONS
+from spectrogen.report.figures import (BOOKKEEPING, Plot, grid_png, metric_plot, spectral_profile_plot,
+                                       spectrogram_png, statistics_plots)
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
@@ -49,10 +51,19 @@ def write_report(run_dir: str | Path) -> Path:
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
         grid_caption=_grid_caption(contents), samples=samples, real=real, audio_caption=audio_caption,
         real_caption=_real_caption(contents),
-        no_audio_reason=_no_audio_reason(contents), config=config)
+        no_audio_reason=_no_audio_reason(contents), config=config,
+        spectral=[(name, generated, real, DESCRIPTIONS.get(name, (None, ""))[1])
+                  for name, generated, real in contents.spectral],
+        spectral_plots=_spectral_plots(contents))
     path = contents.root / REPORT_FILE
     write_text_atomic(path, page)
     return path
+
+
+def _spectral_plots(contents: RunContents) -> list[Plot]:
+    """Returns the per-frequency profile plot of the evaluation, when its metrics.json holds the profiles."""
+    plot = spectral_profile_plot(contents.spectral_profiles) if contents.spectral_profiles else None
+    return [plot] if plot is not None else []
 
 
 def _spectrogram_media(contents: RunContents, audio: AudioFolder):

@@ -154,6 +154,31 @@ def metric_plot(metrics: Sequence[dict[str, Any]]) -> Optional[Plot]:
                                    "see `spectrogen evaluate --help` for what each measures", png_bytes(figure))
 
 
+def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> Optional[Plot]:
+    """Returns the per-frequency level (line) and spread (band) in dB of generated and real spectrograms, or
+    None when the profiles of evaluation/metrics.json are missing or of different lengths."""
+    sides = [("generated", profiles.get("mean_db"), profiles.get("std_db"), "tab:red"),
+             ("real", profiles.get("mean_db_real"), profiles.get("std_db_real"), "tab:blue")]
+    lengths = {len(values or ()) for _, mean, std, _ in sides for values in (mean, std)}
+    if len(lengths) != 1 or 0 in lengths:
+        return None
+    figure = Figure(figsize=(5.6, 3.0), layout="constrained")
+    axes = figure.add_subplot()
+    rows = np.arange(lengths.pop())
+    for name, mean, std, colour in sides:
+        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+        axes.plot(rows, mean, color=colour, label=name)
+        axes.fill_between(rows, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
+    axes.set_title("Level of each frequency")
+    axes.set_xlabel("frequency row (low to high)")
+    axes.set_ylabel("dB")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize=8)
+    return Plot("Level of each frequency", "mean level in dB of each frequency row over examples and frames "
+                "(line) ± its standard deviation (band), generated samples against real examples, from "
+                "evaluation/metrics.json", png_bytes(figure))
+
+
 def spectrogram_png(spectrogram: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,
                     title: Optional[str] = None) -> bytes:
     """Returns a PNG of one (rows, cols) spectrogram with labelled axes and a colour bar."""

@@ -73,6 +73,14 @@ def key_value_table(rows: Sequence[tuple[str, Any]]) -> str:
     return f"<table>{cells}</table>"
 
 
+def comparison_table(rows: Sequence[tuple[str, Any, Any, str]]) -> str:
+    """Returns a table of (figure, generated, real, what it means) rows; a missing real value stays empty."""
+    cells = "".join(f"<tr><th>{escape(name)}</th><td class=\"number\">{escape(format_value(generated))}</td>"
+                    f"<td class=\"number\">{'' if real is None else escape(format_value(real))}</td>"
+                    f"<td>{escape(meaning)}</td></tr>" for name, generated, real, meaning in rows)
+    return f"<table><tr><th>figure</th><th>generated</th><th>real</th><th>what it means</th></tr>{cells}</table>"
+
+
 def config_tables(config: dict[str, Any]) -> str:
     """Returns the configuration as one table per section, nested sections as dotted keys: the settings
     that apply to the run's model in view, the others folded away in one <details> element."""
@@ -129,11 +137,19 @@ def media_table(rows: Sequence[MediaRow], no_audio_reason: Optional[str], column
 def render_page(*, title: str, subtitle: str, notes: Sequence[str], summary: Sequence[tuple[str, Any]],
                 plots: Sequence[Plot], grid: Optional[bytes], grid_caption: str, samples: Sequence[MediaRow],
                 real: Sequence[MediaRow], real_caption: str, no_audio_reason: Optional[str],
-                config: dict[str, Any], audio_caption: Optional[str] = None) -> str:
+                config: dict[str, Any], audio_caption: Optional[str] = None,
+                spectral: Sequence[tuple[str, Any, Any, str]] = (), spectral_plots: Sequence[Plot] = ()) -> str:
     """Returns the whole report page as HTML text."""
     parts = [f"<h1>{escape(title)}</h1>", f'<p class="subtitle">{escape(subtitle)}</p>']
     parts += [f'<p class="note">{escape(note)}</p>' for note in notes]
     parts += ["<h2>Summary</h2>", key_value_table(summary)]
+    if spectral:
+        parts += ["<h2>Spectral statistics</h2>",
+                  '<p class="caption">what a listener checks, measured without a feature network, generated '
+                  'samples beside real examples (<code>evaluation/metrics.json</code>)</p>',
+                  comparison_table(spectral)]
+        if spectral_plots:
+            parts.append(plots_section(spectral_plots))
     parts.append("<h2>Training statistics</h2>")
     parts.append(plots_section(plots) if plots else "<p>No epoch has finished yet.</p>")
     parts.append("<h2>Generated samples</h2>")

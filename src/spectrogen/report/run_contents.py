@@ -54,6 +54,9 @@ class RunContents:
     family_plots: list[Path] = field(default_factory=list)  # plots/ files the model family drew itself
     notes: list[str] = field(default_factory=list)
     evaluation: list[tuple[str, float]] = field(default_factory=list)  # figures of evaluation/metrics.json
+    # the classifier-free figures of evaluation/metrics.json: (column, generated, real or None)
+    spectral: list[tuple[str, float, Optional[float]]] = field(default_factory=list)
+    spectral_profiles: Optional[dict[str, list[float]]] = None  # per-frequency level and spread in dB, both sides
 
     @property
     def model_name(self) -> str:
@@ -92,6 +95,9 @@ def read_run(run_dir: str | Path) -> RunContents:
 EVALUATION_FILE = Path("evaluation") / "metrics.json"  # where `spectrogen evaluate RUN` and the demo write
 SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy",
                  "type_coverage", "recognised")
+# shown beside the real data's own value (the column + "_real") where there is one
+SPECTRAL_METRICS = ("artifact_ratio", "level_db_distance", "spread_db_distance", "silent_frames", "silent_mid",
+                    "tonal_db", "tonal_ratio")
 
 
 def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
@@ -112,6 +118,14 @@ def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
     if not trust.get("meaningful", True):
         contents.notes.append(f"evaluation: {trust.get('reason')}: its FID, KID, IS, precision and recall are not "
                               f"meaningful; use more examples per class or `spectrogen evaluate --classifier PATH`")
+    contents.spectral = [(name, metrics[name], metrics.get(f"{name}_real")) for name in SPECTRAL_METRICS
+                         if isinstance(metrics.get(name), (int, float))]
+    profiles = record.get("spectral_profiles")
+    if isinstance(profiles, dict) and all(isinstance(profiles.get(key), list) for key in PROFILE_KEYS):
+        contents.spectral_profiles = {key: profiles[key] for key in PROFILE_KEYS}
+
+
+PROFILE_KEYS = ("mean_db", "std_db", "mean_db_real", "std_db_real")
 
 
 def _note_collapse(contents: RunContents) -> None:
