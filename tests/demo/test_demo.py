@@ -137,12 +137,29 @@ def test_verdict_names_the_figure_that_misses_its_target():
     good = {"is": 3.4, "is_real": 3.7, "is_ratio": 0.92, "precision": 0.7, "recall": 0.7, "diversity_ratio": 0.9}
     low = {**good, "recall": 0.31}
     targets = {key: demo.DEMO_TARGETS[key] for key in good if key in demo.DEMO_TARGETS}
-    assert demo.verdict(good, []).startswith("the samples resemble the engines")
-    missed = [key for key in targets if low[key] < targets[key]]
+    assert demo.verdict(good, []).startswith("the samples resemble the engines") and not demo.missed_targets(good, targets)
+    missed = demo.missed_targets(low, targets)
     assert missed == ["recall"]
     lines = demo.evaluation_lines({"figures": low, "targets": targets, "verdict": demo.verdict(low, missed)})
     assert "recall 0.31 (target >= 0.6 LOW)" in lines[1] and "precision 0.70 (target >= 0.6 ok)" in lines[1]
     assert "not yet like the engines" in lines[-1] and "recall" in lines[-1]
+
+
+def test_a_checkerboard_or_silent_gaps_fail_the_verdict_however_good_the_feature_figures():
+    # the classifier-free figures have upper bounds: a lattice of dots, or silence the engines do not have,
+    # is named even when IS, precision and recall are at their targets
+    good = {"is": 3.4, "is_real": 3.7, "is_ratio": 0.92, "precision": 0.9, "recall": 0.8, "diversity_ratio": 0.9,
+            "artifact_ratio": 1.05, "artifact_ratio_real": 1.0, "level_db_distance": 1.0, "spread_db_distance": 1.0,
+            "silent_frames": 0.0, "silent_frames_real": 0.0, "silent_excess": 0.0, "tonal_ratio": 0.9}
+    targets = {key: demo.DEMO_TARGETS[key] for key in good if key in demo.DEMO_TARGETS}
+    assert demo.missed_targets(good, targets) == []
+    bad = {**good, "artifact_ratio": 2.6, "silent_frames": 0.3, "silent_excess": 0.3}
+    missed = demo.missed_targets(bad, targets)
+    assert missed == ["artifact_ratio", "silent_excess"]
+    lines = demo.evaluation_lines({"figures": bad, "targets": targets, "verdict": demo.verdict(bad, missed)})
+    text = "\n".join(lines)
+    assert "lattice of dots 2.60 (target <= 1.2 HIGH)" in text and "excess 0.30 (target <= 0.05 HIGH)" in text
+    assert "lattice of dots" in lines[-1] and "silent gaps" in lines[-1]
 
 
 def test_an_engine_type_the_samples_never_draw_is_named_in_the_verdict():
@@ -151,7 +168,7 @@ def test_an_engine_type_the_samples_never_draw_is_named_in_the_verdict():
     figures = {"is": 3.0, "is_real": 3.7, "is_ratio": 0.81, "precision": 0.7, "recall": 0.65, "diversity_ratio": 0.9,
                "type_coverage": 0.0, "recognised": 0.95}
     targets = {key: demo.DEMO_TARGETS[key] for key in figures if key in demo.DEMO_TARGETS}
-    missed = [key for key in targets if figures[key] < targets[key]]
+    missed = demo.missed_targets(figures, targets)
     assert missed == ["type_coverage"]
     types = {"single": 0.34, "inline4": 0.33, "v8": 0.0, "diesel": 0.33}
     lines = demo.evaluation_lines({"figures": figures, "targets": targets, "types": types,
