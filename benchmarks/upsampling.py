@@ -76,9 +76,13 @@ def score(work: Path) -> None:
     for run in sorted((work / "runs").glob("*_*_*")):
         name, model, mode = run.name.split("_")
         out = work / "evaluation" / run.name
+        classifier = work / f"classifier_{name}.pt"  # one feature network per set: its figures compare
+        if not classifier.is_file():
+            call(spectrogen("evaluate", "--train-classifier", work / "data" / name, "--out", classifier),
+                 work / f"classifier_{name}.log")
         if not (out / "metrics.json").is_file():
             call(spectrogen("evaluate", run, "--data", work / "data" / name, "--n", EVALUATION_SAMPLES,
-                            "--out", out, "--overwrite"), work / f"evaluate_{run.name}.log")
+                            "--classifier", classifier, "--out", out, "--overwrite"), work / f"evaluate_{run.name}.log")
         metrics = json.loads((out / "metrics.json").read_text())["metrics"]
         if metrics.get("is_real"):
             metrics["is_ratio"] = metrics["is"] / metrics["is_real"]

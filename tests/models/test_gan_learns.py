@@ -104,7 +104,7 @@ def test_specgan_with_wgan_gp_learns_the_pitches_and_their_proportions():
     method = tiny_method("specgan", 0, {"features_g": 16, "features_d": 16},
                          {"loss": "wgan-gp", "learning_rate": 2e-3, "critic_steps": 2, "batch_size": 16})
     untrained = distance(samples(method), data)
-    train(method, data, labels, generator_steps=125, seed=0)
+    train(method, data, labels, generator_steps=200, seed=0)
     trained = distance(samples(method), data)
     assert trained.profile < 0.3 * untrained.profile, (trained, untrained)
     assert trained.peaks < 0.5 and trained.peaks < 0.6 * untrained.peaks, (trained, untrained)

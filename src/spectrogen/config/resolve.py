@@ -10,12 +10,12 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     "dcgan": {
         "training": {"loss": "bce", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999,
                      "critic_steps": 1, "weight_decay": 0.0},
-        "model": {"batchnorm": True, "latent_distribution": "normal", "upsample": "transposed"},
+        "model": {"batchnorm": True, "latent_distribution": "normal", "upsample": "nearest"},
     },
     "specgan": {
         "training": {"loss": "wgan-gp", "learning_rate": 1e-4, "beta1": 0.5, "beta2": 0.9,
                      "critic_steps": 5, "weight_decay": 0.0},
-        "model": {"batchnorm": False, "latent_distribution": "uniform", "upsample": "transposed"},
+        "model": {"batchnorm": False, "latent_distribution": "uniform", "upsample": "nearest"},
     },
     "diffusion": {
         "training": {"loss": None, "learning_rate": 2e-4, "beta1": 0.9, "beta2": 0.999,

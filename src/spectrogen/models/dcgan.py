@@ -29,7 +29,8 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.project(z).view(-1, *self.start_shape)  # (B, 16f, 4, 4)
-        return self.body(h)  # (B, C, H, W)
+        # channels-last: a resize then a convolution runs about twice as fast so on a CPU (benchmarks/README.md)
+        return self.body(h.contiguous(memory_format=torch.channels_last))  # (B, C, H, W)
 
 
 class DCGANDiscriminator(nn.Module):
