@@ -58,15 +58,10 @@ MARKER = "demo.json"
 
 # A small SpecGAN that learns visibly within a few CPU minutes: SpecGAN's networks (5x5 kernels) at a
 # quarter of the paper's width, with batch norm, the hinge loss, one critic update per generator
-# update and samples from the generator's moving average. On the spoken-digits quality benchmark
-# (benchmarks/README.md) at a fixed CPU budget, WGAN-GP's five critic updates left too few
-# generator steps (Inception score 1.26 of 9.5), the hinge loss at 1:1 with an average reached 5.10,
-# and batch norm on top of that took the samples from noise-like to word-like within the same time.
-# On the demo's own engines (2.5 minutes each, 85-93 epochs, one thread) batch norm and the average
-# took FID from 146.7 to 6.4 and the Inception score from 1.11 to 3.21 (of 4 classes). The plan is a
-# number of epochs (150 x 16 steps of 16 examples), not a time: on 2 cores, one kept busy, 100 epochs
-# with the average over 0.999 reached precision 0.41 and recall 0.32 (fresh real clips: 0.93, 0.93),
-# 300 epochs 0.69 and 0.40; the shorter average (0.99) reached 0.71-0.77 and 0.65-0.77 at 125-150.
+# update and samples from the generator's moving average; WGAN-GP's five critic updates leave too few
+# generator steps on a CPU. The plan is a number of epochs, not a time, so a busy machine trains as
+# far as an idle one (measured: benchmarks/README.md, Quality on spoken digits and The demo on a
+# busy machine).
 TRAINING_SETTINGS = {
     "model.image_size": IMAGE_SIZE,
     "model.features_g": 16,
@@ -84,13 +79,11 @@ TRAINING_SETTINGS = {
     "output.checkpoint_every": 5,
     "output.log_every": 8,
 }
-# The mode-seeking term (losses/mode_seeking.py) at the weight measured best for each model, 150 epochs
-# on an idle 2-core VM (IS ratio / precision / recall / diversity): SpecGAN without it 0.88/0.62/0.50/0.86,
-# at 1.0 0.86/0.63/0.65/0.89, at 2.0 0.84/0.59/0.76/0.86 (precision falls). The conditional GAN without
-# it drew one sample per engine type (0.96/0.59/0.28/0.83; a lower critic learning rate: recall 0.39,
-# spectral norm 0.42, DiffAugment 0.11), at 1.0 0.95/0.86/0.55/0.95, at 2.0 0.94/0.80/0.67/0.97, at 4.0
-# 0.93/0.80/0.82/0.97 with 98 % of samples recognised as the type asked for.
-MODEL_SETTINGS = {"specgan": {"training.mode_seeking": 1.0}, "cgan": {"training.mode_seeking": 4.0}}
+# The mode-seeking term (losses/mode_seeking.py) at the weight measured best for each model; without
+# it the conditional GAN drew one sample per engine type, and with the resize generator at 1.0 SpecGAN
+# drew the single-cylinder engine too seldom in 3 of 5 seeds (measured: benchmarks/README.md, The
+# mode-seeking term; The demo at ten seeds).
+MODEL_SETTINGS = {"specgan": {"training.mode_seeking": 2.0}, "cgan": {"training.mode_seeking": 4.0}}
 
 
 @dataclass

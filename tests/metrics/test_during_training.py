@@ -77,7 +77,7 @@ def test_a_run_on_sound_can_be_judged_and_picked_by_its_level_in_decibels(tmp_pa
     row = CsvLog(tmp_path / "run" / "epochs_statistics" / "checkpoint_metrics.csv").rows()[-1]
     # the data set's representation turns the run's arrays back into decibels: every dB column is there
     assert row["level_db_distance"] > 0 and row["tonal_db_real"] > 0 and "silent_mid" in row
-    # one epoch of a tiny GAN draws the checkerboard of its stride-2 layers; real engines do not
-    assert row["artifact_ratio"] > 1.2 >= row["artifact_ratio_real"]
+    # a resize generator draws no lattice of dots, even after one epoch, and neither do the real engines
+    assert row["artifact_ratio"] <= 1.2 and row["artifact_ratio_real"] <= 1.2
     best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best_model.tar")["trainer"]["best"]
     assert best["key"] == "level_db_distance" and best["value"] == pytest.approx(row["level_db_distance"])

@@ -108,7 +108,7 @@ def test_sampling_uses_the_ema_generator_when_kept():
     method.train_step(_batch())
     assert not torch.equal(_flat(method.networks["generator"]), _flat(method.networks["generator_ema"]))
     assert "generator_ema" not in method.parameter_counts()
-    last = [m for m in method.networks["generator_ema"].modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+    last = [m for m in method.networks["generator_ema"].modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
     with torch.no_grad():
         last.weight.zero_()
         last.bias.zero_()

@@ -8,8 +8,9 @@ Environment:
                           "rename": after the whole temporary file is written and fsynced, before the rename
   SLOW_CHECKPOINT_MARKER  a file created once the write has stalled (the test kills the process then)
 
-Only this process is affected: the module's `torch` and `os` names are wrapped, nothing in the package
-changes. The stall lasts ten minutes, far longer than a test waits.
+Only this process is affected: the `torch` name of the checkpoint module and the `os` name of
+`spectrogen.atomic` (which renames the file) are wrapped, nothing in the package changes. The stall
+lasts ten minutes, far longer than a test waits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from spectrogen import atomic
 from spectrogen.training import checkpoint
 
 NAME = os.environ["SLOW_CHECKPOINT_NAME"]
@@ -55,7 +57,7 @@ class _StallingTorch:
 
 
 class _StallingOs:
-    """`os` as the checkpoint module sees it, with a `replace` that stops before renaming one file."""
+    """`os` as `spectrogen.atomic` sees it, with a `replace` that stops before renaming one file."""
 
     def __getattr__(self, name):
         return getattr(os, name)
@@ -67,7 +69,7 @@ class _StallingOs:
 
 
 checkpoint.torch = _StallingTorch()
-checkpoint.os = _StallingOs()
+atomic.os = _StallingOs()
 
 if __name__ == "__main__":
     from spectrogen.cli.main import main

@@ -214,9 +214,9 @@ def test_the_spectral_figures_of_an_evaluation_stand_beside_the_real_datas_with_
     text = (run / "report.html").read_text(encoding="utf-8")
     section = text.split("<h2>Spectral statistics</h2>")[1].split("<h2>")[0]
     # each figure in its row: the samples' value, then the real data's own
-    assert re.search(r"<th>artifact_ratio</th><td[^>]*>9\.5</td><td[^>]*>1\.02</td>", section)
-    assert re.search(r"<th>silent_mid</th><td[^>]*>0\.33</td><td[^>]*>0</td>", section)
-    assert re.search(r"<th>level_db_distance</th><td[^>]*>10</td><td[^>]*></td>", section)  # no real value
+    assert re.search(r"<th>artifact_ratio</th><td[^>]*>9\.500</td><td[^>]*>1\.020</td>", section)
+    assert re.search(r"<th>silent_mid</th><td[^>]*>0\.330</td><td[^>]*>0\.000</td>", section)
+    assert re.search(r"<th>level_db_distance</th><td[^>]*>10\.000</td><td[^>]*></td>", section)  # no real value
     plot = next(attrs for attrs in page.all("img") if attrs.get("alt") == "Level of each frequency")
     assert decode_png(plot["src"]).size[0] > 100
     # a run evaluated before these figures existed shows no such section

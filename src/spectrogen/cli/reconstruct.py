@@ -1,4 +1,4 @@
-"""Run audio (or a prepared data set) through a trained autoencoder and compare (seed 003's --mode infer).
+"""Run audio (or a prepared data set) through a trained autoencoder and compare.
 
 Examples:
   spectrogen reconstruct runs/ae/checkpoints/best_model.tar song.wav --out recon/

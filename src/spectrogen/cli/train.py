@@ -19,7 +19,7 @@ import json
 from spectrogen.config import config_to_dict, load_config, parse_override
 from spectrogen.errors import UsageError
 
-# flag -> dotted configuration key (seed 000's names)
+# flag -> dotted configuration key
 OVERRIDE_FLAGS = {
     "epochs": "training.epochs",
     "batch_size": "training.batch_size",
@@ -37,7 +37,7 @@ OVERRIDE_FLAGS = {
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds --config, the seed's override flags and --set (shared with `demo`)."""
+    """Adds --config, the override flags and --set (shared with `demo`)."""
     parser.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
                         help="preset name (default, test, template) or a JSON file; default: default")
     group = parser.add_argument_group("overrides (each sets one configuration field)")

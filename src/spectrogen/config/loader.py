@@ -13,7 +13,7 @@ from spectrogen.config.resolve import resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError
 
-# default/test/template are seed 000's; autoencoder and digits hold seed 003's two set-ups
+# default/test/template: the DCGAN set-ups; autoencoder and digits: the mel autoencoder and the diffusion model
 PRESETS = ("default", "test", "template", "autoencoder", "digits")
 
 
@@ -114,7 +114,7 @@ def load_raw(config: str | Path | None) -> dict[str, Any]:
         with resources.as_file(preset_path(config)) as real:
             return read_config_file(real)
     if isinstance(config, str) and config.startswith("config_") and config[7:] in PRESETS and not path.is_file():
-        # seed 000 names its presets config_test / config_template
+        # also accept the file-style names config_test / config_template
         return load_raw(config[7:])
     if not path.exists():
         raise ConfigError(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from spectrogen.config.schema import ExperimentConfig
 
-# Per family: the settings of its seed (DCGAN: seed 000; SpecGAN: seeds 001/002 and the paper;
-# diffusion and autoencoder: seed 003).
+# Per family: the settings of its reference (DCGAN: Radford et al. 2016; SpecGAN: Donahue et al. 2019;
+# diffusion and autoencoder: the reference DDPM and mel autoencoder recipes).
 FAMILY_DEFAULTS: dict[str, dict[str, dict[str, object]]] = {
     "dcgan": {
         "training": {"loss": "bce", "learning_rate": 2e-4, "beta1": 0.5, "beta2": 0.999,
@@ -48,6 +48,6 @@ def resolve(config: ExperimentConfig) -> ExperimentConfig:
     if config.training.learning_rate_d is None:
         config.training.learning_rate_d = config.training.learning_rate
     if config.model.name == "autoencoder" and "lr_schedule" not in config.training.model_fields_set:
-        # seed 003 anneals the autoencoder on a cosine; a schedule the user wrote down wins
+        # the autoencoder anneals on a cosine by default; a schedule the user wrote down wins
         config.training.lr_schedule = "cosine"
     return config

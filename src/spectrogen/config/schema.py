@@ -33,7 +33,7 @@ class Section(BaseModel):
 
 
 class AugmentConfig(Section):
-    """Batched augmentations applied on the training device (seed 002); all off by default."""
+    """Batched augmentations applied on the training device; all off by default."""
 
     temporal_shift: float = Field(0.0, ge=0.0, le=1.0, description="max roll along time, fraction of frames")
     noise_std: float = Field(0.0, ge=0.0, description="std of added Gaussian noise, normalised units")
@@ -60,7 +60,7 @@ class DataConfig(Section):
 
 
 class ConditionalConfig(Section):
-    """How the conditional GAN (cgan) takes its class (seed 004; Miyato & Koyama 2018)."""
+    """How the conditional GAN (cgan) takes its class: label map or projection (Miyato & Koyama 2018)."""
 
     base: Literal["dcgan", "specgan"] = "specgan"
     generator_input: Literal["onehot", "embedding"] = "onehot"
@@ -73,7 +73,7 @@ class ConditionalConfig(Section):
 
 
 class DiffusionConfig(Section):
-    """U-Net and noise schedule of the DDPM/DDIM model (seed 003 part 1)."""
+    """U-Net and noise schedule of the DDPM/DDIM model."""
 
     base_channels: int = Field(32, ge=4)
     channel_multipliers: list[int] = Field(default_factory=lambda: [1, 2, 2])
@@ -91,7 +91,7 @@ class DiffusionConfig(Section):
 
 
 class AutoencoderConfig(Section):
-    """Mel autoencoder (seed 003 part 2)."""
+    """Mel-spectrogram autoencoder."""
 
     hidden_channels: int = Field(256, ge=8)
     blocks: int = Field(4, ge=1)
@@ -197,7 +197,7 @@ class TrainingConfig(Section):
 
 
 class MonitorConfig(Section):
-    """Health checks during training (seed 000's convergence detector)."""
+    """Health checks during training: non-finite steps, convergence and mode collapse."""
 
     nan_policy: Literal["restore", "lower_lr", "skip", "stop"] = Field(
         "lower_lr", description="restore: reload the last good state; lower_lr: also halve the learning rates"
@@ -227,7 +227,7 @@ class EvaluationConfig(Section):
 
 
 class OutputConfig(Section):
-    """The run directory (seed 000's tree) and what goes in it."""
+    """The run directory and what goes in it."""
 
     output_dir: str = "output_spectrogen"
     sample_every: int = Field(1, ge=1)

@@ -8,10 +8,11 @@ reads and memory-maps.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from spectrogen.atomic import sync
 
 _MAGIC = b"\x93NUMPY\x01\x00"
 #: total header size in bytes; a multiple of 64 (numpy's alignment) with room for any shape
@@ -53,8 +54,7 @@ class GrowingNpy:
             return
         self._file.seek(0)
         self._file.write(_header(self.dtype, (self.rows, *self.row_shape)))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        sync(self._file)
         self._file.close()
 
     def abort(self) -> None:

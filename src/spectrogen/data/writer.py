@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from spectrogen import __version__
+from spectrogen.atomic import sync
 from spectrogen.data.dataset import (
     FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE,
 )
@@ -98,8 +98,7 @@ def _write_json(path: Path, content: dict) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(content, handle, indent=2)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        sync(handle)
 
 
 def write_examples(folder: str | Path, features: np.ndarray, labels: np.ndarray | None = None,

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from spectrogen import __version__
+from spectrogen.atomic import replacing
 from spectrogen.errors import CheckpointError, InputError
 from spectrogen.metrics.features import Features, batched_forward
 
@@ -129,13 +130,8 @@ def save_classifier(classifier: FeatureClassifier, path: str | Path) -> Path:
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
+    with replacing(path) as temporary:  # a failed write (a full disk, a folder in the way) leaves no half file
         torch.save(payload, temporary)
-        temporary.replace(path)
-    finally:  # a failed write (a full disk, a folder in the way) leaves no half file behind
-        if temporary.is_file():
-            temporary.unlink()
     return path
 
 

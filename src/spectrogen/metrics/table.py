@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from spectrogen import __version__
+from spectrogen.atomic import write_text_atomic
 from spectrogen.metrics.evaluate import RECOGNISED_PROBABILITY, EvaluationResult
 from spectrogen.metrics.spectral_statistics import DARKEST_MARGIN_DB, SILENCE_BELOW_DB
 from spectrogen.metrics.trust import warning_lines
@@ -109,11 +109,9 @@ def write_metrics(result: EvaluationResult, out_dir) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     record = {"format": METRICS_FORMAT, "format_version": 1, "spectrogen_version": __version__, **result.to_dict()}
     path = out / METRICS_FILE
-    temporary = path.with_name(path.name + ".tmp")
     # non-finite values (SI-SDR of a perfect copy, say) are written as null: JSON has no inf
     text = json.dumps(_nulls_for_non_finite(record), indent=2, default=str, allow_nan=False)
-    temporary.write_text(text + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text + "\n")
     (out / TABLE_FILE).write_text(format_table(result) + "\n", encoding="utf-8")
     return path
 

@@ -1,8 +1,8 @@
-"""Class-conditional networks (seed 004) wrapped around a DCGAN or SpecGAN generator and discriminator.
+"""Class-conditional networks wrapped around a DCGAN or SpecGAN generator and discriminator.
 
-The generator takes the class as a one-hot vector (seed 004) or a learned embedding, concatenated
+The generator takes the class as a one-hot vector or a learned embedding, concatenated
 to z. The discriminator takes it as an extra input channel, a label map made by a linear layer
-from the one-hot vector (seed 004), or by projection (Miyato & Koyama 2018): the inner product of
+from the one-hot vector, or by projection (Miyato & Koyama 2018): the inner product of
 a class embedding with the pooled last hidden features is added to the logit.
 """
 

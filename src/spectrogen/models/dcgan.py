@@ -1,4 +1,4 @@
-"""DCGAN networks (seed 000; Radford et al. 2016): 4x4 kernels, batch norm, single-channel spectrograms."""
+"""DCGAN networks (Radford et al. 2016): 4x4 kernels, batch norm, single-channel spectrograms."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class DCGANDiscriminator(nn.Module):
         layout = stack_layout(size[0], size[1], features)
         self.feature_channels = layout.widths[0]
         self.body = downsampling_stack(layout, channels, kernel=KERNEL, padding=PADDING, batchnorm=batchnorm)
-        # seed 000: 128 -> ... -> 4x4 -> 1; a valid convolution over the whole small map
+        # 128 -> ... -> 4x4 -> 1: a valid convolution over the whole small map
         self.head = nn.Conv2d(layout.widths[0], 1, layout.start)
         init_gan_weights(self)
 

@@ -1,6 +1,6 @@
-"""SpecGAN networks (seeds 001/002; Donahue et al. 2019): 5x5 kernels, `dim` multiplier, no batch norm by default.
+"""SpecGAN networks (Donahue et al. 2019): 5x5 kernels, `dim` multiplier, no batch norm by default.
 
-The seeds' port forgot ``output_padding=1``: with a 5x5 kernel, stride 2 and padding 2 a transposed
+A port without ``output_padding=1`` goes wrong: with a 5x5 kernel, stride 2 and padding 2 a transposed
 convolution maps n -> 2n - 1 (4 -> 7 -> 13 -> ...). With it every layer doubles: 4 -> 8 -> ... -> 128.
 """
 

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from spectrogen import __version__
+from spectrogen.atomic import write_text_atomic
 from spectrogen.errors import SpectrogenError
 from spectrogen.report.audio_files import AUDIO_FOLDER, AudioFolder
 from spectrogen.metrics.table import DESCRIPTIONS
@@ -19,7 +20,6 @@ from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
 from spectrogen.sampling.audio import LOUDNESS_WORDS
-from spectrogen.training.run_directory import write_text_atomic
 from spectrogen.training.summary import minutes_text, read_progress, resume_command
 
 REPORT_FILE = "report.html"

@@ -75,8 +75,12 @@ def key_value_table(rows: Sequence[tuple[str, Any]]) -> str:
 
 def comparison_table(rows: Sequence[tuple[str, Any, Any, str]]) -> str:
     """Returns a table of (figure, generated, real, what it means) rows; a missing real value stays empty."""
-    cells = "".join(f"<tr><th>{escape(name)}</th><td class=\"number\">{escape(format_value(generated))}</td>"
-                    f"<td class=\"number\">{'' if real is None else escape(format_value(real))}</td>"
+    def shown(value: Any) -> str:
+        # three decimals side by side: a share of 6e-05 reads as 0.000, beside 0.000
+        return f"{value:.3f}" if isinstance(value, float) else format_value(value)
+
+    cells = "".join(f"<tr><th>{escape(name)}</th><td class=\"number\">{escape(shown(generated))}</td>"
+                    f"<td class=\"number\">{'' if real is None else escape(shown(real))}</td>"
                     f"<td>{escape(meaning)}</td></tr>" for name, generated, real, meaning in rows)
     return f"<table><tr><th>figure</th><th>generated</th><th>real</th><th>what it means</th></tr>{cells}</table>"
 

@@ -13,9 +13,9 @@ from typing import Optional, get_args
 import numpy as np
 import torch
 
+from spectrogen.atomic import open_replacing
 from spectrogen.config.schema import Loudness
 from spectrogen.errors import InputError, UsageError
-from spectrogen.sampling.files import replacing
 
 # The level of written .wav files (output.loudness, `spectrogen sample --loudness`):
 #   data  the level the spectrogram itself implies, which is the level of the recordings `prepare`
@@ -138,9 +138,9 @@ def write_wav(path, audio: np.ndarray, sample_rate: int) -> Path:
     import soundfile
 
     path = Path(path)
-    # an interrupted write leaves no half file under the name; opened here, so that a bad folder
-    # raises an OSError naming `path`
-    with replacing(path) as temporary, open(temporary, "wb") as handle:
+    # an interrupted write leaves no half file under the name; opened as a file, not by soundfile,
+    # so that a bad folder raises an OSError naming `path`
+    with open_replacing(path, "wb") as handle:
         soundfile.write(handle, np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), int(sample_rate),
                         format="WAV", subtype="PCM_16")
     return path

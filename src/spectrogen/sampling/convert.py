@@ -1,4 +1,4 @@
-"""`.npy` spectrogram arrays -> PNG/JPEG images (seed 000's npy_to_images), one file or a whole folder.
+"""`.npy` spectrogram arrays -> PNG/JPEG images, one file or a whole folder.
 
 For `samples/epoch_001.npy` the outputs are, next to it (or in `out_dir`):
 

@@ -1,10 +1,8 @@
 """Writing sampling outputs so that none is ever seen half-written, and long ones a piece at a time.
 
-Every file is written under a temporary name beside its final one (`.<stem>.<pid>.tmp<suffix>`,
-hidden, never one of spectrogen's output names) and renamed when whole; a failure, Ctrl-C included,
-removes the temporary file. A hard kill can leave one behind, never a truncated file under a final
-name. Arrays of many samples (`StreamedArray`) and long lists in JSON (`Chunks`) are written as
-they are made, so that memory holds one piece of them at a time.
+Every file goes through a temporary file beside its final name (`spectrogen.atomic`). Arrays of many
+samples (`StreamedArray`) and long lists in JSON (`Chunks`) are written as they are made, so that
+memory holds one piece of them at a time.
 """
 
 from __future__ import annotations
@@ -12,31 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-
-def temporary_path(path: Path) -> Path:
-    """Returns the hidden name beside `path` that it is written under (same suffix: writers choose formats by it)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-
-
-@contextmanager
-def replacing(path) -> Iterator[Path]:
-    """Yields a temporary path to write; when the block ends it becomes `path`, or is removed if the block fails."""
-    path = Path(path)
-    temporary = temporary_path(path)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException as exc:  # Ctrl-C too: nothing half-written stays
-        temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename in (temporary, str(temporary)):
-            exc.filename = str(path)  # the error names the file the caller asked for
-        raise
+from spectrogen.atomic import open_replacing, temporary_path
 
 
 class StreamedArray:
@@ -84,7 +63,7 @@ def write_json(path, record: dict) -> Path:
         return {key: hold_place(item) for key, item in value.items()} if isinstance(value, dict) else value
 
     text = json.dumps(hold_place(record), indent=2)
-    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+    with open_replacing(path, "w", encoding="utf-8") as handle:
         position = 0
         if pieces:
             for match in re.finditer("|".join(map(re.escape, pieces)), text):

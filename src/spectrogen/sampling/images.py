@@ -16,9 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from spectrogen.atomic import save_figure
 from spectrogen.errors import UsageError
 from spectrogen.sampling.arrays import as_spectrogram_stack
-from spectrogen.sampling.files import replacing
 
 IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_COLORMAP = "magma"
@@ -149,15 +149,6 @@ def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: O
     return figure
 
 
-def save_figure(figure: Figure, path: Path, quality: int = 95) -> Path:
-    """Returns `path` after writing `figure` there as PNG or JPEG (chosen by the suffix)."""
-    fmt = image_format(path.suffix.lstrip("."))
-    options = {"pil_kwargs": {"quality": int(quality)}} if fmt == "jpeg" else {}
-    with replacing(path) as temporary:  # an interrupted write leaves no half image under the name
-        figure.savefig(temporary, format=fmt, **options)
-    return path
-
-
 def image_format(name: str) -> str:
     """Returns the canonical image format of `name` (png, jpeg; jpg is jpeg)."""
     fmt = name.lower()
@@ -189,7 +180,7 @@ def save_images(spectrograms, out_dir, *, names: Optional[Sequence[str]] = None,
     for spectrogram, name in zip(stack, names):
         figure = spectrogram_figure(spectrogram, representation=representation, title=name, colormap=colormap,
                                     vmin=low, vmax=high, value_label=value_label)
-        paths.append(save_figure(figure, out_dir / f"{name}.{suffix}", quality))
+        paths.append(save_figure(figure, out_dir / f"{name}.{suffix}", quality=quality))
     return paths
 
 
@@ -267,5 +258,5 @@ def _label_corner_tile(ax, axes: SpectrogramAxes, rows: int, height: int, width:
 def save_grid(spectrograms, path, *, quality: int = 95, **options) -> Path:
     """Returns `path` after writing the grid figure of `spectrograms` there (PNG or JPEG by suffix)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_figure(grid_figure(spectrograms, **options), path, quality)
+    image_format(path.suffix.lstrip("."))  # a ValueError for other suffixes, before drawing
+    return save_figure(grid_figure(spectrograms, **options), path, quality=quality)

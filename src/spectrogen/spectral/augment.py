@@ -1,4 +1,4 @@
-"""Batched spectrogram augmentations on the training device (seed 002), reproducible with a generator.
+"""Batched spectrogram augmentations on the training device, reproducible with a generator.
 
 Every function takes (B, F, T) or (B, C, F, T) tensors, draws one random setting per example
 (shared by its channels), and `apply` (B,) bool says which examples change. None of them reverses

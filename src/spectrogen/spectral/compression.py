@@ -2,7 +2,7 @@
 
 Kinds:
 - ``log_eps``: log(M + 1e-6), SpecGAN's.
-- ``log1p``: log(1 + M), seed 004's.
+- ``log1p``: log(1 + M), the mel presets'.
 - ``db``: 20 log10(max(M, 1e-5)), decibels of a magnitude. No ``top_db`` floor relative to the
   example's maximum, because that would make the inverse depend on the example.
 """

@@ -3,9 +3,9 @@
 Kinds (``data.normalization`` in the configuration):
 - ``per_frequency``: SpecGAN's (x - mean_f) / std_f / 3, clipped to [-1, 1]; a row whose std is 0
   is only centred. The inverse is exact for values that were not clipped.
-- ``minmax``: the data set's global [min, max] to [-1, 1] (seed 000); not clipped.
+- ``minmax``: the data set's global [min, max] to [-1, 1] (DCGAN's); not clipped.
 - ``minmax01``: the same to [0, 1].
-- ``per_sample``: each example's own [min, max] (of each (F, T) plane) to [-1, 1] (seed 004).
+- ``per_sample``: each example's own [min, max] (of each (F, T) plane) to [-1, 1].
   That scale is not stored, so the inverse maps [-1, 1] back to the data set's global
   [min, max]: a generated example comes back at the data set's full range.
 - ``none``: identity.

@@ -13,9 +13,9 @@ Presets:
 - ``specgan``: 16 kHz, n_fft = window = 256, hop 128, Nyquist row dropped, log(|X| + 1e-6),
   16384 samples (1.024 s) -> 128 x 128 (Donahue et al. 2019).
 - ``mel``: 22.05 kHz, n_fft 1024, hop 256, 128 mels over 0 - 11025 Hz, log(1 + M),
-  512 frames = 131072 samples (5.94 s) -> 128 x 512 (seed 004's conditional GAN).
+  512 frames = 131072 samples (5.94 s) -> 128 x 512 (the reference conditional GAN).
 - ``autoencoder``: 16 kHz, n_fft = window = 1280, hop 320 (4 x overlap), 128 mels over 0 - 8 kHz,
-  log(1 + M), 256 frames = 81920 samples (5.12 s) -> 128 x 256 (seed 003's autoencoder).
+  log(1 + M), 256 frames = 81920 samples (5.12 s) -> 128 x 256 (the reference mel autoencoder).
 Mel spectrograms here are of magnitudes (power 1), like SpecGAN's linear ones.
 """
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from spectrogen import __version__
+from spectrogen.atomic import replacing, sync
 from spectrogen.errors import CheckpointError, os_error_at
 
 FORMAT = "spectrogen-checkpoint"
@@ -76,50 +77,25 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
+        with replacing(path, durable=True) as temporary, open(temporary, "wb") as handle:
             torch.save(dict(checkpoint), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+            sync(handle)
     except Exception as exc:  # torch buries a full disk under its own errors: say which file and why
         error = os_error_at(exc, path)
         if error is None:
             raise
         raise error from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    _fsync_folder(path.parent)
     return path
 
 
 def publish_copy(source: Path, target: Path) -> None:
     """Makes `target` hold the same bytes as `source` (a hard link when possible), atomically."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    if temporary.exists():
-        temporary.unlink()
-    try:
-        os.link(source, temporary)
-    except OSError:  # file systems without hard links
-        shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
-    _fsync_folder(target.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # makes the rename itself durable; not every platform can open a folder
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    with replacing(target, durable=True) as temporary:
+        try:
+            os.link(source, temporary)
+        except OSError:  # file systems without hard links
+            shutil.copyfile(source, temporary)
 
 
 def prune_rolling(folder: Path, keep: int) -> list[Path]:

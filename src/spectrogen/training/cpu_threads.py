@@ -2,12 +2,12 @@
 
 PyTorch starts one intra-op thread per core, and each operation waits for its slowest thread. When
 another process keeps a core busy, the thread that shares that core runs a fraction of the time and
-every operation waits for it. On 2 cores with one kept busy, a step of the demo's SpecGAN took
-104 ms on 2 threads and 48 ms on 1 (32 ms on 2 threads when both cores were free), and whole epochs
-with sampling went from 0.8 s to 17 s. So, unless the user fixed the count (`training.threads`, or
-OMP_NUM_THREADS in the environment), training on the CPU measures how much of the cores other
-processes use (the system's busy time from /proc/stat less this process's own CPU time) before it
-starts and over each epoch, and trains on the cores that are left.
+every operation waits for it: on 2 cores with one kept busy, the demo's SpecGAN trains many times
+faster on one thread than on two (measured: benchmarks/README.md, `cpu_threads.py`). So, unless the
+user fixed the count (`training.threads`, or OMP_NUM_THREADS in the environment), training on the
+CPU measures how much of the cores other processes use (the system's busy time from /proc/stat less
+this process's own CPU time) before it starts and over each epoch, and trains on the cores that are
+left.
 
 Where /proc/stat cannot be read (macOS, Windows) the count PyTorch chose is kept.
 """

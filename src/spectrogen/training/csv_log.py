@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import numbers
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from spectrogen.atomic import open_replacing
 
 
 def _cell(value: Any) -> str:
@@ -89,12 +90,8 @@ class CsvLog:
 
     def _rewrite(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        with open_replacing(self.path, "w", durable=True, newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
             for row in rows:
                 writer.writerow([_cell(row.get(key)) for key in columns])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)

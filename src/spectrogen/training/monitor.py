@@ -1,4 +1,4 @@
-"""Health and convergence monitoring (seed 000's convergence detector).
+"""Health and convergence monitoring during training.
 
 * `HealthMonitor`: non-finite step statistics trigger `monitor.nan_policy` — restore the last good
   state (a CPU copy taken after each clean epoch), restore and halve the learning rates, skip the
@@ -9,11 +9,9 @@
 The collapse signal compares the samples' layout, not their pixels: spectrograms are averaged over
 blocks to an 8x8 grid (STRUCTURE_GRID) before their mean pairwise distance is taken. A generator that
 draws one texture for every noise vector still varies pixel by pixel, so pixel distances called
-such runs diverse. Measured on the demo's engines (16 samples, benchmarks/README.md): one texture
-with pixel noise of 0.3 scored 0.90 of the real data's pixel distance but 0.14 on the grid, the
-blurry texture of a run's first 10 epochs 0.11 and 0.03-0.05, samples all of one engine type 0.40,
-real examples against other real examples 0.74, trained runs 0.88-0.97. The threshold 0.25 lies
-between what looks alike to the eye and what does not.
+such runs diverse. The threshold (`monitor.collapse_threshold`, 0.5 by default) lies between what
+looks alike to the eye and what does not, and also flags samples all of one type of several
+(measured: benchmarks/README.md, Collapse signal calibration).
 """
 
 from __future__ import annotations
@@ -124,9 +122,8 @@ def primary_loss(means: Mapping[str, float]) -> Optional[str]:
 
 STRUCTURE_GRID = 8  # cells per side of the grid that the collapse signal compares
 # Per class (conditional models) the signal compares this many samples of each class with as many real
-# examples of it. Measured on the demo's engines (benchmarks/README.md): with 16 of each, two draws of
-# real clips score 0.66-0.76 of each other in their least varied class, a conditional GAN that drew one
-# sample per engine type 0.30-0.36; with 4 of each the real draws alone ranged 0.4-2.5.
+# examples of it; fewer make real data alone look collapsed (measured: benchmarks/README.md, Collapse
+# signal calibration).
 CLASS_SAMPLES = 16
 
 

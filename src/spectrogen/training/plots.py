@@ -1,4 +1,4 @@
-"""The four figures of a run (seed 000's names), drawn from the per-epoch statistics.
+"""The four figures of a run, drawn from the per-epoch statistics.
 
 Figures are built with `matplotlib.figure.Figure` (the Agg canvas, no pyplot state and no display
 needed) and written through a temporary file, so an interrupted run never leaves half a PNG.
@@ -7,15 +7,17 @@ needed) and written through a temporary file, so an interrupted run never leaves
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from spectrogen.atomic import save_figure
+
 PLOT_NAMES = ("epoch_loss_curves.png", "gradient_norms.png", "generated_samples_grid.png",
               "convergence_analysis.png")
+DPI = 80
 
 
 def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -34,14 +36,6 @@ def _keys(history: Sequence[dict[str, Any]], prefixes: tuple[str, ...]) -> list[
             if key.startswith(prefixes) and key not in keys:
                 keys.append(key)
     return keys
-
-
-def _save(figure: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=80)
-    os.replace(temporary, path)
-    return path
 
 
 def _empty_note(axes, text: str) -> None:
@@ -66,7 +60,7 @@ def plot_loss_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
     axes.set_ylabel("mean loss over the epoch")
     axes.set_title("Training losses")
     axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def plot_gradient_norms(history: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -89,7 +83,7 @@ def plot_gradient_norms(history: Sequence[dict[str, Any]], path: Path) -> Path:
     axes.set_ylabel("L2 norm of the gradients (epoch mean)")
     axes.set_title("Gradient norms")
     axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.ndarray:
@@ -116,7 +110,7 @@ def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Ge
     axes = figure.add_subplot()
     if samples is None or samples.shape[0] == 0:
         _empty_note(axes, "no samples yet")
-        return _save(figure, path)
+        return save_figure(figure, path, dpi=DPI)
     columns = max(1, math.ceil(math.sqrt(samples.shape[0])))
     low, high = value_range or (float(np.nanmin(samples)), float(np.nanmax(samples)))
     # one image for the whole grid: far faster to draw than a subplot per sample
@@ -128,7 +122,7 @@ def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Ge
     axes.set_ylabel(f"frequency (each tile {samples.shape[-2]} rows, low at the bottom)")
     axes.set_title(title)
     figure.colorbar(image, ax=axes, shrink=0.8, label="normalised value")
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def plot_convergence(history: Sequence[dict[str, Any]], path: Path, collapse_threshold: float) -> Path:
@@ -164,7 +158,7 @@ def plot_convergence(history: Sequence[dict[str, Any]], path: Path, collapse_thr
         axes.grid(alpha=0.3)
     figure.suptitle("Convergence analysis")
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.92, wspace=0.3, hspace=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def write_plots(history: Sequence[dict[str, Any]], plots_dir: Path, samples: Optional[np.ndarray],

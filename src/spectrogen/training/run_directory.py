@@ -1,4 +1,4 @@
-"""The run directory of seed 000 (names kept exactly) and the rules for reusing one.
+"""The run directory (its names are fixed: tools read them) and the rules for reusing one.
 
 ```
 OUTPUT_DIR/
@@ -13,7 +13,6 @@ OUTPUT_DIR/
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from spectrogen.atomic import open_replacing, write_text_atomic
 from spectrogen.errors import OverwriteError
 from spectrogen.paths import check_folder_path, check_own_folder, remove_entries
 from spectrogen.training.csv_log import CsvLog
@@ -134,6 +134,7 @@ class RunDirectory:
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Writes experiment_config.json atomically."""
+        self.config_json.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.config_json, json.dumps(config, indent=2) + "\n")
 
     def rewind(self, epoch: int, step_in_epoch: int) -> None:
@@ -169,20 +170,6 @@ class RunDirectory:
     def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
         """Writes the fixed-noise samples (n, C, H, W) of `epoch` as float32 .npy (lossless)."""
         path = self.samples_file(epoch)
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as handle:
+        with open_replacing(path, "wb") as handle:
             np.save(handle, samples.astype(np.float32, copy=False))
-            handle.flush()
-        os.replace(temporary, path)
         return path
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)

@@ -28,14 +28,12 @@ from spectrogen.config import ExperimentConfig
 
 SMALL_DATA = 1000  # training examples below which the small-data settings apply
 MIN_STEPS = 2000  # steps the demo's engines needed for samples that resemble them (demo.py)
-# measured: 20 spoken phrases and 40 engine clips collapsed without augmentation and did not with it
-# (benchmarks/README.md); the demo's 256 engine clips learn well without it
+# 20 spoken phrases and 40 engine clips collapsed without augmentation and did not with it; the demo's
+# 256 engine clips learn well without it (measured: benchmarks/README.md, Small data sets)
 AUGMENT_BELOW = 200
 GAN_FAMILIES = ("dcgan", "specgan", "cgan")
-# 20 espeak-ng phrases (4 phrases x 5 voices), SpecGAN 64x64 widths 16, 2,000 steps, DiffAugment and
-# average on, scored against 160 recordings by other voices (IS ratio / precision / recall / diversity):
-# WGAN-GP 5:1 0.73/0.32/0.02/0.20, with the mode-seeking term 0.73/0.74/0.00/0.08, hinge 1:1 with batch
-# norm 0.73/0.81/0.06/0.12, this recipe 0.89/0.86/0.61/0.89 (benchmarks/README.md)
+# on 20 spoken phrases the partial recipes tried all collapsed and the whole one did not (measured:
+# benchmarks/README.md, `small_data.py`)
 SMALL_GAN_RECIPE = {"training.loss": "hinge", "training.critic_steps": 1, "training.learning_rate": 2e-4,
                     "training.learning_rate_d": 2e-4, "model.batchnorm": True, "training.mode_seeking": 1.0}
 # the conditional GAN's part of the fast recipe (benchmarks/README.md, one-shot drums)

@@ -115,7 +115,7 @@ def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
     """Returns the files under `location` with one of `suffixes`, labelled by first-level sub-folder.
 
     `location` may be one file. In a folder, when any file lies in a sub-folder, the first-level
-    sub-folder names (sorted) are the classes (seed 004) and files directly in `location` are
+    sub-folder names (sorted) are the classes and files directly in `location` are
     rejected; otherwise the data are unlabelled (no class names, label 0). Sets `source.class_names`.
     """
     if location.is_file():

@@ -1,6 +1,6 @@
-"""CSV spectrogram files (seed 002): one 2-D example per file, numbers only, no header.
+"""CSV spectrogram files: one 2-D example per file, numbers only, no header.
 
-Seed 002 assumed rows are frequency; here `--freq-axis` says so (0: rows are frequency bins, the
+Which axis is frequency differs between tools; `--freq-axis` says so (0: rows are frequency bins, the
 default; 1: columns are, and the file is transposed on reading). Row 0 of the stored example is
 taken to be the lowest frequency. Each file is parsed once, here, never again during training.
 Delimiters: comma, semicolon, tab or spaces (sniffed from the first line).

@@ -1,4 +1,4 @@
-"""PNG spectrogram images (seed 000): grayscale, read as values in [0, 1].
+"""PNG spectrogram images: grayscale, read as values in [0, 1].
 
 8-bit images are divided by 255 and 16-bit ones by 65535. An RGB(A) or palette image whose colour
 channels are all equal is grayscale stored as colour and is accepted. A truly coloured image is

@@ -1,4 +1,4 @@
-"""Mel-spectrogram autoencoder (seed 003 part 2): residual Conv1d encoder/decoder, optional VAE."""
+"""Mel-spectrogram autoencoder: residual Conv1d encoder/decoder, optional VAE."""
 
 from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 

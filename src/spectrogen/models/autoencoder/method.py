@@ -2,7 +2,7 @@
 
 Registered as ``autoencoder`` in `spectrogen.models.MODELS`. The network is built for
 `DataInfo.shape` (C, F, T), e.g. (1, 128, 256), with `model.latent_dim` as the bottleneck size
-(seed 003 uses 128; the global default of `model.latent_dim` is 100).
+(the `autoencoder` preset uses 128; the global default of `model.latent_dim` is 100).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`reconstruct()`: the API behind `spectrogen reconstruct` (seed 003's `--mode infer`).
+"""`reconstruct()`: the API behind `spectrogen reconstruct`.
 
 Audio files (or a folder of them) or a prepared data set go through a trained autoencoder:
 

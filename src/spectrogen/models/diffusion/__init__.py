@@ -1,4 +1,4 @@
-"""The diffusion family (seed 003 part 1): U-Net, noise schedule and samplers, composed by `method.py`.
+"""The diffusion family (DDPM, Ho et al. 2020): U-Net, noise schedule and samplers, composed by `method.py`.
 
 The `diffusion` entry of `spectrogen.models.MODELS` is `method.DiffusionMethod`, imported on first use.
 """

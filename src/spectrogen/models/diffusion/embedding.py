@@ -28,7 +28,7 @@ def sinusoidal_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 
 
 
 class TimeEmbedding(nn.Module):
-    """The seed's PositionalEncoding followed by a two-layer MLP: (B,) timesteps -> (B, out_dim)."""
+    """A sinusoidal positional encoding followed by a two-layer MLP: (B,) timesteps -> (B, out_dim)."""
 
     def __init__(self, sinusoid_dim: int, out_dim: int):
         super().__init__()

@@ -1,6 +1,6 @@
 """The `diffusion` family: a U-Net trained to predict the noise (or v) of a DDPM, sampled with DDPM or DDIM.
 
-Seed 003 part 1. The method owns the network, its moving average (which sampling uses), the
+The method owns the network, its moving average (which sampling uses), the
 optimiser and the noise schedule; the trainer owns epochs, data, checkpoints and statistics.
 With two or more classes in the data the U-Net is class-conditional: labels are dropped with
 probability `model.diffusion.class_dropout` in training, so that the same network is also the
@@ -220,7 +220,7 @@ class DiffusionMethod(TrainingMethod):
 
     # --- plots and persistence ------------------------------------------------------------------
     def extra_plots(self, plots_dir: Any, history: list[dict[str, float]]) -> None:
-        """Draws seed 003's figures: training_loss, samples_epoch_NNN, metrics_comparison, final_samples."""
+        """Draws the diffusion figures: training_loss, samples_epoch_NNN, metrics_comparison, final_samples."""
         from spectrogen.models.diffusion.plots import draw_diffusion_plots
 
         reference = None if self.reference is None else self.reference.cpu().numpy()

@@ -1,7 +1,7 @@
-"""Seed 003's figures of a diffusion run, drawn into `plots/` beside the trainer's own four.
+"""The figures of a diffusion run, drawn into `plots/` beside the trainer's own four.
 
     training_loss.png          the epoch-mean MSE against the epoch
-    samples_epoch_001.png ...  the fixed-noise samples of chosen epochs (seed: 1, 5, 10, 20)
+    samples_epoch_001.png ...  the fixed-noise samples of chosen epochs (default 1, 5, 10, 20)
     metrics_comparison.png     loss and sample quality against the epoch
     final_samples.png          the samples of the latest epoch
 
@@ -113,7 +113,7 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
                          grid_epochs: Sequence[int] = GRID_EPOCHS) -> list[Path]:
-    """Returns the paths of seed 003's figures, written into `plots_dir` from the statistics and samples.
+    """Returns the paths of the diffusion figures, written into `plots_dir` from the statistics and samples.
 
     Samples are read from `../samples/epoch_NNN.npy`, the run's FID/KID (if any) from
     `../epochs_statistics/checkpoint_metrics.csv`.
