@@ -67,7 +67,7 @@ TRAINING_SETTINGS = {
     "model.features_g": 16,
     "model.features_d": 16,
     "training.batch_size": 16,
-    "training.epochs": 150,
+    "training.epochs": 200,
     "training.loss": "hinge",
     "training.critic_steps": 1,
     "training.learning_rate": 2e-4,
