@@ -7,8 +7,8 @@ Examples:
   spectrogen demo --device cuda                # on a GPU
 
 Nothing is downloaded: the data are engine-like sounds synthesised on the spot (four engine types,
-64 clips each, 64x64 spectrograms). Training runs 150 epochs (about 1.5 minutes on an idle 2-core
-laptop, 2.5 with one core busy: it trains on the cores other work leaves free); --minutes is a safety
+64 clips each, 64x64 spectrograms). Training runs 200 epochs (about 2.5 minutes on an idle 2-core
+laptop, more with one core busy: it trains on the cores other work leaves free); --minutes is a safety
 net that stops it with a checkpoint (`spectrogen train --resume OUT/run` continues it). At the end
 the samples are compared with the real sounds (Inception score, precision, recall, diversity) and a
 one-line verdict is printed; the figures are kept in OUT/demo.json and OUT/run/evaluation/. An OUT folder that is not empty is refused unless --overwrite, which
