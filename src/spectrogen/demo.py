@@ -35,7 +35,7 @@ from spectrogen.paths import check_own_folder, remove_entries
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
-DEFAULT_MINUTES = 6.0  # a safety net: the plan (epochs) takes about 2.5 min on an idle 2-core machine
+DEFAULT_MINUTES = 8.0  # a safety net: the plan (epochs) takes about 2.5 min on an idle 2-core machine, 4 with a core busy
 CLIPS_PER_CLASS = 64
 IMAGE_SIZE = 64
 NUM_SAMPLES = 16
