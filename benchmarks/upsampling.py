@@ -86,7 +86,6 @@ def score(work: Path) -> None:
         metrics = json.loads((out / "metrics.json").read_text())["metrics"]
         if metrics.get("is_real"):
             metrics["is_ratio"] = metrics["is"] / metrics["is_real"]
-        metrics["artifact_ratio_real"] = metrics.get("artifact_ratio_real")
         steps = load_checkpoint(run / "checkpoints" / "final_model.tar", mmap=True)["trainer"]["global_step"]
         rows.append((name, model, mode, steps, metrics))
     lines = ["| set | model | upsample | steps | " + " | ".join(COLUMNS) + " |",
@@ -94,7 +93,7 @@ def score(work: Path) -> None:
     for name, model, mode, steps, metrics in rows:
         cells = [f"{metrics[c]:.2f}" if isinstance(metrics.get(c), (int, float)) else "-" for c in COLUMNS]
         lines.append(f"| {name} | {model} | {mode} | {steps or '-'} | " + " | ".join(cells) + " |")
-    reals = {(name): (metrics.get("artifact_ratio_real"), metrics.get("silent_frames_real"),
+    reals = {name: (metrics.get("artifact_ratio_real"), metrics.get("silent_frames_real"),
                       metrics.get("silent_mid_real"), metrics.get("tonal_db_real")) for name, _, _, _, metrics in rows}
     lines.append("")
     for name, (artifact, silent, mid, tonal) in reals.items():

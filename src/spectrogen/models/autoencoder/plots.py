@@ -7,13 +7,16 @@ at the bottom.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from spectrogen.atomic import save_figure
+
+DPI = 80  # the resolution of every figure here, as the trainer's own plots
 
 TRAINING_CURVES = "training_curves.png"
 SPECTROGRAM_COMPARISON = "spectrogram_comparison.png"
@@ -27,16 +30,6 @@ _PANELS = (
     ("PESQ", ("val_pesq",), "PESQ (Griffin-Lim audio)"),
     ("STOI", ("val_stoi",), "STOI (Griffin-Lim audio)"),
 )
-
-
-def save_figure(figure: Figure, path: Path, dpi: int = 80) -> Path:
-    """Returns `path` after writing `figure` there through a temporary file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=dpi)
-    os.replace(temporary, path)
-    return path
 
 
 def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +71,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: Path, notes: O
         axes.set_ylabel(label)
     figure.suptitle("Autoencoder training (val_: held-out split, eval mode)")
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.08, top=0.9, wspace=0.3, hspace=0.4)
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def stacked_tiles(images: np.ndarray) -> np.ndarray:
@@ -132,4 +125,4 @@ def plot_spectrogram_comparison(originals: np.ndarray, reconstructions: np.ndarr
     centres = [(count - 1 - i) * (bins + 1) + (bins - 1) / 2 for i in range(count)]
     columns[0].set_yticks(centres, titles, fontsize="small")
     columns[0].set_ylabel(f"{frequency_label}, {bins} rows per example, low at the bottom")
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=DPI)

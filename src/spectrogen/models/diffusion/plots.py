@@ -14,16 +14,16 @@ data), plus FID and KID where the run's evaluation recorded them (`evaluation.ev
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from spectrogen.atomic import save_figure
 from spectrogen.metrics.neighbours import nearest_distances
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.plots import plot_sample_grid
+from spectrogen.training.plots import DPI, plot_sample_grid
 
 GRID_EPOCHS = (1, 5, 10, 20)
 
@@ -50,15 +50,6 @@ def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[float], l
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def _save(figure: Figure, path: Path) -> Path:
-    # through a temporary file: an interrupted run never leaves half a PNG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=80)
-    os.replace(temporary, path)
-    return path
-
-
 def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     """Writes the epoch-mean training loss (and validation loss when recorded) against the epoch."""
     figure = Figure(figsize=(7, 4.5))
@@ -73,7 +64,7 @@ def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend(loc="upper right")
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[int, float], path: Path,
@@ -108,7 +99,7 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
             loss_axes.set_title("Loss and sample quality by epoch")
         if index == len(panels) - 1:
             loss_axes.set_xlabel("epoch")
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=DPI)
 
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
