@@ -21,7 +21,7 @@ from spectrogen.config import load_config
 from spectrogen.demo import demo_overrides
 from spectrogen.models.registry import build_method
 from spectrogen.training.cpu_threads import ThreadChooser, usable_cores
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 
 def step_ms(method, batch: Batch, steps: int, threads: int) -> float:

@@ -47,7 +47,7 @@ def train_small_model(x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: 
     """Returns a DiffusionMethod with a small class-conditional U-Net trained `steps` steps on (x, y)."""
     from spectrogen.config import build_config
     from spectrogen.models.registry import build_method
-    from spectrogen.training.method import Batch, DataInfo
+    from spectrogen.data.info import Batch, DataInfo
 
     config = build_config({
         "data": {"normalization": "minmax"},

@@ -33,7 +33,7 @@ from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
 from spectrogen.training.api import train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 from random_dataset import write_dataset  # benchmarks/random_dataset.py
 

@@ -40,7 +40,7 @@ def make_checkpoint(folder: Path, dim: int) -> Path:
     from spectrogen.spectral.normalization import Normalizer
     from spectrogen.spectral.representation import Representation
     from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
-    from spectrogen.training.method import DataInfo
+    from spectrogen.data.info import DataInfo
 
     torch.manual_seed(0)
     config = build_config({"model": {"name": "specgan", "image_size": 128, "features_g": dim, "features_d": dim}})

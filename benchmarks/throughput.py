@@ -34,7 +34,7 @@ from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
 from spectrogen.training.api import _attach_context, seed_everything
 from spectrogen.training.device import resolve_device
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 FAMILIES = ("dcgan", "specgan", "cgan", "diffusion", "autoencoder")
 OPTIONS = ("precision", "channels", "compile", "fused")

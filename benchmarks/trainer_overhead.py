@@ -25,7 +25,7 @@ from spectrogen.models.registry import build_method
 from spectrogen.training import api
 from spectrogen.training.api import seed_everything, train
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 from random_dataset import write_dataset  # benchmarks/random_dataset.py
 

@@ -13,7 +13,7 @@ from spectrogen.metrics.classifier import load_classifier
 from spectrogen.models.registry import build_method
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 from synthetic import CLASSES, as_log_magnitudes, write_dataset
 

@@ -15,7 +15,7 @@ import torch
 from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.models import build_method
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 from spectrogen.training.monitor import ConvergenceMonitor, structure_distance
 
 pytestmark = pytest.mark.usefixtures("one_thread")

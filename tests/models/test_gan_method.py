@@ -10,7 +10,7 @@ from spectrogen.errors import ConfigError, InputError, UsageError
 from spectrogen.models import build_method
 from spectrogen.models.ema import make_average, update_average, warmed_up_decay
 from spectrogen.models.gan_method import build_generator, sample_latent
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

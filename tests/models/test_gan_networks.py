@@ -184,7 +184,7 @@ def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
 def test_the_auxiliary_classifier_needs_the_projection_critic_and_adds_class_logits():
     from spectrogen.config import build_config
     from spectrogen.models.gan_method import build_discriminator
-    from spectrogen.training.method import DataInfo
+    from spectrogen.data.info import DataInfo
 
     info = DataInfo((1, 32, 32), ["a", "b", "c"])
     settings = {"name": "cgan", "image_size": 32, "features_d": 4}

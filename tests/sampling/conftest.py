@@ -11,7 +11,7 @@ import torch
 from spectrogen.config import build_config, config_to_dict
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 TINY_DIFFUSION = {"base_channels": 8, "channel_multipliers": [1, 2], "timesteps": 20, "sampling_steps": 4,
                   "attention": False}

@@ -7,7 +7,7 @@ from spectrogen.config import load_config
 from spectrogen.errors import UsageError
 from spectrogen.models import build_method
 from spectrogen.sampling.generate import set_diffusion_sampling
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 
 def tiny_diffusion():

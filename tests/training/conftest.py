@@ -19,7 +19,8 @@ from spectrogen.config.loader import apply_overrides
 from spectrogen.spectral.moments import MomentAccumulator
 from spectrogen.spectral.representation import Representation
 from spectrogen.training import api
-from spectrogen.training.method import Batch, TrainingMethod
+from spectrogen.data.info import Batch
+from spectrogen.models.method import TrainingMethod
 
 PITCHES = (1, 3, 5)
 

@@ -23,7 +23,7 @@ from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 from conftest import tiny_config, tone_features, write_dataset
 from process_launcher import (available, fixed_diffusion_draws, fixed_randomness, quick_plots, run_processes,

@@ -7,7 +7,7 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, collapse_text, cpu_copy,
                                          mean_pairwise_distance, primary_loss, structure_distance)
 

@@ -11,7 +11,7 @@ import torch
 from spectrogen.training.api import seed_everything, train
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 from conftest import TinyMethod, tiny_config, tone_features
 

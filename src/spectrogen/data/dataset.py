@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from spectrogen.errors import InputError, SpectrogenError
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 FORMAT = "spectrogen-dataset"
 FORMAT_VERSION = 1

@@ -25,8 +25,9 @@ from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from spectrogen.models.ema import make_average, update_average, warmed_up_decay
 from spectrogen.models.registry import MODELS
 from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
-from spectrogen.training.device import fused_optimizer
-from spectrogen.training.method import Batch, DataInfo, TrainingMethod
+from spectrogen.models.method import fused_optimizer
+from spectrogen.data.info import Batch, DataInfo
+from spectrogen.models.method import TrainingMethod
 
 _FAMILIES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "specgan": (SpecGANGenerator, SpecGANDiscriminator)}
 

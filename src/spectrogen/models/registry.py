@@ -8,7 +8,8 @@ import torch
 
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.registry import Registry
-from spectrogen.training.method import DataInfo, TrainingMethod
+from spectrogen.data.info import DataInfo
+from spectrogen.models.method import TrainingMethod
 
 MODELS: Registry[type[TrainingMethod]] = Registry("model")
 

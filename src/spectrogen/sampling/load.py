@@ -17,7 +17,8 @@ import torch
 from spectrogen.errors import CheckpointError, ConfigError, SpectrogenError, UsageError
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import FORMAT_VERSION, load_checkpoint
-from spectrogen.training.method import DataInfo, TrainingMethod
+from spectrogen.data.info import DataInfo
+from spectrogen.models.method import TrainingMethod
 
 
 @dataclass

@@ -25,7 +25,7 @@ from spectrogen.training.data_loading import TrainingData, data_info, info_witho
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
-from spectrogen.training.method import TrainingMethod
+from spectrogen.models.method import TrainingMethod
 from spectrogen.training.run_lock import RunLock
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.trainer import EpochCallback, Trainer

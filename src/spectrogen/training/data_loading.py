@@ -26,7 +26,7 @@ from spectrogen.spectral.augment import Augment
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.resize import resize
 from spectrogen.training.distributed import SINGLE, Processes
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 from spectrogen.training.row_reader import RowReader
 
 # share of free device memory (or available RAM) the data set may take with data.on_device=auto

@@ -94,16 +94,6 @@ class TrainingContext:
                 self.grad_scaler(name).load_state_dict(scaler_state)
 
 
-def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
-    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA.
-
-    Off the GPU the default (per-parameter loop) is kept: it is what the CPU numbers and resume
-    tests were made with, and the fused CPU kernel is no faster for these small networks
-    (benchmarks/throughput.py measures both).
-    """
-    return {"fused": True} if torch.device(device).type == "cuda" else {}
-
-
 def prepare_networks(networks: dict[str, nn.Module], context: TrainingContext, compile_networks: bool) -> None:
     """Applies channels-last and `torch.compile` to each network in place (state_dict keys unchanged)."""
     for net in networks.values():

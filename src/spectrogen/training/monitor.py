@@ -24,7 +24,7 @@ import torch
 
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.errors import TrainingDiverged
-from spectrogen.training.method import TrainingMethod
+from spectrogen.models.method import TrainingMethod
 
 # non-finite values in this many logging intervals in a row mean the policy cannot repair the run
 MAX_CONSECUTIVE_EVENTS = 5

@@ -33,7 +33,7 @@ from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
 from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
-from spectrogen.training.method import TrainingMethod
+from spectrogen.models.method import TrainingMethod
 from spectrogen.training.monitor import (CLASS_SAMPLES, ConvergenceMonitor, HealthMonitor, collapse_text, primary_loss,
                                          structure_distance)
 from spectrogen.training.plots import write_plots

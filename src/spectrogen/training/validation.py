@@ -7,7 +7,7 @@ import torch
 
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.distributed import Processes, from_main, sum_on_host
-from spectrogen.training.method import TrainingMethod
+from spectrogen.models.method import TrainingMethod
 from spectrogen.training.statistics import IntervalBuffer
 
 

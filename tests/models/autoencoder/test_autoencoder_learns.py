@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from spectrogen.models.registry import build_method
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 # Measured on this set (64 tones/chirps, 32 mels x 64 frames, 200 epochs of 2 steps), seeds 0-3:
 # the held-out MSE ends at 0.035-0.051 of the mean predictor's (with half the steps, one seed

@@ -11,7 +11,7 @@ import torch
 from spectrogen.config import load_config
 from spectrogen.models.autoencoder.method import AutoencoderMethod
 from spectrogen.models.registry import build_method
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 SHAPE = (1, 16, 32)
 

@@ -15,7 +15,7 @@ from spectrogen.errors import InputError
 from spectrogen.models.autoencoder.reconstruct import reconstruct
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
-from spectrogen.training.method import DataInfo
+from spectrogen.data.info import DataInfo
 
 RATE = 8000
 WINDOW = 32 * 64  # samples per example of the tiny run's representation

@@ -7,7 +7,7 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 SIZE = 16
 STEPS = 100

@@ -9,7 +9,7 @@ from spectrogen.config import build_config
 from spectrogen.errors import ConfigError, UsageError
 from spectrogen.models.diffusion.method import DiffusionMethod
 from spectrogen.models.registry import build_method, method_class
-from spectrogen.training.method import Batch, DataInfo
+from spectrogen.data.info import Batch, DataInfo
 
 SHAPE = (1, 8, 8)
 

@@ -22,8 +22,9 @@ from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 from spectrogen.models.autoencoder.run_outputs import AUDIO_EXAMPLES, SHOWN_EXAMPLES, write_run_outputs
 from spectrogen.models.registry import MODELS
 from spectrogen.spectral.convergence import spectral_convergence
-from spectrogen.training.device import fused_optimizer
-from spectrogen.training.method import Batch, DataInfo, TrainingMethod
+from spectrogen.models.method import fused_optimizer
+from spectrogen.data.info import Batch, DataInfo
+from spectrogen.models.method import TrainingMethod
 
 _NOT_LOOKED_UP = object()
 

@@ -24,8 +24,9 @@ from spectrogen.models.diffusion.schedule import NoiseSchedule
 from spectrogen.models.diffusion.unet import UNet
 from spectrogen.models.ema import make_average, update_average
 from spectrogen.models.registry import MODELS
-from spectrogen.training.device import fused_optimizer
-from spectrogen.training.method import Batch, DataInfo, TrainingMethod
+from spectrogen.models.method import fused_optimizer
+from spectrogen.data.info import Batch, DataInfo
+from spectrogen.models.method import TrainingMethod
 
 # real examples kept (on the training device) as the reference of the quick per-epoch quality figure
 REFERENCE_EXAMPLES = 256

@@ -8,33 +8,13 @@ statistics, checkpoints, plots, health monitoring, resume.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from spectrogen.config.schema import ExperimentConfig
-
-
-@dataclass
-class Batch:
-    """One training batch on the training device."""
-
-    x: torch.Tensor  # (B, C, H, W), normalised range of the data set (usually [-1, 1])
-    y: Optional[torch.Tensor] = None  # (B,) int64 class indices, or None for unlabelled data
-
-
-@dataclass
-class DataInfo:
-    """What a method needs to know about its data set to build its networks."""
-
-    shape: tuple[int, int, int]  # (C, H, W) of one training example
-    class_names: list[str] = field(default_factory=list)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+from spectrogen.data.info import Batch, DataInfo
 
 
 class TrainingMethod(ABC):
@@ -188,3 +168,13 @@ class TrainingMethod(ABC):
 
     def extra_plots(self, plots_dir: Any, history: list[dict[str, float]]) -> None:
         """Draws the family's own figures into `plots_dir` (a Path) from the per-epoch statistics."""
+
+
+def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
+    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA.
+
+    Off the GPU the default (per-parameter loop) is kept: it is what the CPU numbers and resume
+    tests were made with, and the fused CPU kernel is no faster for these small networks
+    (benchmarks/throughput.py measures both).
+    """
+    return {"fused": True} if torch.device(device).type == "cuda" else {}
