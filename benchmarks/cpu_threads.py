@@ -17,8 +17,7 @@ import time
 
 import torch
 
-from spectrogen.config import load_config
-from spectrogen.demo import demo_overrides
+from spectrogen.demo import demo_config
 from spectrogen.models.registry import build_method
 from spectrogen.training.cpu_threads import ThreadChooser, usable_cores
 from spectrogen.data.info import Batch, DataInfo
@@ -42,8 +41,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
     cores = len(usable_cores())
-    config = load_config("test", demo_overrides("/tmp/unused", "/tmp/unused_run", model="specgan", minutes=1,
-                                                device="cpu"))
+    config = demo_config("/tmp/unused", "/tmp/unused_run", model="specgan", minutes=1, device="cpu")
     method = build_method(config, DataInfo((1, 64, 64), ["a", "b", "c", "d"]), "cpu")
     batch = Batch(torch.randn(config.training.batch_size, 1, 64, 64))
     print(f"demo SpecGAN (64x64, widths 16, batch {config.training.batch_size}), {cores} cores, "

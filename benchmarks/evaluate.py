@@ -76,7 +76,7 @@ def main() -> None:
         save_classifier(classifier, root / "classifier.pt")
 
         # baseline: one pass of the feature network over the samples
-        x = normalised_examples(dataset.features, np.arange(min(args.n, len(dataset))), normalizer)
+        x = normalised_examples(dataset, np.arange(min(args.n, len(dataset))), normalizer)
         started = time.perf_counter()
         classifier.extract(x)
         baseline = time.perf_counter() - started

@@ -8,7 +8,7 @@ run the same number of generator steps, so each epoch gives one ratio of each ki
 
   (a) bare     the seeds' loop written out by hand: same networks, optimizers, loss and penalty
   (b) method   `GANMethod.train_step` on batches already on the device
-  (c) trainer  `spectrogen.training.api.train`: data batches, statistics, NaN checks, CSV rows
+  (c) trainer  `spectrogen.api.train`: data batches, statistics, NaN checks, CSV rows
                (`step_time_ms` of epoch_statistics.csv; per-epoch sampling and saving excluded)
 
   python benchmarks/gan_step.py                                  # issue 3: dim 64, 128x128, batch 16
@@ -29,8 +29,8 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
-from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
-from spectrogen.training.api import train
+from spectrogen.models.gan_stacks import SpecGANDiscriminator, SpecGANGenerator
+from spectrogen.api import train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.data.info import Batch, DataInfo

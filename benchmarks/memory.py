@@ -60,7 +60,7 @@ report(seconds=time.perf_counter() - started, base_mib=base, peak_mib=status("Vm
 EPOCH_CHILD = MEASURE + r"""
 import numpy as np, torch
 from spectrogen.config import build_config
-from spectrogen.training.api import train
+from spectrogen.api import train
 from spectrogen.training import row_reader
 data, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode == "mapped":
@@ -84,7 +84,7 @@ report(seconds=time.perf_counter() - started, base_mib=base, peak_mib=status("Vm
 WAIT_CHILD = MEASURE + r"""
 import csv, torch
 from spectrogen.config import build_config
-from spectrogen.training.api import train
+from spectrogen.api import train
 from spectrogen.training.data_loading import TrainingData
 data, out, on_device, workers, dim, steps, device = sys.argv[1:8]
 waits = {}

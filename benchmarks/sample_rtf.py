@@ -9,9 +9,9 @@ spectrograms and run the same number of fast Griffin-Lim iterations (momentum 0.
 initial phase):
 
 - spectrogen: `load_generator` + `write_samples(formats npy,wav)`: load, generate in batches,
-  denormalise, batched torch Griffin-Lim, peak-normalise, write 16-bit .wav files;
+  denormalise, batched torch Griffin-Lim, set the level, write 16-bit .wav files;
 - baseline: the same load and generation, then for each sample `librosa.griffinlim` on its
-  magnitude (denormalised, exp, a zero Nyquist row added), peak-normalise and write the .wav.
+  magnitude (denormalised, exp, a zero Nyquist row added), the same level setting, and the .wav.
 
 Also prints the inversion stage alone and the spectral convergence of both results against the
 target magnitudes (same quality expected). CPU only; torch uses `--threads` threads, librosa's
@@ -71,7 +71,7 @@ def librosa_sample(checkpoint: Path, out: Path, n: int, iters: int, batch_size: 
     import librosa
     import soundfile
 
-    from spectrogen.sampling.audio import peak_normalize
+    from spectrogen.sampling.audio import set_level
     from spectrogen.sampling.generate import generate
     from spectrogen.sampling.load import load_generator
 
@@ -87,7 +87,7 @@ def librosa_sample(checkpoint: Path, out: Path, n: int, iters: int, batch_size: 
         audio = librosa.griffinlim(magnitude, n_iter=iters, hop_length=representation.hop_length,
                                    win_length=representation.win_length, n_fft=representation.n_fft,
                                    center=False, random_state=i)  # frames from sample 0, like spectrogen's
-        audio = peak_normalize(audio[:representation.num_samples])
+        audio = set_level(audio[None, :representation.num_samples])[0]  # the level `spectrogen sample` writes
         soundfile.write(str(out / f"sample_{i:03d}.wav"), audio, representation.sample_rate, subtype="PCM_16")
     return time.perf_counter() - start, time.process_time() - cpu
 

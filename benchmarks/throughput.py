@@ -32,7 +32,7 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
-from spectrogen.training.api import _attach_context, seed_everything
+from spectrogen.api import _attach_context, seed_everything
 from spectrogen.training.device import resolve_device
 from spectrogen.data.info import Batch, DataInfo
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from spectrogen.config import load_config
 from spectrogen.data import prepare
-from spectrogen.training.api import train
+from spectrogen.api import train
 
 DATA = {"default": ("builtin:engines", "specgan"), "test": ("builtin:engines", "specgan"),
         "digits": ("builtin:digits", None), "autoencoder": ("builtin:engines", "autoencoder")}

@@ -22,8 +22,8 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.models.registry import build_method
-from spectrogen.training import api
-from spectrogen.training.api import seed_everything, train
+from spectrogen import api
+from spectrogen.api import seed_everything, train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.data.info import Batch, DataInfo
 

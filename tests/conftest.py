@@ -16,10 +16,7 @@ def _torch_threads():
 
 @pytest.fixture
 def one_thread():
-    """Runs tiny models on one thread: on busy cores a second one only adds OpenMP waits.
-
-    Folders of tiny-model tests request it from an autouse fixture of their conftest.
-    """
+    """Runs tiny models on one thread: on busy cores a second one only adds OpenMP waits."""
     import torch
 
     threads = torch.get_num_threads()
@@ -30,24 +27,26 @@ def one_thread():
 
 @pytest.fixture
 def quick_plots(monkeypatch):
-    """Replaces the training figures with empty files of the same names (tests that do not look at them)."""
-    from spectrogen.training import plots, trainer
+    """Makes training write empty files in place of its figures (for tests that do not look at them)."""
+    from common import quick_figures
 
-    def write_names(history, plots_dir, *args, **kwargs):
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for name in plots.PLOT_NAMES:
-            (plots_dir / name).write_bytes(b"")
-        return [plots_dir / name for name in plots.PLOT_NAMES]
+    quick_figures(monkeypatch.setattr)
 
-    monkeypatch.setattr(trainer, "write_plots", write_names)
+
+@pytest.fixture(scope="session")
+def autoencoder_run(tmp_path_factory):
+    """The paths (audio, data, run, checkpoint) of a tiny autoencoder trained once for the session."""
+    from common import train_tiny_autoencoder
+
+    return train_tiny_autoencoder(tmp_path_factory.mktemp("autoencoder_run"))
 
 
 @pytest.fixture
 def listen():
     """Returns `hear(path, edge=128)` -> (RMS in dBFS, edge peak / body peak) of a written .wav file.
 
-    The edges are the first and last `edge` samples (a SpecGAN hop: what one window alone covers,
-    where an inverse STFT that divides by a tiny window sum puts a click); the body is the rest.
+    The edges are the first and last `edge` samples (a SpecGAN hop: where an inverse STFT that divides
+    by a tiny window sum puts a click); the body is the rest.
     """
     import numpy as np
     import soundfile
@@ -67,13 +66,13 @@ BATTERY = {"bad_input": "bad inputs", "kill_point": "kill points", "data_loss": 
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Prints how many cases of each kind the reliability battery ran, and how many of them passed."""
+    """Prints how many cases of each kind the reliability battery ran and passed (a test may loop over cases)."""
     counts = {marker: [0, 0] for marker in BATTERY}
     for outcome in ("passed", "failed", "error"):
         for report in terminalreporter.stats.get(outcome, []):
             if getattr(report, "when", "call") != "call" and outcome == "passed":
                 continue
-            cases = int(dict(getattr(report, "user_properties", [])).get("cases", 1))  # a test may loop over cases
+            cases = int(dict(getattr(report, "user_properties", [])).get("cases", 1))
             for marker in BATTERY:
                 if marker in getattr(report, "keywords", {}):
                     counts[marker][0] += cases

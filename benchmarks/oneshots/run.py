@@ -121,7 +121,7 @@ def grid(work: Path, name: str, class_names: list[str]) -> Path:
     figure, axes = plt.subplots(len(class_names), 2 * SHOWN, figsize=(2 * SHOWN * 1.1, len(class_names) * 1.2))
     for k, class_name in enumerate(class_names):
         chosen = np.sort(rng.choice(np.flatnonzero(labels == k), SHOWN, replace=False))
-        real = normalised_examples(dataset.features, chosen, normalizer, (SIZE, SIZE))
+        real = normalised_examples(dataset, chosen, normalizer, (SIZE, SIZE))
         row = [*real[:, 0], *generated[k * SHOWN:(k + 1) * SHOWN, 0]]
         for column, image in enumerate(row):
             axis = axes[k, column]

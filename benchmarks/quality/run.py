@@ -120,7 +120,7 @@ def real_samples(data: Path, reference: Path, shape: tuple[int, int], n: int, se
     normalizer = dataset_normalizer(SpectrogramDataset.open(reference))
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(dataset), min(n, len(dataset)), replace=False))
-    np.save(path, normalised_examples(dataset.features, chosen, normalizer, shape))
+    np.save(path, normalised_examples(dataset, chosen, normalizer, shape))
     return path
 
 
@@ -133,7 +133,7 @@ def heldout_accuracy(classifier_path: Path, test: Path) -> dict:
     classifier = load_classifier(classifier_path)
     dataset = SpectrogramDataset.open(test)
     normalizer = dataset_normalizer(dataset, saved=classifier.normalizer)
-    x = normalised_examples(dataset.features, np.arange(len(dataset)), normalizer, classifier.input_shape)
+    x = normalised_examples(dataset, np.arange(len(dataset)), normalizer, classifier.input_shape)
     predicted = classifier.extract(x).probabilities.argmax(axis=1)
     labels = np.asarray(dataset.labels)
     per_class = {name: float((predicted[labels == k] == k).mean()) for k, name in enumerate(dataset.class_names)}

@@ -1,10 +1,8 @@
-"""Writing a file so that no reader ever sees half of it: a temporary file beside it, then a rename.
+"""Writing a file so that no reader ever sees half of it: a hidden temporary file beside it, then a rename.
 
-Every file is written under a hidden temporary name in its own folder (`.<name>.<pid>.tmp`, never
-one of spectrogen's output names) and renamed over its final name when whole; a failure, Ctrl-C
-included, removes the temporary file. A hard kill can leave one behind, never a truncated file under
-a final name. `durable` writes also survive a power cut: the file is flushed to disk before the
-rename and its folder after it, so the rename itself is on disk too.
+A failure, Ctrl-C included, removes the temporary file; a hard kill can leave one behind, never a
+truncated file under a final name. `durable` writes also survive a power cut: the file is flushed
+before the rename and its folder after it.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ def temporary_path(path: Path) -> Path:
 def replacing(path, *, durable: bool = False) -> Iterator[Path]:
     """Yields a temporary path to write; when the block ends it becomes `path`, or is removed if the block fails.
 
-    With `durable`, the folder is flushed to disk after the rename (the block flushes the file: `sync`).
+    With `durable` the folder is flushed after the rename (the block flushes the file: `sync`).
     """
     path = Path(path)
     temporary = temporary_path(path)
@@ -57,10 +55,7 @@ def write_text_atomic(path, text: str) -> Path:
 
 
 def save_figure(figure, path, *, dpi=None, quality: int = 95) -> Path:
-    """Returns `path` after writing the matplotlib `figure` there, atomically, as PNG or JPEG (by the suffix).
-
-    Its folder is made when missing; `quality` is that of JPEG; `dpi` None keeps the figure's own.
-    """
+    """Returns `path` after writing the matplotlib `figure` there, atomically, as PNG or JPEG (by the suffix)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower()

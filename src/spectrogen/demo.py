@@ -1,25 +1,11 @@
 """`spectrogen demo` as a function: the whole workflow on built-in data, in a few minutes on a CPU.
 
-    from spectrogen.demo import run_demo
     result = run_demo("spectrogen_demo")
-    print(result.evaluation["verdict"])
-    print(result.report)          # spectrogen_demo/run/report.html
+    print(result.evaluation["verdict"], result.report)   # spectrogen_demo/run/report.html
 
-It writes one folder:
-
-```
-OUT/data/       builtin:engines: four engine types, 64 clips of 1.024 s each, 64x64 SpecGAN spectrograms
-OUT/run/        a training run (run directory of `spectrogen train`), with report.html and report_audio/
-OUT/samples/    16 samples of the final generator: samples.npy, one .png and one .wav each, grid.png
-OUT/demo.json   what the demo did, how long each part took, the evaluation's figures and verdict
-```
-
-The model is the `test` preset of a small SpecGAN (or the conditional GAN), trained for a planned
-number of epochs (TRAINING_SETTINGS), with `minutes` of wall time as a safety net
-(`training.max_minutes`: it stops cleanly with a checkpoint that `spectrogen train --resume OUT/run`
-continues, and says so when that left too few steps to judge). The demo then samples its final
-generator and compares the samples with the real engine sounds (`evaluate_demo`). The spectrograms are made at the model's 64x64
-size, so samples go back to audio without a resize.
+OUT/ gets data/ (builtin:engines, 64x64 SpecGAN spectrograms), run/ (a training run with its report),
+samples/ (16 samples as .npy, .png and .wav) and demo.json (timings, figures, verdict). Training runs
+a planned number of epochs; `minutes` is a safety net that stops it with a resumable checkpoint.
 """
 
 from __future__ import annotations
@@ -30,23 +16,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.api import train
+from spectrogen.config import ExperimentConfig, load_config
+from spectrogen.data.prepare import prepare
+from spectrogen.errors import OverwriteError, SpectrogenError, UsageError
+from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint
+from spectrogen.metrics.table import write_metrics
 from spectrogen.paths import check_own_folder, remove_entries
+from spectrogen.report import write_report
+from spectrogen.sampling.load import load_generator
+from spectrogen.sampling.outputs import write_samples
+from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.device import resolve_device
+from spectrogen.training.summary import minutes_text, read_progress, resume_command
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
-DEFAULT_MINUTES = 8.0  # a safety net: the plan (epochs) takes about 2.5 min on an idle 2-core machine, 4 with a core busy
+DEFAULT_MINUTES = 8.0  # a safety net, about twice what the plan takes with one of two cores busy
 CLIPS_PER_CLASS = 64
-IMAGE_SIZE = 64
+IMAGE_SIZE = 64  # the data are made at the model's size: samples go back to audio without a resize
 NUM_SAMPLES = 16
 EVALUATION_SAMPLES = 256  # as many samples as real clips: precision and recall compare sets of one size
-# the demo's promise on the embedded engines, met with one of two cores busy (benchmarks/README.md): each figure
-# at least (">=") or at most ("<=") its bound. Fresh real engine clips score IS ratio 0.99, precision 0.93,
-# recall 0.93, diversity 1.0. Every engine type recognisable in an unconditional model's samples: the least
-# drawn type at least half as often as the real data hold it, 90 % of samples put in one type with
-# probability >= 0.8. The classifier-free figures, which no feature network can be fooled on: no lattice of
-# dots (artifact ratio; real 1.0), each frequency's level and spread within a few dB of the real engines',
-# silent frames at most 5 points above the real share, and the engines' harmonic lines (tonal ratio).
+# the demo's promise on the engines (benchmarks/README.md): each figure at least (">=") or at most ("<=") its
+# bound. An unconditional model must draw every engine type (the least at half its real share) recognisably;
+# the classifier-free figures ask for no lattice of dots, the engines' levels, few silent frames, harmonic lines
 DEMO_TARGETS = {"is_ratio": (">=", 0.8), "precision": (">=", 0.6), "recall": (">=", 0.6),
                 "diversity_ratio": (">=", 0.6), "class_accuracy": (">=", 0.9), "type_coverage": (">=", 0.5),
                 "recognised": (">=", 0.9), "artifact_ratio": ("<=", 1.2), "level_db_distance": ("<=", 3.0),
@@ -56,33 +49,18 @@ MEANINGFUL_SHARE = 0.5
 DEMO_ENTRIES = ("data", "run", "samples", "demo.json")  # what the demo writes; --overwrite removes only these
 MARKER = "demo.json"
 
-# A small SpecGAN that learns visibly within a few CPU minutes: SpecGAN's networks (5x5 kernels) at a
-# quarter of the paper's width, with batch norm, the hinge loss, one critic update per generator
-# update and samples from the generator's moving average; WGAN-GP's five critic updates leave too few
-# generator steps on a CPU. The plan is a number of epochs, not a time, so a busy machine trains as
-# far as an idle one (measured: benchmarks/README.md, Quality on spoken digits and The demo on a
-# busy machine).
+# The settings "demo": a SpecGAN that learns visibly within a few CPU minutes: a quarter of the paper's width,
+# batch norm, the hinge loss at one critic update per generator update (WGAN-GP's five leave too few generator
+# steps on a CPU), an EMA generator. The plan is in epochs, so a busy machine trains as far as an idle one.
 TRAINING_SETTINGS = {
-    "model.image_size": IMAGE_SIZE,
-    "model.features_g": 16,
-    "model.features_d": 16,
-    "training.batch_size": 16,
-    "training.epochs": 200,
-    "training.loss": "hinge",
-    "training.critic_steps": 1,
-    "training.learning_rate": 2e-4,
-    "training.ema_decay": 0.99,
-    "model.batchnorm": True,
-    "output.num_samples": NUM_SAMPLES,
-    "output.sample_every": 1,
-    "output.plot_every": 10,
-    "output.checkpoint_every": 5,
-    "output.log_every": 8,
+    "model.image_size": IMAGE_SIZE, "model.features_g": 16, "model.features_d": 16, "model.batchnorm": True,
+    "training.batch_size": 16, "training.epochs": 200, "training.loss": "hinge", "training.critic_steps": 1,
+    "training.learning_rate": 2e-4, "training.ema_decay": 0.99,
+    "output.num_samples": NUM_SAMPLES, "output.sample_every": 1, "output.plot_every": 10,
+    "output.checkpoint_every": 5, "output.log_every": 8,
 }
-# The mode-seeking term (losses/mode_seeking.py) at the weight measured best for each model; without
-# it the conditional GAN drew one sample per engine type, and with the resize generator at 1.0 SpecGAN
-# drew the single-cylinder engine too seldom in 3 of 5 seeds (measured: benchmarks/README.md, The
-# mode-seeking term; The demo at ten seeds).
+# The settings "demo MODEL": the mode-seeking term at the weight that drew every engine type in most seeds
+# (benchmarks/README.md, The mode-seeking term; The demo at ten seeds)
 MODEL_SETTINGS = {"specgan": {"training.mode_seeking": 2.0}, "cgan": {"training.mode_seeking": 4.0}}
 
 
@@ -113,25 +91,20 @@ class DemoResult:
     @property
     def resume_command(self) -> str:
         """The command that trains the run longer, as `train`'s summary and the report give it."""
-        from spectrogen.training.summary import read_progress, resume_command
-
         return resume_command(read_progress(self.run))
 
 
-def demo_overrides(data: Path, run: Path, *, model: str, minutes: float, device: str,
-                   seed: int = 0) -> list[tuple[str, object]]:
-    """Returns the (dotted key, value) pairs the demo applies to the `test` preset."""
+def demo_config(data: Path, run: Path, *, model: str, minutes: float, device: str, seed: int = 0) -> ExperimentConfig:
+    """Returns the demo's configuration: the `test` preset, the settings "demo" and "demo MODEL", then the run's
+    own (its folders, device, time limit and seed), each recorded in its resolved_from."""
     # the data set's absolute path: the run's report finds its real examples from any working folder
-    return [("model.name", model), ("data.path", str(Path(data).resolve())), ("output.output_dir", str(run)),
-            ("training.device", device), ("training.max_minutes", float(minutes)), ("training.seed", seed),
-            *TRAINING_SETTINGS.items(), *MODEL_SETTINGS[model].items()]
+    own = [("model.name", model), ("data.path", str(Path(data).resolve())), ("output.output_dir", str(run)),
+           ("training.device", device), ("training.max_minutes", float(minutes)), ("training.seed", seed)]
+    return load_config("test", own, settings=[("demo", TRAINING_SETTINGS), (f"demo {model}", MODEL_SETTINGS[model])])
 
 
 def check_out_folder(out: Path, overwrite: bool) -> None:
-    """Raises OverwriteError when `out` holds anything and `overwrite` is off; with it, removes the demo's entries.
-
-    Entries with a demo's names in a folder that holds no demo are the user's: refused either way.
-    """
+    """Raises OverwriteError when `out` holds anything and `overwrite` is off; with it, removes the demo's entries."""
     if out.exists() and not out.is_dir():
         raise OverwriteError(f"{out} is a file, not a folder; choose another --out")
     if check_own_folder(out, own=DEMO_ENTRIES, marker=MARKER, overwrite=overwrite, flag="--out", kind="demo"):
@@ -146,12 +119,9 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
              log: Callable[[str], None] = print) -> DemoResult:
     """Returns where the demo wrote its data set, run, report and samples after building, training and sampling.
 
-    `seed` seeds training and sampling; the built-in sounds are always the same.
-    Raises OverwriteError when `out` is not empty (unless `overwrite`), UsageError for a bad model,
-    time limit or device; Ctrl-C during training saves a checkpoint, then raises KeyboardInterrupt.
+    `seed` seeds training and sampling; the built-in sounds are always the same. Ctrl-C during training
+    saves a checkpoint, then raises KeyboardInterrupt.
     """
-    from spectrogen.config import load_config
-
     out = Path(out).expanduser()
     if model not in DEMO_MODELS:
         raise UsageError(f"--model {model}: the demo trains {' or '.join(DEMO_MODELS)}")
@@ -159,9 +129,8 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
         raise UsageError(f"--minutes {minutes:g}: give a positive time limit, e.g. 3")
     data, run = out / "data", out / "run"
     # validated before anything is written: a bad or missing --device fails here, not after the data set is built
-    config = load_config("test", demo_overrides(data, run, model=model, minutes=minutes, device=device,
-                                                  seed=seed))
-    device_name = _device_name(config.training.device)
+    config = demo_config(data, run, model=model, minutes=minutes, device=device, seed=seed)
+    device_name = str(resolve_device(config.training.device))  # as the user knows it ("cpu", "cuda:0")
     check_out_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out=out, data=data, run=run, report=run / "report.html", samples=out / "samples",
@@ -169,10 +138,12 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     started = time.perf_counter()
 
     log(f"[1/4] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
-    _timed(result, "prepare", lambda: _prepare(data, quiet))
+    _timed(result, "prepare", lambda: prepare("builtin:engines", data, settings={"image_size": [IMAGE_SIZE] * 2},
+                                              count=CLIPS_PER_CLASS, seed=0, quiet=quiet))
     log(f"[2/4] training a small {'conditional GAN' if model == 'cgan' else 'SpecGAN'} on {device_name} for "
         f"{config.training.epochs} epochs (time limit {minutes:g} min); the run's report.html is written at its end")
-    _timed(result, "train", lambda: _train(config, quiet))
+    # the folder was checked (and cleared) by check_out_folder
+    _timed(result, "train", lambda: train(config, overwrite=True, quiet=quiet))
     _read_progress(result)
     if result.cut_short:
         log(f"warning: the {minutes:g}-minute time limit stopped training after {result.steps_done} of "
@@ -182,17 +153,10 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device, seed))
     log(f"[4/4] comparing {EVALUATION_SAMPLES} samples with the real engine sounds")
     result.evaluation = _timed(result, "evaluate", lambda: evaluate_demo(run, data, model, device_name))
-    _timed(result, "report", lambda: _rewrite_report(run))  # now with the evaluation's figures
+    _timed(result, "report", lambda: write_report(run))  # now with the evaluation's figures
     result.seconds["total"] = round(time.perf_counter() - started, 1)
     _write_marker(result, model, minutes, device_name, seed)
     return result
-
-
-def _device_name(device: str) -> str:
-    """Returns the device `device` resolves to, as the user knows it ("cpu", "cuda:0")."""
-    from spectrogen.training.device import resolve_device
-
-    return str(resolve_device(device))
 
 
 def _timed(result: DemoResult, name: str, work: Callable):
@@ -203,40 +167,15 @@ def _timed(result: DemoResult, name: str, work: Callable):
     return value
 
 
-def _prepare(data: Path, quiet: bool) -> None:
-    from spectrogen.data.prepare import prepare
-
-    prepare("builtin:engines", data, settings={"image_size": [IMAGE_SIZE, IMAGE_SIZE]}, count=CLIPS_PER_CLASS,
-            seed=0, quiet=quiet)
-
-
-def _train(config, quiet: bool) -> None:
-    from spectrogen.training.api import train
-
-    train(config, overwrite=True, quiet=quiet)  # the folder was checked (and cleared) by check_out_folder
-
-
 def _sample(run: Path, samples: Path, device: str, seed: int) -> list[Path]:
-    from spectrogen.sampling.load import load_generator
-    from spectrogen.sampling.outputs import write_samples
-
     model = load_generator(run / "checkpoints" / "final_model.tar", device=device)
     written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=seed,
                             overwrite=True)
     return list(written.audio)
 
 
-def _rewrite_report(run: Path) -> None:
-    from spectrogen.report import write_report
-
-    write_report(run)
-
-
 def _read_progress(result: DemoResult) -> None:
     """Fills in the epochs and steps done and planned, the time trained and why training stopped."""
-    from spectrogen.training.checkpoint import load_checkpoint
-    from spectrogen.training.summary import read_progress
-
     state = load_checkpoint(result.run / "checkpoints" / "final_model.tar", mmap=True)["trainer"]
     result.epochs_done = int(state["epoch"])
     result.steps_done = int(state["global_step"])
@@ -251,15 +190,7 @@ def _read_progress(result: DemoResult) -> None:
 def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dict:
     """Returns the final generator's figures against the real engines, the targets, and a one-line verdict.
 
-    The figures are those of `spectrogen evaluate` (a feature network trained on the engines in a few
-    seconds): Inception score over the real data's, precision, recall, the diversity ratio and, for
-    the conditional GAN, the share of samples recognised as the engine type asked for. They are also
-    written to RUN/evaluation/metrics.json, where `spectrogen report` finds them.
-    """
-    from spectrogen.errors import SpectrogenError
-    from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint
-    from spectrogen.metrics.table import write_metrics
-
+    The figures are those of `spectrogen evaluate`, also written to RUN/evaluation/metrics.json for the report."""
     try:
         result = evaluate_checkpoint(run / "checkpoints" / "final_model.tar", data, n=EVALUATION_SAMPLES,
                                      metrics=["is", "pr", "diversity", "spectral"], device=device,
@@ -267,22 +198,16 @@ def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dic
     except SpectrogenError as exc:  # e.g. a data set too small for a feature network: the demo itself is done
         return {"skipped": str(exc), "verdict": f"not judged: {exc}"}
     write_metrics(result, run / "evaluation")
-    metrics = result.metrics
-    figures = {"is": metrics.get("is"), "is_real": metrics.get("is_real"),
-               "is_ratio": metrics["is"] / metrics["is_real"] if metrics.get("is_real") else None,
-               "precision": metrics.get("precision"), "recall": metrics.get("recall"),
-               "diversity_ratio": metrics.get("diversity_ratio")}
-    if model == "cgan":
-        figures["class_accuracy"] = metrics.get("class_accuracy")
-    else:
-        figures["type_coverage"] = metrics.get("type_coverage")
-        figures["recognised"] = metrics.get("recognised")
-    for key in ("artifact_ratio", "artifact_ratio_real", "level_db_distance", "spread_db_distance", "silent_frames",
-                "silent_frames_real", "tonal_ratio"):
-        figures[key] = metrics.get(key)
+    metrics = dict(result.metrics)
+    if metrics.get("is_real"):
+        metrics["is_ratio"] = metrics["is"] / metrics["is_real"]
     if metrics.get("silent_frames") is not None and metrics.get("silent_frames_real") is not None:
-        figures["silent_excess"] = metrics["silent_frames"] - metrics["silent_frames_real"]
-    figures = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
+        metrics["silent_excess"] = metrics["silent_frames"] - metrics["silent_frames_real"]
+    keys = ("is", "is_real", "is_ratio", "precision", "recall", "diversity_ratio",
+            *(("class_accuracy",) if model == "cgan" else ("type_coverage", "recognised")), "artifact_ratio",
+            "artifact_ratio_real", "level_db_distance", "spread_db_distance", "silent_frames", "silent_frames_real",
+            "tonal_ratio", *(("silent_excess",) if "silent_excess" in metrics else ()))
+    figures = {key: None if metrics.get(key) is None else round(float(metrics[key]), 4) for key in keys}
     targets = {key: DEMO_TARGETS[key] for key in figures if key in DEMO_TARGETS}
     missed = missed_targets(figures, targets)
     trust = result.info.get("feature_trust", {})
@@ -385,8 +310,6 @@ def next_steps(result: DemoResult) -> list[str]:
 
 def summary_lines(result: DemoResult) -> list[str]:
     """Returns the lines that tell the user what the demo did, how good its samples are and where to look."""
-    from spectrogen.training.summary import minutes_text
-
     trained = f"trained {result.epochs_done} of {result.epochs_planned} epochs in {minutes_text(result.trained_seconds)}"
     if result.stop_reason == "time limit":
         trained += " (the time limit ended training; it can be resumed)"

@@ -38,12 +38,6 @@ class CheckpointError(InputError):
     """A checkpoint file is foreign, truncated, of another model or carries code."""
 
 
-class NotAvailableError(SpectrogenError):
-    """A feature that this version does not provide yet."""
-
-    exit_code = 3
-
-
 class TrainingDiverged(SpectrogenError):
     """Training produced non-finite values and the configuration says to stop."""
 

@@ -46,11 +46,9 @@ def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwri
     """Returns whether `folder` already holds a `kind` (its `marker` file); raises OverwriteError where writing
     one there would replace or mix with the user's files.
 
-    A command writes the entries `own` (a run's, a data set's, a demo's). An absent or empty folder
-    is free. One holding a `kind` returns True: the caller refuses it without --overwrite, in its
-    own words, and with it replaces only `own`. Entries named as `own` but no marker are the user's:
-    refused either way. Other entries are refused without `overwrite`; with it the `kind` is
-    written beside them and they are kept. Names in `ignore` are not looked at.
+    On True the caller refuses without --overwrite, in its own words, and with it replaces only `own`.
+    Entries named as `own` without the marker are the user's: refused either way. Other entries are
+    refused without `overwrite`; with it the `kind` is written beside them.
     """
     if not folder.is_dir():
         return False

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from spectrogen.cli.main import main
-from spectrogen.config import load_config, parse_override
+from spectrogen.config import build_config, config_to_dict, load_config, parse_override
 from spectrogen.config.loader import strip_json_comments
 from spectrogen.errors import ConfigError
 
 
-def test_presets_have_the_seed_values():
+def test_presets_hold_their_sizes_and_lengths():
     default = load_config("default")
     assert (default.model.image_size, default.training.epochs, default.training.batch_size) == (128, 200, 64)
     test = load_config("test")
@@ -30,7 +30,7 @@ def test_template_names_every_field_of_the_schema():
     def keys(d, prefix=""):
         for k, v in d.items():
             yield prefix + k
-            if isinstance(v, dict):
+            if isinstance(v, dict) and k != "resolved_from":  # what spectrogen records, not a setting
                 yield from keys(v, prefix + k + ".")
 
     assert set(keys(full)) == set(keys(raw))
@@ -58,6 +58,21 @@ def test_file_config_with_overrides(tmp_path):
     config = load_config(str(path), [parse_override("training.batch_size=4"), ("output.output_dir", "x")])
     assert (config.model.image_size, config.training.epochs, config.training.batch_size) == (64, 3, 4)
     assert config.output.output_dir == "x"
+    assert list(config.resolved_from) == [f"file {path}", "overrides", "family specgan"]
+
+
+def test_the_configuration_records_which_preset_or_step_set_each_value():
+    config = load_config("test", [("model.name", "specgan"), ("training.epochs", 3)],
+                         settings=[("mine", {"training.batch_size": 4, "training.epochs": 5})])
+    steps = config.resolved_from
+    assert list(steps) == ["preset test", "mine", "overrides", "family specgan"]
+    assert {"model.image_size", "training.epochs"} <= set(steps["preset test"])
+    assert steps["mine"] == ["training.batch_size", "training.epochs"]
+    assert steps["overrides"] == ["model.name", "training.epochs"]  # the last step naming a key set it
+    assert "training.loss" in steps["family specgan"] and "training.epochs" not in steps["family specgan"]
+    assert (config.training.epochs, config.training.batch_size, config.training.loss) == (3, 4, "wgan-gp")
+    # the record travels with the run's saved configuration; resolving it again adds nothing
+    assert build_config(config_to_dict(config)).resolved_from == steps
 
 
 @pytest.mark.parametrize(
@@ -112,7 +127,7 @@ def test_malformed_set_and_json_file_are_usage_errors(tmp_path, capsys):
     assert str(bad) in capsys.readouterr().err
 
 
-def test_seed_003_presets_match_their_data():
+def test_autoencoder_and_digits_presets_match_their_data():
     autoencoder = load_config("autoencoder")
     assert (autoencoder.model.name, autoencoder.model.height, autoencoder.model.width) == ("autoencoder", 128, 256)
     assert autoencoder.model.latent_dim == 128 and autoencoder.training.lr_schedule == "cosine"

@@ -1,12 +1,11 @@
+"""Decoding: any format and rate to mono float32 at the target rate, whole or block by block."""
+
 import numpy as np
 import pytest
-import soundfile
 
-from spectrogen.data.decode import ffmpeg_path, read_audio
-from spectrogen.data.skip import SkipFile
-from spectrogen.errors import InputError
+from spectrogen.data.decode import read_audio
 
-from synthetic_files import tone, write_tone
+from common import tone, write_tone
 
 
 def decoded(path, sample_rate, **kwargs):
@@ -54,23 +53,3 @@ def test_block_streaming_equals_reading_in_one_go(tmp_path):
     assert abs(len(streamed) - len(whole)) <= 1
     n = min(len(whole), len(streamed))
     np.testing.assert_allclose(streamed[:n], whole[:n], atol=1e-4)
-
-
-def test_broken_files_raise_skipfile_with_a_reason(tmp_path):
-    (tmp_path / "empty.wav").write_bytes(b"")
-    (tmp_path / "text.wav").write_text("hello, I am text")
-    soundfile.write(str(tmp_path / "noframes.wav"), np.zeros((0, 1), np.float32), 16000)
-    reasons = {}
-    for name in ("empty.wav", "text.wav", "noframes.wav"):
-        with pytest.raises(SkipFile) as caught:
-            list(read_audio(tmp_path / name, 16000))
-        reasons[name] = caught.value.reason
-    assert "empty" in reasons["empty.wav"] and "0 bytes" in reasons["empty.wav"]
-    assert "not an audio file" in reasons["text.wav"]
-    assert "no audio frames" in reasons["noframes.wav"]
-
-
-def test_missing_ffmpeg_is_a_clear_input_error(monkeypatch):
-    monkeypatch.setattr("shutil.which", lambda name: None)
-    with pytest.raises(InputError, match="ffmpeg.*MUSDB18-HQ"):
-        ffmpeg_path()

@@ -1,16 +1,18 @@
 """MUSDB18 (HQ layout and .stem.mp4) and MNIST IDX files, written tiny by the tests."""
 
+import gzip
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
-from synthetic_files import write_idx, write_tone
 
 from spectrogen.cli.main import main
 from spectrogen.data import SpectrogramDataset, prepare
 from spectrogen.data.sources.mnist import read_idx
 from spectrogen.errors import InputError
+
+from common import write_tone
 
 STEM_TONES = {"mixture": 220.0, "drums": 60.0, "bass": 110.0, "other": 880.0, "vocals": 440.0}
 
@@ -77,6 +79,15 @@ def test_stem_mp4_streams_are_decoded_with_ffmpeg(tmp_path):
     data = SpectrogramDataset.open(tmp_path / "data")
     bass, vocals = (data.features[data.labels == k].mean(axis=(0, 2)) for k in range(2))
     assert np.argmax(bass) < np.argmax(vocals)
+
+
+def write_idx(path, array, compress=False):
+    """Writes `array` (uint8) as an IDX file, as MNIST ships them."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    data = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes() + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
 
 
 def mnist_folder(root, compress):

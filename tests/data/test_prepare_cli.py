@@ -2,13 +2,11 @@
 
 import json
 
-import numpy as np
-import pytest
-from synthetic_files import write_tone
-
 from spectrogen.cli.main import main
 from spectrogen.data import SpectrogramDataset
 from spectrogen.data.prepare import show_progress
+
+from common import write_tone
 
 
 def run(*argv):
@@ -34,42 +32,9 @@ def test_representation_flags_reach_the_representation(tmp_path, capsys):
     assert data.features.shape == (4, 32, 32)  # 8000 samples in windows of 32 * 64 = 2048: 3 full + tail
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    ("empty", [], "holds no audio"),
-    ("broken", [], "no example could be made"),
-    ("good", ["--n-fft", "100", "--hop", "400"], "representation.hop_length=400"),
-    ("good", ["--stems", "vocals,piano"], "--stems"),
-    ("good", ["--kind", "png"], "holds no PNG spectrogram files"),
-    ("missing", [], "does not exist"),
-])
-def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, capsys, setup, args, message):
-    src = tmp_path / "src"
-    if setup != "missing":
-        src.mkdir()
-    if setup == "broken":
-        (src / "a.wav").write_text("text")
-    if setup == "good":
-        write_tone(src / "x.wav", 500.0, 1.1, 16000)
-    assert run(src, "--out", tmp_path / "data", *args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("spectrogen prepare: error:") and message in err and "Traceback" not in err
-    assert not (tmp_path / "data").exists()
-
-
-def test_existing_data_set_exits_2_unless_overwrite(tmp_path, capsys):
-    np.save(tmp_path / "x.npy", np.zeros((2, 3, 3), np.float32))
-    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet") == 0
-    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet") == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert run(tmp_path / "x.npy", "--out", tmp_path / "data", "--quiet", "--overwrite") == 0
-
-
-def test_silence_flag_accepts_off_and_refuses_positive_levels(tmp_path, capsys):
+def test_silence_can_be_turned_off(tmp_path):
     write_tone(tmp_path / "src" / "x.wav", 500.0, 1.1, 16000, amplitude=0.0)
     assert run(tmp_path / "src", "--out", tmp_path / "data", "--silence-db", "off", "--quiet") == 0
-    with pytest.raises(SystemExit) as exit_info:
-        run(tmp_path / "src", "--out", tmp_path / "data2", "--silence-db", "6")
-    assert exit_info.value.code == 2
 
 
 def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):

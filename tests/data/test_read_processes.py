@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from spectrogen.data.read_processes import default_workers, processes_available, read_processes
+from spectrogen.data.read_ahead import processes_available, read_processes
 from spectrogen.data.skip import SkipFile
 
 pytestmark = pytest.mark.skipif(not processes_available(), reason="needs fork")
@@ -80,7 +80,3 @@ def dying(item):
 def test_a_worker_that_dies_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="stopped unexpectedly"):
         list(read_processes([0, 1], dying, workers=2))
-
-
-def test_default_workers_is_at_least_one():
-    assert default_workers() >= 1

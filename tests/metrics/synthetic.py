@@ -33,14 +33,6 @@ def harmonic_spectrograms(n: int, classes: int = 4, size: tuple[int, int] = (32,
     return x, labels
 
 
-def write_dataset(folder, features: np.ndarray, labels: np.ndarray | None = None, class_names=()):
-    """Returns `folder` after writing a prepared data set of un-normalised features (N, F, T) there."""
-    from spectrogen.data.writer import write_examples
-
-    write_examples(folder, features, labels, list(class_names), source="synthetic")
-    return folder
-
-
 def as_log_magnitudes(x: np.ndarray) -> np.ndarray:
     """Returns normalised-looking spectrograms in [-1, 1] as un-normalised log-magnitude-like features."""
     return (4.0 * x - 6.0).astype(np.float32)

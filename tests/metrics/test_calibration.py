@@ -1,8 +1,6 @@
-"""Calibration on synthetic data: each metric orders real, broken and collapsed sample sets as it must.
+"""Each metric orders real, broken (noise, shuffled pixels) and collapsed sample sets as it must.
 
-Real vs real (two halves of one data set) must look like the data; noise and pixel-shuffled sets
-must look far from it and unrecognisable to the classifier; one sample repeated (mode collapse)
-must lose recall and diversity. Orderings and wide margins are asserted, not exact values.
+Orderings and wide margins are asserted, not exact values.
 """
 
 import numpy as np

@@ -1,5 +1,4 @@
-"""The feature network: learns the classes of tiny synthetic data, round-trips through its file, and
-gives unlabelled data an embedding that keeps similar spectrograms together."""
+"""The feature network: learns the classes, round-trips through its file, groups unlabelled data."""
 
 import numpy as np
 import pytest
@@ -51,14 +50,10 @@ def test_the_file_loads_with_weights_only_and_gives_the_same_features(labelled, 
     assert np.allclose(a.probabilities, b.probabilities, atol=1e-6)
 
 
-def test_other_shapes_and_foreign_files_are_refused(labelled, tmp_path):
+def test_other_shapes_and_broken_or_missing_files_are_refused(labelled, tmp_path):
     _, _, classifier = labelled
     with pytest.raises(InputError, match="trained on 32x32"):
         classifier.extract(np.zeros((2, 64, 64), dtype=np.float32))
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(CheckpointError, match="not a spectrogen-classifier"):
-        load_classifier(foreign)
     (tmp_path / "broken.pt").write_bytes(b"not a torch file")
     with pytest.raises(CheckpointError):
         load_classifier(tmp_path / "broken.pt")

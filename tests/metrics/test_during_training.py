@@ -1,29 +1,23 @@
-"""Metrics during training: checkpoint_metrics.csv every eval_every epochs, best_model.tar by the best
-metric, the run's own feature network reused on resume so the numbers repeat exactly."""
+"""Metrics during training: checkpoint_metrics.csv, best_model.tar by the best metric, the same numbers on resume."""
 
 import pytest
 
+from spectrogen.api import train
 from spectrogen.config import build_config
+from spectrogen.data.prepare import prepare
 from spectrogen.errors import ConfigError
 from spectrogen.metrics.during_training import build_callback, training_metric_names
-from spectrogen.training.api import train
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
 
-from synthetic import CLASSES, as_log_magnitudes, write_dataset
+from common import write_dataset
+from synthetic import CLASSES, as_log_magnitudes
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, harmonic_set):
     x, labels = harmonic_set
     return write_dataset(tmp_path_factory.mktemp("data") / "data", as_log_magnitudes(x[:64]), labels[:64], CLASSES)
-
-
-@pytest.fixture
-def no_plots(monkeypatch):
-    from spectrogen.training import trainer
-
-    monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
 
 
 def run_config(data_dir, out, epochs, **evaluation):
@@ -37,7 +31,7 @@ def run_config(data_dir, out, epochs, **evaluation):
     })
 
 
-def test_metrics_fill_checkpoint_metrics_pick_the_best_and_repeat_after_resume(data_dir, tmp_path, no_plots):
+def test_metrics_fill_checkpoint_metrics_pick_the_best_and_repeat_after_resume(data_dir, tmp_path, quick_plots):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     train(run_config(data_dir, whole, 2), quiet=True)
     rows = CsvLog(whole / "epochs_statistics" / "checkpoint_metrics.csv").rows()
@@ -67,9 +61,7 @@ def test_the_configuration_is_checked_before_training():
         build_callback(build_config({"evaluation": {"eval_every": 1, "metrics": ["lpips"]}}))
 
 
-def test_a_run_on_sound_can_be_judged_and_picked_by_its_level_in_decibels(tmp_path, no_plots):
-    from spectrogen.data.prepare import prepare
-
+def test_a_run_on_sound_can_be_judged_and_picked_by_its_level_in_decibels(tmp_path, quick_plots):
     data = tmp_path / "engines"
     prepare("builtin:engines", data, settings={"image_size": [32, 32]}, count=6, quiet=True)
     train(run_config(data, tmp_path / "run", 1, metrics=["spectral"], num_samples=16,

@@ -9,7 +9,7 @@ from torch import nn
 
 from spectrogen.errors import CheckpointError, InputError
 from spectrogen.metrics.evaluate import evaluate_samples
-from spectrogen.metrics.features import load_feature_network
+from spectrogen.metrics.classifier import load_feature_network
 
 
 class PoolingNetwork(nn.Module):

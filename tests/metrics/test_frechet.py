@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy import linalg
 
 from spectrogen.metrics.frechet import fid, frechet_distance, gaussian_moments, kid
 
@@ -28,13 +27,6 @@ def test_frechet_distance_matches_the_closed_form_for_full_covariances():
         mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
         s1, s2 = random_covariance(rng, d), random_covariance(rng, d)
         assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(closed_form(mu1, s1, mu2, s2), rel=1e-6, abs=1e-8)
-
-
-def test_frechet_distance_of_diagonal_gaussians_is_the_textbook_formula():
-    mu1, mu2 = np.array([0.0, 1.0]), np.array([2.0, 1.0])
-    var1, var2 = np.array([1.0, 4.0]), np.array([9.0, 1.0])
-    expected = 4.0 + np.sum(var1 + var2 - 2 * np.sqrt(var1 * var2))
-    assert frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) == pytest.approx(expected, rel=1e-9)
 
 
 def test_fid_of_samples_converges_to_the_distance_of_their_gaussians():
@@ -68,7 +60,6 @@ def test_gaussian_moments_are_the_mean_and_unbiased_covariance():
     mu, sigma = gaussian_moments(x)
     assert np.allclose(mu, [3.0, 4.0])
     assert np.allclose(sigma, np.cov(x.T))
-    assert np.allclose(linalg.sqrtm(sigma) @ linalg.sqrtm(sigma), sigma)
 
 
 def test_kid_is_unbiased_for_samples_of_one_distribution():

@@ -15,13 +15,10 @@ def test_confident_uniform_predictions_score_the_number_of_classes(classes):
     assert std == pytest.approx(0.0, abs=1e-9)
 
 
-def test_one_class_for_everything_scores_one():
-    probabilities = np.tile([0.0, 1.0, 0.0], (100, 1))
+@pytest.mark.parametrize("probabilities", [np.tile([0.0, 1.0, 0.0], (100, 1)), np.full((200, 4), 0.25)],
+                         ids=["one_class_for_everything", "undecided"])
+def test_one_prediction_for_everything_scores_one(probabilities):
     assert inception_score(probabilities)[0] == pytest.approx(1.0)
-
-
-def test_undecided_predictions_score_one_whatever_the_spread():
-    assert inception_score(np.full((200, 4), 0.25))[0] == pytest.approx(1.0)
 
 
 def test_softer_predictions_score_between_the_bounds_and_lower_than_confident_ones():

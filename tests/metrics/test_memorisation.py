@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spectrogen.metrics.memorisation import nearest_neighbour_check
+from spectrogen.metrics.neighbours import nearest_neighbour_check
 
 
 def draw(rng, n):

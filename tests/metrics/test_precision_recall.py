@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from spectrogen.metrics.precision_recall import manifold_radii, precision_recall
+from spectrogen.metrics.neighbours import manifold_radii, precision_recall
 
 
 def test_same_distribution_has_high_precision_and_recall():

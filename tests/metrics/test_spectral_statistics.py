@@ -177,13 +177,13 @@ def test_decibels_come_back_from_the_evaluation_space_on_the_data_sets_grid(sets
     moments = MomentAccumulator()
     moments.update(features)
     normalizer = Normalizer("minmax", moments.result())  # not clipped: the way back is exact
-    to_db, reason = decibel_mapping(normalizer, representation, (32, 32))
+    to_db, reason = decibel_mapping(normalizer, representation)
     assert reason is None
     back = to_db(normalizer(features).numpy()[:, None])
     assert back.shape == (8, 32, 32) and np.allclose(back, db, atol=1e-3)
     smaller = torch.nn.functional.interpolate(normalizer(features)[:, None], size=(16, 16)).numpy()
     assert to_db(smaller).shape == (8, 32, 32)  # resized back to the data set's grid first
-    to_db, reason = decibel_mapping(normalizer, Representation(kind="image", image_size=(32, 32)), (32, 32))
+    to_db, reason = decibel_mapping(normalizer, Representation(kind="image", image_size=(32, 32)))
     assert to_db is None and "pictures" in reason  # arrays that never were sound have no decibels
 
 

@@ -1,9 +1,9 @@
-"""Helpers of the reliability tests: synthetic inputs, the CLI in-process and as a process, run checks."""
+"""Inputs of the reliability tests, training as a separate process, and checks of a run directory."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import soundfile
 import torch
 
 from spectrogen.cli.main import main
+from spectrogen.training.checkpoint import load_checkpoint
 
 SRC_ROOT = Path(__file__).resolve().parents[2] / "src"
 DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
@@ -26,24 +26,6 @@ DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
 TINY_GAN = ["--model", "dcgan", "--image-size", "32", "--features-g", "8", "--features-d", "8",
             "--device", "cpu", "--quiet", "--set", "model.latent_dim=16", "--set", "output.report=false",
             "--set", "output.num_samples=4", "--set", "output.plot_every=1000"]
-
-
-# --- inputs --------------------------------------------------------------------------------------
-def write_tone(path: Path, *, sample_rate: int = 16000, seconds: float = 1.1, frequency: float = 440.0,
-               amplitude: float = 0.5, subtype: Optional[str] = None) -> Path:
-    """Writes a sine tone (format from the suffix) and returns its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    audio = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
-    soundfile.write(str(path), audio, sample_rate, subtype=subtype)
-    return path
-
-
-def write_tones(folder: Path, count: int = 4) -> Path:
-    """Writes `count` tones of 1.1 s at 16 kHz into `folder`; returns it."""
-    for index in range(count):
-        write_tone(folder / f"tone_{index}.wav", frequency=300.0 + 200.0 * index)
-    return folder
 
 
 def write_npy_sources(folder: Path, count: int = 24, shape: tuple[int, int] = (32, 32), seed: int = 0) -> Path:
@@ -58,9 +40,8 @@ def write_npy_sources(folder: Path, count: int = 24, shape: tuple[int, int] = (3
 
 
 def prepare_quietly(source: Path, out: Path, *extra: str) -> Path:
-    """Runs `spectrogen prepare SRC --out DATA --quiet`; returns DATA (fails the test on an error)."""
-    code = main(["prepare", str(source), "--out", str(out), "--quiet", *extra])
-    assert code == 0, f"prepare {source} failed with exit code {code}"
+    """Runs `spectrogen prepare SRC --out DATA --quiet`; returns DATA."""
+    assert main(["prepare", str(source), "--out", str(out), "--quiet", *extra]) == 0, f"prepare {source} failed"
     return out
 
 
@@ -79,67 +60,23 @@ def feature_network(path: Path) -> Path:
     return path
 
 
-# --- the command line ----------------------------------------------------------------------------
-def run_cli(argv: Sequence[str], capsys) -> tuple[int, str, str]:
-    """Returns (exit code, stdout, stderr) of `spectrogen ARGV` run in this process.
-
-    argparse's own usage errors leave through SystemExit; their code is returned the same way.
-    """
-    capsys.readouterr()
-    try:
-        code = main([str(arg) for arg in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def train_args(data: Path, out: Path, *, epochs: int, batch_size: int = 4, extra: Sequence[str] = ()) -> list[str]:
     """Returns the `spectrogen train` arguments of a tiny DCGAN run on `data` into `out`."""
     return ["train", "--config", "test", "--data", str(data), "--output-dir", str(out), "--epochs", str(epochs),
             "--batch-size", str(batch_size), *TINY_GAN, *extra]
 
 
-# --- digests -------------------------------------------------------------------------------------
-def tree_digest(root: Path) -> dict[str, str]:
-    """Returns every entry below `root` (files, folders, links) with its content hash, mode and mtime."""
-    digest = {}
-    for path in sorted(Path(root).rglob("*")):
-        info = path.lstat()
-        key = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            digest[key] = f"link -> {os.readlink(path)}"
-        elif path.is_file():
-            try:
-                content = hashlib.sha256(path.read_bytes()).hexdigest()
-            except PermissionError:
-                content = "unreadable"
-            digest[key] = f"{content} {info.st_mode:o} {info.st_mtime_ns}"
-        else:
-            digest[key] = f"{info.st_mode:o}"
-    return digest
-
-
 # --- training as a separate process ---------------------------------------------------------------
-def process_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-    """Returns the environment of a training process: one thread, no colour, the package importable."""
-    environment = dict(os.environ)
-    environment.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CI": "1",
-                        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_ROOT), os.environ.get("PYTHONPATH")]))})
-    environment.update(extra or {})
-    return environment
-
-
 def start_training(argv: Sequence[str], log: Path, *, driver: bool = False,
                    environment: Optional[dict[str, str]] = None) -> subprocess.Popen:
-    """Starts `python -m spectrogen ARGV` (or the slow-checkpoint driver) with output going to `log`."""
+    """Starts `python -m spectrogen ARGV` (or the slow-checkpoint driver) on one thread, output going to `log`."""
     command = [sys.executable, str(DRIVER)] if driver else [sys.executable, "-m", "spectrogen"]
-    handle = open(log, "ab")
-    try:
-        return subprocess.Popen([*command, *map(str, argv)], stdout=handle, stderr=subprocess.STDOUT,
-                                env=process_environment(environment), cwd=log.parent)
-    finally:
-        handle.close()  # the child holds its own descriptor
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CI": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_ROOT), os.environ.get("PYTHONPATH")])),
+           **(environment or {})}
+    with open(log, "ab") as handle:  # the child holds its own descriptor
+        return subprocess.Popen([*command, *map(str, argv)], stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                cwd=log.parent)
 
 
 def steps_done(run: Path) -> int:
@@ -160,8 +97,8 @@ def steps_done(run: Path) -> int:
 
 
 def config_stamp(run: Path) -> Optional[tuple[int, int]]:
-    """Returns (inode, mtime) of the run's experiment_config.json, which a (resumed) run rewrites once it
-    has rewound the statistics to its checkpoint: until then the rows on disk are the previous process's."""
+    """Returns (inode, mtime) of experiment_config.json, which a (resumed) run rewrites once it has rewound
+    the statistics to its checkpoint: until then the rows on disk are the previous process's."""
     try:
         info = (run / "epochs_statistics" / "experiment_config.json").stat()
     except OSError:
@@ -171,8 +108,7 @@ def config_stamp(run: Path) -> Optional[tuple[int, int]]:
 
 def wait_for_step(run: Path, target: int, process: subprocess.Popen, log: Path) -> None:
     """Waits until the training `process` (started after `run` was last written) has done global step `target`."""
-    before = config_stamp(run)
-    started = []
+    before, started = config_stamp(run), []
 
     def reached() -> bool:
         if not started and config_stamp(run) not in (None, before):
@@ -197,7 +133,7 @@ def wait_until(condition, process: subprocess.Popen, log: Path, what: str, timeo
 
 
 def kill_hard(process: subprocess.Popen) -> None:
-    """SIGKILLs `process` (nothing runs after it: no handler, no finally, no flush) and reaps it."""
+    """SIGKILLs `process` (no handler, no finally, no flush runs after it) and reaps it."""
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
 
@@ -235,30 +171,18 @@ def epoch_numbers(run: Path) -> list[int]:
     return [int(row[header.index("epoch")]) for row in rows]
 
 
-def is_temporary(path: Path) -> bool:
-    """Returns whether `path` is the temporary file of an atomic write (never read as a result)."""
-    return path.name.endswith(".tmp")
-
-
 def check_run_files(run: Path) -> list[Path]:
-    """Checks that every finished file of `run` is whole; returns the temporary files left by a crash."""
-    import json
-
-    from spectrogen.training.checkpoint import load_checkpoint
-
+    """Checks that every finished file of `run` is whole; returns the temporary files (*.tmp) a crash left."""
     leftovers = []
-    for path in sorted(run.rglob("*")):
-        if not path.is_file():
-            continue
-        if is_temporary(path):
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        if path.name.endswith(".tmp"):
             leftovers.append(path)
         elif path.suffix == ".tar":
             load_checkpoint(path)  # raises CheckpointError for a truncated or corrupt file
         elif path.suffix == ".csv":
             csv_table(path)
         elif path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-            assert np.isfinite(array).all(), path
+            assert np.isfinite(np.load(path, allow_pickle=False)).all(), path
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
     numbers = epoch_numbers(run)

@@ -1,16 +1,9 @@
-"""Runs the `spectrogen` command line with one checkpoint write that stalls, so a test can SIGKILL it there.
+"""`spectrogen ARGV` with one checkpoint write that stalls for ten minutes, so that a test can SIGKILL it there.
 
-    python slow_checkpoint_driver.py train --resume RUN        (arguments as for `spectrogen`)
-
-Environment:
-  SLOW_CHECKPOINT_NAME    file name whose write stalls, e.g. checkpoint_epoch_4.tar or final_model.tar
-  SLOW_CHECKPOINT_STAGE   "half": after half of the bytes reached the temporary file (flushed to disk);
-                          "rename": after the whole temporary file is written and fsynced, before the rename
-  SLOW_CHECKPOINT_MARKER  a file created once the write has stalled (the test kills the process then)
-
-Only this process is affected: the `torch` name of the checkpoint module and the `os` name of
-`spectrogen.atomic` (which renames the file) are wrapped, nothing in the package changes. The stall
-lasts ten minutes, far longer than a test waits.
+Environment: SLOW_CHECKPOINT_NAME (the file, e.g. final_model.tar), SLOW_CHECKPOINT_STAGE ("half": after
+half of its bytes reached the temporary file, flushed; "rename": when whole, before the rename) and
+SLOW_CHECKPOINT_MARKER (created once the write stalls). Only this process's `torch` name of the checkpoint
+module and `os` name of `spectrogen.atomic` are wrapped.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """Killing training at any moment loses at most one checkpoint interval, and `--resume` finishes the run.
 
-Training runs as a separate process (`python -m spectrogen train ...`) on a data set prepared from
-four synthetic recordings. Kill points (5), the random ones drawn by a seeded generator:
-
-1. SIGKILL at a random training step;
-2. SIGKILL at another random step of the resumed run;
-3. SIGINT (Ctrl-C) at a random step: the step finishes, a final checkpoint, exit code 130, how to resume;
-4. SIGKILL half-way through writing a rolling checkpoint (its temporary file holds half its bytes);
-5. SIGKILL after the last epoch, with final_model.tar whole in its temporary file but not yet renamed
-   (plus the temporary files a kill inside a samples write or a CSV rewrite would leave).
-
-After each kill every finished file loads (checkpoints with `load_checkpoint`, CSVs as whole rows,
-arrays, JSON), the epoch rows are 1..N once each, and the checkpoint a resume starts from is at most
-one checkpoint interval behind the work done. The resumed runs end with the same numbers as a run
-that was never interrupted.
+Training runs as `python -m spectrogen train` in a process of its own. Five kill points: SIGKILL at a
+random step, again in the resumed run, Ctrl-C, SIGKILL half-way through a checkpoint write and before
+its rename. After each every finished file loads; the resumed run ends with the numbers of a run that
+was never interrupted.
 """
 
 from __future__ import annotations
@@ -22,16 +12,15 @@ import random
 import signal
 
 import pytest
-import torch
 
 from spectrogen.cli.main import main
 from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import CheckpointError
 from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
-from spectrogen.training.csv_log import CsvLog
 
+from common import assert_same_weights, epoch_rows, iteration_rows, write_tones
 from reliability_helpers import (check_run_files, epoch_numbers, finish, kill_hard, prepare_quietly, start_training,
-                                 steps_done, train_args, wait_for_step, wait_until, write_tones)
+                                 steps_done, train_args, wait_for_step, wait_until)
 
 pytestmark = pytest.mark.kill_point
 
@@ -79,7 +68,7 @@ def final_iterations(run):
     """Returns {epoch: [iteration, ...]} and the global steps, in order, of every iteration CSV."""
     per_epoch, global_steps = {}, []
     for epoch in range(1, EPOCHS + 1):
-        rows = CsvLog(run / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
+        rows = iteration_rows(run, epoch)
         per_epoch[epoch] = [row["iteration"] for row in rows]
         global_steps += [row["global_step"] for row in rows]
     return per_epoch, global_steps
@@ -168,13 +157,9 @@ def test_kills_at_random_moments_and_inside_checkpoint_writes_lose_at_most_one_i
     # and it ends where a run that was never interrupted ends
     reference = tmp_path / "reference"
     assert main(command(audio_data, reference)) == 0
-    # the training processes run on one thread (OMP_NUM_THREADS=1) as the reference does here (the
-    # one_thread fixture): the resumed steps repeat its operations in the same order, on any CPU
-    ours, theirs = (CsvLog(r / "epochs_statistics" / "epoch_statistics.csv").rows() for r in (run, reference))
+    # one thread in every process (OMP_NUM_THREADS=1, the one_thread fixture): the same operations in order
+    ours, theirs = (epoch_rows(r) for r in (run, reference))
     for mine, other in zip(ours, theirs):
         for key in ("loss_g", "loss_d", "grad_norm_d"):
             assert mine[key] == pytest.approx(other[key], rel=1e-5), (mine["epoch"], key)
-    weights = [load_checkpoint(r / "checkpoints" / "final_model.tar")["method"]["networks"] for r in (run, reference)]
-    for network, tensors in weights[1].items():
-        for key, tensor in tensors.items():
-            torch.testing.assert_close(weights[0][network][key], tensor, rtol=1e-5, atol=1e-6)
+    assert_same_weights(run, reference, rtol=1e-5, atol=1e-6)

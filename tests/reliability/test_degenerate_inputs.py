@@ -1,13 +1,7 @@
-"""Degenerate and absurd inputs end in a clear message or a skipped-and-listed file, never a traceback.
+"""Degenerate and absurd inputs end in one clear line or a skipped-and-listed file, never a traceback.
 
-* `prepare` skips PNG images one pixel high or wide and images over PIL's decompression-bomb limit
-  (a real 20000 x 20000 PNG of 48 KB, and one over a lowered limit), lists them with the reason
-  and prepares the rest of the folder; a folder of only such images is refused (exit code 2);
-* `reconstruct` skips float recordings holding NaN or infinite samples as `prepare` does, and
-  refuses (exit code 2, naming them) when no other file is left;
-* `prepare` refuses absurd sizes (--image-size, --n-fft, --frames, --n-mels, --sample-rate, and
-  examples too long or too large in total) before reading any file, naming the flag, the value
-  and the allowed range, which --help states.
+PNG images one pixel high or wide or over PIL's decompression-bomb limit, recordings with NaN or
+infinite samples (`reconstruct`), and absurd sizes, which `prepare` refuses before reading any file.
 """
 
 from __future__ import annotations
@@ -24,20 +18,14 @@ import pytest
 import soundfile
 from PIL import Image
 
-from reliability_helpers import run_cli, write_tone, write_tones
+from spectrogen.data.options import SIZE_LIMITS, check_example_size, check_size_settings
+from spectrogen.data.pipelines import batch_windows
+from spectrogen.spectral.representation import PRESETS, Representation
+
+from common import assert_refused, run_cli, write_tone, write_tones
 
 pytestmark = pytest.mark.bad_input
 
-#: a representation small enough to train an autoencoder on in seconds: 16 mel bands x 32 frames
-TINY_REPRESENTATION = {"sample_rate": 8000, "n_fft": 128, "hop_length": 64, "n_mels": 16, "frames": 32}
-
-
-def assert_refused(code: int, err: str, *expected: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for text in expected:
-        assert text in err, f"{text!r} not in {err!r}"
 
 
 # --- PNG images ------------------------------------------------------------------------------------
@@ -110,7 +98,7 @@ def test_prepare_refuses_a_folder_of_only_degenerate_pngs(tmp_path, capsys, heig
     source.mkdir()
     write_gray(source / "thin.png", height, width, seed=0)
     code, _, err = run_cli(["prepare", source, "--out", tmp_path / "data", *extra], capsys)
-    assert_refused(code, err, "thin.png", f"degenerate image: {height} x {width} pixels")
+    assert_refused(code, err, "thin.png", f"degenerate image: {height} x {width} pixels", alone=True)
     assert not (tmp_path / "data").exists()
 
 
@@ -125,44 +113,13 @@ def write_damaged(path: Path, value: float, seed: int) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def autoencoder_checkpoint(tmp_path_factory) -> Path:
-    """Returns the final checkpoint of a tiny autoencoder trained for a few steps on tones."""
-    import torch
-
-    from spectrogen.config import build_config
-    from spectrogen.data.prepare import prepare
-    from spectrogen.training.api import train
-
-    root = tmp_path_factory.mktemp("autoencoder")
-    audio = root / "audio"
-    for index in range(4):
-        write_tone(audio / f"tone_{index}.wav", sample_rate=8000, seconds=1.0, frequency=300.0 + 150.0 * index)
-    prepare(audio, root / "data", representation="autoencoder", settings=TINY_REPRESENTATION, quiet=True)
-    config = build_config({
-        "data": {"path": str(root / "data"), "normalization": "per_frequency", "validation_fraction": 0.25},
-        "model": {"name": "autoencoder", "image_size": 16, "image_width": 32, "latent_dim": 8,
-                  "autoencoder": {"hidden_channels": 8, "blocks": 2}},
-        "training": {"epochs": 1, "batch_size": 4, "device": "cpu", "seed": 0},
-        "output": {"output_dir": str(root / "run"), "plot_every": 100, "num_samples": 4, "report": False,
-                   "griffin_lim_iterations": 2},
-    })
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run = train(config, quiet=True)
-    finally:
-        torch.set_num_threads(threads)
-    return run / "checkpoints" / "final_model.tar"
-
-
-def test_reconstruct_skips_recordings_with_nan_or_infinite_samples(autoencoder_checkpoint, tmp_path, capsys):
+def test_reconstruct_skips_recordings_with_nan_or_infinite_samples(autoencoder_run, tmp_path, capsys):
     source = tmp_path / "audio"
     write_tone(source / "good.wav", sample_rate=8000, seconds=0.6)
     write_damaged(source / "nan.wav", np.nan, seed=1)
     write_damaged(source / "inf.wav", np.inf, seed=2)
     out = tmp_path / "out"
-    code, printed, err = run_cli(["reconstruct", autoencoder_checkpoint, source, "--out", out,
+    code, printed, err = run_cli(["reconstruct", autoencoder_run["checkpoint"], source, "--out", out,
                                   "--griffin-lim-iters", "2", "--quiet"], capsys)
     assert code == 0 and "Traceback" not in err, err
     for name in ("nan.wav", "inf.wav"):
@@ -175,11 +132,11 @@ def test_reconstruct_skips_recordings_with_nan_or_infinite_samples(autoencoder_c
 
 
 @pytest.mark.parametrize("value", [np.nan, -np.inf])
-def test_reconstruct_refuses_when_every_recording_is_damaged(autoencoder_checkpoint, tmp_path, capsys, value):
+def test_reconstruct_refuses_when_every_recording_is_damaged(autoencoder_run, tmp_path, capsys, value):
     source = write_damaged(tmp_path / "damaged.wav", value, seed=3)
-    code, _, err = run_cli(["reconstruct", autoencoder_checkpoint, source, "--out", tmp_path / "out", "--quiet"],
+    code, _, err = run_cli(["reconstruct", autoencoder_run["checkpoint"], source, "--out", tmp_path / "out", "--quiet"],
                            capsys)
-    assert_refused(code, err, "damaged.wav", "holds NaN or infinite samples")
+    assert_refused(code, err, "damaged.wav", "holds NaN or infinite samples", alone=True)
 
 
 # --- sizes ----------------------------------------------------------------------------------------
@@ -204,15 +161,11 @@ def test_prepare_refuses_absurd_sizes_before_reading_any_file(tmp_path, capsys, 
     monkeypatch.setattr(importlib.import_module("spectrogen.data.prepare"), "audio_examples", no_reading)
     source = write_tones(tmp_path / "recordings", count=2)
     code, _, err = run_cli(["prepare", source, "--out", tmp_path / "data", *flags], capsys)
-    assert_refused(code, err, message)
+    assert_refused(code, err, message, alone=True)
     assert not (tmp_path / "data").exists()
 
 
 def test_the_largest_sizes_of_every_preset_are_accepted():
-    from spectrogen.data.options import SIZE_LIMITS, check_example_size, check_size_settings
-    from spectrogen.data.pipelines import batch_windows
-    from spectrogen.spectral.representation import PRESETS, Representation
-
     largest = {field: high for field, (_, _, high) in SIZE_LIMITS.items() if field not in ("n_fft", "image_size")}
     check_size_settings({**largest, "n_fft": 65536, "image_size": [2048, 2048]})
     for name in PRESETS:

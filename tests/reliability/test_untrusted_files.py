@@ -1,17 +1,8 @@
 """Files from others cannot make spectrogen run code or read outside what the user pointed it at.
 
-* Checkpoints, classifier files and arrays are read without unpickling code: a file whose loading
-  would create a marker file is refused by every command that takes one (`sample`, `train --resume`,
-  `evaluate` with a checkpoint, a run directory, a classifier, a run's own metrics classifier and a
-  sampling.json that names a checkpoint, `prepare` and `convert` with arrays), naming the file, and
-  the marker never appears. A control shows that an unsafe load of the same file would create it.
-* Configuration is data: text that would run a command if evaluated stays text where a string
-  belongs and is refused where a number belongs, in --set, in configuration files and in a data
-  set's description; the command never runs.
-* A data set's metadata cannot point outside its folder: file names are fixed, paths written into
-  dataset.json or index.csv are never followed (an audit hook sees every file opened while the data
-  set is opened, trained on and evaluated), and files that are symbolic links leading outside are
-  refused.
+Checkpoints, classifiers and arrays whose loading would run code are refused by every command that takes
+one (a control shows that an unsafe load would run it); configuration text is never evaluated; paths in a
+data set's metadata are never followed (an audit hook sees every file opened), nor links leading outside.
 """
 
 from __future__ import annotations
@@ -19,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +23,8 @@ from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import InputError
 from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
-from reliability_helpers import feature_network, make_npy_dataset, run_cli, train_args, tree_digest
+from common import RunsCode, assert_refused, run_cli, tree_digest
+from reliability_helpers import feature_network, make_npy_dataset, train_args
 
 pytestmark = pytest.mark.bad_input
 
@@ -58,30 +51,13 @@ def files_opened():
         _opened.pop()
 
 
-class RunsCode:
-    """Unpickling this object creates `target`: the shape of a malicious file."""
-
-    def __init__(self, target):
-        self.target = str(target)
-
-    def __reduce__(self):
-        return (open, (self.target, "w"))
-
-
 @pytest.fixture
 def trained(tmp_path, capsys, quick_plots):
     """A data set and a finished tiny DCGAN run on it."""
     data = make_npy_dataset(tmp_path)
     run = tmp_path / "run"
-    code, _, err = run_cli(train_args(data, run, epochs=1, extra=["--set", "training.max_steps_per_epoch=2"]), capsys)
-    assert code == 0, err
+    run_cli(train_args(data, run, epochs=1, extra=["--set", "training.max_steps_per_epoch=2"]), capsys, ok=True)
     return data, run
-
-
-def assert_refused(code, err, *expected):
-    assert code == 2 and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, (text, err)
 
 
 # --- files that carry code -----------------------------------------------------------------------------
@@ -154,8 +130,8 @@ def test_configuration_text_is_never_evaluated(trained, tmp_path, capsys):
     data, run = trained
     marker = tmp_path / "command_ran"
     command = f"__import__('os').system('touch {marker}')"
-    code, printed, err = run_cli(["train", "--config", "test", "--set", f"name={command}", "--print-config"], capsys)
-    assert code == 0, err
+    _, printed, _ = run_cli(["train", "--config", "test", "--set", f"name={command}", "--print-config"], capsys,
+                            ok=True)
     assert json.loads(printed)["name"] == command  # a string where a string belongs, kept as written
     for key in ("training.epochs", "training.learning_rate", "model.name", "training.device"):
         code, _, err = run_cli(["train", "--config", "test", "--data", data, "--set", f"{key}={command}"], capsys)
@@ -166,10 +142,7 @@ def test_configuration_text_is_never_evaluated(trained, tmp_path, capsys):
     code, _, err = run_cli(["train", "--config", config, "--data", data], capsys)
     assert_refused(code, err, "training.epochs", "model.features_g")
     # a data set description is data too
-    copy = tmp_path / "data_copy"
-    copy.mkdir()
-    for item in data.iterdir():
-        (copy / item.name).write_bytes(item.read_bytes())
+    copy = shutil.copytree(data, tmp_path / "data_copy")
     metadata = json.loads((copy / "dataset.json").read_text())
     metadata["representation"]["log"] = command
     (copy / "dataset.json").write_text(json.dumps(metadata))
@@ -207,12 +180,10 @@ def test_paths_written_into_the_metadata_are_never_followed(trained, tmp_path, c
     with files_opened() as opened:
         dataset = SpectrogramDataset.open(data)
         assert np.array_equal(np.asarray(dataset.features), real)  # its own features, not the ones named
-        code, _, err = run_cli(train_args(data, tmp_path / "new_run", epochs=1,
-                                          extra=["--set", "training.max_steps_per_epoch=2"]), capsys)
-        assert code == 0, err
-        code, _, err = run_cli(["evaluate", run, "--data", data, "--n", "8", "--metrics", "fid", "--inception",
-                                feature_network(tmp_path / "net.pt"), "--out", tmp_path / "evaluation"], capsys)
-        assert code == 0, err
+        run_cli(train_args(data, tmp_path / "new_run", epochs=1, extra=["--set", "training.max_steps_per_epoch=2"]),
+                capsys, ok=True)
+        run_cli(["evaluate", run, "--data", data, "--n", "8", "--metrics", "fid", "--inception",
+                 feature_network(tmp_path / "net.pt"), "--out", tmp_path / "evaluation"], capsys, ok=True)
     touched = {Path(path).resolve() for path in opened}
     assert (data / "features.npy").resolve() in touched  # the hook does see the reads
     forbidden = {secret.resolve(), (elsewhere / "features.npy").resolve(), (elsewhere / "labels.npy").resolve()}
@@ -224,10 +195,7 @@ def test_files_that_are_links_leading_outside_the_data_set_are_refused(trained, 
     _, elsewhere = outside_files(tmp_path)
     for name, target in (("features.npy", elsewhere / "features.npy"), ("labels.npy", elsewhere / "labels.npy"),
                          ("dataset.json", data / "dataset.json")):
-        copy = tmp_path / f"linked_{name.split('.')[0]}"
-        copy.mkdir()
-        for item in data.iterdir():
-            (copy / item.name).write_bytes(item.read_bytes())
+        copy = shutil.copytree(data, tmp_path / f"linked_{name.split('.')[0]}")
         (copy / name).unlink()
         os.symlink(target, copy / name)  # a same-looking file in another folder
         before = tree_digest(elsewhere)

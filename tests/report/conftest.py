@@ -1,4 +1,4 @@
-"""Fixtures of the report tests: one small finished run shared by the whole session."""
+"""Fixtures of the report tests: one small finished SpecGAN run shared by the whole session."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from spectrogen.api import train
+
 from report_runs import prepare_engines, tiny_run_config
-from spectrogen.training.api import train
 
 
 @pytest.fixture(autouse=True)

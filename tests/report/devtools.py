@@ -1,9 +1,5 @@
-"""A headless Chromium driven over its DevTools protocol, and a local web server for the page under test.
-
-Only what the report tests need: open a page, wait for its load event, evaluate a script, and keep
-every console message, uncaught exception and browser log entry (failed loads included) seen
-since the page was opened.
-"""
+"""A headless Chromium driven over its DevTools protocol (open a page, evaluate a script, collect its
+errors), and a local web server for the page under test."""
 
 from __future__ import annotations
 
@@ -45,7 +41,7 @@ def serve(folder: Path) -> Iterator[str]:
 
 
 class Page:
-    """One browser tab over a DevTools websocket: commands, and the problems the page reported."""
+    """One browser tab over a DevTools websocket: commands, and the events (problems) it reported."""
 
     def __init__(self, websocket_url: str, timeout: float):
         import websocket

@@ -21,7 +21,7 @@ from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
 from spectrogen.errors import InputError
 from spectrogen.report import write_report
 from spectrogen.spectral.representation import Representation
-from spectrogen.training.api import train
+from spectrogen.api import train
 
 from report_runs import NUM_SAMPLES, SIZE, tiny_run_config, write_image_dataset
 

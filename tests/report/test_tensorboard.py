@@ -10,7 +10,7 @@ from report_runs import prepare_engines, tiny_run_config
 from spectrogen.cli.main import main
 from spectrogen.errors import UsageError
 from spectrogen.report.tensorboard import scalar_tags, tensorboard_callback
-from spectrogen.training.api import train
+from spectrogen.api import train
 
 pytest.importorskip("tensorboard", reason="no tensorboard: pip install 'spectrogen[tensorboard]'")
 

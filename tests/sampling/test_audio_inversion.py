@@ -26,6 +26,7 @@ from spectrogen.sampling.audio import (HEADROOM_DBFS, RMS_TARGET_DBFS, decibels,
                                       write_wav)
 from spectrogen.spectral.compression import decompress
 from spectrogen.spectral.convergence import spectral_convergence
+from spectrogen.spectral.mapping import FeatureMapping
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.representation import Representation
 
@@ -95,16 +96,15 @@ def test_wrong_shape_is_refused():
 
 def test_a_model_trained_at_another_size_is_resized_back_to_the_representation():
     """A 64x64 model saw the 128x128 data shrunk; its samples come back as audio of the full length."""
-    from spectrogen.spectral.resize import resize
-
     representation = Representation.preset("specgan")
     audio = np.stack([harmonic_signal(representation.duration, 16000, seed=s) for s in (1, 2)])
     features = representation.features(torch.from_numpy(audio))  # (2, 128, 128)
-    small = resize(features.unsqueeze(1), (64, 64))  # what a 64x64 model makes
+    mapping = FeatureMapping(representation, None, (64, 64))
+    small = mapping.to_model(features)  # what a 64x64 model makes
     rebuilt = to_audio(small, representation, None, n_iter=32)
     assert rebuilt.shape == (2, representation.num_samples)
     again = representation.features(torch.from_numpy(rebuilt))
-    smooth = resize(resize(features.unsqueeze(1), (64, 64)), (128, 128))[:, 0]  # the best a 64x64 grid holds
+    smooth = mapping.to_features(small)  # the best a 64x64 grid holds
     convergence = spectral_convergence(decompress(smooth, representation.log), decompress(again, representation.log))
     assert (convergence < 0.25).all(), convergence.tolist()
 

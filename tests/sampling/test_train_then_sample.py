@@ -8,7 +8,7 @@ import soundfile
 from spectrogen.cli.main import main
 from spectrogen.config import build_config
 from spectrogen.data import SpectrogramDataset, prepare
-from spectrogen.training.api import train
+from spectrogen.api import train
 
 
 def test_a_trained_checkpoint_samples_to_audio(tmp_path, capsys, listen):

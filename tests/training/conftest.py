@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -14,13 +13,15 @@ import pytest
 import torch
 from torch import nn
 
+from spectrogen import api
 from spectrogen.config import build_config
 from spectrogen.config.loader import apply_overrides
-from spectrogen.spectral.moments import MomentAccumulator
-from spectrogen.spectral.representation import Representation
-from spectrogen.training import api
 from spectrogen.data.info import Batch
 from spectrogen.models.method import TrainingMethod
+from spectrogen.training.data_loading import TrainingData, open_dataset
+from spectrogen.training.distributed import Processes
+
+from common import write_dataset
 
 PITCHES = (1, 3, 5)
 
@@ -40,29 +41,6 @@ def tone_features(count: int, shape: tuple[int, int] = (8, 8), seed: int = 0) ->
     return features.astype(np.float32), labels.astype(np.int64)
 
 
-def write_dataset(folder: Path, features: np.ndarray, labels: Optional[np.ndarray] = None,
-                  class_names: Optional[list[str]] = None) -> Path:
-    """Writes the on-disk data set of docs/architecture.md (dataset.json, features.npy, labels.npy)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    count, frequencies, frames = features.shape
-    labels = np.zeros(count, dtype=np.int64) if labels is None else labels
-    moments = MomentAccumulator()
-    if count:
-        moments.update(features)
-        moments_dict = moments.result().to_dict()
-    else:
-        moments_dict = {"mean": [0.0] * frequencies, "std": [1.0] * frequencies, "min": 0.0, "max": 1.0,
-                        "count": 0}
-    metadata = {"format": "spectrogen-dataset", "format_version": 1,
-                "representation": Representation(kind="image", image_size=(frequencies, frames)).to_dict(),
-                "shape": [count, frequencies, frames], "class_names": class_names or [],
-                "counts": {}, "moments": moments_dict, "source": "synthetic tones", "created": "test"}
-    (folder / "dataset.json").write_text(json.dumps(metadata))
-    np.save(folder / "features.npy", features.astype(np.float32))
-    np.save(folder / "labels.npy", labels.astype(np.int64))
-    return folder
-
-
 @pytest.fixture
 def tone_data(tmp_path) -> Path:
     features, labels = tone_features(48)
@@ -79,6 +57,14 @@ def tiny_config(data: Path, out: Path, overrides: dict[str, Any] | None = None):
            "output": {"output_dir": str(out), "plot_every": 100, "log_every": 2, "num_samples": 8,
                       "report": False}}
     return build_config(apply_overrides(raw, (overrides or {}).items()))
+
+
+def training_data(folder: Path, tmp_path: Path, processes: Processes = Processes(), validation: bool = False,
+                  **overrides) -> TrainingData:
+    """Returns the batches `train` would draw from the data set `folder` with `tiny_config` and `overrides`."""
+    config = tiny_config(folder, tmp_path / "run", overrides)
+    return TrainingData(open_dataset(config.data.path), config, torch.device("cpu"), validation=validation,
+                        processes=processes)
 
 
 class TinyMethod(TrainingMethod):

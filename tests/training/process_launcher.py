@@ -1,12 +1,9 @@
 """Starts training processes for tests the way torchrun does, and the jobs they run.
 
-Each process gets the RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* variables torchrun sets and calls the
-same `train()` the CLI does. Processes come from multiprocessing's fork server: forked from a clean
-process that has imported torch and the package once (PRELOADED), not from the test runner (whose
-threads and locks a plain fork would copy mid-use), and without the cost of a fresh interpreter and
-its imports per process.
-
-Kept free of conftest imports: the fork server imports this module by name to find the jobs.
+Each process gets torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* variables and calls `train()`.
+Processes come from a fork server that imported torch and the package once (PRELOADED): not forked
+from the test runner, whose threads and locks would be copied mid-use, and without paying for the
+imports in each process. Kept free of conftest imports: the fork server imports this module by name.
 """
 
 from __future__ import annotations
@@ -22,24 +19,29 @@ import signal
 import socket
 import time
 import traceback
-from contextlib import contextmanager
 from multiprocessing import connection, forkserver
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import pytest
 import torch
+
+from spectrogen.api import train
+from spectrogen.models import gan_method
+from spectrogen.models.diffusion import method as diffusion_method
+
+from common import quick_figures
 
 # a run of these tiny models takes a second or two; the limit only catches a hang, also on a busy machine
 TIMEOUT_S = 300
 # how long the other processes get to stop by themselves after one failed
 FAILURE_GRACE_S = 10
 
-# imported once in the fork server, so that each process starts with them loaded: everything a training
-# process imports on its way, lazily imported ones included (the first optimizer pulls in
-# torch._dynamo); on a busy machine importing these took longer than training
-PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.training.api", "spectrogen.data",
+# everything a training process imports on its way, lazily imported ones too (the first optimizer pulls
+# in torch._dynamo)
+PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.api", "spectrogen.data",
              "spectrogen.models.registry", "spectrogen.models.gan_method", "spectrogen.models.diffusion.method",
-             "spectrogen.models.diffusion.plots", "spectrogen.models.autoencoder.method", "process_launcher"]
+             "spectrogen.models.autoencoder.method", "process_launcher"]
 
 _CONTEXT = None
 
@@ -165,11 +167,9 @@ def run_processes(world: int, workdir: Path, job: Callable[..., Any], *args: Any
                   watched: Optional[Path] = None) -> None:
     """Runs `job(*args)` in `world` processes joined as under torchrun; raises with a rank's traceback.
 
-    With `watched`, ranks other than 0 record any write under that folder, which fails the run.
-    A rank that fails ends the run (the others get FAILURE_GRACE_S to fail by themselves, then are
-    killed); a run still going after TIMEOUT_S fails with the Python stacks of its processes. When
-    rank 0 could not listen on the port picked for it (taken by another program in between), the
-    run, which had written nothing yet, is tried once more.
+    With `watched`, ranks other than 0 must not write under that folder. A failed rank ends the run
+    (the others get FAILURE_GRACE_S, then are killed); a run past TIMEOUT_S fails with its processes'
+    stacks. A run whose port was taken in between (EADDRINUSE: nothing written yet) is tried once more.
     """
     failure = _run_once(world, workdir, job, args, watched)
     if failure is not None and "EADDRINUSE" in failure:
@@ -185,62 +185,10 @@ def start_server() -> None:
 
 
 # --- jobs --------------------------------------------------------------------------------------------
-def _empty_files(folder: Path, names) -> list[Path]:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (folder / name).write_bytes(b"")
-    return [folder / name for name in names]
-
-
-def quick_plots(setattr: Callable[[Any, str, Any], None]) -> None:
-    """Replaces the run's figures, the trainer's and the method's own, with empty files of the same names
-    (for runs whose figures no test reads: drawing them is most of a tiny run's time).
-
-    The files are still written, by the same process at the same point, so a rank other than 0
-    that drew figures would still be caught writing in the run directory.
-    """
-    from spectrogen.models.autoencoder import method as autoencoder_method
-    from spectrogen.models.autoencoder.plots import SPECTROGRAM_COMPARISON, TRAINING_CURVES
-    from spectrogen.models.diffusion import plots as diffusion_plots
-    from spectrogen.training import plots, trainer
-
-    def trainer_figures(history, plots_dir, *args, **kwargs):
-        return _empty_files(plots_dir, plots.PLOT_NAMES)
-
-    def autoencoder_figures(run_root, *args, **kwargs):
-        return _empty_files(Path(run_root) / "plots", (TRAINING_CURVES, SPECTROGRAM_COMPARISON))
-
-    def diffusion_figures(plots_dir, *args, **kwargs):
-        return _empty_files(plots_dir, ("training_loss.png", "metrics_comparison.png"))
-
-    setattr(trainer, "write_plots", trainer_figures)
-    setattr(autoencoder_method, "write_run_outputs", autoencoder_figures)
-    setattr(diffusion_plots, "draw_diffusion_plots", diffusion_figures)
-
-
-@contextmanager
-def _patches():
-    """Yields a setattr whose changes are undone on leaving (train_job also runs in the test runner)."""
-    undo: list[tuple[Any, str, Any]] = []
-
-    def patch(owner: Any, name: str, value: Any) -> None:
-        undo.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, value)
-
-    try:
-        yield patch
-    finally:
-        for owner, name, value in reversed(undo):
-            setattr(owner, name, value)
-
-
 def train_job(config, resume=None, overrides=()) -> None:
     """Trains quietly, figures skipped (a process's job, also called in the test runner)."""
-    from spectrogen.training.api import train
-
-    with _patches() as patch:
-        quick_plots(patch)
+    with pytest.MonkeyPatch.context() as patch:  # undone after: the test runner calls it too
+        quick_figures(patch.setattr)
         train(config, resume=resume, overrides=list(overrides), quiet=True)
 
 
@@ -255,8 +203,6 @@ def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
     Example k of a global batch gets row k of a fixed table whether one process holds the whole
     batch or rank r holds rows r*B..(r+1)*B-1 of it, so both ways draw the same numbers.
     """
-    from spectrogen.models import gan_method
-
     table = torch.rand(64, 64, generator=torch.Generator().manual_seed(3)) * 2 - 1
     original_latent, original_penalty = gan_method.sample_latent, gan_method.gradient_penalty
 
@@ -272,12 +218,6 @@ def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
 
     setattr(gan_method, "sample_latent", latent)
     setattr(gan_method, "gradient_penalty", penalty)
-
-
-def train_with_fixed_randomness(config) -> None:
-    """`train_job` with the GAN's randomness fixed by `fixed_randomness`."""
-    fixed_randomness(setattr)
-    train_job(config)
 
 
 class _FixedDraws:
@@ -304,12 +244,10 @@ class _FixedDraws:
 def fixed_diffusion_draws(setattr: Callable[[Any, str, Any], None]) -> None:
     """Makes the diffusion step's timesteps and noise a function of each example's global position
     (see `_FixedDraws`; class dropout stays random: configure model.diffusion.class_dropout=0)."""
-    from spectrogen.models.diffusion import method as diffusion_method
-
     setattr(diffusion_method, "torch", _FixedDraws())
 
 
-def train_diffusion_with_fixed_draws(config) -> None:
-    """`train_job` with the diffusion step's randomness fixed by `fixed_diffusion_draws`."""
-    fixed_diffusion_draws(setattr)
+def train_with_fixed_draws(family: str, config) -> None:
+    """`train_job` with the randomness of the "gan" or "diffusion" step fixed by the functions above."""
+    {"gan": fixed_randomness, "diffusion": fixed_diffusion_draws}[family](setattr)
     train_job(config)

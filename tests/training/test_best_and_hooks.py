@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from spectrogen.training import api
-from spectrogen.training.api import train
+from spectrogen import api
+from spectrogen.api import train
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
 
+from common import epoch_rows
 from conftest import TinyMethod, tiny_config
 
 
@@ -22,7 +23,7 @@ def test_recorded_metrics_pick_the_best_checkpoint(tone_data, tmp_path, tiny_met
     def evaluation(trainer, epoch):
         trainer.record_checkpoint_metrics(epoch, {"fid": fid[epoch], "kid": 0.1 * epoch})
 
-    monkeypatch.setattr(api, "_evaluation_callbacks", lambda config: [evaluation])
+    monkeypatch.setattr(api, "build_callback", lambda config: evaluation)
     out = tmp_path / "run"
     train(tiny_config(tone_data, out, {"evaluation.eval_every": 1, "evaluation.best_metric": "fid"}), quiet=True)
     best = best_of(out)
@@ -35,7 +36,7 @@ def test_a_method_statistic_picks_the_best_checkpoint(tone_data, tmp_path, tiny_
     monkeypatch.setattr(TinyMethod, "best_statistic", "loss_d")
     out = tmp_path / "run"
     train(tiny_config(tone_data, out, {"training.epochs": 4}), quiet=True)
-    rows = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    rows = epoch_rows(out)
     lowest = min(rows, key=lambda row: row["loss_d"])
     best = best_of(out)
     assert best["epoch"] == lowest["epoch"]
@@ -53,7 +54,7 @@ def test_validation_split_reports_val_columns(tone_data, tmp_path, tiny_method, 
     monkeypatch.setattr(TinyMethod, "uses_validation", True)
     out = tmp_path / "run"
     train(tiny_config(tone_data, out, {"training.epochs": 2, "data.validation_fraction": 0.25}), quiet=True)
-    rows = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    rows = epoch_rows(out)
     assert all(row["val_loss"] is not None and row["val_loss"] > 0 for row in rows)
     # 36 training examples in batches of 8: 4 steps per epoch
     assert load_checkpoint(out / "checkpoints" / "final_model.tar")["trainer"]["global_step"] == 2 * 4

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import random
 
 import numpy as np
@@ -55,58 +54,10 @@ def test_leftover_temporary_file_from_a_killed_write_does_not_shadow_the_good_on
     assert ckpt.progress_of(ckpt.load_checkpoint(chosen)) == (4, 0)
 
 
-class _RunsCode:
-    """Unpickling this would call `open(marker, "w")`: the attack weights_only must refuse."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-@pytest.mark.parametrize("writer", ["torch", "pickle"])
-def test_pickle_carrying_code_is_refused_and_never_executed(tmp_path, writer):
-    marker = tmp_path / "code_ran"
-    path = tmp_path / "evil.tar"
-    payload = {"format": ckpt.FORMAT, "format_version": 1, "hook": _RunsCode(marker)}
-    if writer == "torch":
-        torch.save(payload, path)
-    else:
-        path.write_bytes(pickle.dumps(payload))
-    with pytest.raises(CheckpointError) as error:
-        ckpt.load_checkpoint(path)
-    assert str(path) in str(error.value)
-    assert "not executed" in str(error.value) or "other than tensors" in str(error.value)
-    assert not marker.exists()
-
-
-def test_truncated_foreign_and_empty_files_give_clear_errors(tmp_path):
-    whole = ckpt.save_checkpoint(make_checkpoint(1), tmp_path / "whole.tar").read_bytes()
-    cases = {"truncated.tar": (whole[: len(whole) // 2], "truncated"),
-             "notes.tar": (b"some text, not a checkpoint", "not a PyTorch checkpoint"),
-             "empty.tar": (b"", "truncated")}
-    for name, (content, expected) in cases.items():
-        (tmp_path / name).write_bytes(content)
-        with pytest.raises(CheckpointError, match=expected) as error:
-            ckpt.load_checkpoint(tmp_path / name)
-        assert name in str(error.value)
-    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "plain_torch.tar")
-    with pytest.raises(CheckpointError, match="not a spectrogen checkpoint"):
-        ckpt.load_checkpoint(tmp_path / "plain_torch.tar")
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
-        ckpt.load_checkpoint(tmp_path / "missing.tar")
-
-
-def test_checkpoint_of_another_model_or_newer_format_is_refused(tmp_path):
+def test_checkpoint_of_another_model_is_refused(tmp_path):
     path = ckpt.save_checkpoint(make_checkpoint(1, model="diffusion"), tmp_path / "diffusion.tar")
     with pytest.raises(CheckpointError, match="holds a diffusion model, not specgan"):
         ckpt.load_checkpoint(path, model="specgan")
-    newer = make_checkpoint(1)
-    newer["format_version"] = ckpt.FORMAT_VERSION + 1
-    ckpt.save_checkpoint(newer, tmp_path / "newer.tar")
-    with pytest.raises(CheckpointError, match="upgrade spectrogen"):
-        ckpt.load_checkpoint(tmp_path / "newer.tar")
 
 
 def test_random_states_round_trip_through_a_weights_only_file(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spectrogen.config import build_config
-from spectrogen.training.api import train
+from spectrogen.api import train
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.summary import summary_lines

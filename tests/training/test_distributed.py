@@ -1,12 +1,8 @@
 """Training in two processes (DDP over gloo on the CPU), started as `torchrun --nproc-per-node 2` would.
 
-The properties: two processes with batch B train exactly as one process with batch 2B (losses,
-gradient norms, gradients, weights) for each kind of model — the autoencoder, a GAN with WGAN-GP's
-double backward, a diffusion U-Net —, rank 1 writes nothing in the run directory, and a checkpoint
-resumes under another number of processes.
-
-The models are tiny and each run lasts a few steps: what costs time is starting processes, which come
-from a fork server that imported everything once (process_launcher.py).
+Two processes with batch B train exactly as one process with batch 2B (losses, gradient norms, gradients,
+weights) for the autoencoder, a GAN with WGAN-GP's double backward and a diffusion U-Net; rank 1 writes
+nothing in the run directory; a checkpoint resumes under another number of processes.
 """
 
 from __future__ import annotations
@@ -20,14 +16,14 @@ import pytest
 import torch
 
 from spectrogen.config import build_config
+from spectrogen.data.info import DataInfo
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import load_checkpoint
-from spectrogen.training.csv_log import CsvLog
-from spectrogen.data.info import DataInfo
 
+from common import epoch_rows, iteration_rows
 from conftest import tiny_config, tone_features, write_dataset
-from process_launcher import (available, fixed_diffusion_draws, fixed_randomness, quick_plots, run_processes,
-                              start_server, train_diffusion_with_fixed_draws, train_job, train_with_fixed_randomness)
+from process_launcher import (available, fixed_diffusion_draws, fixed_randomness, run_processes, start_server,
+                              train_job, train_with_fixed_draws)
 
 pytestmark = pytest.mark.skipif(not available(), reason="processes come from a fork server (POSIX only)")
 
@@ -65,10 +61,6 @@ def diffusion_config(data: Path, out: Path, batch: int):
 
 
 # --- what a run left ---------------------------------------------------------------------------------
-def iterations(out: Path, epoch: int) -> list[dict]:
-    return CsvLog(out / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
-
-
 def trained_parameters(checkpoint_path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Returns {network.parameter: (weight, Adam's running mean of its gradient)} of a checkpoint."""
     checkpoint = load_checkpoint(checkpoint_path)
@@ -84,7 +76,7 @@ def trained_parameters(checkpoint_path: Path) -> dict[str, tuple[torch.Tensor, t
 
 def assert_same_training(ours: Path, theirs: Path, keys: tuple[str, ...], epoch: int,
                          their_checkpoint: str = "final_model.tar") -> None:
-    mine, reference = iterations(ours, epoch), iterations(theirs, epoch)
+    mine, reference = iteration_rows(ours, epoch), iteration_rows(theirs, epoch)
     assert mine and [row["iteration"] for row in mine] == [row["iteration"] for row in reference]
     for row, expected in zip(mine, reference):
         for key in keys:
@@ -102,10 +94,6 @@ def assert_same_training(ours: Path, theirs: Path, keys: tuple[str, ...], epoch:
             torch.testing.assert_close(weight, expected_weight, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def epochs_written(out: Path) -> list[int]:
-    return [row["epoch"] for row in CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One process with batch 8 for two epochs, and two processes with batch 4 for the first epoch."""
@@ -114,9 +102,7 @@ def runs(tmp_path_factory):
     features, labels = tone_features(48)
     data = write_dataset(root / "data", features, labels, ["low", "mid", "high"])
     reference, two = root / "reference", root / "two"
-    with pytest.MonkeyPatch.context() as patch:
-        quick_plots(patch.setattr)
-        train_job(autoencoder_config(data, reference, batch=8, epochs=2))
+    train_job(autoencoder_config(data, reference, batch=8, epochs=2))
     run_processes(2, root, train_job, autoencoder_config(data, two, batch=4, epochs=1), watched=two)
     return SimpleNamespace(root=root, data=data, reference=reference, two=two)
 
@@ -125,8 +111,7 @@ def runs(tmp_path_factory):
 def test_two_processes_with_batch_b_train_as_one_process_with_batch_2b(runs):
     assert_same_training(runs.two, runs.reference, keys=("loss", "mse", "l1", "grad_norm"), epoch=1,
                          their_checkpoint="checkpoint_epoch_1.tar")
-    (row,), expected = CsvLog(runs.two / "epochs_statistics" / "epoch_statistics.csv").rows(), \
-        CsvLog(runs.reference / "epochs_statistics" / "epoch_statistics.csv").rows()[0]
+    (row,), expected = epoch_rows(runs.two), epoch_rows(runs.reference)[0]
     # the validation split is shared out between the processes and their figures added up
     assert row["val_loss"] == pytest.approx(expected["val_loss"], rel=1e-5)
     assert row["samples_per_s"] * row["step_time_ms"] / 1000 == pytest.approx(8, rel=1e-6)  # the global batch
@@ -135,9 +120,8 @@ def test_two_processes_with_batch_b_train_as_one_process_with_batch_2b(runs):
 def test_gradient_penalty_gradients_are_averaged_over_processes(runs, monkeypatch):
     one, two = runs.root / "gan-one", runs.root / "gan-two"
     fixed_randomness(monkeypatch.setattr)
-    quick_plots(monkeypatch.setattr)
     train_job(specgan_config(runs.data, one, batch=8))
-    run_processes(2, runs.root, train_with_fixed_randomness, specgan_config(runs.data, two, batch=4), watched=two)
+    run_processes(2, runs.root, train_with_fixed_draws, "gan", specgan_config(runs.data, two, batch=4), watched=two)
     # gradient norms are measured after the backward: those of the averaged gradients
     assert_same_training(two, one, epoch=1,
                          keys=("loss_d", "loss_g", "gp", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"))
@@ -146,11 +130,10 @@ def test_gradient_penalty_gradients_are_averaged_over_processes(runs, monkeypatc
 def test_diffusion_in_two_processes_trains_as_one_process_with_the_double_batch(runs, monkeypatch):
     one, two = runs.root / "diffusion-one", runs.root / "diffusion-two"
     fixed_diffusion_draws(monkeypatch.setattr)
-    quick_plots(monkeypatch.setattr)
     train_job(diffusion_config(runs.data, one, batch=8))
-    run_processes(2, runs.root, train_diffusion_with_fixed_draws, diffusion_config(runs.data, two, batch=4),
+    run_processes(2, runs.root, train_with_fixed_draws, "diffusion", diffusion_config(runs.data, two, batch=4),
                   watched=two)
-    rows = iterations(two, 1)
+    rows = iteration_rows(two, 1)
     assert len(rows) == 3 and all(math.isfinite(row["loss"]) and math.isfinite(row["grad_norm"]) for row in rows)
     assert_same_training(two, one, keys=("loss", "grad_norm"), epoch=1)
     assert (two / "samples" / "epoch_001.npy").is_file()  # rank 0's outputs (rank 1 wrote nothing there)
@@ -160,7 +143,7 @@ def test_a_two_process_checkpoint_resumes_in_one_process(runs):
     out = runs.root / "two-then-one"
     shutil.copytree(runs.two, out)
     train_job(None, resume=out, overrides=[("training.epochs", 2), ("training.batch_size", 8)])
-    assert epochs_written(out) == [1, 2]
+    assert [row["epoch"] for row in epoch_rows(out)] == [1, 2]
     assert_same_training(out, runs.reference, keys=("loss", "grad_norm"), epoch=2)
 
 
@@ -169,5 +152,5 @@ def test_a_one_process_checkpoint_resumes_in_two_processes(runs):
     shutil.copytree(runs.reference, out)
     run_processes(2, runs.root, train_job, None, out / "checkpoints" / "checkpoint_epoch_1.tar",
                   [("training.batch_size", 4)], watched=out)
-    assert epochs_written(out) == [1, 2]  # epoch 2's old rows were dropped, then written again
+    assert [row["epoch"] for row in epoch_rows(out)] == [1, 2]  # epoch 2's old rows were dropped, then written again
     assert_same_training(out, runs.reference, keys=("loss", "grad_norm"), epoch=2)

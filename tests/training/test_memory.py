@@ -7,17 +7,10 @@ import pytest
 import torch
 
 from spectrogen.training import data_loading
-from spectrogen.training.data_loading import TrainingData, open_dataset
 from spectrogen.training.distributed import Processes
 from spectrogen.training.row_reader import RowReader
 
-from conftest import tiny_config, tone_features, write_dataset
-
-
-def load(folder, tmp_path, processes=Processes(), **overrides):
-    config = tiny_config(folder, tmp_path / "run", overrides)
-    return TrainingData(open_dataset(config.data.path), config, torch.device("cpu"), validation=False,
-                        processes=processes)
+from conftest import tone_features, training_data as load, write_dataset
 
 
 def test_row_reader_returns_the_rows_asked_for_in_their_order(tmp_path):
@@ -50,7 +43,8 @@ def test_streamed_epochs_never_index_the_memory_map(tmp_path, monkeypatch):
     assert not data.on_device and seen.shape == (data.steps_per_epoch * 8, 1, 8, 8)
 
 
-def test_a_data_set_that_fits_is_held_on_the_device_and_one_that_does_not_is_streamed(tmp_path, monkeypatch):
+def test_a_data_set_that_fits_is_held_on_the_device_and_one_that_does_not_is_streamed_as_the_same_batches(
+        tmp_path, monkeypatch):
     features, labels = tone_features(40)
     folder = write_dataset(tmp_path / "data", features, labels, ["a", "b", "c"])
     held = load(folder, tmp_path)

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-from spectrogen.training.api import train
+from spectrogen.api import train
 from spectrogen.training.checkpoint import load_checkpoint
-from spectrogen.training.csv_log import CsvLog
 
+from common import assert_same_weights, epoch_rows, iteration_rows
 from conftest import tiny_config
-
-
-def epoch_rows(out):
-    return CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
-
-
-def final_weights(out):
-    return load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["networks"]
 
 
 def assert_same_training(resumed_out, reference_out, keys=("loss_g", "loss_d", "grad_norm_g")):
@@ -28,10 +19,7 @@ def assert_same_training(resumed_out, reference_out, keys=("loss_g", "loss_d", "
     for mine, theirs in zip(resumed, reference):
         for key in keys:
             assert mine[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), (mine["epoch"], key)
-    ours, theirs = final_weights(resumed_out), final_weights(reference_out)
-    for network in theirs:
-        for name, tensor in theirs[network].items():
-            torch.testing.assert_close(ours[network][name], tensor, rtol=1e-6, atol=1e-7)
+    assert_same_weights(resumed_out, reference_out, rtol=1e-6, atol=1e-7)
 
 
 @pytest.fixture
@@ -47,7 +35,7 @@ def test_run_stopped_at_epoch_k_resumes_to_the_same_losses(tone_data, tmp_path, 
     train(tiny_config(tone_data, out, {"training.epochs": 2}), quiet=True)
     assert train(None, resume=out, overrides=[("training.epochs", 3)], quiet=True) == out
     assert_same_training(out, reference_run)
-    iterations = CsvLog(out / "single_epochs_statistics" / "epoch_3" / "epoch_3_iterations.csv").rows()
+    iterations = iteration_rows(out, 3)
     assert [row["iteration"] for row in iterations] == [2, 4, 6]
 
 

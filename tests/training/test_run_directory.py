@@ -1,30 +1,11 @@
-"""The run directory: refusing to reuse a run, clearing only what a run writes, rewinding for resume."""
+"""The run directory: rewinding for resume, samples files (refusals and --overwrite: tests/reliability)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from spectrogen.errors import OverwriteError
-from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.csv_log import CsvLog
-
-
-def test_a_folder_holding_a_run_is_refused_and_overwrite_keeps_unrelated_files(tmp_path):
-    run = RunDirectory(tmp_path / "out")
-    run.root.mkdir()
-    (run.root / "my_notes.txt").write_text("keep me")
-    assert not run.holds_run()
-    run.refuse_existing()  # a folder with other files is fine
-    run.create()
-    run.write_config({"name": "x"})
-    assert run.holds_run()
-    with pytest.raises(OverwriteError, match="--resume") as error:
-        run.refuse_existing()
-    assert str(run.root) in str(error.value)
-    run.clear_run()
-    assert not run.holds_run()
-    assert (run.root / "my_notes.txt").read_text() == "keep me"
+from spectrogen.training.run_directory import RunDirectory
 
 
 def test_rewind_forgets_rows_and_files_after_the_resumed_point(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from spectrogen.cli.main import main
 from spectrogen.config import load_config
 from spectrogen.training.small_data import (AUGMENT_BELOW, CONDITIONAL_RECIPE, MIN_STEPS, SMALL_DATA, SMALL_GAN_RECIPE,
-                                            describe, small_batch, small_data_overrides, warnings)
+                                            describe, resolve_settings, small_batch, small_data_overrides, warnings)
 
 from conftest import tone_features, write_dataset
 
@@ -46,6 +46,27 @@ def test_a_few_dozen_examples_get_the_gan_recipe_that_learned_twenty_phrases():
     assert not set(SMALL_GAN_RECIPE) & set(diffusion)
 
 
+class Twenty:
+    """What `resolve_settings` reads of a data set: 20 spectrograms of 64x64 made from audio."""
+
+    shape, metadata = (64, 64), {"source": {"kind": "audio"}}
+
+    def __len__(self):
+        return 20
+
+
+def test_each_choice_is_recorded_as_its_step_and_a_named_preset_is_kept():
+    config = load_config("default", [("model.name", "specgan")])
+    chosen, notes = resolve_settings(config, Twenty(), given={"model.name"}, device="cpu")
+    steps = chosen.resolved_from
+    assert list(steps)[-3:] == ["data set", "fast GAN recipe", "small data"]
+    assert set(steps["fast GAN recipe"]) <= set(SMALL_GAN_RECIPE) and "training.batch_size" in steps["small data"]
+    assert (chosen.model.image_size, chosen.training.loss, chosen.training.batch_size) == (64, "hinge", 4)
+    assert any("small data set" in note for note in notes)
+    # a named preset or a file is the user's choice: nothing is chosen for it, what goes wrong is still said
+    assert resolve_settings(config, Twenty(), given=None, device="cpu") == (config, warnings(config, 20))
+
+
 def test_a_short_run_without_augmentation_is_warned_about_once():
     config = load_config("default", [("training.epochs", 60), ("training.batch_size", 4)])
     lines = warnings(config, 20)
@@ -64,6 +85,7 @@ def test_train_on_twenty_examples_with_no_batch_flag_runs_and_ends_with_a_summar
     saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
     assert saved["training"]["batch_size"] == 4 and saved["training"]["diffaugment"] == ["translation", "cutout"]
     assert saved["training"]["epochs"] == 2  # given on the command line: kept, and warned about
+    assert list(saved["resolved_from"])[-2:] == ["fast GAN recipe", "small data"]
     assert printed.count("is a small data set") == 1 and "10 steps" in printed
     # the summary: what was trained, how long, where the report is, how to continue
     assert "done: trained 2 of 2 epochs in 0 min" in printed

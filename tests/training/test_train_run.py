@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from spectrogen.training.api import seed_everything, train
+from spectrogen.api import seed_everything, train
 from spectrogen.training.checkpoint import load_checkpoint
-from spectrogen.training.csv_log import CsvLog
 from spectrogen.data.info import DataInfo
 
+from common import epoch_rows, iteration_rows
 from conftest import TinyMethod, tiny_config, tone_features
 
 
@@ -40,7 +40,7 @@ def test_statistics_files_hold_one_row_per_epoch_and_interval(tone_data, tmp_pat
     out = tmp_path / "run"
     config = tiny_config(tone_data, out, {"training.epochs": 2, "output.log_every": 2})
     train(config, quiet=True)
-    rows = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
+    rows = epoch_rows(out)
     assert [row["epoch"] for row in rows] == [1, 2]
     for key in ("loss_g", "loss_d", "grad_norm_g", "lr_generator", "lr_critic", "seconds", "samples_per_s",
                 "step_time_ms", "cpu_percent", "rss_mb", "peak_memory_mb", "nan_events", "diversity_ratio"):
@@ -49,7 +49,7 @@ def test_statistics_files_hold_one_row_per_epoch_and_interval(tone_data, tmp_pat
         assert row["samples_per_s"] * row["step_time_ms"] / 1000 == pytest.approx(8, rel=1e-6)
         assert row["seconds"] >= 6 * row["step_time_ms"] / 1000
     steps = 48 // 8  # no validation split: the tiny method does not ask for one
-    iterations = CsvLog(out / "single_epochs_statistics" / "epoch_2" / "epoch_2_iterations.csv").rows()
+    iterations = iteration_rows(out, 2)
     assert [row["iteration"] for row in iterations] == list(range(2, steps + 1, 2))
     # the epoch mean is the mean of the interval means (equal-sized intervals)
     assert rows[1]["loss_g"] == pytest.approx(np.mean([row["loss_g"] for row in iterations]), rel=1e-9)
@@ -105,27 +105,14 @@ def test_dry_run_prints_parameter_counts_and_writes_nothing(tone_data, tmp_path,
     assert not out.exists()
 
 
-def test_overwrite_replaces_a_run_and_training_is_deterministic(tone_data, tmp_path, tiny_method, quick_plots):
-    out = tmp_path / "run"
-    config = tiny_config(tone_data, out, {"training.epochs": 2})
-    train(config, quiet=True)
-    first = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
-    weights = load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["networks"]["generator"]
-    train(config, overwrite=True, quiet=True)
-    second = CsvLog(out / "epochs_statistics" / "epoch_statistics.csv").rows()
-    again = load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["networks"]["generator"]
-    assert [r["loss_g"] for r in first] == [r["loss_g"] for r in second]
-    assert all(torch.equal(weights[k], again[k]) for k in weights)
-
-
 def test_streaming_the_data_set_trains_to_the_same_numbers_as_holding_it(tone_data, tmp_path, tiny_method,
                                                                          quick_plots):
     held, streamed = tmp_path / "held", tmp_path / "streamed"
     train(tiny_config(tone_data, held, {"training.epochs": 2, "data.on_device": "always"}), quiet=True)
     train(tiny_config(tone_data, streamed, {"training.epochs": 2, "data.on_device": "never",
                                             "data.num_workers": 1}), quiet=True)
-    a = CsvLog(held / "epochs_statistics" / "epoch_statistics.csv").rows()
-    b = CsvLog(streamed / "epochs_statistics" / "epoch_statistics.csv").rows()
+    a = epoch_rows(held)
+    b = epoch_rows(streamed)
     # both normalise the same values elementwise (no reduction): the same batches, so the same steps
     for key in ("loss_g", "loss_d", "grad_norm_g"):
         assert [row[key] for row in a] == pytest.approx([row[key] for row in b], rel=1e-6)

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from spectrogen.errors import InputError
-from spectrogen.paths import check_folder_path
+from spectrogen.sampling.convert import convert
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectrogen.sampling.convert import convert  # matplotlib and torch only when converting
-
-    if args.out:  # checked before any image is made
-        check_folder_path(args.out, "--out")
     report = convert(args.path, batch=args.batch_convert, mode=args.mode, fmt=args.fmt, quality=args.quality,
                      colormap=args.colormap, out_dir=args.out, overwrite=args.overwrite)
     for source, why in report.skipped:

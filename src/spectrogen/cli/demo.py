@@ -7,22 +7,22 @@ Examples:
   spectrogen demo --device cuda                # on a GPU
 
 Nothing is downloaded: the data are engine-like sounds synthesised on the spot (four engine types,
-64 clips each, 64x64 spectrograms). Training runs 200 epochs (about 2.5 minutes on an idle 2-core
-laptop, more with one core busy: it trains on the cores other work leaves free); --minutes is a safety
-net that stops it with a checkpoint (`spectrogen train --resume OUT/run` continues it). At the end
-the samples are compared with the real sounds (Inception score, precision, recall, diversity) and a
-one-line verdict is printed; the figures are kept in OUT/demo.json and OUT/run/evaluation/. An OUT folder that is not empty is refused unless --overwrite, which
-replaces only what a demo writes there (data/, run/, samples/, demo.json).
+64 clips each, 64x64 spectrograms). Training runs 200 epochs (a few minutes on a 2-core laptop, on the
+cores other work leaves free); --minutes is a safety net that stops it with a checkpoint (`spectrogen
+train --resume OUT/run` continues it). The samples are then compared with the real sounds and a
+one-line verdict is printed; the figures are kept in OUT/demo.json and OUT/run/evaluation/. An OUT
+folder that is not empty is refused unless --overwrite, which replaces only what a demo writes there
+(data/, run/, samples/, demo.json).
 """
 
 from __future__ import annotations
 
 import argparse
 
+from spectrogen.demo import DEFAULT_MINUTES, DEFAULT_OUT, DEMO_MODELS, run_demo, summary_lines
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from spectrogen.demo import DEFAULT_MINUTES, DEFAULT_OUT, DEMO_MODELS
-
     parser.add_argument("--out", "--output-dir", dest="out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"folder for the data set, the run and the samples (default {DEFAULT_OUT}/)")
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, metavar="M",
@@ -37,8 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectrogen.demo import run_demo, summary_lines
-
     result = run_demo(args.out, minutes=args.minutes, model=args.model, device=args.device,
                       overwrite=args.overwrite, quiet=args.quiet, seed=args.seed, log=lambda line: print(line, flush=True))
     print("\n".join(summary_lines(result)))

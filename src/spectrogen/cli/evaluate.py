@@ -29,7 +29,13 @@ import sys
 from pathlib import Path
 
 from spectrogen.errors import ConfigError, OverwriteError, UsageError
+from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint, evaluate_sample_file
+from spectrogen.metrics.classifier import save_classifier
+from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier_on_dataset
+from spectrogen.metrics.evaluate import parse_metrics
+from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
 from spectrogen.paths import check_file_path, check_folder_path
+from spectrogen.training.device import resolve_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,9 +90,6 @@ def _log(line: str) -> None:
 
 
 def _train_classifier(args: argparse.Namespace) -> int:
-    from spectrogen.metrics.classifier import save_classifier
-    from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier_on_dataset
-
     if not args.out:
         raise UsageError("--train-classifier needs --out CLASSIFIER.pt, the file to write")
     out = check_file_path(args.out, "--out")
@@ -107,8 +110,6 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 
 def _device(name: str) -> str:
-    from spectrogen.training.device import resolve_device
-
     try:
         return str(resolve_device(name))
     except ConfigError as exc:
@@ -139,10 +140,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--data DATA is required: the data set to compare with")
     if args.n < 2:
         raise UsageError(f"--n {args.n}: the metrics compare sets, ask for at least 2 samples")
-    from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint, evaluate_sample_file
-    from spectrogen.metrics.evaluate import parse_metrics
-    from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
-
     metrics = parse_metrics(args.metrics)  # checked before anything slow
     out = check_folder_path(_default_out(args), "--out")
     if (out / METRICS_FILE).exists() and not args.overwrite:

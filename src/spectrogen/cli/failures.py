@@ -39,10 +39,7 @@ def describe_os_error(error: OSError) -> tuple[str, int]:
 
 
 def quiet_library_warnings() -> None:
-    """Hides the warnings numpy, torch and other libraries print about their own internals.
-
-    They name lines of library code and nothing the user can change; `--debug` shows them.
-    """
+    """Hides the warnings libraries print about their own internals, which the user cannot change (see --debug)."""
     for module in ("numpy", "torch", "scipy", "sklearn", "librosa", "matplotlib", "PIL", "soundfile",
                    "pydantic", "numba", "tensorboard"):
         warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")

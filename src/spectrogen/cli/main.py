@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Optional
 
 from spectrogen import __version__
 from spectrogen.cli.failures import describe_os_error, print_error, quiet_library_warnings
@@ -22,9 +23,13 @@ COMMANDS = {
     "report": ("spectrogen.cli.report", "(re)write report.html of a run directory"),
     "demo": ("spectrogen.cli.demo", "build the built-in data set, train briefly, sample and write a report"),
 }
+DEBUG_HELP = "show the full traceback of an error and the libraries' warnings"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Optional[list[str]] = None) -> argparse.ArgumentParser:
+    """Returns the parser of `argv`: only the sub-command it names is imported (each pulls in torch)."""
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     parser = argparse.ArgumentParser(
         prog="spectrogen",
         description="Generative models of audio spectrograms: prepare data, train, sample, listen, evaluate.",
@@ -32,30 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
         "Start with `spectrogen demo` to see a whole run on built-in data.",
     )
     parser.add_argument("--version", action="version", version=f"spectrogen {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error and the libraries' warnings "
-                             "(also SPECTROGEN_DEBUG=1)")
+    parser.add_argument("--debug", action="store_true", help=f"{DEBUG_HELP} (also SPECTROGEN_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        command = sub.add_parser(
-            name,
-            help=help_text,
-            description=(module.__doc__ or help_text).strip(),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        command = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
         # accepted after the sub-command too; SUPPRESS keeps a --debug given before it
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show the full traceback of an error and the libraries' warnings")
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
         command.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     debug = args.debug or os.environ.get("SPECTROGEN_DEBUG", "") not in ("", "0")
     if not debug:
         quiet_library_warnings()

@@ -10,15 +10,11 @@ Examples:
   spectrogen prepare builtin:digits --out data/digits            # scikit-learn's digits, 32x32
 
 SRC is a folder (or one file). With sub-folders, the first-level sub-folder is each file's class.
-Recordings (wav, flac, ogg, mp3, aiff; any sample rate and channel count) are resampled and mixed to
-mono. One-shots (median file at most one window, or a quarter under half a window: drum hits, spoken words) give one
-example per file, from the sound's onset, zero-padded or cut to the window (--slicing onset); longer
-recordings are cut into windows of the representation's length every --window-hop seconds
-(--slicing windows, at most --max-windows-per-file of each); a window running past the end is
-zero-padded when at least half of it is audio (--short pad) and dropped otherwise, and examples
-quieter than --silence-db dBFS are dropped. The summary says which slicing was used and why. CSV, PNG and .npy files are
-stored as they are (row 0 = lowest frequency; PNGs are flipped since their top row is the highest).
-Files that cannot be used are skipped and listed at the end; the source is never modified.
+Recordings (wav, flac, ogg, mp3, aiff; any sample rate and channel count) are resampled, mixed to
+mono and sliced as the "recordings" options below say; the summary says which slicing was used and
+why. CSV, PNG and .npy files are stored as they are (row 0 = lowest frequency; PNGs are flipped
+since their top row is the highest). Files that cannot be used are skipped and listed at the end;
+the source is never modified.
 """
 
 from __future__ import annotations
@@ -26,20 +22,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from spectrogen.errors import UsageError
+from spectrogen.data import prepare
+from spectrogen.data.options import MAX_EXAMPLE_BINS, MAX_EXAMPLE_SAMPLES, SIZE_LIMITS
 
 # flag -> Representation field
-REPRESENTATION_FLAGS = {
-    "sample_rate": "sample_rate",
-    "n_fft": "n_fft",
-    "win_length": "win_length",
-    "hop": "hop_length",
-    "n_mels": "n_mels",
-    "fmin": "fmin",
-    "fmax": "fmax",
-    "frames": "frames",
-    "log": "log",
-}
+REPRESENTATION_FLAGS = {"sample_rate": "sample_rate", "n_fft": "n_fft", "win_length": "win_length", "hop": "hop_length",
+                        "n_mels": "n_mels", "fmin": "fmin", "fmax": "fmax", "frames": "frames", "log": "log"}
 
 
 def _silence(text: str) -> float:
@@ -78,27 +66,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes decoding recordings (default 1: decode in the main process, "
                              "with read-ahead threads); the data set is the same either way")
 
-    # the bounds are spectrogen.data.options.SIZE_LIMITS (not imported here: it would load torch)
+    bounds = {field: f"{low} to {high}" for field, (_, low, high) in SIZE_LIMITS.items()}
     rep = parser.add_argument_group(
         "representation (how audio becomes features)",
-        "Sizes are bounded so that a typo is refused before any file is read: besides each flag's\n"
-        "range, one example may span at most 8388608 samples (--frames x --hop) and 16777216 STFT\n"
-        "values ((--n-fft / 2 + 1) x --frames).")
+        f"Sizes are bounded so that a typo is refused before any file is read: besides each flag's\n"
+        f"range, one example may span at most {MAX_EXAMPLE_SAMPLES} samples (--frames x --hop) and "
+        f"{MAX_EXAMPLE_BINS} STFT\nvalues ((--n-fft / 2 + 1) x --frames).")
     rep.add_argument("--representation", metavar="NAME", choices=["specgan", "mel", "autoencoder"],
                      help="specgan (16 kHz, 128x128 log STFT), mel (log-mel) or autoencoder "
                           "(16 kHz, 128 mels x 256 frames); default: specgan for audio, autoencoder for "
                           "MUSDB18, the files' own size for CSV/PNG/NPY")
-    rep.add_argument("--sample-rate", type=int, metavar="HZ", help="1 to 768000")
-    rep.add_argument("--n-fft", type=int, help="FFT length in samples, 2 to 65536")
+    rep.add_argument("--sample-rate", type=int, metavar="HZ", help=bounds["sample_rate"])
+    rep.add_argument("--n-fft", type=int, help=f"FFT length in samples, {bounds['n_fft']}")
     rep.add_argument("--win-length", type=int)
     rep.add_argument("--hop", type=int, metavar="SAMPLES", help="STFT hop length")
-    rep.add_argument("--n-mels", type=int, help="mel bands, 1 to 2048")
+    rep.add_argument("--n-mels", type=int, help=f"mel bands, {bounds['n_mels']}")
     rep.add_argument("--fmin", type=float, metavar="HZ")
     rep.add_argument("--fmax", type=float, metavar="HZ")
-    rep.add_argument("--frames", type=int, help="frames per example (sets the window length), 1 to 16384")
+    rep.add_argument("--frames", type=int, help=f"frames per example (sets the window length), {bounds['frames']}")
     rep.add_argument("--log", choices=["log_eps", "log1p", "db"], help="log compression of magnitudes")
     rep.add_argument("--image-size", type=_size, metavar="H[xW]",
-                     help="resize each example to H x W, each side 1 to 2048")
+                     help=f"resize each example to H x W, each side {bounds['image_size']}")
 
     cut = parser.add_argument_group("recordings")
     cut.add_argument("--slicing", choices=["auto", "onset", "windows"], default="auto",
@@ -128,15 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # imported here so that building the command line does not load torch and the decoders
-    from spectrogen.data import prepare
-
     settings = {field: getattr(args, flag) for flag, field in REPRESENTATION_FLAGS.items()
                 if getattr(args, flag) is not None}
     if args.image_size is not None:
         settings["image_size"] = args.image_size
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"--limit {args.limit}: use a positive number")
     options = {}  # flags left out keep the library's defaults
     if args.silence_db is not None:
         options["silence_db"] = args.silence_db

@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from spectrogen.report.reconstruction import reconstruct
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .tar file from an autoencoder run's checkpoints/ folder")
@@ -40,8 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectrogen.models.autoencoder.reconstruct import reconstruct
-
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
     report = reconstruct(args.checkpoint, args.source, args.out, n=args.n, griffin_lim_iters=args.griffin_lim_iters,
                          overwrite=args.overwrite, device=args.device, batch_size=args.batch_size, log=log)

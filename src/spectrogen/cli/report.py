@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 
+from spectrogen.report import write_report
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (the --output-dir of `spectrogen train`)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectrogen.report import write_report
-
     path = write_report(args.run_dir)
     print(f"wrote {path}")
     print(f"open it in a browser: file://{path.resolve()}")

@@ -8,23 +8,21 @@ Examples:
   spectrogen sample specgan.tar --n 64 --out out/ --truncation 0.5 --griffin-lim-iters 64
 
 Only the sampling networks are loaded (the EMA generator when training kept one), with
-weights_only=True: a file that carries code is refused, never run. samples.npy holds (N, 1, H, W)
-in the data's normalised range; .wav files are the spectrograms denormalised and inverted (mel ->
+weights_only=True: a file that carries code is refused, never run. samples.npy holds (N, 1, H, W) in
+the data's normalised range; .wav files are the spectrograms denormalised and inverted (mel ->
 linear, a phase integrated from the magnitude (PGHI), then fast Griffin-Lim). They keep the level
 the spectrogram implies, which is the level of the recordings the model learned from (`prepare`
 never rescales audio), so that generated and real clips compare; a clip that would clip is turned
-down to -1 dBFS. --loudness rms sets every clip's RMS to -20 dBFS instead, --loudness peak its
-robust peak to -1 dBFS; sampling.json records the mode and each file's RMS. --truncation applies to GANs only (normal
-latents: components beyond |T| are redrawn; uniform latents: clamped); diffusion ignores it.
-Samples are made and written --batch-size at a time, so memory holds one batch however large --n
-is (at most 10 million): images and .wav files appear as each batch is done, samples.npy grows under
-a hidden temporary name and gets its name when whole, and sampling.json is written last. Images
-share the colour scale of the first batch; grid.png shows the first 64 samples. For GANs and
-autoencoders a seed gives the same samples whatever --batch-size, and the first N of 2N samples are
-those of N (unconditional models, or one --class).
---out must be a folder or a path where one can be made; files already in it are never replaced
-unless --overwrite, and then only files with the run's own names (samples.npy, sampling.json,
-labels.npy, grid.png, sample_01.png, ...).
+down to -1 dBFS; sampling.json records the --loudness mode and each file's RMS. --truncation applies
+to GANs only (normal latents: components beyond |T| are redrawn; uniform latents: clamped). Samples
+are made and written --batch-size at a time, so memory holds one batch however large --n is: images
+and .wav files appear as each batch is done, samples.npy grows under a hidden temporary name and
+gets its name when whole, and sampling.json is written last. Images share the colour scale of the
+first batch; grid.png shows the first 64 samples. For GANs and autoencoders a seed gives the same
+samples whatever --batch-size, and the first N of 2N samples are those of N (unconditional models,
+or one --class). --out must be a folder or a path where one can be made; files already in it are
+never replaced unless --overwrite, and then only files with the run's own names (samples.npy,
+sampling.json, labels.npy, grid.png, sample_01.png, ...).
 """
 
 from __future__ import annotations
@@ -32,11 +30,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from spectrogen.sampling.audio import DEFAULT_LOUDNESS, LOUDNESS_MODES
+from spectrogen.sampling.generate import set_diffusion_sampling
+from spectrogen.sampling.load import load_generator
+from spectrogen.sampling.outputs import write_samples
+from spectrogen.spectral.griffin_lim import PHASE_INITS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from spectrogen.sampling.audio import DEFAULT_LOUDNESS, LOUDNESS_MODES
-    from spectrogen.spectral.griffin_lim import PHASE_INITS
-
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .tar file from a run's checkpoints/ folder")
     parser.add_argument("--n", type=int, default=16, help="number of samples (default 16, at most 10 million)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.npy, images and .wav files")
@@ -68,19 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectrogen.sampling.generate import set_diffusion_sampling
-    from spectrogen.sampling.load import load_generator
-    from spectrogen.sampling.outputs import check_count, check_out_dir, parse_formats, write_samples
-
-    # checked before the (slow) model load
-    formats = parse_formats(args.formats)
-    check_count(args.n)
-    check_out_dir(args.out)
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
     model = load_generator(args.checkpoint, device=args.device)
     set_diffusion_sampling(model, sampler=args.sampler, steps=args.steps, eta=args.eta,
                            guidance_scale=args.guidance_scale)
-    result = write_samples(model, args.out, args.n, class_choice=args.class_choice, formats=formats,
+    result = write_samples(model, args.out, args.n, class_choice=args.class_choice, formats=args.formats,
                            seed=args.seed, truncation=args.truncation, batch_size=args.batch_size,
                            griffin_lim_iters=args.griffin_lim_iters, overwrite=args.overwrite,
                            loudness=args.loudness, phase_init=args.phase_init, log=log)

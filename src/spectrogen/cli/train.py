@@ -16,28 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from spectrogen.api import train
 from spectrogen.config import config_to_dict, load_config, parse_override
 from spectrogen.errors import UsageError
+from spectrogen.training.distributed import environment_processes
+from spectrogen.training.summary import summary_lines
 
 # flag -> dotted configuration key
-OVERRIDE_FLAGS = {
-    "epochs": "training.epochs",
-    "batch_size": "training.batch_size",
-    "learning_rate": "training.learning_rate",
-    "image_size": "model.image_size",
-    "image_width": "model.image_width",
-    "features_g": "model.features_g",
-    "features_d": "model.features_d",
-    "device": "training.device",
-    "output_dir": "output.output_dir",
-    "model": "model.name",
-    "data": "data.path",
-    "seed": "training.seed",
-}
+OVERRIDE_FLAGS = {"epochs": "training.epochs", "batch_size": "training.batch_size",
+                  "learning_rate": "training.learning_rate", "image_size": "model.image_size",
+                  "image_width": "model.image_width", "features_g": "model.features_g",
+                  "features_d": "model.features_d", "device": "training.device", "output_dir": "output.output_dir",
+                  "model": "model.name", "data": "data.path", "seed": "training.seed"}
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds --config, the override flags and --set (shared with `demo`)."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
                         help="preset name (default, test, template) or a JSON file; default: default")
     group = parser.add_argument_group("overrides (each sets one configuration field)")
@@ -57,42 +50,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int)
     group.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="set any configuration field, e.g. --set training.loss=hinge (repeatable)")
-
-
-def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
-    """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for."""
-    settings = [(text, *parse_override(text)) for text in args.settings]
-    flags = [(flag, key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
-             if getattr(args, flag, None) is not None]
-    refuse_conflicting_flags(settings, flags)
-    return [(key, value) for _, key, value in settings] + [(key, value) for _, key, value in flags]
-
-
-def refuse_conflicting_flags(settings: list[tuple[str, str, object]], flags: list[tuple[str, str, object]]) -> None:
-    """Raises UsageError, naming both, when a flag and a --set give one field different values.
-
-    `settings` holds (--set text, dotted key, value), `flags` (flag name, dotted key, value). Without this
-    the flag would win silently, whatever order they were given in.
-    """
-    for flag, key, value in flags:
-        for text, set_key, set_value in settings:
-            if set_key == key and not _same_value(value, set_value):
-                raise UsageError(f"--{flag.replace('_', '-')} {value} and --set {text} give {key} two values; "
-                                 f"give it once")
-
-
-def _same_value(flag_value: object, set_value: object) -> bool:
-    """Returns whether a flag's value and a --set value (read as JSON when it could be) are the same setting."""
-    return flag_value == set_value or str(flag_value) == str(set_value)
-
-
-def config_from_args(args: argparse.Namespace):
-    """Returns the validated configuration that the flags of `args` describe."""
-    return load_config(args.config, overrides_from_args(args))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser)
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
                            help="continue a run from its latest checkpoint (its saved configuration is used)")
@@ -105,31 +62,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
 
 
+def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for."""
+    settings = [(text, *parse_override(text)) for text in args.settings]
+    flags = [(flag, key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
+             if getattr(args, flag, None) is not None]
+    refuse_conflicting_flags(settings, flags)
+    return [(key, value) for _, key, value in settings] + [(key, value) for _, key, value in flags]
+
+
+def refuse_conflicting_flags(settings: list[tuple[str, str, object]], flags: list[tuple[str, str, object]]) -> None:
+    """Raises UsageError, naming both, when a flag and a --set give one field different values (else the flag
+    would win silently); `settings` holds (--set text, dotted key, value), `flags` (flag name, dotted key, value)."""
+    for flag, key, value in flags:
+        for text, set_key, set_value in settings:
+            # a --set value is read as JSON when it can be: "5" and 5 are one setting
+            if set_key == key and value != set_value and str(value) != str(set_value):
+                raise UsageError(f"--{flag.replace('_', '-')} {value} and --set {text} give {key} two values; "
+                                 f"give it once")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         args.settings.append("output.tensorboard=true")
+    overrides = overrides_from_args(args)
     if args.print_config:
-        print(json.dumps(config_to_dict(config_from_args(args)), indent=2))
+        print(json.dumps(config_to_dict(load_config(args.config, overrides)), indent=2))
         return 0
     if args.resume:
         # the run's saved configuration is used; flags given here (e.g. more --epochs) are applied to it
-        overrides = overrides_from_args(args)
-        from spectrogen.training.api import train
-
         root = train(None, resume=args.resume, overrides=overrides, dry_run=args.dry_run, quiet=args.quiet)
     else:
-        config = config_from_args(args)
-        from spectrogen.training.api import train
-
         # the default preset's values are defaults a small data set may change; a named preset or a
         # configuration file is the user's choice
-        chosen = args.config not in (None, "default")
-        given = None if chosen else {key for key, _ in overrides_from_args(args)}
-        root = train(config, overwrite=args.overwrite, dry_run=args.dry_run, quiet=args.quiet, fit_to_data=given)
-    from spectrogen.training.distributed import environment_processes
-
+        given = None if args.config not in (None, "default") else {key for key, _ in overrides}
+        root = train(load_config(args.config, overrides), overwrite=args.overwrite, dry_run=args.dry_run,
+                     quiet=args.quiet, fit_to_data=given)
     if not args.dry_run and environment_processes().is_main:
-        from spectrogen.training.summary import summary_lines
-
         print("\n".join(summary_lines(root)), flush=True)
     return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from spectrogen.config.resolve import resolve
+from spectrogen.config.resolve import record, resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError
 
@@ -17,64 +18,18 @@ from spectrogen.errors import ConfigError
 PRESETS = ("default", "test", "template", "autoencoder", "digits")
 
 
+# a JSON string (kept as it is), else a comment or a comma before a closing bracket (dropped)
+_STRING = r'"(?:\\.|[^"\\])*(?:"|\\?\Z)'
+_COMMENT = re.compile(_STRING + r"|//[^\n]*|/\*.*?(?:\*/|\Z)", re.S)
+_TRAILING_COMMA = re.compile(_STRING + r"|,(?=\s*[}\]])", re.S)
+
+
 def strip_json_comments(text: str) -> str:
     """Returns `text` without // line comments, /* block */ comments and trailing commas, strings untouched."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        c = text[i]
-        if in_string:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_string = False
-            i += 1
-        elif c == '"':
-            in_string = True
-            out.append(c)
-            i += 1
-        elif text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(c)
-            i += 1
-    cleaned = "".join(out)
-    return _drop_trailing_commas(cleaned)
+    def keep_strings(match: re.Match) -> str:
+        return match.group() if match.group().startswith('"') else ""
 
-
-def _drop_trailing_commas(text: str) -> str:
-    out: list[str] = []
-    in_string = False
-    for i, c in enumerate(text):
-        if in_string:
-            if c == '"' and not _escaped(text, i):
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "}]":
-            j = len(out) - 1
-            while j >= 0 and out[j].isspace():
-                j -= 1
-            if j >= 0 and out[j] == ",":
-                del out[j]
-        out.append(c)
-    return "".join(out)
-
-
-def _escaped(text: str, i: int) -> bool:
-    backslashes = 0
-    while i > 0 and text[i - 1] == "\\":
-        backslashes += 1
-        i -= 1
-    return backslashes % 2 == 1
+    return _TRAILING_COMMA.sub(keep_strings, _COMMENT.sub(keep_strings, text))
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -95,32 +50,42 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def preset_path(name: str):
-    """Returns the packaged file of a preset (`default`, `test` or `template`)."""
-    folder = resources.files("spectrogen.config") / "presets"
-    for suffix in (".json", ".jsonc"):
-        candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}, or give a path to a JSON file")
-
-
-def load_raw(config: str | Path | None) -> dict[str, Any]:
-    """Returns the raw mapping of a preset name, a file path, or the `default` preset when None."""
-    if config is None:
-        config = "default"
+def load_raw(config: str | Path | None = None) -> dict[str, Any]:
+    """Returns the raw mapping of a preset name, a file path, or the `default` preset when None; its
+    resolved_from records which (`preset NAME` or `file PATH`) with the keys it sets."""
+    config = "default" if config is None else config
     path = Path(config)
-    if isinstance(config, str) and config in PRESETS and not path.is_file():  # a folder named so is no config
-        with resources.as_file(preset_path(config)) as real:
-            return read_config_file(real)
-    if isinstance(config, str) and config.startswith("config_") and config[7:] in PRESETS and not path.is_file():
-        # also accept the file-style names config_test / config_template
-        return load_raw(config[7:])
-    if not path.exists():
-        raise ConfigError(
-            f"configuration {str(config)!r} is neither a preset ({', '.join(PRESETS)}) nor an existing file"
-        )
-    return read_config_file(path)
+    # a folder named like a preset is no configuration; config_test is the file-style name of `test`
+    name = config.removeprefix("config_") if isinstance(config, str) and not path.is_file() else None
+    if name in PRESETS:
+        folder = resources.files("spectrogen.config") / "presets"
+        preset = next(p for p in (folder / f"{name}.json", folder / f"{name}.jsonc") if p.is_file())
+        with resources.as_file(preset) as real:
+            raw, step = read_config_file(real), f"preset {name}"
+    elif path.exists():
+        raw, step = read_config_file(path), f"file {path}"
+    else:
+        raise ConfigError(f"configuration {str(config)!r} is neither a preset ({', '.join(PRESETS)}) "
+                          f"nor an existing file")
+    _record(raw, step, flat_settings({key: value for key, value in raw.items() if key != "resolved_from"}))
+    return raw
+
+
+def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Returns the leaves of a nested configuration mapping under their dotted keys."""
+    leaves: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            leaves.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def _record(raw: dict[str, Any], step: str, keys: Iterable[str]) -> None:
+    steps = raw.setdefault("resolved_from", {})
+    if isinstance(steps, dict):  # anything else is left for validation to name
+        record(steps, step, keys)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -156,51 +121,45 @@ def section_advice(key: str, value: Any) -> str:
             f"(keys of {key}: {', '.join(fields)})")
 
 
-def refuse_value_for_section(key: str, value: Any) -> None:
-    """Raises ConfigError when `key` names a whole section but `value` is not a mapping of its keys."""
-    if section_of(key) is not None and not isinstance(value, dict):
-        raise ConfigError(f"{key} = {value!r}: {section_advice(key, value)}")
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Returns a copy of `raw` with each dotted key set; unknown keys are left for validation to name."""
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[tuple[str, Any]],
+                    step: str = "overrides") -> dict[str, Any]:
+    """Returns a copy of `raw` with each dotted key set, recorded in its resolved_from as `step`; unknown keys
+    are left for validation to name."""
     result = json.loads(json.dumps(raw))
+    overrides = list(overrides)
     for key, value in overrides:
-        refuse_value_for_section(key, value)
-        parts = key.split(".")
+        if section_of(key) is not None and not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r}: {section_advice(key, value)}")
+        *sections, name = key.split(".")
         node = result
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
+        for part in sections:
+            if node.get(part) is None:
+                node[part] = {}
+            elif not isinstance(node[part], dict):
                 raise ConfigError(f"{key}: {part!r} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+            node = node[part]
+        node[name] = value
+    _record(result, step, [key for key, _ in overrides])
     return result
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
+    """Returns the message of a failed validation: a line per bad key with its value and what to do."""
     lines = [f"invalid configuration ({source}):"]
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-            lines.append(f"  {key}: {message} (value {item.get('input')!r}); check the spelling against "
+        key, value, kind = ".".join(str(p) for p in item["loc"]) or "(top level)", item.get("input"), item["type"]
+        message = item["msg"].removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (value {value!r}); check the spelling against "
                          f"`spectrogen train --config template --print-config`")
             continue
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        if item["type"] == "model_type" and section_of(key) is not None:
-            message = section_advice(key, item.get("input"))
-        if item["type"] == "finite_number":
+        if kind == "model_type" and section_of(key) is not None:
+            message = section_advice(key, value)
+        elif kind == "finite_number":
             message = "must be a finite number (inf and nan are not allowed)"
-        if isinstance(item.get("input"), dict) and item["type"] == "value_error":
-            # a check across several fields of a section: its message names them
-            lines.append(f"  {message}")
-        else:
-            lines.append(f"  {key} = {item.get('input')!r}: {message}")
+        # a check across several fields of a section names them in its message
+        lines.append(f"  {message}" if isinstance(value, dict) and kind == "value_error" else
+                     f"  {key} = {value!r}: {message}")
     return "\n".join(lines)
 
 
@@ -213,13 +172,27 @@ def build_config(raw: Mapping[str, Any], source: str = "configuration") -> Exper
     return resolve(config)
 
 
-def load_config(
-    config: str | Path | None = None,
-    overrides: Iterable[tuple[str, Any]] = (),
-) -> ExperimentConfig:
-    """Returns the configuration of a preset or file with `overrides` ((dotted key, value) pairs) applied."""
-    raw = apply_overrides(load_raw(config), overrides)
-    return build_config(raw, source=str(config or "default"))
+def load_config(config: str | Path | None = None, overrides: Iterable[tuple[str, Any]] = (), *,
+                settings: Iterable[tuple[str, Mapping[str, Any]]] = ()) -> ExperimentConfig:
+    """Returns the configuration of a preset or file, then each named set of `settings` ((step name,
+    {dotted key: value}) pairs), then `overrides` ((dotted key, value) pairs), each recorded in resolved_from."""
+    raw = load_raw(config)
+    for step, values in settings:
+        raw = apply_overrides(raw, values.items(), step)
+    return build_config(apply_overrides(raw, overrides), source=str(config or "default"))
+
+
+def saved_config(raw: Mapping[str, Any], source: str) -> ExperimentConfig:
+    """Returns the configuration a checkpoint saved, as sampling reads it: the model section must be valid (a
+    generator is rebuilt from it); any other section this version does not read takes its defaults."""
+    kept = {"model": raw.get("model", {})}
+    for name, section in raw.items():
+        try:
+            ExperimentConfig.model_validate({name: section})
+            kept[name] = section
+        except ValidationError:
+            pass
+    return build_config(kept, source)
 
 
 def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """The one typed, validated schema of everything a run needs: data, model, training, output.
 
-Fields left as ``None`` mean "the model family's default" and are filled in by
-:func:`spectrogen.config.resolve.resolve`, so the saved configuration always holds the values
-that were really used.
+Fields left as ``None`` mean "the model family's default" (`spectrogen.config.resolve`), so the
+saved configuration holds the values really used, and `resolved_from` which step set each.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ModelName = Literal["dcgan", "specgan", "cgan", "diffusion", "autoencoder"]
+GAN_FAMILIES = ("dcgan", "specgan", "cgan")  # the families built on the GAN method and its stacks
 LossName = Literal["bce", "lsgan", "wgan-gp", "hinge"]
 Loudness = Literal["data", "rms", "peak"]  # see spectrogen.sampling.audio
 NormalizationName = Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"]
@@ -26,8 +26,7 @@ MAX_IMAGE_SIDE = 2048
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, assignments are validated too, and no float may be
-    inf or nan (JSON files may write Infinity and NaN; no setting means anything with them)."""
+    """Base of every section: unknown keys are errors, assignments are validated, no float is inf or nan."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
@@ -49,14 +48,10 @@ class DataConfig(Section):
     path: Optional[str] = Field(None, description="folder made by `spectrogen prepare`")
     normalization: NormalizationName = "per_frequency"
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
-    on_device: Literal["auto", "always", "never"] = Field(
-        "auto", description="hold the whole data set on the training device when it fits"
-    )
+    on_device: Literal["auto", "always", "never"] = Field("auto", description="hold the data set on the device")
     num_workers: int = Field(0, ge=0)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
-    class_balanced: Optional[bool] = Field(
-        None, description="draw every class equally often in each epoch (imbalanced labelled data); "
-                          "None: on for cgan, off otherwise")
+    class_balanced: Optional[bool] = Field(None, description="draw every class equally often; None: for cgan")
 
 
 class ConditionalConfig(Section):
@@ -66,10 +61,8 @@ class ConditionalConfig(Section):
     generator_input: Literal["onehot", "embedding"] = "onehot"
     discriminator_input: Literal["label_map", "projection"] = "label_map"
     spectral_norm: bool = False
-    auxiliary_classifier: float = Field(
-        0.0, ge=0.0, description="weight of an auxiliary classifier on the projection critic's features (AC-GAN): "
-                                 "the critic learns the real examples' classes, the generator to make samples "
-                                 "it classifies as asked; 0: off")
+    auxiliary_classifier: float = Field(0.0, ge=0.0, description="weight of a class head on the projection "
+                                                                 "critic (AC-GAN); 0: off")
 
 
 class DiffusionConfig(Section):
@@ -115,10 +108,8 @@ class ModelConfig(Section):
     features_g: int = Field(64, ge=1, description="generator width (SpecGAN: dim)")
     features_d: int = Field(64, ge=1, description="discriminator width (SpecGAN: dim)")
     batchnorm: Optional[bool] = Field(None, description="None: the family's default (DCGAN on, SpecGAN off)")
-    upsample: Optional[UpsampleName] = Field(
-        None, description="how GAN generators double the size: a resize (nearest, bilinear) then a convolution, "
-                          "or a stride-2 transposed convolution (the papers' own, which leaves a lattice of dots); "
-                          "None: the family's default")
+    # transposed: the papers' stride-2 convolution, which leaves a lattice of dots; the others resize, then convolve
+    upsample: Optional[UpsampleName] = None
     latent_distribution: Optional[Literal["normal", "uniform"]] = None
     num_classes: Optional[int] = Field(None, ge=1, description="None: taken from the data set")
     conditional: ConditionalConfig = Field(default_factory=ConditionalConfig)
@@ -135,21 +126,14 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _size_fits_family(self) -> "ModelConfig":
-        if self.name in ("dcgan", "specgan", "cgan"):
-            for key, size in (("image_size", self.height), ("image_width", self.width)):
-                if size < GAN_SIZES[0] or size & (size - 1):
-                    raise ValueError(
-                        f"model.{key}={size} is not possible for {self.name}: use a power of two of at least "
-                        f"{GAN_SIZES[0]} (frequency x time may differ, e.g. 128 x 256)"
-                    )
-        if self.name == "diffusion":
-            factor = 2 ** (len(self.diffusion.channel_multipliers) - 1)
-            for key, size in (("image_size", self.height), ("image_width", self.width)):
-                if size % factor:
-                    raise ValueError(
-                        f"model.{key}={size} is not possible for a U-Net with "
-                        f"{len(self.diffusion.channel_multipliers)} levels: use a multiple of {factor}"
-                    )
+        levels = len(self.diffusion.channel_multipliers)
+        for key, size in (("image_size", self.height), ("image_width", self.width)):
+            if self.name in GAN_FAMILIES and (size < GAN_SIZES[0] or size & (size - 1)):
+                raise ValueError(f"model.{key}={size} is not possible for {self.name}: use a power of two of at "
+                                 f"least {GAN_SIZES[0]} (frequency x time may differ, e.g. 128 x 256)")
+            if self.name == "diffusion" and size % 2 ** (levels - 1):
+                raise ValueError(f"model.{key}={size} is not possible for a U-Net with {levels} levels: use a "
+                                 f"multiple of {2 ** (levels - 1)}")
         return self
 
 
@@ -169,14 +153,9 @@ class TrainingConfig(Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real labels become 1-s")
     ema_decay: Optional[float] = Field(None, ge=0.0, lt=1.0, description="EMA of generator weights; None: off")
     diffaugment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
-    recipe: Literal["auto", "paper", "fast"] = Field(
-        "auto", description="GANs: 'paper' keeps the family's published losses and rates (SpecGAN: WGAN-GP, 5 "
-                            "critic steps); 'fast' uses hinge 1:1, batch norm, lr 2e-4 and the mode-seeking term "
-                            "(cgan: a projection critic), which learn within a CPU budget; auto: fast on a CPU, "
-                            "paper on a GPU (with the default preset; settings you give are kept)")
-    mode_seeking: float = Field(0.0, ge=0.0, description="weight of the mode-seeking term (MSGAN): "
-                                "different z of one class must give different samples (logged as "
-                                "mode_seeking, unweighted); 0: off")
+    # GANs: paper keeps the family's own settings, fast is `training.small_data`'s recipe, auto: fast on a CPU
+    recipe: Literal["auto", "paper", "fast"] = "auto"
+    mode_seeking: float = Field(0.0, ge=0.0, description="weight of the mode-seeking term (MSGAN); 0: off")
     grad_clip: Optional[float] = Field(None, gt=0.0)
     lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
     seed: int = 0
@@ -200,18 +179,11 @@ class MonitorConfig(Section):
     """Health checks during training: non-finite steps, convergence and mode collapse."""
 
     nan_policy: Literal["restore", "lower_lr", "skip", "stop"] = Field(
-        "lower_lr", description="restore: reload the last good state; lower_lr: also halve the learning rates"
-    )
+        "lower_lr", description="restore: reload the last good state; lower_lr: also halve the learning rates")
     stability_window: int = Field(10, ge=2)
-    collapse_threshold: float = Field(
-        0.5, ge=0.0, description="diversity of the samples' layouts relative to real data's below which "
-                                 "collapse is flagged (samples spread less than half as much as real "
-                                 "examples: one texture, or one type of sound of several)"
-    )
-    class_collapse_threshold: float = Field(
-        0.5, ge=0.0, description="cgan: diversity of one class's samples' layouts relative to that class's real "
-                                 "examples below which collapse is flagged (0: no per-class check)"
-    )
+    # the samples' layout diversity relative to the real examples' below which mode collapse is flagged
+    collapse_threshold: float = Field(0.5, ge=0.0)
+    class_collapse_threshold: float = Field(0.5, ge=0.0, description="cgan: the same within each class; 0: off")
     early_stop_on_collapse: bool = False
     plateau_patience: int = Field(10, ge=1)
 
@@ -239,9 +211,7 @@ class OutputConfig(Section):
     tensorboard: bool = False
     report: bool = True
     griffin_lim_iterations: int = Field(32, ge=1)
-    loudness: Loudness = Field(
-        "data", description="level of the report's .wav files: data (the recordings' own level, so generated and "
-                            "real clips compare), rms (-20 dBFS each) or peak (robust peak -1 dBFS each)")
+    loudness: Loudness = Field("data", description="level of the report's .wav files (sampling.audio)")
 
 
 class ExperimentConfig(Section):
@@ -254,3 +224,6 @@ class ExperimentConfig(Section):
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    # written by spectrogen: each preset, file or step that set values, in order, with the dotted keys it set;
+    # a value comes from the last one naming its key, else it is the schema's default
+    resolved_from: dict[str, list[str]] = Field(default_factory=dict)

@@ -1,16 +1,8 @@
-"""The on-disk data set that `spectrogen prepare` writes and training reads (docs/architecture.md).
+"""The on-disk data set that `spectrogen prepare` writes and training reads (layout: docs/architecture.md).
 
-```
-DATA/dataset.json   format, format_version, representation, shape [N, F, T], class_names,
-                    counts per class, moments, source, created
-DATA/features.npy   (N, F, T) float32, un-normalised, memory-mapped when opened
-DATA/labels.npy     (N,) int64 class index (0 when unlabelled)
-DATA/index.csv      source, offset_s, item, label, class: where each example came from
-DATA/summary.json   what the prepare run did
-```
-
-File names are fixed; `open` refuses any that resolves outside DATA (a symbolic link pointing
-elsewhere), so a data set folder never makes spectrogen read other files.
+DATA holds dataset.json, features.npy ((N, F, T) float32, un-normalised, memory-mapped when opened),
+labels.npy ((N,) int64), index.csv and summary.json. `open` refuses a file that resolves outside DATA
+(a symbolic link), so a data set folder never makes spectrogen read other files.
 """
 
 from __future__ import annotations
@@ -21,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from spectrogen.errors import InputError, SpectrogenError
 from spectrogen.data.info import DataInfo
+from spectrogen.errors import InputError, SpectrogenError
+from spectrogen.spectral.moments import Moments
+from spectrogen.spectral.representation import Representation
 
 FORMAT = "spectrogen-dataset"
 FORMAT_VERSION = 1
@@ -34,10 +28,11 @@ SUMMARY_FILE = "summary.json"
 REQUIRED_KEYS = ("format", "format_version", "representation", "shape", "class_names", "moments")
 
 _MAKE_ONE = "make one with `spectrogen prepare SRC --out DIR`"
+_REMAKE = "remake the data set with `spectrogen prepare --overwrite`"
 
 
 def inside(root: Path, name: str) -> Path:
-    """Returns root/name after checking that it resolves inside `root`; raises InputError otherwise."""
+    """Returns root/name; raises InputError when it resolves outside `root`."""
     path = root / name
     if not path.resolve().is_relative_to(root.resolve()):
         raise InputError(f"points outside the data set folder ({path.resolve()}); refusing to follow it", path)
@@ -54,20 +49,17 @@ def read_metadata(root: Path) -> dict[str, Any]:
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot be read as JSON ({exc}); remake the data set with prepare --overwrite", path) from None
+        raise InputError(f"cannot be read as JSON ({exc}); {_REMAKE}", path) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise InputError(f"is not a spectrogen data set description (format is not {FORMAT!r})", path)
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise InputError(
-            f"has format_version {version!r} but this spectrogen reads version {FORMAT_VERSION}; "
-            + ("upgrade spectrogen" if newer else "remake the data set with `spectrogen prepare --overwrite`"),
-            path,
-        )
+        raise InputError(f"has format_version {version!r} but this spectrogen reads version {FORMAT_VERSION}; "
+                         + ("upgrade spectrogen" if newer else _REMAKE), path)
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
-        raise InputError(f"lacks {', '.join(missing)}; remake the data set with prepare --overwrite", path)
+        raise InputError(f"lacks {', '.join(missing)}; {_REMAKE}", path)
     shape = metadata["shape"]
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) and n >= 0 for n in shape)):
         raise InputError(f"shape {shape!r} is not [N, F, T]", path)
@@ -78,9 +70,6 @@ class SpectrogramDataset:
     """A prepared data set: features memory-mapped, labels, class names, representation, moments."""
 
     def __init__(self, root: Path, metadata: dict[str, Any], features: np.ndarray, labels: np.ndarray):
-        from spectrogen.spectral.moments import Moments
-        from spectrogen.spectral.representation import Representation
-
         self.root = root
         self.metadata = metadata
         self.features = features  # (N, F, T) float32 memmap
@@ -90,7 +79,7 @@ class SpectrogramDataset:
             self.representation = Representation.from_dict(metadata["representation"])
             self.moments = Moments.from_dict(metadata["moments"])
         except (SpectrogenError, TypeError, ValueError, KeyError) as exc:
-            raise InputError(f"{exc}; remake the data set with prepare --overwrite", root / METADATA_FILE) from None
+            raise InputError(f"{exc}; {_REMAKE}", root / METADATA_FILE) from None
 
     @classmethod
     def open(cls, path: str | Path) -> "SpectrogramDataset":
@@ -100,11 +89,9 @@ class SpectrogramDataset:
         n, f, t = metadata["shape"]
         features = _load_array(inside(root, FEATURES_FILE), mmap=True)
         if features.dtype != np.float32 or features.shape != (n, f, t):
-            raise InputError(
-                f"holds {features.dtype} {features.shape} but {METADATA_FILE} says float32 {(n, f, t)}; "
-                "the folder is damaged or mixed from two data sets: remake it with prepare --overwrite",
-                root / FEATURES_FILE,
-            )
+            raise InputError(f"holds {features.dtype} {features.shape} but {METADATA_FILE} says float32 "
+                             f"{(n, f, t)}; the folder is damaged or mixed from two data sets: {_REMAKE}",
+                             root / FEATURES_FILE)
         labels = _load_array(inside(root, LABELS_FILE), mmap=False)
         if labels.shape != (n,) or labels.dtype.kind not in "iu":
             raise InputError(f"holds {labels.dtype} {labels.shape}, expected int64 ({n},)", root / LABELS_FILE)
@@ -112,13 +99,9 @@ class SpectrogramDataset:
         if n and (labels.min() < 0 or labels.max() >= classes):
             raise InputError(f"holds labels outside 0..{classes - 1} ({classes} classes)", root / LABELS_FILE)
         dataset = cls(root, metadata, features, labels.astype(np.int64))
-        if tuple(dataset.representation.shape) != (f, t):
-            raise InputError(
-                f"representation gives examples of {tuple(dataset.representation.shape)} but the "
-                f"features are {(f, t)}", root / METADATA_FILE,
-            )
-        if len(dataset.moments.mean) != f:
-            raise InputError(f"moments have {len(dataset.moments.mean)} frequency bins, features {f}",
+        if tuple(dataset.representation.shape) != (f, t) or len(dataset.moments.mean) != f:
+            raise InputError(f"representation gives examples of {tuple(dataset.representation.shape)} and moments "
+                             f"{len(dataset.moments.mean)} frequency bins, but the features are {(f, t)}",
                              root / METADATA_FILE)
         return dataset
 
@@ -143,9 +126,8 @@ class SpectrogramDataset:
 def _load_array(path: Path, mmap: bool) -> np.ndarray:
     """Returns the array in `path` (memory-mapped when `mmap`); raises InputError when missing or bad."""
     if not path.is_file():
-        raise InputError("is missing; the data set is incomplete: remake it with prepare --overwrite", path)
+        raise InputError(f"is missing; the data set is incomplete: {_REMAKE}", path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"is not a readable .npy array ({exc}); remake the data set with prepare --overwrite",
-                         path) from None
+        raise InputError(f"is not a readable .npy array ({exc}); {_REMAKE}", path) from None

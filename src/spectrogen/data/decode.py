@@ -1,10 +1,6 @@
-"""Audio decoding: any file libsndfile reads (wav, flac, ogg, mp3, aiff) or ffmpeg streams, as mono
-float32 chunks at the requested sample rate.
-
-Decoding is streamed in blocks so that memory follows the block size, not the recording's length:
-a three-hour recording costs no more than a one-second one. Multi-channel audio is averaged to
-mono before resampling (cheaper, and the same result since resampling is linear).
-"""
+"""Audio decoding (libsndfile, or ffmpeg for MUSDB18 streams) as mono float32 chunks at a sample rate, streamed
+in blocks so that memory follows the block size, not the recording's length. Channels are averaged before
+resampling: cheaper, and the same result since resampling is linear."""
 
 from __future__ import annotations
 
@@ -27,10 +23,7 @@ _PCM_16_SCALE = np.float32(1.0 / 0x8000)
 
 
 def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-    """Yields the file's audio as mono float32 chunks, (n,), resampled to `sample_rate` with soxr.
-
-    Raises SkipFile (naming the problem) for files libsndfile cannot open or that hold no audio.
-    """
+    """Yields the file's audio as mono float32 chunks (n,) at `sample_rate`; raises SkipFile naming the problem."""
     try:
         handle = soundfile.SoundFile(str(path))
     except (RuntimeError, OSError) as exc:
@@ -39,9 +32,8 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
         if handle.frames == 0:
             raise SkipFile("empty: no audio frames")
         rate, stream = handle.samplerate, None
-        # 16-bit files are read as integers and scaled here: the same float32 values as libsndfile's
-        # own conversion (a power-of-two scale is exact, and commutes with the channel average), at
-        # a fraction of its cost
+        # 16-bit files are read as integers and scaled here: the same float32 values as libsndfile's own
+        # conversion (a power-of-two scale is exact and commutes with the average), for less work
         pcm_16 = handle.subtype == "PCM_16"
         while True:
             try:
@@ -49,11 +41,7 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
             except (RuntimeError, OSError) as exc:
                 raise SkipFile(f"decoding failed after {handle.tell() / rate:.1f} s: {exc}") from None
             last = len(block) < block_frames
-            if pcm_16:
-                mono = to_mono(block.astype(np.float32))
-                mono *= _PCM_16_SCALE
-            else:
-                mono = to_mono(block)
+            mono = to_mono(block.astype(np.float32)) * _PCM_16_SCALE if pcm_16 else to_mono(block)
             if rate != sample_rate:
                 if last and stream is None:  # the whole file in one block: a one-shot resample is cheaper
                     mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
@@ -67,14 +55,8 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
 
 
 def finite_chunks(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Yields `chunks`; raises SkipFile at the first one holding NaN or infinite samples.
-
-    A float recording can hold them; one would poison a data set's moments, and every feature and
-    metric computed from the recording. The sum is finite when every sample is (a single fast
-    pass); only a sum that is not (NaN, infinity, or an overflow of huge finite samples) needs the
-    sample-by-sample check.
-    """
-    for chunk in chunks:
+    """Yields `chunks`; raises SkipFile at the first holding NaN or infinite samples (they would poison the moments)."""
+    for chunk in chunks:  # a finite sum (one fast pass) proves every sample finite
         if not np.isfinite(chunk.sum()) and not np.isfinite(chunk).all():
             raise SkipFile("holds NaN or infinite samples (a damaged floating-point recording)")
         yield chunk
@@ -84,7 +66,7 @@ def to_mono(block: np.ndarray) -> np.ndarray:
     """Returns the channel average of `block` (n, channels) as (n,) float32."""
     if block.shape[1] == 1:
         return block[:, 0]
-    # a matrix-vector product: numpy's mean over the short channel axis is about 20x slower
+    # a matrix-vector product: much faster than numpy's mean over the short channel axis
     return block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
 
 
@@ -119,10 +101,8 @@ def ffmpeg_path() -> str:
 
 def read_ffmpeg_stream(path: Path, stream: int, sample_rate: int,
                        block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-    """Yields audio stream `stream` of a media file as mono float32 chunks at `sample_rate`, via ffmpeg.
-
-    ffmpeg does the mix-down and resampling; raises SkipFile when it fails or the stream is empty.
-    """
+    """Yields audio stream `stream` of a media file as mono float32 chunks at `sample_rate`, mixed down and
+    resampled by ffmpeg; raises SkipFile when it fails or the stream is empty."""
     command = [
         ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:a:{stream}",
         "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(sample_rate), "-",

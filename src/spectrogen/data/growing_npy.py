@@ -1,9 +1,6 @@
-"""An `.npy` file written by appending rows, whose length need not be known in advance.
+"""An `.npy` file (format 1.0) written by appending rows straight to disk, its length unknown in advance.
 
-The header is written first with room to spare and rewritten in place, with the final shape and
-the same length, when the file is closed; rows go straight to disk, so memory stays at one chunk
-however many rows are written. The result is a standard `.npy` (format 1.0) that `numpy.load`
-reads and memory-maps.
+The header is written first with room to spare and rewritten in place with the final shape on close.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The choices `prepare` passes to every source and to the windowing: one validated record."""
+"""The choices `prepare` passes to every source and to the windowing (one validated record), and the
+`Representation` a data set gets: a named preset with the user's settings (its field names), or an image."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from numbers import Real
 from typing import Any, Literal, Mapping, Optional
 
 from spectrogen.errors import UsageError
+from spectrogen.spectral.representation import Representation
 
 MUSDB_STEMS = ("mixture", "drums", "bass", "other", "vocals")
 
 #: windows quieter than this (RMS in dBFS, a full-scale square wave is 0 dBFS) are dropped
 DEFAULT_SILENCE_DB = -60.0
 
-# Upper bounds of the representation settings (the flags of the same names), checked before any
-# file is read: far above any spectrogram the models here are made for (the presets have 128 rows,
-# 128 to 512 frames and n_fft 256 to 1280), low enough that a typo is refused at once instead of
-# ending in MemoryError. Each preset stays within the two per-example bounds up to the most frames.
-#: representation field -> (flag, smallest, largest)
+#: representation field -> (flag, smallest, largest): far above what the presets use, low enough that a
+#: typo is refused before any file is read instead of ending in MemoryError
 SIZE_LIMITS = {
     "sample_rate": ("--sample-rate", 1, 768_000),  # the highest rate audio interfaces record at
     "n_fft": ("--n-fft", 2, 65_536),  # 1.5 s at 44.1 kHz
@@ -81,10 +80,7 @@ class PrepareOptions:
 
 
 def check_size_settings(settings: Mapping[str, Any]) -> None:
-    """Raises UsageError naming the flag when a size in `settings` (representation fields) is above its bound.
-
-    A size too small is left to the representation, which refuses it naming the field.
-    """
+    """Raises UsageError naming the flag when a size in `settings` (representation fields) is above its bound."""
     for field, (flag, low, high) in SIZE_LIMITS.items():
         value = settings.get(field)
         sides = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -96,12 +92,8 @@ def check_size_settings(settings: Mapping[str, Any]) -> None:
                              f"use {low} to {high}{each}")
 
 
-def check_example_size(representation) -> None:
-    """Raises UsageError when one example of `representation` would span too many samples or STFT values.
-
-    Each setting may be within its bound while their product is not: --frames times --hop is the
-    audio of one example, and --n-fft sets the STFT rows computed for every frame.
-    """
+def check_example_size(representation: Representation) -> None:
+    """Raises UsageError when one example of `representation` would span too many samples or STFT values."""
     check_size_settings(representation.to_dict())
     if representation.kind == "image":  # no audio behind it
         return
@@ -115,3 +107,39 @@ def check_example_size(representation) -> None:
         raise UsageError(f"--n-fft {n_fft} ({n_fft // 2 + 1} frequency rows) x --frames {frames} = {bins} STFT "
                          f"values per example: out of range, use at most {MAX_EXAMPLE_BINS} (a smaller --n-fft "
                          f"or fewer --frames)")
+
+
+def _apply(base: Representation, settings: Optional[Mapping[str, Any]]) -> Representation:
+    """Returns `base` with the fields in `settings` replaced (and everything re-validated)."""
+    if not settings:
+        return base
+    fields = base.to_dict()
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise UsageError(f"unknown representation field(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    settings = dict(settings)
+    if "n_fft" in settings and "win_length" not in settings and fields["win_length"] == fields["n_fft"]:
+        settings["win_length"] = settings["n_fft"]  # a window as long as the FFT stays so
+    return Representation.from_dict({**fields, **settings})
+
+
+def named_representation(representation: Any, settings: Optional[Mapping[str, Any]] = None) -> Representation:
+    """Returns the preset named `representation` (or the Representation / dict given) with `settings`; raises
+    UsageError, before any file is read, when its examples would be too large."""
+    if isinstance(representation, Representation):
+        base = representation
+    elif isinstance(representation, str):
+        base = Representation.preset(representation)
+    else:
+        base = Representation.from_dict(dict(representation))
+    chosen = _apply(base, settings)
+    check_example_size(chosen)
+    return chosen
+
+
+def image_representation(shape: tuple[int, int], settings: Optional[Mapping[str, Any]] = None) -> Representation:
+    """Returns the ``image`` representation of ready-made examples of `shape` (F, T), resized to any
+    ``image_size`` in `settings`."""
+    settings = dict(settings or {})
+    size = settings.pop("image_size", None) or shape
+    return _apply(Representation.from_dict({"kind": "image", "image_size": list(size)}), settings)

@@ -1,12 +1,12 @@
 """The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays.
 
-Both go item by item, record every problem in the summary instead of stopping, and stop early
-once `--limit` examples are written.
+Both go item by item, record every problem in the summary, and stop once `--limit` examples are written.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -18,8 +18,7 @@ import torch
 
 from spectrogen.data.decode import finite_chunks
 from spectrogen.data.options import PrepareOptions
-from spectrogen.data.read_ahead import read_ahead
-from spectrogen.data.read_processes import default_workers, processes_available, read_processes
+from spectrogen.data.read_ahead import default_workers, processes_available, read_ahead, read_processes
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, AudioSource, Item
 from spectrogen.data.summary import PrepareSummary
@@ -30,18 +29,16 @@ from spectrogen.spectral.resize import resize
 
 #: windows turned into features at once: big enough to amortise the STFT call, small in memory
 BATCH_WINDOWS = 64
-#: about the most memory one batch of features may take: fewer windows go at once when each is
-#: large (every preset fits BATCH_WINDOWS in it)
+#: about the most memory one batch of features (every preset fits BATCH_WINDOWS), and the resized
+#: examples written at once, may take
 BATCH_BYTES = 512 << 20
-#: about the most memory the resized examples written at once may take
 RESIZE_BYTES = 256 << 20
-#: threads decoding and resampling recordings while the main thread computes features (in-process)
+#: threads decoding recordings while the main thread computes features (in-process)
 DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: blocks each decoding process may have waiting for the main process
 PROCESS_DEPTH = 8
-#: how far decoding threads may run ahead of the feature computation: recordings, and bytes of
-#: decoded windows waiting (a batch of features is long enough for threads limited to a few
-#: recordings ahead to sit idle)
+#: how far decoding threads may run ahead: recordings, and bytes of decoded windows waiting (threads
+#: only a few recordings ahead sit idle while a batch of features is computed)
 ITEMS_AHEAD = 64
 BYTES_AHEAD = 16 << 20
 
@@ -52,47 +49,37 @@ class _FeatureBatcher:
     def __init__(self, representation, writer: DatasetWriter, batch: int, limit: Optional[int]):
         self.representation = representation
         self.writer = writer
-        self.limit = limit
-        self.sample_rate = representation.sample_rate
+        self.limit = sys.maxsize if limit is None else limit
         self.audio = np.zeros((batch, representation.num_samples), dtype=np.float32)  # (B, S)
-        self.filled = 0
-        self.labels: list[int] = []
-        self.sources: list[str] = []
-        self.offsets: list[float] = []
-        self.items: list[int] = []
+        self.rows: list[tuple[int, str, float, int]] = []  # label, source, offset_s, item of each window held
 
     @property
     def full(self) -> bool:
         """Whether `--limit` examples are written or waiting."""
-        return self.limit is not None and self.writer.count + self.filled >= self.limit
+        return self.writer.count + len(self.rows) >= self.limit
 
     def add(self, block: WindowBlock, item: Item, first_window: int) -> int:
         """Queues the windows of `block` (as many as `--limit` allows); returns how many were taken."""
         taken = 0
         while taken < len(block.audio) and not self.full:
-            room = len(self.audio) - self.filled
-            if self.limit is not None:
-                room = min(room, self.limit - self.writer.count - self.filled)
-            n = min(room, len(block.audio) - taken)
-            self.audio[self.filled:self.filled + n] = block.audio[taken:taken + n]
-            self.filled += n
-            self.labels += [item.label] * n
-            self.sources += [item.name] * n
-            self.offsets += list(block.starts[taken:taken + n] / self.sample_rate)
-            self.items += range(first_window + taken, first_window + taken + n)
+            filled = len(self.rows)
+            n = min(len(self.audio) - filled, self.limit - self.writer.count - filled, len(block.audio) - taken)
+            self.audio[filled:filled + n] = block.audio[taken:taken + n]
+            self.rows += [(item.label, item.name, start / self.representation.sample_rate, first_window + taken + k)
+                          for k, start in enumerate(block.starts[taken:taken + n].tolist())]
             taken += n
-            if self.filled == len(self.audio):
+            if len(self.rows) == len(self.audio):
                 self.flush()
         return taken
 
     def flush(self) -> None:
-        if not self.filled:
+        if not self.rows:
             return
         with torch.no_grad():
-            features = self.representation.features(torch.from_numpy(self.audio[:self.filled]))  # (B, F, T)
-        self.writer.add(features, np.asarray(self.labels, dtype=np.int64), self.sources, self.offsets, self.items)
-        self.filled = 0
-        self.labels, self.sources, self.offsets, self.items = [], [], [], []
+            features = self.representation.features(torch.from_numpy(self.audio[:len(self.rows)]))  # (B, F, T)
+        labels, sources, offsets, items = zip(*self.rows)
+        self.writer.add(features, np.asarray(labels, dtype=np.int64), sources, offsets, items)
+        self.rows = []
 
 
 @dataclass
@@ -103,11 +90,6 @@ class _Decoded:
     block: Optional[WindowBlock] = None
     counts: Optional[WindowCounts] = None  # set when done
     problem: Optional[str] = None  # why the item stopped early, when it did
-
-
-def _step_bytes(step: _Decoded) -> int:
-    """Returns the memory the windows of `step` hold (0 for the end of an item)."""
-    return step.block.audio.nbytes if step.block is not None else 0
 
 
 def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rate: int) -> Iterator[_Decoded]:
@@ -127,11 +109,8 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
                    workers: int = 1) -> None:
     """Windows every recording, computes features batch by batch and writes them; fills `summary`.
 
-    With `workers` > 1 (and fork available), decoding, resampling, windowing and silence
-    detection run in that many worker processes (`read_processes`); otherwise in background
-    threads of this process (`read_ahead`). Either way this process computes the features and
-    writes them, in the order of `items`: the result does not depend on `workers`.
-    """
+    Decoding runs in `workers` processes when > 1 and fork is available, else in threads; features are
+    computed and written here in the order of `items`, so the result does not depend on `workers`."""
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
     if options.slicing == "onset":
@@ -145,24 +124,20 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
         steps, decoders = read_processes(items, decode, workers=workers, depth=PROCESS_DEPTH), workers
     else:
         steps = read_ahead(items, decode, workers=DECODE_WORKERS, items_ahead=ITEMS_AHEAD, budget=BYTES_AHEAD,
-                           size=_step_bytes)
+                           size=lambda step: 0 if step.block is None else step.block.audio.nbytes)
         decoders = DECODE_WORKERS
-    with _feature_threads(decoders):
-        with closing(steps):  # stops the workers at once on --limit or an error
-            for step in steps:
-                if step.block is not None:
-                    taken += batcher.add(step.block, step.item, taken)
-                    if batcher.full:  # --limit reached inside this item: it counts as read and used
-                        summary.files_read += 1
-                        summary.files_used += 1
-                        summary.file_used(source.class_names[step.item.label] if source.class_names else "")
-                        break
+    with _feature_threads(decoders), closing(steps):  # closing: stops the workers at once on --limit or an error
+        for step in steps:
+            if step.block is not None:
+                taken += batcher.add(step.block, step.item, taken)
+                if not batcher.full:
                     continue
-                _account(step, taken, summary, window, representation.sample_rate, options)
-                if taken:
-                    summary.file_used(source.class_names[step.item.label] if source.class_names else "")
-                advance()
-                taken = 0
+                step = _Decoded(step.item, counts=WindowCounts())  # --limit reached: the item counts as used
+            _account(step, taken, summary, source.class_names, representation, options)
+            advance()
+            taken = 0
+            if batcher.full:
+                break
         batcher.flush()
 
 
@@ -176,11 +151,8 @@ def batch_windows(representation) -> int:
 
 @contextmanager
 def _feature_threads(decoders: int) -> Iterator[None]:
-    """Runs the block with torch using only the cores the `decoders` leave free (at least one).
-
-    A batch of features is small work: split over threads that the decoders also need, it cost
-    more CPU time than it saved (benchmarks/prepare.py). Restores the thread count after.
-    """
+    """Runs the block with torch on the cores the `decoders` leave free (at least one): a batch of features
+    split over threads the decoders also need cost more CPU than it saved (benchmarks/README.md)."""
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, min(before, default_workers() - decoders)))
     try:
@@ -189,7 +161,7 @@ def _feature_threads(decoders: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _account(step: _Decoded, taken: int, summary: PrepareSummary, window: int, sample_rate: int,
+def _account(step: _Decoded, taken: int, summary: PrepareSummary, class_names: list[str], representation,
              options: PrepareOptions) -> None:
     """Records in `summary` what became of the finished item of `step`, which gave `taken` windows."""
     name, counts = step.item.name, step.counts
@@ -202,9 +174,9 @@ def _account(step: _Decoded, taken: int, summary: PrepareSummary, window: int, s
     summary.windows_silent += counts.silent
     summary.windows_short += counts.short
     if taken:
-        summary.files_used += 1
+        summary.file_used(class_names[step.item.label] if class_names else "")
     else:
-        summary.skip(name, _why_no_windows(counts, window, sample_rate, options))
+        summary.skip(name, _why_no_windows(counts, representation.num_samples, representation.sample_rate, options))
 
 
 def _why_no_windows(counts: WindowCounts, window: int, sample_rate: int, options: PrepareOptions) -> str:
@@ -222,11 +194,8 @@ def _why_no_windows(counts: WindowCounts, window: int, sample_rate: int, options
 
 
 def example_shape(source: ArraySource, items: list[Item], shapes: list) -> tuple[int, int]:
-    """Returns the (F, T) most items share (ties: the first in order); raises InputError when none reads.
-
-    `shapes` are the items' cheap `probe` results; when none is known, the shape of the first
-    item that reads is used.
-    """
+    """Returns the (F, T) most `probe` results `shapes` share (ties: the first), else that of the first item
+    that reads; raises InputError when none reads."""
     known = Counter(tuple(shape) for shape in shapes if shape is not None)
     if known:
         top = max(known.values())
@@ -244,12 +213,11 @@ def example_shape(source: ArraySource, items: list[Item], shapes: list) -> tuple
 def array_examples(source: ArraySource, items: list[Item], shapes: list, native: tuple[int, int],
                    shape: tuple[int, int], options: PrepareOptions, writer: DatasetWriter,
                    summary: PrepareSummary, advance: Callable[[], None]) -> None:
-    """Writes the examples of every item whose shape is `native`, resized to `shape`; fills `summary`.
-
-    `shapes` are the items' `probe` results: items known to have another shape are not read.
-    """
+    """Writes the examples of every item whose shape is `native` (items probed otherwise are not read),
+    resized to `shape`; fills `summary`."""
+    limit = sys.maxsize if options.limit is None else options.limit
     for item, probed in zip(items, shapes):
-        if options.limit is not None and writer.count >= options.limit:
+        if writer.count >= limit:
             break
         if probed is not None and tuple(probed) != tuple(native):
             summary.skip(item.name, _wrong_shape(probed, native))
@@ -260,13 +228,12 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
             for examples, labels in source.read(item):  # (n, F, T), (n,) or None
                 if examples.shape[1:] != tuple(native):
                     raise SkipFile(_wrong_shape(examples.shape[1:], native))
-                if options.limit is not None:
-                    examples = examples[:options.limit - writer.count]
+                examples = examples[:limit - writer.count]
                 n = len(examples)
                 labels = np.full(n, item.label, dtype=np.int64) if labels is None else labels[:n]
                 _write_resized(writer, examples, labels, item.name, written, shape)
                 written += n
-                if options.limit is not None and writer.count >= options.limit:
+                if writer.count >= limit:
                     break
         except SkipFile as problem:
             if not written:
@@ -275,16 +242,14 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
                 continue
             summary.note(item.name, problem.reason)
         summary.files_read += 1
-        summary.files_used += 1 if written else 0
+        summary.files_used += bool(written)
         advance()
 
 
 def _write_resized(writer: DatasetWriter, examples: np.ndarray, labels: np.ndarray, name: str, first: int,
                    shape: tuple[int, int]) -> None:
-    """Writes `examples` (n, F, T) of file `name`, numbered from `first`, resized to `shape`, a few at a time.
-
-    A few: enlarging a file's small examples all at once could take many times the memory they do.
-    """
+    """Writes `examples` (n, F, T) of file `name`, numbered from `first`, resized to `shape` a few at a time
+    (enlarging them all at once could take many times their memory)."""
     step = max(1, RESIZE_BYTES // (4 * shape[0] * shape[1]))
     for start in range(0, len(examples), step):
         part = np.ascontiguousarray(examples[start:start + step], dtype=np.float32)

@@ -1,31 +1,35 @@
-"""Reading items in background threads, in order, a bounded amount ahead of the consumer.
+"""Reading items a bounded amount ahead of the consumer, in order, in background threads or forked processes.
 
-`prepare` decodes and resamples the next files in worker threads (soundfile and soxr release
-the GIL) while the main thread computes features of the previous ones. Each worker streams one
-item at a time into that item's own bounded queue. How far the workers may run ahead is bounded
-twice: by items (`items_ahead` claimed and not yet finished by the consumer) and by the bytes of
-the values waiting (`budget`, as measured by `size`), so memory stays bounded whatever the number
-or length of the files. The item the consumer is waiting for is never held back by the budget
-(nothing else could free it), so a single value larger than the budget still passes; the
-consumer sees exactly the order of a plain loop.
-
-The look-ahead matters: the consumer works in batches, and while it computes one, workers that
-could only run a few items ahead sat idle (benchmarks/prepare.py: 64 items instead of 4 cut the
-wall time of `prepare` by a fifth on two cores).
+Threads (`read_ahead`) decode the next files (soundfile and soxr release the GIL) while the main thread
+computes features, each streaming one item into its own bounded queue; the items and bytes waiting are
+bounded, except for the item the consumer waits for (nothing else could free it). Process w of W
+(`read_processes`) produces items w, w + W, ... into its own queue (nothing is pickled on the way in);
+processes never touch torch: a forked child that used the parent's thread pools could hang.
+How far ahead matters: benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
+import multiprocessing
+import os
+import pickle
 import queue
 import threading
+import traceback
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 I = TypeVar("I")
 T = TypeVar("T")
 
 _END = object()
-#: seconds between checks of the stop flag while a worker waits
+#: seconds between checks of the stop flag while a worker thread waits
 _POLL = 0.05
+# the tags of what a worker process sends
+_VALUE, _DONE, _FAILURE = "value", "end", "failure"
+#: seconds between checks that a worker process being waited on is still alive
+_POLL_SECONDS = 0.5
 
 
 class _Failure:
@@ -50,8 +54,7 @@ class _Budget:
         self.changed = threading.Condition()
 
     def take(self, index: int, nbytes: int) -> None:
-        """Waits until `nbytes` more fit (at once for the consumer's current item, or without a
-        limit); raises _Stopped."""
+        """Waits until `nbytes` more fit (at once for the consumer's current item); raises _Stopped."""
         with self.changed:
             while (self.limit is not None and index != self.current and self.used
                    and self.used + nbytes > self.limit):
@@ -76,19 +79,16 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
                size: Callable[[T], int] = lambda value: 0) -> Iterator[T]:
     """Yields everything `produce(item)` yields, item after item in order, produced by `workers` threads.
 
-    At most `items_ahead` items are claimed before the consumer has finished them, at most
-    `depth` values of one item wait in its queue, and, with a `budget`, the values waiting
-    weigh at most `budget` bytes by `size` (except those of the item the consumer reads).
-    An exception raised by `produce` is re-raised here, at its place in the order; stopping
-    early (break, close, an exception in the consumer) stops the workers.
+    At most `items_ahead` items are claimed before the consumer has finished them, `depth` values of
+    one item wait, and the values waiting weigh at most `budget` bytes by `size`. An exception of
+    `produce` is re-raised here, in order; stopping early (break, close, an error) stops the workers.
     """
     stop = threading.Event()
-    claim_lock = threading.Lock()
+    claims = itertools.count()  # next() on it is atomic: each item is claimed once
     in_flight = threading.Semaphore(max(1, items_ahead))
     bytes_ahead = _Budget(budget, stop)
     queues: dict[int, queue.Queue] = {}
     ready = threading.Condition()
-    next_index = [0]
 
     def put(buffer: queue.Queue, value, index: int, nbytes: int = 0) -> None:
         if nbytes:
@@ -105,9 +105,7 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
         while not stop.is_set():
             if not in_flight.acquire(timeout=_POLL):
                 continue
-            with claim_lock:
-                index = next_index[0]
-                next_index[0] += 1
+            index = next(claims)
             if index >= len(items):
                 in_flight.release()
                 return
@@ -153,3 +151,101 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
         stop.set()
         for thread in threads:
             thread.join()
+
+
+def default_workers() -> int:
+    """Returns the number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def processes_available() -> bool:
+    """Whether worker processes can be forked here (Linux and other POSIX systems)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def read_processes(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, workers: int = 2,
+                   depth: int = 8) -> Iterator[T]:
+    """Yields everything `produce(item)` yields (picklable values), item after item in order, produced by
+    `workers` processes; as `read_ahead` otherwise (an unpicklable exception becomes a RuntimeError)."""
+    count = max(1, min(workers, len(items)))
+    if not items:
+        return
+    context = multiprocessing.get_context("fork")
+    queues = [context.Queue(maxsize=max(1, depth)) for _ in range(count)]
+    processes = [
+        context.Process(target=_serve, args=(items, produce, worker, count, queues[worker]),
+                        name=f"spectrogen-decode-{worker}", daemon=True)
+        for worker in range(count)
+    ]
+    gc.freeze()  # objects made so far stay out of the collector: pages shared with the workers stay shared
+    try:
+        for process in processes:
+            process.start()
+    finally:
+        gc.unfreeze()
+    try:
+        for index in range(len(items)):
+            worker = index % count
+            while True:
+                tag, value = _get(queues[worker], processes[worker])
+                if tag == _DONE:
+                    break
+                if tag == _FAILURE:
+                    raise value
+                yield value
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
+        for buffer in queues:
+            buffer.close()
+            buffer.cancel_join_thread()
+
+
+def _get(buffer, process) -> tuple:
+    """Returns the next message of `process`; raises RuntimeError when it died without sending one."""
+    while True:
+        try:
+            return buffer.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            if process.is_alive():
+                continue
+        try:  # it may have sent its last messages just before exiting
+            return buffer.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            raise RuntimeError(f"decoding worker process {process.name} stopped unexpectedly "
+                               f"(exit code {process.exitcode})") from None
+
+
+def _serve(items: Sequence, produce: Callable, worker: int, count: int, buffer) -> None:
+    """Body of a worker process: produces items worker, worker + count, ... into `buffer`."""
+    gc.freeze()  # a collection would touch, and so copy, every object inherited from the parent
+    try:
+        for index in range(worker, len(items), count):
+            values = iter(produce(items[index]))
+            try:
+                for value in values:
+                    buffer.put((_VALUE, value))
+            finally:
+                getattr(values, "close", lambda: None)()  # ends a decoder subprocess left half read
+            buffer.put((_DONE, None))
+    except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        buffer.put((_FAILURE, _picklable(error)))
+    finally:
+        buffer.close()
+        buffer.join_thread()  # everything sent reaches the pipe before the process exits
+
+
+def _picklable(error: BaseException) -> BaseException:
+    """Returns `error`, or a RuntimeError carrying its traceback when it cannot cross processes."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - any pickling problem
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return RuntimeError(f"{type(error).__name__} in a decoding worker process: {error}\n{text}")

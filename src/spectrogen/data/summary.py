@@ -40,6 +40,7 @@ class PrepareSummary:
         self.skipped.append({"file": name, "reason": reason})
 
     def file_used(self, class_name: str) -> None:
+        self.files_used += 1
         self.files_per_class[class_name] = self.files_per_class.get(class_name, 0) + 1
 
     def note(self, name: str, note: str) -> None:

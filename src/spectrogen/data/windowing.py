@@ -1,27 +1,17 @@
-"""Cutting recordings into fixed-length windows, and which windows are kept.
+"""Cutting recordings into fixed-length windows (strided views, no loop over windows), and which are kept.
 
-The rule (the same for every audio source):
-
-- windows are `window` samples long and start every `hop` samples: 0, hop, 2*hop, ...;
-- a window that lies wholly inside the recording is kept;
-- a window that runs past the end is kept with `short="pad"` when at least half of it is inside
-  the recording (the rest is zero-filled), and dropped otherwise; `short="drop"` drops them all.
-  So with the default a recording shorter than half a window makes no example at all;
-- a kept window whose RMS over its real (unpadded) samples is below `silence_db` dBFS is dropped
-  (0 dBFS is the RMS of a full-scale square wave; a full-scale sine is about -3 dBFS);
-- with `max_windows`, only the first that many kept windows of a recording are used, so that one
-  long recording cannot outweigh its class.
-
-One-shot recordings (a drum hit, a spoken word) are not windowed: `OnsetSlicer` makes one example
-of each, from the sound's onset, zero-padded to the window.
-
-Windows are made with strided views, so there is no Python loop over windows.
+Windows of `window` samples start every `hop`; one that runs past the end is zero-padded and kept when at
+least half of it is inside (`short="pad"`; `"drop"` drops them all); one whose RMS over its real samples is
+below `silence_db` dBFS is dropped; `max_windows` keeps the first that many. `OnsetSlicer` instead makes one
+example of a one-shot (a file about a window long or shorter) from its onset; `choose_slicing` picks.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional
+from statistics import median
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -46,12 +36,9 @@ class WindowCounts:
 
 
 def rms_dbfs(audio: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndarray:
-    """Returns the RMS level in dBFS of each row of `audio` (K, S) over its first `lengths` samples.
-
-    Samples past `lengths` must be zeros (the padding of a window that runs past the end).
-    """
-    # float32 products summed by BLAS: precise enough for a threshold in dB, and far faster
-    # than a float64 reduction (the rows may be overlapping strided views)
+    """Returns the RMS level in dBFS of each row of `audio` (K, S) over its first `lengths` samples (the
+    rest must be zeros)."""
+    # float32 products summed by BLAS: precise enough for a threshold in dB, and far faster than float64
     energy = np.einsum("ks,ks->k", audio, audio).astype(np.float64)
     count = np.full(len(audio), audio.shape[1]) if lengths is None else lengths
     with np.errstate(divide="ignore"):
@@ -69,17 +56,10 @@ class Windower:
         self.hop = hop
         self.short = short
         self.silence_db = silence_db
-        self.max_windows = max_windows  # the first this many kept windows of a recording; None: all
-
-    def _full(self, counts: WindowCounts) -> bool:
-        return self.max_windows is not None and counts.kept >= self.max_windows
+        self.max_windows = sys.maxsize if max_windows is None else max_windows  # kept windows of a recording
 
     def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
-        """Yields blocks of kept windows of the recording made of `chunks`; fills in `counts`.
-
-        The windows are read-only views into the recording where no window is dropped (copied
-        once, by the consumer, instead of twice).
-        """
+        """Yields blocks of kept windows (read-only views where possible) of the recording in `chunks`."""
         pending = np.zeros(0, dtype=np.float32)
         offset = 0  # position of pending[0] in the recording; always a window start
         for chunk in chunks:
@@ -94,7 +74,7 @@ class Windower:
             block = self._keep(views, starts, None, offset, counts)
             if block is not None:
                 yield block
-            if self._full(counts):
+            if counts.kept >= self.max_windows:
                 return
             pending = pending[full * self.hop:]
             offset += full * self.hop
@@ -134,30 +114,23 @@ class Windower:
             counts.silent += int((~loud).sum())
             if not loud.all():
                 views, starts = views[loud], starts[loud]
-        if self.max_windows is not None:
-            room = max(0, self.max_windows - counts.kept)
-            views, starts = views[:room], starts[:room]
+        room = max(0, self.max_windows - counts.kept)
+        views, starts = views[:room], starts[:room]
         counts.kept += len(views)
         return WindowBlock(views, (offset + starts).astype(np.int64)) if len(views) else None
 
 
-#: RMS frames of the onset search, in seconds
+# the onset is the first frame of ONSET_FRAME_S seconds within ONSET_BELOW_PEAK_DB of the loudest frame of the
+# first ONSET_SEARCH_S seconds, less ONSET_LEAD_S so that the attack is never cut
 ONSET_FRAME_S = 0.005
-#: the onset is the first frame within this many dB of the loudest frame of the searched audio
 ONSET_BELOW_PEAK_DB = 30.0
-#: and starts this long before that frame, so that the attack is never cut
 ONSET_LEAD_S = 0.005
-#: how far into a recording the onset is looked for
 ONSET_SEARCH_S = 2.0
 
 
 class OnsetSlicer:
-    """Makes one example of a one-shot recording: the window from its onset, zero-padded at the end.
-
-    This is "first slice, pad end": a kick of 0.05 s and a cymbal of 12 s each give one example,
-    starting where the sound starts (the first 5-ms frame within 30 dB of the loudest one in the
-    first ONSET_SEARCH_S seconds, less 5 ms). The same interface as `Windower`.
-    """
+    """Makes the one example of a one-shot recording: the window from its onset, zero-padded at the end
+    (WaveGAN's "first slice, pad end"), so none is dropped for being short."""
 
     def __init__(self, window: int, sample_rate: int, silence_db: Optional[float] = None):
         self.window = window
@@ -165,7 +138,7 @@ class OnsetSlicer:
         self.silence_db = silence_db
 
     def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
-        """Yields one block holding the item's one example (or none when it is silent); fills in `counts`."""
+        """Yields one block holding the item's one example (none when it is silent)."""
         search = int(ONSET_SEARCH_S * self.sample_rate)
         needed = search + self.window  # enough for any onset in the searched part
         pieces, held = [], 0
@@ -190,15 +163,42 @@ class OnsetSlicer:
 
 
 def onset_sample(audio: np.ndarray, sample_rate: int) -> int:
-    """Returns where the sound in `audio` starts: ONSET_LEAD_S before its first frame near the loudest."""
+    """Returns the sample where the sound in `audio` starts."""
     frame = max(1, int(ONSET_FRAME_S * sample_rate))
     count = len(audio) // frame
     if count == 0:
         return 0
-    energy = np.einsum("kf,kf->k", audio[: count * frame].reshape(count, frame),
-                       audio[: count * frame].reshape(count, frame)) / frame
+    frames = audio[: count * frame].reshape(count, frame)
+    energy = np.einsum("kf,kf->k", frames, frames) / frame
     peak = float(energy.max())
     if peak <= 0.0:
         return 0
     first = int(np.argmax(energy >= peak * 10.0 ** (-ONSET_BELOW_PEAK_DB / 10.0)))
     return max(0, first * frame - int(ONSET_LEAD_S * sample_rate))
+
+
+#: one-shots: the median file is at most one window long, or this share of the files is shorter than
+#: half a window (windows would drop every one of them)
+SHORT_SHARE = 0.25
+#: files whose length is read to decide (spread evenly over the list)
+PROBED_FILES = 400
+
+
+def choose_slicing(duration: Callable[[object], Optional[float]], items: Sequence, window_seconds: float,
+                   asked: str) -> tuple[str, str]:
+    """Returns ("onset" or "windows", why) for `items` of the lengths `duration(item)` (None: unknown); `asked`
+    is the --slicing value (auto, onset, windows)."""
+    if asked != "auto":
+        return asked, f"--slicing {asked}"
+    step = max(1, len(items) // PROBED_FILES)
+    lengths = [length for length in (duration(item) for item in items[::step]) if length is not None]
+    if not lengths or len(lengths) * 2 < len(items[::step]):
+        return "windows", "the recordings' lengths are not known before reading (--slicing onset to override)"
+    typical = median(lengths)
+    short = sum(length < window_seconds / 2 for length in lengths) / len(lengths)
+    if typical <= window_seconds or short >= SHORT_SHARE:
+        return "onset", (f"one-shots: the median file lasts {typical:.2f} s and {short:.0%} are shorter than half a "
+                         f"window ({window_seconds:.2f} s); one example per file from its onset "
+                         "(--slicing windows to cut windows)")
+    return "windows", (f"the median file lasts {typical:.2f} s, longer than a window ({window_seconds:.2f} s); "
+                       "cut into windows (--slicing onset for one example per file)")

@@ -1,30 +1,36 @@
-"""Streams examples into a data set folder: features, labels, index rows and moments in one pass.
-
-Memory stays at one batch: features and labels go straight to their `.npy` files, index rows to
-`index.csv`, and the per-frequency moments are accumulated as the batches pass.
+"""Writing a data set folder: checks on `--out`, a staging folder (`.NAME.partial-PID`) that examples stream
+into (features, labels, index rows and moments in one pass), then moved in, so an interrupted run never
+leaves a half data set that looks finished. `--overwrite` replaces only a data set's DATASET_ENTRIES.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
 from spectrogen import __version__
-from spectrogen.atomic import sync
+from spectrogen.atomic import write_text_atomic
 from spectrogen.data.dataset import (
     FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE,
 )
 from spectrogen.data.growing_npy import GrowingNpy
+from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.paths import check_folder_path, check_own_folder
 from spectrogen.spectral.moments import MomentAccumulator
 from spectrogen.spectral.representation import Representation
 
 INDEX_COLUMNS = ("source", "offset_s", "item", "label", "class")
+# what a data set consists of; dataset.json is moved in last and out first, so that a folder caught
+# half way is never taken for a data set
+DATASET_ENTRIES = (FEATURES_FILE, LABELS_FILE, INDEX_FILE, SUMMARY_FILE, METADATA_FILE)
 #: examples handed to the writer at once by `write_examples` (memory: one chunk as a tensor view)
 _CHUNK = 512
 
@@ -83,8 +89,8 @@ class DatasetWriter:
             "source": source,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _write_json(self.folder / SUMMARY_FILE, summary)
-        _write_json(self.folder / METADATA_FILE, metadata)
+        for name, content in ((SUMMARY_FILE, summary), (METADATA_FILE, metadata)):
+            write_text_atomic(self.folder / name, json.dumps(content, indent=2) + "\n")
         return metadata
 
     def abort(self) -> None:
@@ -94,21 +100,10 @@ class DatasetWriter:
         self._index_file.close()
 
 
-def _write_json(path: Path, content: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=2)
-        handle.write("\n")
-        sync(handle)
-
-
 def write_examples(folder: str | Path, features: np.ndarray, labels: np.ndarray | None = None,
                    class_names: Sequence[str] = (), source: str = "arrays") -> dict:
-    """Returns the metadata after writing ready-made examples (N, F, T) as a data set in `folder`.
-
-    The examples are stored as they are (representation kind "image": no audio behind them), with
-    `labels` (N,) indexing `class_names` (all 0 when None), moments, index and summary, exactly as
-    `prepare` writes a data set; `source` names where they came from. The folder may exist.
-    """
+    """Returns the metadata after writing examples (N, F, T) as they are (kind "image"), with `labels` (N,)
+    (all 0 when None), as a data set in `folder` (which may exist)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     count, shape = len(features), tuple(features.shape[1:])
@@ -120,3 +115,54 @@ def write_examples(folder: str | Path, features: np.ndarray, labels: np.ndarray 
                    [source] * (end - start), [""] * (end - start), range(start, end))
     return writer.finish(Representation(kind="image", image_size=shape).to_dict(), {"kind": source},
                          {"source": source, "examples": count})
+
+
+def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
+    """Raises unless `out` may receive a new data set without losing anything the user made: absent or
+    empty, or (with `overwrite`) holding a data set or other files none of which has a data set file's name."""
+    if source is not None:
+        src, dst = Path(source).resolve(), out.resolve()
+        if dst == src or src.is_relative_to(dst) or dst.is_relative_to(src):
+            raise UsageError(
+                f"--out {out} overlaps the source {source}; write the data set to a folder outside the "
+                "source (the source is never modified)"
+            )
+    check_folder_path(out, "--out")
+    if check_own_folder(out, own=DATASET_ENTRIES, marker=METADATA_FILE, overwrite=overwrite, flag="--out",
+                        kind="data set") and not overwrite:
+        raise OverwriteError(f"--out {out} already holds a data set; add --overwrite to replace it (only "
+                             "its files are replaced), or choose another folder")
+
+
+def staging_folder(out: Path) -> Path:
+    """Returns a new, empty hidden folder to write into: beside `out`, or inside it when it exists."""
+    given, out = out, out.resolve()
+    parent = out if out.is_dir() else out.parent
+    staging = parent / f".{out.name or 'data'}.partial-{os.getpid()}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+    except OSError as exc:
+        raise UsageError(f"--out {given}: cannot write in {parent} ({exc.strerror or exc}); choose a folder "
+                         "you can write to") from None
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Moves the finished data set in `staging` to `out`, replacing only an earlier data set's files."""
+    out = out.resolve()
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    retired = out / f".{out.name or 'data'}.replaced-{os.getpid()}"
+    retired.mkdir(exist_ok=True)
+    for name in reversed(DATASET_ENTRIES):  # dataset.json first: the folder stops being a data set
+        if (out / name).exists():
+            os.replace(out / name, retired / name)
+    for name in DATASET_ENTRIES:  # dataset.json last: the folder is a data set again once whole
+        if (staging / name).exists():
+            os.replace(staging / name, out / name)
+    shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,9 +1,6 @@
-"""Differentiable augmentation (Zhao et al. 2020, DiffAugment) with the operations that suit spectrograms.
-
-Applied to real and generated batches alike before the critic, so that the critic of a small data
-set cannot simply memorise it, while gradients still reach the generator. Only operations that
-keep a spectrogram a spectrogram: a shift along time (axis -1) and cutout. Nothing moves along
-frequency and nothing is flipped (a flip reverses time).
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) of real and generated batches before the
+critic, so that the critic of a small data set cannot memorise it: only a shift along time and cutout,
+which keep a spectrogram a spectrogram (nothing moves along frequency, nothing is flipped).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """GAN losses as small interchangeable objects in the `LOSSES` registry, and the WGAN-GP gradient penalty.
 
-Every loss reads critic *logits* (raw scores, shape (B,)): the sigmoid of BCE lives here, not in the
-discriminator. `score` says what the statistics report as D(x) and D(G(z)): a probability for BCE,
-the mean raw score for the others.
+Every loss reads critic logits (B,): BCE's sigmoid lives here, not in the discriminator.
 """
 
 from __future__ import annotations
@@ -21,11 +19,8 @@ class GANLoss:
     """A pair of objectives over critic logits; `gp_lambda` > 0 asks the method for a gradient penalty."""
 
     gp_lambda: float = 0.0
-
-    @classmethod
-    def from_config(cls, training: TrainingConfig) -> "GANLoss":
-        """Returns the loss with the options of `training` that concern it."""
-        return cls()
+    #: the `training` options that the constructor takes, by name
+    options: tuple[str, ...] = ()
 
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Returns the critic's loss (0-d) given logits of real (B,) and generated (B,) examples."""
@@ -36,7 +31,7 @@ class GANLoss:
         raise NotImplementedError
 
     def score(self, logits: torch.Tensor) -> torch.Tensor:
-        """Returns the mean critic output (0-d) as the statistics report it."""
+        """Returns the mean critic output (0-d) as the statistics report D(x): a probability for BCE."""
         return logits.detach().float().mean()
 
 
@@ -47,12 +42,10 @@ LOSSES: Registry[type[GANLoss]] = Registry("loss")
 class BCELoss(GANLoss):
     """Goodfellow's GAN with the non-saturating generator loss; D's loss is the sum of its real and fake terms."""
 
+    options = ("label_smoothing",)
+
     def __init__(self, label_smoothing: float = 0.0):
         self.real_target = 1.0 - label_smoothing  # one-sided: only real labels are softened
-
-    @classmethod
-    def from_config(cls, training: TrainingConfig) -> "BCELoss":
-        return cls(label_smoothing=training.label_smoothing)
 
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         real, fake = real.float(), fake.float()
@@ -82,12 +75,10 @@ class LeastSquaresLoss(GANLoss):
 class WassersteinGPLoss(GANLoss):
     """Gulrajani et al. 2017: D minimises E[D(G(z))] - E[D(x)] + λ·GP, G minimises -E[D(G(z))]."""
 
+    options = ("gp_lambda",)
+
     def __init__(self, gp_lambda: float = 10.0):
         self.gp_lambda = gp_lambda
-
-    @classmethod
-    def from_config(cls, training: TrainingConfig) -> "WassersteinGPLoss":
-        return cls(gp_lambda=training.gp_lambda)
 
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return fake.float().mean() - real.float().mean()
@@ -114,17 +105,14 @@ def build_loss(training: TrainingConfig) -> GANLoss:
     if training.label_smoothing > 0 and training.loss != "bce":
         raise ConfigError(f"training.label_smoothing={training.label_smoothing} only applies to training.loss=bce "
                           f"(it is {training.loss}); set it to 0")
-    return LOSSES.get(training.loss).from_config(training)
+    loss = LOSSES.get(training.loss)
+    return loss(**{name: getattr(training, name) for name in loss.options})
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
                      *, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Returns mean over examples of (‖∇D(x̂)‖₂ - 1)², x̂ between real and fake, the norm over all non-batch axes.
-
-    Each example's gradient norm is taken over its channels, frequencies and times together (the
-    original code reduced over two axes only, which penalises per-row norms instead). `alpha`
-    (B,) picks the interpolation points; uniform [0, 1) when None.
-    """
+    """Returns mean over examples of (‖∇D(x̂)‖₂ - 1)², x̂ between real and fake at `alpha` (B,) (uniform when
+    None), each norm over all non-batch axes together (not per row, as the original code had it)."""
     batch = real.shape[0]
     if alpha is None:
         alpha = torch.rand(batch, device=real.device, dtype=real.dtype)

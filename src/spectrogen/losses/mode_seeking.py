@@ -1,14 +1,7 @@
 """The mode-seeking term of MSGAN (Mao et al. 2019): different noise must give different samples.
 
-A generator that ignores part of z draws the same few samples for every noise vector; a class-
-conditional one is especially prone to it, since its critic already has the class to go by and
-rewards each class's most typical sample. The term compares pairs of generated examples made from
-different noise (of the same class, for a conditional model): it is the inverse of
-
-    mean |G(z1) - G(z2)| / mean |z1 - z2|
-
-so the generator pays for pairs that look alike although their noise differs. It needs no extra
-forward pass: the pairs come from the batch the generator step makes anyway.
+The inverse of mean |G(z1) - G(z2)| / mean |z1 - z2| over pairs of the generator step's own batch (of one
+class each, for a conditional model, whose critic otherwise rewards each class's most typical sample).
 """
 
 from __future__ import annotations
@@ -31,10 +24,8 @@ def same_class_pairs(n: int, labels: Optional[torch.Tensor], device: torch.devic
 
 
 def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Returns the term (0-d) for generated examples `fake` (B, ...) made from noise `z` (B, D) [and `labels` (B,)].
-
-    Zero (with a gradient of zero) when the batch holds no pair of one class.
-    """
+    """Returns the term (0-d) for generated examples `fake` (B, ...) made from noise `z` (B, D) [and `labels`
+    (B,)]; zero, with a zero gradient, when the batch holds no pair of one class."""
     first, second = same_class_pairs(fake.shape[0], labels, fake.device)
     if first.numel() == 0:
         return fake.sum() * 0.0

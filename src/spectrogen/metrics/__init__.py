@@ -5,10 +5,6 @@
     result = evaluate_checkpoint("runs/specgan", "data/sc09", classifier="sc09.pt")
     write_metrics(result, "runs/specgan/evaluation"); print(format_table(result))
 
-    fid(real_features, fake_features); kid(...); inception_score(probabilities)
-    ndb(real, fake); precision_recall(real_features, fake_features); diversity(real, fake)
-    nearest_neighbour_check(fake, train, heldout); reconstruction_metrics(reference, estimate, ...)
-
 Names are imported on first use, so importing the package stays cheap (no scikit-learn, no scipy).
 """
 
@@ -16,49 +12,21 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {
-    "SpectrogramClassifier": "spectrogen.metrics.classifier",
-    "FeatureClassifier": "spectrogen.metrics.classifier",
-    "save_classifier": "spectrogen.metrics.classifier",
-    "load_classifier": "spectrogen.metrics.classifier",
-    "ClassifierOptions": "spectrogen.metrics.classifier_training",
-    "train_classifier": "spectrogen.metrics.classifier_training",
-    "train_classifier_on_dataset": "spectrogen.metrics.classifier_training",
-    "Features": "spectrogen.metrics.features",
-    "load_feature_network": "spectrogen.metrics.features",
-    "fid": "spectrogen.metrics.frechet",
-    "frechet_distance": "spectrogen.metrics.frechet",
-    "gaussian_moments": "spectrogen.metrics.frechet",
-    "kid": "spectrogen.metrics.frechet",
-    "inception_score": "spectrogen.metrics.inception_score",
-    "ndb": "spectrogen.metrics.ndb",
-    "NDBBins": "spectrogen.metrics.ndb",
-    "precision_recall": "spectrogen.metrics.precision_recall",
-    "ssim": "spectrogen.metrics.diversity",
-    "ms_ssim": "spectrogen.metrics.diversity",
-    "diversity": "spectrogen.metrics.diversity",
-    "mean_pairwise_similarity": "spectrogen.metrics.diversity",
-    "nearest_neighbour_check": "spectrogen.metrics.memorisation",
-    "mse": "spectrogen.metrics.reconstruction",
-    "mae": "spectrogen.metrics.reconstruction",
-    "cosine_similarity": "spectrogen.metrics.reconstruction",
-    "spectral_convergence": "spectrogen.metrics.reconstruction",
-    "log_spectral_distance": "spectrogen.metrics.reconstruction",
-    "si_sdr": "spectrogen.metrics.reconstruction",
-    "pesq_score": "spectrogen.metrics.reconstruction",
-    "stoi_score": "spectrogen.metrics.reconstruction",
-    "reconstruction_metrics": "spectrogen.metrics.reconstruction",
-    "RealReference": "spectrogen.metrics.evaluate",
-    "EvaluationResult": "spectrogen.metrics.evaluate",
-    "evaluate_samples": "spectrogen.metrics.evaluate",
-    "parse_metrics": "spectrogen.metrics.evaluate",
-    "evaluate_checkpoint": "spectrogen.metrics.checkpoint_evaluation",
-    "evaluate_sample_file": "spectrogen.metrics.checkpoint_evaluation",
-    "format_table": "spectrogen.metrics.table",
-    "write_metrics": "spectrogen.metrics.table",
-    "TrainingEvaluator": "spectrogen.metrics.during_training",
-    "build_callback": "spectrogen.metrics.during_training",
-}
+_EXPORTS = {name: f"spectrogen.metrics.{module}" for module, names in {
+    "classifier": "Features SpectrogramClassifier FeatureClassifier save_classifier load_classifier load_feature_network",
+    "classifier_training": "ClassifierOptions train_classifier train_classifier_on_dataset",
+    "frechet": "fid frechet_distance gaussian_moments kid",
+    "inception_score": "inception_score",
+    "ndb": "ndb NDBBins",
+    "neighbours": "precision_recall nearest_neighbour_check",
+    "diversity": "ssim ms_ssim diversity mean_pairwise_similarity",
+    "reconstruction": "mse mae cosine_similarity spectral_convergence log_spectral_distance si_sdr pesq_score "
+                      "stoi_score reconstruction_metrics",
+    "evaluate": "RealReference EvaluationResult evaluate_samples parse_metrics",
+    "checkpoint_evaluation": "evaluate_checkpoint evaluate_sample_file",
+    "table": "format_table write_metrics",
+    "during_training": "TrainingEvaluator build_callback",
+}.items() for name in names.split()}
 
 __all__ = list(_EXPORTS)
 

@@ -1,14 +1,6 @@
-"""Evaluate a checkpoint, a run directory or a file of samples against a prepared data set.
-
-    result = evaluate_checkpoint("runs/specgan", "data/sc09", n=1000, classifier="sc09.pt")
-    write_metrics(result, "runs/specgan/evaluation")
-
-The feature network is, in order: `classifier` (made by `spectrogen evaluate --train-classifier`),
-`inception` (an exported network of the user's), the one a run trained for its metrics during
-training (`epochs_statistics/metrics_classifier.pt`), or else a quick one trained now on the data
-set. FID-like figures are only comparable when computed with the same feature network, so the
-metrics file names the one used.
-"""
+"""Evaluate a checkpoint, a run directory or a file of samples against a prepared data set, under one
+feature network (FID-like figures compare only under one, so the metrics file names it): `classifier`,
+`inception`, the one the run trained for its metrics (RUN_CLASSIFIER), or a quick one trained now."""
 
 from __future__ import annotations
 
@@ -20,31 +12,24 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from spectrogen.errors import InputError
+from spectrogen.metrics.classifier import load_feature_network
 from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier_on_dataset
 from spectrogen.metrics.evaluate import EvaluationResult, RealReference, evaluate_samples, parse_metrics
-from spectrogen.metrics.features import load_feature_network
 from spectrogen.metrics.inputs import (convert_space, dataset_normalizer, decibel_mapping, load_samples,
                                        normalised_examples, open_data, resolve_checkpoint, run_heldout_indices,
                                        sampling_record)
 from spectrogen.metrics.trust import flag_result
+from spectrogen.sampling.generate import balanced_labels, generate
+from spectrogen.sampling.load import load_generator
+from spectrogen.training.checkpoint import load_checkpoint
 
-# a classifier trained on the spot when none is given: small and quick, its numbers comparable only
-# with evaluations that used the same one
+# a classifier trained on the spot when none is given: its numbers compare only with evaluations using it
 QUICK_CLASSIFIER = ClassifierOptions(epochs=5, max_examples=2000)
 RUN_CLASSIFIER = "epochs_statistics/metrics_classifier.pt"
 # at most this many training and held-out examples are loaded for the memorisation check
 MAX_NEIGHBOUR_REFERENCE = 1000
 
 Log = Callable[[str], None]
-
-
-def _check_shape(network, shape: tuple[int, int]) -> None:
-    expected = getattr(network, "input_shape", None)
-    if expected is not None and tuple(expected) != tuple(shape):
-        raise InputError(
-            f"the classifier was trained on {expected[0]}x{expected[1]} spectrograms but the samples are "
-            f"{shape[0]}x{shape[1]}; train one for this size with `spectrogen evaluate --train-classifier DATA "
-            f"--size {shape[0]}x{shape[1]} --out CLASSIFIER.pt`", getattr(network, "path", None))
 
 
 def feature_network_for(dataset, shape: tuple[int, int], *, classifier=None, inception=None,
@@ -60,44 +45,46 @@ def feature_network_for(dataset, shape: tuple[int, int], *, classifier=None, inc
             "--train-classifier DATA --out CLASSIFIER.pt` and pass --classifier so that numbers stay comparable")
         network = train_classifier_on_dataset(dataset, shape=shape, options=replace(QUICK_CLASSIFIER, device=device),
                                               log=log)
-    _check_shape(network, shape)
-    normalizer = dataset_normalizer(dataset, getattr(network, "normalizer", None))
-    return network, normalizer
+    expected = getattr(network, "input_shape", None)
+    if expected is not None and tuple(expected) != tuple(shape):  # before the samples are drawn
+        raise InputError(
+            f"the classifier was trained on {expected[0]}x{expected[1]} spectrograms but the samples are "
+            f"{shape[0]}x{shape[1]}; train one for this size with `spectrogen evaluate --train-classifier DATA "
+            f"--size {shape[0]}x{shape[1]} --out CLASSIFIER.pt`", getattr(network, "path", None))
+    return network, dataset_normalizer(dataset, getattr(network, "normalizer", None))
 
 
 def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int, *,
                     heldout_indices: Optional[np.ndarray] = None, heldout_data=None, seed: int = 0,
                     device: str = "cpu") -> tuple[RealReference, dict[str, Any]]:
-    """Returns the real side of the evaluation and a description of what it holds.
-
-    The reference set is `n` random training examples (fewer when the data set is smaller); the
-    memorisation check uses up to 1000 training examples and the held-out ones: the run's own
-    validation split (`heldout_indices`) or another data set (`heldout_data`).
-    """
+    """Returns the real side of the evaluation and a description of what it holds: `n` random training
+    examples and, for the memorisation check, up to MAX_NEIGHBOUR_REFERENCE training and held-out ones (the
+    run's validation split `heldout_indices`, or the data set `heldout_data`)."""
     rng = np.random.default_rng(seed)
+
+    def pick(pool: np.ndarray, count: int = MAX_NEIGHBOUR_REFERENCE) -> np.ndarray:
+        return np.sort(rng.choice(pool, min(count, len(pool)), replace=False))
+
     everything = np.arange(len(dataset))
-    pool = np.setdiff1d(everything, heldout_indices) if heldout_indices is not None else everything
+    pool = everything if heldout_indices is None else np.setdiff1d(everything, heldout_indices)
     if len(pool) < 2:
         raise InputError(f"holds {len(dataset)} examples; evaluation needs at least 2", dataset.root)
-    chosen = np.sort(rng.choice(pool, min(n, len(pool)), replace=False))
-    images = normalised_examples(dataset.features, chosen, normalizer, shape)
-    neighbours = np.sort(rng.choice(pool, min(MAX_NEIGHBOUR_REFERENCE, len(pool)), replace=False))
-    train = normalised_examples(dataset.features, neighbours, normalizer, shape)
+    chosen = pick(pool, n)
+    images = normalised_examples(dataset, chosen, normalizer, shape)
+    train = normalised_examples(dataset, pick(pool), normalizer, shape)
     heldout, heldout_source = None, None
     if heldout_data is not None:
         other = open_data(heldout_data)
         if other.shape != dataset.shape:
             raise InputError(f"held-out data are {other.shape[0]}x{other.shape[1]} but the data set is "
                              f"{dataset.shape[0]}x{dataset.shape[1]}; prepare both the same way", heldout_data)
-        picked = np.sort(rng.choice(len(other), min(MAX_NEIGHBOUR_REFERENCE, len(other)), replace=False))
-        heldout, heldout_source = normalised_examples(other.features, picked, normalizer, shape), str(heldout_data)
+        heldout = normalised_examples(other, pick(np.arange(len(other))), normalizer, shape)
+        heldout_source = str(heldout_data)
     elif heldout_indices is not None:
-        picked = np.sort(rng.choice(heldout_indices, min(MAX_NEIGHBOUR_REFERENCE, len(heldout_indices)),
-                                    replace=False))
-        heldout = normalised_examples(dataset.features, picked, normalizer, shape)
+        heldout = normalised_examples(dataset, pick(heldout_indices), normalizer, shape)
         heldout_source = "the run's validation split"
     labels = dataset.labels[chosen] if len(dataset.class_names) >= 2 else None
-    to_db, no_db_reason = decibel_mapping(normalizer, getattr(dataset, "representation", None), dataset.shape)
+    to_db, no_db_reason = decibel_mapping(normalizer, getattr(dataset, "representation", None))
     reference = RealReference(images, network, labels=labels, class_names=dataset.class_names, train=train,
                               heldout=heldout, device=device, seed=seed, to_db=to_db, no_db_reason=no_db_reason)
     described = {"path": str(dataset.root), "examples": len(dataset), "reference": len(images),
@@ -109,14 +96,8 @@ def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int
 def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier=None, inception=None,
                         heldout_data=None, seed: int = 0, device: str = "cpu", batch_size: int = 64,
                         log: Log = print) -> EvaluationResult:
-    """Returns the metrics of `n` samples of a checkpoint (or a run directory's best one) against `data`.
-
-    Conditional models are sampled in equal numbers per class and get per-class figures.
-    """
-    # the submodules by name: `spectrogen.sampling.generate` is also the name of a module
-    from spectrogen.sampling.generate import balanced_labels, generate
-    from spectrogen.sampling.load import load_generator
-
+    """Returns the metrics of `n` samples of a checkpoint (or a run directory's best one) against `data`;
+    conditional models are sampled in equal numbers per class."""
     names = parse_metrics(metrics)
     path, which = resolve_checkpoint(target)
     log(f"checkpoint: {path} ({which})")
@@ -128,28 +109,20 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
     reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout,
                                            heldout_data=heldout_data, seed=seed, device=device)
-    labels = None
-    if model.conditional:
-        labels = balanced_labels(n, len(model.class_names) or model.method.num_classes)
+    labels = balanced_labels(n, len(model.class_names) or model.method.num_classes) if model.conditional else None
     started = time.perf_counter()
     samples = generate(model, n, labels=labels, seed=seed, batch_size=batch_size).numpy()  # (n, 1, H, W)
     generation_seconds = time.perf_counter() - started
-    samples = convert_space(samples, model.normalizer, normalizer, dataset.shape)
-    fake_labels, note = _comparable_labels(labels, model.class_names, dataset.class_names)
-    result = evaluate_samples(samples, reference, metrics=names, fake_labels=fake_labels, seed=seed)
-    if note:
-        result.skipped["per_class"] = note
+    samples = convert_space(samples, model.normalizer, normalizer)
+    result = _evaluate(samples, reference, described, names, seed, labels, model.class_names, dataset.class_names,
+                       {"checkpoint": str(path), "which": which, "model": model.model_name})
     result.timings["generation"] = generation_seconds
-    result.info.update({"source": {"checkpoint": str(path), "which": which, "model": model.model_name},
-                        "n": n, "seed": seed, "data": described, "feature_network": network.describe()})
-    if "nn_heldout" in result.skipped and heldout is None:
+    if "nn_heldout" in result.skipped:
         result.skipped["nn_heldout"] = _no_heldout_reason(model)
-    flag_result(result)
     return result
 
 
 def _no_heldout_reason(model) -> str:
-    """Returns why a checkpoint's run held no data out, in the terms of its configuration."""
     fraction = model.config.data.validation_fraction
     if getattr(model.method, "uses_validation", False):
         why = f"its run held none out (data.validation_fraction={fraction:g})"
@@ -162,15 +135,9 @@ def _no_heldout_reason(model) -> str:
 def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normalization: str = "per_frequency",
                          metrics=None, classifier=None, inception=None, heldout_data=None, seed: int = 0,
                          device: str = "cpu", log: Log = print) -> EvaluationResult:
-    """Returns the metrics of the spectrograms in a .npy file (N, 1, H, W) against `data`.
-
-    The file's normalisation is, in order: that of `checkpoint`, that of the checkpoint named in a
-    sampling.json beside the file (written by `spectrogen sample`), else `samples_normalization`
-    with the data set's moments ("none" for un-normalised features). Labels recorded in
-    sampling.json give per-class figures.
-    """
-    from spectrogen.training.checkpoint import load_checkpoint
-
+    """Returns the metrics of the spectrograms in a .npy file (N, 1, H, W) against `data`, normalised as by
+    `checkpoint`, else by the checkpoint in the sampling.json beside it (written by `spectrogen sample`, with
+    the labels), else by `samples_normalization` of the data set's moments ("none": un-normalised)."""
     names = parse_metrics(metrics)
     samples = load_samples(samples_path)
     dataset = open_data(data)
@@ -193,17 +160,25 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
                                               run_dir=run_dir, device=device, log=log)
     reference, described = build_reference(dataset, network, normalizer, shape, len(samples),
                                            heldout_data=heldout_data, seed=seed, device=device)
-    samples = convert_space(samples, source, normalizer, dataset.shape)
+    samples = convert_space(samples, source, normalizer)
     labels = record.get("labels")
-    fake_labels, note = (None, None)
-    if labels is not None and len(labels) == len(samples):
-        fake_labels, note = _comparable_labels(np.asarray(labels), record.get("class_names", []), dataset.class_names)
-    result = evaluate_samples(samples, reference, metrics=names, fake_labels=fake_labels, seed=seed)
-    if note:
-        result.skipped["per_class"] = note
-    result.info.update({"source": {"samples": str(samples_path), "normalization": source.kind,
-                                   "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
-                        "n": len(samples), "seed": seed, "data": described, "feature_network": network.describe()})
+    labels = np.asarray(labels) if labels is not None and len(labels) == len(samples) else None
+    return _evaluate(samples, reference, described, names, seed, labels, record.get("class_names", []),
+                     dataset.class_names, {"samples": str(samples_path), "normalization": source.kind,
+                                           "checkpoint": None if source_checkpoint is None else str(source_checkpoint)})
+
+
+def _evaluate(samples: np.ndarray, reference: RealReference, described: dict, names: list[str], seed: int, labels,
+              model_classes, data_classes, source: dict[str, Any]) -> EvaluationResult:
+    """Returns the metrics of `samples` (in the evaluation space) with what was compared with what."""
+    # per-class figures need the generator's classes to be the data set's, in the same order
+    comparable = list(model_classes) == list(data_classes)
+    result = evaluate_samples(samples, reference, metrics=names, fake_labels=labels if comparable else None, seed=seed)
+    if labels is not None and not comparable:
+        result.skipped["per_class"] = (f"the model's classes ({', '.join(model_classes)}) are not the data set's "
+                                       f"({', '.join(data_classes)})")
+    result.info.update({"source": source, "n": len(samples), "seed": seed, "data": described,
+                        "feature_network": reference.network.describe()})
     flag_result(result)
     return result
 
@@ -211,13 +186,3 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
 def _run_directory(checkpoint: Path) -> Optional[Path]:
     # a checkpoint inside RUN/checkpoints/ belongs to the run RUN
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
-
-
-def _comparable_labels(labels, model_classes, data_classes) -> tuple[Optional[np.ndarray], Optional[str]]:
-    # per-class figures need the generator's classes to be the data set's, in the same order
-    if labels is None:
-        return None, None
-    if list(model_classes) != list(data_classes):
-        return None, (f"the model's classes ({', '.join(model_classes)}) are not the data set's "
-                      f"({', '.join(data_classes)})")
-    return np.asarray(labels), None

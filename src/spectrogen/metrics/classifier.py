@@ -1,17 +1,17 @@
-"""The feature network of the metrics: a small spectrogram CNN, and its self-describing file.
-
-Like the SpecGAN paper's SC09 classifier, it stands in for Inception-v3, whose weights cannot be had
-offline. Its penultimate layer gives the features of FID, KID and precision/recall; its softmax the
-class probabilities of the Inception score and of the per-class accuracy of conditional models.
+"""Feature networks of the metrics: a small spectrogram CNN standing in for Inception-v3 (as the SpecGAN
+paper's SC09 classifier does) with its self-describing file, or a network a user exported (`--inception`: a
+local .pt2 or TorchScript file, never downloaded) that takes (B, 1, F, T) spectrograms normalised per
+frequency and returns features (B, D) or (features, logits (B, K)), resizing being its own job.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -20,10 +20,100 @@ from torch import nn
 from spectrogen import __version__
 from spectrogen.atomic import replacing
 from spectrogen.errors import CheckpointError, InputError
-from spectrogen.metrics.features import Features, batched_forward
 
 CLASSIFIER_FORMAT = "spectrogen-classifier"
 CLASSIFIER_FORMAT_VERSION = 1
+
+
+@dataclass
+class Features:
+    """Penultimate features (N, D) and, where the network classifies, class probabilities (N, K)."""
+
+    embeddings: np.ndarray
+    probabilities: Optional[np.ndarray] = None
+
+
+@torch.no_grad()
+def batched_forward(forward: Callable[[torch.Tensor], Any], x, input_shape: Optional[tuple[int, int]], *,
+                    batch_size: int = 256, device: str | torch.device = "cpu",
+                    source: str = "") -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Returns (features (N, D), probabilities (N, K) or None) of `forward` over x (N, [1,] F, T) in batches;
+    raises InputError when x is not a batch of `input_shape`."""
+    array = np.asarray(x)
+    array = array[:, None] if array.ndim == 3 else array
+    if array.ndim != 4 or array.shape[1] != 1:
+        raise InputError(f"expected spectrograms shaped (N, F, T) or (N, 1, F, T), got {array.shape}")
+    if input_shape is not None and tuple(array.shape[-2:]) != tuple(input_shape):
+        raise InputError(
+            f"the feature network {source} was trained on {input_shape[0]}x{input_shape[1]} spectrograms, "
+            f"these are {array.shape[-2]}x{array.shape[-1]}; train one on this data set with "
+            "`spectrogen evaluate --train-classifier DATA --out CLASSIFIER.pt`"
+        )
+    features, probabilities = [], []
+    for start in range(0, len(array), batch_size):
+        batch = torch.as_tensor(np.ascontiguousarray(array[start:start + batch_size]), dtype=torch.float32)
+        out = forward(batch.to(device))  # (B, D) or ((B, D), (B, K))
+        first, second = (out if isinstance(out, (tuple, list)) else (out, None))
+        features.append(first.float().cpu().numpy().reshape(len(batch), -1))
+        if second is not None:
+            probabilities.append(second.float().cpu().numpy())
+    embeddings = np.concatenate(features).astype(np.float64)
+    return embeddings, (np.concatenate(probabilities).astype(np.float64) if probabilities else None)
+
+
+class ExportedFeatureNetwork:
+    """A user's own feature extractor from a local .pt2 (torch.export) or TorchScript file."""
+
+    kind = "exported"
+
+    def __init__(self, module: Callable, path: str):
+        self.module = module
+        self.path = path
+        self.input_shape: Optional[tuple[int, int]] = None  # whatever the module accepts
+        self.normalizer: Optional[dict[str, Any]] = None  # the data set's per-frequency normalisation is used
+        self.class_names: list[str] = []
+
+    def extract(self, x, *, batch_size: int = 256, device: str | torch.device = "cpu") -> Features:
+        """Returns features (and probabilities when the module also returns logits) of x (N, [1,] F, T)."""
+        if hasattr(self.module, "to"):
+            self.module.to(device)
+
+        def forward(batch: torch.Tensor):
+            out = self.module(batch)
+            return (out[0], out[1].softmax(dim=1)) if isinstance(out, (tuple, list)) else out
+
+        try:
+            embeddings, probabilities = batched_forward(forward, x, None, batch_size=batch_size, device=device)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"the feature network failed on input of shape (B, 1, {np.shape(x)[-2]}, "
+                             f"{np.shape(x)[-1]}): {type(exc).__name__}: {exc}", self.path) from None
+        if probabilities is not None:
+            self.class_names = [f"class_{i}" for i in range(probabilities.shape[1])]
+        return Features(embeddings, probabilities)
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind}
+
+
+def load_exported_network(path: Union[str, Path]) -> ExportedFeatureNetwork:
+    """Returns the feature extractor in a local torch.export (.pt2) or TorchScript file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("feature network file not found (nothing is downloaded; pass a local file)", path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript still loads, deprecated or not
+            if path.suffix == ".pt2":
+                module = torch.export.load(str(path)).module()
+            else:
+                module = torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:
+        raise CheckpointError(
+            f"not a torch.export (.pt2) or TorchScript file ({type(exc).__name__}: {exc}); a plain state_dict "
+            "cannot be used, since it does not carry its network", path) from None
+    return ExportedFeatureNetwork(module, str(path))
 
 
 def _block(c_in: int, c_out: int, convolutions: int) -> nn.Sequential:
@@ -36,14 +126,9 @@ def _block(c_in: int, c_out: int, convolutions: int) -> nn.Sequential:
 
 
 class SpectrogramClassifier(nn.Module):
-    """Four stride-2 conv blocks, mean over time, a linear feature layer and a linear class head.
-
-    The two full-resolution blocks have one convolution each, the two coarse ones two: at 128x128
-    the fine scales would otherwise take most of the compute for little gain.
-
-    Pooling averages over time only: when a sound happens should not matter, but which frequencies
-    it occupies does, so the frequency rows stay in the feature layer's input.
-    """
+    """Four stride-2 conv blocks (the two coarse ones with two convolutions, where compute is cheap), mean over
+    time only (when a sound happens should not matter, which frequencies it occupies does), a linear feature
+    layer and a linear class head."""
 
     def __init__(self, input_shape: tuple[int, int], num_classes: int, width: int = 8, feature_dim: int = 128):
         super().__init__()
@@ -70,13 +155,9 @@ class SpectrogramClassifier(nn.Module):
 
 @dataclass
 class FeatureClassifier:
-    """A trained classifier with everything needed to use it on new data.
-
-    `kind` is "supervised" (trained on the data set's classes) or "contrastive" (self-supervised
-    embedding of unlabelled data; its class head predicts k-means clusters of that embedding).
-    `normalizer` is the data normalisation it was trained with (`Normalizer.to_dict()`), applied
-    to un-normalised features before they reach the network.
-    """
+    """A trained classifier and what using it on new data needs: `kind` "supervised" (the data set's classes)
+    or "contrastive" (its head predicts k-means clusters of an embedding of unlabelled data), and `normalizer`,
+    the `Normalizer.to_dict()` it was trained with."""
 
     network: SpectrogramClassifier
     kind: Literal["supervised", "contrastive"]
@@ -90,10 +171,6 @@ class FeatureClassifier:
     def input_shape(self) -> tuple[int, int]:
         return self.network.input_shape
 
-    @property
-    def has_probabilities(self) -> bool:
-        return len(self.class_names) >= 2
-
     def extract(self, x: np.ndarray, *, batch_size: int = 256, device: str | torch.device = "cpu") -> Features:
         """Returns features and class probabilities of normalised spectrograms x (N, F, T) or (N, 1, F, T)."""
         self.network.eval().to(device)
@@ -104,11 +181,10 @@ class FeatureClassifier:
 
         embeddings, probabilities = batched_forward(forward, x, self.input_shape, batch_size=batch_size,
                                                     device=device, source=self.path or "the classifier")
-        return Features(embeddings, probabilities if self.has_probabilities else None)
+        return Features(embeddings, probabilities if len(self.class_names) >= 2 else None)
 
     def describe(self) -> dict[str, Any]:
-        """Returns what a metrics file says about this network: path, kind, classes, held-out accuracy and
-        the training examples (in all and per class), which the trust check reads."""
+        """Returns what a metrics file (and the trust check) says about this network."""
         training = {key: self.training[key] for key in ("examples", "class_counts") if key in self.training}
         return {"path": self.path, "kind": self.kind, "class_names": list(self.class_names),
                 "input_shape": list(self.input_shape), "heldout": dict(self.heldout), "training": training}
@@ -162,3 +238,11 @@ def load_classifier(path: str | Path) -> FeatureClassifier:
     network.load_state_dict(payload["state_dict"])
     return FeatureClassifier(network.eval(), payload["kind"], list(payload["class_names"]), payload["normalizer"],
                              dict(payload["heldout"]), dict(payload["training"]), str(path))
+
+
+def load_feature_network(classifier: Union[str, Path, None] = None, inception: Union[str, Path, None] = None):
+    """Returns the feature network of a spectrogen classifier file or of an exported network (exactly one)."""
+    if (classifier is None) == (inception is None):
+        raise InputError("give exactly one feature network: a classifier made by `evaluate --train-classifier` "
+                         "or an exported network (--inception)")
+    return load_exported_network(inception) if inception is not None else load_classifier(classifier)

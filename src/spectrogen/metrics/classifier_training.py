@@ -1,13 +1,7 @@
-"""Training the feature network: supervised on labelled data, contrastive (SimCLR) on unlabelled data.
-
-Unlabelled data (one class) get a SimCLR-style embedding (Chen et al. 2020): two randomly augmented
-views of each spectrogram (circular time shift, Gaussian noise, a time mask and a frequency mask)
-must find each other among the batch (NT-Xent loss). It was chosen over an autoencoder's bottleneck
-because it needs no decoder (half the compute per step, seconds on a CPU) and its features ignore
-exactly the nuisances a metric should ignore. For the Inception score, the embedding of the training
-split is clustered with k-means and a linear head learns to predict the clusters: the pseudo-classes
-play the role of the data set's classes.
-"""
+"""Training the feature network: supervised on labelled data, contrastive on unlabelled data (SimCLR, Chen et
+al. 2020: two augmented views of each spectrogram must find each other in the batch). Unlike an autoencoder's
+bottleneck SimCLR needs no decoder and ignores the nuisances a metric should ignore; a linear head learns
+k-means clusters of its embedding, the pseudo-classes of the Inception score."""
 
 from __future__ import annotations
 
@@ -23,6 +17,7 @@ from torch import nn
 
 from spectrogen.errors import InputError
 from spectrogen.metrics.classifier import FeatureClassifier, SpectrogramClassifier
+from spectrogen.metrics.inputs import dataset_normalizer, normalised_examples, open_data
 
 
 @dataclass
@@ -43,7 +38,8 @@ class ClassifierOptions:
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator, *, noise: float, masks: bool) -> torch.Tensor:
-    # x: (B, 1, F, T) normalised; returns an augmented copy that keeps the class
+    # x: (B, 1, F, T) normalised; returns an augmented copy that keeps the class. Its own draws, not those
+    # of `spectral.augment`: the demo's figures were measured with the classifiers these draws train
     b, _, f, t = x.shape
     shifts = torch.randint(0, t, (b,), generator=generator)
     frames = (torch.arange(t)[None, :] - shifts[:, None]) % t  # (B, T): circular shift along time
@@ -103,16 +99,15 @@ def _nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Te
 def _recalibrate_batchnorm(network: nn.Module, x: torch.Tensor, batch_size: int = 256) -> None:
     # after a short training the running statistics still remember the first steps' weights; one pass
     # with a cumulative average (momentum None) makes eval mode match the trained network
-    for module in network.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None
+    norms = [module for module in network.modules() if isinstance(module, nn.BatchNorm2d)]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None
     network.train()
     for chunk in x.split(batch_size):
         network.embed(chunk)
-    for module in network.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.1
+    for module in norms:
+        module.momentum = 0.1
 
 
 @torch.no_grad()
@@ -125,12 +120,8 @@ def _embed(network: SpectrogramClassifier, x: torch.Tensor, batch_size: int = 25
 def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: list[str],
                      options: ClassifierOptions = ClassifierOptions(), *, normalizer: Optional[dict] = None,
                      log: Callable[[str], None] = lambda message: None) -> FeatureClassifier:
-    """Returns a feature network trained on normalised spectrograms x (N, F, T) and their labels (N,).
-
-    With two or more classes it is a supervised classifier; otherwise (labels None or one class) a
-    contrastive embedding with k-means pseudo-classes. `heldout` records accuracy on a held-out split,
-    `training` the examples trained on, in all and per class (what the trust check weighs).
-    """
+    """Returns a feature network trained on normalised spectrograms x (N, F, T) and their labels (N,): a
+    classifier with two or more classes, else a contrastive embedding with k-means pseudo-classes."""
     started = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)
@@ -164,8 +155,7 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
                                                                     generator, log)
         measure = "accuracy on k-means pseudo-classes of the embedding"
         kind = "contrastive"
-    network.eval()
-    with torch.no_grad():
+    with torch.no_grad():  # _embed puts the network in eval mode
         accuracy = (network.head(_embed(network, held_x)).argmax(1) == held_y).float().mean().item() \
             if len(held_x) else math.nan
     log(f"held-out {measure}: {accuracy:.3f} ({len(held_x)} examples)")
@@ -179,7 +169,7 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
 
 def _train_contrastive(data, train_index, heldout_index, options, rng, generator, log):
     # SimCLR on the training split, then k-means pseudo-classes and a linear head on the frozen embedding
-    from sklearn.cluster import KMeans  # imported here: scikit-learn takes a while to load
+    from sklearn.cluster import KMeans  # deferred: scikit-learn is slow to import
 
     clusters = int(np.clip(len(train_index) // 10, 2, options.clusters))
     network = SpectrogramClassifier(tuple(data.shape[-2:]), clusters, options.width,
@@ -218,14 +208,8 @@ def train_classifier_on_dataset(data, *, shape: Optional[tuple[int, int]] = None
                                 normalization: str = "per_frequency",
                                 options: ClassifierOptions = ClassifierOptions(),
                                 log: Callable[[str], None] = lambda message: None) -> FeatureClassifier:
-    """Returns a feature network trained on the prepared data set in folder `data` (or an open one).
-
-    The features are normalised as training normalises them (`normalization`, per frequency by
-    default, with the data set's moments) and resized to `shape` (H, W) when given, so that it
-    matches models trained at another size; the normaliser is stored with the network.
-    """
-    from spectrogen.metrics.inputs import dataset_normalizer, normalised_examples, open_data
-
+    """Returns a feature network trained on the prepared data set in folder `data` (or an open one), its
+    features normalised as training does (`normalization`; stored with the network) and resized to `shape`."""
     dataset = open_data(data) if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__") else data
     if len(dataset) < 10:
         raise InputError(f"holds {len(dataset)} examples; a feature network needs at least 10", dataset.root)
@@ -233,7 +217,7 @@ def train_classifier_on_dataset(data, *, shape: Optional[tuple[int, int]] = None
     rng = np.random.default_rng(options.seed)
     count = min(len(dataset), options.max_examples)
     chosen = np.sort(rng.choice(len(dataset), count, replace=False))
-    x = normalised_examples(dataset.features, chosen, normalizer, shape)[:, 0]  # (n, H, W)
+    x = normalised_examples(dataset, chosen, normalizer, shape)[:, 0]  # (n, H, W)
     labels = dataset.labels[chosen] if len(dataset.class_names) >= 2 else None
     log(f"training a {'supervised' if labels is not None else 'contrastive'} feature network on {count} "
         f"examples of {x.shape[1]}x{x.shape[2]} from {dataset.root}")

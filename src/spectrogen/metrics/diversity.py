@@ -1,14 +1,11 @@
-"""SSIM and multi-scale SSIM, and diversity as mean pairwise (MS-)SSIM within a set of spectrograms.
-
-Odena et al. (2017) measure a generator's diversity by the mean MS-SSIM of random pairs of its
-samples: a collapsed generator gives near-identical pairs (MS-SSIM near 1). Comparing with the same
-figure for real data turns it into a ratio that means the same for every data set.
-"""
+"""SSIM and multi-scale SSIM, and diversity as mean pairwise (MS-)SSIM within a set of spectrograms: a collapsed
+generator gives near-identical pairs (Odena et al. 2017); dividing by the same figure of real data gives a ratio
+that means the same for every data set."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -27,15 +24,9 @@ def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
     return (window / window.sum()).float()
 
 
-def _window_size(height: int, width: int) -> int:
-    # images smaller than the usual 11-pixel window get the largest odd window that fits
-    size = min(WINDOW_SIZE, height, width)
-    return size if size % 2 else size - 1
-
-
 def _band(size: int, window: torch.Tensor) -> torch.Tensor:
     # (size - k + 1, size) matrix whose rows are the window shifted by one: a "valid" 1-D filter as a
-    # matrix product, which BLAS runs about ten times faster than a one-channel convolution
+    # matrix product, which BLAS runs much faster than a one-channel convolution
     k = len(window)
     rows = size - k + 1
     columns = torch.arange(rows)[:, None] + torch.arange(k)[None, :]
@@ -51,7 +42,9 @@ def _filter(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
 
 def _ssim_and_contrast(x: torch.Tensor, y: torch.Tensor, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
     # x, y: (B, 1, H, W) -> SSIM (B,) and its contrast-structure part (B,)
-    size = _window_size(x.shape[-2], x.shape[-1])
+    # images smaller than the usual 11-pixel window get the largest odd window that fits
+    size = min(WINDOW_SIZE, x.shape[-2], x.shape[-1])
+    size = size if size % 2 else size - 1
     window = _gaussian_window(size, WINDOW_SIGMA if size == WINDOW_SIZE else size / 7).to(x.device)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     mu_x, mu_y = _filter(x, window), _filter(y, window)
@@ -75,16 +68,12 @@ def _as_batch(x) -> torch.Tensor:
 
 def _as_images(x) -> torch.Tensor:
     # channels are compared separately, as extra single-channel images: (B * C, 1, H, W)
-    t = _as_batch(x)
-    return t.reshape(-1, 1, *t.shape[-2:])
+    return _as_batch(x).flatten(0, 1)[:, None]
 
 
 def ssim(x, y, data_range: float = 2.0) -> torch.Tensor:
-    """Returns the SSIM of each pair of images (B,), x and y (B, C, H, W) or (B, H, W); 1 means identical.
-
-    Gaussian 11x11 window (sigma 1.5), K1 = 0.01, K2 = 0.03; `data_range` is max - min of the
-    values (2 for data normalised to [-1, 1]).
-    """
+    """Returns the SSIM (Gaussian 11x11 window) of each pair of images (B,), x and y (B, C, H, W) or (B, H, W);
+    1 means identical. `data_range` is max - min of the values (2 for data normalised to [-1, 1])."""
     a, b = _as_images(x), _as_images(y)
     value, _ = _ssim_and_contrast(a, b, data_range)
     return value.view(len(x), -1).mean(dim=1)
@@ -100,12 +89,8 @@ def ms_ssim_levels(height: int, width: int) -> int:
 
 
 def ms_ssim(x, y, data_range: float = 2.0) -> torch.Tensor:
-    """Returns the multi-scale SSIM of each pair of images (B,), with as many scales as the size allows.
-
-    The standard five scales need 160 pixels a side; smaller images (64x64: 3 scales, 128x128: 4)
-    use the first weights, renormalised to sum to 1. Negative per-scale values are clipped to 0
-    before the fractional powers, which are otherwise undefined.
-    """
+    """Returns the multi-scale SSIM of each pair of images (B,), with as many scales as the size allows (the
+    first weights, renormalised); negative per-scale values are clipped to 0 before the fractional powers."""
     a, b = _as_images(x), _as_images(y)
     levels = ms_ssim_levels(a.shape[-2], a.shape[-1])
     weights = torch.tensor(MS_SSIM_WEIGHTS[:levels])
@@ -156,18 +141,11 @@ class DiversityResult:
     ms_ssim_real: Optional[float]
 
     @property
-    def similarity_fake(self) -> float:
-        return self.ms_ssim_fake if self.ms_ssim_fake is not None else self.ssim_fake
-
-    @property
-    def similarity_real(self) -> float:
-        return self.ms_ssim_real if self.ms_ssim_real is not None else self.ssim_real
-
-    @property
     def ratio(self) -> float:
         """Diversity of the generated set relative to real data: near 1 is healthy, near 0 is collapse."""
-        real = max(1.0 - self.similarity_real, 1e-12)
-        return (1.0 - self.similarity_fake) / real
+        fake = self.ms_ssim_fake if self.ms_ssim_fake is not None else self.ssim_fake
+        real = self.ms_ssim_real if self.ms_ssim_real is not None else self.ssim_real
+        return (1.0 - fake) / max(1.0 - real, 1e-12)
 
     def as_dict(self) -> dict[str, float]:
         values = {k: v for k, v in asdict(self).items() if v is not None}
@@ -175,17 +153,15 @@ class DiversityResult:
         return values
 
 
-def diversity(real, fake, *, pairs: int = 250, data_range: float = 2.0, seed: int = 0) -> DiversityResult:
-    """Returns the mean pairwise SSIM (and MS-SSIM where two scales fit) of `fake` and of `real`, (N, C, H, W)."""
-    height, width = np.asarray(fake).shape[-2:]
-    multiscale = ms_ssim_levels(height, width) >= 2
+def diversity(real, fake, *, pairs: int = 250, data_range: float = 2.0, seed: int = 0,
+              real_similarity: Optional[Callable[[bool], float]] = None) -> DiversityResult:
+    """Returns the mean pairwise SSIM (and MS-SSIM where two scales fit) of `fake` and of `real`, (N, C, H, W);
+    `real_similarity(multiscale)`, when given, stands for `real` (figures computed once elsewhere)."""
+    def of(images) -> Callable[[bool], float]:
+        return lambda multiscale: mean_pairwise_similarity(images, pairs=pairs, multiscale=multiscale,
+                                                           data_range=data_range, seed=seed)
 
-    def both(images):
-        single = mean_pairwise_similarity(images, pairs=pairs, multiscale=False, data_range=data_range, seed=seed)
-        multi = (mean_pairwise_similarity(images, pairs=pairs, multiscale=True, data_range=data_range, seed=seed)
-                 if multiscale else None)
-        return single, multi
-
-    ssim_fake, ms_fake = both(fake)
-    ssim_real, ms_real = both(real)
-    return DiversityResult(ssim_fake, ssim_real, ms_fake, ms_real)
+    of_fake, of_real = of(fake), real_similarity or of(real)
+    multiscale = ms_ssim_levels(*np.shape(fake)[-2:]) >= 2
+    return DiversityResult(of_fake(False), of_real(False), of_fake(True) if multiscale else None,
+                           of_real(True) if multiscale else None)

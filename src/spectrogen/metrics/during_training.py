@@ -1,20 +1,10 @@
-"""Metrics during training: every `evaluation.eval_every` epochs (and after the last one), into
+"""Metrics during training, every `evaluation.eval_every` epochs and after the last, into
 checkpoint_metrics.csv, where `evaluation.best_metric` picks best_model.tar.
 
-The trainer finds this module through `build_callback(config)` and calls the returned object with
-`(trainer, epoch)` after each epoch. At its first evaluation it sets up, once per run:
-
-- the feature network: `evaluation.classifier` when configured; otherwise a quick classifier
-  (supervised on the data set's classes, contrastive when unlabelled; 5 epochs on at most 2000
-  training examples) trained on the run's own training split and saved as
-  `epochs_statistics/metrics_classifier.pt`, so a resumed run, and `spectrogen evaluate RUN`,
-  reuse the very same network and their figures stay comparable;
-- the real reference: `evaluation.num_samples` training examples (normalised as training sees
-  them), plus the run's validation split, when it has one, for the memorisation check.
-
-Each evaluation draws `evaluation.num_samples` samples from fixed noise (the same every time, and
-without touching the training's random streams, so resumed runs reproduce their numbers) and
-returns the metric columns as plain floats.
+Set up once per run: the feature network (`evaluation.classifier`, else a quick classifier trained
+on the run's training split and saved in the run, so a resumed run and `spectrogen evaluate RUN`
+reuse it) and the real reference (training examples, plus the validation split for memorisation).
+Samples come from fixed noise, outside the training's random streams, so resumed runs reproduce them.
 """
 
 from __future__ import annotations
@@ -34,6 +24,7 @@ from spectrogen.metrics.classifier_training import train_classifier
 from spectrogen.metrics.evaluate import RealReference, best_metric_column, evaluate_samples, metric_for_column, \
     parse_metrics
 from spectrogen.metrics.inputs import convert_space, decibel_mapping
+from spectrogen.sampling.generate import balanced_labels, generate
 
 # noise of the evaluation samples: fixed per run, apart from the seeds of training and of its samples
 _SAMPLE_SEED_OFFSET = 0xE7A1
@@ -58,7 +49,6 @@ class TrainingEvaluator:
         self.names = training_metric_names(config)
         self.reference: Optional[RealReference] = None
         self.classifier = None
-        self.training_normalizer = None
 
     def due(self, epoch: int) -> bool:
         """Returns whether `epoch` is an evaluation epoch (every eval_every, and the last)."""
@@ -106,10 +96,7 @@ class TrainingEvaluator:
 
     def _to_classifier_space(self, x: np.ndarray, data) -> np.ndarray:
         # a configured classifier may have been trained with another normalisation than this run's
-        target = self.classifier.normalizer
-        if target is None:
-            return x
-        return convert_space(x, data.normalizer.to_dict(), target, data.source_shape)
+        return convert_space(x, data.normalizer, self.classifier.normalizer)
 
     def _setup(self, trainer) -> None:
         data, log = trainer.data, trainer.progress.log
@@ -126,7 +113,7 @@ class TrainingEvaluator:
             heldout = self._to_classifier_space(data.examples(held).x.cpu().numpy(), data)
         # the reference is in the classifier's normalisation when it has one, else in the run's
         space = self.classifier.normalizer or data.normalizer.to_dict()
-        to_db, no_db_reason = decibel_mapping(space, data.representation, data.source_shape)
+        to_db, no_db_reason = decibel_mapping(space, data.representation)
         self.reference = RealReference(real, self.classifier, labels=None if labels is None else labels.cpu().numpy(),
                                        class_names=data.class_names, heldout=heldout,
                                        device=trainer.context.device, seed=self.config.training.seed,
@@ -137,8 +124,6 @@ class TrainingEvaluator:
         """Returns the metric columns of `evaluation.num_samples` samples of the trainer's method."""
         if self.reference is None:
             self._setup(trainer)
-        from spectrogen.sampling.generate import balanced_labels, generate
-
         method, device = trainer.method, trainer.context.device
         n = self.config.evaluation.num_samples
         labels = balanced_labels(n, method.info.num_classes) if method.conditional and method.info.num_classes \

@@ -1,34 +1,13 @@
-"""All sample-quality metrics of one set of generated spectrograms against real ones.
-
-Everything here works on arrays already in the *evaluation space*: (N, 1, H, W) float spectrograms
-normalised the way the feature network expects (per frequency to [-1, 1] by default). Loading data
-sets and checkpoints into that space is `spectrogen.metrics.checkpoint_evaluation`'s job.
-
-Metric names (`--metrics`, `evaluation.metrics`) and the columns each one adds:
-
-    fid        fid                                  Fréchet distance of classifier features (lower is better)
-    kid        kid, kid_std                         unbiased MMD² with a cubic kernel, over subsets
-    is         is, is_std, is_real, is_real_std     inception score; is_real is the data's own (the ceiling)
-    ndb        ndb, ndb_fraction, jsd               different k-means bins of pixels (Richardson & Weiss)
-    pr         precision, recall                    k-NN manifolds of features (Kynkäänniemi et al.)
-    diversity  ssim_fake, ssim_real, ms_ssim_fake, ms_ssim_real, diversity_ratio
-    nn         nn_train_mean, nn_train_min, nn_heldout_mean, ..., nn_copy_fraction
-    profile    profile_distance                     mean |difference| of per-frequency mean and std profiles
-    spectral   artifact_ratio, level_db_distance, spread_db_distance, silent_frames, silent_mid, tonal_db,
-               tonal_ratio (and the real data's own: *_real)
-               what a listener checks, with no feature network to fool: power on the lattice of stride-2
-               up-sampling (a checkerboard; about 1 for real data), the level and spread of each frequency
-               in dB, silent frames and silent gaps in mid-clip, harmonic lines above the spectrum's floor.
-               The dB figures need `RealReference(to_db=...)` (set from the data set's representation by
-               `checkpoint_evaluation`); without it only the artifact ratio is computed.
-
-Conditional samples (with labels) add class_accuracy and per-class figures.
+"""All sample-quality metrics of generated spectrograms against real ones, on arrays already in the
+*evaluation space*: (N, 1, H, W) normalised as the feature network expects (`checkpoint_evaluation` gets them
+there). Metric names (`--metrics`) and their columns: METRIC_COLUMNS; what each column means: `table.DESCRIPTIONS`.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -36,17 +15,20 @@ import torch
 import torch.nn.functional as F
 
 from spectrogen.errors import UsageError
-from spectrogen.metrics.diversity import DiversityResult, mean_pairwise_similarity, ms_ssim_levels
-from spectrogen.metrics.features import Features
+from spectrogen.metrics.classifier import Features
+from spectrogen.metrics.diversity import diversity, mean_pairwise_similarity
 from spectrogen.metrics.frechet import fid, kid
 from spectrogen.metrics.inception_score import inception_score
-from spectrogen.metrics.memorisation import nearest_neighbour_check
 from spectrogen.metrics.ndb import NDBBins
-from spectrogen.metrics.precision_recall import precision_recall
+from spectrogen.metrics.neighbours import nearest_neighbour_check, precision_recall
 from spectrogen.metrics.spectral_statistics import (DecibelSummary, compare_db, frame_levels_db, lattice_peak_ratio,
                                                     silence_threshold_db, summarise_db)
 
-METRIC_NAMES = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "profile", "spectral")
+#: metric name -> the prefixes of the columns it adds
+METRIC_COLUMNS = {"fid": ("fid",), "kid": ("kid",), "is": ("is",), "ndb": ("ndb", "jsd"), "pr": ("precision", "recall"),
+                  "diversity": ("ssim", "ms_ssim", "diversity"), "nn": ("nn",), "profile": ("profile",),
+                  "spectral": ("artifact", "level_db", "spread_db", "silent", "tonal")}
+METRIC_NAMES = tuple(METRIC_COLUMNS)
 ALL_METRICS = ("fid", "kid", "is", "ndb", "pr", "diversity", "nn", "spectral")
 NEEDS_FEATURES = {"fid", "kid", "is", "pr"}
 # columns where a smaller value is a better model: the ones that may pick best_model.tar (artifact_ratio:
@@ -55,14 +37,13 @@ LOWER_IS_BETTER = ("fid", "kid", "ndb", "ndb_fraction", "jsd", "profile_distance
                    "level_db_distance", "spread_db_distance", "artifact_ratio")
 NO_DB_REASON = ("no mapping from the evaluation space back to decibels was given (RealReference(to_db=...)); "
                 "only artifact_ratio is computed")
-# NDB's k-means runs on pixels pooled to at most this size: enough to tell modes apart, and fast
-NDB_MAX_SIZE = 32
+NDB_MAX_SIZE = 32  # NDB's k-means runs on pixels pooled to at most this size: enough to tell modes apart
 PR_NEIGHBOURS = 3
 IS_SPLITS = 10
 DB_CHUNK = 256  # examples mapped to dB at once: a few hundred MB at most for 128x512 spectrograms
-DIVERSITY_PAIRS = 250  # pairs per set: the mean's standard error is about 0.01
+DIVERSITY_PAIRS = 250  # pairs per set (the mean's standard error: benchmarks/README.md)
 # a sample counts as recognised as one class when the feature network gives that class at least this
-# probability (4 engine types: chance is 0.25; fresh real engine clips score 0.998 on average, all above it)
+# probability (calibrated on fresh real clips: benchmarks/README.md)
 RECOGNISED_PROBABILITY = 0.8
 
 
@@ -104,11 +85,9 @@ def frequency_profile(x: np.ndarray) -> np.ndarray:
 class RealReference:
     """The real side of every comparison, with what is computed from it once (features, bins, similarity).
 
-    `images` (N, 1, H, W) are the real examples the generated ones are compared with; `train` (for the
-    memorisation check; default `images`) and `heldout` may be larger or other sets. `network` is a
-    feature network (`FeatureClassifier` or an exported one). `labels` (N,) index `class_names`.
-    `to_db` maps evaluation-space arrays (n, 1, H, W) to spectrograms in dB (n, F, T) on the data
-    set's grid, for the dB figures of "spectral"; without it `no_db_reason` says why they are skipped.
+    `train` (default `images`) and `heldout` are the memorisation check's; `labels` (N,) index `class_names`.
+    `to_db` maps evaluation-space arrays (n, 1, H, W) to dB (n, F, T) on the data set's grid, for the dB
+    figures of "spectral"; without it `no_db_reason` says why they are skipped.
     """
 
     def __init__(self, images: np.ndarray, network=None, *, labels: Optional[np.ndarray] = None,
@@ -125,35 +104,32 @@ class RealReference:
         self.heldout = heldout
         self.device = device
         self.seed = seed
-        self._features: Optional[Features] = None
-        self._ndb: Optional[NDBBins] = None
-        self._similarity: dict[bool, float] = {}
         self.to_db = to_db
         self.no_db_reason = no_db_reason or NO_DB_REASON
-        self._artifact_ratio: Optional[float] = None
-        self._decibels: Optional[DecibelSummary] = None
-        self.silence_threshold_db: Optional[float] = None
+        self.silence_threshold_db: Optional[float] = None  # set with `decibels`
         self.timings: dict[str, float] = {}
+        self._similarity: dict[bool, float] = {}
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.images.shape[-2:])
 
-    def features(self) -> Features:
-        """Returns the feature network's features of the real images (computed on first use)."""
-        if self._features is None:
-            if self.network is None:
-                raise UsageError("fid, kid, is and pr need a feature network (a classifier)")
-            started = time.perf_counter()
-            self._features = self.network.extract(self.images, device=self.device)
-            self.timings["features_real"] = time.perf_counter() - started
-        return self._features
+    @property
+    def network_classes(self) -> list[str]:
+        return list(getattr(self.network, "class_names", []) or [])
 
+    @cached_property
+    def features(self) -> Features:
+        if self.network is None:
+            raise UsageError("fid, kid, is and pr need a feature network (a classifier)")
+        started = time.perf_counter()
+        features = self.network.extract(self.images, device=self.device)
+        self.timings["features_real"] = time.perf_counter() - started
+        return features
+
+    @cached_property
     def ndb_bins(self) -> NDBBins:
-        """Returns the k-means bins of the real images' pooled pixels (fitted on first use)."""
-        if self._ndb is None:
-            self._ndb = NDBBins(ndb_pixels(self.images), seed=self.seed)
-        return self._ndb
+        return NDBBins(ndb_pixels(self.images), seed=self.seed)
 
     def similarity(self, multiscale: bool) -> float:
         """Returns the mean pairwise (MS-)SSIM of the real images (computed on first use)."""
@@ -162,22 +138,20 @@ class RealReference:
                 self.images, pairs=DIVERSITY_PAIRS, multiscale=multiscale, seed=self.seed)
         return self._similarity[multiscale]
 
+    @cached_property
     def artifact_ratio(self) -> float:
-        """Returns the lattice peak ratio of the real images (computed on first use)."""
-        if self._artifact_ratio is None:
-            self._artifact_ratio = lattice_peak_ratio(self.images)
-        return self._artifact_ratio
+        return lattice_peak_ratio(self.images)
 
+    @cached_property
     def decibels(self) -> DecibelSummary:
-        """Returns the dB summary of the real images, with the silence threshold it sets (computed on first use)."""
-        if self._decibels is None:
-            if self.to_db is None:
-                raise UsageError(f"the dB figures of spectral are not available: {self.no_db_reason}")
-            self._decibels = summarise_db(in_decibels(self.to_db, self.images))
-            # the darkest the evaluation space holds: every value at the real images' minimum (-1 when normalised)
-            darkest = self.to_db(np.full((1, *self.images.shape[1:]), self.images.min(), dtype=np.float32))
-            self.silence_threshold_db = silence_threshold_db(self._decibels, frame_levels_db(darkest).min())
-        return self._decibels
+        """The dB summary of the real images; sets the silence threshold it implies."""
+        if self.to_db is None:
+            raise UsageError(f"the dB figures of spectral are not available: {self.no_db_reason}")
+        summary = summarise_db(in_decibels(self.to_db, self.images))
+        # the darkest the evaluation space holds: every value at the real images' minimum (-1 when normalised)
+        darkest = self.to_db(np.full((1, *self.images.shape[1:]), self.images.min(), dtype=np.float32))
+        self.silence_threshold_db = silence_threshold_db(summary, frame_levels_db(darkest).min())
+        return summary
 
 
 @dataclass
@@ -195,26 +169,21 @@ class EvaluationResult:
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}, **self.info}
 
 
-def _network_classes(reference: RealReference) -> list[str]:
-    """Returns the class names of the reference's feature network (none for an unsupervised one)."""
-    return list(getattr(reference.network, "class_names", []) or [])
-
-
 def _classifies(reference: RealReference, names: Sequence[str]) -> bool:
     """Whether the feature network is a classifier of exactly the classes `names`."""
-    return _network_classes(reference) == list(names) and getattr(reference.network, "kind", "") == "supervised"
+    return reference.network_classes == list(names) and getattr(reference.network, "kind", "") == "supervised"
 
 
 def _class_figures(fake: Features, fake_labels: np.ndarray, reference: RealReference, want_fid: bool,
                    result: EvaluationResult) -> None:
     # per requested class: how many samples, how often the classifier agrees, and FID against that class
-    names = reference.class_names or _network_classes(reference)
+    names = reference.class_names or reference.network_classes
     can_classify = fake.probabilities is not None and _classifies(reference, names)
     if not can_classify:
         result.skipped["class_accuracy"] = ("the feature network does not classify the data set's classes "
                                             "(train one with --train-classifier on this labelled data set)")
     predicted = fake.probabilities.argmax(axis=1) if can_classify else None
-    real = reference.features() if want_fid and reference.labels is not None else None
+    real = reference.features if want_fid and reference.labels is not None else None
     for index in np.unique(fake_labels):
         mine = fake_labels == index
         figures: dict[str, float] = {"count": int(mine.sum())}
@@ -263,15 +232,6 @@ class _Sides:
     info: dict[str, Any] = field(default_factory=dict)  # what a metric leaves for metrics.json besides columns
 
 
-def _fid(s: _Sides) -> dict[str, float]:
-    return {"fid": fid(s.real_features.embeddings, s.fake_features.embeddings)}
-
-
-def _kid(s: _Sides) -> dict[str, float]:
-    mean, std = kid(s.real_features.embeddings, s.fake_features.embeddings, seed=s.seed)
-    return {"kid": mean, "kid_std": std}
-
-
 def _inception_score(s: _Sides) -> dict[str, float]:
     # the splits must each be a fair mix: a conditional model's samples come in class blocks and data
     # sets are often sorted by class, so both sets are shuffled (seeded) before splitting
@@ -283,39 +243,16 @@ def _inception_score(s: _Sides) -> dict[str, float]:
 
 
 def _ndb(s: _Sides) -> dict[str, float]:
-    outcome = s.reference.ndb_bins().test(ndb_pixels(s.fake))
+    outcome = s.reference.ndb_bins.test(ndb_pixels(s.fake))
     return {"ndb": outcome.ndb, "ndb_fraction": outcome.ndb_fraction, "jsd": outcome.jsd, "ndb_bins": outcome.bins}
-
-
-def _precision_recall(s: _Sides) -> dict[str, float]:
-    precision, recall = precision_recall(s.real_features.embeddings, s.fake_features.embeddings, PR_NEIGHBOURS)
-    return {"precision": precision, "recall": recall}
-
-
-def _diversity(s: _Sides) -> dict[str, float]:
-    multiscale = ms_ssim_levels(*s.reference.shape) >= 2
-    fake = {m: mean_pairwise_similarity(s.fake, pairs=DIVERSITY_PAIRS, multiscale=m, seed=s.seed)
-            for m in ([False, True] if multiscale else [False])}
-    outcome = DiversityResult(fake[False], s.reference.similarity(False), fake.get(True),
-                              s.reference.similarity(True) if multiscale else None)
-    return outcome.as_dict()
-
-
-def _nearest_neighbours(s: _Sides) -> dict[str, float]:
-    return nearest_neighbour_check(s.fake, s.reference.train, s.reference.heldout, seed=s.seed).as_dict()
-
-
-def _profile(s: _Sides) -> dict[str, float]:
-    difference = frequency_profile(s.fake) - frequency_profile(s.reference.images)
-    return {"profile_distance": float(np.abs(difference).mean())}
 
 
 def _spectral(s: _Sides) -> dict[str, float]:
     # the artifact ratio looks at what the generator draws; the dB figures at what a listener hears
-    figures = {"artifact_ratio": lattice_peak_ratio(s.fake), "artifact_ratio_real": s.reference.artifact_ratio()}
+    figures = {"artifact_ratio": lattice_peak_ratio(s.fake), "artifact_ratio_real": s.reference.artifact_ratio}
     if s.reference.to_db is None:
         return figures
-    real = s.reference.decibels()
+    real = s.reference.decibels
     fake = summarise_db(in_decibels(s.reference.to_db, s.fake))
     s.info["spectral_profiles"] = {**fake.profiles(),
                                    **{f"{key}_real": value for key, value in real.profiles().items()},
@@ -323,19 +260,29 @@ def _spectral(s: _Sides) -> dict[str, float]:
     return {**figures, **compare_db(fake, real, s.reference.silence_threshold_db)}
 
 
-_COMPUTE = {"fid": _fid, "kid": _kid, "is": _inception_score, "ndb": _ndb, "pr": _precision_recall,
-            "diversity": _diversity, "nn": _nearest_neighbours, "profile": _profile, "spectral": _spectral}
+_COMPUTE: dict[str, Callable[[_Sides], dict[str, float]]] = {
+    "fid": lambda s: {"fid": fid(s.real_features.embeddings, s.fake_features.embeddings)},
+    "kid": lambda s: dict(zip(("kid", "kid_std"), kid(s.real_features.embeddings, s.fake_features.embeddings,
+                                                      seed=s.seed))),
+    "is": _inception_score,
+    "ndb": _ndb,
+    "pr": lambda s: dict(zip(("precision", "recall"), precision_recall(
+        s.real_features.embeddings, s.fake_features.embeddings, PR_NEIGHBOURS))),
+    "diversity": lambda s: diversity(None, s.fake, pairs=DIVERSITY_PAIRS, seed=s.seed,
+                                     real_similarity=s.reference.similarity).as_dict(),
+    "nn": lambda s: nearest_neighbour_check(s.fake, s.reference.train, s.reference.heldout, seed=s.seed).as_dict(),
+    "profile": lambda s: {"profile_distance": float(np.abs(frequency_profile(s.fake)
+                                                           - frequency_profile(s.reference.images)).mean())},
+    "spectral": _spectral,
+}
 
 
 def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *, network=None,
                      metrics: Iterable[str] | str | None = None, fake_labels: Optional[np.ndarray] = None,
                      seed: int = 0) -> EvaluationResult:
-    """Returns the requested metrics of generated spectrograms `fake` (M, 1, H, W) against `reference`.
-
-    `reference` is a `RealReference` (reuse one to evaluate many sample sets) or a real array
-    (N, 1, H, W) to build one with `network`. Both sides must be in the evaluation space.
-    `fake_labels` (M,) are the classes the samples were asked for (conditional models).
-    """
+    """Returns the requested metrics of generated spectrograms `fake` (M, 1, H, W) against `reference`: a
+    `RealReference` (reuse one for many sample sets) or real images (N, 1, H, W) to build one with `network`.
+    `fake_labels` (M,), the classes a conditional model was asked for, add per-class figures."""
     names = parse_metrics(metrics)
     if not isinstance(reference, RealReference):
         reference = RealReference(reference, network, seed=seed)
@@ -349,8 +296,8 @@ def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *,
     sides = _Sides(fake, reference, None, None, seed)
     wants_classes = fake_labels is not None and reference.network is not None
     if NEEDS_FEATURES & set(names) or wants_classes:
-        first_use = reference.timings.get("features_real") is None
-        sides.real_features = reference.features()
+        first_use = "features_real" not in reference.timings
+        sides.real_features = reference.features
         if first_use:
             result.timings["features_real"] = reference.timings["features_real"]
         started = time.perf_counter()
@@ -388,11 +335,9 @@ def best_metric_column(name: str) -> str:
 
 def metric_for_column(column: str) -> str:
     """Returns the metric name (as in --metrics) that produces `column`."""
-    prefixes = {"fid": "fid", "kid": "kid", "is": "is", "ndb": "ndb", "jsd": "ndb", "precision": "pr",
-                "recall": "pr", "ssim": "diversity", "ms_ssim": "diversity", "diversity": "diversity",
-                "nn": "nn", "profile": "profile", "artifact": "spectral", "level_db": "spectral",
-                "spread_db": "spectral", "silent": "spectral", "tonal": "spectral"}
-    for prefix, metric in sorted(prefixes.items(), key=lambda item: -len(item[0])):
+    prefixes = sorted(((prefix, metric) for metric, prefixes in METRIC_COLUMNS.items() for prefix in prefixes),
+                      key=lambda item: -len(item[0]))
+    for prefix, metric in prefixes:
         if column == prefix or column.startswith(prefix + "_"):
             return metric
     raise UsageError(f"no metric produces the column {column!r}")

@@ -1,8 +1,4 @@
-"""Fréchet distance (FID) and kernel distance (KID) between two sets of feature vectors.
-
-Both work in whatever feature space they are given; `spectrogen` feeds them the penultimate layer
-of its own spectrogram classifier (or of a network the user passes by path).
-"""
+"""Fréchet distance (FID) and kernel distance (KID) between two sets of feature vectors."""
 
 from __future__ import annotations
 
@@ -22,13 +18,8 @@ def gaussian_moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
                      eps: float = 1e-6) -> float:
-    """Returns the Fréchet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
-
-    d² = |mu1 - mu2|² + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)). The matrix square root is
-    scipy's; when the product is singular (fewer samples than dimensions, dead features) a small
-    `eps` is added to both diagonals, and the imaginary part that round-off leaves is dropped only
-    when it is negligible.
-    """
+    """Returns the Fréchet distance |mu1 - mu2|² + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)) between two
+    Gaussians; `eps` is added to both diagonals when the product is singular (dead features, few samples)."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
@@ -64,12 +55,9 @@ def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def kid(real_features: np.ndarray, fake_features: np.ndarray, *, subsets: int = 100,
         subset_size: int | None = None, seed: int = 0) -> tuple[float, float]:
-    """Returns the kernel inception distance as (mean, std) of the unbiased MMD² over random subsets.
-
-    Each subset draws `subset_size` vectors from each side without replacement; by default half the
-    smaller set, at most 1000, so that subsets differ and the std says how stable the figure is. The
-    estimate is unbiased: identical distributions give values scattered around 0, sometimes below.
-    """
+    """Returns the kernel inception distance as (mean, std) of the unbiased MMD² (scattered around 0, sometimes
+    below, for identical distributions) over subsets of `subset_size` (default half the smaller set, at
+    most 1000) vectors drawn from each side without replacement."""
     x = np.asarray(real_features, dtype=np.float64)
     y = np.asarray(fake_features, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:

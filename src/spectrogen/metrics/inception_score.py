@@ -6,12 +6,8 @@ import numpy as np
 
 
 def inception_score(probabilities: np.ndarray, splits: int = 10) -> tuple[float, float]:
-    """Returns the inception score as (mean, std) over `splits` consecutive parts of the samples.
-
-    For each part, IS = exp(mean_x KL(p(y|x) || p(y))) with p(y) the part's mean prediction. It ranges
-    from 1 (every sample gets the same prediction) to the number of classes (confident predictions,
-    evenly spread over the classes). `probabilities` is (N, K), rows summing to 1.
-    """
+    """Returns the inception score exp(mean_x KL(p(y|x) || p(y))), from 1 to the number of classes, as (mean,
+    std) over `splits` consecutive parts of the class probabilities (N, K)."""
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (N, K), got shape {p.shape}")

@@ -1,10 +1,8 @@
 """Getting real and generated spectrograms into the evaluation space, from data sets, files and checkpoints.
 
-The evaluation space is the one the feature network was trained in: the data set's features
-normalised with the network's stored normaliser (per frequency by default) and resized to the size
-of the generated samples, in the order training uses (normalise at the data set's size, then
-resize). Generated samples come in their model's normalised range and are converted when that
-differs.
+The evaluation space is the feature network's: the data set's features mapped (`FeatureMapping`) to
+the samples' size and normalised with the network's stored normaliser; samples normalised otherwise
+are converted.
 """
 
 from __future__ import annotations
@@ -16,110 +14,88 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import CheckpointError, InputError
 from spectrogen.metrics.spectral_statistics import magnitude_db
+from spectrogen.sampling.arrays import load_spectrogram_file
+from spectrogen.spectral.mapping import FeatureMapping
+from spectrogen.spectral.normalization import Normalizer
+from spectrogen.training.checkpoint import rolling_checkpoints
+from spectrogen.training.data_loading import split_indices
 
 SAMPLING_METADATA = "sampling.json"
-# examples normalised at once: bounds memory for large data sets
+# examples mapped at once: bounds memory for large data sets
 _CHUNK = 512
 
 
 def open_data(path) -> Any:
     """Returns the `SpectrogramDataset` in folder `path`; InputError says how to make one."""
-    from spectrogen.data.dataset import SpectrogramDataset
-
     if path is None:
         raise InputError("no data set given: pass --data DATA, a folder made by `spectrogen prepare SRC --out DATA`")
     return SpectrogramDataset.open(path)
 
 
-def dataset_normalizer(dataset, saved: Optional[dict] = None, kind: str = "per_frequency"):
+def dataset_normalizer(dataset, saved: Optional[dict] = None, kind: str = "per_frequency") -> Normalizer:
     """Returns the Normalizer of a saved dict when given, else one of `kind` from the data set's moments."""
-    from spectrogen.spectral.normalization import Normalizer
-
-    if saved is not None:
-        return Normalizer.from_dict(saved)
-    return Normalizer(kind, dataset.moments)
+    return Normalizer.from_dict(saved) if saved is not None else Normalizer(kind, dataset.moments)
 
 
-def same_normalizer(a, b) -> bool:
-    """Returns whether two normalisers (modules or dicts) map features identically."""
-    as_dict = [x.to_dict() if hasattr(x, "to_dict") else x for x in (a, b)]
-    return as_dict[0] == as_dict[1]
+def _cpu_normalizer(normalizer) -> Normalizer:
+    # a fresh CPU copy: the caller's module may live on a GPU and must stay there
+    return Normalizer.from_dict(normalizer.to_dict() if hasattr(normalizer, "to_dict") else normalizer)
 
 
 @torch.no_grad()
-def normalised_examples(features: np.ndarray, indices: np.ndarray, normalizer,
+def normalised_examples(dataset, indices: np.ndarray, normalizer,
                         shape: Optional[tuple[int, int]] = None) -> np.ndarray:
-    """Returns the examples `indices` of un-normalised features (N, F, T), normalised and resized, (n, 1, H, W)."""
-    from spectrogen.spectral.resize import resize
-
+    """Returns the examples `indices` of `dataset` as model inputs of `shape` (default its own), (n, 1, H, W)."""
+    mapping = FeatureMapping.of_dataset(dataset, _cpu_normalizer(normalizer), shape)
     indices = np.asarray(indices, dtype=np.int64)
-    target = tuple(shape) if shape is not None else tuple(features.shape[-2:])
-    out = np.empty((len(indices), 1, *target), dtype=np.float32)
+    out = np.empty((len(indices), 1, *mapping.model_shape), dtype=np.float32)
     for start in range(0, len(indices), _CHUNK):
         chunk = np.sort(indices[start:start + _CHUNK])  # sorted reads are sequential on a memory map
         order = np.argsort(np.argsort(indices[start:start + _CHUNK]))
-        raw = torch.from_numpy(np.ascontiguousarray(features[chunk], dtype=np.float32))  # (n, F, T)
-        x = resize(normalizer(raw).unsqueeze(1), target)  # (n, 1, H, W)
-        out[start:start + len(chunk)] = x.numpy()[order]
+        raw = torch.from_numpy(np.ascontiguousarray(dataset.features[chunk], dtype=np.float32))  # (n, F, T)
+        out[start:start + len(chunk)] = mapping.to_model(raw).numpy()[order]
     return out
 
 
 @torch.no_grad()
-def convert_space(x: np.ndarray, source, target, source_shape: tuple[int, int]) -> np.ndarray:
+def convert_space(x: np.ndarray, source, target) -> np.ndarray:
     """Returns samples (n, 1, H, W) normalised by `source` re-expressed in `target`'s normalisation.
 
-    `source` and `target` are Normalizers or their dicts. Normalisation belongs to the data set's
-    (F, T) grid, so samples of another size are resized to it, mapped back to features, normalised
-    again and resized back.
+    `source` and `target` (Normalizers or their dicts) map the same resized features: nothing is resized.
     """
-    if source is None or target is None or same_normalizer(source, target):
+    if source is None or target is None:
         return x
-    from spectrogen.spectral.normalization import Normalizer
-    from spectrogen.spectral.resize import resize
-
-    # fresh CPU copies: the caller's modules may live on a GPU and must stay there
-    source, target = (Normalizer.from_dict(n.to_dict() if hasattr(n, "to_dict") else n) for n in (source, target))
-    size = tuple(x.shape[-2:])
-    t = resize(torch.as_tensor(x, dtype=torch.float32), tuple(source_shape))  # (n, 1, F, T)
-    return resize(target(source.inverse(t)), size).numpy()
+    source, target = (_cpu_normalizer(n) for n in (source, target))
+    if source.to_dict() == target.to_dict():
+        return x
+    rows = x.shape[-2]
+    features = source.for_rows(rows).inverse(torch.as_tensor(x, dtype=torch.float32)[:, 0])  # (n, H, W)
+    return target.for_rows(rows)(features).unsqueeze(1).numpy()
 
 
-def decibel_mapping(normalizer, representation, data_shape: tuple[int, int]
-                    ) -> tuple[Optional[Callable[[np.ndarray], np.ndarray]], Optional[str]]:
+def decibel_mapping(normalizer, representation) -> tuple[Optional[Callable[[np.ndarray], np.ndarray]], Optional[str]]:
     """Returns (to_db, None), to_db taking evaluation-space arrays (n, 1, H, W) to dB (n, F, T) on the
-    data set's grid, or (None, why) when the data hold no decibels to measure.
-
-    `normalizer` (a Normalizer or its dict) is the evaluation space's, `representation` (or its dict)
-    the data set's and `data_shape` its (F, T). Arrays of another size are resized to (F, T) first,
-    then un-normalised, decompressed to magnitudes and floored at -120 dB.
-    """
-    from spectrogen.spectral.compression import decompress
-    from spectrogen.spectral.normalization import Normalizer
-    from spectrogen.spectral.representation import Representation
-    from spectrogen.spectral.resize import resize
-
-    if isinstance(representation, dict):
-        representation = Representation.from_dict(representation)
+    data set's grid, or (None, why) when the data hold no decibels to measure."""
     if representation is None:
         return None, "the data set records no representation, so its decibels are unknown; artifact_ratio is kept"
     if representation.kind == "image":
         return None, ("the data set holds pictures (representation kind 'image'), not sound: there are no "
                       "decibels, so level, spread, silence and tonal figures are left out; artifact_ratio is kept")
-    normalizer = Normalizer.from_dict(normalizer.to_dict() if hasattr(normalizer, "to_dict") else normalizer)
+    normalizer = _cpu_normalizer(normalizer)
     if normalizer.kind == "per_sample":
         return None, ("per_sample normalisation keeps no example's level, so levels in dB cannot be recovered; "
                       "evaluate with a classifier trained with --normalization per_frequency for the dB figures")
-    shape, log = tuple(data_shape), representation.log
 
     @torch.no_grad()
     def to_db(x: np.ndarray) -> np.ndarray:
-        out = np.empty((len(x), *shape), dtype=np.float32)
+        mapping = FeatureMapping(representation, normalizer, x.shape[-2:])
+        out = np.empty((len(x), *mapping.data_shape), dtype=np.float32)
         for start in range(0, len(x), _CHUNK):
             chunk = torch.as_tensor(np.asarray(x[start:start + _CHUNK]), dtype=torch.float32)  # (n, 1, H, W)
-            magnitude = decompress(normalizer.inverse(resize(chunk, shape)[:, 0]), log)  # (n, F, T)
-            out[start:start + len(chunk)] = magnitude_db(magnitude.numpy())
+            out[start:start + len(chunk)] = magnitude_db(mapping.magnitudes(chunk).numpy())
         return out
 
     return to_db, None
@@ -127,8 +103,6 @@ def decibel_mapping(normalizer, representation, data_shape: tuple[int, int]
 
 def load_samples(path) -> np.ndarray:
     """Returns the generated spectrograms in a .npy file as (N, 1, H, W) float32; InputError when malformed."""
-    from spectrogen.sampling.arrays import load_spectrogram_file
-
     path = Path(path)
     if path.suffix != ".npy":
         raise InputError("--samples takes a .npy file of spectrograms (N, 1, H, W) or (N, H, W)", path)
@@ -149,12 +123,8 @@ def sampling_record(samples_path) -> dict[str, Any]:
 
 
 def resolve_checkpoint(target) -> tuple[Path, str]:
-    """Returns (checkpoint file, which one) for a .tar file or a run directory.
-
-    In a run directory: best_model.tar, else final_model.tar, else the latest rolling checkpoint.
-    """
-    from spectrogen.training.checkpoint import rolling_checkpoints
-
+    """Returns (checkpoint file, its name) for a .tar file or a run directory: there best_model.tar, else
+    final_model.tar, else the latest rolling checkpoint."""
     target = Path(target)
     if target.is_file():
         return target, target.name
@@ -171,12 +141,7 @@ def resolve_checkpoint(target) -> tuple[Path, str]:
 
 
 def run_heldout_indices(config, count: int, uses_validation: bool) -> Optional[np.ndarray]:
-    """Returns the data set indices a run held out from training (its validation split), or None.
-
-    Only methods that use a validation split hold data out; the others trained on every example.
-    """
-    from spectrogen.training.data_loading import split_indices
-
+    """Returns the data set indices a run held out from training (its validation split), or None."""
     if not uses_validation or config.data.validation_fraction <= 0:
         return None
     _, heldout = split_indices(count, config.data.validation_fraction, config.training.seed)

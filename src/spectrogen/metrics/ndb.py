@@ -1,9 +1,5 @@
-"""Number of statistically different bins (NDB) and the bins' Jensen-Shannon divergence.
-
-Richardson & Weiss (2018), "On GANs and GMMs": cluster the real data with k-means, count how many
-bins hold a significantly different share of generated samples than of real samples (two-proportion
-z-test), and compare the two bin histograms with the Jensen-Shannon divergence.
-"""
+"""Number of statistically different bins (NDB, Richardson & Weiss 2018) and the bins' Jensen-Shannon divergence:
+k-means bins of the real data holding a significantly different share of generated samples (z-test)."""
 
 from __future__ import annotations
 
@@ -37,11 +33,8 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def default_bins(num_real: int) -> int:
-    """Returns the number of k-means bins for `num_real` real samples: about 25 per bin, 2 to 100 bins.
-
-    The z-test needs a few dozen expected samples per bin to be meaningful; the paper's 100 bins
-    assume tens of thousands of real images.
-    """
+    """Returns the number of k-means bins for `num_real` real samples: about 25 per bin (what the z-test
+    needs), 2 to 100 bins."""
     return int(np.clip(num_real // 25, 2, 100))
 
 
@@ -49,7 +42,7 @@ class NDBBins:
     """k-means bins fitted once on real vectors; `test` compares any generated set against them."""
 
     def __init__(self, real: np.ndarray, bins: int | None = None, *, seed: int = 0):
-        from sklearn.cluster import KMeans  # imported here: scikit-learn takes a while to load
+        from sklearn.cluster import KMeans  # deferred: scikit-learn is slow to import
 
         x = np.asarray(real, dtype=np.float32).reshape(len(real), -1)  # (N, D)
         self.bins = bins or default_bins(len(x))

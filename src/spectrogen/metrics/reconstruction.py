@@ -1,17 +1,18 @@
-"""How close a reconstruction is to its reference: spectrogram errors, waveform SI-SDR, PESQ and STOI.
-
-Used for the autoencoder's reconstructions and for Griffin-Lim round trips. PESQ and STOI come from
-the optional `pesq` and `pystoi` packages (`pip install spectrogen[speech]`); without them those two
-are reported as skipped, never approximated.
-"""
+"""How close a reconstruction is to its reference: spectrogram errors, waveform SI-SDR, and PESQ and STOI from
+the optional `pesq` and `pystoi` packages (`spectrogen[speech]`), reported as skipped without them, never
+approximated."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+import soxr
 import torch
+
+from spectrogen.spectral import spectral_convergence as per_example
 
 SPEECH_EXTRA_HINT = "skipped: install spectrogen[speech] (the pesq and pystoi packages)"
 
@@ -46,29 +47,22 @@ def cosine_similarity(reference, estimate) -> float:
 
 def spectral_convergence(reference_magnitude, estimate_magnitude) -> float:
     """Returns the mean spectral convergence ||S| - |Ŝ||_F / ||S||_F of linear magnitudes (..., F, T)."""
-    from spectrogen.spectral import spectral_convergence as per_example
-
     ref, est = _pair(reference_magnitude, estimate_magnitude)
     value = per_example(torch.as_tensor(ref), torch.as_tensor(est))
     return float(torch.as_tensor(value, dtype=torch.float64).mean())
 
 
 def log_spectral_distance(reference_magnitude, estimate_magnitude, eps: float = 1e-10) -> float:
-    """Returns the log-spectral distance in dB of linear magnitudes (..., F, T), averaged over frames.
-
-    Per frame: sqrt(mean over frequency of (10 log10(|S|² / |Ŝ|²))²); `eps` keeps silent bins finite.
-    """
+    """Returns the log-spectral distance in dB of linear magnitudes (..., F, T), averaged over frames: per
+    frame sqrt(mean over frequency of (10 log10(|S|² / |Ŝ|²))²); `eps` keeps silent bins finite."""
     ref, est = _pair(reference_magnitude, estimate_magnitude)
     difference = 10.0 * (np.log10(ref ** 2 + eps) - np.log10(est ** 2 + eps))  # (..., F, T)
     return float(np.mean(np.sqrt(np.mean(difference ** 2, axis=-2))))
 
 
 def si_sdr(reference_audio, estimate_audio) -> np.ndarray:
-    """Returns the scale-invariant signal-to-distortion ratio in dB of each waveform pair (..., S) -> (...).
-
-    Le Roux et al. (2019): both signals are made zero-mean and the reference is scaled to best fit the
-    estimate; a scaled copy gives +inf, independent noise a large negative value.
-    """
+    """Returns the scale-invariant signal-to-distortion ratio (Le Roux et al. 2019) in dB of each waveform
+    pair (..., S) -> (...): +inf for a scaled copy, a large negative value for independent noise."""
     ref, est = _pair(reference_audio, estimate_audio)
     ref = ref - ref.mean(axis=-1, keepdims=True)
     est = est - est.mean(axis=-1, keepdims=True)
@@ -80,32 +74,18 @@ def si_sdr(reference_audio, estimate_audio) -> np.ndarray:
 
 
 def speech_packages_available() -> dict[str, bool]:
-    """Returns whether `pesq` and `pystoi` can be imported."""
-    available = {}
-    for name in ("pesq", "pystoi"):
-        try:
-            __import__(name)
-            available[name] = True
-        except ImportError:
-            available[name] = False
-    return available
+    """Returns whether `pesq` and `pystoi` are installed."""
+    return {name: importlib.util.find_spec(name) is not None for name in ("pesq", "pystoi")}
 
 
 def _resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return audio
-    import soxr
-
-    return np.stack([soxr.resample(a, rate, target) for a in audio])
+    return audio if rate == target else np.stack([soxr.resample(a, rate, target) for a in audio])
 
 
 def pesq_score(reference_audio, estimate_audio, sample_rate: int) -> float:
-    """Returns the mean PESQ (wide band at 16 kHz, narrow band at 8 kHz) over waveform pairs (B, S).
-
-    Other sample rates are resampled to 16 kHz first, as PESQ is defined only at 8 and 16 kHz.
-    Raises ImportError when the `pesq` package is missing.
-    """
-    from pesq import pesq
+    """Returns the mean PESQ (wide band at 16 kHz, narrow band at 8 kHz; other rates are resampled to 16 kHz)
+    over waveform pairs (B, S); raises ImportError when the `pesq` package is missing."""
+    from pesq import pesq  # deferred: an optional package
 
     ref, est = (np.atleast_2d(a) for a in _pair(reference_audio, estimate_audio))
     rate = sample_rate if sample_rate in (8000, 16000) else 16000
@@ -115,11 +95,9 @@ def pesq_score(reference_audio, estimate_audio, sample_rate: int) -> float:
 
 
 def stoi_score(reference_audio, estimate_audio, sample_rate: int) -> float:
-    """Returns the mean short-time objective intelligibility (0..1) over waveform pairs (B, S).
-
-    Raises ImportError when the `pystoi` package is missing.
-    """
-    from pystoi import stoi
+    """Returns the mean short-time objective intelligibility (0..1) over waveform pairs (B, S); raises
+    ImportError when the `pystoi` package is missing."""
+    from pystoi import stoi  # deferred: an optional package
 
     ref, est = (np.atleast_2d(a) for a in _pair(reference_audio, estimate_audio))
     return float(np.mean([stoi(r, e, sample_rate, extended=False) for r, e in zip(ref, est)]))
@@ -136,12 +114,9 @@ class ReconstructionResult:
 def reconstruction_metrics(reference, estimate, *, reference_magnitude=None, estimate_magnitude=None,
                            reference_audio=None, estimate_audio=None,
                            sample_rate: Optional[int] = None) -> ReconstructionResult:
-    """Returns every reconstruction metric the given arrays allow.
-
-    `reference`/`estimate` are the spectrograms as the model sees them (any units): MSE, MAE, cosine.
-    Linear magnitudes (..., F, T) add spectral convergence and log-spectral distance; waveforms
-    (B, S) with their sample rate add SI-SDR, PESQ and STOI (the last two when installed).
-    """
+    """Returns every reconstruction metric the given arrays allow: MSE, MAE and cosine of the spectrograms as
+    the model sees them; spectral convergence and log-spectral distance of linear magnitudes (..., F, T);
+    SI-SDR of waveforms (B, S), and PESQ and STOI with their sample rate (when installed)."""
     result = ReconstructionResult({
         "mse": mse(reference, estimate), "mae": mae(reference, estimate),
         "cosine_similarity": cosine_similarity(reference, estimate),

@@ -1,14 +1,7 @@
-"""Classifier-free statistics of spectrograms: what a listener checks, with no feature network to fool.
-
-- `lattice_peak_ratio`: how far the power spectrum of the images stands out on the lattice that
-  stride-2 up-sampling layers leave (a checkerboard); about 1 for real spectrograms.
-- On spectrograms in dB (N, F, T), lowest frequency at row 0 (`summarise_db`, `compare_db`): the
-  level and spread of each frequency row, silent frames and silent gaps in mid-clip (one threshold,
-  set by the real data, for both sets: `silence_threshold_db`), and tonal structure (harmonic lines
-  above the local floor of the spectrum).
-
-Everything is computed in float64, in chunks where the arrays may be large.
-"""
+"""Classifier-free statistics of spectrograms, with no feature network to fool: the power on the lattice that
+stride-2 up-sampling leaves (a checkerboard), and on spectrograms in dB (N, F, T) the level and spread of each
+frequency row, silent frames and mid-clip gaps (one threshold, set by the real data), and harmonic lines above
+the spectrum's local floor."""
 
 from __future__ import annotations
 
@@ -17,35 +10,26 @@ from typing import Iterable
 
 import numpy as np
 
-# the last three stride-2 layers of a generator leave patterns of period 2, 4 and 8 pixels, whose
-# power lies on the bins that are multiples of side/8
+# the last three stride-2 layers leave periods of 2, 4 and 8 pixels: power on multiples of side/8 (side/2
+# below MIN_LATTICE_SIDE, which has no room for period 8)
 LATTICE_DIVISIONS = 8
-# below this side an image has no room for period 8 (nor 4): only the period-2 bins are looked at
 MIN_LATTICE_SIDE = 16
-FFT_CHUNK = 64  # images transformed at once: bounds the complex float64 copies to a few tens of MB
-# power below this share of the mean bin power is rounding noise: a ratio of two such values says nothing
-POWER_FLOOR = 1e-12
-# magnitudes below this (-120 dB) are digital silence: log_eps features cannot go lower
-MAGNITUDE_FLOOR = 1e-6
-# a frame this far below the loud frames of the real data is silence to a listener (the range from a
-# loud clip to a quiet room)
+FFT_CHUNK = 64  # images transformed at once: bounds the complex float64 copies
+POWER_FLOOR = 1e-12  # of the mean bin power: below it is rounding noise
+MAGNITUDE_FLOOR = 1e-6  # -120 dB, digital silence: log_eps features cannot go lower
+# a frame this far below the real data's loud frames (their 99th percentile, robust to clicks) is silence
 SILENCE_BELOW_DB = 60.0
-# "the loud frames" are the real frames' 99th percentile: robust to a few clicks, unlike the maximum
 LOUD_PERCENTILE = 99.0
-# a frame within this of the darkest frame the evaluation space can hold is as silent as a generator can
-# draw there: a per-frequency normalised space (mean - 3 std at its floor) may reach only 30 dB below the
-# loud frames, and its black blocks would otherwise never count as silence
+# a frame within this of the darkest frame the evaluation space holds is as silent as a generator can draw
+# there (a per-frequency normalised space may reach only 30 dB below the loud frames)
 DARKEST_MARGIN_DB = 3.0
-# bins of the running median that estimates the spectrum's floor: wider than a harmonic line (1 to 3
-# bins), so the median is the floor beside a line, not the line
+# the spectrum's floor is a running median wider than a harmonic line (1 to 3 bins), taken after a
+# [1, 2, 1] / 4 smoothing that keeps a line's area and removes a period-2 checkerboard
 FLOOR_MEDIAN_BINS = 7
-# [1, 2, 1] / 4 along frequency before the floor is measured: keeps a line's area, removes any
-# pattern of period 2 (an up-sampling checkerboard would otherwise read as dense tonal lines)
 SMOOTHING = np.array([0.25, 0.5, 0.25])
 
 
 def _images(x) -> np.ndarray:
-    """Returns x (N, 1, H, W) or (N, H, W) as float64 (N, H, W)."""
     array = np.asarray(x, dtype=np.float64)
     if array.ndim == 4:
         array = array[:, 0]
@@ -61,23 +45,11 @@ def _lattice_indices(side: int) -> np.ndarray:
 
 
 def lattice_peak_ratio(x) -> float:
-    """Returns the mean over lattice bins of the power there over the power of the bins beside it.
-
-    x: images (N, 1, H, W) or (N, H, W). Each image loses its mean; the power spectra |FFT|^2 are
-    averaged over images, P (H, W). The lattice bins are (i H/8, j W/8), i, j in 0..7, not both 0:
-    where the patterns of period 2, 4 and 8 pixels that the last three stride-2 layers leave put
-    their power (spacing side/2 for sides under 16). Each bin's power is divided by the mean of its
-    neighbours (circularly): on the frequency axis of the spectrum (a column or row through 0) only
-    by the neighbours along that axis, because stationary lines and sudden onsets put their power
-    on those axes, so a real spectrogram's axis bins are large beside the bins off the axis.
-
-    The mean rather than the median over bins: a checkerboard lights only some lattice bins (one
-    for a pure (-1)^(i+j) pattern, 15 of 63 for periods 2 and 4), and the median of 63 ratios
-    would not see it. About 1 for real spectrograms (a few percent above 1 for small sets: each
-    bin's power is an average over only N images); far above 1 with a checkerboard. The figure
-    does not change when the images are scaled. Constant images, which have no power anywhere,
-    give 1.0: nothing stands out.
-    """
+    """Returns the mean over lattice bins (i H/8, j W/8), not both 0, of the mean-free images' power there over
+    that of the bins beside it: about 1 for real spectrograms, far above with a checkerboard, 1.0 for constant
+    images; x is (N, 1, H, W) or (N, H, W). Bins on an axis through 0 are compared along that axis only
+    (stationary lines and onsets make a real spectrogram's axis bins large); the mean, not the median, since a
+    checkerboard lights only some lattice bins."""
     images = np.asarray(x)
     power = np.zeros(images.shape[-2:])  # (H, W)
     for start in range(0, len(images), FFT_CHUNK):
@@ -94,14 +66,8 @@ def lattice_peak_ratio(x) -> float:
         for v in _lattice_indices(width):
             if u == 0 and v == 0:
                 continue
-            beside_rows = [power[(u - 1) % height, v], power[(u + 1) % height, v]]
-            beside_columns = [power[u, (v - 1) % width], power[u, (v + 1) % width]]
-            if v == 0:
-                beside = beside_rows
-            elif u == 0:
-                beside = beside_columns
-            else:
-                beside = beside_rows + beside_columns
+            beside = (([power[(u - 1) % height, v], power[(u + 1) % height, v]] if u else [])
+                      + ([power[u, (v - 1) % width], power[u, (v + 1) % width]] if v else []))
             ratios.append((power[u, v] + floor) / (np.mean(beside) + floor))
     return float(np.mean(ratios)) if ratios else 1.0
 
@@ -130,12 +96,8 @@ def _running_median(profile: np.ndarray, width: int) -> np.ndarray:
 
 
 def tonal_prominence_db(db: np.ndarray) -> np.ndarray:
-    """Returns for each example (N,) the mean height in dB of its spectrum above the local floor.
-
-    The spectrum is the time-average of `db` (N, F, T), smoothed along frequency by [1, 2, 1] / 4;
-    the floor a 7-bin running median of it. Harmonic lines stand above the floor; broadband noise,
-    a spectral tilt and a period-2 checkerboard give about 0.
-    """
+    """Returns for each example (N,) the mean height in dB of its time-averaged spectrum (smoothed) above the
+    local floor: harmonic lines stand above it; noise, a tilt and a period-2 checkerboard give about 0."""
     profile = np.asarray(db, dtype=np.float64).mean(axis=2)  # (N, F)
     padded = np.pad(profile, ((0, 0), (1, 1)), mode="edge")
     smooth = SMOOTHING[0] * padded[:, :-2] + SMOOTHING[1] * padded[:, 1:-1] + SMOOTHING[2] * padded[:, 2:]
@@ -163,19 +125,15 @@ class DecibelSummary:
 
 
 def summarise_db(db: np.ndarray | Iterable[np.ndarray]) -> DecibelSummary:
-    """Returns the DecibelSummary of spectrograms in dB (N, F, T), or of a sequence of such chunks.
-
-    Chunks keep memory bounded: only per-frequency sums, the frame levels (N, T) and one figure per
-    example are kept between them.
-    """
+    """Returns the DecibelSummary of spectrograms in dB (N, F, T), or of a sequence of such chunks (memory
+    bounded: per-frequency sums, frame levels and one figure per example are kept between them)."""
     chunks = [db] if isinstance(db, np.ndarray) else db
-    total = squares = None
+    total = squares = 0.0
     count, levels, tonal = 0, [], []
     for chunk in chunks:
         chunk = np.asarray(chunk, dtype=np.float64)  # (n, F, T)
-        sums, sums_of_squares = chunk.sum(axis=(0, 2)), np.square(chunk).sum(axis=(0, 2))  # (F,)
-        total = sums if total is None else total + sums
-        squares = sums_of_squares if squares is None else squares + sums_of_squares
+        total = total + chunk.sum(axis=(0, 2))  # (F,)
+        squares = squares + np.square(chunk).sum(axis=(0, 2))
         count += chunk.shape[0] * chunk.shape[2]
         levels.append(frame_levels_db(chunk))
         tonal.append(tonal_prominence_db(chunk))

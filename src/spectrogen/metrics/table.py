@@ -63,9 +63,7 @@ _SPREADS = {spread for spread, _ in DESCRIPTIONS.values() if spread}
 
 
 def _number(value) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if isinstance(value, int) or value is None or (isinstance(value, float) and not math.isfinite(value)):
         return str(value)
     return f"{value:.4g}"
 
@@ -108,12 +106,10 @@ def write_metrics(result: EvaluationResult, out_dir) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     record = {"format": METRICS_FORMAT, "format_version": 1, "spectrogen_version": __version__, **result.to_dict()}
-    path = out / METRICS_FILE
     # non-finite values (SI-SDR of a perfect copy, say) are written as null: JSON has no inf
     text = json.dumps(_nulls_for_non_finite(record), indent=2, default=str, allow_nan=False)
-    write_text_atomic(path, text + "\n")
-    (out / TABLE_FILE).write_text(format_table(result) + "\n", encoding="utf-8")
-    return path
+    write_text_atomic(out / TABLE_FILE, format_table(result) + "\n")
+    return write_text_atomic(out / METRICS_FILE, text + "\n")
 
 
 def _nulls_for_non_finite(value):

@@ -1,14 +1,6 @@
-"""Whether the feature network's figures can be trusted: FID, KID, IS, precision and recall are only
-as meaningful as the network that embeds the spectrograms.
-
-A feature network trained by spectrogen (supervised on the data set's classes, or contrastive with
-k-means pseudo-classes of its own embedding for unlabelled data) records how hard its task was and
-how well it did: its classes, its training examples per class and its accuracy on examples it did
-not train on. With too few classes the task is trivial and a high accuracy says nothing; with too
-few examples per class the network learns those examples, not what the classes sound like; near
-chance or measured on a handful of examples, its features do not separate what the data set holds.
-Then distances between feature distributions say little about the samples, however good they look,
-and `feature_trust` says so, with what to do.
+"""Whether the feature network's figures (FID, KID, IS, precision, recall) can be trusted: with too few classes
+its task was trivial, with too few examples per class it learnt those examples, and near chance (or measured
+on a handful) its features do not separate what the data set holds; `feature_trust` says so, with what to do.
 """
 
 from __future__ import annotations
@@ -19,12 +11,10 @@ MIN_HELD_OUT = 20  # below this many held-out examples one mistake moves the acc
 # accuracy at least halfway from chance to perfect: a network below it confuses a good share of its own
 # classes, so its features mix them (2 classes: 0.75, 4: 0.625, 10: 0.55)
 CLEARLY_ABOVE_CHANCE = 0.5
-# a contrastive network's pseudo-classes are k-means clusters of its own embedding: fewer than this are
-# told apart by any embedding, so a held-out accuracy near 1 says nothing about its features
+# fewer k-means pseudo-classes than this are told apart by any embedding: a high accuracy says nothing
 MIN_PSEUDO_CLASSES = 5
-# below this many training examples of a class a network can learn each one by heart (5 epochs of the
-# quick classifier see every example 5 times), so its features describe those clips, not the class;
-# the built-in engine demo trains on about 50 of each of its 4 classes
+# below this many training examples of a class a network can learn each one by heart (the quick
+# classifier sees every example 5 times)
 MIN_EXAMPLES_PER_CLASS = 20
 JUDGED_KINDS = ("supervised", "contrastive")  # the networks spectrogen trains and measures itself
 FEATURE_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "is_real", "is_real_std", "precision", "recall",
@@ -44,9 +34,19 @@ def _least_examples_per_class(described: dict[str, Any], classes: int) -> float 
     return examples / classes if examples and classes else None
 
 
-def _task_reasons(described: dict[str, Any], classes: int) -> list[str]:
-    """Returns why the network's task was too easy or too thin to learn features from (none when it was not)."""
-    reasons = []
+def feature_trust(described: dict[str, Any]) -> dict[str, Any]:
+    """Returns {held_out_accuracy, held_out_examples, chance, classes, least_examples_per_class, meaningful,
+    reason} for a feature network's `describe()`; networks spectrogen did not train are taken as meaningful."""
+    heldout = described.get("heldout") or {}
+    classes = len(described.get("class_names") or [])
+    accuracy, count = heldout.get("accuracy"), heldout.get("count")
+    least = _least_examples_per_class(described, classes)
+    trust: dict[str, Any] = {"held_out_accuracy": accuracy, "held_out_examples": count,
+                             "chance": 1.0 / classes if classes else None, "classes": classes,
+                             "least_examples_per_class": least, "meaningful": True, "reason": None}
+    if described.get("kind") not in JUDGED_KINDS:
+        return trust
+    reasons = []  # first why the network's task was too easy or too thin to learn features from
     if described.get("kind") == "supervised" and classes < 2:
         reasons.append("the data set has one class, so the feature network learnt nothing that tells "
                        "spectrograms apart")
@@ -54,27 +54,9 @@ def _task_reasons(described: dict[str, Any], classes: int) -> list[str]:
         reasons.append(f"the contrastive feature network tells apart only {classes} k-means pseudo-classes of "
                        f"its own embedding (at least {MIN_PSEUDO_CLASSES} are needed: fewer are told apart by "
                        f"any embedding, so its held-out accuracy says nothing)")
-    least = _least_examples_per_class(described, classes)
     if least is not None and least < MIN_EXAMPLES_PER_CLASS:
         reasons.append(f"the feature network trained on only {least:.0f} examples of its smallest class (at least "
                        f"{MIN_EXAMPLES_PER_CLASS} are needed, or it learns those examples, not the class)")
-    return reasons
-
-
-def feature_trust(described: dict[str, Any]) -> dict[str, Any]:
-    """Returns {held_out_accuracy, held_out_examples, chance, classes, least_examples_per_class, meaningful,
-    reason} for a feature network's `describe()`; networks that spectrogen did not train (an exported
-    Inception) carry no measurement and are taken as meaningful."""
-    heldout = described.get("heldout") or {}
-    classes = len(described.get("class_names") or [])
-    accuracy, count = heldout.get("accuracy"), heldout.get("count")
-    trust: dict[str, Any] = {"held_out_accuracy": accuracy, "held_out_examples": count,
-                             "chance": 1.0 / classes if classes else None, "classes": classes,
-                             "least_examples_per_class": _least_examples_per_class(described, classes),
-                             "meaningful": True, "reason": None}
-    if described.get("kind") not in JUDGED_KINDS:
-        return trust
-    reasons = _task_reasons(described, classes)
     if accuracy is None or not count:
         reasons.append("the feature network was measured on no held-out examples")
     elif count < MIN_HELD_OUT:

@@ -1,24 +1,47 @@
-"""Class-conditional networks wrapped around a DCGAN or SpecGAN generator and discriminator.
+"""Class-conditional networks wrapped around a DCGAN or SpecGAN generator and discriminator, and class labels.
 
-The generator takes the class as a one-hot vector or a learned embedding, concatenated
-to z. The discriminator takes it as an extra input channel, a label map made by a linear layer
-from the one-hot vector, or by projection (Miyato & Koyama 2018): the inner product of
-a class embedding with the pooled last hidden features is added to the logit.
+The generator takes the class as a one-hot vector or a learned embedding, concatenated to z. The
+discriminator takes it as an extra input channel (a label map made by a linear layer from the
+one-hot vector), or by projection (Miyato & Koyama 2018): the inner product of a class embedding
+with the pooled last hidden features is added to the logit.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from spectrogen.models.init import init_gan_weights
+from spectrogen.errors import UsageError
+from spectrogen.models.gan_stacks import init_gan_weights
 
 # a learned class code this wide is plenty to tell classes apart and keeps z the larger part of the input
 CLASS_EMBEDDING_DIM = 32
+
+
+def balanced_labels(n: int, num_classes: int, start: int = 0, stop: Optional[int] = None, *,
+                    device: torch.device | str | None = None) -> torch.Tensor:
+    """Returns the classes (stop - start,) int64 of samples start..stop-1 (default all) of `n` shared equally
+    (up to one) among `num_classes` in contiguous blocks: 0 0 1 1 2 for n=5, 3 classes."""
+    return torch.arange(start, n if stop is None else stop, device=device) * num_classes // max(n, 1)
+
+
+def first_of_class(n: int, num_classes: int, label: int) -> int:
+    """Returns the index of the first of `n` balanced samples of class `label` (n when none has it)."""
+    return min(n, -(-label * n // num_classes))  # ceil(label * n / num_classes)
+
+
+def checked_labels(labels: Sequence[int] | torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """Returns `labels` as (n,) int64; UsageError unless there are `n` of them, each in 0..num_classes-1."""
+    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    if labels.numel() != n:
+        raise UsageError(f"asked for {n} samples but gave {labels.numel()} class labels")
+    if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise UsageError(f"class labels must lie in 0..{num_classes - 1}")
+    return labels
 
 
 class ConditionalGenerator(nn.Module):
@@ -27,8 +50,6 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, make_base: Callable[[int], nn.Module], latent_dim: int, num_classes: int,
                  generator_input: Literal["onehot", "embedding"] = "onehot"):
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"a conditional generator needs at least one class, got {num_classes}")
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.generator_input = generator_input
@@ -58,8 +79,6 @@ class ConditionalDiscriminator(nn.Module):
                  num_classes: int, discriminator_input: Literal["label_map", "projection"] = "label_map",
                  use_spectral_norm: bool = False, auxiliary_classifier: bool = False):
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"a conditional discriminator needs at least one class, got {num_classes}")
         self.num_classes = num_classes
         self.size = tuple(size)
         self.discriminator_input = discriminator_input
@@ -72,10 +91,7 @@ class ConditionalDiscriminator(nn.Module):
             self.embed = nn.Embedding(num_classes, self.base.feature_channels)
             init_gan_weights(self.embed)
         self.classifier = None
-        if auxiliary_classifier:
-            if discriminator_input != "projection":
-                raise ValueError("the auxiliary classifier reads the projection critic's features: "
-                                 "use discriminator_input='projection'")
+        if auxiliary_classifier:  # it reads the projection critic's features
             self.classifier = nn.Linear(self.base.feature_channels, num_classes)
             init_gan_weights(self.classifier)
         if use_spectral_norm:

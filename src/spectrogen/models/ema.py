@@ -18,20 +18,17 @@ def make_average(network: nn.Module) -> nn.Module:
 def warmed_up_decay(decay: float, updates: int) -> float:
     """Returns the decay to use at the `updates`-th update (0-based): min(decay, (1 + n) / (10 + n)).
 
-    Without a warm-up an average with decay 0.999 still weighs the random initial weights by
-    0.999^n (about a half after 700 updates), so its samples stay close to noise for the whole of
-    a short run. The ramp lets the average follow the network early and settle to `decay` later
-    (at 0.999 from about 9,000 updates on).
+    Without the ramp, decay 0.999 still weighs the random initial weights by a half after 700
+    updates, so a short run's average samples stay close to noise.
     """
     return min(decay, (1.0 + updates) / (10.0 + updates))
 
 
 @torch.no_grad()
 def update_average(average: nn.Module, network: nn.Module, decay: float) -> None:
-    """Moves `average` towards `network`: p_avg <- decay * p_avg + (1 - decay) * p; buffers are copied.
+    """Moves `average` towards `network`: p_avg <- decay * p_avg + (1 - decay) * p.
 
-    Buffers (batch-norm running statistics) are statistics of the current weights, not weights,
-    so they are taken as they are rather than averaged.
+    Buffers (batch-norm running statistics) describe the current weights: they are copied, not averaged.
     """
     averaged = list(average.parameters())
     current = list(network.parameters())

@@ -1,9 +1,9 @@
 """The GAN training method of the `dcgan`, `specgan` and `cgan` families: networks, losses, critic steps, EMA.
 
-One class for the three: the configuration picks the networks (DCGAN or SpecGAN, conditional or
-not), the loss (`LOSSES`), the number of critic updates per generator update, DiffAugment and the
-generator's moving average. Each `train_step` call consumes one real batch for one critic update;
-every `critic_steps`-th call also updates the generator.
+The configuration picks the networks (DCGAN or SpecGAN, conditional or not), the loss (`LOSSES`),
+the critic updates per generator update, DiffAugment and the generator's moving average. Each
+`train_step` call consumes one real batch for one critic update; every `critic_steps`-th call also
+updates the generator.
 """
 
 from __future__ import annotations
@@ -16,42 +16,44 @@ from torch import nn
 
 from spectrogen.config.resolve import resolve
 from spectrogen.config.schema import ExperimentConfig
-from spectrogen.errors import ConfigError, InputError, UsageError
+from spectrogen.data.info import Batch, DataInfo
+from spectrogen.errors import ConfigError, InputError
 from spectrogen.losses.diffaugment import DiffAugment
 from spectrogen.losses.gan import build_loss, gradient_penalty
 from spectrogen.losses.mode_seeking import mode_seeking_loss
-from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
-from spectrogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator, balanced_labels
 from spectrogen.models.ema import make_average, update_average, warmed_up_decay
+from spectrogen.models.gan_stacks import DCGANDiscriminator, DCGANGenerator, SpecGANDiscriminator, SpecGANGenerator
+from spectrogen.models.method import TrainingMethod, class_count, eval_mode
 from spectrogen.models.registry import MODELS
-from spectrogen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
-from spectrogen.models.method import fused_optimizer
-from spectrogen.data.info import Batch, DataInfo
-from spectrogen.models.method import TrainingMethod
+from spectrogen.config.schema import GAN_FAMILIES
 
 _FAMILIES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "specgan": (SpecGANGenerator, SpecGANDiscriminator)}
 
 
 def num_classes_of(config: ExperimentConfig, info: DataInfo) -> int:
     """Returns how many classes a cgan conditions on: model.num_classes, else the data set's."""
-    count = config.model.num_classes or info.num_classes
+    count = class_count(config, info)
     if count < 1:
         raise ConfigError("model.name=cgan needs classes: prepare the data set from class sub-folders, "
                           "or set model.num_classes")
-    if info.num_classes > count:
-        raise ConfigError(f"model.num_classes={count} but the data set has {info.num_classes} classes: "
-                          f"raise model.num_classes or leave it unset")
     return count
 
 
-def build_generator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
-    """Returns a freshly initialised generator for `config` (z (B, latent_dim)[, labels (B,)] -> (B, C, H, W))."""
+def _family(config: ExperimentConfig) -> tuple[ExperimentConfig, tuple[type[nn.Module], type[nn.Module]]]:
+    """Returns the resolved `config` and its (generator, critic) classes: the cgan's base family's for cgan."""
     config = resolve(config)
     model = config.model
     family = model.conditional.base if model.name == "cgan" else model.name
     if family not in _FAMILIES:
-        raise ConfigError(f"model.name={model.name} is not a GAN family; build_generator serves dcgan, specgan, cgan")
-    generator_class = _FAMILIES[family][0]
+        raise ConfigError(f"model.name={model.name} is not a GAN family; the GAN networks serve dcgan, specgan, cgan")
+    return config, _FAMILIES[family]
+
+
+def build_generator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
+    """Returns a freshly initialised generator for `config` (z (B, latent_dim)[, labels (B,)] -> (B, C, H, W))."""
+    config, (generator_class, _) = _family(config)
+    model = config.model
 
     def make(latent_inputs: int) -> nn.Module:
         return generator_class(latent_inputs, model.features_g, (model.height, model.width), model.channels,
@@ -65,10 +67,8 @@ def build_generator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
 
 def build_discriminator(config: ExperimentConfig, info: DataInfo) -> nn.Module:
     """Returns a freshly initialised critic for `config` (images (B, C, H, W)[, labels (B,)] -> logits (B,))."""
-    config = resolve(config)
+    config, (_, discriminator_class) = _family(config)
     model = config.model
-    family = model.conditional.base if model.name == "cgan" else model.name
-    discriminator_class = _FAMILIES[family][1]
     size = (model.height, model.width)
 
     def make(in_channels: int) -> nn.Module:
@@ -95,23 +95,11 @@ def sample_latent(n: int, latent_dim: int, distribution: str, *, generator: Opti
     return z.to(device) if device is not None else z
 
 
-def _stacked_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
-
-
-# one fused norm over all gradients where torch has it (2.6 on), else one norm per tensor
-_total_norm = getattr(torch.nn.utils, "get_total_norm", _stacked_norm)
-
-
-def balanced_labels(n: int, num_classes: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """Returns class indices (n,) 0, 1, ..., K-1, 0, 1, ...: equal numbers per class (up to one)."""
-    return torch.arange(n, device=device) % num_classes
-
-
 class GANMethod(TrainingMethod):
     """Adversarial training of a generator against a critic, configured by family."""
 
-    def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device):
+    def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device, *,
+                 sampling_only: bool = False):
         config = resolve(config)
         super().__init__(config, info, device)
         model, training = config.model, config.training
@@ -125,37 +113,32 @@ class GANMethod(TrainingMethod):
 
         # channels-last and torch.compile are the trainer's (`prepare_networks`), applied in place
         generator = build_generator(config, info).to(device)
-        critic = build_discriminator(config, info).to(device)
-        self.networks = {"generator": generator, "discriminator": critic}
+        self.networks = {"generator": generator}
+        self.sampling_networks = ("generator",)
+        if sampling_only:  # `build_sampler`: one generator, given the averaged weights where training kept them
+            return
+        self.networks["discriminator"] = build_discriminator(config, info).to(device)
         self.ema_decay = training.ema_decay
         if self.ema_decay is not None:
             self.networks["generator_ema"] = make_average(generator)
-        self.sampling_networks = ("generator_ema",) if self.ema_decay is not None else ("generator",)
+            self.sampling_networks = ("generator_ema",)
 
-        self.optimizers = {
-            "generator": torch.optim.Adam(generator.parameters(), lr=training.learning_rate,
-                                          betas=(training.beta1, training.beta2), weight_decay=training.weight_decay,
-                                          **fused_optimizer(device)),
-            "discriminator": torch.optim.Adam(critic.parameters(), lr=training.learning_rate_d,
-                                              betas=(training.beta1, training.beta2),
-                                              weight_decay=training.weight_decay, **fused_optimizer(device)),
-        }
-        if training.lr_schedule == "cosine":
-            self.schedulers = {key: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=training.epochs)
-                               for key, opt in self.optimizers.items()}
+        self.add_optimizer("generator", torch.optim.Adam, training.learning_rate)
+        self.add_optimizer("discriminator", torch.optim.Adam, training.learning_rate_d)
 
         self.loss = build_loss(training)
         self.augment = DiffAugment(training.diffaugment)
         self.mode_seeking = training.mode_seeking
         self.auxiliary = model.conditional.auxiliary_classifier if self.conditional else 0.0
         self._class_logits: Optional[torch.Tensor] = None  # of the latest critic call, with the classifier
-        self._last_auxiliary = torch.zeros((), device=device)
         self.critic_steps = training.critic_steps
         self.grad_clip = training.grad_clip
         self.calls = 0
-        self._last_loss_g = torch.zeros((), device=device)
-        self._last_grad_norm_g = torch.zeros((), device=device)
-        self._last_mode_seeking = torch.zeros((), device=device)
+        # the latest generator update's figures, reported with every critic update (0 before the first);
+        # mode_seeking and class_loss_g unweighted, so loss_g stays the adversarial loss
+        reported = ["loss_g", "grad_norm_g"] + (["mode_seeking"] if self.mode_seeking > 0 else []) \
+            + (["class_loss_g"] if self.auxiliary > 0 else [])
+        self.latest = {key: torch.zeros((), device=device) for key in reported}
 
     def parameter_counts(self) -> dict[str, int]:
         """Returns the trainable parameters of the generator and the critic (the EMA copy is not trained)."""
@@ -163,8 +146,8 @@ class GANMethod(TrainingMethod):
 
     # --- training -------------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Returns loss_d, d_real, d_fake, grad_norm_d (and gp) of this call's critic update, and
-        loss_g, grad_norm_g of the latest generator update (0 before the first one)."""
+        """Returns the statistics of this call's critic update (loss_d, d_real, d_fake, grad_norm_d, gp) and
+        those of the latest generator update (`latest`)."""
         real = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
         labels = self._batch_labels(batch)  # (B,) or None
         self.calls += 1
@@ -177,17 +160,11 @@ class GANMethod(TrainingMethod):
         statistics = self._critic_step(real, fake.detach(), labels)
         if update_generator:
             self._generator_step(fake, labels, z)
-        statistics["loss_g"] = self._last_loss_g
-        statistics["grad_norm_g"] = self._last_grad_norm_g
-        if self.mode_seeking > 0:
-            statistics["mode_seeking"] = self._last_mode_seeking  # unweighted; loss_g is the adversarial part
-        if self.auxiliary > 0:
-            statistics["class_loss_g"] = self._last_auxiliary  # unweighted cross-entropy of the fakes' classes
-        return statistics
+        return {**statistics, **self.latest}
 
     def _critic_step(self, real: torch.Tensor, fake: torch.Tensor,
                      labels: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
-        critic, optimizer = self.networks["discriminator"], self.optimizers["discriminator"]
+        critic = self.networks["discriminator"]
         replica = self.step_network("discriminator")  # averages the critic's gradients over processes
         real_seen, fake_seen = self.augment(real), self.augment(fake)
         statistics = {}
@@ -209,7 +186,7 @@ class GANMethod(TrainingMethod):
                                        real_seen, fake_seen)
             loss = loss + self.loss.gp_lambda * penalty
             statistics["gp"] = penalty.detach()
-        grad_norm = self._update(critic, optimizer, "discriminator", loss)
+        grad_norm = self.optimizer_step("discriminator", loss, self.grad_clip)
         statistics.update(loss_d=loss.detach(), d_real=self.loss.score(real_logits),
                           d_fake=self.loss.score(fake_logits), grad_norm_d=grad_norm)
         return statistics
@@ -225,34 +202,18 @@ class GANMethod(TrainingMethod):
             if self._class_logits is not None:  # samples the critic's classifier takes for the asked class
                 class_loss = F.cross_entropy(self._class_logits.float(), labels)
                 total = total + self.auxiliary * class_loss
-                self._last_auxiliary = class_loss.detach()
+                self.latest["class_loss_g"] = class_loss.detach()
             if self.mode_seeking > 0:
                 term = mode_seeking_loss(fake.float(), z, labels)
                 total = total + self.mode_seeking * term
-                self._last_mode_seeking = term.detach()
-            self._last_grad_norm_g = self._update(generator, self.optimizers["generator"], "generator", total)
+                self.latest["mode_seeking"] = term.detach()
+            self.latest["grad_norm_g"] = self.optimizer_step("generator", total, self.grad_clip)
         finally:
             critic.requires_grad_(True)
-        self._last_loss_g = loss.detach()
+        self.latest["loss_g"] = loss.detach()
         if self.ema_decay is not None:
             updates = self.calls // self.critic_steps - 1  # generator updates before this one
             update_average(self.networks["generator_ema"], generator, warmed_up_decay(self.ema_decay, updates))
-
-    def _update(self, network: nn.Module, optimizer: torch.optim.Optimizer, name: str,
-                loss: torch.Tensor) -> torch.Tensor:
-        """Returns the gradient norm (0-d) of `network` before clipping, after one optimizer step on `loss`."""
-        scaler = self.grad_scaler(name)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # norms and clipping in true units under fp16 loss scaling
-        parameters = [p for p in network.parameters() if p.grad is not None]
-        if self.grad_clip is not None:
-            norm = torch.nn.utils.clip_grad_norm_(parameters, self.grad_clip)
-        else:
-            norm = _total_norm([p.grad for p in parameters])
-        scaler.step(optimizer)
-        scaler.update()
-        return norm.detach()
 
     def _batch_labels(self, batch: Batch) -> Optional[torch.Tensor]:
         if not self.conditional:
@@ -280,44 +241,31 @@ class GANMethod(TrainingMethod):
     @torch.no_grad()
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
                labels: Optional[torch.Tensor] = None, batch_size: int = 64, **options: Any) -> torch.Tensor:
-        """Returns `n` generated examples (n, C, H, W) in [-1, 1], from the EMA generator when kept.
-
-        The generator runs in eval mode (batch norm uses its running statistics), so an example
-        depends only on its own latent vector and class, never on the rest of the batch.
-        """
-        network = self.networks[self.sampling_networks[0]]
+        """Returns `n` generated examples (n, C, H, W) in [-1, 1], from the EMA generator when kept."""
         z = sample_latent(n, self.config.model.latent_dim, self.config.model.latent_distribution,
                           generator=generator, device=self.device)
-        labels = self._sampling_labels(n, labels)
-        was_training = network.training
-        network.eval()
-        try:
-            parts = [self._generator_output(network, z[i:i + batch_size],
-                                            None if labels is None else labels[i:i + batch_size])
-                     for i in range(0, n, batch_size)]
-        finally:
-            network.train(was_training)
-        return torch.cat(parts).float().contiguous()
-
-    def _sampling_labels(self, n: int, labels: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         if not self.conditional:
-            if labels is not None:
-                raise UsageError(f"{self.name} is not conditional: class labels apply to cgan only")
-            return None
-        if labels is None:
-            return balanced_labels(n, self.num_classes, self.device)
-        labels = torch.as_tensor(labels, dtype=torch.long).to(self.device).reshape(-1)
-        if labels.numel() != n:
-            raise UsageError(f"asked for {n} samples but gave {labels.numel()} class labels")
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise UsageError(f"class labels must lie in 0..{self.num_classes - 1}")
-        return labels
+            labels = None
+        elif labels is None:
+            labels = balanced_labels(n, self.num_classes)
+        return torch.cat([self.from_latents(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size])
+                          for i in range(0, n, batch_size)]).contiguous()
+
+    @torch.no_grad()
+    def from_latents(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Returns the sampling generator's images (b, C, H, W) float of latents `z` (b, D) and classes (b,).
+
+        In eval mode (batch norm on its running statistics): an example depends only on its own latent
+        vector and class, never on the rest of the batch.
+        """
+        with eval_mode(self.networks[self.sampling_networks[0]]) as network:
+            labels = None if labels is None else torch.as_tensor(labels).to(self.device, torch.long)
+            return self._generator_output(network, z.to(self.device), labels).float()
 
     # --- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state["gan"] = {"calls": self.calls, "loss_g": self._last_loss_g.clone(),
-                        "grad_norm_g": self._last_grad_norm_g.clone(), "mode_seeking": self._last_mode_seeking.clone()}
+        state["gan"] = {"calls": self.calls, **{key: value.clone() for key, value in self.latest.items()}}
         return state
 
     def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
@@ -332,11 +280,9 @@ class GANMethod(TrainingMethod):
         if networks_only or "gan" not in state:
             return
         self.calls = int(state["gan"]["calls"])
-        self._last_loss_g = state["gan"]["loss_g"].to(self.device)
-        self._last_grad_norm_g = state["gan"]["grad_norm_g"].to(self.device)
-        if "mode_seeking" in state["gan"]:  # checkpoints from before the term have none
-            self._last_mode_seeking = state["gan"]["mode_seeking"].to(self.device)
+        # older checkpoints lack the figures of terms added since
+        self.latest.update({key: state["gan"][key].to(self.device) for key in self.latest if key in state["gan"]})
 
 
-for _name in ("dcgan", "specgan", "cgan"):
+for _name in GAN_FAMILIES:
     MODELS.register(_name)(GANMethod)

@@ -1,16 +1,16 @@
-"""The stride-2 convolution stacks that DCGAN and SpecGAN share, and how their depth follows the image size.
+"""The DCGAN and SpecGAN generators and critics: their shared stacks, depth and weight initialisation.
 
-Both families start (generator) or end (discriminator) at a map whose short side is 4: a square
-image of size S has ``log2(S / 4)`` stride-2 layers (32 -> 3, 64 -> 4, 128 -> 5, 256 -> 6); a
-non-square one, e.g. 128 mels x 512 frames, starts from a 4 x 16 map with as many layers as its
-short side asks for. The last hidden layer has `base_width` channels and each layer closer to the
-small map doubles it, up to 16 x `base_width` (so 256 x 256 adds a layer, not a 2048-channel one).
+Both start (generator) or end (critic) at a map whose short side is 4: a square image of size S has
+``log2(S / 4)`` stride-2 layers (128 -> 5); 128 mels x 512 frames starts from a 4 x 16 map. The last
+hidden layer has `base_width` channels and each layer closer to the small map doubles it, up to
+16 x `base_width` (so 256 x 256 adds a layer, not a 2048-channel one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from spectrogen.errors import ConfigError
@@ -18,6 +18,24 @@ from spectrogen.errors import ConfigError
 MAX_WIDTH_MULTIPLIER = 16
 START_SIDE = 4
 RESIZE_KERNEL = 3
+INIT_STD = 0.02
+
+
+def init_gan_weights(network: nn.Module) -> nn.Module:
+    """Returns `network` re-initialised in place as DCGAN's (Radford et al. 2016), for every GAN family here:
+    conv/linear/embedding weights N(0, 0.02), batch-norm weights N(1, 0.02), biases 0."""
+    for module in network.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            # spectral normalisation moves the weight to `parametrizations.weight.original`
+            parametrized = "weight" in getattr(module, "parametrizations", ())
+            weight = module.parametrizations.weight.original if parametrized else module.weight
+            nn.init.normal_(weight, 0.0, INIT_STD)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) and module.affine:
+            nn.init.normal_(module.weight, 1.0, INIT_STD)
+            nn.init.zeros_(module.bias)
+    return network
 
 
 @dataclass(frozen=True)
@@ -47,52 +65,117 @@ def stack_layout(height: int, width: int, base_width: int) -> StackLayout:
     return StackLayout(size=(height, width), start=start, widths=widths)
 
 
-def upsampling_stack(layout: StackLayout, out_channels: int, *, kernel: int, padding: int,
-                     output_padding: int, batchnorm: bool, upsample: str = "transposed") -> nn.Sequential:
-    """Returns (B, widths[0], h, w) -> (B, out_channels, H, W) in [-1, 1]: [BN] ReLU, doubling layers, Tanh.
+class StackGenerator(nn.Module):
+    """Latent (B, latent_dim) -> Linear -> small map (B, 16w, h, w) -> [BN] ReLU, doubling layers -> Tanh, (B, C, H, W).
 
-    Each doubling layer is a stride-2 transposed convolution (`upsample="transposed"`, the papers') or a
-    resize (nearest or bilinear) followed by a 3x3 convolution (Odena et al. 2016): a
-    transposed convolution whose kernel is not a multiple of its stride covers output pixels unevenly
-    and leaves a lattice of dots in every sample; a resize covers them all alike.
+    A doubling layer is a stride-2 transposed convolution (`upsample="transposed"`, the papers') or a
+    resize then a 3x3 convolution (Odena et al. 2016): a transposed convolution whose kernel is not a
+    multiple of its stride leaves a lattice of dots in every sample.
     """
-    layers: list[nn.Module] = []
-    if batchnorm:
-        layers.append(nn.BatchNorm2d(layout.widths[0]))
-    layers.append(nn.ReLU())
-    outs = layout.widths[1:] + (out_channels,)
-    for i, (c_in, c_out) in enumerate(zip(layout.widths, outs)):
-        last = i == len(outs) - 1
-        # a bias before batch norm is cancelled by the norm's mean subtraction
-        bias = last or not batchnorm
-        if upsample == "transposed":
-            layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
-                                             output_padding=output_padding, bias=bias))
-        else:
-            # 3x3 after the resize: it sees as many input pixels as a 5x5 stride-2 kernel does, at a third of
-            # the cost of a 5x5 at the doubled size (benchmarks/README.md, "Upsampling")
-            layers += [nn.Upsample(scale_factor=2, mode=upsample),
-                       nn.Conv2d(c_in, c_out, RESIZE_KERNEL, padding=RESIZE_KERNEL // 2, bias=bias)]
-        if last:
-            layers.append(nn.Tanh())
-        else:
-            if batchnorm:
-                layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+
+    def __init__(self, latent_dim: int, width: int, size: tuple[int, int], channels: int, batchnorm: bool,
+                 upsample: str, *, kernel: int, padding: int, output_padding: int, project_bias: bool):
+        super().__init__()
+        layout = stack_layout(size[0], size[1], width)
+        self.latent_dim = latent_dim
+        self.start_shape = (layout.widths[0],) + layout.start
+        self.project = nn.Linear(latent_dim, layout.widths[0] * layout.start[0] * layout.start[1], bias=project_bias)
+        layers: list[nn.Module] = [nn.BatchNorm2d(layout.widths[0])] if batchnorm else []
+        layers.append(nn.ReLU())
+        outs = layout.widths[1:] + (channels,)
+        for i, (c_in, c_out) in enumerate(zip(layout.widths, outs)):
+            last = i == len(outs) - 1
+            bias = last or not batchnorm  # a bias before batch norm is cancelled by the norm's mean subtraction
+            if upsample == "transposed":
+                layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
+                                                 output_padding=output_padding, bias=bias))
+            else:
+                # 3x3 after the resize: it sees as many input pixels as a 5x5 stride-2 kernel does, at a third
+                # of the cost of a 5x5 at the doubled size (benchmarks/README.md, "Upsampling")
+                layers += [nn.Upsample(scale_factor=2, mode=upsample),
+                           nn.Conv2d(c_in, c_out, RESIZE_KERNEL, padding=RESIZE_KERNEL // 2, bias=bias)]
+            layers += [nn.Tanh()] if last else ([nn.BatchNorm2d(c_out)] if batchnorm else []) + [nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        init_gan_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).view(-1, *self.start_shape)  # (B, 16w, h, w)
+        # channels-last: a resize then a convolution runs about twice as fast so on a CPU (benchmarks/README.md)
+        return self.body(h.contiguous(memory_format=torch.channels_last))  # (B, C, H, W)
 
 
-def downsampling_stack(layout: StackLayout, in_channels: int, *, kernel: int, padding: int,
-                       batchnorm: bool) -> nn.Sequential:
-    """Returns (B, in_channels, H, W) -> (B, widths[0], h, w): halving convs with LeakyReLU(0.2), BN on all but the first."""
-    layers: list[nn.Module] = []
-    widths = layout.widths[::-1]
-    ins = (in_channels,) + widths[:-1]
-    for i, (c_in, c_out) in enumerate(zip(ins, widths)):
-        # the first layer sees the data itself: no batch norm there (DCGAN, SpecGAN)
-        normed = batchnorm and i > 0
-        layers.append(nn.Conv2d(c_in, c_out, kernel, stride=2, padding=padding, bias=not normed))
-        if normed:
-            layers.append(nn.BatchNorm2d(c_out))
-        layers.append(nn.LeakyReLU(0.2))
-    return nn.Sequential(*layers)
+class StackDiscriminator(nn.Module):
+    """Image (B, C, H, W) -> halving convolutions, LeakyReLU(0.2) -> last hidden map (B, F, h, w) -> logits (B,).
+
+    Batch norm, when asked, follows every convolution but the first. The head reads the whole small
+    map: a valid convolution (DCGAN) or a dense layer (SpecGAN); the loss applies any sigmoid.
+    """
+
+    def __init__(self, width: int, size: tuple[int, int], channels: int, batchnorm: bool, *, kernel: int,
+                 padding: int, dense_head: bool):
+        super().__init__()
+        layout = stack_layout(size[0], size[1], width)
+        self.feature_channels = layout.widths[0]
+        layers: list[nn.Module] = []
+        widths = layout.widths[::-1]
+        for i, (c_in, c_out) in enumerate(zip((channels,) + widths[:-1], widths)):
+            normed = batchnorm and i > 0
+            layers.append(nn.Conv2d(c_in, c_out, kernel, stride=2, padding=padding, bias=not normed))
+            layers += ([nn.BatchNorm2d(c_out)] if normed else []) + [nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.dense_head = dense_head
+        self.head = (nn.Linear(layout.widths[0] * layout.start[0] * layout.start[1], 1) if dense_head
+                     else nn.Conv2d(layout.widths[0], 1, layout.start))
+        init_gan_weights(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns the last hidden map (B, F, h, w) of images (B, C, H, W); F = 16·width at 128x128."""
+        return self.body(x)
+
+    def logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Returns the logits (B,) of hidden maps (B, F, h, w)."""
+        return self.head(h.flatten(1) if self.dense_head else h).flatten(1).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logit(self.features(x))  # (B,)
+
+
+# --- the two families ----------------------------------------------------------------------------------
+# DCGAN (Radford et al. 2016): 4x4 kernels with padding 1, so that every stride-2 layer exactly doubles
+# (halves) the size. SpecGAN (Donahue et al. 2019): 5x5 kernels with padding 2, which map n -> 2n - 1 in
+# a transposed convolution (4 -> 7 -> 13 ...) unless output_padding=1 makes every layer double.
+
+
+class DCGANGenerator(StackGenerator):
+    """4x4 stride-2 transposed convolutions with batch norm and ReLU; no bias before batch norm."""
+
+    def __init__(self, latent_dim: int = 100, features: int = 64, size: tuple[int, int] = (128, 128),
+                 channels: int = 1, batchnorm: bool = True, upsample: str = "transposed"):
+        super().__init__(latent_dim, features, size, channels, batchnorm, upsample, kernel=4, padding=1,
+                         output_padding=0, project_bias=not batchnorm)
+
+
+class DCGANDiscriminator(StackDiscriminator):
+    """4x4 stride-2 convolutions, LeakyReLU(0.2), batch norm after every one but the first; a final 4x4 conv."""
+
+    def __init__(self, features: int = 64, size: tuple[int, int] = (128, 128), channels: int = 1,
+                 batchnorm: bool = True):
+        super().__init__(features, size, channels, batchnorm, kernel=4, padding=1, dense_head=False)
+
+
+class SpecGANGenerator(StackGenerator):
+    """Dense -> 4x4x16·dim -> 5x5 stride-2 transposed convolutions (ReLU) -> Tanh."""
+
+    def __init__(self, latent_dim: int = 100, dim: int = 64, size: tuple[int, int] = (128, 128),
+                 channels: int = 1, batchnorm: bool = False, upsample: str = "transposed"):
+        super().__init__(latent_dim, dim, size, channels, batchnorm, upsample, kernel=5, padding=2,
+                         output_padding=1, project_bias=True)
+
+
+class SpecGANDiscriminator(StackDiscriminator):
+    """5x5 stride-2 convolutions, LeakyReLU(0.2), Dense; batch norm only when asked (WGAN-GP's per-example
+    penalty assumes none)."""
+
+    def __init__(self, dim: int = 64, size: tuple[int, int] = (128, 128), channels: int = 1,
+                 batchnorm: bool = False):
+        super().__init__(dim, size, channels, batchnorm, kernel=5, padding=2, dense_head=True)

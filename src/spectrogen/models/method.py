@@ -1,20 +1,21 @@
 """The contract between the one training loop and each model family (network / method / trainer).
 
-A *method* owns its networks, optimizers and loss, and knows how to make one optimisation step and
-how to sample. The trainer (`spectrogen.training.trainer`) owns everything else: epochs, data,
-statistics, checkpoints, plots, health monitoring, resume.
+A *method* owns its networks, optimizers and loss, and makes one optimisation step or samples; the
+trainer (`spectrogen.training.trainer`) owns epochs, data, statistics, checkpoints and resume.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import nn
 
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
+from spectrogen.errors import ConfigError
 
 
 class TrainingMethod(ABC):
@@ -38,8 +39,7 @@ class TrainingMethod(ABC):
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Returns the step's statistics as 0-d tensors on the device (no host sync in the step).
 
-        Keys are column names of the iteration statistics, e.g. ``loss_g``, ``loss_d``, ``d_real``,
-        ``d_fake``, ``grad_norm_g``, ``grad_norm_d`` for GANs, ``loss`` for the others.
+        Keys are column names of the iteration statistics, e.g. ``loss_g``, ``d_real`` for GANs.
         """
 
     def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
@@ -57,6 +57,34 @@ class TrainingMethod(ABC):
             for group in opt.param_groups:
                 group["lr"] *= factor
 
+    def add_optimizer(self, name: str, optimizer: type[torch.optim.Optimizer], learning_rate: float) -> None:
+        """Adds an Adam-like optimizer of network `name` with `training`'s betas and weight decay, and
+        its cosine schedule when `training.lr_schedule` asks for one."""
+        training = self.config.training
+        self.optimizers[name] = optimizer(self.networks[name].parameters(), lr=learning_rate,
+                                          betas=(training.beta1, training.beta2),
+                                          weight_decay=training.weight_decay, **fused_optimizer(self.device))
+        # "plateau" is the trainer's: it halves the learning rates when the loss stops improving
+        if training.lr_schedule == "cosine":
+            self.schedulers[name] = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizers[name],
+                                                                               T_max=training.epochs)
+
+    def optimizer_step(self, name: str, loss: torch.Tensor, grad_clip: Optional[float]) -> torch.Tensor:
+        """Returns the gradient norm (0-d) of network `name` before clipping, after its optimizer's step on `loss`."""
+        optimizer = self.optimizers[name]
+        scaler = self.grad_scaler(name)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # norms and clipping in true units under fp16 loss scaling
+        parameters = [p for p in self.networks[name].parameters() if p.grad is not None]
+        if grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+        else:
+            norm = _total_norm([p.grad for p in parameters])
+        scaler.step(optimizer)
+        scaler.update()
+        return norm.detach()
+
     # --- sampling -------------------------------------------------------------------------------
     @abstractmethod
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
@@ -64,7 +92,7 @@ class TrainingMethod(ABC):
         """Returns `n` new examples, (n, C, H, W), in the data's normalised range.
 
         Uses the EMA weights when the method keeps them. `labels` picks classes for conditional
-        models (None: equal numbers per class); `generator` makes it reproducible.
+        models (None: equal numbers per class).
         """
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,37 +150,25 @@ class TrainingMethod(ABC):
         """Returns the module a training step's forward pass should call for network `name`.
 
         Under several processes that is the network's DistributedDataParallel wrapper (its backward
-        averages the gradients over the processes); otherwise the network itself. A forward whose
-        gradient must not reach the network's own optimizer (the critic inside the generator's loss,
-        a gradient penalty's double backward) may call the plain network instead.
+        averages the gradients); a forward whose gradient must not reach the network's own optimizer
+        (the critic inside the generator's loss, a gradient penalty) may call the plain network instead.
         """
         return self.replicas.get(name, self.networks[name])
 
     def sum_over_processes(self, *tensors: torch.Tensor) -> None:
         """Replaces each tensor by its sum over the training processes, in place (nothing in one process).
-
-        A collective: every process must call it at the same point, e.g. in `end_epoch`.
-        """
+        A collective: every process must call it at the same point, e.g. in `end_epoch`."""
         processes = getattr(self.context, "processes", None)
         if processes is not None and processes.enabled:
-            from spectrogen.training.distributed import sum_in_place
-
-            sum_in_place(list(tensors), processes)
+            for tensor in tensors:
+                torch.distributed.all_reduce(tensor)
 
     def autocast(self):
         """Returns a context manager running the forward pass in the configured precision (fp32 on CPU)."""
-        if self.context is None:
-            from contextlib import nullcontext
-
-            return nullcontext()
-        return self.context.autocast()
+        return nullcontext() if self.context is None else self.context.autocast()
 
     def grad_scaler(self, optimizer: str) -> "torch.amp.GradScaler":
-        """Returns the gradient scaler of one optimizer: active for fp16 on CUDA, a pass-through otherwise.
-
-        Use it always (``scaler.scale(loss).backward(); scaler.step(opt); scaler.update()``), so the
-        same code serves every precision.
-        """
+        """Returns the gradient scaler of one optimizer: active for fp16 on CUDA, a pass-through otherwise."""
         if self.context is None:
             return torch.amp.GradScaler(self.device.type, enabled=False)
         return self.context.grad_scaler(optimizer)
@@ -161,20 +177,39 @@ class TrainingMethod(ABC):
         """Returns statistics (0-d tensors) of one held-out batch; called under no_grad in eval mode."""
         raise NotImplementedError(f"{self.name} sets uses_validation but has no validation_step")
 
-    def validation_summary(self) -> dict[str, float]:
-        """Returns epoch-level figures computed once after the validation batches (e.g. PESQ of a few
-        examples' audio); the trainer adds them to the epoch's row as ``val_<key>``."""
-        return {}
 
-    def extra_plots(self, plots_dir: Any, history: list[dict[str, float]]) -> None:
-        """Draws the family's own figures into `plots_dir` (a Path) from the per-epoch statistics."""
+def class_count(config: ExperimentConfig, info: DataInfo) -> int:
+    """Returns how many classes a model conditions on: model.num_classes, else the data set's."""
+    count = config.model.num_classes or info.num_classes
+    if info.num_classes > count:
+        raise ConfigError(f"model.num_classes={count} but the data set has {info.num_classes} classes: "
+                          f"raise model.num_classes or leave it unset")
+    return count
+
+
+@contextmanager
+def eval_mode(network: nn.Module) -> Iterator[nn.Module]:
+    """Puts `network` in eval mode for the block, then back in the mode it was in."""
+    was_training = network.training
+    network.eval()
+    try:
+        yield network
+    finally:
+        network.train(was_training)
 
 
 def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
     """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA.
 
-    Off the GPU the default (per-parameter loop) is kept: it is what the CPU numbers and resume
-    tests were made with, and the fused CPU kernel is no faster for these small networks
-    (benchmarks/throughput.py measures both).
+    Off the GPU the per-parameter loop is kept: the CPU numbers and resume tests were made with it,
+    and the fused CPU kernel is no faster for these small networks (benchmarks/throughput.py).
     """
     return {"fused": True} if torch.device(device).type == "cuda" else {}
+
+
+def _stacked_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+
+
+# one fused norm over all gradients where torch has it (2.6 on), else one norm per tensor
+_total_norm = getattr(torch.nn.utils, "get_total_norm", _stacked_norm)

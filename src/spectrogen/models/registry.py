@@ -33,3 +33,9 @@ def method_class(name: str) -> type[TrainingMethod]:
 def build_method(config: ExperimentConfig, info: DataInfo, device: torch.device | str = "cpu") -> TrainingMethod:
     """Returns the model family of `config.model.name`, built for data described by `info`."""
     return method_class(config.model.name)(config, info, torch.device(device))
+
+
+def build_sampler(config: ExperimentConfig, info: DataInfo, device: torch.device | str = "cpu") -> TrainingMethod:
+    """Returns the model family of `config.model.name` with only the networks it samples with (named as in
+    `sampling_networks`): no critic, moving-average copy, optimizer or loss."""
+    return method_class(config.model.name)(config, info, torch.device(device), sampling_only=True)

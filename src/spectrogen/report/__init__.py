@@ -3,9 +3,7 @@
     from spectrogen.report import write_report
     write_report("runs/specgan")   # -> runs/specgan/report.html, runs/specgan/report_audio/*.wav
 
-The trainer calls `write_report` at the end of every run when `output.report` is true;
-`spectrogen report RUN_DIR` calls it on any run directory. The TensorBoard callback is
-`spectrogen.report.tensorboard.tensorboard_callback(config)`.
+Training writes it at the end of every run (`output.report`); `spectrogen report RUN_DIR` on any run.
 """
 
 from spectrogen.report.build import write_report

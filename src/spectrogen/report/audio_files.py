@@ -1,9 +1,8 @@
 """The report's .wav files: written to a fresh folder, then swapped in for `report_audio/`, and embedded.
 
-Swapping keeps a reader of the old page from meeting half-written files, and a report that no
-longer has sound (images-only data) leaves no stale files from an earlier one. The page plays the
-clips from data: URIs of the same files while they fit EMBED_BUDGET, so report.html alone, copied
-or mailed, still plays; beyond it the page links to `report_audio/` and says so.
+Swapping keeps a reader of the old page from meeting half-written files, and leaves no stale files.
+While the clips fit EMBED_BUDGET the page plays them from data: URIs, so report.html alone still
+plays; beyond it the page links to `report_audio/` and says so.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ import numpy as np
 from spectrogen.sampling.audio import set_level, write_wav
 
 AUDIO_FOLDER = "report_audio"
-# wav bytes the page embeds at most (a third more as base64): 16 generated and 8 real SpecGAN clips
-# take 0.8 MiB, the same of the mel preset's 6-second clips 6.3 MiB
+# wav bytes the page embeds at most (a third more as base64): room for 24 of the mel preset's 6-second clips
 EMBED_BUDGET = 10 * 2**20
 
 

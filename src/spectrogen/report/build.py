@@ -28,8 +28,7 @@ REPORT_FILE = "report.html"
 def write_report(run_dir: str | Path) -> Path:
     """Returns the path of report.html after (re)writing it, and report_audio/, in the run directory `run_dir`.
 
-    Raises InputError when `run_dir` holds no training run.
-    """
+    Raises InputError when `run_dir` holds no training run."""
     contents = read_run(run_dir)
     config = contents.config
     plots = statistics_plots(contents.history, config.get("monitor", {}).get("collapse_threshold"))
@@ -45,6 +44,7 @@ def write_report(run_dir: str | Path) -> Path:
     loudness = config.get("output", {}).get("loudness", "data")
     samples, real, audio_caption = _audio_sources(audio, samples, real, loudness)
     audio.publish()
+    profile = spectral_profile_plot(contents.spectral_profiles) if contents.spectral_profiles else None
     page = render_page(
         title=f"{run_name(contents.root)}: {contents.model_name} run report",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
@@ -54,16 +54,10 @@ def write_report(run_dir: str | Path) -> Path:
         no_audio_reason=_no_audio_reason(contents), config=config,
         spectral=[(name, generated, real, DESCRIPTIONS.get(name, (None, ""))[1])
                   for name, generated, real in contents.spectral],
-        spectral_plots=_spectral_plots(contents))
+        spectral_plots=[profile] if profile is not None else [])
     path = contents.root / REPORT_FILE
     write_text_atomic(path, page)
     return path
-
-
-def _spectral_plots(contents: RunContents) -> list[Plot]:
-    """Returns the per-frequency profile plot of the evaluation, when its metrics.json holds the profiles."""
-    plot = spectral_profile_plot(contents.spectral_profiles) if contents.spectral_profiles else None
-    return [plot] if plot is not None else []
 
 
 def _spectrogram_media(contents: RunContents, audio: AudioFolder):

@@ -1,11 +1,8 @@
 """The report's figures as PNG bytes: statistics against the epoch, spectrograms, the sample grid.
 
-Statistics are grouped by what they mean, from whichever columns the run wrote, so one page
-serves GAN, diffusion and autoencoder runs: losses, critic outputs D(x) / D(G(z)), gradient
-norms, learning rates, sample diversity, the other training statistics, and each metric of
-checkpoint_metrics.csv on its own axes (their scales differ by orders of magnitude).
-Spectrogram figures are the sampling package's (`spectrogen.sampling.images`): labelled time and
-frequency axes, a colour bar, low frequencies at the bottom.
+Statistics are grouped by what they mean, from whichever columns the run wrote, so one page serves
+every family; each metric of checkpoint_metrics.csv gets its own axes (their scales differ by orders
+of magnitude). Spectrogram figures are those of `spectrogen.sampling.images`.
 """
 
 from __future__ import annotations
@@ -82,11 +79,11 @@ def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]
     return [group for group in groups if group[2]]
 
 
-def _line_axes(title: str, y_label: str) -> tuple[Figure, Any]:
+def _line_axes(title: str, y_label: str, x_label: str = "epoch") -> tuple[Figure, Any]:
     figure = Figure(figsize=(5.6, 3.0), layout="constrained")  # two side by side on the page
     axes = figure.add_subplot()
     axes.set_title(title)
-    axes.set_xlabel("epoch")
+    axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
     axes.grid(alpha=0.3)
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))  # learning rates read as 1e-4, not 0.000100
@@ -162,17 +159,12 @@ def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> Optional[Plot
     lengths = {len(values or ()) for _, mean, std, _ in sides for values in (mean, std)}
     if len(lengths) != 1 or 0 in lengths:
         return None
-    figure = Figure(figsize=(5.6, 3.0), layout="constrained")
-    axes = figure.add_subplot()
+    figure, axes = _line_axes("Level of each frequency", "dB", "frequency row (low to high)")
     rows = np.arange(lengths.pop())
     for name, mean, std, colour in sides:
         mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
         axes.plot(rows, mean, color=colour, label=name)
         axes.fill_between(rows, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
-    axes.set_title("Level of each frequency")
-    axes.set_xlabel("frequency row (low to high)")
-    axes.set_ylabel("dB")
-    axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
     return Plot("Level of each frequency", "mean level in dB of each frequency row over examples and frames "
                 "(line) ± its standard deviation (band), generated samples against real examples, from "

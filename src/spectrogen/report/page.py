@@ -1,10 +1,8 @@
 """The HTML text of report.html: one self-contained page, images inline, audio beside it.
 
-Everything shown is escaped; images are PNG data URIs, styles are inline in the page, and there is
-no script, font or style sheet from anywhere else, so the file opens the same offline, from an
-e-mail attachment or from a web server. Audio is embedded as data: URIs too while the clips are
-small enough (see report/audio_files.py); larger clips are referenced by relative path
-(`report_audio/…`), which the page then says, so that the page and that folder travel together.
+Everything shown is escaped; images are PNG data URIs, styles inline, and nothing is fetched from
+anywhere else, so the file opens the same offline, from an e-mail or from a web server. Audio is
+embedded too while small enough (report/audio_files.py), else referenced under `report_audio/`.
 """
 
 from __future__ import annotations
@@ -15,7 +13,9 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Optional, Sequence
 
+from spectrogen.config.loader import flat_settings
 from spectrogen.report.figures import Plot
+from spectrogen.config.schema import GAN_FAMILIES
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
@@ -34,6 +34,17 @@ table.media td { text-align: center; vertical-align: top; } .name { font-size: 0
 audio { width: 300px; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
+
+# a resolved configuration holds every section (a SpecGAN run also lists the diffusion noise schedule):
+# the page folds away what the run's model does not read
+# settings that only the adversarial families read
+GAN_ONLY = ("model.latent_dim", "model.latent_distribution", "model.batchnorm", "training.loss",
+            "training.critic_steps", "training.label_smoothing", "training.learning_rate_d",
+            "training.diffaugment", "training.gp_lambda", "model.features_g", "model.features_d")
+# what each family reads beyond the shared settings (model.<family>.*)
+FAMILY_SECTIONS = {"diffusion": "model.diffusion.", "autoencoder": "model.autoencoder.", "cgan": "model.conditional."}
+CONDITIONAL_ONLY = ("model.num_classes",)
+VALIDATING = ("autoencoder",)  # the families that hold out data.validation_fraction of the examples
 
 
 @dataclass(frozen=True)
@@ -85,18 +96,34 @@ def comparison_table(rows: Sequence[tuple[str, Any, Any, str]]) -> str:
     return f"<table><tr><th>figure</th><th>generated</th><th>real</th><th>what it means</th></tr>{cells}</table>"
 
 
+def applies(key: str, config: dict[str, Any]) -> bool:
+    """Returns whether the dotted configuration `key` applies to the model `config` describes."""
+    model = config.get("model", {}).get("name", "")
+    for family, prefix in FAMILY_SECTIONS.items():
+        if key.startswith(prefix):
+            return model == family
+    if key == "data.validation_fraction":
+        return model in VALIDATING
+    if key in CONDITIONAL_ONLY:
+        return model in ("cgan", "diffusion")  # the diffusion model is conditional when the data has classes
+    if key in GAN_ONLY:
+        if model not in GAN_FAMILIES:
+            return False
+        if key == "training.gp_lambda":
+            return config.get("training", {}).get("loss") == "wgan-gp"
+    return True
+
+
 def config_tables(config: dict[str, Any]) -> str:
     """Returns the configuration as one table per section, nested sections as dotted keys: the settings
     that apply to the run's model in view, the others folded away in one <details> element."""
-    from spectrogen.report.config_view import applies
-
     parts, other = [], []
     top = [(key, value) for key, value in config.items() if not isinstance(value, dict)]
     if top:
         parts.append(key_value_table(top))
     for section, values in config.items():
         if isinstance(values, dict):
-            rows = [(key, value) for key, value in _flatten(values)]
+            rows = list(flat_settings(values).items())
             shown = [row for row in rows if applies(f"{section}.{row[0]}", config)]
             other += [(f"{section}.{key}", value) for key, value in rows if (key, value) not in shown]
             if shown:
@@ -106,14 +133,6 @@ def config_tables(config: dict[str, Any]) -> str:
         parts.append(f"<details><summary>{len(other)} settings that do not apply to a {escape(str(model))} model"
                      f"</summary>{key_value_table(other)}</details>")
     return "".join(parts)
-
-
-def _flatten(values: dict[str, Any], prefix: str = ""):
-    for key, value in values.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def plots_section(plots: Sequence[Plot]) -> str:

@@ -15,17 +15,29 @@ from typing import Any, Optional
 
 import numpy as np
 
+from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import InputError, SpectrogenError
 from spectrogen.report.spectrogram_space import SpectrogramSpace
+from spectrogen.sampling.load import load_generator
 from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.monitor import collapse_text
+from spectrogen.training.plots import PLOT_NAMES
 from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.summary import data_class_names
 
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
 _PER_EPOCH_PLOT = re.compile(r"_epoch_\d+\.png$")  # one file per epoch: too many to embed
 MAX_FAMILY_PLOTS = 6
 MAX_SAMPLES = 16  # rows of the samples table; the grid shows all of them
 MAX_REAL_EXAMPLES = 8
+EVALUATION_FILE = Path("evaluation") / "metrics.json"  # where `spectrogen evaluate RUN` and the demo write
+SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy",
+                 "type_coverage", "recognised")
+# shown beside the real data's own value (the column + "_real") where there is one
+SPECTRAL_METRICS = ("artifact_ratio", "level_db_distance", "spread_db_distance", "silent_frames", "silent_mid",
+                    "tonal_db", "tonal_ratio")
+PROFILE_KEYS = ("mean_db", "std_db", "mean_db_real", "std_db_real")
 
 
 @dataclass
@@ -92,14 +104,6 @@ def read_run(run_dir: str | Path) -> RunContents:
     return contents
 
 
-EVALUATION_FILE = Path("evaluation") / "metrics.json"  # where `spectrogen evaluate RUN` and the demo write
-SHOWN_METRICS = ("fid", "kid", "is", "is_real", "precision", "recall", "diversity_ratio", "class_accuracy",
-                 "type_coverage", "recognised")
-# shown beside the real data's own value (the column + "_real") where there is one
-SPECTRAL_METRICS = ("artifact_ratio", "level_db_distance", "spread_db_distance", "silent_frames", "silent_mid",
-                    "tonal_db", "tonal_ratio")
-
-
 def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
     """Reads the run's evaluation/metrics.json, when there is one, with a note when its figures are not meaningful."""
     path = run.root / EVALUATION_FILE
@@ -125,18 +129,12 @@ def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
         contents.spectral_profiles = {key: profiles[key] for key in PROFILE_KEYS}
 
 
-PROFILE_KEYS = ("mean_db", "std_db", "mean_db_real", "std_db_real")
-
-
 def _note_collapse(contents: RunContents) -> None:
     """Adds a note when the last epoch's samples look alike (the collapse signal of the training monitor)."""
     last = next((row for row in reversed(contents.history) if isinstance(row.get("diversity_ratio"), (int, float))),
                 None)
     if last is None or last.get("collapse") != 1:
         return
-    from spectrogen.training.monitor import collapse_text
-    from spectrogen.training.summary import data_class_names
-
     reason = collapse_text(last, contents.config.get("monitor", {}),
                            data_class_names(contents.config.get("data", {}).get("path")))
     contents.notes.append(
@@ -146,13 +144,19 @@ def _note_collapse(contents: RunContents) -> None:
         f"training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
 
 
+def epoch_sample_files(samples_dir: Path) -> dict[int, Path]:
+    """Returns {epoch: path} of the `epoch_NNN.npy` sample files in `samples_dir`, in epoch order."""
+    found = (_SAMPLE_FILE.match(path.name) for path in Path(samples_dir).glob("epoch_*.npy"))
+    return dict(sorted((int(match.group(1)), Path(samples_dir) / match.group(0)) for match in found if match))
+
+
 def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
-    found = sorted((int(m.group(1)), path) for path in run.samples_dir.glob("epoch_*.npy")
-                   if (m := _SAMPLE_FILE.match(path.name))) if run.samples_dir.is_dir() else []
+    found = epoch_sample_files(run.samples_dir)
     if not found:
         contents.notes.append("no samples yet: samples/ holds no epoch_NNN.npy")
         return
-    epoch, path = found[-1]
+    epoch = max(found)
+    path = found[epoch]
     try:
         samples = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -166,9 +170,7 @@ def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
 
 
 def family_plots(run: RunDirectory) -> list[Path]:
-    """Returns the PNGs in plots/ that the model family drew (`extra_plots`), not the trainer's own four."""
-    from spectrogen.training.plots import PLOT_NAMES
-
+    """Returns the PNGs in plots/ that the model family's figure writer drew, not the trainer's own four."""
     if not run.plots_dir.is_dir():
         return []
     found = sorted(path for path in run.plots_dir.glob("*.png")
@@ -176,33 +178,24 @@ def family_plots(run: RunDirectory) -> list[Path]:
     return found[:MAX_FAMILY_PLOTS]
 
 
-def _checkpoint_path(run: RunDirectory) -> Optional[Path]:
-    """Returns the newest checkpoint of the run (final, else the latest rolling one, else best)."""
-    for path in (run.final_checkpoint, *reversed(rolling_checkpoints(run.checkpoints_dir)), run.best_checkpoint):
-        if path.is_file():
-            return path
-    return None
-
-
 def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
     """Fills the spectrogram space and the sample classes from the run's newest checkpoint."""
-    from spectrogen.sampling.load import load_generator
-
-    path = _checkpoint_path(run)
+    # the newest checkpoint: final, else the latest rolling one, else best
+    newest = (run.final_checkpoint, *reversed(rolling_checkpoints(run.checkpoints_dir)), run.best_checkpoint)
+    path = next((path for path in newest if path.is_file()), None)
     model = contents.config.get("model", {})
     shape = (int(model.get("image_size", 0)), int(model.get("image_width") or model.get("image_size", 0)))
     if contents.samples is not None:
         shape = tuple(contents.samples.shape[-2:])
+    contents.space = SpectrogramSpace(None, None, shape)  # until a checkpoint says how to show and play them
     if path is None:
         contents.notes.append("no checkpoint yet: spectrograms are shown in normalised units, without audio")
-        contents.space = SpectrogramSpace(None, None, shape)
         return
     try:
         loaded = load_generator(path, device="cpu")
     except SpectrogenError as exc:
         contents.notes.append(f"the checkpoint could not be read ({exc}); spectrograms are shown in "
                               f"normalised units, without audio")
-        contents.space = SpectrogramSpace(None, None, shape)
         return
     contents.checkpoint = path
     contents.space = SpectrogramSpace(loaded.representation, loaded.normalizer, shape)
@@ -214,8 +207,6 @@ def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
 
 def _read_real_examples(contents: RunContents) -> None:
     """Picks a few examples of the run's data set (one or two per class) when it is still at its path."""
-    from spectrogen.data.dataset import SpectrogramDataset
-
     location = contents.config.get("data", {}).get("path")
     if not location:
         return

@@ -1,14 +1,8 @@
 """TensorBoard event files of a run (`output.tensorboard`, `spectrogen train --tensorboard`).
 
-A training callback (docs/architecture.md, "Training run") writes to RUN_DIR/tensorboard/, with the
-epoch as the step:
-
-- scalars: each epoch statistic under its group (``losses/loss_d``, ``critic/d_real``,
-  ``gradient_norms/grad_norm_g``, ``learning_rates/lr_generator``, ``diversity/diversity_ratio``,
-  ``statistics/gp``) and each metric of checkpoint_metrics.csv as ``metrics/<name>``;
-- at each sampling epoch: ``samples/grid``, the grid image of the fixed-noise samples (dB when
-  the data are audio), and ``samples/audio_01``… , the first few samples as sound.
-
+A training callback writes to RUN_DIR/tensorboard/, with the epoch as the step: each epoch statistic
+under its group (``losses/loss_d``, ``critic/d_real``, ...), each metric as ``metrics/<name>``, and at
+sampling epochs ``samples/grid`` (dB when the data are audio) and ``samples/audio_01``… .
 View with ``tensorboard --logdir RUN_DIR/tensorboard``.
 """
 

@@ -25,7 +25,7 @@ _EXPORTS = {
     "truncate_latents": "spectrogen.sampling.generate",
     "sample_batches": "spectrogen.sampling.generate",
     "to_audio": "spectrogen.sampling.audio",
-    "peak_normalize": "spectrogen.sampling.audio",
+    "set_level": "spectrogen.sampling.audio",
     "write_wav": "spectrogen.sampling.audio",
     "save_images": "spectrogen.sampling.images",
     "save_grid": "spectrogen.sampling.images",

@@ -1,16 +1,8 @@
-"""Check and reshape arrays of spectrograms into one stack of 2-D images.
+"""Check and reshape arrays of spectrograms into one stack of 2-D images (frequency on axis -2, time last).
 
-Accepted layouts (frequency is always the second-to-last axis, time the last):
-
-- ``(N, 1, H, W)``: what `spectrogen sample` and training write (`samples.npy`, `epoch_001.npy`);
-- ``(N, H, W)``: a stack of single-channel spectrograms; a 3-D array is *always* read this way,
-  so a ``(1, H, W)`` array is one spectrogram, and a ``(3, H, W)`` array is three of them, never
-  one RGB image;
-- ``(H, W)``: one spectrogram.
-
-Everything else is refused: ``(N, C, H, W)`` with ``C > 1`` (spectrogen's models have one channel;
-pick one with ``array[:, c]``), arrays of 1 or 5+ dimensions, empty arrays, non-numeric or complex
-data, NaN or infinite values.
+Accepted: (N, 1, H, W) as `sample` and training write them; (N, H, W), always N spectrograms (a (3, H, W)
+array is three, never one RGB image); (H, W), one. Refused: more than one channel (pick one with
+`array[:, c]`), 1 or 5+ dimensions, empty, non-numeric or complex arrays, NaN or infinite values.
 """
 
 from __future__ import annotations

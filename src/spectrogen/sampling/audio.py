@@ -1,8 +1,8 @@
-"""Generated spectrograms -> audio: undo the normalisation, invert the representation, write .wav files.
+"""Generated spectrograms -> audio: back to the data set's features, invert the representation, write .wav files.
 
-The inversion is the representation's own (`Representation.to_audio`: resize back, inverse log,
-mel -> linear least squares, fast Griffin-Lim on magnitudes), so the same code serves every
-representation `prepare` makes. Images (MNIST, PNG data sets) have no audio and are refused.
+The way back is the data set's `FeatureMapping`, the inversion the representation's own
+(`Representation.to_audio`), so the same code serves every representation `prepare` makes. Images
+(MNIST, PNG data sets) have no audio and are refused.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ import torch
 from spectrogen.atomic import open_replacing
 from spectrogen.config.schema import Loudness
 from spectrogen.errors import InputError, UsageError
+from spectrogen.spectral.mapping import FeatureMapping
 
-# The level of written .wav files (output.loudness, `spectrogen sample --loudness`):
-#   data  the level the spectrogram itself implies, which is the level of the recordings `prepare`
-#         read (it never rescales audio): generated and real clips can be compared by ear and
-#         a quiet data set gives quiet clips; only a clip that would pass HEADROOM_DBFS is turned
-#         down to it, so nothing clips
-#   rms   each clip's RMS set to RMS_TARGET_DBFS (speech and effects are mastered near there)
-#   peak  each clip's robust peak set to HEADROOM_DBFS
-# A level is always set from the whole clip's RMS or its robust peak, never from one sample.
+# The level of written .wav files (output.loudness, `--loudness`): "data" the level the spectrogram
+# implies, that of the recordings `prepare` read (it never rescales), so generated and real clips
+# compare by ear, turned down only where a clip would pass HEADROOM_DBFS; "rms" each clip's RMS at
+# RMS_TARGET_DBFS (where speech and effects are mastered); "peak" its robust peak at HEADROOM_DBFS.
 LOUDNESS_MODES = get_args(Loudness)
 LOUDNESS_WORDS = {"data": "at the level of the recordings the model learned from",
                   "rms": "each at -20 dBFS RMS", "peak": "each with its robust peak at -1 dBFS"}
@@ -47,41 +44,35 @@ def to_audio(spectrograms, representation, normalizer=None, n_iter: int = 32, *,
              seed: Optional[int] = 0, init: str = "pghi") -> np.ndarray:
     """Returns audio (N, S) float32 at `representation.sample_rate` for normalised spectrograms (N, 1, H, W).
 
-    Spectrograms of another (H, W) than the representation's grid (a model trained at another
-    size, which saw the data resized) are resized back to it first.
-
-    `normalizer` (the data set's, saved in the checkpoint) maps the model's range back to features;
-    None means the spectrograms are features already. `n_iter` Griffin-Lim iterations from the phase
-    `init` (pghi, random or zeros; see `griffin_lim`); `seed` fixes the random phases, so the same
-    spectrograms give the same audio. The audio keeps the level the spectrogram implies
-    (`set_level` chooses another). Work is done `batch_size` at a time.
+    `normalizer`: the data set's, saved in the checkpoint (None: the spectrograms are features
+    already). The audio keeps the level the spectrogram implies (`set_level` chooses another).
     """
     check_audible(representation)
     x = torch.as_tensor(np.asarray(spectrograms) if not isinstance(spectrograms, torch.Tensor) else spectrograms)
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-    expected = tuple(representation.shape)
-    if x.ndim != 4 or x.shape[1] != 1:
-        raise InputError(f"spectrograms of shape {tuple(x.shape)} do not fit the representation, which makes "
-                         f"(N, 1, {expected[0]}, {expected[1]})")
-    if tuple(x.shape[-2:]) != expected:
-        # a model trained at another size saw the data resized (training.data_loading): resize back
-        from spectrogen.spectral.resize import resize
-
-        x = resize(x.float(), expected)  # (N, 1, F, T)
     if n_iter < 1:
         raise InputError(f"--griffin-lim-iters {n_iter}: use at least 1")
+    with torch.inference_mode():
+        features = FeatureMapping(representation, normalizer, tuple(x.shape[-2:])).to_features(x)  # (N, F, T)
+    return features_to_audio(features, representation, n_iter, seed=seed, init=init, batch_size=batch_size)
+
+
+def features_to_audio(features: torch.Tensor, representation, n_iter: int, *, seed: Optional[int] = 0,
+                      init: str = "pghi", batch_size: Optional[int] = None) -> np.ndarray:
+    """Returns audio (N, S) float32 of un-normalised features (N, F, T) by the representation's Griffin-Lim.
+
+    `n_iter` iterations from the phase `init` (pghi, random or zeros), `batch_size` examples at a
+    time (None: all). One `seed` gives the same random phases, so two spectrograms inverted with one
+    seed differ in sound only where they differ as spectrograms.
+    """
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(int(seed))
-    # Griffin-Lim runs where the normaliser lives: the sampling device (the phases are drawn on the CPU)
-    device = next(iter(normalizer.buffers()), torch.empty(0)).device if normalizer is not None else x.device
-    parts = []
+    step = batch_size or max(1, len(features))
     with torch.inference_mode():
-        for start in range(0, len(x), batch_size):
-            chunk = x[start:start + batch_size, 0].float().to(device)  # (b, F, T) normalised
-            features = normalizer.inverse(chunk) if normalizer is not None else chunk  # (b, F, T)
-            parts.append(representation.to_audio(features, n_iter=n_iter, generator=generator, init=init).cpu())  # (b, S)
+        parts = [representation.to_audio(features[start:start + step], n_iter=n_iter, generator=generator,
+                                         init=init).cpu() for start in range(0, len(features), step)]
     return torch.cat(parts).numpy().astype(np.float32, copy=False)
 
 
@@ -135,7 +126,7 @@ def check_loudness(loudness: str) -> None:
 
 def write_wav(path, audio: np.ndarray, sample_rate: int) -> Path:
     """Returns `path` after writing mono `audio` (S,) in [-1, 1] there as 16-bit PCM."""
-    import soundfile
+    import soundfile  # only writing .wav needs it
 
     path = Path(path)
     # an interrupted write leaves no half file under the name; opened as a file, not by soundfile,

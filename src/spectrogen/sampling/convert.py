@@ -1,13 +1,9 @@
 """`.npy` spectrogram arrays -> PNG/JPEG images, one file or a whole folder.
 
-For `samples/epoch_001.npy` the outputs are, next to it (or in `out_dir`):
-
-- mode "grid":       `epoch_001_grid.png`
-- mode "individual": `epoch_001_images/epoch_001_sample_01.png`, ...
-
-The source arrays are only read. Images that already exist are replaced only with `overwrite`:
-a single file refuses, a folder skips them (so converting a growing `samples/` folder again only
-adds the new epochs).
+For `samples/epoch_001.npy` mode "grid" writes `epoch_001_grid.png` beside it (or in `out_dir`), mode
+"individual" `epoch_001_images/epoch_001_sample_01.png`, ... The arrays are only read. Existing images
+are replaced only with `overwrite`: a single file refuses, a folder skips them (so converting a growing
+`samples/` folder again only adds the new epochs).
 """
 
 from __future__ import annotations
@@ -18,8 +14,11 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from spectrogen.errors import InputError, OverwriteError, SpectrogenError
+from spectrogen.paths import check_folder_path
 from spectrogen.sampling.arrays import load_spectrogram_file
-from spectrogen.sampling.images import DEFAULT_COLORMAP, check_colormap, image_format, sample_names, save_grid, save_images
+from spectrogen.sampling.images import DEFAULT_COLORMAP, check_colormap, image_format, save_grid, save_images
+from spectrogen.sampling.naming import SampleNames
+from spectrogen.spectral.representation import Representation
 
 Mode = Literal["individual", "grid"]
 
@@ -43,7 +42,7 @@ def planned_outputs(source: Path, out_dir: Path, mode: Mode, fmt: str, count: in
     if mode == "grid":
         return [out_dir / f"{stem}_grid.{suffix}"]
     folder = out_dir / f"{stem}_images"
-    return [folder / f"{name}.{suffix}" for name in sample_names(count, f"{stem}_sample")]
+    return [folder / f"{name}.{suffix}" for name in SampleNames(count, (f"{stem}_sample",)).names(0, count)]
 
 
 def convert_file(source, *, out_dir=None, mode: Mode = "individual", fmt: str = "png", quality: int = 95,
@@ -71,8 +70,6 @@ def convert_file(source, *, out_dir=None, mode: Mode = "individual", fmt: str = 
 def convert_folder(folder, *, out_dir=None, overwrite: bool = False, **options) -> ConversionReport:
     """Returns what converting every `.npy` file directly in `folder` did; bad files are reported, not fatal."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError("is not a folder", folder)
     sources = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".npy" and p.is_file())
     if not sources:
         raise InputError("holds no .npy files to convert", folder)
@@ -89,11 +86,14 @@ def convert_folder(folder, *, out_dir=None, overwrite: bool = False, **options) 
 
 def convert(path, *, batch: bool = False, mode: Mode = "individual", fmt: str = "png", quality: int = 95,
             colormap: str = DEFAULT_COLORMAP, out_dir=None, overwrite: bool = False) -> ConversionReport:
-    """Returns what converting `path` did: a folder (or `batch`) converts each `.npy` in it, a file just itself."""
+    """Returns what converting `path` did: a folder (or `batch`) converts each `.npy` in it, a file just itself;
+    every option is checked before any image is made."""
     path = Path(path)
     if not 1 <= quality <= 100:
         raise InputError(f"--quality {quality} is outside 1..100")
     check_colormap(colormap)
+    if out_dir is not None:
+        check_folder_path(out_dir, "--out")
     if not path.exists():
         raise InputError("no such file or folder", path)
     options = dict(mode=mode, fmt=fmt, quality=quality, colormap=colormap, out_dir=out_dir, overwrite=overwrite)
@@ -114,8 +114,6 @@ def representation_beside(source: Path) -> Optional[object]:
     if not recorded:
         return None
     try:
-        from spectrogen.spectral.representation import Representation
-
         return Representation.from_dict(recorded)
     except Exception:  # an unreadable record only costs the axes their units
         return None

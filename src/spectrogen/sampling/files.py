@@ -1,8 +1,5 @@
-"""Writing sampling outputs so that none is ever seen half-written, and long ones a piece at a time.
-
-Every file goes through a temporary file beside its final name (`spectrogen.atomic`). Arrays of many
-samples (`StreamedArray`) and long lists in JSON (`Chunks`) are written as they are made, so that
-memory holds one piece of them at a time.
+"""Writing sampling outputs so that none is ever seen half-written (`spectrogen.atomic`), and long ones a
+piece at a time: arrays of many samples (`StreamedArray`) and long JSON lists (`Chunks`).
 """
 
 from __future__ import annotations
@@ -16,20 +13,17 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from spectrogen.atomic import open_replacing, temporary_path
+from spectrogen.data.growing_npy import GrowingNpy
 
 
 class StreamedArray:
     """An `.npy` file of rows appended batch by batch under a temporary name; `commit` gives it its name."""
 
     def __init__(self, path: Path, row_shape: tuple[int, ...], dtype: str):
-        # imported here: the `spectrogen.data` package imports torch, which image conversion never needs
-        from spectrogen.data.growing_npy import GrowingNpy
-
         self.path = Path(path)
         self._writer = GrowingNpy(temporary_path(self.path), row_shape, dtype)
 
-    def append(self, rows: np.ndarray) -> None:
-        """Writes `rows` (b, *row_shape) at the end of the file."""
+    def append(self, rows: np.ndarray) -> None:  # (b, *row_shape)
         self._writer.append(rows)
 
     def commit(self) -> Path:
@@ -39,7 +33,6 @@ class StreamedArray:
         return self.path
 
     def discard(self) -> None:
-        """Closes and removes the unfinished file."""
         self._writer.abort()
         self._writer.path.unlink(missing_ok=True)
 

@@ -1,8 +1,7 @@
 """Spectrogram images: one figure per example, and grids of many (used by `sample`, `convert` and the report).
 
-Frequency is row 0 = lowest in every array (see the Representation contract); images put it at the
-bottom (``origin="lower"``). When the representation is known the axes are in seconds and Hz (on a
-mel scale for mel spectrograms); otherwise in frames and bins.
+Row 0 is the lowest frequency in every array; images put it at the bottom (``origin="lower"``). Axes are
+in seconds and Hz (mel-scaled for mel spectrograms) when the representation is known, else frames and bins.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from spectrogen.atomic import save_figure
 from spectrogen.errors import UsageError
 from spectrogen.sampling.arrays import as_spectrogram_stack
+from spectrogen.sampling.naming import SampleNames
 
 IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_COLORMAP = "magma"
@@ -72,15 +73,10 @@ def spectrogram_axes(representation, height: int, width: int) -> SpectrogramAxes
     frequencies = row_frequencies(representation, height)
     if frequencies is None or tuple(getattr(representation, "shape", ())) != (height, width):
         is_image = getattr(representation, "kind", None) == "image"
-        return SpectrogramAxes(
-            x_extent=(-0.5, width - 0.5),
-            x_label="column" if is_image else "time (frames)",
-            y_label="row" if is_image else "frequency (bins)",
-            y_ticks=(),
-        )
+        return SpectrogramAxes((-0.5, width - 0.5), "column" if is_image else "time (frames)",
+                               "row" if is_image else "frequency (bins)", ())
     duration = representation.num_samples / representation.sample_rate
-    use_khz = frequencies[-1] >= 2000
-    unit, scale = ("kHz", 1e-3) if use_khz else ("Hz", 1.0)
+    unit, scale = ("kHz", 1e-3) if frequencies[-1] >= 2000 else ("Hz", 1.0)
     hz_ticks = [f for f in _tick_candidates(representation.kind, frequencies) if frequencies[0] <= f <= frequencies[-1]]
     rows = np.interp(hz_ticks, frequencies, np.arange(height))
     ticks, last = [], -np.inf
@@ -89,25 +85,16 @@ def spectrogram_axes(representation, height: int, width: int) -> SpectrogramAxes
             ticks.append((float(row), f"{hz * scale:g}"))
             last = row
     scale_note = ", mel scale" if representation.kind == "mel" else ""
-    return SpectrogramAxes(
-        x_extent=(0.0, duration),
-        x_label="time (s)",
-        y_label=f"frequency ({unit}{scale_note})",
-        y_ticks=tuple(ticks),
-        duration=duration,
-    )
+    return SpectrogramAxes((0.0, duration), "time (s)", f"frequency ({unit}{scale_note})", tuple(ticks), duration)
 
 
 def check_colormap(name: str):
     """Returns the matplotlib colormap called `name`; raises UsageError listing a few when there is none."""
-    import matplotlib
-
     try:
         return matplotlib.colormaps[name]
     except KeyError:
-        raise UsageError(
-            f"unknown colormap {name!r}; try magma, viridis, inferno, gray or any matplotlib colormap name"
-        ) from None
+        raise UsageError(f"unknown colormap {name!r}; try magma, viridis, inferno, gray or any matplotlib "
+                         f"colormap name") from None
 
 
 def value_range(stack: np.ndarray, vmin: Optional[float], vmax: Optional[float]) -> tuple[float, float]:
@@ -119,30 +106,21 @@ def value_range(stack: np.ndarray, vmin: Optional[float], vmax: Optional[float])
     return low, high
 
 
-def draw_spectrogram(ax, spectrogram: np.ndarray, *, representation=None, colormap: str = DEFAULT_COLORMAP,
-                     vmin: Optional[float] = None, vmax: Optional[float] = None):
-    """Returns the AxesImage of one (H, W) spectrogram drawn on `ax`, low frequencies at the bottom."""
+def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: Optional[str] = None,
+                       colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
+                       vmax: Optional[float] = None, value_label: str = "value") -> Figure:
+    """Returns a figure of one (H, W) spectrogram with labelled axes and a colour bar, low frequencies at the bottom."""
     height, width = spectrogram.shape
     axes = spectrogram_axes(representation, height, width)
-    image = ax.imshow(
-        spectrogram, origin="lower", aspect="auto", cmap=check_colormap(colormap), vmin=vmin, vmax=vmax,
-        interpolation="nearest", extent=(*axes.x_extent, -0.5, height - 0.5),
-    )
+    # fixed axes positions: a layout engine would cost more than the drawing itself
+    figure = Figure(figsize=(5.0, 3.6), dpi=100)
+    ax = figure.add_axes((0.14, 0.14, 0.64, 0.76))
+    image = ax.imshow(spectrogram, origin="lower", aspect="auto", cmap=check_colormap(colormap), vmin=vmin,
+                      vmax=vmax, interpolation="nearest", extent=(*axes.x_extent, -0.5, height - 0.5))
     ax.set_xlabel(axes.x_label)
     ax.set_ylabel(axes.y_label)
     if axes.y_ticks:
         ax.set_yticks([r for r, _ in axes.y_ticks], [label for _, label in axes.y_ticks])
-    return image
-
-
-def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: Optional[str] = None,
-                       colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
-                       vmax: Optional[float] = None, value_label: str = "value") -> Figure:
-    """Returns a figure of one (H, W) spectrogram with labelled axes and a colour bar."""
-    # fixed axes positions: a layout engine would cost more than the drawing itself
-    figure = Figure(figsize=(5.0, 3.6), dpi=100)
-    ax = figure.add_axes((0.14, 0.14, 0.64, 0.76))
-    image = draw_spectrogram(ax, spectrogram, representation=representation, colormap=colormap, vmin=vmin, vmax=vmax)
     figure.colorbar(image, cax=figure.add_axes((0.81, 0.14, 0.03, 0.76)), label=value_label)
     if title:
         ax.set_title(title)
@@ -158,22 +136,15 @@ def image_format(name: str) -> str:
     return fmt
 
 
-def sample_names(n: int, prefix: str = "sample") -> list[str]:
-    """Returns `prefix_01`, `prefix_02`, ... numbered from 1, zero-padded to at least two digits."""
-    width = max(2, len(str(n)))
-    return [f"{prefix}_{i + 1:0{width}d}" for i in range(n)]
-
-
 def save_images(spectrograms, out_dir, *, names: Optional[Sequence[str]] = None, fmt: str = "png",
                 quality: int = 95, colormap: str = DEFAULT_COLORMAP, representation=None,
                 vmin: Optional[float] = None, vmax: Optional[float] = None, value_label: str = "value") -> list[Path]:
     """Returns the paths of one image per spectrogram written into `out_dir` (one colour scale for all)."""
     stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
-    names = list(names) if names is not None else sample_names(len(stack))
+    names = list(names) if names is not None else SampleNames(len(stack)).names(0, len(stack))
     if len(names) != len(stack):
         raise ValueError(f"{len(names)} names for {len(stack)} spectrograms")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     suffix = image_format(fmt)
     low, high = value_range(stack, vmin, vmax)
     paths = []
@@ -194,11 +165,9 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] = None, padding: int = 2,
               pad_value: float = float("nan")) -> np.ndarray:
-    """Returns one (rows*(H+p)+p, cols*(W+p)+p) image of all spectrograms, ready to show with row 0 on top.
-
-    Tiles run left to right, top to bottom; each tile is flipped so its low frequencies are at its
-    bottom edge. Padding and empty tiles hold `pad_value` (NaN draws as the background).
-    """
+    """Returns one (rows*(H+p)+p, cols*(W+p)+p) image of all spectrograms, to show with row 0 on top: tiles
+    left to right, top to bottom, each with its low frequencies at its bottom edge. Padding and empty tiles
+    hold `pad_value` (NaN draws as the background)."""
     stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
     n, height, width = stack.shape
     if rows is None or cols is None:
@@ -218,11 +187,8 @@ def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] =
 def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequence[str]] = None,
                 title: Optional[str] = None, colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
                 vmax: Optional[float] = None, value_label: str = "value") -> Figure:
-    """Returns a figure of all spectrograms as one near-square grid with a colour bar.
-
-    The bottom-left tile carries the scale (seconds across, Hz up) when the representation is known;
-    drawing one image instead of N sub-plots keeps a 64-tile grid well under a second.
-    """
+    """Returns a figure of all spectrograms as one near-square grid with a colour bar; the bottom-left tile
+    carries the scale. One image, not N sub-plots: far faster to draw."""
     stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
     n, height, width = stack.shape
     rows, cols = grid_shape(n)

@@ -1,8 +1,7 @@
 """The class label and file name of each sample of a run, made for a batch at a time, never for all n at once.
 
-Names are `sample_01`, ... or, for conditional models, `<class>_01`, ... numbered within each
-class, zero-padded to the digits of the largest count (at least two). Labels are one class for
-all (`--class`) or equal numbers per class in contiguous blocks (`balanced_labels`).
+Names are `sample_01`, ... or `<class>_01`, ... numbered within each class, zero-padded to the digits of
+the largest count (at least two); labels are one class (`--class`) or equal blocks (`balanced_labels`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from spectrogen.sampling.generate import balanced_class_start, balanced_label_slice
+from spectrogen.models.conditional import balanced_labels, first_of_class
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,7 @@ class SampleNames:
         only = model.class_index(class_choice) if class_choice is not None else None  # refuses unknown classes
         if not model.conditional:
             return cls(n)
-        count = len(model.class_names) or int(model.method.num_classes)
-        return cls(n, file_safe(model.class_names or [str(i) for i in range(count)]), True, only)
+        return cls(n, file_safe(model.class_names or [str(i) for i in range(model.method.num_classes)]), True, only)
 
     def labels(self, start: int, stop: int) -> Optional[torch.Tensor]:
         """Returns the class labels (stop - start,) int64 of samples start..stop-1, None when unconditional."""
@@ -42,13 +40,13 @@ class SampleNames:
             return None
         if self.only_class is not None:
             return torch.full((stop - start,), self.only_class, dtype=torch.long)
-        return balanced_label_slice(self.n, len(self.prefixes), start, stop)
+        return balanced_labels(self.n, len(self.prefixes), start, stop)
 
     def first_of(self, label: int) -> int:
         """Returns the index of the first sample of class `label` (n when there is none)."""
         if not self.conditional or self.only_class is not None:
             return 0 if label == (self.only_class or 0) else self.n
-        return balanced_class_start(self.n, len(self.prefixes), label)
+        return first_of_class(self.n, len(self.prefixes), label)
 
     def count(self, label: int) -> int:
         """Returns how many of the n samples have class `label`."""
@@ -65,11 +63,10 @@ class SampleNames:
         """Returns the file stems of samples start..stop-1."""
         width = self.width
         labels = self.labels(start, stop)
-        if labels is None:
-            return [f"sample_{i + 1:0{width}d}" for i in range(start, stop)]
-        firsts = {label: self.first_of(label) for label in set(labels.tolist())}
+        labels = [0] * (stop - start) if labels is None else labels.tolist()
+        firsts = {label: self.first_of(label) for label in set(labels)}
         return [f"{self.prefixes[label]}_{i - firsts[label] + 1:0{width}d}"
-                for i, label in zip(range(start, stop), labels.tolist())]
+                for i, label in zip(range(start, stop), labels)]
 
     def is_sample_file(self, file_name: str, suffixes: Sequence[str]) -> bool:
         """Returns whether `file_name` is the file of one of the n samples with one of `suffixes` (png, wav)."""

@@ -1,27 +1,17 @@
 """`spectrogen sample` as a function: generate N samples and write them to a folder, a batch at a time.
 
-DIR/samples.npy      (N, 1, H, W) float32, the data's normalised range (always written)
-DIR/labels.npy       (N,) int64 class indices (conditional models)
-DIR/sampling.json    what made them: checkpoint, seed, truncation, classes, representation
-DIR/<name>.png       one labelled image per sample, and DIR/grid.png of the first GRID_SAMPLES (format png)
-DIR/<name>.wav       16-bit PCM at the representation's rate, at the data's level (format wav; see
-                     `loudness` and spectrogen.sampling.audio.LOUDNESS_MODES)
-
-<name> is `sample_01`, ... or, for conditional models, `<class>_01`, ... numbered within each class
-(spectrogen.sampling.naming). Memory holds one batch whatever N is: each batch's images and sounds
-are written as it is made, and the arrays grow on disk under temporary names, renamed when whole;
-sampling.json is written last, so a folder without it holds an unfinished run. Images share one
-colour scale, the range of the first batch (all samples when N fits one batch).
-
-Nothing in DIR is replaced unless `overwrite`, and then only files with this run's output names
-(a folder with such a name is refused); the check happens before any sample is generated, as does
-the check that DIR is, or can be made, a folder. N is at most MAX_SAMPLES.
+DIR holds samples.npy ((N, 1, H, W) float32, the data's normalised range), labels.npy (conditional
+models), sampling.json (what made them; written last, so a folder without it holds an unfinished run)
+and, as `formats` ask, <name>.png with grid.png and <name>.wav (docs/architecture.md). Memory holds one
+batch whatever N is: the arrays grow on disk under temporary names. Nothing in DIR is replaced unless
+`overwrite`, and then only files with this run's output names, checked before any sample is made.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +22,12 @@ import torch
 
 from spectrogen import __version__
 from spectrogen.errors import OverwriteError, UsageError
-from spectrogen.paths import check_folder_path
+from spectrogen.paths import check_folder_path, listed
 from spectrogen.sampling.audio import (DEFAULT_LOUDNESS, check_audible, check_loudness, decibels, rms_level,
                                       set_level, to_audio, write_wav)
 from spectrogen.sampling.convert import SAMPLING_METADATA
 from spectrogen.sampling.files import Chunks, StreamedArray, write_json
-from spectrogen.sampling.generate import new_seed, sample_batches, truncation_note
+from spectrogen.sampling.generate import gan_truncation, new_seed, sample_batches
 from spectrogen.sampling.images import save_grid, save_images, value_range
 from spectrogen.sampling.naming import SampleFiles, SampleNames
 from spectrogen.spectral.griffin_lim import check_init
@@ -76,33 +66,24 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in formats | {"npy"})
 
 
-def check_count(n: int) -> None:
-    """Raises UsageError unless 1 <= n <= MAX_SAMPLES."""
-    if n < 1:
-        raise UsageError(f"--n {n}: ask for at least one sample")
-    if n > MAX_SAMPLES:
-        raise UsageError(f"--n {n}: at most {MAX_SAMPLES:,} samples in one run; ask for fewer, or run again "
-                         f"with another --seed and --out for more")
-
-
-def check_out_dir(out_dir) -> Path:
-    """Returns `out_dir` when it is a folder or one can be made there; raises OverwriteError or UsageError naming it."""
-    return check_folder_path(out_dir, "--out")
-
-
 def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] = None,
                   formats: Sequence[str] = ("npy",), seed: Optional[int] = None, truncation: Optional[float] = None,
                   batch_size: int = 64, griffin_lim_iters: Optional[int] = None, overwrite: bool = False,
                   loudness: str = DEFAULT_LOUDNESS, phase_init: str = "pghi",
                   log: Callable[[str], None] = lambda _: None) -> SampleResult:
-    """Returns what was written after generating `n` samples of `model` (a LoadedGenerator) into `out_dir`."""
+    """Returns what was written after generating `n` samples of `model` (a LoadedGenerator) into `out_dir`;
+    every option, and `out_dir`, is checked before anything is generated or written."""
     started = time.perf_counter()
     formats = parse_formats(formats)
-    check_count(n)
-    if batch_size < 1:
-        raise UsageError(f"--batch-size {batch_size}: use at least 1")
-    if truncation is not None and not truncation > 0:
-        raise UsageError(f"--truncation {truncation}: use a positive bound, e.g. 0.7 (smaller: less varied)")
+    if n > MAX_SAMPLES:
+        raise UsageError(f"--n {n}: at most {MAX_SAMPLES:,} samples in one run; ask for fewer, or run again "
+                         f"with another --seed and --out for more")
+    seed = new_seed() if seed is None else int(seed)
+    truncation, note = gan_truncation(model.model_name, truncation)
+    names = SampleNames.of_model(model, n, class_choice)
+    # checks n, the batch size and the classes; draws nothing until asked for a batch
+    batches = sample_batches(model, n, labels=names.labels if names.conditional else None, seed=seed,
+                             batch_size=batch_size, truncation=truncation)
     iterations = model.config.output.griffin_lim_iterations if griffin_lim_iters is None else griffin_lim_iters
     if iterations < 1:
         raise UsageError(f"--griffin-lim-iters {iterations}: use at least 1")
@@ -110,24 +91,19 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
         check_audible(model.representation, str(model.path or "this model"))
         check_loudness(loudness)
         check_init(phase_init)
-    names = SampleNames.of_model(model, n, class_choice)
-    out_dir = check_out_dir(out_dir)
+    out_dir = check_folder_path(out_dir, "--out")
     _refuse_overwrite(out_dir, names, formats, overwrite)
-    seed = new_seed() if seed is None else int(seed)
-    note = truncation_note(model.model_name, truncation)
-    truncation = truncation if note is None else None
 
     log(f"generating {n} sample(s) with {model.model_name} (seed {seed})")
-    created = _make_folder(out_dir)
+    created = not out_dir.is_dir()
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
         writer = _SampleWriter(model, out_dir, names, formats, seed=seed, iterations=iterations, loudness=loudness,
                                phase_init=phase_init, log=log)
     except OSError as exc:
         _remove_if_empty(out_dir, created)
         raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
     try:
-        batches = sample_batches(model, n, labels=names.labels if names.conditional else None, seed=seed,
-                                 batch_size=batch_size, truncation=truncation)
         if overwrite:  # the old run's whole-set files go first, so that an unfinished run never looks finished
             for path in _set_files(out_dir, formats, names.conditional):
                 path.unlink(missing_ok=True)
@@ -166,19 +142,15 @@ class _SampleWriter:
         """Writes every batch (b, C, H, W) of `batches`, holding one at a time."""
         start = 0
         for batch in batches:
-            self._add(start, batch)
+            self.samples.append(batch.numpy())
+            if self.labels is not None:
+                self.labels.append(self.names.labels(start, start + len(batch)).numpy())
+            if "png" in self.formats:
+                self._draw(start, batch)
+            if "wav" in self.formats:
+                self._sound(start, batch)
             start += len(batch)
             del batch  # the next batch is made while nothing holds this one
-
-    def _add(self, start: int, batch: torch.Tensor) -> None:
-        stop = start + len(batch)
-        self.samples.append(batch.numpy())
-        if self.labels is not None:
-            self.labels.append(self.names.labels(start, stop).numpy())
-        if "png" in self.formats:
-            self._draw(start, batch)
-        if "wav" in self.formats:
-            self._sound(start, batch)
 
     def _draw(self, start: int, batch: torch.Tensor) -> None:
         if self.colour_range is None:
@@ -240,24 +212,11 @@ class _SampleWriter:
                                             for i in range(0, len(levels), JSON_CHUNK)))}
 
 
-def _make_folder(out_dir: Path) -> bool:
-    """Returns whether `out_dir` was made (False: it was there); raises UsageError naming it when it cannot be."""
-    if out_dir.is_dir():
-        return False
-    try:
-        out_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out_dir} cannot be made ({exc.strerror or exc})") from None
-    return True
-
-
 def _remove_if_empty(out_dir: Path, created: bool) -> None:
-    """Removes `out_dir` when this run made it and nothing is in it."""
+    """Removes `out_dir` when this run made it and nothing is in it (the files of finished samples keep it)."""
     if created:
-        try:
+        with suppress(OSError):
             out_dir.rmdir()
-        except OSError:
-            pass  # it holds the files of finished samples
 
 
 def _set_files(out_dir: Path, formats: tuple[str, ...], conditional: bool) -> list[Path]:
@@ -268,7 +227,7 @@ def _set_files(out_dir: Path, formats: tuple[str, ...], conditional: bool) -> li
 
 def _refuse_overwrite(out_dir: Path, names: SampleNames, formats: tuple[str, ...], overwrite: bool) -> None:
     """Raises OverwriteError when `out_dir` holds one of the run's output names: always for a folder, for a file
-    unless `overwrite`. Files with other names are never looked at again."""
+    unless `overwrite`."""
     if not out_dir.is_dir():
         return
     whole_set = {path.name for path in _set_files(out_dir, formats, names.conditional)}
@@ -282,9 +241,8 @@ def _refuse_overwrite(out_dir: Path, names: SampleNames, formats: tuple[str, ...
                                          f"away or choose another --out (--overwrite replaces files only)")
                 existing.append(entry.name)
     if existing and not overwrite:
-        existing.sort()
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise OverwriteError(f"{out_dir} already holds {shown}; choose another --out or pass --overwrite")
+        raise OverwriteError(f"{out_dir} already holds {listed(sorted(existing), 3)}; choose another --out or pass "
+                             f"--overwrite")
 
 
 def _write_metadata(out_dir: Path, model, names: SampleNames, seed: int, truncation: Optional[float],

@@ -1,9 +1,9 @@
-"""Spectral front-end: STFT, mel, log compression, normalisation, Griffin-Lim, augmentation.
+"""Spectral front-end: STFT, mel, log compression, normalisation, Griffin-Lim, augmentation, and the
+mapping of a data set's features to model inputs and back (`FeatureMapping`).
 
-Torch, batch-first, the same code on CPU and GPU. Transforms are small modules whose `forward`
-calls the pure function of the same file; arrays are (..., freq, time) with low frequencies at
-row 0. The functions named like their module (`stft.stft`, `griffin_lim.griffin_lim`,
-`resize.resize`) are imported from that module, so the module names stay importable.
+Torch, batch-first, on CPU and GPU alike; arrays are (..., freq, time), low frequencies at row 0.
+Functions named like their module (`stft.stft`, `resize.resize`) are not re-exported here, so the
+module names stay importable.
 """
 
 from spectrogen.spectral.augment import (Augment, frequency_mask, gaussian_noise, temporal_shift,
@@ -11,6 +11,7 @@ from spectrogen.spectral.augment import (Augment, frequency_mask, gaussian_noise
 from spectrogen.spectral.compression import LogCompression, LogKind, compress, decompress
 from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.griffin_lim import GriffinLim
+from spectrogen.spectral.mapping import FeatureMapping
 from spectrogen.spectral.mel import InverseMelScale, MelScale, inverse_mel_scale, mel_filter_bank, mel_scale
 from spectrogen.spectral.moments import MomentAccumulator, Moments
 from spectrogen.spectral.normalization import NormalizationKind, Normalizer, denormalize, normalize
@@ -18,7 +19,7 @@ from spectrogen.spectral.representation import PRESETS, Representation
 from spectrogen.spectral.stft import Spectrogram, istft, num_frames, periodic_hann
 
 __all__ = [
-    "Augment", "GriffinLim", "InverseMelScale", "LogCompression", "LogKind", "MelScale", "MomentAccumulator",
+    "Augment", "FeatureMapping", "GriffinLim", "InverseMelScale", "LogCompression", "LogKind", "MelScale", "MomentAccumulator",
     "Moments", "NormalizationKind", "Normalizer", "PRESETS", "Representation", "Spectrogram", "compress",
     "decompress", "denormalize", "frequency_mask", "gaussian_noise", "inverse_mel_scale", "istft",
     "mel_filter_bank", "mel_scale", "normalize", "num_frames", "periodic_hann", "spectral_convergence",

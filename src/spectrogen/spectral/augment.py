@@ -30,10 +30,7 @@ def _select(apply: torch.Tensor | None, changed: torch.Tensor, x: torch.Tensor) 
 
 def temporal_shift(x: torch.Tensor, max_fraction: float, generator: torch.Generator | None = None,
                    apply: torch.Tensor | None = None) -> torch.Tensor:
-    """Returns `x` rolled along time by a random whole number of frames in [-m, m], m = max_fraction * T.
-
-    A roll is a permutation of each row's frames: per-frequency statistics are unchanged.
-    """
+    """Returns `x` rolled along time by a random whole number of frames in [-m, m], m = max_fraction * T."""
     frames = x.shape[-1]
     reach = int(max_fraction * frames)
     if reach == 0:
@@ -53,50 +50,47 @@ def gaussian_noise(x: torch.Tensor, std: float, generator: torch.Generator | Non
     return _select(apply, x + std * noise, x)
 
 
-def _band(x: torch.Tensor, axis_length: int, max_width: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Returns a (B, L) bool mask of one random band of width 0..max_width per example."""
-    batch = x.shape[0]
-    max_width = min(max_width, axis_length)
-    draws = _uniform((2, batch), generator, x.device)
+def _mask(x: torch.Tensor, axis: int, max_width: int, generator: torch.Generator | None,
+          apply: torch.Tensor | None, value: float) -> torch.Tensor:
+    """Returns `x` with one random band of 0..max_width entries along `axis` (-2 or -1) set to `value`."""
+    if max_width == 0:
+        return x
+    length = x.shape[axis]
+    max_width = min(max_width, length)
+    draws = _uniform((2, x.shape[0]), generator, x.device)
     width = (draws[0] * (max_width + 1)).long()  # (B,)
-    start = (draws[1] * (axis_length - width + 1)).long()  # (B,)
-    position = torch.arange(axis_length, device=x.device)
-    return (position >= start[:, None]) & (position < (start + width)[:, None])
+    start = (draws[1] * (length - width + 1)).long()  # (B,)
+    position = torch.arange(length, device=x.device)
+    band = (position >= start[:, None]) & (position < (start + width)[:, None])  # (B, L)
+    shape = [x.shape[0]] + [1] * (x.dim() - 1)
+    shape[axis] = length
+    band = band.reshape(shape)
+    if apply is not None:
+        band = band & _per_example(band, apply)
+    return x.masked_fill(band, value)
 
 
 def frequency_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
                    apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
     """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment).
 
-    0 is the data set's mean under per-frequency normalisation; other rows are untouched.
+    0 is the data set's mean under per-frequency normalisation.
     """
-    if max_width == 0:
-        return x
-    band = _band(x, x.shape[-2], max_width, generator)  # (B, F)
-    band = band.reshape(x.shape[0], *([1] * (x.dim() - 3)), x.shape[-2], 1)
-    if apply is not None:
-        band = band & _per_example(band, apply)
-    return x.masked_fill(band, value)
+    return _mask(x, -2, max_width, generator, apply, value)
 
 
 def time_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
               apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
-    """Returns `x` with one band of 0..max_width frames set to `value`; other frames are untouched."""
-    if max_width == 0:
-        return x
-    band = _band(x, x.shape[-1], max_width, generator)  # (B, T)
-    band = band.reshape(x.shape[0], *([1] * (x.dim() - 2)), x.shape[-1])
-    if apply is not None:
-        band = band & _per_example(band, apply)
-    return x.masked_fill(band, value)
+    """Returns `x` with one band of 0..max_width frames set to `value`."""
+    return _mask(x, -1, max_width, generator, apply, value)
 
 
 def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator | None = None,
                  apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
     """Returns `x` stretched in time by a random rate in [1 - s, 1 + s], cropped or padded back to T.
 
-    Linear interpolation along time only (frequency rows are never mixed); the stretch keeps the
-    start in place, so a slowed example is cropped at the end and a sped-up one padded with `value`.
+    Linear interpolation along time only; the start stays in place, so a slowed example is cropped
+    at the end and a sped-up one padded with `value`.
     """
     if max_stretch == 0:
         return x
@@ -115,10 +109,9 @@ def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator
 
 
 class Augment(nn.Module):
-    """Applies the augmentations enabled in an `AugmentConfig`, each to a random subset of the batch.
+    """Applies the augmentations enabled in an `AugmentConfig`: stretch, shift, masks, noise, in that order.
 
-    Each enabled augmentation picks its own examples with probability `config.probability`.
-    Order: stretch, shift, masks, noise. With everything off, `forward` returns its input.
+    Each picks its own examples of the batch with probability `config.probability`.
     """
 
     def __init__(self, config: AugmentConfig | None = None):

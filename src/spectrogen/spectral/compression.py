@@ -1,10 +1,6 @@
-"""Log compression of magnitudes and its exact inverse.
-
-Kinds:
-- ``log_eps``: log(M + 1e-6), SpecGAN's.
-- ``log1p``: log(1 + M), the mel presets'.
-- ``db``: 20 log10(max(M, 1e-5)), decibels of a magnitude. No ``top_db`` floor relative to the
-  example's maximum, because that would make the inverse depend on the example.
+"""Log compression of magnitudes and its exact inverse: ``log_eps`` log(M + 1e-6) (SpecGAN's), ``log1p``
+log(1 + M) (the mel presets'), ``db`` 20 log10(max(M, 1e-5)), with no ``top_db`` floor relative to the
+example's maximum, which would make the inverse depend on the example.
 """
 
 from __future__ import annotations
@@ -23,11 +19,8 @@ DB_FLOOR = 1e-5
 
 
 def compress(magnitude: torch.Tensor, kind: LogKind, inplace: bool = False) -> torch.Tensor:
-    """Returns the log-compressed `magnitude` (any shape, values >= 0).
-
-    With `inplace`, the result overwrites `magnitude` (a tensor no longer needed and without
-    autograd history): the same values, without the temporary tensors.
-    """
+    """Returns the log-compressed `magnitude` (any shape, values >= 0); with `inplace`, written over it
+    (a tensor no longer needed, without autograd history): the same values, without temporaries."""
     if inplace:
         if kind == "log_eps":
             return magnitude.add_(LOG_EPS).log_()

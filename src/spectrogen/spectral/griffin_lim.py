@@ -28,9 +28,8 @@ PHASE_INITS = ("pghi", "random", "zeros")
 # Added to |X|^2 so that a bin of exactly zero gets a zero estimate rather than a division by zero.
 _TINY = 1e-30
 
-# Examples iterated together on CPU: small groups keep the working set in cache (measured about
-# 25% faster per clip than one group of 32 at SpecGAN's size) and spread over threads; a GPU
-# takes the whole batch at once.
+# Examples iterated together on CPU: small groups keep the working set in cache and spread over
+# threads (benchmarks/README.md); a GPU takes the whole batch at once.
 _CPU_GROUP = 8
 
 
@@ -40,13 +39,10 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
                 nyquist_dropped: bool = False) -> torch.Tensor:
     """Returns audio (..., num_samples) whose STFT magnitude approximates `magnitude` (..., F, T).
 
-    `window` (n_fft,) is the analysis window; F is n_fft // 2 + 1, or n_fft // 2 when
-    `nyquist_dropped`. `num_samples` defaults to T * hop_length. The initial phase is
-    ``init="pghi"``: integrated from the magnitude's own phase gradients
-    (:mod:`spectrogen.spectral.pghi`), with the bins it leaves alone (far below the clip's peak)
-    at a random phase; ``"random"``: all random; ``"zeros"``: zero. Random phases are drawn from
-    `generator` (on the generator's device), so a seed reproduces the result. Examples are
-    independent: a batch gives what each example alone gives.
+    F is n_fft // 2 + 1, or n_fft // 2 when `nyquist_dropped`; `num_samples` defaults to T * hop_length.
+    `init`: "pghi" integrates the phase from the magnitude (`spectrogen.spectral.pghi`), the quiet
+    bins it leaves alone random; "random"; "zeros". Random phases come from `generator`, so a seed
+    reproduces the result; a batch gives what each example alone gives.
     """
     n_fft = window.shape[-1]
     expected = n_fft // 2 + (0 if nyquist_dropped else 1)
@@ -65,7 +61,7 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
     workers = torch.get_num_threads() if on_cpu else 1
     # On CPU every op runs single-threaded and groups of examples are spread over threads instead:
     # the ops are too small for intra-op threads to pay for their synchronisation, which stalls
-    # badly (measured 10x slower) on a machine whose cores are busy with other work.
+    # badly on a machine whose cores are busy with other work.
     with _intra_op_threads(1) if on_cpu else nullcontext():
         turns = None
         if init != "zeros":
@@ -128,24 +124,21 @@ def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.
              scale: torch.Tensor, n_iter: int, accelerate: float, pghi: bool = False) -> torch.Tensor:
     """Returns the signal (N, L) after `n_iter` accelerated projections onto `magnitude` (N, F, T).
 
-    `turns` (N, T, K) are the initial phases in turns (None: zero phase); with `pghi` they are the
-    phases of the quiet bins only and the rest is integrated from the magnitude. When F is one row
-    short of K the missing Nyquist row is left free.
+    `turns` (N, T, K): the initial phases in turns (None: zero); with `pghi`, only the quiet bins'.
     """
     n_fft = window.shape[-1]
     n, rows, frames = magnitude.shape
     bins = n_fft // 2 + 1
     nyquist_free = rows < bins
-    # time-major (N, T, K) inside the loop: each FFT then runs over contiguous memory; a free
-    # Nyquist row starts at zero and takes the re-analysed signal's own row every iteration
+    # time-major (N, T, K): each FFT runs over contiguous memory; a missing Nyquist row is left
+    # free, starting at zero and taking the re-analysed signal's own row every iteration
     target = torch.zeros(n, frames, bins, device=magnitude.device)
     target[..., :rows] = magnitude.transpose(1, 2)
     angle = None if turns is None else turns * (2 * math.pi)
     if pghi:
         angle = pghi_phase(target, n_fft, hop_length, _window_length(window), turns)  # (N, T, K)
     spectrum = _initial_spectrum(target, angle)
-    # Buffers reused by every iteration where an out= costs no extra copy (the FFTs copy their
-    # result into `out`, so they allocate instead).
+    # buffers reused where out= costs no copy (the FFTs would copy into `out`, so they allocate)
     frames_buffer = target.new_empty(n, frames, n_fft)
     audio = target.new_empty(n, padded_length(frames, n_fft, hop_length))
     previous = torch.zeros_like(spectrum)

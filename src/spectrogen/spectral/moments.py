@@ -1,9 +1,7 @@
-"""Data-set moments of spectrograms, computed in one streaming pass.
+"""Data-set moments of spectrograms in one streaming pass: per-frequency mean and std (SpecGAN's), min, max.
 
-Per-frequency mean and standard deviation over every frame of every example (SpecGAN's
-``moments``), plus the global minimum and maximum. Batches are combined with Chan, Golub &
-LeVeque's parallel update in float64, so the result equals a two-pass computation over the whole
-data set while the memory used stays that of one batch.
+Batches are combined with Chan, Golub & LeVeque's parallel update in float64, so the result equals
+a two-pass computation while the memory used stays that of one batch.
 """
 
 from __future__ import annotations
@@ -26,10 +24,6 @@ class Moments:
     min: float
     max: float
     count: int  # values per frequency row: examples x frames
-
-    @property
-    def num_frequencies(self) -> int:
-        return int(self.mean.shape[0])
 
     def to_dict(self) -> dict[str, Any]:
         """Returns plain lists and numbers (JSON- and checkpoint-safe)."""
@@ -95,10 +89,6 @@ class MomentAccumulator:
             self._count = total
         self._min = min(self._min, low)
         self._max = max(self._max, high)
-
-    @property
-    def count(self) -> int:
-        return self._count
 
     def result(self) -> Moments:
         """Returns the moments of everything added so far; InputError when nothing was added."""

@@ -1,18 +1,14 @@
-"""Normalisation of spectrograms into the range a model trains on, and its inverse.
+"""Normalisation of spectrograms into the range a model trains on, and its inverse (``data.normalization``).
 
-Kinds (``data.normalization`` in the configuration):
-- ``per_frequency``: SpecGAN's (x - mean_f) / std_f / 3, clipped to [-1, 1]; a row whose std is 0
-  is only centred. The inverse is exact for values that were not clipped.
-- ``minmax``: the data set's global [min, max] to [-1, 1] (DCGAN's); not clipped.
-- ``minmax01``: the same to [0, 1].
-- ``per_sample``: each example's own [min, max] (of each (F, T) plane) to [-1, 1].
-  That scale is not stored, so the inverse maps [-1, 1] back to the data set's global
-  [min, max]: a generated example comes back at the data set's full range.
-- ``none``: identity.
+``per_frequency``: SpecGAN's (x - mean_f) / std_f / 3 clipped to [-1, 1] (a row of std 0 only centred);
+``minmax``: the data set's [min, max] to [-1, 1] (DCGAN's), ``minmax01`` to [0, 1]; ``per_sample``:
+each example's own [min, max] to [-1, 1], a scale not stored, so the inverse maps back to the data
+set's full range; ``none``: identity.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -20,19 +16,17 @@ import torch
 from torch import nn
 
 from spectrogen.errors import ConfigError, InputError
-from spectrogen.spectral.moments import MomentAccumulator, Moments
+from spectrogen.spectral.moments import Moments
+from spectrogen.spectral.resize import resize
 
 NormalizationKind = Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"]
-
-__all__ = ["MomentAccumulator", "Moments", "NormalizationKind", "Normalizer", "normalize", "denormalize"]
 
 
 def normalize(x: torch.Tensor, kind: NormalizationKind, mean: torch.Tensor, scale: torch.Tensor,
               low: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
     """Returns `x` (..., F, T) in the normalised range of `kind`.
 
-    `mean` and `scale` (F,) are the per-frequency centre and 3 x std (zeros replaced by 3);
-    `low` and `span` are 0-d: the data set's minimum and max - min (zero replaced by 1).
+    `mean`, `scale` (F,): centre and 3 x std (0 replaced by 3); `low`, `span` 0-d: min and max - min (0 by 1).
     """
     if kind == "per_frequency":
         return ((x - mean[:, None]) / scale[:, None]).clamp(-1.0, 1.0)
@@ -107,6 +101,18 @@ class Normalizer(nn.Module):
                 f"per_frequency normalisation has moments for {self.mean.shape[0]} frequency rows "
                 f"but the input has shape {tuple(x.shape)} (frequency is axis -2)"
             )
+
+    def for_rows(self, rows: int) -> "Normalizer":
+        """Returns this normaliser for features resized to `rows` frequency rows (itself when nothing changes).
+
+        Per-frequency means and deviations are resized along frequency like the rows themselves.
+        """
+        if self.kind != "per_frequency" or rows == self.mean.shape[0]:
+            return self
+        # as two columns: antialiased interpolation of a single column gives a constant
+        mean, std = (resize(torch.as_tensor(v)[:, None].expand(-1, 2), (rows, 2))[:, 0].numpy()
+                     for v in (self.moments.mean, self.moments.std))
+        return Normalizer(self.kind, replace(self.moments, mean=mean, std=std)).to(self.mean.device)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the kind and the moments as plain lists and floats (safe in checkpoints)."""

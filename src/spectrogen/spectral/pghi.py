@@ -1,23 +1,15 @@
 """Phase-gradient heap integration (PGHI; Prusa, Balazs & Sondergaard 2017): a phase for a magnitude.
 
-For a Gaussian window the STFT's log-magnitude and phase are tied like the real and imaginary
-parts of an analytic function, so the phase's derivatives follow from the magnitude alone. With
-the phase referenced to each window's centre, x in samples and omega in cycles per sample:
+For a Gaussian window exp(-pi n^2 / lambda) the phase's derivatives follow from the log-magnitude
+(centre-referenced phase, x in samples, omega in cycles per sample):
 
     d phase / dx     = (1 / lambda) d log|X| / d omega + 2 pi omega
     d phase / domega = -lambda d log|X| / dx
 
-where the window is exp(-pi n^2 / lambda). A Hann window of L samples behaves like a Gaussian
-of lambda = 0.25645 L^2 (the paper's figure). On the (bin, frame) grid these become a phase step per
-frame and per bin; integrating them from the loudest bin outwards, always continuing from the
-loudest bin already reached (a max-heap), follows the ridges of the spectrogram, where the
-estimates are reliable, before the valleys. Bins far below the clip's peak keep the random phase
-they are given. The result is turned into this package's framing (phase of frames that start at
-t * hop, see :mod:`spectrogen.spectral.stft`) and is a much better start for Griffin-Lim than a
-random phase: nothing is trained.
-
-The integration runs in compiled code (numba, which librosa already needs) with the GIL released,
-one clip at a time, so the caller may spread clips over threads.
+A Hann window of L samples behaves like lambda = 0.25645 L^2. Integrating from the loudest bin
+outwards, always from the loudest bin reached (a max-heap), follows the ridges, where the estimates
+are reliable, before the valleys; bins far below the peak keep their given random phase. Compiled
+with numba (GIL released), one clip at a time, so callers may spread clips over threads.
 """
 
 from __future__ import annotations

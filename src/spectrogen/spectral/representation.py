@@ -1,22 +1,11 @@
 """How audio becomes the 2-D array a model sees, and back: the `Representation`.
 
-Pipeline, audio (B, S) -> features (B, F, T):
-  pad_end STFT magnitude (see :mod:`spectrogen.spectral.stft`) -> [mel filter bank]
-  -> [resize to `image_size`, of the power, keeping the energy] -> log
-and back, features -> audio: inverse log -> [resize to the native size] -> [mel -> linear
-non-negative least squares] -> phase from the magnitude (PGHI) -> fast Griffin-Lim. Frequency is
-axis -2 with the lowest frequency at row 0. The audio comes back at the level of the clip.
-
-A clip of `frames * hop_length` samples (``num_samples``) gives exactly `frames` frames.
-
-Presets:
-- ``specgan``: 16 kHz, n_fft = window = 256, hop 128, Nyquist row dropped, log(|X| + 1e-6),
-  16384 samples (1.024 s) -> 128 x 128 (Donahue et al. 2019).
-- ``mel``: 22.05 kHz, n_fft 1024, hop 256, 128 mels over 0 - 11025 Hz, log(1 + M),
-  512 frames = 131072 samples (5.94 s) -> 128 x 512 (the reference conditional GAN).
-- ``autoencoder``: 16 kHz, n_fft = window = 1280, hop 320 (4 x overlap), 128 mels over 0 - 8 kHz,
-  log(1 + M), 256 frames = 81920 samples (5.12 s) -> 128 x 256 (the reference mel autoencoder).
-Mel spectrograms here are of magnitudes (power 1), like SpecGAN's linear ones.
+Audio (B, S) -> features (B, F, T): pad_end STFT magnitude -> [mel] -> [resize the power to
+`image_size`] -> log; back: inverse log -> [resize] -> [mel -> linear by NNLS] -> PGHI phase -> fast
+Griffin-Lim, at the clip's level. Frequency is axis -2, lowest at row 0; `num_samples` give `frames`
+frames. Presets: ``specgan`` 128 x 128 at 16 kHz (Donahue et al. 2019), ``mel`` 128 x 512 at
+22.05 kHz (the reference conditional GAN), ``autoencoder`` 128 x 256 mels at 16 kHz. Mel
+spectrograms are of magnitudes (power 1), like SpecGAN's linear ones.
 """
 
 from __future__ import annotations
@@ -61,7 +50,9 @@ class Representation(BaseModel):
     log: LogKind = "log_eps"
     drop_nyquist: bool = False
     frames: int = Field(128, ge=1, description="frames per example")
-    image_size: Optional[tuple[int, int]] = Field(None, description="[H, W] the features are resized to")
+    image_size: Optional[tuple[int, int]] = Field(
+        None, description="[H, W] the data set stores its features at (`prepare --image-size`); the model's own "
+                          "size is model.image_size, and training resizes to it where the two differ")
 
     @model_validator(mode="before")
     @classmethod
@@ -123,24 +114,16 @@ class Representation(BaseModel):
         return self.sample_rate / 2 if self.fmax is None else self.fmax
 
     @property
-    def num_frequencies(self) -> int:
-        """Frequency rows before resizing."""
-        if self.kind == "mel":
-            return self.n_mels
-        if self.kind == "image":
-            return self.image_size[0]
-        return self.n_fft // 2 + (0 if self.drop_nyquist else 1)
-
-    @property
     def native_shape(self) -> tuple[int, int]:
         """(F, T) of one example before resizing."""
         if self.kind == "image":
             return tuple(self.image_size)
-        return self.num_frequencies, self.frames
+        rows = self.n_mels if self.kind == "mel" else self.n_fft // 2 + (0 if self.drop_nyquist else 1)
+        return rows, self.frames
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(F, T) of one example as the model sees it (after resizing)."""
+        """(F, T) of one example as the data set stores it (after `image_size`)."""
         return tuple(self.image_size) if self.image_size is not None else self.native_shape
 
     @property
@@ -158,8 +141,7 @@ class Representation(BaseModel):
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """Returns un-normalised features (B, F, T) of audio (B, S); T = ceil(S / hop_length).
 
-        A clip of `num_samples` samples gives `shape`; other lengths give other widths (no resize
-        when `image_size` is unset). Runs on `audio`'s device.
+        A clip of `num_samples` gives `shape`; other lengths other widths (unless `image_size` is set).
         """
         self._require_audio()
         if audio.dim() < 1 or audio.shape[-1] < 1:
@@ -179,14 +161,12 @@ class Representation(BaseModel):
         K is n_fft // 2 + 1, or n_fft // 2 for a specgan-like representation that drops Nyquist.
         """
         self._require_audio()
-        if features.dim() < 2 or features.shape[-2] != self.shape[0]:
-            raise InputError(
-                f"features shaped {tuple(features.shape)} do not fit this representation: "
-                f"expected (B, {self.shape[0]}, T) with frequency on axis -2"
-            )
-        if self.image_size is not None:
-            if features.shape[-1] != self.image_size[1]:
-                raise InputError(f"features shaped {tuple(features.shape)}: expected width {self.image_size[1]}")
+        # T is free unless the frames were resized to `image_size`
+        if features.dim() < 2 or features.shape[-2] != self.shape[0] or (
+                self.image_size is not None and features.shape[-1] != self.image_size[1]):
+            raise InputError(f"features shaped {tuple(features.shape)} do not fit this representation: expected "
+                             f"(B, {self.shape[0]}, {'T' if self.image_size is None else self.shape[1]}) with "
+                             "frequency on axis -2")
         magnitude = decompress(features.float(), self.log)
         if self.image_size is not None:
             magnitude = resize_magnitude(magnitude, self.native_shape)  # (B, F, T), as features() shrank it
@@ -196,12 +176,9 @@ class Representation(BaseModel):
 
     def to_audio(self, features: torch.Tensor, n_iter: int = 32, generator: torch.Generator | None = None,
                  init: PhaseInit = "pghi") -> torch.Tensor:
-        """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim.
+        """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim from phase `init`.
 
-        The initial phase is ``init``: ``"pghi"`` integrates it from the magnitude itself (see
-        :mod:`spectrogen.spectral.pghi`), ``"random"`` draws it from `generator` (reproducible with a
-        seed; pghi draws the phase of the bins it leaves alone there too), ``"zeros"`` starts at zero.
-        kind="image" raises InputError.
+        Random phases (all of "random", pghi's quiet bins) come from `generator`; kind="image" raises InputError.
         """
         magnitude = self.magnitude(features)  # (B, K, T)
         frontend = _frontend(self, features.device)

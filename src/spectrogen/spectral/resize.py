@@ -7,10 +7,9 @@ import torch.nn.functional as F
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Returns `x` (..., H, W) resized to (..., size[0], size[1]) by antialiased bilinear interpolation.
+    """Returns `x` (..., H, W) resized to (..., *size) by antialiased bilinear interpolation (`x` when it fits).
 
-    Antialiasing makes shrinking average over the covered cells (like area interpolation) instead
-    of skipping rows, and does nothing when enlarging. Returns `x` itself when the size matches.
+    Antialiasing makes shrinking average over the covered cells instead of skipping rows.
     """
     height, width = x.shape[-2:]
     if (height, width) == tuple(size):
@@ -23,10 +22,8 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def resize_magnitude(magnitude: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Returns a magnitude spectrogram (..., H, W) resized to `size` with its energy kept.
 
-    The power |X|^2 is resized (shrinking averages it over the covered cells) and the square root
-    taken again, so a clip's level survives the round trip to a model's size and back. Resizing the
-    log features instead averages logarithms, a geometric mean: it lost 5-10 dB of an engine's
-    pulses at a quarter of SpecGAN's resolution.
+    The power |X|^2 is resized and the square root taken again, so a clip's level survives the round
+    trip. Resizing log features instead takes a geometric mean, which quiet cells pull far below the power's.
     """
     if tuple(magnitude.shape[-2:]) == tuple(size):
         return magnitude

@@ -1,11 +1,9 @@
 """Short-time Fourier transform framed exactly as SpecGAN's, and its least-squares inverse.
 
-Framing ("pad_end", as ``tf.signal.stft(..., pad_end=True)`` in SpecGAN): no centering; frame `t`
-covers samples ``[t * hop, t * hop + n_fft)`` and the signal is padded with zeros at the end only,
-so a clip of `S` samples gives ``ceil(S / hop)`` frames (16384 samples, hop 128 -> 128 frames).
-This equals ``librosa.stft(y_padded, center=False)`` where ``y_padded`` is the clip followed by
-``(T - 1) * hop + n_fft - S`` zeros. The window is a periodic Hann of `win_length` samples, centred
-in `n_fft` samples as torch and librosa both do.
+Framing "pad_end" (``tf.signal.stft(..., pad_end=True)``): no centering; frame `t` covers samples
+``[t * hop, t * hop + n_fft)``, zeros padded at the end only, so S samples give ``ceil(S / hop)``
+frames; ``librosa.stft(padded, center=False)`` equals it. The window is a periodic Hann of
+`win_length` samples centred in `n_fft`, as in torch and librosa.
 """
 
 from __future__ import annotations
@@ -19,13 +17,10 @@ from torch import nn
 from spectrogen.errors import ConfigError
 
 # The inverse divides by the summed squared window, but never by less than this share of its
-# smallest value where frames fully overlap. Under pad_end framing the first samples are seen only
-# through the rising tail of the first window (and a tail past the clip only through the last one):
-# an exact division there multiplies whatever the frames hold by up to 1 / w[1] (about 6500 for
-# SpecGAN's Hann window), so a spectrogram that no signal has exactly (Griffin-Lim's estimates, a
-# model's samples) got a spike at its first samples louder than the whole clip. With the floor those
-# few samples fade in instead (the first 64 of SpecGAN's 16384, 4 ms); everywhere else the inverse
-# is exact.
+# value where frames fully overlap. Under pad_end framing the first samples are seen only through
+# the first window's rising tail: an exact division multiplies them by up to 1 / w[1], so a
+# spectrogram that no signal has exactly (Griffin-Lim's estimates, a model's samples) gets a spike
+# there louder than the clip. With the floor those few samples fade in; elsewhere the inverse is exact.
 ENVELOPE_FLOOR = 0.5
 
 
@@ -62,24 +57,21 @@ def check_framing(n_fft: int, hop_length: int, win_length: int) -> None:
 
 
 def stft(audio: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Tensor:
-    """Returns the complex STFT of `audio` (..., S) as (..., n_fft // 2 + 1, T), pad_end framing.
-
-    `window` is the analysis window padded to n_fft samples (its length sets n_fft).
-    """
+    """Returns the complex pad_end STFT of `audio` (..., S) as (..., n_fft // 2 + 1, T); n_fft = len(window)."""
     n_fft = window.shape[-1]
     shape = audio.shape
     frames = num_frames(shape[-1], hop_length)
     flat = audio.reshape(-1, shape[-1])  # (N, S)
     flat = F.pad(flat, (0, padded_length(frames, n_fft, hop_length) - shape[-1]))
-    spec = frame_spectra(flat, window, hop_length).transpose(-1, -2)  # (N, n_fft // 2 + 1, T)
+    # framed time-major (N, T, n_fft): every FFT runs over contiguous memory
+    spec = torch.fft.rfft(flat.unfold(-1, n_fft, hop_length) * window).transpose(-1, -2)  # (N, n_fft // 2 + 1, T)
     return spec.reshape(*shape[:-1], *spec.shape[-2:])
 
 
 def istft(spec: torch.Tensor, window: torch.Tensor, hop_length: int, length: int) -> torch.Tensor:
-    """Returns the least-squares signal (..., length) whose pad_end STFT is closest to `spec`.
+    """Returns the least-squares signal (..., length) whose pad_end STFT is closest to `spec` (..., K, T).
 
-    `spec` is (..., n_fft // 2 + 1, T). This is Griffin & Lim's inverse: window the inverse FFT of
-    each frame, overlap-add, divide by the summed squared window.
+    Griffin & Lim's inverse: window each frame's inverse FFT, overlap-add, divide by the summed squared window.
     """
     n_fft = window.shape[-1]
     frames = spec.shape[-1]
@@ -92,21 +84,8 @@ def istft(spec: torch.Tensor, window: torch.Tensor, hop_length: int, length: int
     return signal.reshape(*spec.shape[:-2], length)
 
 
-def frame_spectra(padded: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Tensor:
-    """Returns the rfft of each windowed frame of `padded` (N, L) as (N, T, n_fft // 2 + 1).
-
-    Time-major so that every FFT runs over contiguous memory; `padded` must already hold
-    (T - 1) * hop + n_fft samples.
-    """
-    segments = padded.unfold(-1, window.shape[-1], hop_length) * window  # (N, T, n_fft)
-    return torch.fft.rfft(segments)
-
-
 def overlap_add(segments: torch.Tensor, hop_length: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Returns the overlap-add (N, L) of segments (N, T, n_fft) placed `hop_length` apart.
-
-    `out` (N, L), when given, receives the result (loops reuse one buffer).
-    """
+    """Returns the overlap-add (N, L) of segments (N, T, n_fft) placed `hop_length` apart, into `out` if given."""
     n, frames, n_fft = segments.shape
     length = padded_length(frames, n_fft, hop_length)
     if n_fft % hop_length:
@@ -126,12 +105,8 @@ def overlap_add(segments: torch.Tensor, hop_length: int, out: torch.Tensor | Non
 
 
 def inverse_envelope(window: torch.Tensor, hop_length: int, frames: int) -> torch.Tensor:
-    """Returns 1 / (summed squared window) at each of the L samples, the division floored at the edges.
-
-    The divisor is at least ENVELOPE_FLOOR x the summed squared window of full overlap (its
-    minimum over one hop), so samples covered only by a window's tail are faded rather than
-    amplified; a sample no frame covers (weight 0) stays 0 after the windowed overlap-add.
-    """
+    """Returns 1 / (summed squared window) at each of the L samples, the divisor at least ENVELOPE_FLOOR x
+    its minimum under full overlap (a sample no frame covers stays 0 after the windowed overlap-add)."""
     n_fft = window.shape[-1]
     squares = window * window
     envelope = overlap_add(squares.expand(1, frames, n_fft), hop_length)[0]  # (L,)
@@ -174,10 +149,9 @@ def magnitude_spectrogram(audio: torch.Tensor, window: torch.Tensor, hop_length:
 def complex_magnitude(spec: torch.Tensor) -> torch.Tensor:
     """Returns |spec| of a complex tensor, as a real tensor of the same shape.
 
-    Without autograd, sqrt(re^2 + im^2) in three simple passes over one buffer: about twice as
-    fast on the CPU as `Tensor.abs`, whose overflow-safe hypot the magnitudes of audio (far below
-    1e19) do not need; the two differ by at most one unit in the last place. With autograd, `abs`
-    (its gradient at zero is defined).
+    Without autograd sqrt(re^2 + im^2) in place, faster on the CPU than `Tensor.abs`, whose
+    overflow-safe hypot audio does not need (they differ by at most one unit in the last place).
+    With autograd `abs`, whose gradient at zero is defined.
     """
     if spec.requires_grad or not spec.is_complex():
         return spec.abs()

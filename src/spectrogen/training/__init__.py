@@ -1,7 +1,4 @@
-"""The one training loop shared by every model family, and everything around it.
+"""The one training loop shared by every model family (`trainer.Trainer`) and the files it writes.
 
-`api.train` validates and starts a run; `trainer.Trainer` runs its epochs; `method` is the contract
-with the model families; `data_loading`, `checkpoint`, `run_directory`, `statistics`, `csv_log`,
-`monitor`, `best`, `resources`, `device`, `plots`, `progress` and `stopping` each do one job.
-The package itself imports nothing, so model families can import `models.method` cheaply.
+Each module does one job; the package itself imports nothing, so importing one stays cheap.
 """

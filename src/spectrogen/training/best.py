@@ -1,12 +1,8 @@
 """Which checkpoint is `best_model.tar`: one criterion per run, stated in the checkpoint and the log.
 
-In order of preference:
-1. ``metric``: the lowest `evaluation.best_metric` among the metrics recorded during training
-   (when an evaluation callback computes them);
-2. ``statistic``: the lowest value of the method's `best_statistic` epoch statistic (e.g. the
-   autoencoder's ``val_loss``);
-3. ``latest``: the most recent checkpoint — GAN losses say little about sample quality, so no
-   loss-based "best" is claimed for them.
+By preference: the lowest `evaluation.best_metric` computed during training (`metric`), the lowest
+of the method's `best_statistic` (`statistic`, e.g. the autoencoder's ``val_loss``), else the
+latest checkpoint (`latest`): GAN losses say little about sample quality, so none is claimed best.
 """
 
 from __future__ import annotations
@@ -35,7 +31,6 @@ class BestTracker:
         return cls("latest")
 
     def describe(self) -> str:
-        """Returns the criterion in words, for the log."""
         if self.criterion == "latest":
             return "best_model.tar is the latest checkpoint (no quality metric is computed during training)"
         source = "evaluation metric" if self.criterion == "metric" else "epoch statistic"

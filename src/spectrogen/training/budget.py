@@ -1,30 +1,25 @@
 """Time goes to training: what a run costs, said up front, and a cap on the time spent beside training.
 
-`RunPlan` times the first steps and says once how many steps are planned and how long they will
-take, naming a setting that trains about ten times faster when a CPU run would take over half an
-hour; each epoch's line then gives the time left. `OverheadBudget` keeps the samples, plots and
-rolling checkpoints written during training under SHARE of the wall time: when they have cost
-more, the next ones wait (the last epoch's, and a checkpoint at least every CHECKPOINT_MINUTES of
-training, are always written; a run's first GRACE_SECONDS write everything as configured). Nothing
-here changes a setting.
+`RunPlan` times the first steps, says how long the run will take (naming a ten times faster setting
+for a long CPU run) and then the time left per epoch. `OverheadBudget` keeps optional writes during
+training (samples, plots, rolling checkpoints) under SHARE of the wall time by delaying them; the
+last epoch's and one every CHECKPOINT_MINUTES are always written. Nothing here changes a setting.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
-#: the most of a run's wall time that samples, plots and checkpoints during training may take
-SHARE = 0.05
-#: runs shorter than this (seconds of training and writes) write everything as configured
-GRACE_SECONDS = 20.0
-#: a rolling checkpoint is written at least this often (minutes of training), whatever it costs
-CHECKPOINT_MINUTES = 10.0
-#: steps timed before the estimate (after WARMUP_STEPS that pay for first-call costs)
-WARMUP_STEPS = 3
+from spectrogen.config.schema import GAN_FAMILIES
+
+SHARE = 0.05  # the most of a run's wall time that samples, plots and checkpoints may take
+GRACE_SECONDS = 20.0  # runs shorter than this (training and writes) write everything as configured
+CHECKPOINT_MINUTES = 10.0  # a rolling checkpoint is written at least this often (training time)
+WARMUP_STEPS = 3  # steps that pay for first-call costs, before TIMED_STEPS are timed
 TIMED_STEPS = 10
-#: an estimate above this many minutes on a CPU names a faster setting
-LONG_MINUTES = 30.0
+LONG_MINUTES = 30.0  # an estimate above this on a CPU names a faster setting
 
 
 class OverheadBudget:
@@ -41,8 +36,7 @@ class OverheadBudget:
         self.train_seconds += seconds
 
     def allows(self, kind: str = "") -> bool:
-        """Returns whether a write of `kind` fits: the writes so far and its expected cost within SHARE of
-        the time (always, in a run's first GRACE_SECONDS)."""
+        """Returns whether the writes so far and one more of `kind` fit in SHARE of the time (always, at first)."""
         total = self.train_seconds + self.extra_seconds
         expected = self.cost.get(kind, 0.0)  # a write as long as the last one of its kind
         return total < GRACE_SECONDS or self.extra_seconds + expected <= self.share * (total + expected)
@@ -54,6 +48,15 @@ class OverheadBudget:
     def spent(self, seconds: float, kind: str = "") -> None:
         self.extra_seconds += seconds
         self.cost[kind] = seconds
+
+    @contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        """Counts the time of the block as a write of `kind` beside training."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent(time.perf_counter() - began, kind)
 
     def share_spent(self) -> float:
         """Returns the share of the time so far that went to writes beside training."""
@@ -118,7 +121,7 @@ def faster_setting(name: str, height: int, width: int, features_g: int, features
     if max(height, width) >= 64:
         flags.append(f"--image-size {max(height, width) // 2}")
         factor *= 4.0
-    if name in ("dcgan", "specgan", "cgan") and min(features_g, features_d) >= 16 and factor < 10.0:
+    if name in GAN_FAMILIES and min(features_g, features_d) >= 16 and factor < 10.0:
         flags.append(f"--features-g {features_g // 2} --features-d {features_d // 2}")
         factor *= 3.0
     return " ".join(flags) if factor >= 8.0 else None

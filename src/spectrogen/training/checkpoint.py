@@ -1,8 +1,7 @@
 """Checkpoint files: what they hold, atomic writing, safe loading, and which one a resume starts from.
 
-A checkpoint is a `torch.save` file that `torch.load(weights_only=True)` accepts: tensors, numbers,
-strings, lists and dicts only (layout in docs/architecture.md). Random-number states are stored as
-tensors and lists for the same reason, so loading one never runs code.
+A checkpoint holds only what `torch.load(weights_only=True)` accepts (layout: docs/architecture.md);
+random-number states are stored as tensors and lists for that reason, so loading never runs code.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import torch
 from spectrogen import __version__
 from spectrogen.atomic import replacing, sync
 from spectrogen.errors import CheckpointError, os_error_at
+from spectrogen.config.schema import GAN_FAMILIES
 
 FORMAT = "spectrogen-checkpoint"
 # 2: GAN generators record how they upsample (model.upsample); before, every one was a transposed convolution
@@ -72,8 +72,7 @@ def build_checkpoint(*, model: str, config: dict[str, Any], data: dict[str, Any]
 def save_checkpoint(checkpoint: Mapping[str, Any], path: Path) -> Path:
     """Writes `checkpoint` to `path` atomically and returns `path`.
 
-    The bytes go to a temporary file in the same folder, are flushed and fsynced, then renamed over
-    `path`: a crash leaves either the old file or the new one, never half of one.
+    A temporary file in the same folder is fsynced, then renamed: a crash leaves the old file or the new one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,10 +145,10 @@ def _read(path: Path, *, mmap: bool = False) -> Any:
 
 
 def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool = False) -> dict[str, Any]:
-    """Returns the validated checkpoint mapping of `path` (tensors on the CPU).
+    """Returns the validated checkpoint mapping of `path` (tensors on the CPU), older formats upgraded.
 
-    Raises CheckpointError naming the file for a foreign, truncated or code-carrying file, a newer
-    format, or (when `model` is given) a checkpoint of another model family.
+    Raises CheckpointError for a foreign, truncated or code-carrying file, an unknown format version,
+    or (when `model` is given) a checkpoint of another model family.
     """
     path = Path(path)
     checkpoint = _read(path, mmap=mmap)
@@ -157,9 +156,10 @@ def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool
         raise CheckpointError(f"not a spectrogen checkpoint (no \"format\": \"{FORMAT}\" entry); "
                               f"give a .tar file from a run's checkpoints/ folder", path)
     version = checkpoint.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint format version {version!r} is newer than this spectrogen "
-                              f"({__version__}) reads ({FORMAT_VERSION}); upgrade spectrogen", path)
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint format version {version!r} is not one this spectrogen ({__version__}) "
+                              f"reads (1 to {FORMAT_VERSION}); a newer one needs a newer spectrogen: upgrade "
+                              f"spectrogen", path)
     for key in ("model", "config", "data", "method", "trainer"):
         if key not in checkpoint:
             raise CheckpointError(f"incomplete checkpoint: the {key!r} entry is missing", path)
@@ -172,7 +172,7 @@ def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool
 def _upgraded(checkpoint: dict[str, Any], version: int) -> dict[str, Any]:
     """Returns `checkpoint` with what an older format left implicit written out, so that it loads as it trained."""
     model_section = checkpoint["config"].get("model") if isinstance(checkpoint["config"], dict) else None
-    if version < 2 and isinstance(model_section, dict) and checkpoint["model"] in ("dcgan", "specgan", "cgan"):
+    if version < 2 and isinstance(model_section, dict) and checkpoint["model"] in GAN_FAMILIES:
         model_section.setdefault("upsample", "transposed")
     return checkpoint
 
@@ -186,9 +186,8 @@ def progress_of(checkpoint: Mapping[str, Any]) -> tuple[int, int]:
 def find_resume_checkpoint(target: Path | str) -> Path:
     """Returns the checkpoint a resume of `target` (a run directory or a .tar file) starts from.
 
-    In a run directory that is whichever of the rolling checkpoints and final_model.tar records the
-    most progress (an interrupted run's final_model.tar is ahead of its last rolling one); best_model.tar
-    only when nothing else is there.
+    In a run directory: the newest rolling one or final_model.tar, whichever records more progress (an
+    interrupted run's final_model.tar is ahead); best_model.tar only when nothing else is there.
     """
     target = Path(target)
     if target.is_file():

@@ -1,15 +1,9 @@
 """Intra-op threads for training on the CPU: as many as there are cores that other work leaves free.
 
-PyTorch starts one intra-op thread per core, and each operation waits for its slowest thread. When
-another process keeps a core busy, the thread that shares that core runs a fraction of the time and
-every operation waits for it: on 2 cores with one kept busy, the demo's SpecGAN trains many times
-faster on one thread than on two (measured: benchmarks/README.md, `cpu_threads.py`). So, unless the
-user fixed the count (`training.threads`, or OMP_NUM_THREADS in the environment), training on the
-CPU measures how much of the cores other processes use (the system's busy time from /proc/stat less
-this process's own CPU time) before it starts and over each epoch, and trains on the cores that are
-left.
-
-Where /proc/stat cannot be read (macOS, Windows) the count PyTorch chose is kept.
+Each operation waits for its slowest thread, and a thread sharing its core with another process runs
+a fraction of the time: with a core kept busy, fewer threads train many times faster
+(benchmarks/README.md, `cpu_threads.py`). Other processes' use is the cores' busy time in /proc/stat
+less this process's CPU time; where /proc/stat cannot be read, PyTorch's own count is kept.
 """
 
 from __future__ import annotations
@@ -31,7 +25,6 @@ FREE_MARGIN = 0.4
 
 
 def usable_cores() -> list[int]:
-    """Returns the cores this process may run on."""
     try:
         return sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
@@ -58,7 +51,6 @@ def busy_seconds(cores: list[int]) -> Optional[float]:
 
 
 def own_cpu_seconds() -> float:
-    """Returns this process's CPU time (all threads) so far."""
     times = os.times()
     return times.user + times.system
 
@@ -71,9 +63,7 @@ def threads_for(free_cores: float, cores: int) -> int:
 class ThreadChooser:
     """Sets torch's intra-op thread count from the cores other work leaves free, epoch by epoch.
 
-    `start()` measures for PROBE_SECONDS and sets the count; `update()` after each epoch measures over
-    the epoch and returns a line for the user when the count changed (None otherwise); `close()` puts
-    back the count found at the start. Fixed where `threads` is given, or OMP_NUM_THREADS is set.
+    The count is fixed where `threads` is given or OMP_NUM_THREADS is set.
     """
 
     def __init__(self, threads: Optional[int] = None, *, enabled: bool = True):
@@ -84,10 +74,6 @@ class ThreadChooser:
         self.threads = self.initial
         self._mark: Optional[tuple[float, float, float]] = None
         self._probed = False  # the first measurement (the probe) is taken whatever its length
-
-    @property
-    def automatic(self) -> bool:
-        return self.enabled and self.fixed is None
 
     def _measure(self) -> None:
         self._mark = (time.perf_counter(), busy_seconds(self.cores) or 0.0, own_cpu_seconds())
@@ -116,7 +102,7 @@ class ThreadChooser:
 
     def update(self) -> Optional[str]:
         """Re-chooses the count from the use of the cores since the last call; returns a line when it changed."""
-        if not self.automatic:
+        if not self.enabled or self.fixed is not None:
             return None
         if self._mark is not None and time.perf_counter() - self._mark[0] < WINDOW_SECONDS and self._probed:
             return None  # the window goes on into the next epoch

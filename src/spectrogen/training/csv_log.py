@@ -1,7 +1,4 @@
-"""CSV files of statistics that grow by whole rows, each flushed at once.
-
-Kept free of torch so that reading or appending a row is cheap anywhere (reports, tests, tools).
-"""
+"""CSV files of statistics that grow by whole rows; free of torch, so cheap to read anywhere."""
 
 from __future__ import annotations
 
@@ -24,23 +21,18 @@ def _cell(value: Any) -> str:
 
 
 def _number(text: str) -> Any:
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text or None
 
 
 class CsvLog:
     """One CSV file that grows by whole rows, each flushed at once so a crash keeps every finished row.
 
-    The header comes from the first row; a row with a new key rewrites the file once with the
-    wider header (earlier rows get empty cells), so no column is ever silently dropped.
+    A row with a new key rewrites the file once with the wider header, so no column is ever dropped.
     """
 
     def __init__(self, path: Path):

@@ -1,11 +1,8 @@
 """The model's size and normalisation, where the user set none, taken from the data set.
 
-A preset's 128x128 is a guess made before the data was seen. When the user sets no size, the model
-takes the data set's own (F, T) if its family can build it, else the nearest size it can, and says
-so once: a 32x32 digit is then not upsampled to 128x128 (16 times the pixels, a U-Net epoch of
-minutes instead of seconds), and a spectrogram is resized at most once. Pictures (PNG, MNIST,
-scikit-learn's digits) have no frequency axis: they are normalised as whole images (minmax), not
-per frequency row. Settings the user gave are kept.
+Without `--image-size` the model takes the data set's (F, T) if its family can build it, else the
+nearest size it can (a 32x32 digit is not upsampled to 128x128). Pictures (PNG, MNIST, digits) have
+no frequency axis: they are normalised as whole images (minmax). Settings the user gave are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import math
 from typing import Any, Iterable, Mapping, Optional
 
 from spectrogen.config import ExperimentConfig
-from spectrogen.config.schema import GAN_SIZES, MAX_IMAGE_SIDE
+from spectrogen.config.schema import GAN_FAMILIES, GAN_SIZES, MAX_IMAGE_SIDE
 
 #: data sources whose examples are pictures, not spectrograms
 PICTURE_SOURCES = ("png", "mnist", "builtin:digits")
@@ -38,12 +35,8 @@ def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_
         if (height, width) != (config.model.height, config.model.width):
             chosen["model.image_size"] = height
             chosen["model.image_width"] = None if width == height else width
-        if (height, width) == tuple(shape):
+        if (height, width) == tuple(shape):  # a size that differs is said where the data are resized
             notes.append(f"model size {height}x{width}: the data set's (set --image-size to choose another)")
-        else:
-            notes.append(f"model size {height}x{width}: the nearest that {config.model.name} builds to the data "
-                         f"set's {shape[0]}x{shape[1]}; the examples are resized once, as they are read "
-                         "(set --image-size to choose another)")
     if source_kind in PICTURE_SOURCES and "data.normalization" not in given \
             and config.data.normalization == "per_frequency":
         chosen["data.normalization"] = "minmax"
@@ -53,8 +46,8 @@ def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_
 
 
 def proportional_width(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[Optional[int], Optional[str]]:
-    """Returns (width, note) keeping the data set's frequency x time proportions at the model's height, when the
-    configuration sets a height but no width and the data set is not square; (None, None) otherwise."""
+    """Returns (width, note) keeping the data set's proportions at the model's height when only a height is
+    set and the data set is not square; (None, None) otherwise."""
     height = config.model.height
     if config.model.image_width is not None or shape[0] == shape[1]:
         return None, None
@@ -70,7 +63,7 @@ def buildable_size(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[in
     """Returns the (height, width) nearest to `shape` that the model family of `config` can build."""
     name = config.model.name
     height, width = (min(max(int(side), 1), MAX_IMAGE_SIDE) for side in shape)
-    if name in ("dcgan", "specgan", "cgan"):  # powers of two of at least 32, either side
+    if name in GAN_FAMILIES:  # powers of two of at least 32, either side
         return _power_of_two(height), _power_of_two(width)
     if name == "diffusion":  # a multiple of the U-Net's total downsampling
         factor = 2 ** (len(config.model.diffusion.channel_multipliers) - 1)

@@ -1,13 +1,10 @@
-"""Training batches from a prepared data set: normalised, resized to the model, on the training device.
+"""Training batches from a prepared data set: mapped to the model's inputs (`FeatureMapping`), on the device.
 
-When the normalised data set fits the memory budget of the device (`data.on_device`), it is held
-there whole and a batch is one `index_select` (no host work per step). Otherwise batches stream from
-features.npy through a DataLoader (positional reads of just the batch's rows, `RowReader`, so
-resident memory does not grow with the file) and are normalised on the device. Both ways see
-the same examples in the same order: the order of an epoch is a function of (seed, epoch) only, so
-a resumed run draws exactly the batches the uninterrupted one would have. Under several processes
-(`training.distributed`) that order is cut into global batches of batch_size x processes and each
-rank takes its own slice of every one, whether the data is held or streamed.
+A data set that fits the device's budget (`data.on_device`) is held there whole, a batch one
+`index_select`; otherwise batches stream from features.npy (`RowReader`: only the batch's rows).
+Both see the same examples in the same order, a function of (seed, epoch) only, so a resumed run
+draws the batches the uninterrupted one would. Under several processes each rank takes its slice
+of every global batch (batch_size x processes).
 """
 
 from __future__ import annotations
@@ -18,13 +15,12 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
-from torch import nn
 
 from spectrogen.config.schema import ExperimentConfig
+from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import ConfigError, InputError
 from spectrogen.spectral.augment import Augment
-from spectrogen.spectral.normalization import Normalizer
-from spectrogen.spectral.resize import resize
+from spectrogen.spectral.mapping import FeatureMapping
 from spectrogen.training.distributed import SINGLE, Processes
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.training.row_reader import RowReader
@@ -44,23 +40,19 @@ def open_dataset(path: Optional[str]):
     if not folder.is_dir():
         raise InputError("no such data set folder; make one with `spectrogen prepare SRC --out "
                          f"{path}` or check --data", folder)
-    from spectrogen.data.dataset import SpectrogramDataset
-
     return SpectrogramDataset.open(folder)
 
 
 def data_info(dataset, config: ExperimentConfig) -> DataInfo:
-    """Returns what the method needs: one example's (C, H, W) after resizing, and the class names."""
+    """Returns what the method needs: one example's (C, H, W) at the model's size, and the class names
+    (with no data set, what a dry run assumes: classes from model.num_classes)."""
+    if dataset is None:
+        classes = [f"class_{i}" for i in range(config.model.num_classes or 0)]
+        return DataInfo(shape=(config.model.channels, config.model.height, config.model.width), class_names=classes)
     if config.model.channels != 1:
         raise ConfigError(f"model.channels={config.model.channels}, but prepared data sets hold "
                           f"single-channel spectrograms: set model.channels=1")
     return DataInfo(shape=(1, config.model.height, config.model.width), class_names=list(dataset.class_names))
-
-
-def info_without_data(config: ExperimentConfig) -> DataInfo:
-    """Returns the DataInfo a dry run assumes when no data set is given (classes from model.num_classes)."""
-    classes = [f"class_{i}" for i in range(config.model.num_classes or 0)]
-    return DataInfo(shape=(config.model.channels, config.model.height, config.model.width), class_names=classes)
 
 
 def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
@@ -71,9 +63,8 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 def balanced_epoch_order(seed: int, epoch: int, labels: np.ndarray) -> np.ndarray:
     """Returns positions into `labels` (len(labels),) for `epoch` in which every class is drawn equally often.
 
-    Each class contributes len(labels) / classes draws: its examples in a new random order, repeated
-    when the class is smaller than its share (a small class is seen more often, a large one
-    partly); the draws of all classes are then shuffled together. A function of seed and epoch.
+    Each class gives len(labels) / classes draws of its examples in random order (repeated when it is
+    smaller than its share), all shuffled together.
     """
     rng = np.random.default_rng([seed, epoch, 0xBA1A])
     classes = np.unique(labels)
@@ -125,7 +116,7 @@ class _RowBatches(torch.utils.data.Dataset):
 
 
 class TrainingData:
-    """The batches of one run: a seeded train/validation split, normalisation, resizing, augmentation."""
+    """The batches of one run: a seeded train/validation split, the mapping to model inputs, augmentation."""
 
     def __init__(self, dataset, config: ExperimentConfig, device: torch.device, *, validation: bool,
                  processes: Processes = SINGLE):
@@ -138,21 +129,21 @@ class TrainingData:
         self.features = dataset.features  # (N, F, T) memory map, un-normalised
         self.reader = RowReader(self.features)
         self.class_names = list(dataset.class_names)
-        self.representation = getattr(dataset, "representation", None)
+        self.representation = dataset.representation
         self.path = Path(config.data.path)
         self.notes: list[str] = []
         count = int(self.features.shape[0])
-        self.source_shape = tuple(int(s) for s in self.features.shape[1:])  # (F, T)
         self.shape = (1, config.model.height, config.model.width)  # (C, H, W)
 
         fraction = config.data.validation_fraction if validation else 0.0
         self.train_indices, self.validation_indices = split_indices(count, fraction, self.seed)
         self._check_size(count)
-        self.normalizer: nn.Module = Normalizer(config.data.normalization, dataset.moments).to(device)
-        self.augment = self._build_augment()
-        if self.source_shape != self.shape[1:]:
-            self.notes.append(f"data set examples are {self.source_shape[0]}x{self.source_shape[1]} (F x T); "
-                              f"resized to the model's {self.shape[1]}x{self.shape[2]}")
+        self.mapping = FeatureMapping.of_dataset(dataset, config.data.normalization, self.shape[1:]).to(device)
+        self.normalizer = self.mapping.data_normalizer  # the data set's, as checkpoints save it
+        augment = Augment(config.data.augment)
+        self.augment = augment.to(device) if augment.enabled else None
+        if self.mapping.note():
+            self.notes.append(self.mapping.note())
         self._labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(device)  # (N,)
         self._train_labels = np.asarray(dataset.labels, dtype=np.int64)[self.train_indices]
         balanced = config.data.class_balanced
@@ -173,19 +164,13 @@ class TrainingData:
         if count == 0:
             raise InputError("the data set holds 0 examples; prepare it again from a folder with audio "
                              "(or spectrogram) files", self.path)
-        usable = len(self.train_indices)
+        usable, world = len(self.train_indices), self.processes.world_size
         if usable < self.global_batch:
             split = f" ({usable} left for training after the validation split)" if len(self.validation_indices) else ""
-            if self.processes.enabled:
-                raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
-                                 f"{self.batch_size} x {self.processes.world_size} processes: lower --batch-size "
-                                 f"to at most {usable // self.processes.world_size}, or add data", self.path)
+            processes = f" x {world} processes" if self.processes.enabled else ""
             raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
-                             f"{self.batch_size}: lower --batch-size to at most {usable}, or add data", self.path)
-
-    def _build_augment(self) -> Optional[nn.Module]:
-        augment = Augment(self.config.data.augment)
-        return augment.to(self.device) if augment.enabled else None
+                             f"{self.batch_size}{processes}: lower --batch-size to at most {usable // world}, or "
+                             "add data", self.path)
 
     def _fits_on_device(self, count: int) -> bool:
         mode = self.config.data.on_device
@@ -199,10 +184,10 @@ class TrainingData:
     def _load_on_device(self) -> torch.Tensor:
         count = int(self.features.shape[0])
         resident = torch.empty((count, *self.shape), device=self.device)  # (N, 1, H, W)
-        chunk = max(1, CHUNK_BYTES // (4 * int(np.prod(self.source_shape))))
+        chunk = max(1, CHUNK_BYTES // (4 * int(np.prod(self.mapping.data_shape))))
         for start in range(0, count, chunk):
             raw = torch.from_numpy(self.reader.read_range(start, start + chunk))  # (chunk, F, T)
-            prepared = self._prepare(raw.to(self.device))  # (chunk, 1, H, W)
+            prepared = self._prepare(raw)  # (chunk, 1, H, W)
             # checked chunk by chunk: over the whole tensor the check's temporaries are as large as the data
             finite = torch.isfinite(prepared.flatten(1)).all(dim=1)
             if not bool(finite.all()):
@@ -215,16 +200,14 @@ class TrainingData:
     # --- shaping -----------------------------------------------------------------------------------
     @torch.no_grad()
     def _prepare(self, raw: torch.Tensor) -> torch.Tensor:
-        """Returns raw features (B, F, T) on the device normalised and resized to (B, 1, H, W)."""
-        # normalise first: the per-frequency moments belong to the data set's own rows
-        x = self.normalizer(raw).unsqueeze(1)  # (B, 1, F, T)
-        return resize(x, self.shape[1:])  # (B, 1, H, W)
+        """Returns raw features (B, F, T) as model inputs (B, 1, H, W) on the device."""
+        return self.mapping.to_model(raw.to(self.device, non_blocking=True))
 
     def _batch(self, indices: torch.Tensor, raw: Optional[torch.Tensor] = None) -> Batch:
         if raw is None:
             x = self._resident.index_select(0, indices)  # (B, 1, H, W)
         else:
-            x = self._prepare(raw.to(self.device, non_blocking=True))
+            x = self._prepare(raw)
         y = self._labels.index_select(0, indices) if self.class_names else None  # (B,) int64
         return Batch(x=x, y=y)
 
@@ -239,8 +222,7 @@ class TrainingData:
     def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
         """Yields this process's training batches of `epoch` from `start_step` on, augmented on the device.
 
-        Step s of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes),
-        so the ranks' batches of one step together are the batch one process with batch G would take.
+        Step s of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes).
         """
         if self.class_balanced:
             order = self.train_indices[balanced_epoch_order(self.seed, epoch, self._train_labels)]
@@ -255,10 +237,7 @@ class TrainingData:
             yield batch
 
     def validation_batches(self) -> Iterator[Batch]:
-        """Yields the held-out examples in order, in batches (the last one may be smaller).
-
-        Under several processes rank r takes batches r, r + N, r + 2N, ... of that sequence.
-        """
+        """Yields the held-out examples in order, in batches; rank r of N processes takes batches r, r + N, ..."""
         indices = self.validation_indices
         chunks = [indices[s:s + self.batch_size] for s in range(0, len(indices), self.batch_size)]
         yield from self._batches(chunks[self.processes.rank::self.processes.world_size])
@@ -294,24 +273,17 @@ class TrainingData:
         return rng.choice(pool, size=count, replace=count > len(pool))
 
     def class_reference_indices(self, per_class: int) -> dict[int, np.ndarray]:
-        """Returns, per class, a fixed, seeded choice of up to `per_class` of its training examples (the
-        real side of the per-class collapse signal); {} for unlabelled data."""
+        """Returns, per class, a fixed, seeded choice of up to `per_class` of its training examples ({} unlabelled)."""
         if not self.class_names:
             return {}
-        labels = self._labels.cpu().numpy()[self.train_indices]
         rng = np.random.default_rng([self.seed, 0xC1A5])
         chosen = {}
         for k in range(len(self.class_names)):
-            pool = self.train_indices[labels == k]
+            pool = self.train_indices[self._train_labels == k]
             if len(pool) >= 2:
                 chosen[k] = rng.choice(pool, size=min(per_class, len(pool)), replace=False)
         return chosen
 
     def description(self) -> dict[str, Any]:
-        """Returns what checkpoints store about the data: shape, classes, normaliser, representation."""
-        representation = self.representation
-        if representation is not None and hasattr(representation, "to_dict"):
-            representation = representation.to_dict()
-        return {"shape": list(self.shape), "source_shape": list(self.source_shape),
-                "class_names": list(self.class_names), "normalizer": self.normalizer.to_dict(),
-                "representation": representation, "path": str(self.path)}
+        """Returns what checkpoints store about the data: the mapping's description, classes, path."""
+        return {**self.mapping.description(), "class_names": list(self.class_names), "path": str(self.path)}

@@ -1,10 +1,8 @@
 """The training device and what runs on it: precision (autocast), gradient scalers, channels-last, compile.
 
-Mixed precision is a CUDA feature here: on CPU the run stays fp32 whatever `training.precision`
-says, because CPU autocast is slower than fp32 for these convolution stacks and changes the numbers
-that the resume test compares. Channels-last likewise applies on CUDA only, and the optimizers are
-fused (one kernel for all parameters, no host sync under fp16 loss scaling) on CUDA only.
-`training.compile` is off unless asked for, on every device.
+Mixed precision, channels-last and fused optimizers are CUDA-only: on the CPU a run stays fp32
+whatever `training.precision` says, since CPU autocast is slower for these convolution stacks and
+changes the numbers the resume test compares. `training.compile` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -103,15 +101,3 @@ def prepare_networks(networks: dict[str, nn.Module], context: TrainingContext, c
             # Module.compile keeps the module object and its parameter names, so checkpoints and
             # the method's own references to the network stay valid.
             net.compile()
-
-
-def cuda_peak_allocated_mb(device: torch.device) -> float | None:
-    """Returns the peak CUDA memory allocated since the last reset, in MB; None off CUDA."""
-    if device.type != "cuda":
-        return None
-    return torch.cuda.max_memory_allocated(device) / 2**20
-
-
-def reset_cuda_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)

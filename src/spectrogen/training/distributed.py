@@ -1,21 +1,8 @@
 """Training in several processes: `torchrun --nproc-per-node N -m spectrogen train ...` runs DDP.
 
-torchrun starts N copies of the same command and gives each RANK, WORLD_SIZE and LOCAL_RANK in its
-environment; `train()` reads them here, joins the process group (NCCL on CUDA, gloo on the CPU)
-and wraps each trained network in `DistributedDataParallel`. The conventions:
-
-* `training.batch_size` is per process; one step trains on batch_size x N examples. An epoch's
-  (seed, epoch) order is cut into global batches and each rank takes its own slice, so N processes
-  with batch B see exactly the batches one process with batch N x B would (the learning rate is
-  not rescaled).
-* Rank 0 alone writes: the run directory, CSV rows, samples, checkpoints, plots and the report.
-  Other ranks read the checkpoint they resume from and nothing else there.
-* Step statistics are averaged over the processes once per logging interval (one all-reduce,
-  together with any stop request); the rows and decisions at the end of an epoch are rank 0's,
-  broadcast to the others so that every rank takes the same branch.
-* Checkpoints hold the plain (unwrapped) networks, so a run resumes under any number of processes.
-* Rank 0 keeps the run's own random streams (a one-process run is unchanged); rank r > 0 draws
-  from streams seeded by (seed, r, step), so ranks never share latent vectors or noise.
+`training.batch_size` is per process and each rank takes its slice of every global batch; rank 0
+alone writes; step statistics are averaged once per logging interval; epoch decisions are rank 0's,
+broadcast; checkpoints hold the plain networks. The conventions in full: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -23,6 +10,7 @@ from __future__ import annotations
 import gc
 import inspect
 import os
+import random
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Mapping
@@ -73,19 +61,13 @@ def _integer(environ: Mapping[str, str], key: str, default: int) -> int:
 
 
 def environment_processes(environ: Mapping[str, str] = os.environ) -> Processes:
-    """Returns the rank and sizes that torchrun put in the environment (one process when absent).
-
-    A process group the caller already started takes precedence over the environment.
-    """
-    if dist.is_available() and dist.is_initialized():
-        world = dist.get_world_size()
-        local = _integer(environ, "LOCAL_RANK", dist.get_rank())
-        return Processes(rank=dist.get_rank(), world_size=world, local_rank=local,
-                         local_world_size=_integer(environ, "LOCAL_WORLD_SIZE", world))
-    world = _integer(environ, "WORLD_SIZE", 1)
-    rank = _integer(environ, "RANK", 0)
+    """Returns the rank and sizes of a process group already started, else those torchrun put in the
+    environment (one process when absent)."""
+    started = dist.is_available() and dist.is_initialized()
+    world = dist.get_world_size() if started else _integer(environ, "WORLD_SIZE", 1)
+    rank = dist.get_rank() if started else _integer(environ, "RANK", 0)
     local = _integer(environ, "LOCAL_RANK", rank)
-    if world < 1 or not 0 <= rank < world or local < 0:
+    if not started and (world < 1 or not 0 <= rank < world or local < 0):
         raise ConfigError(f"RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local} are inconsistent; "
                           f"start several processes with torchrun --nproc-per-node N")
     return Processes(rank=rank, world_size=world, local_rank=local,
@@ -119,12 +101,10 @@ def start(processes: Processes, device: torch.device) -> Processes:
 
 
 def stop(processes: Processes, *, completed: bool) -> None:
-    """Leaves the process group when this run started it.
+    """Leaves the process group when this run started it and completed (after a failure a rank may be gone).
 
-    After a completed run the ranks first wait for each other, so that no collective is still being
-    torn down on gloo's threads when the group ends: its destructor joins them while holding the
-    GIL, and a thread freeing a tensor that Python owns needs the GIL too. After a failure another
-    rank may be gone, so the group is left to the end of the process.
+    The barrier first lets gloo finish tearing down collectives: its destructor joins its threads while
+    holding the GIL, which a thread freeing a Python-owned tensor needs too.
     """
     if not (processes.owns_group and dist.is_initialized() and completed):
         return
@@ -146,10 +126,8 @@ def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device:
                   processes: Processes) -> dict[str, nn.Module]:
     """Returns DistributedDataParallel wrappers of the `trained` networks (empty in one process).
 
-    The networks themselves stay as they are (the method's state_dict, EMA and sampling use them,
-    and checkpoints hold their plain keys); only the forward passes of a training step go through
-    the wrappers, whose backward averages the gradients over the processes. Buffers are broadcast
-    from rank 0 only where batch norm keeps running statistics.
+    Only a training step's forward passes use them; the plain networks keep serving state dicts, EMA
+    and sampling. Buffers are broadcast from rank 0 only where batch norm keeps running statistics.
     """
     if not processes.enabled:
         return {}
@@ -165,12 +143,10 @@ def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device:
 
 
 def interval_to_host(values: torch.Tensor, stop: bool, processes: Processes) -> tuple[np.ndarray, bool]:
-    """Returns (values (n, K) as float64 on the host, averaged over the processes; whether any process
-    asked to stop).
+    """Returns (values (n, K) as float64 on the host, averaged over the processes; whether any asked to stop).
 
-    The logging interval's one host synchronisation: in several processes one all-reduce carries
-    the statistics and the stop flag together. A non-finite value on any rank makes the mean
-    non-finite on all, so every rank applies the same NaN policy.
+    One all-reduce carries the statistics and the stop flag. A non-finite value on any rank makes the
+    mean non-finite on all, so every rank applies the same NaN policy.
     """
     if not processes.enabled:
         return values.cpu().numpy().astype(np.float64), stop
@@ -189,13 +165,6 @@ def any_process(flag: bool, processes: Processes, device: torch.device) -> bool:
     return bool(tensor.cpu()[0] > 0)
 
 
-def sum_in_place(tensors: list[torch.Tensor], processes: Processes) -> None:
-    """Replaces each tensor by its sum over the processes (nothing in one process)."""
-    if processes.enabled:
-        for tensor in tensors:
-            dist.all_reduce(tensor)
-
-
 def from_main(value: Any, processes: Processes) -> Any:
     """Returns rank 0's `value` on every process (a collective; `value` must pickle)."""
     if not processes.enabled:
@@ -205,18 +174,10 @@ def from_main(value: Any, processes: Processes) -> Any:
     return box[0]
 
 
-def barrier(processes: Processes) -> None:
-    """Waits until every process gets here."""
-    if processes.enabled:
-        dist.barrier()
-
-
 def seed_rank_streams(seed: int, step: int, processes: Processes) -> None:
     """Gives ranks other than 0 their own torch, numpy and Python random streams, from (seed, rank, step)."""
     if processes.rank == 0:
         return
-    import random
-
     state = np.random.SeedSequence([seed % 2**32, processes.rank, step]).generate_state(2)
     torch.manual_seed(int(state[0]))  # all devices
     np.random.seed(int(state[1]))

@@ -1,17 +1,9 @@
 """Health and convergence monitoring during training.
 
-* `HealthMonitor`: non-finite step statistics trigger `monitor.nan_policy` — restore the last good
-  state (a CPU copy taken after each clean epoch), restore and halve the learning rates, skip the
-  bad steps, or stop with TrainingDiverged.
-* `ConvergenceMonitor`: loss stability over `monitor.stability_window` epochs, the mode-collapse
-  signal (diversity of fixed samples relative to real data), and learning-rate decay on plateau.
-
-The collapse signal compares the samples' layout, not their pixels: spectrograms are averaged over
-blocks to an 8x8 grid (STRUCTURE_GRID) before their mean pairwise distance is taken. A generator that
-draws one texture for every noise vector still varies pixel by pixel, so pixel distances called
-such runs diverse. The threshold (`monitor.collapse_threshold`, 0.5 by default) lies between what
-looks alike to the eye and what does not, and also flags samples all of one type of several
-(measured: benchmarks/README.md, Collapse signal calibration).
+`HealthMonitor` applies `monitor.nan_policy` to non-finite step statistics; `ConvergenceMonitor`
+tracks loss stability, plateaus and the mode-collapse signal, which compares the layouts of the
+samples `FixedSamples` draws (8x8 block averages: pixel distances call a one-texture generator
+diverse) with the real data's (threshold calibration: benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -24,11 +16,11 @@ import torch
 
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.errors import TrainingDiverged
+from spectrogen.models.conditional import balanced_labels
 from spectrogen.models.method import TrainingMethod
 
 # non-finite values in this many logging intervals in a row mean the policy cannot repair the run
 MAX_CONSECUTIVE_EVENTS = 5
-PLATEAU_FACTOR = 0.5
 PLATEAU_MIN_IMPROVEMENT = 1e-4  # relative
 
 
@@ -71,8 +63,7 @@ class HealthMonitor:
     def check(self, keys: Sequence[str], values: np.ndarray, where: str) -> Optional[str]:
         """Returns None when `values` (steps, keys) are finite, else applies the policy and says what it did.
 
-        Raises TrainingDiverged for the `stop` policy, or when the policy has already failed to
-        repair the run MAX_CONSECUTIVE_EVENTS times in a row.
+        Raises TrainingDiverged for the `stop` policy, or after MAX_CONSECUTIVE_EVENTS failed repairs in a row.
         """
         bad = [key for key, column in zip(keys, values.T)
                if not np.isfinite(column).all() and not key.startswith(self.tolerated)]
@@ -121,17 +112,9 @@ def primary_loss(means: Mapping[str, float]) -> Optional[str]:
 
 
 STRUCTURE_GRID = 8  # cells per side of the grid that the collapse signal compares
-# Per class (conditional models) the signal compares this many samples of each class with as many real
-# examples of it; fewer make real data alone look collapsed (measured: benchmarks/README.md, Collapse
-# signal calibration).
+# samples (and real examples) per class for the per-class signal; fewer make real data alone look
+# collapsed (benchmarks/README.md, Collapse signal calibration)
 CLASS_SAMPLES = 16
-
-
-def structure(x: torch.Tensor) -> torch.Tensor:
-    """Returns spectrograms `x` (n, C, H, W) averaged over blocks to at most STRUCTURE_GRID cells a side."""
-    x = torch.as_tensor(x).float()
-    return torch.nn.functional.adaptive_avg_pool2d(x, (min(STRUCTURE_GRID, x.shape[-2]),
-                                                       min(STRUCTURE_GRID, x.shape[-1])))
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:
@@ -141,8 +124,11 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
 
 
 def structure_distance(x: torch.Tensor) -> float:
-    """Returns the mean distance between the block-averaged layouts of spectrograms `x` (n, C, H, W)."""
-    return mean_pairwise_distance(structure(x))
+    """Returns the mean distance between the layouts of spectrograms `x` (n, C, H, W): x averaged over blocks to
+    at most STRUCTURE_GRID cells a side."""
+    x = torch.as_tensor(x).float()
+    return mean_pairwise_distance(torch.nn.functional.adaptive_avg_pool2d(
+        x, (min(STRUCTURE_GRID, x.shape[-2]), min(STRUCTURE_GRID, x.shape[-1]))))
 
 
 class ConvergenceMonitor:
@@ -158,10 +144,9 @@ class ConvergenceMonitor:
         self.real_class_distances: dict[int, float] = {}  # class -> layout distance of its real examples
 
     def stability(self, means: Mapping[str, float]) -> Optional[float]:
-        """Returns the loss's variation over the last `stability_window` epochs (None until full).
+        """Returns std / mean(|loss|) over the last `stability_window` epochs (None until full).
 
-        std / mean(|loss|): the coefficient of variation for positive losses, and still meaningful
-        for Wasserstein losses that change sign.
+        Unlike the plain coefficient of variation, it stays meaningful for Wasserstein losses that change sign.
         """
         key = primary_loss(means)
         if key is None or not math.isfinite(means[key]):
@@ -220,6 +205,47 @@ class ConvergenceMonitor:
         self.recent = [float(v) for v in state.get("recent", [])]
         self.plateau_best = float(state.get("plateau_best", math.inf))
         self.plateau_wait = int(state.get("plateau_wait", 0))
+
+
+class FixedSamples:
+    """Draws the samples of sampling epochs, always from the same noise and classes, and measures their collapse.
+
+    With `class_check`, CLASS_SAMPLES more of each class are drawn for the per-class signal. The real
+    side of both signals is measured once, here.
+    """
+
+    def __init__(self, method: TrainingMethod, data, monitor: ConvergenceMonitor, count: int, seed: int,
+                 device: torch.device, class_check: bool):
+        self.method, self.monitor, self.count, self.device = method, monitor, count, device
+        self.seed = seed * 7919 + 17
+        classes = method.info.num_classes if method.conditional else 0
+        self.labels = balanced_labels(count, classes, device=device) if classes else None  # (n,)
+        self.class_labels = None  # (K * CLASS_SAMPLES,)
+        if count >= 2:
+            monitor.real_distance = structure_distance(data.examples(data.reference_indices(count)).x.cpu())
+        if classes and class_check:
+            for k, indices in data.class_reference_indices(CLASS_SAMPLES).items():
+                monitor.real_class_distances[k] = structure_distance(data.examples(indices).x.cpu())
+            self.class_labels = balanced_labels(CLASS_SAMPLES * classes, classes, device=device)
+
+    def draw(self) -> tuple[torch.Tensor, dict[str, float]]:
+        """Returns the samples (n, C, H, W) and the collapse signal's figures; the random streams stay as they were."""
+        # sampling must not move the training's random streams, or a resume would diverge
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            generator = torch.Generator(device=self.device).manual_seed(self.seed)
+            self.method.train(False)
+            try:
+                with torch.no_grad():
+                    samples = self.method.sample(self.count, generator=generator, labels=self.labels)
+                    per_class = None if self.class_labels is None else self.method.sample(
+                        len(self.class_labels), generator=generator, labels=self.class_labels)
+            finally:
+                self.method.train(True)
+        figures = self.monitor.diversity(samples)
+        if per_class is not None:
+            by_class = self.monitor.class_diversity(per_class, self.class_labels)
+            figures = {**figures, **by_class, "collapse": max(figures.get("collapse", 0), by_class.get("collapse", 0))}
+        return samples, figures
 
 
 def collapse_text(row: Mapping[str, Any], monitor: Mapping[str, Any], class_names: Sequence[str] = ()) -> str:

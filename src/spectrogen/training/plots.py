@@ -1,7 +1,6 @@
 """The four figures of a run, drawn from the per-epoch statistics.
 
-Figures are built with `matplotlib.figure.Figure` (the Agg canvas, no pyplot state and no display
-needed) and written through a temporary file, so an interrupted run never leaves half a PNG.
+Built on `matplotlib.figure.Figure` (no pyplot state, no display) and written atomically.
 """
 
 from __future__ import annotations
@@ -44,53 +43,39 @@ def _empty_note(axes, text: str) -> None:
     axes.set_yticks([])
 
 
-def plot_loss_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Writes every `loss*` and `val_loss*` statistic against the epoch."""
-    figure = Figure(figsize=(8, 4.5), layout=None)
-    axes = figure.add_subplot()
-    keys = _keys(history, ("loss", "val_loss"))
-    for key in keys:
-        epochs, values = _series(history, key)
-        axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
-    if keys:
-        axes.legend(loc="upper right")
-    else:
-        _empty_note(axes, "no loss recorded yet")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("mean loss over the epoch")
-    axes.set_title("Training losses")
-    axes.grid(alpha=0.3)
-    return save_figure(figure, path, dpi=DPI)
+def _line(axes, epochs: np.ndarray, values: np.ndarray, key: str) -> None:
+    axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
 
 
-def plot_gradient_norms(history: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Writes the mean gradient norm of each network against the epoch (log scale when positive)."""
+def plot_curves(history: Sequence[dict[str, Any]], path: Path, prefixes: tuple[str, ...], title: str,
+                ylabel: str, empty: str, log_scale: bool = False) -> Path:
+    """Writes every statistic whose key starts with one of `prefixes` against the epoch (log scale, when
+    asked, if all positive)."""
     figure = Figure(figsize=(8, 4.5), layout=None)
     axes = figure.add_subplot()
-    keys = _keys(history, ("grad_norm",))
+    keys = _keys(history, prefixes)
     positive = True
     for key in keys:
         epochs, values = _series(history, key)
         positive &= bool(np.all(values > 0))
-        axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+        _line(axes, epochs, values, key)
     if keys:
         axes.legend(loc="upper right")
-        if positive:
+        if log_scale and positive:
             axes.set_yscale("log")
     else:
-        _empty_note(axes, "this model records no gradient norms")
+        _empty_note(axes, empty)
     axes.set_xlabel("epoch")
-    axes.set_ylabel("L2 norm of the gradients (epoch mean)")
-    axes.set_title("Gradient norms")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     return save_figure(figure, path, dpi=DPI)
 
 
 def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.ndarray:
-    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`.
+    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`, sample 0 at the top left.
 
-    Tiles keep their own orientation (low frequencies at their bottom) and sample 0 lands at the
-    top left: the tile rows are stacked bottom-up because origin="lower" draws row 0 at the bottom.
+    Tile rows are stacked bottom-up since origin="lower" draws row 0 at the bottom; tiles keep low frequencies low.
     """
     count, _, height, width = samples.shape
     rows = math.ceil(count / columns)
@@ -144,7 +129,7 @@ def plot_convergence(history: Sequence[dict[str, Any]], path: Path, collapse_thr
                 if key == "nan_events":
                     axes.bar(epochs, values, color="tab:red", label=key)
                 else:
-                    axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+                    _line(axes, epochs, values, key)
         if not drawn:
             _empty_note(axes, "not measured yet")
         if "diversity_ratio" in keys and drawn:
@@ -165,7 +150,10 @@ def write_plots(history: Sequence[dict[str, Any]], plots_dir: Path, samples: Opt
                 samples_epoch: Optional[int], collapse_threshold: float) -> list[Path]:
     """Writes the four figures of the run into `plots_dir`; returns their paths."""
     title = f"Generated samples, epoch {samples_epoch}" if samples_epoch else "Generated samples"
-    return [plot_loss_curves(history, plots_dir / PLOT_NAMES[0]),
-            plot_gradient_norms(history, plots_dir / PLOT_NAMES[1]),
+    return [plot_curves(history, plots_dir / PLOT_NAMES[0], ("loss", "val_loss"), "Training losses",
+                        "mean loss over the epoch", "no loss recorded yet"),
+            plot_curves(history, plots_dir / PLOT_NAMES[1], ("grad_norm",), "Gradient norms",
+                        "L2 norm of the gradients (epoch mean)", "this model records no gradient norms",
+                        log_scale=True),
             plot_sample_grid(samples, plots_dir / PLOT_NAMES[2], title),
             plot_convergence(history, plots_dir / PLOT_NAMES[3], collapse_threshold)]

@@ -1,24 +1,16 @@
-"""What the user sees while training: a progress bar with the current losses, or one log line per epoch.
-
-The bar appears only on an interactive terminal (not with `--quiet`, not when stdout is a file or
-a pipe, not when CI is set); the per-epoch line is printed either way.
-"""
+"""What the user sees while training: one line per epoch, and a progress bar with the current losses
+on an interactive terminal (not with `--quiet`, nor when CI is set)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 from tqdm import tqdm
 
 # statistics shown in the bar and the epoch line, in this order, when the method reports them
 SHOWN = ("loss_g", "loss_d", "loss", "val_loss", "d_real", "d_fake")
-
-
-def wants_bar(quiet: bool) -> bool:
-    """Returns True when a progress bar helps: an interactive terminal, not quiet, not CI."""
-    return not quiet and sys.stdout.isatty() and not os.environ.get("CI")
 
 
 def summary(values: Mapping[str, float], limit: int = 4) -> str:
@@ -27,13 +19,20 @@ def summary(values: Mapping[str, float], limit: int = 4) -> str:
     return " ".join(f"{key}={values[key]:.4g}" for key in keys)
 
 
+def epoch_line(row: Mapping[str, float], epochs: int, left: str = "", flags: Sequence[str] = ()) -> str:
+    """Returns the log line of one epoch: its statistics, time and speed, the time `left`, then `flags`."""
+    text = (f"epoch {row['epoch']}/{epochs}  {summary(row)}  {row['seconds']:.1f}s  "
+            f"{row['samples_per_s']:.0f} samples/s" + (f"  ({left})" if left else ""))
+    return "  ".join([text, *flags])
+
+
 class Progress:
     """The progress bar of one epoch at a time, and the log lines."""
 
     def __init__(self, quiet: bool, epochs: int, muted: bool = False):
         # muted: a training process other than rank 0 shows nothing, so lines are not printed N times
         self.muted = muted
-        self.enabled = wants_bar(quiet) and not muted
+        self.enabled = not (quiet or muted) and sys.stdout.isatty() and not os.environ.get("CI")
         self.epochs = epochs
         self._bar: Optional[tqdm] = None
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from spectrogen.training.device import cuda_peak_allocated_mb, reset_cuda_peak
+from spectrogen.training.cpu_threads import own_cpu_seconds
 
 
 def resident_memory_mb() -> Optional[float]:
@@ -37,11 +37,6 @@ def peak_resident_memory_mb() -> Optional[float]:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 class ResourceMonitor:
     """Measures one epoch at a time: `start()` before the first step, `finish(steps, examples)` after."""
 
@@ -52,9 +47,10 @@ class ResourceMonitor:
         self._train_seconds = 0.0
 
     def start(self) -> None:
-        reset_cuda_peak(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         self._wall = time.perf_counter()
-        self._cpu = _cpu_seconds()
+        self._cpu = own_cpu_seconds()
         self._train_seconds = 0.0
 
     def add_train_time(self, seconds: float) -> None:
@@ -64,7 +60,7 @@ class ResourceMonitor:
     def finish(self, steps: int, examples: int) -> dict[str, float]:
         """Returns the epoch's figures: seconds, samples_per_s, step_time_ms, cpu_percent, memory."""
         wall = time.perf_counter() - self._wall
-        cpu = _cpu_seconds() - self._cpu
+        cpu = own_cpu_seconds() - self._cpu
         train = self._train_seconds or wall
         figures = {
             "seconds": wall,
@@ -73,8 +69,9 @@ class ResourceMonitor:
             # over 100 when several cores work; the sum over all threads of this process
             "cpu_percent": 100.0 * cpu / wall if wall > 0 else 0.0,
         }
-        for key, value in (("rss_mb", resident_memory_mb()), ("peak_memory_mb", peak_resident_memory_mb()),
-                           ("gpu_peak_allocated_mb", cuda_peak_allocated_mb(self.device))):
+        for key, value in (("rss_mb", resident_memory_mb()), ("peak_memory_mb", peak_resident_memory_mb())):
             if value is not None:
                 figures[key] = value
+        if self.device.type == "cuda":  # the peak allocated since `start`
+            figures["gpu_peak_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return figures

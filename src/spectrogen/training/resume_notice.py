@@ -1,8 +1,6 @@
 """Say when a run's experiment_config.json was edited by hand: a resume uses the checkpoint's configuration.
 
-The file is a record of the run, rewritten when the run continues; the configuration that goes on is
-the one saved in the checkpoint (with the overrides given on resume), so edits to the file would
-otherwise be dropped without a word.
+The file is a record, rewritten when the run continues; without a notice its edits would be dropped silently.
 """
 
 from __future__ import annotations
@@ -11,21 +9,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from spectrogen.config.loader import flat_settings
 from spectrogen.training.run_directory import RunDirectory
 
-# fields named in full in the notice; the rest are counted
-SHOWN_FIELDS = 8
-
-
-def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Returns the leaves of a nested configuration mapping under their dotted keys."""
-    leaves: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            leaves.update(flat_settings(value, f"{prefix}{key}."))
-        else:
-            leaves[f"{prefix}{key}"] = value
-    return leaves
+SHOWN_FIELDS = 8  # fields named in full in the notice; the rest are counted
 
 
 def edited_fields(saved: dict[str, Any], written: dict[str, Any], overridden: Iterable[str]) -> list[str]:

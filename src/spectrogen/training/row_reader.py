@@ -1,11 +1,8 @@
 """Reads chosen examples of features.npy without mapping the file into the process.
 
-Indexing an `np.memmap` maps every page it touches into the process: after one epoch the whole
-file counts as resident memory (file-backed, reclaimable, but counted), so a data set larger than
-memory looks as if it were loaded. Positional reads (`os.preadv`) copy just the requested rows
-into a buffer and leave the rest to the kernel's page cache, so resident memory stays at about one
-batch whatever the size of the file. The memory map is still what `SpectrogramDataset.open`
-returns; it gives the file name, the header offset and the shape.
+Indexing an `np.memmap` maps every page it touches: after one epoch the whole file counts as resident
+memory. Positional reads (`os.preadv`) copy just the requested rows and leave the rest to the page
+cache, so resident memory stays at about one batch. The memory map still gives name, offset and shape.
 """
 
 from __future__ import annotations
@@ -14,6 +11,7 @@ import os
 from typing import Any, Optional
 
 import numpy as np
+
 
 class RowReader:
     """Returns rows (examples) of a (N, F, T) float32 array: positional file reads where possible."""

@@ -85,21 +85,12 @@ class RunDirectory:
     def final_checkpoint(self) -> Path:
         return self.checkpoints_dir / "final_model.tar"
 
-    def samples_file(self, epoch: int) -> Path:
-        return self.samples_dir / f"epoch_{epoch:03d}.npy"
-
     # --- reuse rules -----------------------------------------------------------------------------------
-    def holds_run(self) -> bool:
-        """Returns True when the folder holds (part of) a training run: its experiment_config.json.
-
-        A folder that merely has a `checkpoints/` or `plots/` sub-folder of the user's is not a run.
-        """
-        return self.config_json.is_file()
-
     def refuse_existing(self) -> None:
         """Raises OverwriteError when the folder holds a run (the caller passes --resume or --overwrite)."""
-        self._refuse_file()
-        if self.holds_run():
+        check_folder_path(self.root, "--output-dir")
+        # experiment_config.json marks a run; a user's own `checkpoints/` or `plots/` folder does not
+        if self.config_json.is_file():
             raise OverwriteError(
                 f"output directory {self.root} already holds a training run; continue it with "
                 f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose "
@@ -108,20 +99,14 @@ class RunDirectory:
     def check_new_run(self, overwrite: bool) -> None:
         """Raises OverwriteError unless a new run may be written here without touching the user's files.
 
-        An absent or empty folder is fine. A folder holding a run is replaced only with `overwrite`
-        (and then only the run's own entries, RUN_ENTRIES). A folder holding anything else is
-        refused without `overwrite`; with it, the run is written beside those files, which are
-        kept, unless one of them has a name the run writes (report.html, plots, ...), which would be
-        replaced: that is refused either way.
+        A run is replaced only with `overwrite`, and then only its RUN_ENTRIES. Other files are kept
+        with `overwrite` (refused without it), unless one has a name the run writes: refused either way.
         """
-        self._refuse_file()
+        check_folder_path(self.root, "--output-dir")
         holds = check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
                                  overwrite=overwrite, flag="--output-dir", kind="run", ignore=(LOCK_FILE,))
         if holds and not overwrite:
             self.refuse_existing()
-
-    def _refuse_file(self) -> None:
-        check_folder_path(self.root, "--output-dir")
 
     def clear_run(self) -> None:
         """Removes the entries a run writes (never other files the user keeps in the folder)."""
@@ -133,18 +118,16 @@ class RunDirectory:
             folder.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, config: dict[str, Any]) -> None:
-        """Writes experiment_config.json atomically."""
         self.config_json.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.config_json, json.dumps(config, indent=2) + "\n")
 
     def rewind(self, epoch: int, step_in_epoch: int) -> None:
         """Forgets what was written after `epoch` completed epochs and `step_in_epoch` steps of the next.
 
-        A resume starts from a checkpoint; rows and files of the work done after it (and lost with
-        the crash or interruption) would otherwise appear twice.
+        Work done after the checkpoint a resume starts from was lost; its rows would otherwise appear twice.
         """
-        CsvLog(self.epoch_csv).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
-        CsvLog(self.metrics_csv).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
+        for table in (self.epoch_csv, self.metrics_csv):
+            CsvLog(table).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
         iterations_root = self.root / "single_epochs_statistics"
         if iterations_root.is_dir():
             for folder in iterations_root.iterdir():
@@ -169,7 +152,7 @@ class RunDirectory:
 
     def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
         """Writes the fixed-noise samples (n, C, H, W) of `epoch` as float32 .npy (lossless)."""
-        path = self.samples_file(epoch)
+        path = self.samples_dir / f"epoch_{epoch:03d}.npy"
         with open_replacing(path, "wb") as handle:
             np.save(handle, samples.astype(np.float32, copy=False))
         return path

@@ -1,10 +1,9 @@
 """One process at a time per run directory: an advisory lock held while a run is written.
 
-The lock is `RUN/.spectrogen.lock`, locked with flock (POSIX) or msvcrt (Windows) and holding the
-owner's process id and host for the message of a refused second process. The operating system
-drops the lock when its process ends, however it ends, so a lock left by a killed run is simply
-taken over. The owner removes the file while still holding it as the run ends; a process that
-locked the removed file sees that it is gone and locks the new one, so two never both hold one.
+`RUN/.spectrogen.lock` is locked with flock (POSIX) or msvcrt (Windows) and names its owner. The OS
+drops the lock when its process ends, however it ends, so a killed run's lock is simply taken over.
+The owner removes the file while still holding it; a process that locked the removed file locks the
+new one instead, so two never both hold one.
 """
 
 from __future__ import annotations
@@ -79,12 +78,6 @@ class RunLock:
                 self.root.rmdir()  # only if empty
             except OSError:
                 pass
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc_info) -> None:
-        self.release()
 
 
 def _same_file(handle, path: Path) -> bool:

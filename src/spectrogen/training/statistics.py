@@ -1,8 +1,7 @@
-"""Step statistics kept on the device between logging intervals, and their epoch means.
+"""Step statistics kept on the device between logging intervals, their epoch means, and the held-out means.
 
-A step returns 0-d tensors; stacking them costs no host synchronisation. The host fetches a whole
-logging interval at once (one copy per `output.log_every` steps), which is also when non-finite
-values are noticed.
+Stacking a step's 0-d tensors costs no host sync; the host fetches a whole interval at once, which is
+also when non-finite values are noticed.
 """
 
 from __future__ import annotations
@@ -12,6 +11,10 @@ from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 import torch
+
+from spectrogen.models.method import TrainingMethod
+from spectrogen.training.data_loading import TrainingData
+from spectrogen.training.distributed import Processes, from_main, sum_on_host
 
 
 class IntervalBuffer:
@@ -84,9 +87,26 @@ class EpochAccumulator:
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
 
 
-def last_value(history: list[dict[str, Any]], key: str) -> Optional[float]:
-    """Returns the most recent non-empty value of `key` in `history` (None when there is none)."""
-    for row in reversed(history):
-        if row.get(key) is not None:
-            return row[key]
-    return None
+@torch.no_grad()
+def validation_figures(method: TrainingMethod, data: TrainingData, processes: Processes,
+                       device: torch.device) -> dict[str, float]:
+    """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``.
+
+    Each process validates its share of the batches; summing the example-weighted sums over the
+    processes gives every rank the same figures.
+    """
+    method.train(False)
+    buffer = IntervalBuffer()
+    weights = []
+    for batch in data.validation_batches():
+        buffer.add(method.validation_step(batch))
+        weights.append(batch.x.shape[0])
+    method.train(True)
+    keys, values = buffer.fetch()  # (batches, K)
+    keys = from_main(keys, processes)  # rank 0 always has the first batch; the others may have none
+    totals = np.zeros(len(keys) + 1)  # weighted sums, then the weight
+    if weights:
+        totals[:-1] = np.asarray(weights, dtype=float) @ values
+        totals[-1] = sum(weights)
+    totals = sum_on_host(totals, processes, device)
+    return {f"val_{key}": float(total / totals[-1]) for key, total in zip(keys, totals[:-1])}

@@ -1,9 +1,8 @@
 """Reasons to stop a run early and cleanly: the wall-time budget and Ctrl-C (SIGINT).
 
-The first Ctrl-C only raises a flag: the current step finishes, a checkpoint is written and the
-run ends with a message saying how to resume. A second Ctrl-C interrupts at once — except within
-`repeat_grace` seconds of the first: under torchrun a worker receives the terminal's SIGINT and then
-the same signal forwarded by torchrun itself, which is still one request.
+The first Ctrl-C raises a flag: the step finishes and a resumable checkpoint is written. A second one
+interrupts at once, except within REPEATED_SIGNAL_S of the first under torchrun, which forwards the
+terminal's signal to its workers again.
 """
 
 from __future__ import annotations
@@ -13,14 +12,16 @@ import threading
 import time
 from typing import Optional
 
+REPEATED_SIGNAL_S = 5.0
+
 
 class StopRequests:
     """Collects stop requests; use as a context manager around the training loop."""
 
-    def __init__(self, max_minutes: Optional[float], repeat_grace: float = 0.0):
+    def __init__(self, max_minutes: Optional[float], several_processes: bool = False):
         self.deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else None
         self.interrupted = False
-        self.repeat_grace = repeat_grace
+        self.repeat_grace = REPEATED_SIGNAL_S if several_processes else 0.0
         self._first_signal = 0.0
         self._previous = None
 
@@ -32,9 +33,6 @@ class StopRequests:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return "time limit"
         return None
-
-    def interrupt(self) -> None:
-        self.interrupted = True
 
     def _on_sigint(self, signum, frame) -> None:
         if self.interrupted:

@@ -1,16 +1,18 @@
 """The lines `spectrogen train` ends with: what was trained, for how long, how it looks, where to look next.
 
-The figures are read back from the run directory (the epoch table and the final checkpoint), the
-same sources the report and `spectrogen demo` use, so the three tell one story.
+Read back from the run directory, as the report and `spectrogen demo` do, so the three tell one story.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from spectrogen.errors import SpectrogenError
 from spectrogen.training.csv_log import CsvLog
+from spectrogen.training.data_loading import open_dataset
 from spectrogen.training.monitor import collapse_text
 from spectrogen.training.run_directory import RunDirectory
 
@@ -43,14 +45,9 @@ class RunProgress:
     def report(self) -> Path:
         return self.root / "report.html"
 
-    def trained_line(self) -> str:
-        return f"trained {self.epochs_done} of {self.epochs_planned} epochs in {minutes_text(self.trained_seconds)}"
-
 
 def read_progress(root: str | Path) -> RunProgress:
     """Returns the progress of the run in `root` from its epoch table and saved configuration."""
-    import json
-
     run = RunDirectory(Path(root))
     rows = CsvLog(run.epoch_csv).rows()
     config = json.loads(run.config_json.read_text(encoding="utf-8")) if run.config_json.is_file() else {}
@@ -71,9 +68,6 @@ def read_progress(root: str | Path) -> RunProgress:
 
 def data_class_names(path: Optional[str]) -> list[str]:
     """Returns the class names of the prepared data set at `path`; [] when it has none or is gone."""
-    from spectrogen.errors import SpectrogenError
-    from spectrogen.training.data_loading import open_dataset
-
     if not path:
         return []
     try:
@@ -96,7 +90,8 @@ def resume_command(progress: RunProgress, more: int = 50) -> str:
 def summary_lines(root: str | Path) -> list[str]:
     """Returns the closing lines of `spectrogen train` for the run in `root`."""
     progress = read_progress(root)
-    lines = [f"done: {progress.trained_line()}"
+    lines = [f"done: trained {progress.epochs_done} of {progress.epochs_planned} epochs in "
+             f"{minutes_text(progress.trained_seconds)}"
              + ("" if progress.finished else " (stopped early; it can be resumed)")]
     if progress.diversity_ratio is not None:
         if progress.collapse:

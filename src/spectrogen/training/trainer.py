@@ -1,25 +1,18 @@
 """The one training loop, shared by every model family.
 
-Per step: a batch from `TrainingData`, `method.train_step`, its 0-d statistics stacked on the device.
-Per logging interval (one host synchronisation): the iteration CSV row, the NaN policy, the bar.
-Per epoch: validation, samples and the collapse signal, learning-rate schedules, evaluation
-callbacks, the epoch CSV row, checkpoints, plots. Stopping early (time limit, Ctrl-C) finishes the
-step and saves a checkpoint that resumes mid-epoch.
-
-Under several processes (`training.distributed`) every rank runs this loop on its own slice of each
-batch; the interval statistics and stop requests are combined at logging steps, the epoch's row is
-rank 0's, and only rank 0 writes files, samples, plots or runs callbacks.
+Per step: a batch, `method.train_step`, its 0-d statistics stacked on the device. Per logging
+interval (one host synchronisation): the iteration CSV row, the NaN policy, the bar. Per epoch:
+validation, samples and the collapse signal, schedules, callbacks, the epoch row, checkpoints,
+plots. Under several processes every rank trains its slice of each batch; only rank 0 writes.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import numpy as np
-import torch
 
 from spectrogen.config import config_to_dict
 from spectrogen.config.schema import ExperimentConfig
@@ -34,20 +27,14 @@ from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
 from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
 from spectrogen.models.method import TrainingMethod
-from spectrogen.training.monitor import (CLASS_SAMPLES, ConvergenceMonitor, HealthMonitor, collapse_text, primary_loss,
-                                         structure_distance)
+from spectrogen.training.monitor import ConvergenceMonitor, FixedSamples, HealthMonitor, collapse_text, primary_loss
 from spectrogen.training.plots import write_plots
-from spectrogen.training.progress import Progress, summary
+from spectrogen.training.progress import Progress, epoch_line
 from spectrogen.training.cpu_threads import ThreadChooser
 from spectrogen.training.resources import ResourceMonitor
 from spectrogen.training.run_directory import RunDirectory
-from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer
+from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer, validation_figures
 from spectrogen.training.stopping import StopRequests
-from spectrogen.training.validation import validation_figures
-
-
-# seconds within which a second Ctrl-C counts as the same request under torchrun (see stopping.py)
-REPEATED_SIGNAL_S = 5.0
 
 
 class EpochCallback(Protocol):
@@ -71,7 +58,8 @@ class Trainer:
 
     def __init__(self, config: ExperimentConfig, method: TrainingMethod, data: TrainingData, run: RunDirectory,
                  context: TrainingContext, *, best: BestTracker, callbacks: Iterable[EpochCallback] = (),
-                 quiet: bool = False, resume_state: Optional[dict[str, Any]] = None):
+                 figure_writers: Iterable[Callable[["Trainer"], None]] = (), quiet: bool = False,
+                 resume_state: Optional[dict[str, Any]] = None):
         self.config = config
         self.method = method
         self.data = data
@@ -79,6 +67,7 @@ class Trainer:
         self.context = context
         self.best = best
         self.callbacks = list(callbacks)
+        self.figure_writers = list(figure_writers)
         self.processes = context.processes
         self.is_main = self.processes.is_main  # the one process that writes files and prints
         self.state = TrainerState()
@@ -105,7 +94,11 @@ class Trainer:
         self._rng: Optional[dict[str, Any]] = None
         if resume_state is not None:
             self._load_state(resume_state)
-        self._prepare_fixed_inputs()
+        # only rank 0 samples, so only it measures the real side of the collapse signal
+        self.fixed_samples = FixedSamples(method, data, self.convergence, config.output.num_samples,
+                                          config.training.seed, context.device,
+                                          class_check=config.monitor.class_collapse_threshold > 0) \
+            if self.is_main else None
         model = config.model
         self.budget = OverheadBudget()
         self.plan = RunPlan(config.training.epochs * data.steps_per_epoch, self.state.global_step,
@@ -113,22 +106,6 @@ class Trainer:
                                                                 model.features_g, model.features_d),
                             config.training.max_minutes)
         self.first_epoch = self.state.epoch  # epochs done before this process began
-
-    # --- fixed inputs of the samples and the collapse signal -----------------------------------------
-    def _prepare_fixed_inputs(self) -> None:
-        count = self.config.output.num_samples
-        self.sample_seed = self.config.training.seed * 7919 + 17
-        classes = self.method.info.num_classes
-        self.fixed_labels = (torch.arange(count, device=self.context.device) % classes
-                             if self.method.conditional and classes else None)  # (n,) equal numbers per class
-        if count >= 2 and self.is_main:  # only rank 0 samples, so only it needs the real side
-            real = self.data.examples(self.data.reference_indices(count)).x  # (n, 1, H, W)
-            self.convergence.real_distance = structure_distance(real.cpu())
-        self.class_check_labels = None  # (K * CLASS_SAMPLES,) for the per-class collapse signal of cgan
-        if self.fixed_labels is not None and self.config.monitor.class_collapse_threshold > 0 and self.is_main:
-            for k, indices in self.data.class_reference_indices(CLASS_SAMPLES).items():
-                self.convergence.real_class_distances[k] = structure_distance(self.data.examples(indices).x.cpu())
-            self.class_check_labels = torch.arange(CLASS_SAMPLES * classes, device=self.context.device) % classes
 
     # --- the loop ------------------------------------------------------------------------------------
     def fit(self) -> Optional[str]:
@@ -142,9 +119,7 @@ class Trainer:
         if self._rng is not None:
             set_rng_state(self._rng)  # last, so nothing above shifts the resumed random streams
         seed_rank_streams(self.config.training.seed, self.state.global_step, self.processes)
-        # several processes: torchrun forwards the terminal's Ctrl-C to its workers a second time
-        with StopRequests(self.config.training.max_minutes,
-                          repeat_grace=REPEATED_SIGNAL_S if self.processes.enabled else 0.0) as stops:
+        with StopRequests(self.config.training.max_minutes, several_processes=self.processes.enabled) as stops:
             self.stops = stops
             try:
                 for epoch in range(self.state.epoch + 1, epochs + 1):
@@ -166,13 +141,11 @@ class Trainer:
         """Runs the steps of `epoch`; returns False when a stop request ended it early."""
         steps = self.data.steps_per_epoch
         start = self.state.step_in_epoch
+        partial = self.state.partial if start else {}  # what the unfinished epoch had gathered
         self.accumulator = EpochAccumulator()
-        self.train_seconds = 0.0
-        self.health.epoch_events = 0
-        if start:
-            self.accumulator.load_state_dict(self.state.partial.get("statistics", {}))
-            self.train_seconds = float(self.state.partial.get("train_seconds", 0.0))
-            self.health.epoch_events = int(self.state.partial.get("nan_events", 0))
+        self.accumulator.load_state_dict(partial.get("statistics", {}))
+        self.train_seconds = float(partial.get("train_seconds", 0.0))
+        self.health.epoch_events = int(partial.get("nan_events", 0))
         self.resources.start()
         self.progress.start_epoch(epoch, steps, start)
         iterations = CsvLog(self.run.iterations_csv(epoch))
@@ -201,8 +174,9 @@ class Trainer:
                 stopping = False  # decided with the other processes at the next logging step
             if stopping:
                 break
-        self.train_seconds += time.perf_counter() - began
-        self.budget.trained(time.perf_counter() - began)
+        seconds = time.perf_counter() - began
+        self.train_seconds += seconds
+        self.budget.trained(seconds)
         self.progress.end_epoch()
         if step < steps:
             self.state.step_in_epoch = step
@@ -213,15 +187,13 @@ class Trainer:
         return True
 
     def _flush(self, epoch: int, step: int, buffer: IntervalBuffer, iterations: CsvLog, stop: bool = False) -> bool:
-        """Returns whether any process asked to stop, after fetching the interval's statistics (one host
-        sync; averaged over the processes), logging them and applying the NaN policy."""
+        """Logs the interval's statistics (one host sync, averaged over processes) and applies the NaN
+        policy; returns whether any process asked to stop."""
         keys, device_values = buffer.take()  # (n, K) on the device
         if device_values is None:
             return self._agree_to_stop(stop)
         values, agreed = interval_to_host(device_values, stop, self.processes)
-        if agreed and not stop:
-            self._stopped_elsewhere = "stopped by another process"
-        stop = agreed
+        stop = self._agree_to_stop(stop, agreed)
         with np.errstate(invalid="ignore"):
             means = dict(zip(keys, values.mean(axis=0).tolist()))
         if self.is_main:
@@ -233,9 +205,9 @@ class Trainer:
         self.progress.show(means)
         return stop
 
-    def _agree_to_stop(self, stop: bool) -> bool:
-        """Returns whether any process wants to stop (every rank must call this at the same point)."""
-        agreed = any_process(stop, self.processes, self.context.device)
+    def _agree_to_stop(self, stop: bool, agreed: Optional[bool] = None) -> bool:
+        """Returns whether any process wants to stop (`agreed` when already exchanged); all ranks call it together."""
+        agreed = any_process(stop, self.processes, self.context.device) if agreed is None else agreed
         if agreed and not stop:
             self._stopped_elsewhere = "stopped by another process"
         return agreed
@@ -255,7 +227,7 @@ class Trainer:
         flexible = not self.processes.enabled and not last
         if (epoch % config.output.sample_every == 0 or last) and self.is_main \
                 and (not flexible or self.budget.allows("samples")):
-            with self._timed("samples"):
+            with self.budget.timed("samples"):
                 row.update(self._write_samples(epoch))
         row = from_main(row, self.processes)  # every rank takes rank 0's decisions from here on
         self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
@@ -281,55 +253,35 @@ class Trainer:
             self.health.remember()
         if (epoch % config.output.checkpoint_every == 0 or last) and \
                 (not flexible or self.budget.allows("checkpoint") or self.budget.checkpoint_due()):
-            with self._timed("checkpoint"):
+            with self.budget.timed("checkpoint"):
                 self._write_checkpoints(epoch)
             self.budget.last_checkpoint = self.budget.train_seconds
         elif self.best.due and (not flexible or self.budget.allows("checkpoint")):  # else due until there is room
             if self.is_main:
-                with self._timed("checkpoint"):
+                with self.budget.timed("checkpoint"):
                     save_checkpoint(self._checkpoint(), self.run.best_checkpoint)
             self.best.due = False
         if epoch % config.output.plot_every == 0 and not last and self.is_main and self.budget.allows("plots"):
-            with self._timed("plots"):
+            with self.budget.timed("plots"):
                 self._write_plots()
-        self._log_epoch(row)
-        if (config.monitor.early_stop_on_collapse and row.get("collapse") == 1
-                and epoch >= config.monitor.stability_window):
-            self.progress.log(f"mode collapse: {collapse_text(row, config.monitor.model_dump(), self.data.class_names)}; "
-                              f"stopping as monitor.early_stop_on_collapse asks")
+        # a young generator's samples are often alike; the flag is in the CSV from epoch 1
+        collapse = collapse_text(row, config.monitor.model_dump(), self.data.class_names) \
+            if row.get("collapse") == 1 and epoch >= config.monitor.stability_window else None
+        flags = [f"{row['nan_events']} non-finite event(s)"] if row.get("nan_events") else []
+        if collapse:
+            flags.append(f"possible mode collapse: {collapse}")
+        self.progress.log(epoch_line(row, config.training.epochs,
+                                     self.plan.left(epoch, config.training.epochs, self.first_epoch), flags))
+        if collapse and config.monitor.early_stop_on_collapse:
+            self.progress.log("stopping at mode collapse, as monitor.early_stop_on_collapse asks")
             self.stop_reason = "mode collapse"
-
-    @contextmanager
-    def _timed(self, kind: str) -> Iterator[None]:
-        """Counts the time of the block as a write of `kind` beside training (the budget's share)."""
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.budget.spent(time.perf_counter() - began, kind)
 
     def _write_samples(self, epoch: int) -> dict[str, float]:
         """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
-        device = self.context.device
-        # sampling must not move the training's random streams, or a resume would diverge
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            generator = torch.Generator(device=device).manual_seed(self.sample_seed)
-            self.method.train(False)
-            try:
-                with torch.no_grad():
-                    samples = self.method.sample(self.config.output.num_samples, generator=generator,
-                                                 labels=self.fixed_labels)  # (n, C, H, W)
-                    per_class = None if self.class_check_labels is None else self.method.sample(
-                        len(self.class_check_labels), generator=generator, labels=self.class_check_labels)
-            finally:
-                self.method.train(True)
+        samples, figures = self.fixed_samples.draw()  # (n, C, H, W)
         self.latest_samples = samples.detach().float().cpu().numpy()
         self.latest_samples_epoch = epoch
         self.run.save_samples(epoch, self.latest_samples)
-        figures = self.convergence.diversity(samples)
-        if per_class is not None:
-            by_class = self.convergence.class_diversity(per_class, self.class_check_labels)
-            figures = {**figures, **by_class, "collapse": max(figures.get("collapse", 0), by_class.get("collapse", 0))}
         return figures
 
     def _plateau(self, row: dict[str, Any]) -> None:
@@ -345,27 +297,6 @@ class Trainer:
             self.metrics_log.append({"epoch": epoch, **metrics})
         if self.best.offer(epoch, metrics, from_metrics=True):
             self.progress.log(f"new best {self.best.key} = {self.best.value:.4g} at epoch {epoch}")
-
-    def _log_epoch(self, row: dict[str, Any]) -> None:
-        flags = []
-        if row.get("nan_events"):
-            flags.append(f"{row['nan_events']} non-finite event(s)")
-        if row.get("collapse") == 1 and row["epoch"] >= self.config.monitor.stability_window:
-            # a young generator's samples are often alike; the flag is in the CSV from epoch 1
-            whole = row.get("diversity_ratio")
-            if isinstance(whole, (int, float)) and whole < self.config.monitor.collapse_threshold:
-                flags.append(f"possible mode collapse (diversity {whole:.3f})")
-            else:
-                names = self.data.class_names
-                alike = int(row.get("alike_class", -1))
-                name = names[alike] if 0 <= alike < len(names) else f"class {alike}"
-                flags.append(f"possible mode collapse ({name}: class diversity {row['class_diversity_ratio']:.3f})")
-        text = (f"epoch {row['epoch']}/{self.config.training.epochs}  {summary(row)}  "
-                f"{row['seconds']:.1f}s  {row['samples_per_s']:.0f} samples/s")
-        left = self.plan.left(row["epoch"], self.config.training.epochs, self.first_epoch)
-        if left:
-            text += f"  ({left})"
-        self.progress.log("  ".join([text] + flags))
 
     # --- saving ----------------------------------------------------------------------------------------
     def trainer_state(self) -> dict[str, Any]:
@@ -415,7 +346,8 @@ class Trainer:
     def _write_plots(self) -> None:
         write_plots(self.history, self.run.plots_dir, self.latest_samples, self.latest_samples_epoch,
                     self.config.monitor.collapse_threshold)
-        self.method.extra_plots(self.run.plots_dir, self.history)
+        for write in self.figure_writers:
+            write(self)
 
     def _finish(self) -> None:
         """Writes final_model.tar (resumable even mid-epoch), best_model.tar if still missing, and the plots."""
@@ -424,17 +356,17 @@ class Trainer:
         final = save_checkpoint(self._checkpoint(), self.run.final_checkpoint)
         if not self.run.best_checkpoint.exists():
             publish_copy(final, self.run.best_checkpoint)
-        if self.latest_samples is None:
-            self._load_latest_samples()
+        files = sorted(self.run.samples_dir.glob("epoch_*.npy")) if self.latest_samples is None else []
+        if files:  # a resumed run that drew no samples yet plots the last ones written
+            self.latest_samples = np.load(files[-1])
+            self.latest_samples_epoch = int(files[-1].stem.split("_")[1])
         self._write_plots()
-        if self.stop_reason in ("interrupted", "time limit", "stopped by another process"):
+        cause = {"interrupted": "interrupted", "stopped by another process": "another training process stopped",
+                 "time limit": f"stopped at training.max_minutes={self.config.training.max_minutes or 0:g}"}
+        if self.stop_reason in cause:
             where = f"epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}" if self.state.step_in_epoch \
                 else f"the end of epoch {self.state.epoch}"
-            if self.stop_reason == "time limit":
-                cause = f"stopped at training.max_minutes={self.config.training.max_minutes:g}"
-            else:
-                cause = "interrupted" if self.stop_reason == "interrupted" else "another training process stopped"
-            self.progress.log(f"{cause} at {where}; saved {final}. Continue with: "
+            self.progress.log(f"{cause[self.stop_reason]} at {where}; saved {final}. Continue with: "
                               f"spectrogen train --resume {self.run.root}")
 
     def _final_is_latest(self) -> None:
@@ -450,10 +382,3 @@ class Trainer:
             behind = True
         if behind:
             publish_copy(rolling[-1], final)
-
-    def _load_latest_samples(self) -> None:
-        files = sorted(self.run.samples_dir.glob("epoch_*.npy"))
-        if files:
-            self.latest_samples = np.load(files[-1])
-            self.latest_samples_epoch = int(files[-1].stem.split("_")[1])
-

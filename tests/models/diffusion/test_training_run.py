@@ -1,17 +1,17 @@
-"""A diffusion run through the one trainer: seed 003's figures, `spectrogen sample`, an exact resume."""
+"""A diffusion run through the one trainer: its figures, `spectrogen sample`, an exact resume."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from spectrogen.api import train
 from spectrogen.cli.main import main
 from spectrogen.config import build_config
 from spectrogen.data.writer import write_examples
-from spectrogen.training.api import train
 from spectrogen.training.csv_log import CsvLog
 
-SEED_003_PLOTS = ("training_loss.png", "samples_epoch_001.png", "metrics_comparison.png", "final_samples.png")
+DIFFUSION_PLOTS = ("training_loss.png", "samples_epoch_001.png", "metrics_comparison.png", "final_samples.png")
 
 
 @pytest.fixture
@@ -45,16 +45,16 @@ def config_for(data: Path, out: Path, epochs: int):
 @pytest.fixture
 def no_figures(monkeypatch):
     """Skips drawing figures (the slow part of these tiny runs) in tests that do not look at them."""
-    from spectrogen.models.diffusion.method import DiffusionMethod
+    from spectrogen.report import diffusion_figures
     from spectrogen.training import trainer
 
     monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
-    monkeypatch.setattr(DiffusionMethod, "extra_plots", lambda self, plots_dir, history: None)
+    monkeypatch.setattr(diffusion_figures, "draw_diffusion_plots", lambda *args, **kwargs: [])
 
 
-def test_a_run_writes_seed_003_figures_and_spectrogen_sample_uses_its_checkpoint(bars, tmp_path):
+def test_a_run_writes_its_figures_and_spectrogen_sample_uses_its_checkpoint(bars, tmp_path):
     run = train(config_for(bars, tmp_path / "run", 1), quiet=True)
-    for name in SEED_003_PLOTS:
+    for name in DIFFUSION_PLOTS:
         assert (run / "plots" / name).stat().st_size > 1000, name
 
     checkpoint = str(run / "checkpoints" / "final_model.tar")

@@ -1,8 +1,5 @@
-"""Data sources: the registry (name -> Source class) and the choice of a source for a location.
-
-A third-party source registers itself with ``@SOURCES.register("name")`` on a `Source` subclass
-and is then usable as ``--kind name``.
-"""
+"""Data sources: the registry (name -> Source class; ``@SOURCES.register("name")`` on a `Source` subclass
+makes ``--kind name``) and the choice of a source for a location."""
 
 from __future__ import annotations
 
@@ -33,16 +30,12 @@ for _name, _cls in {
 BUILTIN_PREFIX = "builtin:"
 _SUFFIX_KINDS = {**{suffix: "audio" for suffix in AUDIO_SUFFIXES}, ".csv": "csv", ".tsv": "csv",
                  ".png": "png", ".npy": "npy"}
-
-
 #: the share of the files one kind must have for `--kind auto` to choose it in a mixed folder
 MOSTLY = 0.9
 
 
 def detect_kind(location: Path) -> str:
-    """Returns the source kind that `--kind auto` picks for `location`; raises InputError/UsageError."""
-    if not location.exists():
-        raise InputError("does not exist", location)
+    """Returns the source kind that `--kind auto` picks for the existing `location`; raises InputError/UsageError."""
     if location.is_file():
         kind = _SUFFIX_KINDS.get(location.suffix.lower())
         if kind is None:
@@ -52,41 +45,34 @@ def detect_kind(location: Path) -> str:
         return "musdb"
     if any(location.rglob("train-images*idx3-ubyte*")) or any(location.rglob("t10k-images*idx3-ubyte*")):
         return "mnist"
-    kinds = Counter(
-        _SUFFIX_KINDS[path.suffix.lower()] for path in location.rglob("*")
-        if path.suffix.lower() in _SUFFIX_KINDS and not path.name.startswith(".")
-    )
+    suffixes = Counter(suffix_of(path) for path in location.rglob("*") if visible(path, location) and path.is_file())
+    kinds = Counter()
+    for suffix, count in suffixes.items():
+        if suffix in _SUFFIX_KINDS:
+            kinds[_SUFFIX_KINDS[suffix]] += count
     if not kinds:
-        others = Counter(suffix_of(path) for path in location.rglob("*")
-                         if visible(path, location) and path.is_file())
-        found = f"; it holds {describe_files(others)}" if others else "; it holds no files"
-        raise InputError(
-            "holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "
-            f"MNIST IDX files{found}{conversion_hint(others)}", location,
-        )
+        found = f"; it holds {describe_files(suffixes)}" if suffixes else "; it holds no files"
+        raise InputError("holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "
+                         f"MNIST IDX files{found}{conversion_hint(suffixes)}", location)
     top, count = kinds.most_common(1)[0]
-    if len(kinds) > 1 and count >= MOSTLY * sum(kinds.values()):
-        return top  # a sample pack with a manifest.csv or a cover.png: the others are counted as ignored
-    if len(kinds) > 1:
-        found = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
-        raise UsageError(f"{location}: holds several kinds of files ({found}); choose one with --kind")
-    return next(iter(kinds))
+    if count >= MOSTLY * sum(kinds.values()):  # e.g. a sample pack with a manifest.csv: the others are ignored
+        return top
+    found = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+    raise UsageError(f"{location}: holds several kinds of files ({found}); choose one with --kind")
 
 
 def open_source(spec: str, kind: str, options) -> Source:
     """Returns the source that reads `spec` (a path or ``builtin:NAME``) as `kind` (or auto-detected)."""
-    if spec.startswith(BUILTIN_PREFIX):
-        source = SOURCES.get(spec)(None, options)
-        source.kind = spec
-        return source
-    location = Path(spec).expanduser()
-    if location.is_dir() and not os.access(location, os.R_OK | os.X_OK):
-        raise InputError("cannot be read: permission denied", location)
-    if kind == "auto":
-        kind = detect_kind(location)
+    location = None if spec.startswith(BUILTIN_PREFIX) else Path(spec).expanduser()
+    if location is None:
+        kind = spec
     elif not location.exists():
         raise InputError("does not exist", location)
-    if kind.startswith(BUILTIN_PREFIX):
+    elif location.is_dir() and not os.access(location, os.R_OK | os.X_OK):
+        raise InputError("cannot be read: permission denied", location)
+    elif kind == "auto":
+        kind = detect_kind(location)
+    elif kind.startswith(BUILTIN_PREFIX):
         raise UsageError(f"--kind {kind}: give built-in sets as SRC ({kind}), not as --kind")
     source = SOURCES.get(kind)(location, options)
     source.kind = kind

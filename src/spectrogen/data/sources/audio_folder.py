@@ -1,8 +1,4 @@
-"""A folder of recordings (or one recording): wav, flac, ogg/opus, mp3, aiff, via libsndfile.
-
-Any sample rate (resampled with soxr), any number of channels (averaged to mono). When the files
-lie in sub-folders, the first-level sub-folder is the class.
-"""
+"""A folder of recordings (or one): wav, flac, ogg/opus, mp3, aiff via libsndfile, any rate and channels."""
 
 from __future__ import annotations
 

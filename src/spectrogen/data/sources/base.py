@@ -1,13 +1,8 @@
 """What every data source provides: a listing of items with labels, and a way to read one item.
 
-There are two kinds of source. An `AudioSource` yields recordings (mono float32 at the requested
-sample rate) that `prepare` cuts into windows and turns into features through the
-`Representation`. An `ArraySource` yields ready-made 2-D examples (spectrogram files, images)
-that are stored as they are.
-
-Orientation of stored examples: axis -2 is frequency (rows), axis -1 time, and row 0 is the
-lowest frequency. Image-like files are stored the same way, with row 0 the *bottom* row of the
-picture, so that one plotting rule (row 0 drawn at the bottom) shows every data set upright.
+An `AudioSource` yields recordings, cut into windows and turned into features; an `ArraySource` yields
+ready-made 2-D examples, stored as they are: frequency on axis -2, lowest at row 0 (image files are
+stored bottom row first, so every data set plots upright).
 """
 
 from __future__ import annotations
@@ -16,7 +11,6 @@ import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Optional
 
@@ -54,17 +48,14 @@ class Source(ABC):
 
     @abstractmethod
     def scan(self) -> list[Item]:
-        """Returns the items to read, in a stable order; sets `class_names` ([] when unlabelled).
-
-        Raises InputError when the location holds nothing this source can read.
-        """
+        """Returns the items to read, in a stable order; sets `class_names` ([] when unlabelled); raises
+        InputError when the location holds nothing this source can read."""
 
 
 class AudioSource(Source):
     """A source of recordings."""
 
-    #: the length of the windows recordings will be cut into, set by `prepare` before reading;
-    #: generated sources make clips of this length so that each clip is one example
+    #: the window length, set by `prepare` before reading: generated clips are one window long
     window_seconds: Optional[float] = None
 
     def duration(self, item: Item) -> Optional[float]:
@@ -73,11 +64,8 @@ class AudioSource(Source):
 
     @abstractmethod
     def read(self, item: Item, sample_rate: int) -> Iterator[np.ndarray]:
-        """Yields the item's audio as mono float32 chunks, (n,), at `sample_rate`; raises SkipFile.
-
-        Each chunk must be a new array: windows are cut from it without a copy, and may still be
-        waiting to be used after the next chunk is yielded.
-        """
+        """Yields the item's audio as mono float32 chunks (n,) at `sample_rate`, each a new array (windows
+        are views into it); raises SkipFile."""
 
 
 class ArraySource(Source):
@@ -91,11 +79,8 @@ class ArraySource(Source):
 
     @abstractmethod
     def read(self, item: Item) -> Iterator[tuple[np.ndarray, Optional[np.ndarray]]]:
-        """Yields the item's examples as (float32 (n, F, T) oriented as stored, labels (n,) or None).
-
-        Labels None means every example has `item.label`. Raises SkipFile; raised after some
-        examples were yielded, the examples are kept and the reason becomes a note.
-        """
+        """Yields the item's examples as (float32 (n, F, T) oriented as stored, labels (n,) or None: all
+        `item.label`); raises SkipFile (after some examples: they are kept, the reason is a note)."""
 
 
 def require_folder(location: Optional[Path], what: str) -> Path:
@@ -112,48 +97,41 @@ def visible(path: Path, root: Path) -> bool:
 
 def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
                      source: Source) -> list[Item]:
-    """Returns the files under `location` with one of `suffixes`, labelled by first-level sub-folder.
-
-    `location` may be one file. In a folder, when any file lies in a sub-folder, the first-level
-    sub-folder names (sorted) are the classes and files directly in `location` are
-    rejected; otherwise the data are unlabelled (no class names, label 0). Sets `source.class_names`.
-    """
+    """Returns the files with one of `suffixes` in `location` (a folder, or one file); sets `source.class_names`:
+    the first-level sub-folders when any file lies in one (files beside them are rejected), else none."""
+    source.class_names = []
     if location.is_file():
         if not location.name.lower().endswith(suffixes):
             raise InputError(f"is not one of the {what} files read here ({', '.join(suffixes)})", location)
-        source.class_names = []
         return [Item(location.name, 0, location)]
     root = require_folder(location, what)
-    # (path, its parts below root), each computed once: a folder can hold many thousands of files
-    entries = [(path, path.relative_to(root).parts) for path in root.rglob("*")]
-    entries = [(path, parts) for path, parts in entries if not any(part.startswith(".") for part in parts)]
-    named = [(path, parts) for path, parts in entries if path.name.lower().endswith(suffixes)]
-    by_parts = itemgetter(1)  # sorting by the parts is sorting by the paths
-    files = sorted(((path, parts) for path, parts in named if path.is_file()), key=by_parts)
-    for path, parts in sorted(((path, parts) for path, parts in named if not path.is_file() and not path.is_dir()),
-                              key=by_parts):
-        # never opened: a pipe would block the run, a broken link has nothing to read
-        kind = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
-        source.rejected.append(("/".join(parts), f"unreadable: {kind}"))
-    for path, parts in sorted(((path, parts) for path, parts in entries if not path.name.lower().endswith(suffixes)
-                               and path.is_dir() and not os.access(path, os.R_OK | os.X_OK)), key=by_parts):
-        source.rejected.append(("/".join(parts) + "/",
-                                "unreadable folder (permission denied): the files in it were not read"))
-    others = Counter(suffix_of(path) for path, _ in entries
-                     if not path.name.lower().endswith(suffixes) and path.is_file())
+    files, others = [], Counter()
+    # the parts below root, computed once per path: a folder can hold many thousands of files
+    for parts, path in sorted((path.relative_to(root).parts, path) for path in root.rglob("*")):
+        if any(part.startswith(".") for part in parts):
+            continue
+        if path.name.lower().endswith(suffixes):
+            if path.is_file():
+                files.append((path, parts))
+            elif not path.is_dir():  # never opened: a pipe would block the run, a broken link has nothing
+                kind = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
+                source.rejected.append(("/".join(parts), f"unreadable: {kind}"))
+        elif path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+            source.rejected.append(("/".join(parts) + "/",
+                                    "unreadable folder (permission denied): the files in it were not read"))
+        elif path.is_file():
+            others[suffix_of(path)] += 1
     source.ignored = dict(sorted(others.items()))
     if not files:
         found = f"; it holds {describe_files(others)}" if others else ""
         raise InputError(f"holds no {what} files ({', '.join(suffixes)}){found}{conversion_hint(others)}", root)
     nested = [(path, parts) for path, parts in files if len(parts) > 1]
     if not nested:
-        source.class_names = []
         return [Item("/".join(parts), 0, path) for path, parts in files]
     source.class_names = sorted({parts[0] for _, parts in nested})
     label_of = {name: index for index, name in enumerate(source.class_names)}
-    for path, parts in files:
-        if len(parts) == 1:
-            source.rejected.append((path.name, "outside the class sub-folders (class = first-level sub-folder)"))
+    source.rejected += [(path.name, "outside the class sub-folders (class = first-level sub-folder)")
+                        for path, parts in files if len(parts) == 1]
     return [Item("/".join(parts), label_of[parts[0]], path) for path, parts in nested]
 
 

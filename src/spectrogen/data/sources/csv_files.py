@@ -1,14 +1,8 @@
-"""CSV spectrogram files: one 2-D example per file, numbers only, no header.
-
-Which axis is frequency differs between tools; `--freq-axis` says so (0: rows are frequency bins, the
-default; 1: columns are, and the file is transposed on reading). Row 0 of the stored example is
-taken to be the lowest frequency. Each file is parsed once, here, never again during training.
-Delimiters: comma, semicolon, tab or spaces (sniffed from the first line).
-"""
+"""CSV spectrogram files: one 2-D example per file, numbers only, no header, row 0 the lowest frequency
+(`--freq-axis 1`: columns are). The delimiter (comma, semicolon, tab or spaces) is sniffed from the first line."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
@@ -19,15 +13,7 @@ from spectrogen.data.sources.base import ArraySource, Item, list_class_files
 
 def _delimiter(first_line: str) -> Optional[str]:
     """Returns the delimiter of a CSV line (None: runs of whitespace)."""
-    for candidate in (",", ";", "\t"):
-        if candidate in first_line:
-            return candidate
-    return None
-
-
-def _first_line(path: Path) -> str:
-    with open(path, "r", encoding="utf-8", errors="replace") as handle:
-        return handle.readline()
+    return next((candidate for candidate in (",", ";", "\t") if candidate in first_line), None)
 
 
 class CsvFiles(ArraySource):
@@ -50,9 +36,9 @@ class CsvFiles(ArraySource):
 
     def read(self, item: Item) -> Iterator[tuple[np.ndarray, None]]:
         try:
-            first = _first_line(item.path)
-            values = np.loadtxt(item.path, delimiter=_delimiter(first), dtype=np.float64, ndmin=2,
-                                encoding="utf-8")
+            with open(item.path, encoding="utf-8", errors="replace") as handle:
+                delimiter = _delimiter(handle.readline())
+            values = np.loadtxt(item.path, delimiter=delimiter, dtype=np.float64, ndmin=2, encoding="utf-8")
         except OSError as exc:
             raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:

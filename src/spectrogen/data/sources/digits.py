@@ -1,9 +1,5 @@
-"""`builtin:digits`: scikit-learn's 1,797 handwritten 8x8 digits, upsampled to 32x32, values in [0, 1].
-
-The digits ship inside scikit-learn, so nothing is downloaded. Upsampling is bilinear (half-pixel
-centres), which keeps values inside [0, 1]. Images are stored bottom row first, like every image
-source (see `spectrogen.data.sources.base`).
-"""
+"""`builtin:digits`: scikit-learn's 1,797 handwritten 8x8 digits (nothing is downloaded), upsampled
+bilinearly to 32x32, values in [0, 1], stored bottom row first."""
 
 from __future__ import annotations
 
@@ -20,7 +16,7 @@ SIZE = 32
 
 def load_digits_32() -> tuple[np.ndarray, np.ndarray]:
     """Returns the digits as ((N, 32, 32) float32 in [0, 1], top row first; (N,) int64 labels)."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # deferred: scikit-learn is slow to import
 
     digits = load_digits()
     small = torch.from_numpy(digits.images.astype(np.float32) / 16.0)  # (N, 8, 8), pixel values 0..16

@@ -1,19 +1,9 @@
-"""`builtin:engines`: procedurally generated combustion-engine sounds, four engine types as classes.
+"""`builtin:engines`: combustion-engine sounds synthesised from a seed, four engine types as classes.
 
-Nothing is downloaded: every clip is synthesised from a seed. A four-stroke engine fires
-``cylinders / 2`` times per crankshaft revolution, so its firing rate is ``rpm / 60 * cylinders / 2``
-Hz. Each firing is an impulse that rings the engine block and exhaust, modelled as a few damped
-sinusoids (resonances with their own decay times); on top come harmonics of the firing rate,
-breathing noise that pulses with the firing, and a slow rpm sweep. The engine types differ in
-cylinder count, rpm range, resonances and firing pattern, which is what a model has to learn:
-
-- ``single``: one-cylinder four-stroke at idle (mower, small motorbike): slow, isolated thumps;
-- ``inline4``: four cylinders, even firing, mid-range resonances;
-- ``v8``: eight cylinders, cross-plane crank (uneven pulse strengths give the burble), low body;
-- ``diesel``: four cylinders, low rpm, sharp knock: short decays, high resonances, clatter.
-
-A clip depends only on (seed, engine type, clip number, sample rate, length): asking for more
-clips adds clips without changing the first ones.
+A four-stroke engine fires ``rpm / 60 * cylinders / 2`` times a second; each firing rings damped resonances,
+over firing-rate harmonics, breathing noise and a slow rpm sweep. The types differ in cylinders, rpm range,
+resonances and firing pattern. A clip depends only on (seed, type, clip number, sample rate, length), so
+asking for more clips keeps the first ones.
 """
 
 from __future__ import annotations
@@ -68,10 +58,7 @@ def rpm_curve(engine: EngineType, length: int, sample_rate: int, rng: np.random.
 
 
 def resonance_response(engine: EngineType, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Returns the ringing of block and exhaust after one firing, (L,): a sum of damped sinusoids.
-
-    Each clip's engine is a slightly different one: resonance frequencies vary by +-8 %, gains by +-20 %.
-    """
+    """Returns the ringing after one firing, (L,): damped sinusoids, frequencies varied by +-8 %, gains by +-20 %."""
     longest = max(decay for _, decay, _ in engine.resonances)
     t = np.arange(int(5 * longest * sample_rate) + 1) / sample_rate
     nyquist = sample_rate / 2
@@ -85,9 +72,7 @@ def resonance_response(engine: EngineType, sample_rate: int, rng: np.random.Gene
 
 def synthesize(engine: EngineType, length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Returns one engine clip, (S,) float32 with a peak between 0.3 and 0.8."""
-    # imported here: scipy.signal takes over a second to import, and every `spectrogen` command
-    # that touches the data package would pay it
-    from scipy.signal import fftconvolve, lfilter
+    from scipy.signal import fftconvolve, lfilter  # deferred: scipy.signal is slow to import
 
     rpm = rpm_curve(engine, length, sample_rate, rng)
     firing_rate = rpm / 60.0 * engine.cylinders / 2.0  # Hz

@@ -1,10 +1,5 @@
-"""MNIST (or Fashion-MNIST) from its standard IDX files in a folder the user gives; never downloaded.
-
-Files: `train-images-idx3-ubyte` + `train-labels-idx1-ubyte` (or `t10k-*` for `--split test`),
-each optionally gzipped (`.gz`) and found anywhere below the folder. Pixels become values in
-[0, 1]; classes are "0".."9". Images are stored bottom row first, like every image source
-(see `spectrogen.data.sources.base`).
-"""
+"""MNIST (or Fashion-MNIST) from its IDX files (`train-*` or `t10k-*` for `--split test`, gzipped or not)
+anywhere below a folder; never downloaded. Values in [0, 1], classes "0".."9", bottom row first."""
 
 from __future__ import annotations
 

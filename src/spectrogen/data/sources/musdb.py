@@ -1,10 +1,7 @@
-"""MUSDB18 in both layouts, one class per stem (`--stems`), one split (`--split`).
+"""MUSDB18, one class per stem (`--stems`), one split (`--split`); ROOT may be the split folder itself.
 
-- MUSDB18-HQ: `ROOT/{train,test}/<track>/{mixture,drums,bass,other,vocals}.wav`.
-- MUSDB18: `ROOT/{train,test}/<track>.stem.mp4`, whose audio streams 0..4 are mixture, drums,
-  bass, other, vocals (the NI Stems order); decoded with ffmpeg, which must be installed.
-
-ROOT may also be the split folder itself. Tracks missing a stem are reported, not fatal.
+- MUSDB18-HQ: `ROOT/{train,test}/<track>/{mixture,drums,bass,other,vocals}.wav`;
+- MUSDB18: `ROOT/{train,test}/<track>.stem.mp4`, streams 0..4 in that order, decoded with ffmpeg.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""NumPy `.npy` arrays of spectrograms: (F, T), (N, F, T) or (N, 1, F, T) per file.
-
-Frequency is the first of the last two axes unless `--freq-axis 1` says it is the last; row 0 is
-taken to be the lowest frequency. Files are memory-mapped and read in slices, so a file larger
-than memory is fine. Examples holding NaN or infinities are dropped and counted; pickled object
-arrays are never loaded.
-"""
+"""NumPy `.npy` spectrograms, (F, T), (N, F, T) or (N, 1, F, T) per file, memory-mapped and read in slices.
+Frequency is axis -2 unless `--freq-axis 1`; examples holding NaN or infinities are dropped and counted."""
 
 from __future__ import annotations
 
@@ -35,10 +30,8 @@ def as_examples(array: np.ndarray) -> np.ndarray:
     """Returns `array` viewed as (N, A, B); raises SkipFile for other shapes or non-numeric data."""
     if array.dtype.kind not in "biuf":
         raise SkipFile(f"dtype {array.dtype} is not a real number type")
-    if array.ndim == 2:
-        return array[None]
-    if array.ndim == 3:
-        return array
+    if array.ndim in (2, 3):
+        return array[None] if array.ndim == 2 else array
     if array.ndim == 4 and array.shape[1] == 1:
         return array[:, 0]
     raise SkipFile(f"shape {tuple(array.shape)} is not (F, T), (N, F, T) or (N, 1, F, T)")

@@ -1,11 +1,7 @@
-"""PNG spectrogram images: grayscale, read as values in [0, 1].
+"""Grayscale PNG spectrograms as values in [0, 1], flipped so that row 0 is the lowest frequency.
 
-8-bit images are divided by 255 and 16-bit ones by 65535. An RGB(A) or palette image whose colour
-channels are all equal is grayscale stored as colour and is accepted. A truly coloured image is
-rejected: its colours come from a colour map, and no fixed formula turns a colour map back into
-magnitudes. Images are flipped vertically, because the top row of a spectrogram picture is its
-highest frequency and stored row 0 must be the lowest. Images of a single row or column, and images
-larger than PIL's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`), are skipped unread.
+Colour images are refused unless all channels are equal (no formula turns a colour map back into
+magnitudes); images of one row or column, or above PIL's decompression-bomb limit, are skipped unread.
 """
 
 from __future__ import annotations
@@ -21,8 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.base import ArraySource, Item, list_class_files
 
-#: the fewest rows and columns of a spectrogram image: a single row has no frequency axis, a
-#: single column no time axis, and resizing either only repeats it
+#: the fewest rows and columns of a spectrogram image: a single one has no frequency (time) axis
 MIN_SIDE = 2
 
 
@@ -51,7 +46,8 @@ def grayscale01(image: Image.Image) -> np.ndarray:
 
 @contextmanager
 def _opened(path: Path) -> Iterator[Image.Image]:
-    """Yields the image at `path` with only its header read; raises SkipFile when it is a decompression bomb."""
+    """Yields the image at `path` with only its header read; raises SkipFile when its size is degenerate or a
+    decompression bomb."""
     with warnings.catch_warnings():
         # PIL warns of images above its limit and refuses those above twice it: `check_size`
         # skips both, naming the file in the summary instead of printing a warning
@@ -61,6 +57,7 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         except Image.DecompressionBombError as exc:
             raise SkipFile(f"too large to decode safely ({exc})") from None
     with image:
+        check_size(image.height, image.width)
         yield image
 
 
@@ -85,15 +82,13 @@ class PngFiles(ArraySource):
         try:
             with _opened(item.path) as image:  # reads the header only
                 width, height = image.size
-            check_size(height, width)
         except (OSError, UnidentifiedImageError, ValueError, SkipFile):
             return None  # unknown: read() says why, and the file does not choose the data set's shape
         return height, width
 
     def read(self, item: Item) -> Iterator[tuple[np.ndarray, None]]:
         try:
-            with _opened(item.path) as image:
-                check_size(image.height, image.width)  # before the pixels are decoded
+            with _opened(item.path) as image:  # checked before the pixels are decoded
                 image.load()
                 pixels = grayscale01(image)
         except (UnidentifiedImageError, ValueError) as exc:

@@ -104,8 +104,8 @@ class Decoder(nn.Module):
 class MelAutoencoder(nn.Module):
     """Encoder -> latent (dropout in training) -> decoder, with an optional variational bottleneck.
 
-    Also keeps the mean and Cholesky factor of a Gaussian fitted to the training latents (buffers,
-    so they travel in checkpoints): the plain autoencoder samples new spectrograms from it.
+    Buffers keep the mean and Cholesky factor of a Gaussian fitted to the training latents (so they
+    travel in checkpoints): the plain autoencoder samples from it.
     """
 
     def __init__(self, shape: tuple[int, int, int], *, hidden: int = 256, blocks: int = 4,
@@ -134,8 +134,7 @@ class MelAutoencoder(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """Returns (reconstruction (B, C, F, T), latent mean (B, D), log-variance (B, D) or None).
 
-        In training mode a variational model decodes a reparameterised draw; in eval mode it
-        decodes the mean, so reconstructions are deterministic.
+        A variational model decodes a reparameterised draw in training, the mean in eval mode.
         """
         mean, log_variance = self.encode(x)
         z = mean
@@ -148,8 +147,7 @@ class MelAutoencoder(nn.Module):
         """Returns `n` latent vectors (n, D): N(0, I) when variational, else the fitted Gaussian."""
         # drawn where the generator lives (often a CPU generator for fixed noise), then moved
         noise_device = generator.device if generator is not None else self.latent_mean.device
-        noise = torch.randn(n, self.latent_dim, generator=generator, device=noise_device)
-        noise = noise.to(self.latent_mean.device)
+        noise = torch.randn(n, self.latent_dim, generator=generator, device=noise_device).to(self.latent_mean.device)
         if self.variational:
             return noise
         return self.latent_mean + noise @ self.latent_scale_tril.T

@@ -9,12 +9,9 @@ from torch import nn
 
 
 def sinusoidal_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    """Returns the (B, dim) embedding of (B,) timesteps: [sin(t*f_k) ..., cos(t*f_k) ...].
-
-    Frequencies f_k fall geometrically from 1 to 1/max_period, so that neighbouring timesteps are
-    told apart by the fast components and distant ones by the slow components. An odd `dim` gets
-    one zero column at the end.
-    """
+    """Returns the (B, dim) embedding of (B,) timesteps: [sin(t*f_k) ..., cos(t*f_k) ...], plus a zero
+    column for an odd `dim`. f_k falls geometrically from 1 to 1/max_period: the fast components tell
+    neighbouring timesteps apart, the slow ones distant timesteps."""
     if timesteps.ndim != 1:
         raise ValueError(f"timesteps must be a 1-D tensor (B,), got shape {tuple(timesteps.shape)}")
     half = dim // 2

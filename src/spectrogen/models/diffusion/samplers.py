@@ -46,7 +46,6 @@ def initial_noise(shape: Sequence[int], generator: Optional[torch.Generator] = N
     return standard_normal(torch.Size(shape), generator, torch.empty(0, device=device))
 
 
-@torch.no_grad()
 def ddpm_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *,
                 steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
                 device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
@@ -56,19 +55,19 @@ def ddpm_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int
     `steps` below the training timesteps respaces the chain (Nichol & Dhariwal 2021): each step
     draws from the exact posterior between two levels of the shorter sequence.
     """
-    x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
-    schedule.set_timesteps(steps or schedule.num_train_timesteps)
-    for t in schedule.timesteps.tolist():
-        output = denoiser(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
-        x = schedule.step(output.float(), t, x, eta=None, generator=generator, clip_sample=clip_sample).prev_sample
-    return x
+    return ddim_sample(denoiser, schedule, shape, steps=steps or schedule.num_train_timesteps, eta=None,
+                       generator=generator, device=device, noise=noise, clip_sample=clip_sample)
 
 
 @torch.no_grad()
 def ddim_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *, steps: int = 50,
-                eta: float = 0.0, generator: Optional[torch.Generator] = None, device: torch.device | str = "cpu",
-                noise: Optional[torch.Tensor] = None, clip_sample: Optional[float] = None) -> torch.Tensor:
-    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` network calls; eta=0 is deterministic."""
+                eta: Optional[float] = 0.0, generator: Optional[torch.Generator] = None,
+                device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
+                clip_sample: Optional[float] = None) -> torch.Tensor:
+    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` network calls; eta=0 is deterministic.
+
+    eta=None takes ancestral DDPM steps instead (`NoiseSchedule.step`).
+    """
     x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
     schedule.set_timesteps(steps)
     for t in schedule.timesteps.tolist():

@@ -1,11 +1,9 @@
 """The noise schedule of a diffusion model, a small plain object in the manner of diffusers' schedulers.
 
-Notation (Ho et al. 2020): beta_t is the noise added at step t, alpha_t = 1 - beta_t and
-abar_t = prod_{s<=t} alpha_s, so that x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps. Timesteps run
-0..T-1; "timestep -1" is the clean data (abar = 1), which lets the last sampling step land on x_0.
-
-The network predicts either eps or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho
-2022); every conversion between x_0, eps and v lives here, so samplers never care which.
+Notation (Ho et al. 2020): alpha_t = 1 - beta_t, abar_t = prod_{s<=t} alpha_s, x_t = sqrt(abar_t) x_0
++ sqrt(1 - abar_t) eps. Timesteps run 0..T-1; "timestep -1" is the clean data (abar = 1). The network
+predicts eps or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho 2022); every conversion
+between x_0, eps and v lives here, so samplers never care which.
 """
 
 from __future__ import annotations
@@ -23,8 +21,7 @@ Prediction = Literal["epsilon", "v"]
 def linear_betas(timesteps: int, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
     """Returns the (T,) float64 betas of DDPM's linear schedule, rescaled so that any T spans the same noise levels.
 
-    The 1e-4..0.02 range of Ho et al. is for T=1000; for other T both ends are scaled by 1000/T
-    (Nichol & Dhariwal 2021), which keeps abar_{T-1} close to 0 for short schedules too.
+    Ho et al.'s 1e-4..0.02 is for T=1000; both ends are scaled by 1000/T (Nichol & Dhariwal 2021).
     """
     scale = 1000.0 / timesteps
     return torch.linspace(scale * start, min(scale * end, 0.999), timesteps, dtype=torch.float64)
@@ -38,8 +35,7 @@ def cosine_alpha_bar(fraction: torch.Tensor, offset: float = 0.008) -> torch.Ten
 def cosine_betas(timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
     """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), clipped at `max_beta`.
 
-    abar_t = abar((t+1)/T) / abar(0) wherever no beta is clipped; the clip only bites at the very
-    last steps, where abar((t+1)/T) reaches 0 and beta would be 1.
+    abar_t = abar((t+1)/T) / abar(0) but at the very last steps, where beta would reach 1.
     """
     fractions = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
     alpha_bar = cosine_alpha_bar(fractions)
@@ -83,9 +79,8 @@ class NoiseSchedule:
     def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
         """Returns (and keeps as `.timesteps`) `num_inference_steps` descending timesteps ending near 0.
 
-        "Trailing" spacing (Lin et al. 2024): the first step is always T-1, the noisiest level the
-        model was trained on, so that few-step samplers start from pure noise; all T steps give
-        T-1, ..., 0.
+        "Trailing" spacing (Lin et al. 2024): the first step is always T-1, so that few-step samplers
+        start from pure noise.
         """
         if not 1 <= num_inference_steps <= self.num_train_timesteps:
             raise ValueError(
@@ -140,8 +135,7 @@ class NoiseSchedule:
                   prev_timestep: Optional[int] = None) -> tuple[torch.Tensor, float]:
         """Returns (mean, variance) of q(x_s | x_t = sample, x_0) for s = prev_timestep (default t-1).
 
-        With a = abar_t / abar_s (the noise between the two levels):
-        mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t,
+        With a = abar_t / abar_s: mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t,
         variance = (1-abar_s)/(1-abar_t) (1-a); for s = t-1 this is eq. 7 of Ho et al.
         """
         prev_timestep = timestep - 1 if prev_timestep is None else prev_timestep
@@ -157,10 +151,9 @@ class NoiseSchedule:
              clip_sample: Optional[float] = None) -> StepOutput:
         """Returns x at the timestep that follows `timestep` in `.timesteps`, from x_t = `sample`.
 
-        eta=None: ancestral DDPM, a draw from the posterior q(x_s | x_t, x_0 = predicted x_0)
-        (variance beta-tilde, "fixed small"); with fewer steps than T this is the respaced DDPM of
-        Nichol & Dhariwal. eta=float: DDIM (Song et al. 2021); 0 is deterministic, 1 has DDPM's
-        variance. `clip_sample` clamps the predicted x_0 to [-c, c] (data normalised to [-1, 1]).
+        eta=None: ancestral DDPM, a draw from q(x_s | x_t, x_0 = predicted x_0) (respaced DDPM with
+        fewer steps than T). eta=float: DDIM (Song et al. 2021); 0 is deterministic, 1 has DDPM's
+        variance. `clip_sample` clamps the predicted x_0 to [-c, c].
         """
         prev_timestep = self.previous_timestep(timestep)
         x0, epsilon = self.split_prediction(sample, model_output, timestep)
@@ -195,11 +188,8 @@ class NoiseSchedule:
 
 
 def standard_normal(shape: torch.Size, generator: Optional[torch.Generator], like: torch.Tensor) -> torch.Tensor:
-    """Returns N(0, I) noise of `shape` on `like`'s device and dtype, drawn from `generator`'s device.
-
-    Drawing on the generator's own device keeps a seed's samples the same whichever device the
-    network runs on (for a CPU generator).
-    """
+    """Returns N(0, I) noise of `shape` on `like`'s device and dtype, drawn on `generator`'s device
+    (so that a CPU generator gives the same samples whichever device the network runs on)."""
     device = generator.device if generator is not None else like.device
     noise = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
     return noise.to(device=like.device, dtype=like.dtype)

@@ -1,8 +1,7 @@
 """The denoising U-Net (Ho et al. 2020, after PixelCNN++): residual blocks with the timestep injected,
 skip connections between the down and up paths, self-attention at the lowest resolution.
 
-One level per entry of `channel_multipliers`; every level but the last halves the height and the
-width, so both must be multiples of 2**(levels-1). Non-square spectrograms (e.g. 32x128) are fine.
+Every level of `channel_multipliers` but the last halves the height and the width (non-square is fine).
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """`train()`: the Python API behind `spectrogen train` — validate everything, then run the trainer.
 
 Nothing is written until the configuration, the data set, the model and (on resume) the checkpoint
-have all been checked, so a mistake never leaves a half-made run directory behind. Started by
-torchrun, each process joins the process group here and only rank 0 writes (`training.distributed`).
+have all been checked, so a mistake never leaves a half-made run directory. The run is composed
+here: evaluation, TensorBoard, the family's figures and statistics, the report at the end.
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -18,20 +17,26 @@ import torch
 from spectrogen.config import ExperimentConfig, build_config, config_to_dict
 from spectrogen.config.loader import apply_overrides
 from spectrogen.errors import CheckpointError, ConfigError, SpectrogenError, UsageError
+from spectrogen.metrics.during_training import build_callback
+from spectrogen.models.method import TrainingMethod
 from spectrogen.models.registry import build_method
+from spectrogen.report import autoencoder_figures, diffusion_figures, write_report
+from spectrogen.report.tensorboard import tensorboard_callback
 from spectrogen.training.best import BestTracker
 from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
-from spectrogen.training.data_loading import TrainingData, data_info, info_without_data, open_dataset
+from spectrogen.training.data_loading import TrainingData, data_info, open_dataset
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
-from spectrogen.models.method import TrainingMethod
-from spectrogen.training.run_lock import RunLock
+from spectrogen.training.resume_notice import resume_notice
 from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.run_lock import RunLock
+from spectrogen.training.small_data import resolve_settings
 from spectrogen.training.trainer import EpochCallback, Trainer
 
-# an evaluation module may offer `build_callback(config) -> EpochCallback | None` (docs/architecture.md)
-EVALUATION_CALLBACK = ("spectrogen.metrics.during_training", "build_callback")
+# what a model family adds to the trainer's own figures and epoch statistics
+FAMILY_FIGURES = {"diffusion": [diffusion_figures.write_figures], "autoencoder": [autoencoder_figures.write_figures]}
+FAMILY_CALLBACKS = {"autoencoder": [autoencoder_figures.speech_scores]}
 
 
 def seed_everything(seed: int) -> None:
@@ -54,17 +59,10 @@ def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, An
     config = build_config(apply_overrides(saved, overrides), source=f"{path} (saved configuration + overrides)")
     if config.model.name != checkpoint["model"]:
         raise ConfigError(f"model.name cannot change on resume: {path} holds a {checkpoint['model']} model")
-    _say_resume_notice(path, saved, overrides)
-    return config
-
-
-def _say_resume_notice(path: Path, saved: dict[str, Any], overrides: list[tuple[str, Any]]) -> None:
-    """Prints (once, from the main process) which hand edits of experiment_config.json the resume leaves out."""
-    from spectrogen.training.resume_notice import resume_notice
-
-    notice = resume_notice(path, saved, overrides)
+    notice = resume_notice(path, saved, overrides)  # hand edits of experiment_config.json the resume leaves out
     if notice and environment_processes().is_main:
         print(f"note: {notice}", flush=True)
+    return config
 
 
 def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool,
@@ -83,20 +81,6 @@ def _load_method_state(method: TrainingMethod, checkpoint: dict[str, Any], path:
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"its networks do not fit the configuration ({str(exc).splitlines()[0][:160]}); "
                               f"model settings cannot change on resume", path) from None
-
-
-def _evaluation_callbacks(config: ExperimentConfig) -> list[EpochCallback]:
-    """Returns the evaluation callback when metrics during training are asked for and available."""
-    if config.evaluation.eval_every <= 0:
-        return []
-    module_name, function = EVALUATION_CALLBACK
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return []
-    build = getattr(module, function, None)
-    callback = build(config) if build is not None else None
-    return [callback] if callback is not None else []
 
 
 def _scale_to_new_learning_rate(method: TrainingMethod, saved: dict[str, Any], config: ExperimentConfig) -> None:
@@ -129,46 +113,6 @@ def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: tor
     lines.append(f"output: {run.root}" + (f" (resuming from {resume})" if resume else ""))
     lines.append("dry run: nothing was written")
     print("\n".join(lines))
-
-
-def _fit_to_data(config: ExperimentConfig, dataset, given: Optional[set[str]],
-                 device: str = "cpu") -> tuple[ExperimentConfig, list[str]]:
-    """Returns the configuration with the settings chosen from the data and the device applied where the user
-    gave none (none at all when `given` is None), and the notes to say at the start."""
-    from spectrogen.training.data_fit import data_fit_overrides, proportional_width, source_kind_of
-    from spectrogen.training.small_data import describe, small_data_overrides, warnings
-
-    if given is None:
-        # a named preset or file sizes the model; only a width it leaves out follows the data's proportions
-        width, note = proportional_width(config, tuple(dataset.shape))
-        if note:
-            config = build_config(apply_overrides(config_to_dict(config), [("model.image_width", width)]),
-                                  source="the configuration with the data set's proportions")
-        return config, ([note] if note else []) + warnings(config, len(dataset))
-    # the size and normalisation chosen here leave every key the small-data settings look at alone
-    fitted, notes = data_fit_overrides(config, tuple(dataset.shape), source_kind_of(dataset.metadata), given)
-    examples = len(dataset)
-    chosen = small_data_overrides(config, examples, given, device)
-    if chosen:
-        notes.append(describe(chosen, examples, device))
-    if fitted or chosen:
-        config = build_config(apply_overrides(config_to_dict(config), [*fitted, *chosen]),
-                              source="the configuration with the settings chosen for the data set and device")
-    return config, notes + warnings(config, examples)
-
-
-def _write_report(run_root: Path) -> None:
-    try:
-        report = importlib.import_module("spectrogen.report")
-    except ImportError:
-        return
-    write = getattr(report, "write_report", None)
-    if write is None:
-        return
-    try:
-        write(run_root)
-    except SpectrogenError as exc:  # the run itself is complete and saved; only the page is missing
-        print(f"report.html was not written: {exc}; retry with `spectrogen report {run_root}`")
 
 
 def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]], is_main: bool = True):
@@ -213,8 +157,7 @@ def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]
 def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: torch.device,
                     processes: Processes = SINGLE) -> TrainingContext:
     """Returns the context given to `method`, after applying channels-last and compile to its networks
-    and, under several processes, wrapping the trained ones (those with an optimizer of the same name)
-    in DistributedDataParallel."""
+    and, under several processes, wrapping the trained ones (with an optimizer) in DistributedDataParallel."""
     context = TrainingContext.from_config(config.training, device, processes)
     method.context = context
     compile_networks = config.training.compile
@@ -234,14 +177,10 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
           fit_to_data: Optional[Iterable[str]] = None) -> Path:
     """Returns the run directory after training `config` (or continuing the run `resume` names).
 
-    `overrides` are (dotted key, value) pairs applied to the configuration (on resume: to the saved
-    one, e.g. ("training.epochs", 50) to train longer). A folder that already holds a run is refused
-    unless `overwrite` or `resume`. `dry_run` builds the model and prints its size, writing nothing.
-    `callbacks` are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint first,
-    then raises KeyboardInterrupt. Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK in the environment)
-    each process trains on its share of every batch and only rank 0 writes or calls `callbacks`.
-    `fit_to_data`, for a new run, lets a small data set choose the settings not named in it
-    (`training.small_data`: the dotted keys the user set are kept).
+    `overrides`: (dotted key, value) pairs, on resume applied to the saved configuration. `callbacks`
+    are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint, then raises
+    KeyboardInterrupt. Under torchrun only rank 0 writes or calls `callbacks`. `fit_to_data` (the
+    dotted keys the user set) lets a small data set choose the other settings of a new run.
     """
     overrides = list(overrides)
     processes = environment_processes()
@@ -276,23 +215,24 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
     notes: list[str] = []
     if resume is None and dataset is not None:
         # a configuration file or preset is kept as it is; what is known to go wrong is still said
-        config, notes = _fit_to_data(config, dataset, set(fit_to_data) if fit_to_data is not None else None,
-                                     device.type)
-    info = data_info(dataset, config) if dataset is not None else info_without_data(config)
+        config, notes = resolve_settings(config, dataset, fit_to_data, device.type)
+    info = data_info(dataset, config)
     seed_everything(config.training.seed)
     method = build_method(config, info, torch.device("cpu") if dry_run else device)
     if checkpoint is not None:
         _load_method_state(method, checkpoint, checkpoint_path)
-    evaluation = _evaluation_callbacks(config)
+    evaluation = build_callback(config)
+    # the family's statistics join the row before the TensorBoard callback reads it
+    callbacks = [*FAMILY_CALLBACKS.get(method.name, []), *callbacks]
     if config.output.tensorboard:  # built before anything is written: a missing package stops the run here
-        from spectrogen.report.tensorboard import tensorboard_callback
-
-        callbacks = [*callbacks, tensorboard_callback(config)]
+        callbacks.append(tensorboard_callback(config))
     if dry_run:
         if processes.is_main:
             _print_dry_run(config, method, device, dataset, run, checkpoint_path)
         return run.root
     data = TrainingData(dataset, config, device, validation=method.uses_validation, processes=processes)
+    if hasattr(method, "feature_space"):  # the autoencoder shows its examples as features and sound
+        method.feature_space = data.mapping
     if checkpoint is not None:
         _scale_to_new_learning_rate(method, checkpoint["config"], config)
 
@@ -313,15 +253,20 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
         context = _attach_context(method, config, device, processes)
         best = BestTracker.choose(metric=config.evaluation.best_metric if evaluation else None,
                                   statistic=method.best_statistic)
-        trainer = Trainer(config, method, data, run, context, best=best, callbacks=[*evaluation, *callbacks],
-                          quiet=quiet, resume_state=checkpoint["trainer"] if checkpoint is not None else None)
+        trainer = Trainer(config, method, data, run, context, best=best,
+                          callbacks=[callback for callback in (evaluation, *callbacks) if callback is not None],
+                          figure_writers=FAMILY_FIGURES.get(method.name, []), quiet=quiet,
+                          resume_state=checkpoint["trainer"] if checkpoint is not None else None)
         trainer.notes += notes
         stopped = trainer.fit()
         completed = True
         if stopped == "interrupted":
             raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130 without a traceback
         if config.output.report and processes.is_main:
-            _write_report(run.root)
+            try:
+                write_report(run.root)
+            except SpectrogenError as exc:  # the run itself is complete and saved; only the page is missing
+                print(f"report.html was not written: {exc}; retry with `spectrogen report {run.root}`")
     finally:
         if trainer is not None:
             trainer.threads.close()

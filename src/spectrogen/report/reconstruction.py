@@ -1,23 +1,9 @@
-"""`reconstruct()`: the API behind `spectrogen reconstruct`.
+"""`reconstruct()`: the API behind `spectrogen reconstruct`, which says what it writes (cli/reconstruct.py).
 
-Audio files (or a folder of them) or a prepared data set go through a trained autoencoder:
-
-- audio: each recording is resampled to the representation's rate, cut into consecutive windows
-  of `num_samples` (the last one zero-padded), turned into features, reconstructed window by
-  window, and the reconstructed spectrogram is concatenated along time and turned back into one
-  waveform, trimmed to the recording's length. Written per input NAME: ``NAME_original.wav`` (the
-  input as the model heard it: mono, resampled), ``NAME_griffin_lim.wav`` (the original
-  spectrogram through the same Griffin-Lim: what a perfect autoencoder would give) and
-  ``NAME_reconstructed.wav``, with ``NAME_spectrogram_comparison.png``. A recording that cannot be
-  decoded or holds NaN or infinite samples is skipped, as `prepare` skips it.
-- a data set: `n` examples spread evenly over it, each reconstructed; ``example_K_griffin_lim.wav``
-  and ``example_K_reconstructed.wav`` when the data came from audio, and one
-  ``spectrogram_comparison.png`` grid.
-
-Both cases write ``metrics.csv`` (one row per input) and ``metrics.txt`` (the readable table):
-MSE, MAE and cosine similarity in the model's normalised space, spectral convergence and
-log-spectral distance of magnitudes, and for audio SI-SDR, PESQ and STOI (the last two when
-installed) of the reconstruction and, as ``*_griffin_lim`` columns, of the Griffin-Lim-only path.
+Audio goes through the autoencoder in consecutive windows of its length (the last one zero-padded),
+and the reconstructed spectrogram is joined along time and turned back into one waveform, trimmed
+to the recording's length. Each input also goes through the same Griffin-Lim unchanged (the
+``*_griffin_lim`` files and columns): what a perfect autoencoder would give.
 """
 
 from __future__ import annotations
@@ -31,9 +17,18 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from spectrogen.atomic import open_replacing, write_text_atomic
+from spectrogen.data.dataset import SpectrogramDataset
+from spectrogen.data.decode import finite_chunks, read_audio
+from spectrogen.data.skip import SkipFile
+from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES
 from spectrogen.errors import CheckpointError, InputError, OverwriteError
-from spectrogen.models.autoencoder.feature_space import FeatureSpace
-from spectrogen.models.autoencoder.plots import plot_spectrogram_comparison
+from spectrogen.metrics.reconstruction import reconstruction_metrics
+from spectrogen.report.autoencoder_figures import axis_labels, plot_spectrogram_comparison
+from spectrogen.sampling.audio import features_to_audio, set_level, write_wav
+from spectrogen.sampling.load import load_generator
+from spectrogen.spectral.mapping import FeatureMapping
+from spectrogen.spectral.normalization import Normalizer
 
 #: the most frames one comparison figure shows of a long recording (about 20 s at the preset's hop)
 MAX_PLOT_FRAMES = 1024
@@ -60,8 +55,7 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
                 batch_size: int = 16, log: Callable[[str], None] = lambda line: None) -> ReconstructionReport:
     """Returns the report of reconstructing `source` (audio file(s) or a prepared data set) into `out`.
 
-    `n`: the most audio files, or the number of data-set examples (default 8). Raises InputError for
-    an unusable source, OverwriteError when `out` holds files and not `overwrite`, CheckpointError
+    `n`: the most audio files, or the number of data-set examples (default 8). Raises CheckpointError
     for a checkpoint that is not an autoencoder's.
     """
     source, out = Path(source).expanduser(), Path(out).expanduser()
@@ -72,23 +66,17 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
     is_dataset = source.is_dir() and (source / "dataset.json").is_file()
     files = [] if is_dataset else audio_files(source)
     _check_output(out, overwrite)
-
-    from spectrogen.sampling.load import load_generator
-    from spectrogen.spectral.normalization import Normalizer
-
     model = load_generator(checkpoint, device=device)
     if model.model_name != "autoencoder":
         raise CheckpointError(f"holds a {model.model_name} model; `spectrogen reconstruct` needs an autoencoder "
                               f"checkpoint (train one with --model autoencoder); to generate from this one use "
                               f"`spectrogen sample`", checkpoint)
     normalizer = model.normalizer if model.normalizer is not None else Normalizer("none").to(model.method.device)
-    representation = model.representation
-    source_shape = tuple(representation.shape) if representation is not None else tuple(model.shape[1:])
-    space = FeatureSpace(normalizer, representation, source_shape)
+    space = FeatureMapping(model.representation, normalizer, tuple(model.shape[1:]))
     n_iter = griffin_lim_iters or model.config.output.griffin_lim_iterations
     out.mkdir(parents=True, exist_ok=True)
     report = ReconstructionReport(out)
-    job = _Job(model.method, space, tuple(model.shape[1:]), n_iter, batch_size, out, report, log)
+    job = _Job(model.method, space, n_iter, batch_size, out, report, log)
     if is_dataset:
         job.dataset(source, n or DEFAULT_DATASET_EXAMPLES)
     else:
@@ -99,8 +87,6 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
 
 def audio_files(source: Path) -> list[Path]:
     """Returns the audio files `source` names: itself, or those under it (sorted, hidden ones left out)."""
-    from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES
-
     if source.is_file():
         if not source.name.lower().endswith(AUDIO_SUFFIXES):
             raise InputError(f"is neither an audio file ({', '.join(AUDIO_SUFFIXES)}) nor a data set folder", source)
@@ -125,22 +111,19 @@ def _check_output(out: Path, overwrite: bool) -> None:
 class _Job:
     """One reconstruct call: the model, its feature space and where results go."""
 
-    def __init__(self, method, space: FeatureSpace, model_shape: tuple[int, int], n_iter: int, batch_size: int,
+    def __init__(self, method, space: FeatureMapping, n_iter: int, batch_size: int,
                  out: Path, report: ReconstructionReport, log: Callable[[str], None]):
-        self.method, self.space, self.model_shape = method, space, model_shape
+        self.method, self.space = method, space
         self.n_iter, self.batch_size, self.out, self.report, self.log = n_iter, batch_size, out, report, log
 
     def _reconstruct(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (inputs, reconstructions) in model space, (N, 1, H, W), of features (N, F, T)."""
-        inputs = self.space.to_model(features, self.model_shape)
+        inputs = self.space.to_model(features)
         parts = [self.method.reconstruct(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
         return inputs, torch.cat(parts)
 
     # --- audio in -------------------------------------------------------------------------------
     def audio_files(self, root: Path, files: list[Path]) -> None:
-        from spectrogen.data.decode import finite_chunks, read_audio
-        from spectrogen.data.skip import SkipFile
-
         if not self.space.audible:
             raise InputError("this autoencoder was trained on images, not audio spectrograms, so it cannot read "
                              "audio; give it a data set made by `spectrogen prepare` instead", root)
@@ -169,7 +152,7 @@ class _Job:
         with torch.inference_mode():
             features = rep.features(torch.from_numpy(padded.reshape(count, window)).to(space.device))  # (W, F, T)
         inputs, rebuilt = self._reconstruct(features)  # (W, 1, H, W')
-        estimate = space.features(rebuilt)  # (W, F, T)
+        estimate = space.to_features(rebuilt)  # (W, F, T)
         original_audio = audio[None]  # (1, S)
         griffin_lim = self._long_audio(features)[:, :len(audio)]
         reconstructed = self._long_audio(estimate)[:, :len(audio)]
@@ -181,35 +164,32 @@ class _Job:
         heard = math.ceil(len(audio) / rep.hop_length) if rep.image_size is None else joined_reference.shape[-1]
         shown = min(MAX_PLOT_FRAMES, heard, joined_reference.shape[-1])  # the padding is not shown
         plot_spectrogram_comparison(joined_reference[None, :, :shown], joined_estimate[None, :, :shown],
-                                    self.out / f"{stem}_spectrogram_comparison.png",
-                                    seconds_per_frame=rep.hop_length / rep.sample_rate if rep.image_size is None else None,
-                                    frequency_label=f"mel band (of {rep.n_mels})" if rep.kind == "mel" else "bin",
-                                    value_label=f"features ({rep.log})", titles=[name])
+                                    self.out / f"{stem}_spectrogram_comparison.png", titles=[name],
+                                    **axis_labels(space))
         row = self._metrics(inputs, rebuilt, original_audio, reconstructed, rate)
-        row.update(_suffixed(self._audio_metrics(original_audio, griffin_lim, rate), "_griffin_lim"))
+        row.update({f"{key}_griffin_lim": value
+                    for key, value in self._audio_metrics(original_audio, griffin_lim, rate).items()})
         self.report.rows.append({"input": name, "seconds": round(len(audio) / rate, 3), "windows": count, **row})
 
     def _long_audio(self, features: torch.Tensor) -> np.ndarray:
         """Returns one waveform (1, W*S) of consecutive windows' features (W, F, T)."""
         if self.space.representation.image_size is None:
             # one Griffin-Lim over the whole spectrogram: no phase jumps at window joins
-            return self.space.audio(_along_time(features)[None], self.n_iter, seed=0)
-        return self.space.audio(features, self.n_iter, seed=0).reshape(1, -1)
+            return features_to_audio(_along_time(features)[None], self.space.representation, self.n_iter)
+        return features_to_audio(features, self.space.representation, self.n_iter).reshape(1, -1)
 
     # --- a data set in --------------------------------------------------------------------------
     def dataset(self, root: Path, n: int) -> None:
-        from spectrogen.data.dataset import SpectrogramDataset
-
         dataset = SpectrogramDataset.open(root)
         _check_same_representation(dataset.representation, self.space.representation, root)
         chosen = np.unique(np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(np.int64))
         features = torch.from_numpy(np.asarray(dataset.features[chosen], dtype=np.float32))  # (n, F, T)
         inputs, rebuilt = self._reconstruct(features)
-        reference, estimate = self.space.features(inputs), self.space.features(rebuilt)  # (n, F, T)
+        reference, estimate = self.space.to_features(inputs), self.space.to_features(rebuilt)  # (n, F, T)
         shown = slice(0, MAX_PLOT_EXAMPLES)
         plot_spectrogram_comparison(reference[shown].cpu().numpy(), estimate[shown].cpu().numpy(),
                                     self.out / "spectrogram_comparison.png",
-                                    titles=[f"example {int(k)}" for k in chosen[shown]])
+                                    titles=[f"example {int(k)}" for k in chosen[shown]], **axis_labels(self.space))
         if len(chosen) > MAX_PLOT_EXAMPLES:
             self.report.notes.append(f"spectrogram_comparison.png shows the first {MAX_PLOT_EXAMPLES} of "
                                      f"{len(chosen)} examples")
@@ -219,8 +199,8 @@ class _Job:
         for i, index in enumerate(chosen):
             reference_audio = estimate_audio = None
             if audible:
-                reference_audio = self.space.audio(reference[i:i + 1], self.n_iter, seed=0)  # (1, S)
-                estimate_audio = self.space.audio(estimate[i:i + 1], self.n_iter, seed=0)
+                reference_audio = features_to_audio(reference[i:i + 1], self.space.representation, self.n_iter)
+                estimate_audio = features_to_audio(estimate[i:i + 1], self.space.representation, self.n_iter)
                 self._write_wavs(f"example_{int(index)}", {"griffin_lim": reference_audio[0],
                                                            "reconstructed": estimate_audio[0]},
                                  self.space.representation.sample_rate)
@@ -234,8 +214,6 @@ class _Job:
     # --- shared -----------------------------------------------------------------------------------
     def _metrics(self, inputs: torch.Tensor, rebuilt: torch.Tensor, reference_audio, estimate_audio,
                  rate: Optional[int]) -> dict[str, float]:
-        from spectrogen.metrics.reconstruction import reconstruction_metrics
-
         magnitudes = {}
         if self.space.audible:
             magnitudes = {"reference_magnitude": self.space.magnitudes(inputs).cpu().numpy(),
@@ -248,8 +226,6 @@ class _Job:
 
     def _audio_metrics(self, reference_audio: np.ndarray, estimate_audio: np.ndarray, rate: int) -> dict[str, float]:
         """Returns SI-SDR, PESQ, STOI of a waveform pair (the spectrogram figures are left out)."""
-        from spectrogen.metrics.reconstruction import reconstruction_metrics
-
         result = reconstruction_metrics(reference_audio, estimate_audio, reference_audio=reference_audio,
                                         estimate_audio=estimate_audio, sample_rate=rate)
         return {key: value for key, value in result.values.items() if key in ("si_sdr_db", "pesq", "stoi")}
@@ -262,8 +238,6 @@ class _Job:
 
     def _write_wavs(self, stem: str, clips: dict[str, np.ndarray], rate: int) -> None:
         """Writes STEM_KEY.wav for each clip (S,) at the input's own level (one gain for all, where one would clip)."""
-        from spectrogen.sampling.audio import set_level, write_wav
-
         for key, clip in zip(clips, set_level(np.stack(list(clips.values())), together=True)):
             write_wav(self.out / f"{stem}_{key}.wav", clip, rate)
 
@@ -271,10 +245,6 @@ class _Job:
 def _along_time(features: torch.Tensor) -> torch.Tensor:
     """Returns consecutive windows' features (W, F, T) joined along time, (F, W*T)."""
     return features.permute(1, 0, 2).reshape(features.shape[1], -1)
-
-
-def _suffixed(values: dict[str, float], suffix: str) -> dict[str, float]:
-    return {f"{key}{suffix}": value for key, value in values.items()}
 
 
 def _file_stem(name: str) -> str:
@@ -286,8 +256,8 @@ def _check_same_representation(data_representation, model_representation, root: 
     """Raises InputError unless the data set was made the way the model's training data were."""
     if model_representation is None or data_representation is None:
         return
-    if data_representation.to_dict() != model_representation.to_dict():
-        ours, theirs = model_representation.to_dict(), data_representation.to_dict()
+    ours, theirs = model_representation.to_dict(), data_representation.to_dict()
+    if ours != theirs:
         differences = ", ".join(f"{key} {theirs.get(key)!r} (model: {ours.get(key)!r})"
                                 for key in sorted(ours) if ours.get(key) != theirs.get(key))
         raise InputError(f"was prepared with another representation than the model's training data: "
@@ -297,16 +267,15 @@ def _check_same_representation(data_representation, model_representation, root: 
 
 def _write_metrics(report: ReconstructionReport) -> None:
     """Writes metrics.csv and metrics.txt into `report.out` and fills `report.table`."""
-    columns = ["input", "seconds", "windows"] + [c for c in TABLE_COLUMNS if any(c in row for row in report.rows)]
-    columns = [c for c in columns if any(c in row for row in report.rows)]
-    with open(report.out / "metrics.csv", "w", newline="", encoding="utf-8") as handle:
+    columns = [c for c in ("input", "seconds", "windows", *TABLE_COLUMNS) if any(c in row for row in report.rows)]
+    with open_replacing(report.out / "metrics.csv", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(report.rows)
     report.table = format_table(report.rows, columns)
     lines = [report.table] + [f"note: {note}" for note in report.notes]
     lines += [f"skipped {name}: {reason}" for name, reason in report.skipped]
-    (report.out / "metrics.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(report.out / "metrics.txt", "\n".join(lines) + "\n")
 
 
 def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
@@ -316,7 +285,7 @@ def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
             return f"{value:.4g}"
         return "" if value is None else str(value)
 
-    numeric = [c for c in columns if c not in ("input",)]
+    numeric = columns[1:]  # all but "input"
     body = [[cell(row.get(c)) for c in columns] for row in rows]
     if len(rows) > 1:
         means = {c: float(np.nanmean([float(row[c]) for row in rows if c in row])) for c in numeric}

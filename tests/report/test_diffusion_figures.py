@@ -1,11 +1,12 @@
-"""Seed 003's figures of a diffusion run, and the quick quality figure they plot."""
+"""The figures of a diffusion run, and the quick quality figure they plot."""
 
 import math
 
 import numpy as np
 import pytest
 
-from spectrogen.models.diffusion.plots import draw_diffusion_plots, epoch_sample_files, mean_nearest_distance
+from spectrogen.report.diffusion_figures import draw_diffusion_plots, mean_nearest_distance
+from spectrogen.report.run_contents import epoch_sample_files
 from spectrogen.training.csv_log import CsvLog
 
 

@@ -1,14 +1,8 @@
-"""The figures of a diffusion run, drawn into `plots/` beside the trainer's own four.
+"""The figures of a diffusion run in `plots/`: training_loss.png, samples_epoch_NNN.png of chosen epochs,
+metrics_comparison.png (loss and sample quality by epoch) and final_samples.png.
 
-    training_loss.png          the epoch-mean MSE against the epoch
-    samples_epoch_001.png ...  the fixed-noise samples of chosen epochs (default 1, 5, 10, 20)
-    metrics_comparison.png     loss and sample quality against the epoch
-    final_samples.png          the samples of the latest epoch
-
-Sample quality here is a figure that needs no feature network: the mean distance from each sample
-to its nearest real example (root mean square per value, in normalised units; lower is nearer the
-data), plus FID and KID where the run's evaluation recorded them (`evaluation.eval_every`, in
-`epochs_statistics/checkpoint_metrics.csv`).
+Sample quality needs no feature network: the RMS distance from each sample to its nearest real
+example (normalised units), plus FID and KID where the run's evaluation recorded them.
 """
 
 from __future__ import annotations
@@ -22,10 +16,20 @@ from matplotlib.figure import Figure
 
 from spectrogen.atomic import save_figure
 from spectrogen.metrics.neighbours import nearest_distances
+from spectrogen.report.figures import series
+from spectrogen.report.run_contents import epoch_sample_files
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.plots import DPI, plot_sample_grid
+from spectrogen.training.run_directory import RunDirectory
 
 GRID_EPOCHS = (1, 5, 10, 20)
+
+
+def write_figures(trainer) -> list[Path]:
+    """The diffusion family's figure writer (`Trainer(figure_writers=...)`): its figures of the run so far."""
+    reference = trainer.method.reference  # (K, C, H, W) real examples seen in training
+    return draw_diffusion_plots(trainer.run.plots_dir, trainer.history,
+                                None if reference is None else reference.cpu().numpy())
 
 
 def mean_nearest_distance(samples: np.ndarray, reference: np.ndarray) -> float:
@@ -34,29 +38,13 @@ def mean_nearest_distance(samples: np.ndarray, reference: np.ndarray) -> float:
     return float(nearest_distances(samples, reference).mean() / math.sqrt(values_per_example))
 
 
-def epoch_sample_files(samples_dir: Path) -> dict[int, Path]:
-    """Returns {epoch: path} of the `epoch_NNN.npy` sample files in `samples_dir`, in epoch order."""
-    files = {}
-    for path in sorted(Path(samples_dir).glob("epoch_*.npy")):
-        number = path.stem.split("_", 1)[1]
-        if number.isdigit():
-            files[int(number)] = path
-    return dict(sorted(files.items()))
-
-
-def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    points = [(float(row["epoch"]), float(row[key])) for row in history
-              if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])]
-    return [p[0] for p in points], [p[1] for p in points]
-
-
 def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     """Writes the epoch-mean training loss (and validation loss when recorded) against the epoch."""
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
-        epochs, values = _series(history, key)
-        if epochs:
+        epochs, values = series(history, key)
+        if len(epochs):
             axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=label)
     axes.set_xlabel("epoch")
     axes.set_ylabel("MSE of the predicted noise (epoch mean)")
@@ -71,17 +59,15 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
                             metric_rows: Sequence[dict[str, Any]] = ()) -> Path:
     """Writes one panel per quality figure (nearest-real distance, FID, KID), each beside the loss, by epoch.
 
-    `metric_rows` are the rows of checkpoint_metrics.csv (epoch, fid, kid, ...). Each figure has
-    its own axis because their scales differ by orders of magnitude.
-    """
+    `metric_rows` are the rows of checkpoint_metrics.csv; the figures' scales differ by orders of magnitude."""
     panels = [("distance of samples to nearest real example (RMS)", "nearest-real distance",
                sorted(distances.items()))]
     for key in ("fid", "kid"):
-        epochs, values = _series(metric_rows, key)
-        if epochs:
+        epochs, values = series(metric_rows, key)
+        if len(epochs):
             panels.append((key.upper(), key.upper(), list(zip(epochs, values))))
     figure = Figure(figsize=(8, 3.2 * len(panels)), layout="constrained")  # keeps the right labels inside
-    loss_epochs, losses = _series(history, "loss")
+    loss_epochs, losses = series(history, "loss")
     for index, (label, axis_label, points) in enumerate(panels):
         loss_axes = figure.add_subplot(len(panels), 1, index + 1)
         loss_axes.plot(loss_epochs, losses, color="tab:blue", marker="o" if len(loss_epochs) < 30 else None,
@@ -104,29 +90,23 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
                          grid_epochs: Sequence[int] = GRID_EPOCHS) -> list[Path]:
-    """Returns the paths of the diffusion figures, written into `plots_dir` from the statistics and samples.
+    """Returns the paths of the diffusion figures, written into the run's `plots_dir` from its statistics and samples.
 
-    Samples are read from `../samples/epoch_NNN.npy`, the run's FID/KID (if any) from
-    `../epochs_statistics/checkpoint_metrics.csv`.
-
-    `reference` (M, C, H, W) holds real examples in the normalised range of the samples; without
-    it the comparison shows the loss (and FID/KID when recorded) only.
-    """
-    plots_dir = Path(plots_dir)
-    files = epoch_sample_files(plots_dir.parent / "samples")
-    written = [plot_training_loss(history, plots_dir / "training_loss.png")]
+    `reference` (M, C, H, W): real examples in the samples' normalised range, None for no distance panel."""
+    run = RunDirectory(Path(plots_dir).parent)
+    files = epoch_sample_files(run.samples_dir)
+    written = [plot_training_loss(history, run.plots_dir / "training_loss.png")]
     for epoch in grid_epochs:
         if epoch in files:
-            written.append(plot_sample_grid(np.load(files[epoch]), plots_dir / f"samples_epoch_{epoch:03d}.png",
+            written.append(plot_sample_grid(np.load(files[epoch]), run.plots_dir / f"samples_epoch_{epoch:03d}.png",
                                             f"Samples at epoch {epoch}"))
     distances = {}
     if reference is not None and len(reference):
         distances = {epoch: mean_nearest_distance(np.load(path), reference) for epoch, path in files.items()}
-    metrics_csv = plots_dir.parent / "epochs_statistics" / "checkpoint_metrics.csv"
-    metric_rows = CsvLog(metrics_csv).rows() if metrics_csv.is_file() else []
-    written.append(plot_metrics_comparison(history, distances, plots_dir / "metrics_comparison.png", metric_rows))
+    written.append(plot_metrics_comparison(history, distances, run.plots_dir / "metrics_comparison.png",
+                                           CsvLog(run.metrics_csv).rows()))
     if files:
         last = max(files)
-        written.append(plot_sample_grid(np.load(files[last]), plots_dir / "final_samples.png",
+        written.append(plot_sample_grid(np.load(files[last]), run.plots_dir / "final_samples.png",
                                         f"Final samples (epoch {last})"))
     return written

@@ -12,8 +12,8 @@ import torch
 from spectrogen.cli.main import main
 from spectrogen.config import build_config, config_to_dict
 from spectrogen.errors import InputError
-from spectrogen.models.autoencoder.reconstruct import reconstruct
 from spectrogen.models.registry import build_method
+from spectrogen.report.reconstruction import reconstruct
 from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
 from spectrogen.data.info import DataInfo
 
@@ -26,13 +26,13 @@ def _rows(folder):
         return list(csv.DictReader(handle))
 
 
-def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(tiny_run, tmp_path, listen):
+def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(autoencoder_run, tmp_path, listen):
     seconds = 2.3 * WINDOW / RATE  # two and a bit windows
     t = np.arange(int(seconds * 16000)) / 16000
     stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)], axis=1)
     soundfile.write(tmp_path / "song.flac", stereo.astype(np.float32), 16000)
 
-    report = reconstruct(tiny_run["checkpoint"], tmp_path / "song.flac", tmp_path / "out")
+    report = reconstruct(autoencoder_run["checkpoint"], tmp_path / "song.flac", tmp_path / "out")
     expected = round(seconds * RATE)
     for kind in ("original", "griffin_lim", "reconstructed"):
         audio, rate = soundfile.read(tmp_path / "out" / f"song_{kind}.wav")
@@ -54,14 +54,16 @@ def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(ti
     assert "mse" in report.table and "song.flac" in report.table
 
 
-def test_a_folder_is_read_in_order_and_limited_by_n(tiny_run, tmp_path):
-    report = reconstruct(tiny_run["checkpoint"], tiny_run["audio"], tmp_path / "out", n=2, griffin_lim_iters=2)
+def test_a_folder_is_read_in_order_and_limited_by_n(autoencoder_run, tmp_path):
+    report = reconstruct(autoencoder_run["checkpoint"], autoencoder_run["audio"], tmp_path / "out", n=2,
+                         griffin_lim_iters=2)
     assert [row["input"] for row in report.rows] == ["tone_0.wav", "tone_1.wav"]
     assert len(_rows(tmp_path / "out")) == 2
 
 
-def test_a_data_set_gives_evenly_spread_examples_a_grid_and_wav_pairs(tiny_run, tmp_path):
-    report = reconstruct(tiny_run["checkpoint"], tiny_run["data"], tmp_path / "out", n=3, griffin_lim_iters=2)
+def test_a_data_set_gives_evenly_spread_examples_a_grid_and_wav_pairs(autoencoder_run, tmp_path):
+    report = reconstruct(autoencoder_run["checkpoint"], autoencoder_run["data"], tmp_path / "out", n=3,
+                         griffin_lim_iters=2)
     assert len(report.rows) == 3
     first, last = report.rows[0]["input"], report.rows[-1]["input"]
     assert first == "example 0" and last != first
@@ -74,21 +76,21 @@ def test_a_data_set_gives_evenly_spread_examples_a_grid_and_wav_pairs(tiny_run, 
     from spectrogen.data.dataset import SpectrogramDataset
     from spectrogen.sampling.load import load_generator
 
-    model = load_generator(tiny_run["checkpoint"])
-    features = torch.from_numpy(np.array(SpectrogramDataset.open(tiny_run["data"]).features[[0]]))
+    model = load_generator(autoencoder_run["checkpoint"])
+    features = torch.from_numpy(np.array(SpectrogramDataset.open(autoencoder_run["data"]).features[[0]]))
     x = model.normalizer(features).unsqueeze(1)
     mse = (model.method.reconstruct(x) - x).square().mean().item()
     assert report.rows[0]["mse"] == pytest.approx(mse, rel=1e-4)
 
 
-def test_a_data_set_of_another_representation_is_refused(tiny_run, tmp_path):
+def test_a_data_set_of_another_representation_is_refused(autoencoder_run, tmp_path):
     from spectrogen.data.prepare import prepare
 
     other = tmp_path / "other"
-    prepare(tiny_run["audio"], other, representation="autoencoder",
+    prepare(autoencoder_run["audio"], other, representation="autoencoder",
             settings={"sample_rate": 8000, "n_fft": 128, "hop_length": 32, "n_mels": 16, "frames": 32}, quiet=True)
     with pytest.raises(InputError, match=r"hop_length 32 \(model: 64\)"):
-        reconstruct(tiny_run["checkpoint"], other, tmp_path / "out")
+        reconstruct(autoencoder_run["checkpoint"], other, tmp_path / "out")
 
 
 def test_cli_refuses_a_checkpoint_of_another_model(tmp_path, capsys):
@@ -107,19 +109,19 @@ def test_cli_refuses_a_checkpoint_of_another_model(tmp_path, capsys):
     assert "Traceback" not in message
 
 
-def test_cli_refuses_to_write_into_a_folder_with_files_unless_overwrite(tiny_run, tmp_path, capsys):
+def test_cli_refuses_to_write_into_a_folder_with_files_unless_overwrite(autoencoder_run, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    arguments = ["reconstruct", str(tiny_run["checkpoint"]), str(tiny_run["audio"] / "tone_0.wav"), "--out", str(out),
-                 "--griffin-lim-iters", "2", "--quiet"]
+    arguments = ["reconstruct", str(autoencoder_run["checkpoint"]), str(autoencoder_run["audio"] / "tone_0.wav"),
+                 "--out", str(out), "--griffin-lim-iters", "2", "--quiet"]
     assert main(arguments) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(arguments + ["--overwrite"]) == 0
     assert (out / "keep.txt").read_text() == "mine" and (out / "tone_0_reconstructed.wav").exists()
 
 
-def test_cli_names_a_missing_source(tiny_run, tmp_path, capsys):
-    assert main(["reconstruct", str(tiny_run["checkpoint"]), str(tmp_path / "nothing.wav"),
+def test_cli_names_a_missing_source(autoencoder_run, tmp_path, capsys):
+    assert main(["reconstruct", str(autoencoder_run["checkpoint"]), str(tmp_path / "nothing.wav"),
                  "--out", str(tmp_path / "out")]) == 2
     assert "nothing.wav" in capsys.readouterr().err

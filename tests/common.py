@@ -1,0 +1,163 @@
+"""Inputs and checks that several test folders use: tones, data sets, digests, the CLI in this process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import soundfile
+import torch
+
+from spectrogen.api import train
+from spectrogen.cli.main import main
+from spectrogen.config import build_config
+from spectrogen.data.prepare import prepare
+from spectrogen.data.writer import write_examples
+from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.csv_log import CsvLog
+
+
+def tone(frequency: float = 440.0, seconds: float = 1.1, sample_rate: int = 16000, amplitude: float = 0.5,
+         channels: int = 1) -> np.ndarray:
+    """Returns a sine tone, (S,) or (S, channels) float32; channel k has amplitude scaled by 1/(k+1)."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    mono = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    return mono if channels == 1 else np.stack([mono / (k + 1) for k in range(channels)], axis=1)
+
+
+def write_tone(path: Path, frequency: float = 440.0, seconds: float = 1.1, sample_rate: int = 16000, *,
+               subtype: Optional[str] = None, **kwargs) -> Path:
+    """Writes a tone (format from the suffix) and returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), tone(frequency, seconds, sample_rate, **kwargs), sample_rate, subtype=subtype)
+    return path
+
+
+def write_tones(folder: Path, count: int = 4) -> Path:
+    """Writes `count` tones of 1.1 s at 16 kHz into `folder`; returns it."""
+    for index in range(count):
+        write_tone(folder / f"tone_{index}.wav", 300.0 + 200.0 * index)
+    return folder
+
+
+def write_dataset(folder: Path, features: np.ndarray, labels: Optional[np.ndarray] = None,
+                  class_names: Optional[Sequence[str]] = None) -> Path:
+    """Writes features (N, F, T) as a prepared data set of kind "image" in `folder`; returns it."""
+    write_examples(folder, features, labels, list(class_names or []), source="synthetic")
+    return folder
+
+
+def epoch_rows(run: Path) -> list[dict]:
+    """Returns the rows of a run's epoch_statistics.csv."""
+    return CsvLog(run / "epochs_statistics" / "epoch_statistics.csv").rows()
+
+
+def iteration_rows(run: Path, epoch: int) -> list[dict]:
+    """Returns the rows of a run's iteration CSV of `epoch`."""
+    return CsvLog(run / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
+
+
+def assert_same_weights(run: Path, reference: Path, rtol: float, atol: float) -> None:
+    """Checks that the final_model.tar of two runs hold the same network weights."""
+    ours, theirs = (load_checkpoint(path / "checkpoints" / "final_model.tar")["method"]["networks"]
+                    for path in (run, reference))
+    for network, tensors in theirs.items():
+        for name, tensor in tensors.items():
+            torch.testing.assert_close(ours[network][name], tensor, rtol=rtol, atol=atol, msg=f"{network}.{name}")
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Returns every entry below `root` (files, folders, links) with its content hash, mode and mtime."""
+    digest = {}
+    for path in sorted(Path(root).rglob("*")):
+        info, key = path.lstat(), path.relative_to(root).as_posix()
+        if path.is_symlink():
+            digest[key] = f"link -> {os.readlink(path)}"
+        elif path.is_file():
+            try:
+                content = hashlib.sha256(path.read_bytes()).hexdigest()
+            except PermissionError:
+                content = "unreadable"
+            digest[key] = f"{content} {info.st_mode:o} {info.st_mtime_ns}"
+        else:
+            digest[key] = f"{info.st_mode:o}"
+    return digest
+
+
+def run_cli(argv: Sequence, capsys, ok: bool = False) -> tuple[int, str, str]:
+    """Returns (exit code, stdout, stderr) of `spectrogen ARGV` run in this process (argparse's exits too);
+    with `ok`, after checking that it succeeded."""
+    capsys.readouterr()
+    try:
+        code = main([str(arg) for arg in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    captured = capsys.readouterr()
+    assert not ok or code == 0, captured.err
+    return code, captured.out, captured.err
+
+
+def assert_refused(code: int, err: str, *expected, exit_code: int = 2, one_line: bool = True,
+                   alone: bool = False) -> None:
+    """Checks a refusal: its exit code, one `error:` line (all of stderr when `alone`), no traceback, and
+    each of `expected` in stderr."""
+    assert code == exit_code and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert not one_line or len(errors) == 1, err
+    assert not alone or err.strip() == errors[0], err
+    for text in expected:
+        assert str(text) in err, f"{text!r} not in {err!r}"
+
+
+class RunsCode:
+    """Unpickling this object creates `target`: what a malicious checkpoint or array would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def quick_figures(setattr) -> None:
+    """Makes training write empty files in place of its figures (drawing them is most of a tiny run's time).
+
+    The files are still written by the same process at the same point, so a rank other than 0 that
+    wrote figures would still be caught.
+    """
+    from spectrogen.training import plots, trainer
+
+    def empty_files(self):
+        self.run.plots_dir.mkdir(parents=True, exist_ok=True)
+        for name in plots.PLOT_NAMES:
+            (self.run.plots_dir / name).write_bytes(b"")
+
+    setattr(trainer.Trainer, "_write_plots", empty_files)
+
+
+# 0.25 s examples of 16 mel bands x 32 frames at 8 kHz
+TINY_REPRESENTATION = {"sample_rate": 8000, "n_fft": 128, "hop_length": 64, "n_mels": 16, "frames": 32}
+
+
+def train_tiny_autoencoder(root: Path) -> dict[str, Path]:
+    """Returns the paths (audio, data, run, checkpoint) of a tiny autoencoder trained for 2 epochs on
+    four gliding tones in `root`."""
+    audio, data = root / "audio", root / "data"
+    audio.mkdir(parents=True)
+    t = np.arange(8000) / 8000
+    for i in range(4):
+        glide = 0.4 * np.sin(2 * np.pi * (300.0 * 2 ** (i / 3) * t + 60.0 * t ** 2))
+        soundfile.write(audio / f"tone_{i}.wav", glide.astype(np.float32), 8000)
+    prepare(audio, data, representation="autoencoder", settings=TINY_REPRESENTATION, quiet=True)
+    run = train(build_config({
+        "data": {"path": str(data), "normalization": "per_frequency", "validation_fraction": 0.25},
+        "model": {"name": "autoencoder", "image_size": 16, "image_width": 32, "latent_dim": 8,
+                  "autoencoder": {"hidden_channels": 8, "blocks": 2}},
+        "training": {"epochs": 2, "batch_size": 4, "device": "cpu", "seed": 0},
+        "output": {"output_dir": str(root / "run"), "plot_every": 100, "num_samples": 4, "report": False,
+                   "griffin_lim_iterations": 4},
+    }), quiet=True)
+    return {"audio": audio, "data": data, "run": run, "checkpoint": run / "checkpoints" / "final_model.tar"}
