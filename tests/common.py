@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Optional, Sequence
@@ -161,3 +162,35 @@ def train_tiny_autoencoder(root: Path) -> dict[str, Path]:
                    "griffin_lim_iterations": 4},
     }), quiet=True)
     return {"audio": audio, "data": data, "run": run, "checkpoint": run / "checkpoints" / "final_model.tar"}
+
+
+def patterns(size: int) -> torch.Tensor:
+    """Returns four distinct (4, 1, size, size) images in {-1, 1}: top half, left half, a diagonal, checks."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    square = size // 4
+    stack = torch.stack([y < size // 2, x < size // 2, x > y, (x // square + y // square) % 2 == 0])
+    return stack.float()[:, None] * 2 - 1
+
+
+def nearest(samples: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (RMS-per-pixel distance to the nearest data example, its index) of each sample."""
+    distances = torch.cdist(samples.flatten(1), data.flatten(1)) / data[0].numel() ** 0.5
+    return distances.min(dim=1)
+
+
+def waking(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Returns `net` in eval mode with random weights in its zero-initialised convolutions (so that every
+    input matters: a zero output layer would make a sampler return its noise scaled)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d) and not module.weight.abs().sum():
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.05)
+    return net.eval()
+
+
+def saved_and_loaded(state: dict) -> dict:
+    """Returns `state` after torch.save and a weights_only torch.load, as a checkpoint gives it back."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)

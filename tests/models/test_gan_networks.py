@@ -4,17 +4,18 @@ import pytest
 import torch
 from torch import nn
 
+from spectrogen.config import build_config
+from spectrogen.data.info import DataInfo
 from spectrogen.errors import ConfigError
+from spectrogen.metrics.spectral_statistics import lattice_peak_ratio
 from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator
+from spectrogen.models.gan_method import build_discriminator
 from spectrogen.models.gan_stacks import (DCGANDiscriminator, DCGANGenerator, SpecGANDiscriminator, SpecGANGenerator,
                                           stack_layout)
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 FAMILIES = [(DCGANGenerator, DCGANDiscriminator), (SpecGANGenerator, SpecGANDiscriminator)]
 
-
-# every size with every upsampling once; 128 x 512 is 4 s of 16-kHz audio: the longer clips users ask of a GAN first
+# every size with every upsampling once; 128 x 512 is 4 s of 16-kHz audio, the longer clips users ask for first
 SIZES = [((32, 32), "nearest"), ((64, 64), "bilinear"), ((128, 128), "transposed"), ((256, 256), "nearest"),
          ((64, 256), "transposed"), ((128, 512), "nearest"), ((256, 64), "bilinear")]
 
@@ -30,10 +31,8 @@ def test_every_size_and_upsampling_gives_images_and_one_logit_per_example(genera
 
 
 def test_resize_convolutions_draw_no_lattice_where_transposed_ones_do():
-    # at initialisation already, a stride-2 transposed convolution whose kernel the stride does not divide
-    # paints a lattice of dots (Odena et al. 2016); the mean 2-D power spectrum shows it as isolated peaks
-    from spectrogen.metrics.spectral_statistics import lattice_peak_ratio
-
+    # a stride-2 transposed convolution whose kernel the stride does not divide paints a lattice of dots
+    # (Odena et al. 2016), already at initialisation: isolated peaks of the mean 2-D power spectrum
     ratios = {}
     for upsample in ("transposed", "nearest"):
         torch.manual_seed(0)
@@ -119,9 +118,7 @@ def test_eval_mode_samples_do_not_depend_on_the_rest_of_the_batch(generator_clas
 
 
 def test_non_square_layout_starts_from_a_4_by_16_map():
-    layout = stack_layout(128, 512, 8)
-    assert layout.start == (4, 16)
-    assert layout.layers == 5
+    assert (stack_layout(128, 512, 8).start, stack_layout(128, 512, 8).layers) == ((4, 16), 5)
     with pytest.raises(ConfigError, match="model.image_width"):
         stack_layout(128, 96, 8)
 
@@ -137,8 +134,7 @@ def test_conditional_networks_take_classes_and_non_square_maps(base, generator_i
                                       use_spectral_norm=True)
     labels = torch.tensor([0, 1, 2, 1])
     images = generator(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)), labels)
-    assert images.shape == (4, 1, 32, 128)
-    assert critic(images, labels).shape == (4,)
+    assert images.shape == (4, 1, 32, 128) and critic(images, labels).shape == (4,)
     assert any("parametrizations" in name for name, _ in critic.named_parameters())
 
 
@@ -149,8 +145,7 @@ def test_the_class_changes_the_conditional_generators_output():
     with torch.no_grad():
         images = generator(z, torch.arange(3))
     scale = images.abs().max()  # tiny at initialisation (N(0, 0.02) weights)
-    assert (images[0] - images[1]).abs().max() > 0.01 * scale
-    assert (images[1] - images[2]).abs().max() > 0.01 * scale
+    assert all((images[k] - images[k + 1]).abs().max() > 0.01 * scale for k in range(2))
 
 
 def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
@@ -168,10 +163,6 @@ def test_projection_adds_the_class_embedding_inner_product_to_the_logit():
 
 
 def test_the_auxiliary_classifier_needs_the_projection_critic_and_adds_class_logits():
-    from spectrogen.config import build_config
-    from spectrogen.models.gan_method import build_discriminator
-    from spectrogen.data.info import DataInfo
-
     info = DataInfo((1, 32, 32), ["a", "b", "c"])
     settings = {"name": "cgan", "image_size": 32, "features_d": 4}
     critic = build_discriminator(build_config({"model": {**settings, "conditional": {

@@ -23,19 +23,15 @@ def _one_thread(one_thread):
     """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
-def tiny_config(model: str, size: int = 32, *, ema: bool = False, latent: Optional[str] = None, **model_extra):
-    """Returns a validated configuration of a very small `model` for `size` x `size` examples."""
-    raw_model = {"name": model, "image_size": size, "features_g": 4, "features_d": 4, "latent_dim": 8,
-                 "diffusion": TINY_DIFFUSION, "autoencoder": TINY_AUTOENCODER, **model_extra}
-    if latent:
-        raw_model["latent_distribution"] = latent
-    return build_config({"model": raw_model, "training": {"ema_decay": 0.9 if ema else None}})
-
-
-def tiny_method(model: str, size: int = 32, classes: tuple[str, ...] = (), seed: int = 0, **options):
-    """Returns a freshly built method of `model` with randomised (seeded) weights, so outputs are not ~0."""
+def tiny_method(model: str, size: int = 32, classes: tuple[str, ...] = (), seed: int = 0, *, ema: bool = False,
+                **model_extra):
+    """Returns a freshly built very small `model` for `size` x `size` examples, its weights randomised (seeded)
+    so that outputs are not ~0."""
     torch.manual_seed(seed)
-    config = tiny_config(model, size, **options)
+    config = build_config({"model": {"name": model, "image_size": size, "features_g": 4, "features_d": 4,
+                                     "latent_dim": 8, "diffusion": TINY_DIFFUSION, "autoencoder": TINY_AUTOENCODER,
+                                     **model_extra},
+                           "training": {"ema_decay": 0.9 if ema else None}})
     method = build_method(config, DataInfo((1, size, size), list(classes)), "cpu")
     with torch.no_grad():
         for network in method.networks.values():
@@ -57,12 +53,11 @@ def write_checkpoint(path: Path, method, *, normalizer: Optional[dict] = None,
 
 @pytest.fixture
 def gan_checkpoint(tmp_path):
-    """Returns a factory: (model name, **options) -> (checkpoint path, the method it holds)."""
+    """Returns a factory: (model name, classes, normalizer, representation) -> (checkpoint path, its method)."""
 
-    def make(model: str = "specgan", *, classes: tuple[str, ...] = (), name: str = "model.tar",
-             normalizer=None, representation=None, **options):
-        method = tiny_method(model, classes=classes, **options)
-        path = write_checkpoint(tmp_path / name, method, normalizer=normalizer, representation=representation)
+    def make(model: str = "specgan", *, classes: tuple[str, ...] = (), normalizer=None, representation=None):
+        method = tiny_method(model, classes=classes)
+        path = write_checkpoint(tmp_path / "model.tar", method, normalizer=normalizer, representation=representation)
         return path, method
 
     return make

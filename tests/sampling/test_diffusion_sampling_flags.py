@@ -3,19 +3,10 @@
 import pytest
 import torch
 
-from spectrogen.config import load_config
 from spectrogen.errors import UsageError
-from spectrogen.models import build_method
 from spectrogen.sampling.generate import set_diffusion_sampling
-from spectrogen.data.info import DataInfo
 
-
-def tiny_diffusion():
-    config = load_config("digits", [("model.image_size", 8), ("model.diffusion.base_channels", 8),
-                                    ("model.diffusion.channel_multipliers", [1, 2]),
-                                    ("model.diffusion.attention", False), ("model.diffusion.timesteps", 20),
-                                    ("model.diffusion.sampling_steps", 10)])
-    return build_method(config, DataInfo(shape=(1, 8, 8)))
+from conftest import TINY_DIFFUSION, tiny_method
 
 
 def network_calls(method, n=2):
@@ -32,7 +23,7 @@ def network_calls(method, n=2):
 
 
 def test_flags_change_how_a_diffusion_model_samples():
-    method = tiny_diffusion()
+    method = tiny_method("diffusion", 8, diffusion={**TINY_DIFFUSION, "sampling_steps": 10})
     assert network_calls(method) == 10  # the run's DDIM steps
     set_diffusion_sampling(method, sampler="ddim", steps=3, eta=0.5)
     assert network_calls(method) == 3
@@ -41,11 +32,9 @@ def test_flags_change_how_a_diffusion_model_samples():
 
 
 def test_impossible_values_and_other_families_are_usage_errors():
-    method = tiny_diffusion()
     with pytest.raises(UsageError, match="sampling_steps"):
-        set_diffusion_sampling(method, steps=0)
-    gan = build_method(load_config("test", [("model.image_size", 32), ("model.features_g", 4),
-                                            ("model.features_d", 4)]), DataInfo(shape=(1, 32, 32)))
+        set_diffusion_sampling(tiny_method("diffusion", 8), steps=0)
+    gan = tiny_method("dcgan")
     with pytest.raises(UsageError, match="--sampler"):
         set_diffusion_sampling(gan, sampler="ddim")
     set_diffusion_sampling(gan)  # nothing asked: nothing to refuse

@@ -1,4 +1,5 @@
-"""`spectrogen sample` end to end: the files it writes, per-class naming, audio wiring, overwrite refusal."""
+"""`spectrogen sample` end to end: the files it writes, per-class naming, audio wiring, refusals before writing
+(more refusals: tests/reliability/test_bad_input.py; overwrite rules: test_sample_streaming.py)."""
 
 import json
 
@@ -14,6 +15,8 @@ from spectrogen.sampling.load import load_generator
 from spectrogen.spectral.moments import Moments
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.representation import Representation
+
+from common import assert_refused, run_cli
 
 # SpecGAN's STFT resized to the tiny test model's 32 x 32
 REPRESENTATION = Representation.preset("specgan", image_size=[32, 32])
@@ -31,9 +34,8 @@ def audio_checkpoint(gan_checkpoint):
 
 def test_npy_png_and_wav_outputs(audio_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["sample", str(audio_checkpoint), "--n", "3", "--out", str(out), "--format", "npy,png,wav",
-                 "--seed", "4", "--griffin-lim-iters", "4", "--batch-size", "2"])
-    assert code == 0, capsys.readouterr().err
+    run_cli(["sample", audio_checkpoint, "--n", "3", "--out", out, "--format", "npy,png,wav", "--seed", "4",
+             "--griffin-lim-iters", "4", "--batch-size", "2"], capsys, ok=True)
     samples = np.load(out / "samples.npy")
     model = load_generator(audio_checkpoint)
     expected = generate(model, 3, seed=4, batch_size=2)
@@ -68,19 +70,6 @@ def test_loudness_rms_sets_every_file_to_the_same_level(audio_checkpoint, tmp_pa
     assert json.loads((out / "sampling.json").read_text())["audio"]["loudness"] == "rms"
 
 
-def test_existing_outputs_are_refused_unless_overwrite(audio_checkpoint, tmp_path, capsys):
-    out = tmp_path / "out"
-    arguments = ["sample", str(audio_checkpoint), "--n", "2", "--out", str(out), "--seed", "1"]
-    assert main(arguments) == 0
-    before = (out / "samples.npy").read_bytes()
-    assert main([*arguments[:-1], "2"]) == 2
-    err = capsys.readouterr().err
-    assert "samples.npy" in err and "--overwrite" in err
-    assert (out / "samples.npy").read_bytes() == before
-    assert main([*arguments[:-1], "2", "--overwrite"]) == 0
-    assert (out / "samples.npy").read_bytes() != before
-
-
 def test_conditional_samples_are_split_over_classes_and_named_by_class(gan_checkpoint, tmp_path, capsys):
     path, _ = gan_checkpoint("cgan", classes=("cat", "dog", "owl"))
     out = tmp_path / "all"
@@ -91,18 +80,16 @@ def test_conditional_samples_are_split_over_classes_and_named_by_class(gan_check
     one = tmp_path / "dog"
     assert main(["sample", str(path), "--n", "2", "--out", str(one), "--class", "dog", "--seed", "0"]) == 0
     assert np.load(one / "labels.npy").tolist() == [1, 1]
-    assert main(["sample", str(path), "--n", "2", "--out", str(tmp_path / "x"), "--class", "horse"]) == 2
-    err = capsys.readouterr().err
-    assert "horse" in err and "0: cat, 1: dog, 2: owl" in err and "Traceback" not in err
+    code, _, err = run_cli(["sample", path, "--n", "2", "--out", tmp_path / "x", "--class", "horse"], capsys)
+    assert_refused(code, err, "horse", "0: cat, 1: dog, 2: owl")
 
 
 def test_wav_from_an_image_model_is_refused_before_anything_is_written(gan_checkpoint, tmp_path, capsys):
     path, _ = gan_checkpoint("dcgan")  # no representation: trained on images
     out = tmp_path / "out"
-    assert main(["sample", str(path), "--n", "2", "--out", str(out), "--format", "wav"]) == 2
-    assert "images" in capsys.readouterr().err and not out.exists()
-    assert main(["sample", str(path), "--n", "2", "--out", str(out), "--format", "npy,mp3"]) == 2
-    assert "mp3" in capsys.readouterr().err
+    code, _, err = run_cli(["sample", path, "--n", "2", "--out", out, "--format", "wav"], capsys)
+    assert_refused(code, err, "images")
+    assert not out.exists()
 
 
 def test_truncation_on_diffusion_is_noted_and_ignored(gan_checkpoint, tmp_path, capsys):
@@ -117,13 +104,13 @@ def test_truncation_on_diffusion_is_noted_and_ignored(gan_checkpoint, tmp_path, 
     np.testing.assert_allclose(np.load(out / "samples.npy"), again.numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("option, value", [("--n", "0"), ("--batch-size", "0"), ("--griffin-lim-iters", "0"),
-                                           ("--truncation", "-1"), ("--device", "cuda:7")])
+@pytest.mark.parametrize("option, value", [("--batch-size", "0"), ("--griffin-lim-iters", "0"), ("--truncation", "-1"),
+                                           ("--device", "cuda:7")])
 def test_impossible_options_exit_2_before_writing(audio_checkpoint, tmp_path, capsys, option, value):
     out = tmp_path / "out"
     arguments = ["sample", str(audio_checkpoint), "--n", "2", "--out", str(out), "--format", "wav", option, value]
     if option == "--device" and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
-    assert main(arguments) == 2
-    err = capsys.readouterr().err
-    assert option in err and "Traceback" not in err and not out.exists()
+    code, _, err = run_cli(arguments, capsys)
+    assert_refused(code, err, option)
+    assert not out.exists()

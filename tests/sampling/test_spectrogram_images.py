@@ -7,7 +7,6 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from spectrogen.errors import UsageError
 from spectrogen.sampling.images import (grid_figure, grid_shape, make_grid, row_frequencies, save_grid, save_images,
                                         spectrogram_axes, spectrogram_figure)
 
@@ -105,7 +104,3 @@ def test_grid_file_and_captions(tmp_path):
     texts = {t.get_text() for t in grid_figure(stack, captions=["a", "b"]).axes[0].texts}
     assert {"a", "b"} <= texts
 
-
-def test_unknown_colormap_is_a_usage_error():
-    with pytest.raises(UsageError, match="colormap"):
-        spectrogram_figure(np.zeros((4, 4)), colormap="no-such-map")

@@ -1,13 +1,7 @@
-"""Real-shaped test audio, made in numpy: what recordings users bring have, in a few lines each.
+"""Real-shaped test audio made in numpy: engines, a held note with harmonics and vibrato, speech-like
+syllables (a gliding pitch through three formants, gaps, fricatives), noise bursts over a floor.
 
-- ``engine``: the built-in engine synthesiser (firing pulses ringing resonances, harmonics, breath noise);
-- ``harmonics``: a held note with ten harmonics, vibrato and a slow swell;
-- ``speech``: speech-like syllables: a gliding voice pitch through three formants, with gaps
-  of silence and fricative noise between syllables;
-- ``noise``: bursts of low-passed noise over a noise floor.
-
-Each clip has an RMS near -20 dBFS (a level real recordings have), so level errors show as dB.
-The benchmarks use the same clips (benchmarks/griffin_lim.py).
+Each clip is at about -20 dBFS RMS, so level errors show as dB. benchmarks/griffin_lim.py uses them too.
 """
 
 from __future__ import annotations

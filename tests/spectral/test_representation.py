@@ -29,7 +29,7 @@ def test_specgan_features_are_log_magnitudes_of_librosas_stft(tones):
     reference = librosa.stft(padded, n_fft=256, hop_length=128, window="hann", center=False)
     expected = np.log(np.abs(reference[:, :-1]) + 1e-6)  # Nyquist row dropped
     ours = rep.features(audio).numpy()
-    # the log magnifies float32 differences only where |X| is near 1e-6; compare magnitudes there
+    # the log magnifies float32 differences where |X| is near 1e-6: compare magnitudes there
     np.testing.assert_allclose(np.exp(ours), np.exp(expected), atol=2e-4 * np.exp(expected).max())
     loud = expected > np.log(1e-2)
     np.testing.assert_allclose(ours[loud], expected[loud], atol=1e-3)
@@ -43,27 +43,18 @@ def test_features_are_batch_consistent(tones):
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
 
 
-def test_specgan_round_trip_through_features_reaches_the_stated_convergence(tones):
-    rep = Representation.preset("specgan")
-    audio = tones(2, rep.num_samples, seed=9)
+@pytest.mark.parametrize("name, settings, seed, bound", [("specgan", {}, 9, 0.11),
+                                                         ("autoencoder", {"frames": 32}, 10, 0.22)])
+def test_round_trip_through_features_reaches_the_stated_convergence(tones, name, settings, seed, bound):
+    rep = Representation.preset(name, **settings)
+    audio = tones(2, rep.num_samples, seed=seed)
     features = rep.features(audio)
     rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
     assert rebuilt.shape == audio.shape
-    reference = rep.magnitude(features)
-    # measured 0.07 - 0.08 for these tones after 32 iterations
-    assert (spectral_convergence(reference, rep.magnitude(rep.features(rebuilt))) < 0.11).all()
-
-
-def test_mel_round_trip_keeps_the_mel_spectrum(tones):
-    rep = Representation.preset("autoencoder", frames=32)
-    audio = tones(2, rep.num_samples, seed=10)
-    features = rep.features(audio)
-    rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
-    assert rebuilt.shape == audio.shape
-    mel = torch.expm1(features)
-    # measured 0.14 - 0.17 on these 32-frame clips: mel -> linear least squares, then Griffin-Lim
-    # on 4x overlapped frames (the clip edges weigh more in short clips)
-    assert (spectral_convergence(mel, torch.expm1(rep.features(rebuilt))) < 0.22).all()
+    # measured 0.07-0.08 (specgan) and 0.14-0.17 (mel: least squares to linear, then Griffin-Lim on 4x
+    # overlapped frames, where a short clip's edges weigh more)
+    again = decompress(rep.features(rebuilt), rep.log)
+    assert (spectral_convergence(decompress(features, rep.log), again) < bound).all()
 
 
 def test_image_size_resizes_on_the_way_in_and_back_on_the_way_out(tones):
@@ -73,8 +64,7 @@ def test_image_size_resizes_on_the_way_in_and_back_on_the_way_out(tones):
     assert rep.shape == (64, 32) and features.shape == (2, 64, 32)
     assert rep.magnitude(features).shape == (2, 128, 128)
     assert rep.to_audio(features, n_iter=2, generator=torch.Generator().manual_seed(0)).shape == (2, rep.num_samples)
-    # averaging the power of 2 x 4 cells: the resized spectrogram keeps the clip's energy (averaging
-    # the logs, a geometric mean, lost 5-10 dB of peaky clips), and so does the way back
+    # averaging the power of 2 x 4 cells keeps the clip's energy (averaging logs lost 5-10 dB), both ways
     native = Representation.preset("specgan").features(audio)
     power = lambda magnitude: (magnitude ** 2).mean(dim=(1, 2))  # noqa: E731
     torch.testing.assert_close(power(decompress(features, rep.log)), power(decompress(native, rep.log)), rtol=0.02,

@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rep.add_argument("--frames", type=int, help=f"frames per example (sets the window length), {bounds['frames']}")
     rep.add_argument("--log", choices=["log_eps", "log1p", "db"], help="log compression of magnitudes")
     rep.add_argument("--image-size", type=_size, metavar="H[xW]",
-                     help=f"resize each example to H x W, each side {bounds['image_size']}")
+                     help=f"store each example at H x W (its power resized once), each side {bounds['image_size']}; "
+                          f"the model's size is train's --image-size, by default this one")
 
     cut = parser.add_argument_group("recordings")
     cut.add_argument("--slicing", choices=["auto", "onset", "windows"], default="auto",

@@ -1,5 +1,3 @@
-"""Synthetic spectrograms and tiny autoencoder configurations shared by the tests."""
-
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +10,8 @@ from spectrogen.config.loader import apply_overrides
 
 
 def tone_spectrograms(count: int, bins: int = 32, frames: int = 64, seed: int = 0, noise: float = 0.02) -> np.ndarray:
-    """Returns log-magnitude-like spectrograms (count, 1, bins, frames) of harmonic tones and chirps in [-1, 1].
-
-    Each example: one of four pitches, flat or gliding up or down, three harmonics, a random level.
-    """
+    """Returns log-magnitude-like spectrograms (count, 1, bins, frames) in [-1, 1]: one of four pitches, flat
+    or gliding, three harmonics, a random level."""
     rng = np.random.default_rng(seed)
     rows = np.arange(bins)[:, None]
     times = np.arange(frames)[None, :]
@@ -39,11 +35,9 @@ def autoencoder_config(overrides: dict[str, Any] | None = None):
 
 @pytest.fixture
 def make_tones():
-    """The `tone_spectrograms` factory."""
     return tone_spectrograms
 
 
 @pytest.fixture
 def make_config():
-    """The `autoencoder_config` factory."""
     return autoencoder_config

@@ -1,7 +1,5 @@
 """The `diffusion` training method: one step, EMA, resume, sampling options, labels, errors."""
 
-import io
-
 import pytest
 import torch
 
@@ -10,6 +8,8 @@ from spectrogen.errors import ConfigError, UsageError
 from spectrogen.models.diffusion.method import DiffusionMethod
 from spectrogen.models.registry import build_method, method_class
 from spectrogen.data.info import Batch, DataInfo
+
+from common import saved_and_loaded
 
 SHAPE = (1, 8, 8)
 
@@ -43,6 +43,8 @@ def test_the_registry_builds_it_with_the_family_defaults():
     assert method.ema_decay == pytest.approx(0.995)
     assert not method.conditional
     assert method.parameter_counts()["unet_ema"] == 0  # the average is not trained
+    method.train(True)
+    assert method.networks["unet"].training and not method.networks["unet_ema"].training
 
 
 def test_a_step_returns_0d_statistics_and_moves_the_average_by_the_warm_up_decay():
@@ -77,11 +79,8 @@ def test_resuming_from_a_saved_state_reproduces_the_same_numbers():
     first = make_method(training={"learning_rate": 1e-3})
     for seed in range(3):
         first.train_step(batch(seed=seed))
-    buffer = io.BytesIO()
-    torch.save(first.state_dict(), buffer)
-    buffer.seek(0)
     second = make_method(training={"learning_rate": 1e-3})
-    second.load_state_dict(torch.load(buffer, weights_only=True))
+    second.load_state_dict(saved_and_loaded(first.state_dict()))
     assert second.steps == 3
 
     losses = []
@@ -111,15 +110,12 @@ def test_sample_defaults_come_from_the_configuration_and_options_override_them()
     samples = method.sample(4, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (4, *SHAPE) and samples.dtype == torch.float32
     assert calls == [4] * 3  # DDIM in model.diffusion.sampling_steps calls
-    calls.clear()
-    method.sample(2, sampler="ddpm")
-    assert calls == [2] * 20  # ancestral DDPM visits every training timestep
-    calls.clear()
-    method.sample(2, sampler="ddpm", steps=5)
-    assert calls == [2] * 5
-    calls.clear()
-    method.sample(5, steps=2, batch_size=2)
-    assert calls == [2, 2, 2, 2, 1, 1]  # chunks of 2, 2 and 1, two steps each
+    for n, options, expected in [(2, {"sampler": "ddpm"}, [2] * 20),  # ancestral DDPM visits every timestep
+                                 (2, {"sampler": "ddpm", "steps": 5}, [2] * 5),
+                                 (5, {"steps": 2, "batch_size": 2}, [2, 2, 2, 2, 1, 1])]:  # chunks 2, 2, 1
+        calls.clear()
+        method.sample(n, **options)
+        assert calls == expected, options
 
 
 def test_samples_do_not_depend_on_the_batch_size_with_deterministic_ddim():
@@ -174,12 +170,6 @@ def test_data_that_the_unet_cannot_halve_is_a_config_error():
     with pytest.raises(ConfigError, match="multiples of 4"):
         # the configuration says 8x8, but the U-Net is built for what the data set really holds
         make_method(shape=(1, 12, 10), diffusion={"channel_multipliers": [1, 2, 2]})
-
-
-def test_switching_to_training_mode_leaves_the_average_in_eval_mode():
-    method = make_method(diffusion={"dropout": 0.5})
-    method.train(True)
-    assert method.networks["unet"].training and not method.networks["unet_ema"].training
 
 
 def test_cosine_learning_rate_schedule_steps_at_each_epoch_end():

@@ -1,21 +1,13 @@
 """Samplers: with the exact denoiser of a tiny data set they land on it; seeds reproduce; batches don't matter."""
 
-import math
-
 import pytest
 import torch
-from torch import nn
 
 from spectrogen.models.diffusion.samplers import ddim_sample, ddpm_sample, guided_denoiser, initial_noise
 from spectrogen.models.diffusion.schedule import NoiseSchedule
 from spectrogen.models.diffusion.unet import UNet
 
-
-def patterns(size: int = 8) -> torch.Tensor:
-    """Returns four distinct (4, 1, size, size) images in {-1, 1}: halves, a diagonal, a checkerboard."""
-    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    stack = torch.stack([y < size // 2, x < size // 2, x > y, (x // 2 + y // 2) % 2 == 0])
-    return stack.float()[:, None] * 2 - 1
+from common import nearest, patterns, waking
 
 
 def exact_denoiser(data: torch.Tensor, schedule: NoiseSchedule):
@@ -32,27 +24,15 @@ def exact_denoiser(data: torch.Tensor, schedule: NoiseSchedule):
     return denoise
 
 
-def nearest(samples: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (RMS distance to the nearest data example, its index) of each sample."""
-    distances = torch.cdist(samples.flatten(1), data.flatten(1)) / math.sqrt(data[0].numel())
-    return distances.min(dim=1)
-
-
 def _tiny_net(num_classes: int = 0) -> UNet:
     torch.manual_seed(0)  # the U-Net's own initialisation
-    net = UNet(1, 8, (1, 2), res_blocks=1, attention=False, num_classes=num_classes)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # the zero-initialised output would make every sampler return its noise scaled
-        for module in net.modules():
-            if isinstance(module, nn.Conv2d) and not module.weight.abs().sum():
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * 0.05)
-    return net.eval()
+    return waking(UNet(1, 8, (1, 2), res_blocks=1, attention=False, num_classes=num_classes))
 
 
 @pytest.mark.parametrize("sampler", ["ddpm-1000", "ddim-10", "ddim-10-eta1"])
 def test_with_the_exact_denoiser_samples_are_the_data_in_even_shares(sampler):
     schedule = NoiseSchedule(1000, "linear")
-    data = patterns()
+    data = patterns(8)
     denoise = exact_denoiser(data, schedule)
     g = torch.Generator().manual_seed(0)
     if sampler == "ddpm-1000":
@@ -68,7 +48,7 @@ def test_with_the_exact_denoiser_samples_are_the_data_in_even_shares(sampler):
 
 def test_ddpm_over_fewer_steps_is_still_exact_for_the_exact_denoiser():
     schedule = NoiseSchedule(1000, "cosine")
-    data = patterns()
+    data = patterns(8)
     samples = ddpm_sample(exact_denoiser(data, schedule), schedule, (16, 1, 8, 8), steps=25,
                           generator=torch.Generator().manual_seed(3))
     assert nearest(samples, data)[0].max() < 1e-4
@@ -99,11 +79,6 @@ def test_ddim_eta0_one_by_one_equals_batched():
                             for i in range(4)])
     torch.testing.assert_close(batched, one_by_one, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(batched, noise)
-
-
-def test_initial_noise_is_the_generators_standard_normal():
-    noise = initial_noise((2, 1, 4, 4), torch.Generator().manual_seed(11))
-    torch.testing.assert_close(noise, torch.randn((2, 1, 4, 4), generator=torch.Generator().manual_seed(11)))
 
 
 def test_classifier_free_guidance_is_the_stated_combination():

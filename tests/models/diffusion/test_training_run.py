@@ -8,8 +8,8 @@ import pytest
 from spectrogen.api import train
 from spectrogen.cli.main import main
 from spectrogen.config import build_config
-from spectrogen.data.writer import write_examples
-from spectrogen.training.csv_log import CsvLog
+
+from common import epoch_rows, write_dataset
 
 DIFFUSION_PLOTS = ("training_loss.png", "samples_epoch_001.png", "metrics_comparison.png", "final_samples.png")
 
@@ -26,9 +26,7 @@ def bars(tmp_path) -> Path:
             features[i, :, position] += 1.0
         else:
             features[i, position, :] += 1.0
-    folder = tmp_path / "data"
-    write_examples(folder, features, labels, ["row", "column"], source="synthetic bars")
-    return folder
+    return write_dataset(tmp_path / "data", features, labels, ["row", "column"])
 
 
 def config_for(data: Path, out: Path, epochs: int):
@@ -44,7 +42,7 @@ def config_for(data: Path, out: Path, epochs: int):
 
 @pytest.fixture
 def no_figures(monkeypatch):
-    """Skips drawing figures (the slow part of these tiny runs) in tests that do not look at them."""
+    """Skips drawing figures, the slow part of these tiny runs."""
     from spectrogen.report import diffusion_figures
     from spectrogen.training import trainer
 
@@ -69,8 +67,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers(bars, tmp_path, no_figures):
     whole = train(config_for(bars, tmp_path / "whole", 2), quiet=True)
     parts = train(config_for(bars, tmp_path / "parts", 1), quiet=True)
     train(None, resume=parts, overrides=[("training.epochs", 2)], quiet=True)
-    rows_whole = CsvLog(whole / "epochs_statistics" / "epoch_statistics.csv").rows()
-    rows_parts = CsvLog(parts / "epochs_statistics" / "epoch_statistics.csv").rows()
+    rows_whole, rows_parts = epoch_rows(whole), epoch_rows(parts)
     assert [row["epoch"] for row in rows_parts] == [1, 2]
     # the resumed epoch repeats the uninterrupted one's operations in the same order: equal to round-off
     assert rows_parts[1]["loss"] == pytest.approx(rows_whole[1]["loss"], rel=1e-6)

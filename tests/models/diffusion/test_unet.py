@@ -7,15 +7,7 @@ from torch import nn
 from spectrogen.models.diffusion.embedding import sinusoidal_embedding
 from spectrogen.models.diffusion.unet import SelfAttention, UNet
 
-
-def _waking(net: UNet, seed: int = 0) -> UNet:
-    """Returns `net` with random weights in its zero-initialised layers, so that every input matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.Conv2d) and not module.weight.abs().sum():
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * 0.05)
-    return net.eval()
+from common import waking
 
 
 @pytest.mark.parametrize("size, multipliers", [
@@ -48,7 +40,7 @@ def test_untrained_output_is_zero():
 
 def test_each_example_is_denoised_independently_of_the_batch():
     torch.manual_seed(0)  # the U-Net's own initialisation
-    net = _waking(UNet(1, 8, (1, 2), res_blocks=1, attention=True, num_classes=2))
+    net = waking(UNet(1, 8, (1, 2), res_blocks=1, attention=True, num_classes=2))
     x = torch.randn(3, 1, 8, 12, generator=torch.Generator().manual_seed(1))
     t = torch.tensor([0, 300, 999])
     labels = torch.tensor([0, 1, 2])  # 2 is the null class
@@ -60,7 +52,7 @@ def test_each_example_is_denoised_independently_of_the_batch():
 
 def test_output_depends_on_timestep_and_class_and_no_label_is_the_null_class():
     torch.manual_seed(0)  # the U-Net's own initialisation
-    net = _waking(UNet(1, 8, (1, 2), num_classes=3))
+    net = waking(UNet(1, 8, (1, 2), num_classes=3))
     x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(1)).expand(3, -1, -1, -1)
     with torch.no_grad():
         by_time = net(x, torch.tensor([0, 500, 999]), torch.tensor([0, 0, 0]))
