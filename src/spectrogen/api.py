@@ -231,8 +231,7 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
             _print_dry_run(config, method, device, dataset, run, checkpoint_path)
         return run.root
     data = TrainingData(dataset, config, device, validation=method.uses_validation, processes=processes)
-    if hasattr(method, "feature_space"):  # the autoencoder shows its examples as features and sound
-        method.feature_space = data.mapping
+    method.mapping = data.mapping
     if checkpoint is not None:
         _scale_to_new_learning_rate(method, checkpoint["config"], config)
 

@@ -57,7 +57,7 @@ def test_speech_scores_join_the_epoch_row_where_a_package_is_installed(autoencod
     monkeypatch.setattr(autoencoder_figures, "stoi_score", lambda reference, estimate, rate: float(rate))
     config = build_config(load_checkpoint(autoencoder_run["checkpoint"])["config"])
     method = build_method(config, DataInfo((1, 16, 32)), "cpu")
-    method.feature_space = FeatureMapping.of_dataset(SpectrogramDataset.open(autoencoder_run["data"]),
+    method.mapping = FeatureMapping.of_dataset(SpectrogramDataset.open(autoencoder_run["data"]),
                                                   config.data.normalization, (16, 32))
     trainer = SimpleNamespace(method=method, config=method.config, epoch_row={})
     autoencoder_figures.speech_scores(trainer, 1)

@@ -16,6 +16,7 @@ from torch import nn
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.errors import ConfigError
+from spectrogen.spectral.mapping import FeatureMapping
 
 
 class TrainingMethod(ABC):
@@ -135,6 +136,10 @@ class TrainingMethod(ABC):
     #: set by the trainer before the first step: a `spectrogen.training.device.TrainingContext`
     #: (device, precision, gradient scalers); None when the method is used outside the trainer
     context: Any = None
+
+    #: set by the training run before the first step: the data set's features <-> model inputs mapping
+    #: (a method that shows its examples as spectrograms or sound uses it); None outside a run
+    mapping: Optional[FeatureMapping] = None
 
     #: True when `sample(labels=...)` honours labels: the trainer then fixes classes for its samples
     conditional: bool = False

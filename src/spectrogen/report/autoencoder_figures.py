@@ -48,7 +48,7 @@ def write_figures(trainer) -> list[Path]:
     method = trainer.method
     originals = method.examples
     reconstructions = None if originals is None else method.reconstruct(originals)
-    return write_run_outputs(trainer.run.root, trainer.history, originals, reconstructions, method.feature_space,
+    return write_run_outputs(trainer.run.root, trainer.history, originals, reconstructions, method.mapping,
                              trainer.config.output.griffin_lim_iterations)
 
 
@@ -59,7 +59,7 @@ def speech_scores(trainer, epoch: int) -> None:
     no audio), so the scores measure the autoencoder alone.
     """
     method = trainer.method
-    space = method.feature_space
+    space = method.mapping
     available = speech_packages_available()
     if not method.examples_are_validation or space is None or not space.audible or not any(available.values()):
         return

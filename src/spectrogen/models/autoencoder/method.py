@@ -18,7 +18,6 @@ from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 from spectrogen.models.method import TrainingMethod, eval_mode
 from spectrogen.models.registry import MODELS
 from spectrogen.spectral.convergence import spectral_convergence
-from spectrogen.spectral.mapping import FeatureMapping
 
 SHOWN_EXAMPLES = 4  # held-out examples kept for the run's figures and audio (report/autoencoder_figures.py)
 
@@ -59,8 +58,6 @@ class AutoencoderMethod(TrainingMethod):
         self.latents = LatentGaussianFit(config.model.latent_dim, device)
         self.examples: Optional[torch.Tensor] = None  # (k, C, F, T) shown in figures and .wav files
         self.examples_are_validation = False
-        # the data set's mapping, handed in by `api.train`; None: figures stay in normalised units, no audio
-        self.feature_space: Optional[FeatureMapping] = None
 
     # --- training -------------------------------------------------------------------------------
     def losses(self, x: torch.Tensor, reconstruction: torch.Tensor, mean: torch.Tensor,
@@ -94,7 +91,7 @@ class AutoencoderMethod(TrainingMethod):
         terms = self.losses(x, reconstruction, mean.float(), None if log_variance is None else log_variance.float())
         statistics = {"loss": terms["loss"], "mse": terms["mse"], "mae": terms["l1"], "kl": terms["kl"],
                       "cosine_similarity": F.cosine_similarity(reconstruction.flatten(1), x.flatten(1), dim=1).mean()}
-        space = self.feature_space
+        space = self.mapping
         if space is not None and space.audible:
             reference, estimate = space.magnitudes(x), space.magnitudes(reconstruction)  # (B, F, T)
             # the whole batch as one matrix: one silent example must not make the figure infinite
