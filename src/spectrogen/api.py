@@ -29,7 +29,7 @@ from spectrogen.training.device import TrainingContext, prepare_networks, resolv
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
 from spectrogen.training.resume_notice import resume_notice
-from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
 from spectrogen.training.run_lock import RunLock
 from spectrogen.training.small_data import resolve_settings
 from spectrogen.training.trainer import EpochCallback, Trainer
@@ -67,7 +67,7 @@ def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, An
 
 def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool,
                          is_main: bool = True) -> Path:
-    own_run = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else None
+    own_run = run_of_checkpoint(checkpoint_path)
     root = Path(config.output.output_dir) if output_overridden or own_run is None else own_run
     if is_main and (own_run is None or root.resolve() != own_run.resolve()):
         # continuing into another folder: that folder must not hold a different run

@@ -36,6 +36,7 @@ from spectrogen.metrics.evaluate import parse_metrics
 from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
 from spectrogen.paths import check_file_path, check_folder_path
 from spectrogen.training.device import resolve_device
+from spectrogen.training.run_directory import run_of_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,8 +126,7 @@ def _default_out(args: argparse.Namespace) -> Path:
         target = Path(args.target)
         if target.is_dir():
             return target / "evaluation"
-        run = target.parent.parent if target.parent.name == "checkpoints" else target.parent
-        return run / "evaluation" / target.stem
+        return (run_of_checkpoint(target) or target.parent) / "evaluation" / target.stem
     return Path(args.samples).parent / "evaluation"
 
 

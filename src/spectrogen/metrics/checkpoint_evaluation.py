@@ -22,6 +22,7 @@ from spectrogen.metrics.trust import flag_result
 from spectrogen.sampling.generate import balanced_labels, generate
 from spectrogen.sampling.load import load_generator
 from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.run_directory import run_of_checkpoint
 
 # a classifier trained on the spot when none is given: its numbers compare only with evaluations using it
 QUICK_CLASSIFIER = ClassifierOptions(epochs=5, max_examples=2000)
@@ -105,7 +106,7 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     model = load_generator(path, device=device)
     shape = tuple(model.shape[-2:])
     network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
-                                              run_dir=_run_directory(path), device=device, log=log)
+                                              run_dir=run_of_checkpoint(path), device=device, log=log)
     heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
     reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout,
                                            heldout_data=heldout_data, seed=seed, device=device)
@@ -149,7 +150,7 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
     if source_checkpoint is not None:
         path, _ = resolve_checkpoint(source_checkpoint)
         saved_normalizer = load_checkpoint(path, mmap=True)["data"].get("normalizer")
-        run_dir = _run_directory(path)
+        run_dir = run_of_checkpoint(path)
         log(f"samples normalised as in {path}")
     source = dataset_normalizer(dataset, saved_normalizer, samples_normalization)
     if shape != tuple(dataset.shape):  # said before anything slow: the user may have given the wrong file
@@ -182,7 +183,3 @@ def _evaluate(samples: np.ndarray, reference: RealReference, described: dict, na
     flag_result(result)
     return result
 
-
-def _run_directory(checkpoint: Path) -> Optional[Path]:
-    # a checkpoint inside RUN/checkpoints/ belongs to the run RUN
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None

@@ -23,7 +23,7 @@ from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.monitor import collapse_text
 from spectrogen.training.plots import PLOT_NAMES
-from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
 from spectrogen.training.summary import data_class_names
 
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
@@ -79,8 +79,8 @@ def read_run(run_dir: str | Path) -> RunContents:
     """Returns what the run directory `run_dir` holds; raises InputError when it holds no run."""
     run = RunDirectory(Path(run_dir).expanduser())
     if run.root.is_file():
-        hint = (f"give its run directory, {run.root.parent.parent}" if run.root.parent.name == "checkpoints"
-                else "give the --output-dir of a `spectrogen train` run")
+        owner = run_of_checkpoint(run.root)
+        hint = f"give its run directory, {owner}" if owner else "give the --output-dir of a `spectrogen train` run"
         raise InputError(f"is a file, not a run directory; {hint}", run.root)
     if not run.root.is_dir():
         raise InputError("no such folder; give the --output-dir of a `spectrogen train` run", run.root)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from spectrogen.config.loader import flat_settings
-from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
 
 SHOWN_FIELDS = 8  # fields named in full in the notice; the rest are counted
 
@@ -41,9 +41,10 @@ def _written_config(path: Path) -> Optional[dict[str, Any] | str]:
 def resume_notice(checkpoint_path: Path, saved: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> Optional[str]:
     """Returns the one-line notice to print when the run's experiment_config.json differs from `saved`
     (the checkpoint's configuration) in a field the `overrides` leave alone; None when it does not."""
-    if checkpoint_path.parent.name != "checkpoints":
+    run = run_of_checkpoint(checkpoint_path)
+    if run is None:
         return None  # a checkpoint outside a run directory has no experiment_config.json beside it
-    path = RunDirectory(checkpoint_path.parent.parent).config_json
+    path = RunDirectory(run).config_json
     written = _written_config(path)
     if written is None:
         return None

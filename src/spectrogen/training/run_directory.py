@@ -16,7 +16,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -34,6 +34,12 @@ LOCK_FILE = ".spectrogen.lock"
 
 _EPOCH_FOLDER = re.compile(r"^epoch_(\d+)$")
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
+
+
+def run_of_checkpoint(checkpoint: Path) -> Optional[Path]:
+    """Returns the run directory a checkpoint belongs to (RUN for RUN/checkpoints/x.tar), None outside one."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
 
 
 class RunDirectory:
