@@ -26,9 +26,9 @@ from spectrogen.paths import check_own_folder, remove_entries
 from spectrogen.report import write_report
 from spectrogen.sampling.load import load_generator
 from spectrogen.sampling.outputs import write_samples
-from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.device import resolve_device
-from spectrogen.training.summary import minutes_text, read_progress, resume_command
+from spectrogen.training.summary import (RunProgress, minutes_text, read_progress, read_steps, resume_command,
+                                         trained_text)
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
@@ -73,25 +73,21 @@ class DemoResult:
     run: Path
     report: Path
     samples: Path
+    progress: Optional[RunProgress] = None  # epochs and steps as final_model.tar records them
     wavs: list[Path] = field(default_factory=list)
-    epochs_done: int = 0
-    epochs_planned: int = 0
-    steps_done: int = 0
-    steps_planned: int = 0
-    trained_seconds: float = 0.0  # the epochs' own time, as the report counts it
-    stop_reason: Optional[str] = None  # "time limit" when the safety net ended training
     seconds: dict[str, float] = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)  # figures, targets and verdict (`evaluate_demo`)
 
     @property
-    def cut_short(self) -> bool:
-        """Whether the time limit stopped training before the share of its steps that learning needs."""
-        return self.stop_reason == "time limit" and self.steps_done < MEANINGFUL_SHARE * self.steps_planned
+    def stop_reason(self) -> Optional[str]:
+        # the demo's only other stop, Ctrl-C, returns no result
+        return None if self.progress.finished else "time limit"
 
     @property
-    def resume_command(self) -> str:
-        """The command that trains the run longer, as `train`'s summary and the report give it."""
-        return resume_command(read_progress(self.run))
+    def cut_short(self) -> bool:
+        """Whether the time limit stopped training before the share of its steps that learning needs."""
+        progress = self.progress
+        return self.stop_reason == "time limit" and progress.steps_done < MEANINGFUL_SHARE * progress.steps_planned
 
 
 def demo_config(data: Path, run: Path, *, model: str, minutes: float, device: str, seed: int = 0) -> ExperimentConfig:
@@ -107,10 +103,9 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
     """Raises OverwriteError when `out` holds anything and `overwrite` is off; with it, removes the demo's entries."""
     if out.exists() and not out.is_dir():
         raise OverwriteError(f"{out} is a file, not a folder; choose another --out")
-    if check_own_folder(out, own=DEMO_ENTRIES, marker=MARKER, overwrite=overwrite, flag="--out", kind="demo"):
-        if not overwrite:
-            raise OverwriteError(f"{out} already holds a demo; pass --overwrite to replace the demo there, "
-                                 f"or choose another --out")
+    if check_own_folder(out, own=DEMO_ENTRIES, marker=MARKER, overwrite=overwrite, flag="--out", kind="demo",
+                        refusal=f"{out} already holds a demo; pass --overwrite to replace the demo there, or choose "
+                                "another --out"):
         remove_entries(out, DEMO_ENTRIES)  # the user's own files in the folder are left alone
 
 
@@ -133,8 +128,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
     device_name = str(resolve_device(config.training.device))  # as the user knows it ("cpu", "cuda:0")
     check_out_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    result = DemoResult(out=out, data=data, run=run, report=run / "report.html", samples=out / "samples",
-                        epochs_planned=config.training.epochs)
+    result = DemoResult(out=out, data=data, run=run, report=run / "report.html", samples=out / "samples")
     started = time.perf_counter()
 
     log(f"[1/4] building the built-in engine sounds ({CLIPS_PER_CLASS} clips of each of 4 engine types) in {data}")
@@ -144,11 +138,11 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
         f"{config.training.epochs} epochs (time limit {minutes:g} min); the run's report.html is written at its end")
     # the folder was checked (and cleared) by check_out_folder
     _timed(result, "train", lambda: train(config, overwrite=True, quiet=quiet))
-    _read_progress(result)
+    result.progress = read_steps(read_progress(run))
     if result.cut_short:
-        log(f"warning: the {minutes:g}-minute time limit stopped training after {result.steps_done} of "
-            f"{result.steps_planned} steps, too few for samples that resemble the engines (the figures below "
-            f"show it); continue with: {result.resume_command}")
+        log(f"warning: the {minutes:g}-minute time limit stopped training after {result.progress.steps_done} of "
+            f"{result.progress.steps_planned} steps, too few for samples that resemble the engines (the figures "
+            f"below show it); continue with: {resume_command(result.progress)}")
     log(f"[3/4] sampling {NUM_SAMPLES} spectrograms with .png and .wav files into {result.samples}")
     result.wavs = _timed(result, "sample", lambda: _sample(run, result.samples, device, seed))
     log(f"[4/4] comparing {EVALUATION_SAMPLES} samples with the real engine sounds")
@@ -172,19 +166,6 @@ def _sample(run: Path, samples: Path, device: str, seed: int) -> list[Path]:
     written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=seed,
                             overwrite=True)
     return list(written.audio)
-
-
-def _read_progress(result: DemoResult) -> None:
-    """Fills in the epochs and steps done and planned, the time trained and why training stopped."""
-    state = load_checkpoint(result.run / "checkpoints" / "final_model.tar", mmap=True)["trainer"]
-    result.epochs_done = int(state["epoch"])
-    result.steps_done = int(state["global_step"])
-    full_epochs = result.steps_done - int(state["step_in_epoch"])
-    per_epoch = full_epochs // result.epochs_done if result.epochs_done else int(state["step_in_epoch"])
-    result.steps_planned = per_epoch * result.epochs_planned
-    if result.epochs_done < result.epochs_planned:
-        result.stop_reason = "time limit"  # the demo's only other stop, Ctrl-C, does not get here
-    result.trained_seconds = read_progress(result.run).trained_seconds
 
 
 def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dict:
@@ -287,11 +268,12 @@ def evaluation_lines(evaluation: dict) -> list[str]:
 
 
 def _write_marker(result: DemoResult, model: str, minutes: float, device: str, seed: int) -> None:
+    progress = result.progress
     record = {"command": "spectrogen demo", "model": model, "minutes": minutes, "device": device, "seed": seed,
-              "epochs_done": result.epochs_done, "epochs_planned": result.epochs_planned,
-              "steps_done": result.steps_done, "steps_planned": result.steps_planned,
-              "trained_seconds": result.trained_seconds, "stopped_by": result.stop_reason,
-              "cut_short": result.cut_short, "resume": result.resume_command,
+              "epochs_done": progress.epochs_done, "epochs_planned": progress.epochs_planned,
+              "steps_done": progress.steps_done, "steps_planned": progress.steps_planned,
+              "trained_seconds": progress.trained_seconds, "stopped_by": result.stop_reason,
+              "cut_short": result.cut_short, "resume": resume_command(progress),
               "seconds": result.seconds, "evaluation": result.evaluation,
               "report": str(result.report.relative_to(result.out)),
               "samples": str(result.samples.relative_to(result.out))}
@@ -300,7 +282,7 @@ def _write_marker(result: DemoResult, model: str, minutes: float, device: str, s
 
 def next_steps(result: DemoResult) -> list[str]:
     """Returns the commands worth trying after the demo, with the demo's own paths filled in."""
-    return [f"{result.resume_command}        # train longer, without the demo's time limit",
+    return [f"{resume_command(result.progress)}        # train longer, without the demo's time limit",
             f"spectrogen sample {result.run / 'checkpoints' / 'final_model.tar'} --n 32 --out more_samples "
             f"--format npy,png,wav",
             f"spectrogen evaluate {result.run} --data {result.data} --overwrite        # all the metrics",
@@ -310,10 +292,8 @@ def next_steps(result: DemoResult) -> list[str]:
 
 def summary_lines(result: DemoResult) -> list[str]:
     """Returns the lines that tell the user what the demo did, how good its samples are and where to look."""
-    trained = f"trained {result.epochs_done} of {result.epochs_planned} epochs in {minutes_text(result.trained_seconds)}"
-    if result.stop_reason == "time limit":
-        trained += " (the time limit ended training; it can be resumed)"
-    lines = [f"done in {minutes_text(result.seconds.get('total', 0.0))}: {trained}"]
+    lines = [f"done in {minutes_text(result.seconds.get('total', 0.0))}: "
+             f"{trained_text(result.progress, 'the time limit ended training')}"]
     if result.evaluation:
         lines += evaluation_lines(result.evaluation)
     lines += [f"  report:  {result.report}   (open in a browser: {result.report.resolve().as_uri()})",

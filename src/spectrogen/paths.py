@@ -42,13 +42,13 @@ def listed(names: list[str], shown: int = 5) -> str:
 
 
 def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwrite: bool, flag: str, kind: str,
-                     ignore: tuple[str, ...] = ()) -> bool:
-    """Returns whether `folder` already holds a `kind` (its `marker` file); raises OverwriteError where writing
-    one there would replace or mix with the user's files.
+                     refusal: str, ignore: tuple[str, ...] = ()) -> bool:
+    """Returns whether `folder` holds a `kind` (its `marker` file) that `overwrite` lets the caller replace (only
+    its `own` entries); raises OverwriteError where writing one there would replace or mix with the user's files.
 
-    On True the caller refuses without --overwrite, in its own words, and with it replaces only `own`.
-    Entries named as `own` without the marker are the user's: refused either way. Other entries are
-    refused without `overwrite`; with it the `kind` is written beside them.
+    A `kind` there without `overwrite` is refused with `refusal`. Entries named as `own` without the marker
+    are the user's: refused either way. Other entries are refused without `overwrite`; with it the `kind`
+    is written beside them.
     """
     if not folder.is_dir():
         return False
@@ -56,6 +56,8 @@ def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwri
     if not present:
         return False
     if (folder / marker).is_file():
+        if not overwrite:
+            raise OverwriteError(refusal)
         return True
     clashing = [name for name in present if name in own]
     if clashing:

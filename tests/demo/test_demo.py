@@ -12,7 +12,7 @@ from spectrogen import demo
 from spectrogen.cli.main import main
 from spectrogen.errors import OverwriteError
 from spectrogen.training.checkpoint import load_checkpoint
-from spectrogen.training.summary import minutes_text
+from spectrogen.training.summary import minutes_text, resume_command
 
 TINY = {**demo.TRAINING_SETTINGS, "model.image_size": 32, "model.features_g": 4, "model.features_d": 4,
         "training.batch_size": 4, "training.epochs": 2, "output.num_samples": 4}
@@ -88,9 +88,9 @@ def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(
     lines: list[str] = []
     result = demo.run_demo(tmp_path / "demo", minutes=0.002, model="cgan", device="cpu", quiet=True,
                            log=lines.append)
-    assert result.epochs_done < result.epochs_planned == 1000
+    assert result.progress.epochs_done < result.progress.epochs_planned == 1000
     checkpoint = load_checkpoint(result.run / "checkpoints" / "final_model.tar")
-    assert checkpoint["trainer"]["epoch"] == result.epochs_done  # `train --resume` continues from here
+    assert checkpoint["trainer"]["epoch"] == result.progress.epochs_done  # `train --resume` continues from here
     # the conditional model samples each engine type equally, named by class
     names = sorted(w.stem for w in result.wavs)
     assert names == ["diesel_01", "inline4_01", "single_01", "v8_01"]
@@ -99,15 +99,15 @@ def test_time_limit_ends_training_with_a_resumable_checkpoint_and_still_samples(
     # the safety net says plainly that it cut training too short to judge, once, with the way on
     assert result.cut_short and json.loads((result.out / "demo.json").read_text())["cut_short"] is True
     warned = [line for line in lines if line.startswith("warning: the 0.002-minute time limit")]
-    assert len(warned) == 1 and "too few" in warned[0] and result.resume_command in warned[0]
+    assert len(warned) == 1 and "too few" in warned[0] and resume_command(result.progress) in warned[0]
 
     # the suggested command continues the run without the demo's time limit, as the report says
-    assert result.resume_command in result.report.read_text()
+    assert resume_command(result.progress) in result.report.read_text()
     command = shlex.split(demo.next_steps(result)[0].split("#")[0])
     assert command[:3] == ["spectrogen", "train", "--resume"] and "--epochs" not in command  # to the planned 1000
-    assert main(command[1:] + ["--epochs", str(result.epochs_done + 2), "--quiet"]) == 0  # two more are enough
+    assert main(command[1:] + ["--epochs", str(result.progress.epochs_done + 2), "--quiet"]) == 0  # two more are enough
     resumed = load_checkpoint(result.run / "checkpoints" / "final_model.tar")
-    assert resumed["trainer"]["epoch"] == result.epochs_done + 2
+    assert resumed["trainer"]["epoch"] == result.progress.epochs_done + 2
     assert resumed["config"]["training"]["max_minutes"] is None
 
 

@@ -27,16 +27,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
-from spectrogen.errors import ConfigError, OverwriteError, UsageError
+from spectrogen.errors import OverwriteError, UsageError
 from spectrogen.metrics.checkpoint_evaluation import evaluate_checkpoint, evaluate_sample_file
 from spectrogen.metrics.classifier import save_classifier
 from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier_on_dataset
 from spectrogen.metrics.evaluate import parse_metrics
 from spectrogen.metrics.table import METRICS_FILE, format_table, write_metrics
 from spectrogen.paths import check_file_path, check_folder_path
-from spectrogen.training.device import resolve_device
+from spectrogen.spectral.normalization import NormalizationKind
+from spectrogen.training.device import device_for_flag
 from spectrogen.training.run_directory import run_of_checkpoint
+
+NORMALIZATIONS = get_args(NormalizationKind)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     network.add_argument("--inception", metavar="PATH",
                          help="your own feature network: a local torch.export (.pt2) or TorchScript file")
     parser.add_argument("--samples", metavar="FILE.npy", help="evaluate these samples (N, 1, H, W) instead of sampling")
-    parser.add_argument("--samples-normalization", default="per_frequency",
-                        choices=["per_frequency", "minmax", "minmax01", "per_sample", "none"],
+    parser.add_argument("--samples-normalization", default="per_frequency", choices=NORMALIZATIONS,
                         help="how --samples are normalised when no checkpoint says so (default per_frequency; "
                              "none: un-normalised features)")
     parser.add_argument("--heldout", metavar="DATA", help="a data set the model never saw, for the memorisation check")
@@ -66,8 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--train-classifier", metavar="DATA", help="train a classifier on this data set")
     training.add_argument("--size", metavar="HxW", help="train at this size (the models' size) instead of the data's")
     training.add_argument("--epochs", type=int, default=6, help="classifier training epochs (default 6)")
-    training.add_argument("--normalization", default="per_frequency",
-                          choices=["per_frequency", "minmax", "minmax01", "per_sample", "none"],
+    training.add_argument("--normalization", default="per_frequency", choices=NORMALIZATIONS,
                           help="normalisation of the data, as training uses it (default per_frequency)")
     training.add_argument("--overwrite", action="store_true",
                           help="replace an existing classifier file, or the metrics of an earlier evaluation in --out")
@@ -112,10 +114,8 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 def _device(name: str) -> str:
     try:
-        return str(resolve_device(name))
-    except ConfigError as exc:
-        raise UsageError(str(exc).replace("training.device", "--device")) from None
-    except RuntimeError:
+        return str(device_for_flag(name))
+    except RuntimeError:  # a name torch does not know
         raise UsageError(f"--device {name!r}: use cpu, cuda, cuda:N or auto") from None
 
 

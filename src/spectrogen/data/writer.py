@@ -22,7 +22,7 @@ from spectrogen.data.dataset import (
     FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE,
 )
 from spectrogen.data.growing_npy import GrowingNpy
-from spectrogen.errors import OverwriteError, UsageError
+from spectrogen.errors import UsageError
 from spectrogen.paths import check_folder_path, check_own_folder
 from spectrogen.spectral.moments import MomentAccumulator
 from spectrogen.spectral.representation import Representation
@@ -128,10 +128,9 @@ def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
                 "source (the source is never modified)"
             )
     check_folder_path(out, "--out")
-    if check_own_folder(out, own=DATASET_ENTRIES, marker=METADATA_FILE, overwrite=overwrite, flag="--out",
-                        kind="data set") and not overwrite:
-        raise OverwriteError(f"--out {out} already holds a data set; add --overwrite to replace it (only "
-                             "its files are replaced), or choose another folder")
+    check_own_folder(out, own=DATASET_ENTRIES, marker=METADATA_FILE, overwrite=overwrite, flag="--out",
+                     kind="data set", refusal=f"--out {out} already holds a data set; add --overwrite to replace "
+                     "it (only its files are replaced), or choose another folder")
 
 
 def staging_folder(out: Path) -> Path:

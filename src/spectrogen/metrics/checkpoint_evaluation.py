@@ -104,20 +104,21 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
     log(f"checkpoint: {path} ({which})")
     dataset = open_data(data)
     model = load_generator(path, device=device)
-    shape = tuple(model.shape[-2:])
-    network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
-                                              run_dir=run_of_checkpoint(path), device=device, log=log)
-    heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
-    reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout,
-                                           heldout_data=heldout_data, seed=seed, device=device)
     labels = balanced_labels(n, len(model.class_names) or model.method.num_classes) if model.conditional else None
-    started = time.perf_counter()
-    samples = generate(model, n, labels=labels, seed=seed, batch_size=batch_size).numpy()  # (n, 1, H, W)
-    generation_seconds = time.perf_counter() - started
-    samples = convert_space(samples, model.normalizer, normalizer)
-    result = _evaluate(samples, reference, described, names, seed, labels, model.class_names, dataset.class_names,
-                       {"checkpoint": str(path), "which": which, "model": model.model_name})
-    result.timings["generation"] = generation_seconds
+    timings = {}
+
+    def draw() -> np.ndarray:
+        started = time.perf_counter()
+        samples = generate(model, n, labels=labels, seed=seed, batch_size=batch_size).numpy()  # (n, 1, H, W)
+        timings["generation"] = time.perf_counter() - started
+        return samples
+
+    heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
+    result = _compare(dataset, tuple(model.shape[-2:]), n, draw, model.normalizer, names, labels,
+                      model.class_names, {"checkpoint": str(path), "which": which, "model": model.model_name},
+                      classifier=classifier, inception=inception, run_dir=run_of_checkpoint(path),
+                      heldout_indices=heldout, heldout_data=heldout_data, seed=seed, device=device, log=log)
+    result.timings.update(timings)
     if "nn_heldout" in result.skipped:
         result.skipped["nn_heldout"] = _no_heldout_reason(model)
     return result
@@ -157,29 +158,32 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
         log(f"note: the samples are {shape[0]}x{shape[1]}, the data set's spectrograms "
             f"{dataset.shape[0]}x{dataset.shape[1]}; the real examples are resized to {shape[0]}x{shape[1]} "
             "to be compared with them")
-    network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
-                                              run_dir=run_dir, device=device, log=log)
-    reference, described = build_reference(dataset, network, normalizer, shape, len(samples),
-                                           heldout_data=heldout_data, seed=seed, device=device)
-    samples = convert_space(samples, source, normalizer)
     labels = record.get("labels")
     labels = np.asarray(labels) if labels is not None and len(labels) == len(samples) else None
-    return _evaluate(samples, reference, described, names, seed, labels, record.get("class_names", []),
-                     dataset.class_names, {"samples": str(samples_path), "normalization": source.kind,
-                                           "checkpoint": None if source_checkpoint is None else str(source_checkpoint)})
+    return _compare(dataset, shape, len(samples), lambda: samples, source, names, labels, record.get("class_names", []),
+                    {"samples": str(samples_path), "normalization": source.kind,
+                     "checkpoint": None if source_checkpoint is None else str(source_checkpoint)},
+                    run_dir=run_dir, classifier=classifier, inception=inception, heldout_data=heldout_data,
+                    seed=seed, device=device, log=log)
 
 
-def _evaluate(samples: np.ndarray, reference: RealReference, described: dict, names: list[str], seed: int, labels,
-              model_classes, data_classes, source: dict[str, Any]) -> EvaluationResult:
-    """Returns the metrics of `samples` (in the evaluation space) with what was compared with what."""
+def _compare(dataset, shape, n: int, draw: Callable[[], np.ndarray], samples_normalizer, names, labels, model_classes,
+             source: dict[str, Any], *, run_dir, heldout_indices=None, classifier, inception, heldout_data, seed: int,
+             device: str, log: Log) -> EvaluationResult:
+    """Returns the metrics of the `n` samples `draw()` gives (n, 1, H, W), normalised by `samples_normalizer`,
+    with what was compared with what; they are drawn once the real side is ready (a feature network trained)."""
+    network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
+                                              run_dir=run_dir, device=device, log=log)
+    reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout_indices,
+                                           heldout_data=heldout_data, seed=seed, device=device)
+    samples = convert_space(draw(), samples_normalizer, normalizer)
     # per-class figures need the generator's classes to be the data set's, in the same order
-    comparable = list(model_classes) == list(data_classes)
+    comparable = list(model_classes) == list(dataset.class_names)
     result = evaluate_samples(samples, reference, metrics=names, fake_labels=labels if comparable else None, seed=seed)
     if labels is not None and not comparable:
         result.skipped["per_class"] = (f"the model's classes ({', '.join(model_classes)}) are not the data set's "
-                                       f"({', '.join(data_classes)})")
+                                       f"({', '.join(dataset.class_names)})")
     result.info.update({"source": source, "n": len(samples), "seed": seed, "data": described,
                         "feature_network": reference.network.describe()})
     flag_result(result)
     return result
-

@@ -62,7 +62,8 @@ DESCRIPTIONS = {
 _SPREADS = {spread for spread, _ in DESCRIPTIONS.values() if spread}
 
 
-def _number(value) -> str:
+def number_text(value) -> str:
+    """Returns a figure as both tables write it: 4 significant digits."""
     if isinstance(value, int) or value is None or (isinstance(value, float) and not math.isfinite(value)):
         return str(value)
     return f"{value:.4g}"
@@ -79,9 +80,9 @@ def format_table(result: EvaluationResult) -> str:
         spread, meaning = DESCRIPTIONS.get(column, (None, ""))
         if column in flagged:
             meaning = "NOT MEANINGFUL (see the warning above); " + meaning
-        shown = _number(value)
+        shown = number_text(value)
         if spread and spread in result.metrics:
-            shown += f" ± {_number(result.metrics[spread])}"
+            shown += f" ± {number_text(result.metrics[spread])}"
         rows.append((column, shown, meaning))
     lines = warning_lines(trust)
     if lines:
@@ -95,7 +96,7 @@ def format_table(result: EvaluationResult) -> str:
         width = max(len(name) for name in result.per_class)
         lines += ["", "per class:", f"{'class':<{width}}  " + "  ".join(f"{c:>9}" for c in columns)]
         for name, figures in result.per_class.items():
-            lines.append(f"{name:<{width}}  " + "  ".join(f"{_number(figures[c]) if c in figures else '':>9}" for c in columns))
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{number_text(figures[c]) if c in figures else '':>9}" for c in columns))
     for name, reason in result.skipped.items():
         lines.append(f"{name}: skipped: {reason}")
     return "\n".join(lines)

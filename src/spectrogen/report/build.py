@@ -20,7 +20,7 @@ from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
 from spectrogen.sampling.audio import LOUDNESS_WORDS
-from spectrogen.training.summary import minutes_text, read_progress, resume_command
+from spectrogen.training.summary import minutes_text, resume_command
 
 REPORT_FILE = "report.html"
 
@@ -72,19 +72,16 @@ def _spectrogram_media(contents: RunContents, audio: AudioFolder):
     options = dict(representation=space.axes_representation, value_label=space.value_label, vmin=low, vmax=high)
     grid = grid_png(shown, captions=contents.sample_labels, **options)
 
-    names = [f"sample_{i + 1:02d}" for i in range(len(samples))]
-    sample_audio = _audio(contents, audio, samples, names)
-    sample_rows = [MediaRow(name, contents.sample_labels[i] if contents.sample_labels else None,
-                            spectrogram_png(shown[i], **options), sample_audio[i])
-                   for i, name in enumerate(names)]
-    real_rows = []
-    if contents.real is not None:
-        real_names = [f"real_{i + 1:02d}" for i in range(len(contents.real.arrays))]
-        real_audio = _audio(contents, audio, contents.real.arrays, real_names)
-        real_rows = [MediaRow(f"{name} (example {index})", label,
-                              spectrogram_png(real_shown[i], **options), real_audio[i])
-                     for i, (name, label, index) in enumerate(zip(real_names, contents.real.labels,
-                                                                  contents.real.indices))]
+    def rows(prefix: str, arrays: np.ndarray, images: np.ndarray, labels: list, suffixes: list[str]):
+        names = [f"{prefix}_{i + 1:02d}" for i in range(len(arrays))]
+        clips = _audio(contents, audio, arrays, names)
+        return [MediaRow(name + suffix, label, spectrogram_png(image, **options), clip)
+                for name, suffix, label, image, clip in zip(names, suffixes, labels, images, clips)]
+
+    sample_rows = rows("sample", samples, shown, contents.sample_labels or [None] * len(samples), [""] * len(samples))
+    real = contents.real
+    real_rows = [] if real is None else rows("real", real.arrays, real_shown, real.labels,
+                                             [f" (example {index})" for index in real.indices])
     return grid, sample_rows, real_rows
 
 
@@ -160,10 +157,9 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         ("data set", config.get("data", {}).get("path")),
         ("epochs completed", f"{history[-1]['epoch'] if history else 0} of {training.get('epochs')}"),
     ]
-    progress = read_progress(contents.root)
     if history:
-        rows.append(("training time", minutes_text(progress.trained_seconds)))
-    rows.append(("continue with", resume_command(progress)))
+        rows.append(("training time", minutes_text(contents.progress.trained_seconds)))
+    rows.append(("continue with", resume_command(contents.progress)))
     if history:
         last = history[-1]
         shown = [key for key in last

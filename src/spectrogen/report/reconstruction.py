@@ -24,6 +24,7 @@ from spectrogen.data.skip import SkipFile
 from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES
 from spectrogen.errors import CheckpointError, InputError, OverwriteError
 from spectrogen.metrics.reconstruction import reconstruction_metrics
+from spectrogen.metrics.table import TABLE_FILE, number_text
 from spectrogen.report.autoencoder_figures import axis_labels, plot_spectrogram_comparison
 from spectrogen.sampling.audio import features_to_audio, set_level, write_wav
 from spectrogen.sampling.load import load_generator
@@ -275,15 +276,13 @@ def _write_metrics(report: ReconstructionReport) -> None:
     report.table = format_table(report.rows, columns)
     lines = [report.table] + [f"note: {note}" for note in report.notes]
     lines += [f"skipped {name}: {reason}" for name, reason in report.skipped]
-    write_text_atomic(report.out / "metrics.txt", "\n".join(lines) + "\n")
+    write_text_atomic(report.out / TABLE_FILE, "\n".join(lines) + "\n")
 
 
 def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
     """Returns `rows` as aligned text, one line per input, plus a mean row when there are several."""
     def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return "" if value is None else str(value)
+        return number_text(value) if isinstance(value, float) else "" if value is None else str(value)
 
     numeric = columns[1:]  # all but "input"
     body = [[cell(row.get(c)) for c in columns] for row in rows]

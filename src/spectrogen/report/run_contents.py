@@ -21,10 +21,9 @@ from spectrogen.report.spectrogram_space import SpectrogramSpace
 from spectrogen.sampling.load import load_generator
 from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.monitor import collapse_text
 from spectrogen.training.plots import PLOT_NAMES
 from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
-from spectrogen.training.summary import data_class_names
+from spectrogen.training.summary import RunProgress, read_progress
 
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
 _PER_EPOCH_PLOT = re.compile(r"_epoch_\d+\.png$")  # one file per epoch: too many to embed
@@ -57,6 +56,7 @@ class RunContents:
     config: dict[str, Any]
     history: list[dict[str, Any]]  # rows of epoch_statistics.csv
     metrics: list[dict[str, Any]]  # rows of checkpoint_metrics.csv
+    progress: RunProgress
     samples: Optional[np.ndarray] = None  # (n, 1, H, W) of the latest sampling epoch
     samples_epoch: Optional[int] = None
     sample_labels: Optional[list[str]] = None  # class of each sample (conditional models)
@@ -88,12 +88,18 @@ def read_run(run_dir: str | Path) -> RunContents:
         raise InputError(f"is not a training run: it has no {run.config_json.relative_to(run.root)}; give the "
                          f"folder that `spectrogen train --output-dir` wrote", run.root)
     try:
-        config = json.loads(run.config_json.read_text(encoding="utf-8"))
+        config = run.read_config()
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot be read ({exc}); the run directory is damaged", run.config_json) from None
     contents = RunContents(root=run.root, config=config, history=CsvLog(run.epoch_csv).rows(),
-                           metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1])
-    _note_collapse(contents)
+                           metrics=[row for row in CsvLog(run.metrics_csv).rows() if len(row) > 1],
+                           progress=read_progress(run.root))
+    if contents.progress.collapse:
+        contents.notes.append(
+            f"mode collapse: at epoch {contents.progress.collapse_epoch} {contents.progress.collapse_reason}; "
+            f"the generated samples below are not a fair picture of the data. Train longer, try "
+            f"training.mode_seeking (e.g. 1; the demo's conditional GAN uses 4), or on a small data set "
+            f"training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
     _read_evaluation(run, contents)
     _read_latest_samples(run, contents)
     contents.family_plots = family_plots(run)
@@ -127,21 +133,6 @@ def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
     profiles = record.get("spectral_profiles")
     if isinstance(profiles, dict) and all(isinstance(profiles.get(key), list) for key in PROFILE_KEYS):
         contents.spectral_profiles = {key: profiles[key] for key in PROFILE_KEYS}
-
-
-def _note_collapse(contents: RunContents) -> None:
-    """Adds a note when the last epoch's samples look alike (the collapse signal of the training monitor)."""
-    last = next((row for row in reversed(contents.history) if isinstance(row.get("diversity_ratio"), (int, float))),
-                None)
-    if last is None or last.get("collapse") != 1:
-        return
-    reason = collapse_text(last, contents.config.get("monitor", {}),
-                           data_class_names(contents.config.get("data", {}).get("path")))
-    contents.notes.append(
-        f"mode collapse: at epoch {last.get('epoch')} {reason}; "
-        f"the generated samples below are not a fair picture of the data. Train longer, try training.mode_seeking "
-        f"(e.g. 1; the demo's conditional GAN uses 4), or on a small data set "
-        f"training.diffaugment=[\"translation\",\"cutout\"] (see the Sample diversity plot)")
 
 
 def epoch_sample_files(samples_dir: Path) -> dict[int, Path]:

@@ -19,7 +19,7 @@ from spectrogen.models.registry import build_sampler
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.representation import Representation
 from spectrogen.training.checkpoint import load_checkpoint
-from spectrogen.training.device import resolve_device
+from spectrogen.training.device import device_for_flag
 
 
 @dataclass
@@ -126,9 +126,4 @@ def _saved(kind, saved: Optional[dict], what: str, path: Path, device: Optional[
 
 def _device(name: str | torch.device) -> torch.device:
     """Returns the torch device `name` asks for (`auto`: CUDA when there is one)."""
-    if isinstance(name, torch.device):
-        return name
-    try:
-        return resolve_device(name)
-    except ConfigError as exc:
-        raise UsageError(str(exc).replace("training.device", "--device")) from None
+    return name if isinstance(name, torch.device) else device_for_flag(name)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from spectrogen.config.schema import TrainingConfig
-from spectrogen.errors import ConfigError
+from spectrogen.errors import ConfigError, UsageError
 from spectrogen.training.distributed import SINGLE, Processes
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -39,6 +39,14 @@ def resolve_device(name: str) -> torch.device:
             raise ConfigError("training.device='mps', but MPS is not available here: use --device cpu")
         return torch.device("mps")
     return torch.device(name)
+
+
+def device_for_flag(name: str, flag: str = "--device") -> torch.device:
+    """Returns the device a command's `flag` names; one this machine lacks is a UsageError naming the flag."""
+    try:
+        return resolve_device(name)
+    except ConfigError as exc:
+        raise UsageError(str(exc).replace("training.device", flag)) from None
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:

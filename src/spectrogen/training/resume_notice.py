@@ -27,30 +27,23 @@ def edited_fields(saved: dict[str, Any], written: dict[str, Any], overridden: It
                   and key not in overridden and not key.startswith(prefixes))
 
 
-def _written_config(path: Path) -> Optional[dict[str, Any] | str]:
-    """Returns the mapping in `path`, None when there is no such file, or why it cannot be read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"it cannot be read ({type(exc).__name__})"
-    return data if isinstance(data, dict) else "it does not hold a JSON object"
-
-
 def resume_notice(checkpoint_path: Path, saved: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> Optional[str]:
     """Returns the one-line notice to print when the run's experiment_config.json differs from `saved`
     (the checkpoint's configuration) in a field the `overrides` leave alone; None when it does not."""
-    run = run_of_checkpoint(checkpoint_path)
-    if run is None:
+    owner = run_of_checkpoint(checkpoint_path)
+    if owner is None:
         return None  # a checkpoint outside a run directory has no experiment_config.json beside it
-    path = RunDirectory(run).config_json
-    written = _written_config(path)
-    if written is None:
+    run = RunDirectory(owner)
+    try:
+        written = run.read_config()
+        damage = None if isinstance(written, dict) else "it does not hold a JSON object"
+    except FileNotFoundError:
         return None
-    how = "to change a field on resume, give it as --set section.key=value"
-    if isinstance(written, str):
-        return f"{path}: {written}; the configuration saved in {checkpoint_path} is used ({how})"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        damage = f"it cannot be read ({type(exc).__name__})"
+    path, how = run.config_json, "to change a field on resume, give it as --set section.key=value"
+    if damage:
+        return f"{path}: {damage}; the configuration saved in {checkpoint_path} is used ({how})"
     fields = edited_fields(saved, written, [key for key, _ in overrides])
     if not fields:
         return None

@@ -91,16 +91,21 @@ class RunDirectory:
     def final_checkpoint(self) -> Path:
         return self.checkpoints_dir / "final_model.tar"
 
+    def read_config(self) -> Any:
+        """Returns what experiment_config.json holds; raises OSError or ValueError when missing or damaged."""
+        return json.loads(self.config_json.read_text(encoding="utf-8"))
+
     # --- reuse rules -----------------------------------------------------------------------------------
+    def _holds_run(self) -> str:
+        return (f"output directory {self.root} already holds a training run; continue it with "
+                f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose another --output-dir")
+
     def refuse_existing(self) -> None:
         """Raises OverwriteError when the folder holds a run (the caller passes --resume or --overwrite)."""
         check_folder_path(self.root, "--output-dir")
         # experiment_config.json marks a run; a user's own `checkpoints/` or `plots/` folder does not
         if self.config_json.is_file():
-            raise OverwriteError(
-                f"output directory {self.root} already holds a training run; continue it with "
-                f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose "
-                f"another --output-dir")
+            raise OverwriteError(self._holds_run())
 
     def check_new_run(self, overwrite: bool) -> None:
         """Raises OverwriteError unless a new run may be written here without touching the user's files.
@@ -109,10 +114,9 @@ class RunDirectory:
         with `overwrite` (refused without it), unless one has a name the run writes: refused either way.
         """
         check_folder_path(self.root, "--output-dir")
-        holds = check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
-                                 overwrite=overwrite, flag="--output-dir", kind="run", ignore=(LOCK_FILE,))
-        if holds and not overwrite:
-            self.refuse_existing()
+        check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
+                         overwrite=overwrite, flag="--output-dir", kind="run", refusal=self._holds_run(),
+                         ignore=(LOCK_FILE,))
 
     def clear_run(self) -> None:
         """Removes the entries a run writes (never other files the user keeps in the folder)."""

@@ -5,12 +5,12 @@ Read back from the run directory, as the report and `spectrogen demo` do, so the
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from spectrogen.errors import SpectrogenError
+from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import open_dataset
 from spectrogen.training.monitor import collapse_text
@@ -36,6 +36,9 @@ class RunProgress:
     data_path: Optional[str] = None
     max_minutes: Optional[float] = None
     collapse_reason: Optional[str] = None  # which diversity figure is below its threshold, when collapse
+    collapse_epoch: Any = None  # the epoch of the last judged row
+    steps_done: int = 0  # these two only from `read_steps`
+    steps_planned: int = 0
 
     @property
     def finished(self) -> bool:
@@ -50,7 +53,7 @@ def read_progress(root: str | Path) -> RunProgress:
     """Returns the progress of the run in `root` from its epoch table and saved configuration."""
     run = RunDirectory(Path(root))
     rows = CsvLog(run.epoch_csv).rows()
-    config = json.loads(run.config_json.read_text(encoding="utf-8")) if run.config_json.is_file() else {}
+    config = run.read_config() if run.config_json.is_file() else {}
     seconds = sum(float(row["seconds"]) for row in rows if isinstance(row.get("seconds"), (int, float)))
     judged = [row for row in rows if isinstance(row.get("diversity_ratio"), (int, float))]
     last = judged[-1] if judged else {}
@@ -63,7 +66,15 @@ def read_progress(root: str | Path) -> RunProgress:
                        max_minutes=config.get("training", {}).get("max_minutes"),
                        collapse_reason=collapse_text(last, config.get("monitor", {}),
                                                      data_class_names(config.get("data", {}).get("path")))
-                       if last.get("collapse") == 1 else None)
+                       if last.get("collapse") == 1 else None, collapse_epoch=last.get("epoch"))
+
+
+def read_steps(progress: RunProgress) -> RunProgress:
+    """Returns `progress` with the epochs and steps final_model.tar records, and the steps its plan takes."""
+    state = load_checkpoint(progress.root / "checkpoints" / "final_model.tar", mmap=True)["trainer"]
+    epochs, steps, in_epoch = int(state["epoch"]), int(state["global_step"]), int(state["step_in_epoch"])
+    per_epoch = (steps - in_epoch) // epochs if epochs else in_epoch
+    return replace(progress, epochs_done=epochs, steps_done=steps, steps_planned=per_epoch * progress.epochs_planned)
 
 
 def data_class_names(path: Optional[str]) -> list[str]:
@@ -87,12 +98,17 @@ def resume_command(progress: RunProgress, more: int = 50) -> str:
     return command
 
 
+def trained_text(progress: RunProgress, cause: str) -> str:
+    """Returns "trained E of P epochs in M", with `cause` when the run stopped before its plan."""
+    note = "" if progress.finished else f" ({cause}; it can be resumed)"
+    return f"trained {progress.epochs_done} of {progress.epochs_planned} epochs in " \
+           f"{minutes_text(progress.trained_seconds)}{note}"
+
+
 def summary_lines(root: str | Path) -> list[str]:
     """Returns the closing lines of `spectrogen train` for the run in `root`."""
     progress = read_progress(root)
-    lines = [f"done: trained {progress.epochs_done} of {progress.epochs_planned} epochs in "
-             f"{minutes_text(progress.trained_seconds)}"
-             + ("" if progress.finished else " (stopped early; it can be resumed)")]
+    lines = [f"done: {trained_text(progress, 'stopped early')}"]
     if progress.diversity_ratio is not None:
         if progress.collapse:
             lines.append(f"  warning: mode collapse in the last samples: {progress.collapse_reason}")
