@@ -173,12 +173,15 @@ def test_title_names_the_run_and_model_and_settings_of_other_families_are_folded
     text = (engine_run / "report.html").read_text(encoding="utf-8")
     heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
     assert heading == f"{engine_run.parent.name}/{engine_run.name}: specgan run report"  # not the preset's "tiny"
-    shown, folded = text.split("<details>")
+    shown, folded, origins = text.split("<details>")
     # the SpecGAN's own settings in view; the diffusion model's and the autoencoder's inside <details>
     assert "features_g" in shown and "critic_steps" in shown
     assert "timesteps" not in shown and "kl_weight" not in shown
     assert "model.diffusion.timesteps" in folded and "model.autoencoder.kl_weight" in folded
     assert "do not apply to a specgan model" in folded
+    # where each value came from, folded too: the steps in order, each with the keys it set
+    assert "resolved_from" not in shown and "where the values came from" in origins
+    assert "family specgan" in origins and "model.upsample" in origins.split("family specgan")[-1]
 
 
 def test_collapsed_samples_are_flagged_in_the_report_and_diverse_ones_are_not(engine_run, tmp_path):

@@ -122,7 +122,7 @@ def config_tables(config: dict[str, Any]) -> str:
     if top:
         parts.append(key_value_table(top))
     for section, values in config.items():
-        if isinstance(values, dict):
+        if isinstance(values, dict) and section != "resolved_from":
             rows = list(flat_settings(values).items())
             shown = [row for row in rows if applies(f"{section}.{row[0]}", config)]
             other += [(f"{section}.{key}", value) for key, value in rows if (key, value) not in shown]
@@ -132,6 +132,11 @@ def config_tables(config: dict[str, Any]) -> str:
         model = config.get("model", {}).get("name", "this")
         parts.append(f"<details><summary>{len(other)} settings that do not apply to a {escape(str(model))} model"
                      f"</summary>{key_value_table(other)}</details>")
+    steps = config.get("resolved_from") or {}
+    if steps:  # in order: a value comes from the last step that names its key, else the schema's default
+        rows = [(step, ", ".join(keys)) for step, keys in steps.items()]
+        parts.append(f"<details><summary>where the values came from: {escape(', '.join(steps))}</summary>"
+                     f"{key_value_table(rows)}</details>")
     return "".join(parts)
 
 

@@ -136,7 +136,7 @@ def test_conditional_data_gives_balanced_default_labels_and_guidance_doubles_the
     seen: list[torch.Tensor] = []
     method.networks["unet_ema"].register_forward_hook(lambda module, args, out: seen.append(args[2]))
     method.sample(4, steps=1)
-    assert seen[0].tolist() == [0, 1, 2, 0, 3, 3, 3, 3]  # conditional half, then the null class
+    assert seen[0].tolist() == [0, 0, 1, 2, 3, 3, 3, 3]  # conditional half in class blocks, then the null class
     seen.clear()
     method.sample(2, labels=torch.tensor([2, 2]), steps=1, guidance_scale=1.0)
     assert seen[0].tolist() == [2, 2]

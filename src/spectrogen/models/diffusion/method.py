@@ -16,7 +16,7 @@ from spectrogen.config.resolve import resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.errors import ConfigError, InputError, UsageError
-from spectrogen.models.conditional import checked_labels
+from spectrogen.models.conditional import balanced_labels, checked_labels
 from spectrogen.models.diffusion.samplers import ddim_sample, guided_denoiser, initial_noise
 from spectrogen.models.diffusion.schedule import NoiseSchedule
 from spectrogen.models.diffusion.unet import UNet
@@ -169,7 +169,7 @@ class DiffusionMethod(TrainingMethod):
                                  "leave out the class labels")
             return None
         if labels is None:
-            return torch.arange(n, device=self.device) % self.num_classes
+            return balanced_labels(n, self.num_classes, device=self.device)
         return checked_labels(labels, n, self.num_classes).to(self.device)
 
     # --- persistence ----------------------------------------------------------------------------
