@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from spectrogen.errors import UsageError
 from spectrogen.models.conditional import balanced_labels, checked_labels
 from spectrogen.models.gan_method import sample_latent
+from spectrogen.models.method import eval_mode
 from spectrogen.config.schema import GAN_FAMILIES
 
 # latent vectors drawn at once; a multiple of 16, as torch draws normal numbers 16 at a time: the
@@ -195,12 +196,8 @@ class LatentStream:
 
 def _decoded(network, z: torch.Tensor) -> torch.Tensor:
     """Returns the autoencoder's decoding (b, C, H, W) of latent vectors `z` (b, D), in eval mode."""
-    was_training = network.training
-    network.eval()
-    try:
+    with eval_mode(network):
         return _never_one_row(lambda rows, _: network.decode(rows), z, None)
-    finally:
-        network.train(was_training)
 
 
 def _never_one_row(run: Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor], z: torch.Tensor,

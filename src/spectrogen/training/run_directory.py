@@ -96,7 +96,7 @@ class RunDirectory:
         return json.loads(self.config_json.read_text(encoding="utf-8"))
 
     # --- reuse rules -----------------------------------------------------------------------------------
-    def _holds_run(self) -> str:
+    def _run_refusal(self) -> str:
         return (f"output directory {self.root} already holds a training run; continue it with "
                 f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose another --output-dir")
 
@@ -105,7 +105,7 @@ class RunDirectory:
         check_folder_path(self.root, "--output-dir")
         # experiment_config.json marks a run; a user's own `checkpoints/` or `plots/` folder does not
         if self.config_json.is_file():
-            raise OverwriteError(self._holds_run())
+            raise OverwriteError(self._run_refusal())
 
     def check_new_run(self, overwrite: bool) -> None:
         """Raises OverwriteError unless a new run may be written here without touching the user's files.
@@ -115,7 +115,7 @@ class RunDirectory:
         """
         check_folder_path(self.root, "--output-dir")
         check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
-                         overwrite=overwrite, flag="--output-dir", kind="run", refusal=self._holds_run(),
+                         overwrite=overwrite, flag="--output-dir", kind="run", refusal=self._run_refusal(),
                          ignore=(LOCK_FILE,))
 
     def clear_run(self) -> None:
