@@ -52,12 +52,10 @@ def write_dataset(folder: Path, features: np.ndarray, labels: Optional[np.ndarra
 
 
 def epoch_rows(run: Path) -> list[dict]:
-    """Returns the rows of a run's epoch_statistics.csv."""
     return CsvLog(run / "epochs_statistics" / "epoch_statistics.csv").rows()
 
 
 def iteration_rows(run: Path, epoch: int) -> list[dict]:
-    """Returns the rows of a run's iteration CSV of `epoch`."""
     return CsvLog(run / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
 
 
@@ -89,8 +87,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def run_cli(argv: Sequence, capsys, ok: bool = False) -> tuple[int, str, str]:
-    """Returns (exit code, stdout, stderr) of `spectrogen ARGV` run in this process (argparse's exits too);
-    with `ok`, after checking that it succeeded."""
+    """Returns (exit code, stdout, stderr) of `spectrogen ARGV` in this process; with `ok`, checked to be 0."""
     capsys.readouterr()
     try:
         code = main([str(arg) for arg in argv])
@@ -103,8 +100,7 @@ def run_cli(argv: Sequence, capsys, ok: bool = False) -> tuple[int, str, str]:
 
 def assert_refused(code: int, err: str, *expected, exit_code: int = 2, one_line: bool = True,
                    alone: bool = False) -> None:
-    """Checks a refusal: its exit code, one `error:` line (all of stderr when `alone`), no traceback, and
-    each of `expected` in stderr."""
+    """Checks a refusal: the exit code, one `error:` line (all of stderr when `alone`), no traceback, `expected`."""
     assert code == exit_code and "Traceback" not in err, err
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert not one_line or len(errors) == 1, err
@@ -124,11 +120,8 @@ class RunsCode:
 
 
 def quick_figures(setattr) -> None:
-    """Makes training write empty files in place of its figures (drawing them is most of a tiny run's time).
-
-    The files are still written by the same process at the same point, so a rank other than 0 that
-    wrote figures would still be caught.
-    """
+    """Makes training write empty files in place of its figures (drawing them is most of a tiny run's time), by
+    the same process at the same point, so that a rank other than 0 that wrote figures would still be caught."""
     from spectrogen.training import plots, trainer
 
     def empty_files(self):
@@ -139,20 +132,17 @@ def quick_figures(setattr) -> None:
     setattr(trainer.Trainer, "_write_plots", empty_files)
 
 
-# 0.25 s examples of 16 mel bands x 32 frames at 8 kHz
-TINY_REPRESENTATION = {"sample_rate": 8000, "n_fft": 128, "hop_length": 64, "n_mels": 16, "frames": 32}
-
-
 def train_tiny_autoencoder(root: Path) -> dict[str, Path]:
     """Returns the paths (audio, data, run, checkpoint) of a tiny autoencoder trained for 2 epochs on
-    four gliding tones in `root`."""
+    four gliding tones in `root`, as 0.25 s examples of 16 mel bands x 32 frames at 8 kHz."""
     audio, data = root / "audio", root / "data"
     audio.mkdir(parents=True)
     t = np.arange(8000) / 8000
     for i in range(4):
         glide = 0.4 * np.sin(2 * np.pi * (300.0 * 2 ** (i / 3) * t + 60.0 * t ** 2))
         soundfile.write(audio / f"tone_{i}.wav", glide.astype(np.float32), 8000)
-    prepare(audio, data, representation="autoencoder", settings=TINY_REPRESENTATION, quiet=True)
+    settings = {"sample_rate": 8000, "n_fft": 128, "hop_length": 64, "n_mels": 16, "frames": 32}
+    prepare(audio, data, representation="autoencoder", settings=settings, quiet=True)
     run = train(build_config({
         "data": {"path": str(data), "normalization": "per_frequency", "validation_fraction": 0.25},
         "model": {"name": "autoencoder", "image_size": 16, "image_width": 32, "latent_dim": 8,

@@ -43,11 +43,9 @@ def autoencoder_run(tmp_path_factory):
 
 @pytest.fixture
 def listen():
-    """Returns `hear(path, edge=128)` -> (RMS in dBFS, edge peak / body peak) of a written .wav file.
-
-    The edges are the first and last `edge` samples (a SpecGAN hop: where an inverse STFT that divides
-    by a tiny window sum puts a click); the body is the rest.
-    """
+    """Returns `hear(path, edge=128)` -> (RMS in dBFS, edge peak / body peak) of a written .wav file; the edges
+    are its first and last `edge` samples (a SpecGAN hop: where an inverse STFT that divides by a tiny window sum
+    puts a click)."""
     import numpy as np
     import soundfile
 

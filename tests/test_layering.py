@@ -1,9 +1,5 @@
-"""The package's folders depend downwards only, and its imports sit at the top of each module.
-
-Layers, bottom to top (docs/architecture.md): a module may import its own layer and those below.
-An import of the package inside a function is allowed only with a comment on its line, or the
-line above, saying why it is deferred (a heavy optional dependency).
-"""
+"""A module imports only its own layer and those below it (docs/architecture.md), at the top of the module unless
+a comment on the import's line or the line above says why it is deferred (a heavy optional dependency)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""`train()`: the Python API behind `spectrogen train` — validate everything, then run the trainer.
-
-Nothing is written until the configuration, the data set, the model and (on resume) the checkpoint
-have all been checked, so a mistake never leaves a half-made run directory. The run is composed
-here: evaluation, TensorBoard, the family's figures and statistics, the report at the end.
-"""
+"""`train()`: the Python API behind `spectrogen train`. Nothing is written until the configuration, the data
+set, the model and (on resume) the checkpoint have all been checked, so a mistake never leaves a half-made run
+directory. The run is composed here: evaluation, TensorBoard, the family's figures and statistics, the report."""
 
 from __future__ import annotations
 
@@ -22,14 +19,12 @@ from spectrogen.models.method import TrainingMethod
 from spectrogen.models.registry import build_method
 from spectrogen.report import autoencoder_figures, diffusion_figures, write_report
 from spectrogen.report.tensorboard import tensorboard_callback
-from spectrogen.training.best import BestTracker
-from spectrogen.training.checkpoint import find_resume_checkpoint, load_checkpoint, progress_of
+from spectrogen.training.checkpoint import BestTracker, find_resume_checkpoint, load_checkpoint, progress_of
 from spectrogen.training.data_loading import TrainingData, data_info, open_dataset
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
-from spectrogen.training.resume_notice import resume_notice
-from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
+from spectrogen.training.run_directory import RunDirectory, resume_notice, run_of_checkpoint
 from spectrogen.training.run_lock import RunLock
 from spectrogen.training.small_data import resolve_settings
 from spectrogen.training.trainer import EpochCallback, Trainer
@@ -46,7 +41,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, Any]], path: Path) -> ExperimentConfig:
+def _resume_config(checkpoint: dict[str, Any], overrides: list[tuple[str, Any]], path: Path,
+                   is_main: bool) -> ExperimentConfig:
     """Returns the checkpoint's saved configuration with `overrides` applied and validated."""
     overrides = list(overrides)
     saved = checkpoint["config"]
@@ -60,68 +56,41 @@ def _resume_config(checkpoint: dict[str, Any], overrides: Iterable[tuple[str, An
     if config.model.name != checkpoint["model"]:
         raise ConfigError(f"model.name cannot change on resume: {path} holds a {checkpoint['model']} model")
     notice = resume_notice(path, saved, overrides)  # hand edits of experiment_config.json the resume leaves out
-    if notice and environment_processes().is_main:
+    if notice and is_main:
         print(f"note: {notice}", flush=True)
     return config
-
-
-def _run_root_for_resume(checkpoint_path: Path, config: ExperimentConfig, output_overridden: bool,
-                         is_main: bool = True) -> Path:
-    own_run = run_of_checkpoint(checkpoint_path)
-    root = Path(config.output.output_dir) if output_overridden or own_run is None else own_run
-    if is_main and (own_run is None or root.resolve() != own_run.resolve()):
-        # continuing into another folder: that folder must not hold a different run
-        RunDirectory(root).refuse_existing()
-    return root
-
-
-def _load_method_state(method: TrainingMethod, checkpoint: dict[str, Any], path: Path) -> None:
-    try:
-        method.load_state_dict(checkpoint["method"])
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"its networks do not fit the configuration ({str(exc).splitlines()[0][:160]}); "
-                              f"model settings cannot change on resume", path) from None
-
-
-def _scale_to_new_learning_rate(method: TrainingMethod, saved: dict[str, Any], config: ExperimentConfig) -> None:
-    old = saved.get("training", {}).get("learning_rate")
-    new = config.training.learning_rate
-    if old and new and not np.isclose(old, new):
-        # optimizer states carry their own rates; a --learning-rate given on resume rescales them
-        method.scale_learning_rates(new / old)
 
 
 def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: torch.device, dataset,
                    run: RunDirectory, resume: Optional[Path]) -> None:
     counts = method.parameter_counts()
-    training, model = config.training, config.model
-    lines = [f"model: {model.name}  examples (C, H, W) = {tuple(method.info.shape)}  "
-             f"classes: {method.info.num_classes}",
-             "parameters:"]
-    lines += [f"  {name:<16} {count:>12,}" for name, count in counts.items()]
-    lines.append(f"  {'total':<16} {sum(counts.values()):>12,}")
-    if dataset is not None:
-        lines.append(f"data: {config.data.path}  {len(dataset.features)} examples of "
-                     f"{dataset.features.shape[1]}x{dataset.features.shape[2]} (F x T), "
-                     f"normalisation {config.data.normalization}")
-    else:
-        lines.append("data: none given (shape and classes from the configuration)")
-    lines.append(f"training: {training.epochs} epochs, batch {training.batch_size}, loss {training.loss}, "
-                 f"lr {training.learning_rate:g} (critic {training.learning_rate_d:g}), "
-                 f"critic steps {training.critic_steps}, seed {training.seed}")
-    lines.append(f"device: {device}, precision {TrainingContext.from_config(training, device).precision}")
-    lines.append(f"output: {run.root}" + (f" (resuming from {resume})" if resume else ""))
-    lines.append("dry run: nothing was written")
-    print("\n".join(lines))
+    training, model, features = config.training, config.model, getattr(dataset, "features", None)
+    data = "data: none given (shape and classes from the configuration)" if dataset is None else \
+        (f"data: {config.data.path}  {len(features)} examples of {features.shape[1]}x{features.shape[2]} (F x T), "
+         f"normalisation {config.data.normalization}")
+    print("\n".join([
+        f"model: {model.name}  examples (C, H, W) = {tuple(method.info.shape)}  classes: {method.info.num_classes}",
+        "parameters:", *(f"  {name:<16} {count:>12,}" for name, count in counts.items()),
+        f"  {'total':<16} {sum(counts.values()):>12,}", data,
+        f"training: {training.epochs} epochs, batch {training.batch_size}, loss {training.loss}, "
+        f"lr {training.learning_rate:g} (critic {training.learning_rate_d:g}), "
+        f"critic steps {training.critic_steps}, seed {training.seed}",
+        f"device: {device}, precision {TrainingContext.from_config(training, device).precision}",
+        f"output: {run.root}" + (f" (resuming from {resume})" if resume else ""),
+        "dry run: nothing was written"]))
 
 
 def _resumed_run(resume: str | Path, overrides: list[tuple[str, Any]], is_main: bool = True):
     """Returns (config, run directory, checkpoint, its path) of a run to continue."""
     checkpoint_path = find_resume_checkpoint(resume)
     checkpoint = load_checkpoint(checkpoint_path)
-    config = _resume_config(checkpoint, overrides, checkpoint_path)
+    config = _resume_config(checkpoint, overrides, checkpoint_path, is_main)
+    own_run = run_of_checkpoint(checkpoint_path)
     overridden = any(key == "output.output_dir" for key, _ in overrides)
-    run = RunDirectory(_run_root_for_resume(checkpoint_path, config, overridden, is_main))
+    run = RunDirectory(Path(config.output.output_dir) if overridden or own_run is None else own_run)
+    if is_main and (own_run is None or run.root.resolve() != own_run.resolve()):
+        # continuing into another folder: that folder must not hold a different run
+        run.refuse_existing()
     config.output.output_dir = str(run.root)
     if progress_of(checkpoint)[0] >= config.training.epochs and not _unfinished(run, checkpoint_path, config):
         raise UsageError(f"{checkpoint_path} already completed training.epochs={config.training.epochs}; "
@@ -177,10 +146,10 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
           fit_to_data: Optional[Iterable[str]] = None) -> Path:
     """Returns the run directory after training `config` (or continuing the run `resume` names).
 
-    `overrides`: (dotted key, value) pairs, on resume applied to the saved configuration. `callbacks`
-    are called after each epoch with (trainer, epoch). Ctrl-C saves a checkpoint, then raises
-    KeyboardInterrupt. Under torchrun only rank 0 writes or calls `callbacks`. `fit_to_data` (the
-    dotted keys the user set) lets a small data set choose the other settings of a new run.
+    `overrides`: (dotted key, value) pairs, on resume applied to the saved configuration. `callbacks` are called
+    after each epoch with (trainer, epoch); under torchrun only rank 0 writes or calls them. Ctrl-C saves a
+    checkpoint, then raises KeyboardInterrupt. `fit_to_data` (the dotted keys the user set) lets a small data set
+    choose the other settings of a new run.
     """
     overrides = list(overrides)
     processes = environment_processes()
@@ -194,8 +163,7 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
     lock = RunLock(run.root).acquire() if processes.is_main and not dry_run else None
     try:
         return _train_locked(config, run, checkpoint, checkpoint_path, processes, overwrite=overwrite,
-                             dry_run=dry_run, quiet=quiet, callbacks=callbacks, fit_to_data=fit_to_data,
-                             resume=resume)
+                             dry_run=dry_run, quiet=quiet, callbacks=callbacks, fit_to_data=fit_to_data)
     finally:
         if lock is not None:  # a folder made for a run that stopped before writing anything goes again
             lock.release(remove_empty_root=True)
@@ -203,8 +171,7 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
 
 def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optional[dict[str, Any]],
                   checkpoint_path: Optional[Path], processes: Processes, *, overwrite: bool, dry_run: bool,
-                  quiet: bool, callbacks: Iterable[EpochCallback], fit_to_data: Optional[Iterable[str]],
-                  resume: Optional[str | Path]) -> Path:
+                  quiet: bool, callbacks: Iterable[EpochCallback], fit_to_data: Optional[Iterable[str]]) -> Path:
     """Returns the run directory after training; the body of `train` once the folder is locked."""
     device = resolve_device(config.training.device)
     if not dry_run:
@@ -213,14 +180,18 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
             torch.cuda.set_device(device)  # NCCL and the allocator work on the current device
     dataset = None if dry_run and not config.data.path else open_dataset(config.data.path)
     notes: list[str] = []
-    if resume is None and dataset is not None:
+    if checkpoint is None and dataset is not None:
         # a configuration file or preset is kept as it is; what is known to go wrong is still said
         config, notes = resolve_settings(config, dataset, fit_to_data, device.type)
     info = data_info(dataset, config)
     seed_everything(config.training.seed)
     method = build_method(config, info, torch.device("cpu") if dry_run else device)
     if checkpoint is not None:
-        _load_method_state(method, checkpoint, checkpoint_path)
+        try:
+            method.load_state_dict(checkpoint["method"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"its networks do not fit the configuration ({str(exc).splitlines()[0][:160]}); "
+                                  f"model settings cannot change on resume", checkpoint_path) from None
     evaluation = build_callback(config)
     # the family's statistics join the row before the TensorBoard callback reads it
     callbacks = [*FAMILY_CALLBACKS.get(method.name, []), *callbacks]
@@ -232,8 +203,10 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
         return run.root
     data = TrainingData(dataset, config, device, validation=method.uses_validation, processes=processes)
     method.mapping = data.mapping
-    if checkpoint is not None:
-        _scale_to_new_learning_rate(method, checkpoint["config"], config)
+    old_rate = checkpoint["config"].get("training", {}).get("learning_rate") if checkpoint is not None else None
+    if old_rate and config.training.learning_rate and not np.isclose(old_rate, config.training.learning_rate):
+        # optimizer states carry their own rates; a --learning-rate given on resume rescales them
+        method.scale_learning_rates(config.training.learning_rate / old_rate)
 
     # joining waits for every process: none writes unless all have validated their side
     processes = start(processes, device)
@@ -242,7 +215,7 @@ def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optio
     try:
         if processes.is_main:
             # everything is valid: from here on the run directory is written
-            if overwrite and resume is None:
+            if overwrite and checkpoint is None:
                 run.clear_run()
             run.create()
             if checkpoint is not None:

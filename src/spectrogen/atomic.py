@@ -1,14 +1,11 @@
-"""Writing a file so that no reader ever sees half of it: a hidden temporary file beside it, then a rename.
-
-A failure, Ctrl-C included, removes the temporary file; a hard kill can leave one behind, never a
-truncated file under a final name. `durable` writes also survive a power cut: the file is flushed
-before the rename and its folder after it.
-"""
+"""Writing a file so that no reader ever sees half of it: a hidden temporary file beside it, then a rename. A hard
+kill can leave a temporary file behind, never a truncated file under a final name; `durable` writes also survive
+a power cut (the file is flushed before the rename, its folder after it)."""
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -20,16 +17,14 @@ def temporary_path(path: Path) -> Path:
 
 @contextmanager
 def replacing(path, *, durable: bool = False) -> Iterator[Path]:
-    """Yields a temporary path to write; when the block ends it becomes `path`, or is removed if the block fails.
-
-    With `durable` the folder is flushed after the rename (the block flushes the file: `sync`).
-    """
+    """Yields a temporary path to write; when the block ends it becomes `path`, or is removed if the block fails
+    (Ctrl-C too). With `durable` the folder is flushed after the rename (the block flushes the file: `sync`)."""
     path = Path(path)
     temporary = temporary_path(path)
     try:
         yield temporary
         os.replace(temporary, path)
-    except BaseException as exc:  # Ctrl-C too: nothing half-written stays
+    except BaseException as exc:  # Ctrl-C included
         temporary.unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.filename in (temporary, str(temporary)):
             exc.filename = str(path)  # the error names the file the caller asked for
@@ -74,13 +69,9 @@ def sync(handle: IO) -> None:
 
 def sync_folder(folder: Path) -> None:
     """Flushes `folder` to disk, which makes a rename in it durable; does nothing where folders cannot be opened."""
-    try:
+    with suppress(OSError):
         descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

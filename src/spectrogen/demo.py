@@ -1,11 +1,6 @@
-"""`spectrogen demo` as a function: the whole workflow on built-in data, in a few minutes on a CPU.
-
-    result = run_demo("spectrogen_demo")
-    print(result.evaluation["verdict"], result.report)   # spectrogen_demo/run/report.html
-
-OUT/ gets data/ (builtin:engines, 64x64 SpecGAN spectrograms), run/ (a training run with its report),
-samples/ (16 samples as .npy, .png and .wav) and demo.json (timings, figures, verdict). Training runs
-a planned number of epochs; `minutes` is a safety net that stops it with a resumable checkpoint.
+"""`spectrogen demo` as a function, `run_demo(out)`: the whole workflow on built-in data in a few minutes on a CPU.
+OUT/ gets data/ (builtin:engines), run/ (a training run with its report), samples/ (.npy, .png and .wav) and
+demo.json (timings, figures, verdict). `minutes` is a safety net that stops training with a resumable checkpoint.
 """
 
 from __future__ import annotations
@@ -92,7 +87,7 @@ class DemoResult:
 
 def demo_config(data: Path, run: Path, *, model: str, minutes: float, device: str, seed: int = 0) -> ExperimentConfig:
     """Returns the demo's configuration: the `test` preset, the settings "demo" and "demo MODEL", then the run's
-    own (its folders, device, time limit and seed), each recorded in its resolved_from."""
+    own (folders, device, time limit, seed), each a step of its resolved_from."""
     # the data set's absolute path: the run's report finds its real examples from any working folder
     own = [("model.name", model), ("data.path", str(Path(data).resolve())), ("output.output_dir", str(run)),
            ("training.device", device), ("training.max_minutes", float(minutes)), ("training.seed", seed)]
@@ -112,11 +107,8 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES, model: str = "specgan",
              device: str = "auto", overwrite: bool = False, quiet: bool = False, seed: int = 0,
              log: Callable[[str], None] = print) -> DemoResult:
-    """Returns where the demo wrote its data set, run, report and samples after building, training and sampling.
-
-    `seed` seeds training and sampling; the built-in sounds are always the same. Ctrl-C during training
-    saves a checkpoint, then raises KeyboardInterrupt.
-    """
+    """Returns where the demo wrote its data set, run, report and samples after building, training and sampling;
+    `seed` seeds training and sampling. Ctrl-C during training saves a checkpoint, then raises KeyboardInterrupt."""
     out = Path(out).expanduser()
     if model not in DEMO_MODELS:
         raise UsageError(f"--model {model}: the demo trains {' or '.join(DEMO_MODELS)}")
@@ -154,7 +146,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
 
 
 def _timed(result: DemoResult, name: str, work: Callable):
-    """Returns what `work()` returns, after recording its wall time as `result.seconds[name]`."""
+    """Returns `work()`, after recording its wall time as `result.seconds[name]`."""
     began = time.perf_counter()
     value = work()
     result.seconds[name] = round(time.perf_counter() - began, 1)
@@ -163,15 +155,13 @@ def _timed(result: DemoResult, name: str, work: Callable):
 
 def _sample(run: Path, samples: Path, device: str, seed: int) -> list[Path]:
     model = load_generator(run / "checkpoints" / "final_model.tar", device=device)
-    written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=seed,
-                            overwrite=True)
+    written = write_samples(model, samples, NUM_SAMPLES, formats=("npy", "png", "wav"), seed=seed, overwrite=True)
     return list(written.audio)
 
 
 def evaluate_demo(run: Path, data: Path, model: str, device: str = "cpu") -> dict:
-    """Returns the final generator's figures against the real engines, the targets, and a one-line verdict.
-
-    The figures are those of `spectrogen evaluate`, also written to RUN/evaluation/metrics.json for the report."""
+    """Returns the final generator's figures (those of `spectrogen evaluate`, also written to
+    RUN/evaluation/metrics.json for the report) against the real engines, the targets and a one-line verdict."""
     try:
         result = evaluate_checkpoint(run / "checkpoints" / "final_model.tar", data, n=EVALUATION_SAMPLES,
                                      metrics=["is", "pr", "diversity", "spectral"], device=device,
@@ -257,8 +247,9 @@ def evaluation_lines(evaluation: dict) -> list[str]:
         lines.append(f"  without a feature network: lattice of dots {shown('artifact_ratio')} (real "
                      f"{figures.get('artifact_ratio_real') or 0:.2f}), level per frequency off by "
                      f"{shown('level_db_distance', 1)} dB, spread by {shown('spread_db_distance', 1)} dB,")
-        lines.append(f"    silent frames {figures.get('silent_frames') or 0:.2f} (real {figures.get('silent_frames_real') or 0:.2f};"
-                     f" excess {shown('silent_excess')}), harmonic lines {shown('tonal_ratio')} of the real engines'")
+        lines.append(f"    silent frames {figures.get('silent_frames') or 0:.2f} (real "
+                     f"{figures.get('silent_frames_real') or 0:.2f}; excess {shown('silent_excess')}), harmonic lines "
+                     f"{shown('tonal_ratio')} of the real engines'")
     types = evaluation.get("types")
     if types:
         drawn = ", ".join(f"{name} {share:.0%}" for name, share in types.items())

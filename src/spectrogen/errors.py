@@ -60,6 +60,4 @@ def os_error_in_chain(exc: BaseException) -> Optional[OSError]:
 def os_error_at(exc: BaseException, path) -> Optional[OSError]:
     """Returns the OSError behind `exc` (see os_error_in_chain) with `path` as its file name, or None."""
     error = os_error_in_chain(exc)
-    if error is None:
-        return None
-    return OSError(error.errno, error.strerror or str(error), str(path))
+    return None if error is None else OSError(error.errno, error.strerror or str(error), str(path))

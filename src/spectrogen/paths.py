@@ -44,12 +44,8 @@ def listed(names: list[str], shown: int = 5) -> str:
 def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwrite: bool, flag: str, kind: str,
                      refusal: str, ignore: tuple[str, ...] = ()) -> bool:
     """Returns whether `folder` holds a `kind` (its `marker` file) that `overwrite` lets the caller replace (only
-    its `own` entries); raises OverwriteError where writing one there would replace or mix with the user's files.
-
-    A `kind` there without `overwrite` is refused with `refusal`. Entries named as `own` without the marker
-    are the user's: refused either way. Other entries are refused without `overwrite`; with it the `kind`
-    is written beside them.
-    """
+    its `own` entries); raises OverwriteError (a `kind` without `overwrite`: `refusal`) where writing one there
+    would replace the user's files (`own` names without the marker, either way) or mix with them (without it)."""
     if not folder.is_dir():
         return False
     present = sorted(path.name for path in folder.iterdir() if path.name not in ignore)

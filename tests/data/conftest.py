@@ -1,4 +1,4 @@
-"""Folders of recordings made in tmp_path for the data package tests."""
+"""Folders of recordings made in tmp_path for the data package tests, and `prepare` into tmp_path."""
 
 from pathlib import Path
 
@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 import soundfile
 
+from spectrogen.data import SpectrogramDataset, prepare
+
 from common import write_tone
+
+
+@pytest.fixture
+def prepared(tmp_path: Path):
+    """Returns run(source, out="data", **options): the summary of `prepare` into tmp_path/out, and the data set."""
+    def run(source, out: str = "data", **options):
+        summary = prepare(source, tmp_path / out, quiet=True, **options)
+        return summary, SpectrogramDataset.open(tmp_path / out)
+    return run
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from spectrogen.data import SpectrogramDataset, prepare
 from spectrogen.data.sources.engines import ENGINE_TYPES, rpm_curve, synthesize
 
 RATE = 16000
@@ -46,9 +45,8 @@ def test_clips_are_deterministic_given_the_seed_and_bounded():
         assert clip.dtype == np.float32 and 0.29 < np.abs(clip).max() < 0.81
 
 
-def test_engine_types_are_distinguishable_by_their_mean_spectrum(tmp_path):
-    prepare("builtin:engines", tmp_path / "data", count=8, quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+def test_engine_types_are_distinguishable_by_their_mean_spectrum(prepared):
+    _, data = prepared("builtin:engines", count=8)
     assert data.class_names == ["single", "inline4", "v8", "diesel"]
     assert data.features.shape == (32, 128, 128) and data.counts() == {name: 8 for name in data.class_names}
     profiles = np.asarray(data.features).mean(axis=2)  # (N, F): mean log spectrum of each clip
@@ -59,22 +57,19 @@ def test_engine_types_are_distinguishable_by_their_mean_spectrum(tmp_path):
     assert accuracy >= 0.9  # held-out clips go to their own engine type's centroid
 
 
-def test_engines_count_and_seed_options(tmp_path):
-    prepare("builtin:engines", tmp_path / "a", count=2, seed=3, quiet=True)
-    prepare("builtin:engines", tmp_path / "b", count=3, seed=3, quiet=True)
-    prepare("builtin:engines", tmp_path / "c", count=2, seed=4, quiet=True)
-    a, b, c = (SpectrogramDataset.open(tmp_path / name) for name in "abc")
+def test_engines_count_and_seed_options(prepared):
+    a, b, c = (prepared("builtin:engines", name, count=count, seed=seed)[1]
+               for name, count, seed in (("a", 2, 3), ("b", 3, 3), ("c", 2, 4)))
     assert len(a) == 8 and len(b) == 12
     # asking for more clips adds clips and leaves the first ones as they were
     np.testing.assert_array_equal(a.features[a.labels == 2], b.features[b.labels == 2][:2])
     assert not np.allclose(a.features, c.features)
 
 
-def test_digits_are_32x32_in_01_bottom_row_first(tmp_path):
+def test_digits_are_32x32_in_01_bottom_row_first(prepared):
     from sklearn.datasets import load_digits
 
-    prepare("builtin:digits", tmp_path / "data", quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+    _, data = prepared("builtin:digits")
     assert data.features.shape == (1797, 32, 32) and data.representation.kind == "image"
     assert data.class_names == [str(d) for d in range(10)]
     assert 0.0 <= data.moments.min and data.moments.max == pytest.approx(1.0, abs=0.05)  # upsampling dims no stroke

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from spectrogen.cli.main import main
-from spectrogen.data import SpectrogramDataset, prepare
-from spectrogen.data.sources.mnist import read_idx
+from spectrogen.data import prepare
+from spectrogen.data.sources.files import read_idx
 from spectrogen.errors import InputError
 
 from common import write_tone
@@ -30,11 +30,9 @@ def musdb_hq(tmp_path):
     return root
 
 
-def test_musdb_hq_stems_are_classes_of_the_chosen_split(musdb_hq, tmp_path):
-    summary = prepare(musdb_hq, tmp_path / "data", stems=["vocals", "bass"], quiet=True)
-    assert summary.kind == "musdb"
-    data = SpectrogramDataset.open(tmp_path / "data")
-    assert data.class_names == ["vocals", "bass"]
+def test_musdb_hq_stems_are_classes_of_the_chosen_split(musdb_hq, prepared):
+    summary, data = prepared(musdb_hq, stems=["vocals", "bass"])
+    assert summary.kind == "musdb" and data.class_names == ["vocals", "bass"]
     # the autoencoder preset by default: 128 mels x 256 frames, 5.12 s windows (3 s tracks are padded)
     assert data.representation.kind == "mel" and data.features.shape == (2, 128, 256)
     reasons = {entry["file"]: entry["reason"] for entry in summary.skipped}
@@ -44,9 +42,8 @@ def test_musdb_hq_stems_are_classes_of_the_chosen_split(musdb_hq, tmp_path):
     assert data.counts() == {"vocals": 1, "bass": 1}
 
 
-def test_musdb_test_split_and_all_stems(musdb_hq, tmp_path):
-    prepare(musdb_hq, tmp_path / "data", split="test", kind="musdb", settings={"frames": 64}, quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+def test_musdb_test_split_and_all_stems(musdb_hq, prepared):
+    _, data = prepared(musdb_hq, split="test", kind="musdb", settings={"frames": 64})
     assert data.class_names == ["mixture", "drums", "bass", "other", "vocals"]
     # 3 s at 16 kHz in windows of 64 * 320 samples: 2 full windows; the 7,040-sample tail is under half
     assert data.counts() == {stem: 2 for stem in data.class_names}
@@ -68,15 +65,14 @@ def test_stem_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
-def test_stem_mp4_streams_are_decoded_with_ffmpeg(tmp_path):
+def test_stem_mp4_streams_are_decoded_with_ffmpeg(tmp_path, prepared):
     tones = [write_tone(tmp_path / f"{stem}.wav", f, 3.0, 44100) for stem, f in STEM_TONES.items()]
     target = tmp_path / "musdb" / "train" / "Song.stem.mp4"
     target.parent.mkdir(parents=True)
     inputs = [arg for path in tones for arg in ("-i", str(path))]
     maps = [arg for k in range(len(tones)) for arg in ("-map", str(k))]
     subprocess.run(["ffmpeg", "-v", "error", *inputs, *maps, "-c:a", "aac", str(target)], check=True)
-    prepare(tmp_path / "musdb", tmp_path / "data", stems=["bass", "vocals"], settings={"frames": 64}, quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+    _, data = prepared(tmp_path / "musdb", stems=["bass", "vocals"], settings={"frames": 64})
     bass, vocals = (data.features[data.labels == k].mean(axis=(0, 2)) for k in range(2))
     assert np.argmax(bass) < np.argmax(vocals)
 
@@ -103,17 +99,17 @@ def mnist_folder(root, compress):
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_mnist_idx_files_gzipped_or_not(tmp_path, compress):
+def test_mnist_idx_files_gzipped_or_not(tmp_path, prepared, compress):
     images, labels = mnist_folder(tmp_path / "mnist", compress)
-    summary = prepare(tmp_path / "mnist", tmp_path / "data", quiet=True)
-    assert summary.kind == "mnist"
-    data = SpectrogramDataset.open(tmp_path / "data")
-    assert data.class_names == [str(d) for d in range(10)]
+    summary, data = prepared(tmp_path / "mnist")
+    assert summary.kind == "mnist" and data.class_names == [str(d) for d in range(10)]
     assert data.features.shape == (12, 28, 28) and data.representation.kind == "image"
     np.testing.assert_array_equal(data.labels, labels)
     np.testing.assert_allclose(data.features, images[:, ::-1] / 255.0, atol=1e-6)  # bottom row first
-    prepare(tmp_path / "mnist", tmp_path / "test", split="test", kind="mnist", quiet=True)
-    assert len(SpectrogramDataset.open(tmp_path / "test")) == 5
+    assert len(prepared(tmp_path / "mnist", "test", split="test", kind="mnist")[1]) == 5
+    (tmp_path / "mnist" / f"t10k-labels-idx1-ubyte{'.gz' if compress else ''}").unlink()
+    with pytest.raises(InputError, match="t10k-labels-idx1-ubyte"):  # the missing file is named
+        prepare(tmp_path / "mnist", tmp_path / "none", split="test", kind="mnist", quiet=True)
 
 
 def test_idx_reader_checks_the_header(tmp_path):
@@ -125,10 +121,3 @@ def test_idx_reader_checks_the_header(tmp_path):
     path.write_bytes(b"PK\x03\x04 zip file")
     with pytest.raises(InputError, match="bad magic"):
         read_idx(path)
-
-
-def test_mnist_folder_without_the_split_names_the_missing_file(tmp_path):
-    mnist_folder(tmp_path / "mnist", compress=False)
-    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(InputError, match="t10k-labels-idx1-ubyte"):
-        prepare(tmp_path / "mnist", tmp_path / "data", split="test", kind="mnist", quiet=True)

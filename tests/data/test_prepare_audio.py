@@ -7,8 +7,7 @@ import pytest
 import soundfile
 import torch
 
-from spectrogen.data import SpectrogramDataset, prepare
-from spectrogen.data import pipelines
+from spectrogen.data import pipelines, prepare
 from spectrogen.errors import InputError
 from spectrogen.spectral.representation import Representation
 
@@ -23,9 +22,9 @@ def index_rows(folder):
         return list(csv.DictReader(handle))
 
 
-def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, tmp_path):
+def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, tmp_path, prepared):
     before = tree_digest(audio_folder)
-    summary = prepare(audio_folder, tmp_path / "data", quiet=True)
+    summary, data = prepared(audio_folder)
     assert tree_digest(audio_folder) == before  # the source is never modified
 
     skipped = {entry["file"]: entry["reason"] for entry in summary.skipped}
@@ -36,8 +35,6 @@ def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, t
     # a_16k (2.1 s) gives 2 full windows, the others (1.1-1.5 s) one each; tails under half are dropped
     assert summary.examples == 5 and summary.files_used == 4 and summary.files_found == 8
     assert summary.examples_per_class == {"high": 2, "low": 3}
-
-    data = SpectrogramDataset.open(tmp_path / "data")
     assert data.class_names == ["high", "low"]
     assert data.features.shape == (5, 128, 128) and isinstance(data.features, np.memmap)
     assert data.info().shape == (1, 128, 128) and data.info().class_names == ["high", "low"]
@@ -48,9 +45,8 @@ def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, t
     assert list(data.labels) == [data.class_names.index(row["class"]) for row in rows]
 
 
-def test_features_and_moments_are_those_of_the_representation_on_each_window_at_16k(audio_folder, tmp_path):
-    prepare(audio_folder, tmp_path / "data", quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+def test_features_and_moments_are_those_of_the_representation_on_each_window_at_16k(audio_folder, prepared):
+    _, data = prepared(audio_folder)
     audio, _ = soundfile.read(audio_folder / "low" / "a_16k.wav", dtype="float32")  # 16-bit PCM as decoded
     expected = SPECGAN.features(torch.from_numpy(np.stack([audio[:WINDOW], audio[WINDOW:2 * WINDOW]]))).numpy()
     # compared as magnitudes: an FFT's round-off (a few 1e-7 of the peak; prepare batches windows its own
@@ -67,12 +63,10 @@ def test_features_and_moments_are_those_of_the_representation_on_each_window_at_
     assert data.moments.min == pytest.approx(values.min()) and data.moments.max == pytest.approx(values.max())
 
 
-def test_batching_does_not_change_the_features(audio_folder, tmp_path, monkeypatch):
-    prepare(audio_folder, tmp_path / "batched", quiet=True)
+def test_batching_does_not_change_the_features(audio_folder, prepared, monkeypatch):
+    batched = prepared(audio_folder, "batched")[1].features
     monkeypatch.setattr(pipelines, "BATCH_WINDOWS", 1)
-    prepare(audio_folder, tmp_path / "single", quiet=True)
-    batched = SpectrogramDataset.open(tmp_path / "batched").features
-    single = SpectrogramDataset.open(tmp_path / "single").features
+    single = prepared(audio_folder, "single")[1].features
     # compared as magnitudes, as above: FFTs of other batch sizes may round otherwise
     np.testing.assert_allclose(np.exp(batched), np.exp(single), rtol=1e-5, atol=1e-5 * np.exp(single).max())
 
@@ -83,12 +77,11 @@ def test_window_hop_overlaps_windows_and_short_rule_decides_the_tail(tmp_path):
     hop = 8000
     # starts 0, 8000, ..., kept while at least half a window (8192 samples) lies inside
     expected = [s for s in range(0, 48000, hop) if 48000 - s >= WINDOW / 2]
-    rows = index_rows(tmp_path / "pad")
-    assert [round(float(r["offset_s"]) * 16000) for r in rows] == expected
     assert summary.windows_short == len(range(0, 48000, hop)) - len(expected)
     prepare(tmp_path / "src", tmp_path / "drop", window_hop=0.5, short="drop", quiet=True)
-    assert [round(float(r["offset_s"]) * 16000) for r in index_rows(tmp_path / "drop")] == \
-        [s for s in expected if s + WINDOW <= 48000]
+    starts = {name: [round(float(row["offset_s"]) * 16000) for row in index_rows(tmp_path / name)]
+              for name in ("pad", "drop")}
+    assert starts["pad"] == expected and starts["drop"] == [s for s in expected if s + WINDOW <= 48000]
 
 
 def test_silence_threshold_is_configurable(tmp_path):
@@ -100,11 +93,10 @@ def test_silence_threshold_is_configurable(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
-def test_limit_stops_after_that_many_examples(tmp_path):
-    write_tone(tmp_path / "src" / "long.wav", 300.0, 6.0, 16000)
-    summary = prepare(tmp_path / "src", tmp_path / "data", limit=3, quiet=True)
-    assert summary.examples == 3 and summary.limit_reached
-    assert len(SpectrogramDataset.open(tmp_path / "data")) == 3
+def test_limit_stops_after_that_many_examples_and_an_unlabelled_folder_has_no_class_names(tmp_path, prepared):
+    summary, data = prepared(write_tone(tmp_path / "src" / "long.wav", 300.0, 6.0, 16000).parent, limit=3)
+    assert summary.examples == 3 and summary.limit_reached and len(data) == 3
+    assert data.class_names == [] and list(data.labels) == [0, 0, 0] and data.info().num_classes == 0
 
 
 def test_files_directly_in_a_class_folder_root_are_reported(tmp_path):
@@ -115,18 +107,9 @@ def test_files_directly_in_a_class_folder_root_are_reported(tmp_path):
     assert summary.skipped[0]["file"] == "stray.wav" and "outside the class" in summary.skipped[0]["reason"]
 
 
-def test_unlabelled_folder_has_no_class_names(tmp_path):
-    write_tone(tmp_path / "src" / "x.wav", 300.0, 1.1, 16000)
-    prepare(tmp_path / "src", tmp_path / "data", quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
-    assert data.class_names == [] and list(data.labels) == [0] and data.info().num_classes == 0
-
-
-def test_mel_representation_and_settings(tmp_path):
-    write_tone(tmp_path / "src" / "x.wav", 300.0, 2.0, 22050)
-    prepare(tmp_path / "src", tmp_path / "data", representation="mel",
-            settings={"n_mels": 40, "frames": 64}, quiet=True)
-    data = SpectrogramDataset.open(tmp_path / "data")
+def test_mel_representation_and_settings(tmp_path, prepared):
+    source = write_tone(tmp_path / "src" / "x.wav", 300.0, 2.0, 22050).parent
+    _, data = prepared(source, representation="mel", settings={"n_mels": 40, "frames": 64})
     assert data.representation.kind == "mel" and data.representation.n_mels == 40
     assert data.features.shape[1:] == (40, 64)
     assert len(data) == int(2.0 * 22050 // (64 * 256)) + 1  # full windows plus a tail over half
@@ -145,14 +128,3 @@ def test_a_crash_keeps_the_previous_data_set_and_leaves_no_half_one(tmp_path, mo
         prepare(tmp_path / "src", tmp_path / "data", overwrite=True, quiet=True)
     assert tree_digest(tmp_path / "data") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "src"]
-
-
-@pytest.mark.parametrize("kwargs", [{}, {"window_hop": 0.3}, {"limit": 7}])
-def test_worker_processes_give_the_same_data_set_as_decoding_in_process(mixed_recordings, tmp_path, kwargs):
-    one = prepare(mixed_recordings, tmp_path / "one", workers=1, quiet=True, **kwargs)
-    two = prepare(mixed_recordings, tmp_path / "two", workers=2, quiet=True, **kwargs)
-    for name in ("features.npy", "labels.npy", "index.csv"):
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
-    assert one.skipped == two.skipped and one.notes == two.notes
-    assert (one.examples, one.files_read, one.files_used, one.windows_silent, one.windows_short) == \
-        (two.examples, two.files_read, two.files_used, two.windows_silent, two.windows_short)

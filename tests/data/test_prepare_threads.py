@@ -1,4 +1,5 @@
-"""Decoding threads: the data set, the summary and the progress are those of a plain sequential loop."""
+"""Decoding threads or worker processes: the data set, the summary and the progress are those of a plain sequential
+loop."""
 
 import importlib
 import json
@@ -27,20 +28,18 @@ def _contents(folder):
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"window_hop": 0.4}, {"limit": 5}])
-def test_decoding_threads_give_the_data_set_of_a_sequential_loop(mixed_recordings, tmp_path, monkeypatch, kwargs):
+def test_threads_and_processes_give_the_data_set_of_a_sequential_loop(mixed_recordings, tmp_path, monkeypatch, kwargs):
     with monkeypatch.context() as patch:
         patch.setattr(pipelines, "read_ahead", _sequential)
         prepare(mixed_recordings, tmp_path / "plain", quiet=True, **kwargs)
-    runs = {}
+    expected = _contents(tmp_path / "plain")
+    assert {"features.npy", "labels.npy", "index.csv"} <= set(expected[0])
     for threads in (1, 2, 3):
         monkeypatch.setattr(pipelines, "DECODE_WORKERS", threads)
         prepare(mixed_recordings, tmp_path / f"t{threads}", quiet=True, **kwargs)
-        runs[threads] = _contents(tmp_path / f"t{threads}")
-    files, metadata, summary = _contents(tmp_path / "plain")
-    assert {"features.npy", "labels.npy", "index.csv"} <= set(files)
-    for threads, (got_files, got_metadata, got_summary) in runs.items():
-        assert got_files == files, threads  # byte for byte
-        assert got_metadata == metadata and got_summary == summary, threads
+        assert _contents(tmp_path / f"t{threads}") == expected, threads  # byte for byte
+    prepare(mixed_recordings, tmp_path / "processes", workers=2, quiet=True, **kwargs)
+    assert _contents(tmp_path / "processes") == expected
 
 
 def test_skipped_files_and_progress_are_reported_with_threads(mixed_recordings, tmp_path, monkeypatch, capsys):

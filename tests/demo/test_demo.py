@@ -1,7 +1,5 @@
 """`spectrogen demo`: data, a time-bounded run, samples with sound, the report, and where to look."""
 
-from __future__ import annotations
-
 import json
 import shlex
 
@@ -23,10 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture
 def tiny_demo(monkeypatch):
     """Shrinks the demo to seconds: 2 clips per engine type, 32x32, width 4, 4 samples."""
-    monkeypatch.setattr(demo, "CLIPS_PER_CLASS", 2)
-    monkeypatch.setattr(demo, "IMAGE_SIZE", 32)
-    monkeypatch.setattr(demo, "NUM_SAMPLES", 4)
-    monkeypatch.setattr(demo, "TRAINING_SETTINGS", TINY)
+    for name, value in {"CLIPS_PER_CLASS": 2, "IMAGE_SIZE": 32, "NUM_SAMPLES": 4, "TRAINING_SETTINGS": TINY}.items():
+        monkeypatch.setattr(demo, name, value)
 
 
 @pytest.mark.parametrize("model", demo.DEMO_MODELS)

@@ -27,8 +27,7 @@ def test_translation_shifts_each_example_along_time_only_never_reversed():
         # exactly the input moved by `shift` frames, zeros where nothing moved in
         expected = torch.roll(x[b], shifts=shift, dims=-1)
         expected[..., :max(shift, 0)] = 0
-        if shift < 0:
-            expected[..., T + shift:] = 0
+        expected[..., T + min(shift, 0):] = 0
         torch.testing.assert_close(y[b], expected)
         assert abs(shift) <= T // 8
     assert (kept.sum(dim=-1) < T).any()  # some examples did move
@@ -50,26 +49,19 @@ def test_cutout_zeroes_at_most_a_half_by_half_rectangle():
     assert changed.any()
 
 
-def test_no_operation_reverses_time():
-    x = _ramp()
+def test_the_combined_policy_never_reverses_time_and_lets_gradients_reach_the_kept_entries():
+    x = _ramp().requires_grad_(True)
     y = DiffAugment(["translation", "cutout"])(x, generator=torch.Generator().manual_seed(2))
     steps = y[..., 1:] - y[..., :-1]
     both_kept = (y[..., 1:] != 0) & (y[..., :-1] != 0)
     assert both_kept.any()
     assert torch.all(steps[both_kept] > 0)  # still rising along time wherever two neighbours survive
-
-
-def test_gradients_flow_to_the_kept_entries():
-    x = torch.randn(4, 1, F, T, generator=torch.Generator().manual_seed(4), requires_grad=True)
-    y = DiffAugment(["translation", "cutout"])(x, generator=torch.Generator().manual_seed(3))
     y.sum().backward()
-    assert x.grad.shape == x.shape
-    assert int((x.grad == 1).sum()) == int((y != 0).sum())
+    assert int((x.grad == 1).sum()) == int((y != 0).sum())  # the ramp is never 0: y != 0 where kept
 
 
 def test_empty_policy_is_the_identity_and_unknown_names_are_refused():
     x = torch.randn(2, 1, F, T, generator=torch.Generator().manual_seed(5))
-    assert not DiffAugment([])
     assert torch.equal(DiffAugment([])(x), x)
     with pytest.raises(ConfigError, match="training.diffaugment"):
         DiffAugment(["flip"])

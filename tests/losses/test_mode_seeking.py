@@ -43,15 +43,12 @@ def test_minimising_it_makes_a_generator_that_ignored_its_noise_use_it():
     labels = torch.arange(16) % 4
 
     def spread() -> float:
-        with torch.no_grad():
-            out = generator(torch.randn(256, 8))
-        return float(out.std(dim=0).mean())
+        return float(generator(torch.randn(256, 8)).detach().std(dim=0).mean())
 
     before = spread()
     for _ in range(50):
         z = torch.randn(16, 8)
-        loss = mode_seeking_loss(generator(z), z, labels)
         optimizer.zero_grad()
-        loss.backward()
+        mode_seeking_loss(generator(z), z, labels).backward()
         optimizer.step()
-    assert spread() > 20 * before  # the outputs now vary with z (measured 295x after 50 steps)
+    assert spread() > 20 * before  # the outputs now vary with z

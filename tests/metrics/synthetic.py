@@ -1,19 +1,14 @@
 """Synthetic spectrogram sets for the metric tests: classes of harmonic stacks over noise, in [-1, 1]."""
 
-from __future__ import annotations
-
 import numpy as np
 
 CLASSES = ["c0", "c1", "c2", "c3"]
 
 
-def harmonic_spectrograms(n: int, classes: int = 4, size: tuple[int, int] = (32, 32), seed: int = 0,
+def harmonic_spectrograms(n: int, classes: int = 4, size: tuple[int, int] = (32, 32), seed: int = 0
                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (x (n, F, T) float32 in [-1, 1], labels (n,)): class c is a harmonic stack on fundamental row 3 + 2c.
-
-    Each example jitters its pitch by one row, draws its own loudness envelope over time and its own noise,
-    so the classes are easy to tell apart but no two examples are alike.
-    """
+    """Returns (x (n, F, T) float32 in [-1, 1], labels (n,)): class c is a harmonic stack on fundamental row 3 + 2c,
+    each example with its own pitch jitter, loudness envelope and noise (easy classes, no two examples alike)."""
     rng = np.random.default_rng(seed)
     rows, frames = size
     labels = np.arange(n) % classes

@@ -1,24 +1,23 @@
-"""The feature network: learns the classes, round-trips through its file, groups unlabelled data."""
+"""The feature network: learns the classes, round-trips through its file, groups unlabelled data; or a user's own
+network by local path (torch.export or TorchScript), nothing else run."""
+
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from spectrogen.errors import CheckpointError, InputError
-from spectrogen.metrics.classifier import load_classifier, save_classifier
+from spectrogen.metrics.classifier import load_classifier, load_feature_network, save_classifier
 from spectrogen.metrics.classifier_training import ClassifierOptions, train_classifier
+from spectrogen.metrics.evaluate import evaluate_samples
 
 from synthetic import harmonic_spectrograms
 
 
-@pytest.fixture(scope="module")
-def labelled(harmonic_set, trained_classifier):
-    x, labels = harmonic_set
-    return x[:200], labels[:200], trained_classifier
-
-
-def test_supervised_classifier_learns_the_classes(labelled):
-    x, labels, classifier = labelled
+def test_supervised_classifier_learns_the_classes(trained_classifier):
+    classifier = trained_classifier
     assert classifier.kind == "supervised"
     assert classifier.heldout["count"] == 40
     assert classifier.heldout["accuracy"] >= 0.9
@@ -30,15 +29,12 @@ def test_supervised_classifier_learns_the_classes(labelled):
     assert (features.probabilities.argmax(axis=1) == fresh_labels).mean() >= 0.9
 
 
-def test_features_do_not_depend_on_the_batch(labelled):
-    x, _, classifier = labelled
+def test_features_depend_neither_on_the_batch_nor_on_a_save_and_weights_only_load(harmonic_set, trained_classifier,
+                                                                                    tmp_path):
+    x, classifier = harmonic_set[0], trained_classifier
     whole = classifier.extract(x[:20], batch_size=20).embeddings
     pieces = classifier.extract(x[:20], batch_size=3).embeddings
     assert np.allclose(whole, pieces, atol=1e-5)
-
-
-def test_the_file_loads_with_weights_only_and_gives_the_same_features(labelled, tmp_path):
-    x, _, classifier = labelled
     path = save_classifier(classifier, tmp_path / "clf.pt")
     payload = torch.load(path, weights_only=True)  # plain tensors, numbers and strings only
     assert payload["format"] == "spectrogen-classifier" and payload["heldout"]["accuracy"] >= 0.9
@@ -50,15 +46,21 @@ def test_the_file_loads_with_weights_only_and_gives_the_same_features(labelled, 
     assert np.allclose(a.probabilities, b.probabilities, atol=1e-6)
 
 
-def test_other_shapes_and_broken_or_missing_files_are_refused(labelled, tmp_path):
-    _, _, classifier = labelled
+def test_other_shapes_and_files_that_are_not_feature_networks_are_refused(trained_classifier, tmp_path):
     with pytest.raises(InputError, match="trained on 32x32"):
-        classifier.extract(np.zeros((2, 64, 64), dtype=np.float32))
+        trained_classifier.extract(np.zeros((2, 64, 64), dtype=np.float32))
     (tmp_path / "broken.pt").write_bytes(b"not a torch file")
     with pytest.raises(CheckpointError):
         load_classifier(tmp_path / "broken.pt")
     with pytest.raises(InputError, match="not found"):
         load_classifier(tmp_path / "missing.pt")
+    torch.save(PoolingNetwork().state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(CheckpointError, match="state_dict cannot be used"):
+        load_feature_network(inception=tmp_path / "weights.pt")
+    with pytest.raises(InputError, match="nothing is downloaded"):
+        load_feature_network(inception=tmp_path / "inception_v3.pt")
+    with pytest.raises(InputError, match="exactly one"):
+        load_feature_network(classifier=tmp_path / "a.pt", inception=tmp_path / "b.pt2")
 
 
 def test_unlabelled_data_get_a_contrastive_embedding_that_groups_similar_examples():
@@ -74,3 +76,44 @@ def test_unlabelled_data_get_a_contrastive_embedding_that_groups_similar_example
     np.fill_diagonal(distances, np.inf)
     agreement = (hidden[distances.argmin(axis=1)] == hidden).mean()
     assert agreement > 0.6  # chance is 0.25
+
+
+class PoolingNetwork(nn.Module):
+    """Average-pools each spectrogram to 4x4 features and classifies them linearly."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        features = nn.functional.adaptive_avg_pool2d(x, 4).flatten(1)  # (B, 16)
+        return features, self.head(features)
+
+
+def export(path):
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(PoolingNetwork().eval(), (torch.zeros(2, 1, 16, 16),),
+                                  dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+    return path
+
+
+def script(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(PoolingNetwork().eval()), str(path))
+    return path
+
+
+@pytest.mark.parametrize("write, name", [(export, "net.pt2"), (script, "net.ts")])
+def test_an_exported_network_gives_features_and_probabilities_for_the_metrics(tmp_path, write, name):
+    network = load_feature_network(inception=write(tmp_path / name))
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (60, 1, 16, 16)).astype(np.float32)
+    features = network.extract(real, batch_size=7)
+    expected = real.reshape(60, 1, 4, 4, 4, 4).mean(axis=(3, 5)).reshape(60, 16)
+    assert np.allclose(features.embeddings, expected, atol=1e-5)
+    assert features.probabilities.shape == (60, 3)
+    result = evaluate_samples(real[30:], real[:30], network=network, metrics="fid,is")
+    assert result.metrics["fid"] >= 0 and 1.0 <= result.metrics["is"] <= 3.0

@@ -32,12 +32,6 @@ def classifier_file(data_dir, tmp_path_factory):
     return path
 
 
-def normalised(data_dir, x):
-    """Returns spectrograms in [-1, 1] as training would see them: un-normalised, then per frequency."""
-    moments = SpectrogramDataset.open(data_dir).moments
-    return Normalizer("per_frequency", moments)(torch.as_tensor(as_log_magnitudes(x))).numpy()[:, None]
-
-
 def test_train_classifier_writes_a_normalising_classifier_and_refuses_to_overwrite(classifier_file, capsys):
     classifier = load_classifier(classifier_file)
     assert classifier.kind == "supervised" and classifier.class_names == CLASSES
@@ -111,8 +105,10 @@ def test_sample_files_are_evaluated_and_say_which_classes_they_draw_and_how_clea
     # the demo's "every engine type recognisable": a set that draws every class scores near 1, a set
     # of one class 0 for the classes it never draws, and noise is seldom clearly any class
     x, labels = harmonic_set
-    held = x[300:400], labels[300:400]  # unseen examples of the same distribution
-    sets = {"all": normalised(data_dir, held[0]), "one": normalised(data_dir, held[0][held[1] == 0])}
+    # unseen examples of the same distribution, normalised per frequency as training would see them
+    normalizer = Normalizer("per_frequency", SpectrogramDataset.open(data_dir).moments)
+    held = normalizer(torch.as_tensor(as_log_magnitudes(x[300:400]))).numpy()[:, None]
+    sets = {"all": held, "one": held[labels[300:400] == 0]}
     sets["noisy"] = np.clip(sets["all"] + np.random.default_rng(0).normal(0, 0.8, sets["all"].shape),
                             -1, 1).astype(np.float32)
     records = {}

@@ -8,15 +8,12 @@ from spectrogen.metrics.reconstruction import (SPEECH_EXTRA_HINT, cosine_similar
                                                reconstruction_metrics, si_sdr, spectral_convergence)
 
 
-def test_errors_of_a_known_offset():
+def test_errors_of_a_known_offset_and_a_cosine_similarity_that_ignores_scale_and_sees_sign():
     ref = np.zeros((2, 4, 4))
     assert mse(ref, ref + 0.5) == pytest.approx(0.25)
     assert mae(ref, ref - 0.5) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         mse(ref, np.zeros((2, 4, 5)))
-
-
-def test_cosine_similarity_ignores_scale_and_sees_sign():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 8, 8))
     assert cosine_similarity(x, 3.0 * x) == pytest.approx(1.0)

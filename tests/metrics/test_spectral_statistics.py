@@ -1,7 +1,5 @@
 """Classifier-free spectral statistics: a textured, checkerboarded run with holes cannot pass for real sound."""
 
-from __future__ import annotations
-
 import json
 
 import numpy as np
@@ -30,8 +28,8 @@ def _tilted_floor(rows: int, frames: int, rng, level: float = -60.0) -> np.ndarr
 
 
 def real_like(n: int, seed: int, size: tuple[int, int] = (64, 64)) -> np.ndarray:
-    """Returns (n, F, T) dB spectrograms: harmonic lines 15-25 dB above a tilted noise floor, each with its own
-    fundamental, onset and decay; a quarter of them end in digital silence (a tail, never a gap)."""
+    """Returns (n, F, T) dB spectrograms: harmonic lines 15-25 dB above a tilted noise floor; a quarter of them
+    end in digital silence (a tail, never a gap)."""
     rng = np.random.default_rng(seed)
     rows, frames = size
     f, t = np.arange(rows)[:, None], np.arange(frames)[None, :]
@@ -57,8 +55,8 @@ def checkerboard(rows: int, frames: int, period2: float = 2.0, period4: float = 
 
 
 def bad_run(n: int, seed: int, size: tuple[int, int] = (64, 64)) -> np.ndarray:
-    """Returns (n, F, T) dB spectrograms of a bad GAN run: one broadband noise texture for all, a checkerboard of
-    a few dB on it, no harmonic lines, and a black block in mid-clip in every third example."""
+    """Returns (n, F, T) dB spectrograms of a bad GAN run: one noise texture with a checkerboard, no harmonic
+    lines, and a black block in mid-clip in every third example."""
     rng = np.random.default_rng(seed)
     rows, frames = size
     texture = _tilted_floor(rows, frames, rng, level=-55.0) + checkerboard(rows, frames)
@@ -139,18 +137,11 @@ def test_silence_is_reached_by_the_darkest_frame_a_narrow_space_can_hold(sets):
     assert silence_threshold_db(real, darkest_db=loud + 20.0) == loud + 23.0  # a narrow one: 3 dB above its floor
 
 
-def in_evaluation_space(db: np.ndarray) -> np.ndarray:
-    """Returns dB spectrograms (N, F, T) as evaluation-space arrays (N, 1, F, T): an affine map to about [-1, 1]."""
-    return ((db + 60.0) / 60.0).astype(np.float32)[:, None]
-
-
-def from_evaluation_space(x: np.ndarray) -> np.ndarray:
-    return 60.0 * np.asarray(x, dtype=np.float64)[:, 0] - 60.0
-
-
 def test_evaluate_samples_reports_the_spectral_columns_with_and_without_decibels(sets):
-    real, bad = in_evaluation_space(sets["real"]), in_evaluation_space(sets["bad"])
-    with_db = evaluate_samples(bad, RealReference(real, to_db=from_evaluation_space), metrics="spectral")
+    # an affine map of dB spectrograms (N, F, T) to evaluation-space arrays (N, 1, F, T) of about [-1, 1], and back
+    real, bad = (((sets[name] + 60.0) / 60.0).astype(np.float32)[:, None] for name in ("real", "bad"))
+    to_db = lambda x: 60.0 * np.asarray(x, dtype=np.float64)[:, 0] - 60.0  # noqa: E731
+    with_db = evaluate_samples(bad, RealReference(real, to_db=to_db), metrics="spectral")
     assert DB_COLUMNS | {"artifact_ratio", "artifact_ratio_real"} == set(with_db.metrics)
     assert with_db.metrics["artifact_ratio"] > 1.2 >= with_db.metrics["artifact_ratio_real"]
     assert with_db.metrics["silent_mid"] > with_db.metrics["silent_mid_real"]

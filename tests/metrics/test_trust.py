@@ -1,7 +1,5 @@
 """Figures of a feature network that cannot be trusted are marked not meaningful, first and everywhere."""
 
-from __future__ import annotations
-
 import json
 
 import numpy as np
@@ -60,7 +58,7 @@ def test_a_contrastive_network_with_three_pseudo_classes_is_not_trusted_however_
     assert "NOT MEANINGFUL" in rows["precision"] and "NOT MEANINGFUL" not in rows["artifact_ratio"]
 
 
-def test_an_untrusted_network_is_said_first_and_marked_in_the_table_and_the_file(tmp_path):
+def test_an_untrusted_network_is_said_first_and_marked_in_the_table_and_the_file_and_a_trusted_one_is_not(tmp_path):
     result = EvaluationResult(metrics={"fid": 12.0, "is": 1.4, "is_real": 1.9, "ndb": 3.0},
                               info={"feature_network": network(0.25, 4)})
     flag_result(result)
@@ -73,9 +71,7 @@ def test_an_untrusted_network_is_said_first_and_marked_in_the_table_and_the_file
     saved = json.loads(write_metrics(result, tmp_path).read_text())
     assert saved["feature_trust"]["meaningful"] is False
     assert set(saved["feature_trust"]["not_meaningful"]) == {"fid", "is", "is_real"}
-
-
-def test_a_trusted_network_adds_no_warning():
+    # a trusted network adds no warning
     result = EvaluationResult(metrics={"fid": 12.0}, info={"feature_network": network(0.95, 200, classes=4)})
     flag_result(result)
     assert result.info["feature_trust"]["meaningful"] and not result.info["feature_trust"]["not_meaningful"]

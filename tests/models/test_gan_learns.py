@@ -1,9 +1,6 @@
-"""Tiny GANs learn a tiny data set whose distribution is known: 32x32 "spectrograms" of one harmonic
-tone each (a bright fundamental row at one of three pitches, a dimmer row at twice its frequency).
-
-Samples are compared with the data by the per-frequency mean profile (mean absolute difference) and
-the histogram of each example's brightest row (total variation distance: one stuck pitch fails it).
-"""
+"""Tiny GANs learn 32x32 "spectrograms" of one harmonic tone each (a bright fundamental row at one of three pitches,
+a dimmer row at twice its frequency): the samples' per-frequency mean profile and the histogram of their brightest
+rows (total variation distance: one stuck pitch fails it) come near the data's."""
 
 from dataclasses import dataclass
 
@@ -45,7 +42,6 @@ class Distance:
 
 
 def distance(samples: torch.Tensor, data: torch.Tensor) -> Distance:
-    """Returns how far the samples' measured properties are from the data's."""
     profile = (samples.mean(dim=(0, 1, 3)) - data.mean(dim=(0, 1, 3))).abs().mean()
     histogram = lambda x: torch.bincount(peak_rows(x), minlength=SIZE).float() / len(x)  # noqa: E731
     peaks = 0.5 * (histogram(samples) - histogram(data)).abs().sum()
@@ -60,7 +56,6 @@ def tiny_method(name: str, seed: int, model: dict, training: dict):
 
 
 def train(method, data: torch.Tensor, labels: torch.Tensor, generator_steps: int, seed: int) -> None:
-    """Runs `generator_steps` generator updates, each after its critic updates, on random batches."""
     batches = torch.Generator().manual_seed(seed)
     size = method.config.training.batch_size
     for _ in range(generator_steps * method.critic_steps):
@@ -69,7 +64,7 @@ def train(method, data: torch.Tensor, labels: torch.Tensor, generator_steps: int
 
 
 def on_pitch(method) -> list[float]:
-    """Per class k: the share of 64 class-k samples whose brightest row is within a row of pitch k."""
+    """Returns per class k the share of 64 class-k samples whose brightest row is within a row of pitch k."""
     return [float(((peak_rows(samples(method, torch.full((64,), k))) - pitch).abs() <= 1).float().mean())
             for k, pitch in enumerate(PITCHES)]
 
@@ -134,7 +129,7 @@ def test_cgan_with_an_auxiliary_classifier_learns_every_class_of_imbalanced_data
     batches = torch.Generator().manual_seed(0)
     weights = (1.0 / torch.bincount(labels).float())[labels]  # class-balanced draws, as the trainer's
     statistics = {}
-    for _ in range(250):  # at 125 steps the middle class was still half off pitch; at 250 all were on it
+    for _ in range(250):  # twice the plain cgan's steps: imbalanced classes learn more slowly
         index = torch.multinomial(weights, 32, replacement=True, generator=batches)
         statistics = method.train_step(Batch(data[index], labels[index]))
     assert {"class_loss_d", "class_loss_g"} <= set(statistics)

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tests: one thread, quick figures, and a tiny prepared data set."""
+"""Fixtures of the reliability tests: one thread, a tiny prepared data set and a tiny finished run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import make_npy_dataset
+from common import run_cli
+from reliability_helpers import make_npy_dataset, train_args
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +19,11 @@ def _one_thread(one_thread):
 def npy_data(tmp_path) -> Path:
     """A data set of 24 examples of 32 x 32 prepared from .npy files (the source folder is beside it)."""
     return make_npy_dataset(tmp_path)
+
+
+@pytest.fixture
+def finished_run(npy_data, tmp_path, capsys, quick_plots) -> Path:
+    """A tiny DCGAN run of one epoch of two steps on `npy_data`."""
+    run = tmp_path / "run"
+    run_cli(train_args(npy_data, run, steps=2), capsys, ok=True)
+    return run

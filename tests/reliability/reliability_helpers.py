@@ -11,13 +11,15 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 import numpy as np
 import torch
 
 from spectrogen.cli.main import main
 from spectrogen.training.checkpoint import load_checkpoint
+
+from common import assert_refused, run_cli, tree_digest
 
 SRC_ROOT = Path(__file__).resolve().parents[2] / "src"
 DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
@@ -26,6 +28,20 @@ DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
 TINY_GAN = ["--model", "dcgan", "--image-size", "32", "--features-g", "8", "--features-d", "8",
             "--device", "cpu", "--quiet", "--set", "model.latent_dim=16", "--set", "output.report=false",
             "--set", "output.num_samples=4", "--set", "output.plot_every=1000"]
+
+
+def new_folder(path: Path) -> Path:
+    """Makes the folder `path` and its parents; returns it."""
+    path.mkdir(parents=True)
+    return path
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Writes each {relative path: text} below `root`; returns it."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
 
 
 def write_npy_sources(folder: Path, count: int = 24, shape: tuple[int, int] = (32, 32), seed: int = 0) -> Path:
@@ -60,10 +76,37 @@ def feature_network(path: Path) -> Path:
     return path
 
 
-def train_args(data: Path, out: Path, *, epochs: int, batch_size: int = 4, extra: Sequence[str] = ()) -> list[str]:
-    """Returns the `spectrogen train` arguments of a tiny DCGAN run on `data` into `out`."""
+def train_args(data: Path, out: Path, *extra, epochs: int = 1, steps: Optional[int] = None) -> list:
+    """Returns the `spectrogen train` arguments of a tiny DCGAN run on `data` into `out` (`steps` per epoch)."""
+    limit = [] if steps is None else ["--set", f"training.max_steps_per_epoch={steps}"]
     return ["train", "--config", "test", "--data", str(data), "--output-dir", str(out), "--epochs", str(epochs),
-            "--batch-size", str(batch_size), *TINY_GAN, *extra]
+            "--batch-size", "4", *TINY_GAN, *limit, *extra]
+
+
+def assert_each_refused(cases, capsys, record_property, prefix: Sequence = (), suffix: Sequence = ()) -> None:
+    """Checks that `spectrogen PREFIX ARGUMENTS SUFFIX` is refused naming each text, for each (ARGUMENTS, texts)."""
+    record_property("cases", len(cases))  # the battery counts each case
+    for arguments, expected in cases:
+        code, _, err = run_cli([*prefix, *arguments, *suffix], capsys)
+        assert_refused(code, err, *expected)
+
+
+def prepare_and_read_summary(source: Path, out: Path, capsys, *extra) -> tuple[dict, str]:
+    """Returns (summary.json, printed summary) of a `prepare` that must succeed and only read `source`."""
+    before = tree_digest(source)
+    code, printed, err = run_cli(["prepare", source, "--out", out, *extra], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert tree_digest(source) == before
+    return json.loads((out / "summary.json").read_text()), printed
+
+
+def assert_skipped(summary: dict, printed: str, expected: dict[str, str]) -> None:
+    """Checks that exactly the `expected` {file: reason} were skipped, each listed in the printed summary."""
+    skipped = {entry["file"]: entry["reason"] for entry in summary["skipped"]}
+    assert set(skipped) == set(expected), skipped
+    for name, reason in expected.items():
+        assert reason in skipped[name], (name, skipped[name])
+        assert f"{name}: {skipped[name]}" in printed
 
 
 # --- training as a separate process ---------------------------------------------------------------
@@ -84,15 +127,10 @@ def steps_done(run: Path) -> int:
     best = 0
     for path in (run / "single_epochs_statistics").glob("epoch_*/epoch_*_iterations.csv"):
         try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
+            steps = [row.get("global_step") or "" for row in csv.DictReader(path.read_text("utf-8").splitlines())]
         except OSError:
             continue
-        for row in rows:
-            try:
-                best = max(best, int(row.get("global_step") or 0))
-            except ValueError:
-                pass
+        best = max([best, *(int(step) for step in steps if step.isdigit())])  # a row being written may be cut
     return best
 
 
@@ -118,17 +156,21 @@ def wait_for_step(run: Path, target: int, process: subprocess.Popen, log: Path) 
     wait_until(reached, process, log, f"step {target}")
 
 
+def fail(process: subprocess.Popen, log: Path, why: str) -> NoReturn:
+    """Kills `process` (if it still runs) and fails with `why` and the end of its output."""
+    process.kill()
+    process.wait()
+    raise AssertionError(f"{why}:\n" + log.read_text(errors="replace")[-3000:])
+
+
 def wait_until(condition, process: subprocess.Popen, log: Path, what: str, timeout: float = 240.0) -> None:
     """Polls `condition()` every 10 ms while `process` runs; fails (with its output) when it ends first."""
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            raise AssertionError(f"the training process ended (exit {process.returncode}) before {what}:\n"
-                                 + log.read_text(errors="replace")[-3000:])
+            fail(process, log, f"the training process ended (exit {process.returncode}) before {what}")
         if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise AssertionError(f"timed out waiting for {what}:\n" + log.read_text(errors="replace")[-3000:])
+            fail(process, log, f"timed out waiting for {what}")
         time.sleep(0.01)
 
 
@@ -143,9 +185,7 @@ def finish(process: subprocess.Popen, log: Path, timeout: float = 300.0) -> int:
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError("the training process did not end:\n" + log.read_text(errors="replace")[-3000:])
+        fail(process, log, "the training process did not end")
 
 
 # --- the state of a run directory ------------------------------------------------------------------

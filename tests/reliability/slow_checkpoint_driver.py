@@ -1,9 +1,8 @@
 """`spectrogen ARGV` with one checkpoint write that stalls for ten minutes, so that a test can SIGKILL it there.
 
-Environment: SLOW_CHECKPOINT_NAME (the file, e.g. final_model.tar), SLOW_CHECKPOINT_STAGE ("half": after
-half of its bytes reached the temporary file, flushed; "rename": when whole, before the rename) and
-SLOW_CHECKPOINT_MARKER (created once the write stalls). Only this process's `torch` name of the checkpoint
-module and `os` name of `spectrogen.atomic` are wrapped.
+SLOW_CHECKPOINT_NAME names the file (e.g. final_model.tar); SLOW_CHECKPOINT_STAGE is "half" (half its bytes in the
+temporary file, flushed) or "rename" (whole, not yet renamed); SLOW_CHECKPOINT_MARKER is made once the write stalls.
+Only this process's `torch` name of the checkpoint module and `os` name of `spectrogen.atomic` are wrapped.
 """
 
 from __future__ import annotations

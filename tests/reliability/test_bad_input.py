@@ -1,10 +1,5 @@
 """Bad input gets one clear line naming the file or field, exit code 2 and no traceback; nothing is lost.
-
-`prepare` skips each bad file among good ones and lists it with its reason (recordings, CSV, .npy and
-PNG files), and refuses what makes no data set; `train`, `sample`, `reconstruct`, `convert` and
-`evaluate` refuse bad settings, data, checkpoints and arrays. Files that carry code:
-test_untrusted_files.py.
-"""
+`prepare` skips and lists bad files among good ones; files that carry code: test_untrusted_files.py."""
 
 from __future__ import annotations
 
@@ -22,11 +17,12 @@ from PIL import Image
 from spectrogen.cli.main import main
 
 from common import RunsCode, assert_refused, quick_figures, run_cli, tree_digest, write_tone
-from reliability_helpers import make_npy_dataset, train_args
+from reliability_helpers import (assert_each_refused, assert_skipped, make_npy_dataset, new_folder,
+                                 prepare_and_read_summary, train_args, write_files)
 
 pytestmark = pytest.mark.bad_input
 
-ROOT_READS_EVERYTHING = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+ROOT_READS_EVERYTHING = getattr(os, "geteuid", lambda: 1)() == 0
 ROOT_REASON = "running as root: file permissions do not stop root from reading (the broken link and pipe cases cover it)"
 
 
@@ -36,45 +32,31 @@ def inputs(tmp_path_factory):
     """Every bad file the command cases use, beside a good data set and a good checkpoint."""
     root = tmp_path_factory.mktemp("bad_input")
     paths = types.SimpleNamespace(root=root, marker=root / "code_ran")
-    paths.data = make_npy_dataset(root)
-
-    # a good run: one epoch of two steps of a tiny DCGAN
-    with pytest.MonkeyPatch.context() as patch:
+    paths.data, paths.run = make_npy_dataset(root), root / "run"
+    with pytest.MonkeyPatch.context() as patch:  # a good run: one epoch of two steps of a tiny DCGAN
         quick_figures(patch.setattr)
-        assert main(train_args(paths.data, root / "run", epochs=1,
-                               extra=["--set", "training.max_steps_per_epoch=2"])) == 0
-    paths.run = root / "run"
+        assert main(train_args(paths.data, paths.run, steps=2)) == 0
     paths.checkpoint = paths.run / "checkpoints" / "final_model.tar"
     good = paths.checkpoint.read_bytes()
 
-    bad = root / "bad"
-    bad.mkdir()
-    paths.truncated_checkpoint = bad / "truncated.tar"
+    bad = new_folder(root / "bad")
+    paths.truncated_checkpoint, paths.empty_checkpoint, paths.text_checkpoint, paths.foreign_checkpoint = (
+        bad / name for name in ("truncated.tar", "empty.tar", "notes.tar", "state_dict.pth"))
     paths.truncated_checkpoint.write_bytes(good[: len(good) // 2])
-    paths.empty_checkpoint = bad / "empty.tar"
     paths.empty_checkpoint.write_bytes(b"")
-    paths.text_checkpoint = bad / "notes.tar"
     paths.text_checkpoint.write_text("this is not a checkpoint\n")
-    paths.foreign_checkpoint = bad / "state_dict.pth"
     torch.save(torch.nn.Linear(2, 2).state_dict(), paths.foreign_checkpoint)
 
-    # configurations
-    configs = root / "configs"
-    configs.mkdir()
-    for name, text in {
+    paths.configs = write_files(root / "configs", {
         "unknown.json": '{"training": {"epochs": 2, "epochz": 3}, "modle": {}}',
         "wrong_type.json": '{"training": {"epochs": "many", "seed": [1]}}',
         "out_of_range.json": '{"training": {"batch_size": 0, "learning_rate": -1}, "model": {"image_size": 48}}',
         "broken.json": '{"training": {"epochs": 2,,}',
         "list.json": "[1, 2]",
-    }.items():
-        (configs / name).write_text(text)
-    paths.configs = configs
+    })
 
     # broken data sets
-    paths.not_a_dataset = root / "not_a_dataset"
-    paths.not_a_dataset.mkdir()
-    (paths.not_a_dataset / "readme.txt").write_text("hello")
+    paths.not_a_dataset = write_files(root / "not_a_dataset", {"readme.txt": "hello"})
     for name in ("truncated_features", "corrupt_metadata", "newer_format"):
         shutil.copytree(paths.data, root / name)
     features = (root / "truncated_features" / "features.npy").read_bytes()
@@ -82,12 +64,10 @@ def inputs(tmp_path_factory):
     (root / "corrupt_metadata" / "dataset.json").write_text('{"format": "spectrogen-dataset", ')
     metadata = json.loads((root / "newer_format" / "dataset.json").read_text())
     (root / "newer_format" / "dataset.json").write_text(json.dumps({**metadata, "format_version": 99}))
-    paths.empty_folder = root / "empty_folder"
-    paths.empty_folder.mkdir()
+    paths.empty_folder = new_folder(root / "empty_folder")
 
     # arrays for convert and evaluate
-    arrays = root / "arrays"
-    arrays.mkdir()
+    arrays = paths.arrays = new_folder(root / "arrays")
     rng = np.random.default_rng(0)
     np.save(arrays / "good.npy", rng.random((3, 1, 32, 32)).astype(np.float32))
     with_nan = rng.random((3, 1, 32, 32)).astype(np.float32)
@@ -100,30 +80,11 @@ def inputs(tmp_path_factory):
     (arrays / "truncated.npy").write_bytes(good_array[: len(good_array) // 2])
     (arrays / "empty.npy").write_bytes(b"")
     (arrays / "text.npy").write_text("1, 2, 3\n")
-    paths.arrays = arrays
     yield paths
     assert not paths.marker.exists(), "a file's pickled code ran"
 
 
 # --- prepare: bad files among good ones are skipped and listed -------------------------------------------
-def prepare_and_read_summary(source, out, capsys, *extra):
-    before = tree_digest(source)
-    code, printed, err = run_cli(["prepare", source, "--out", out, *extra], capsys)
-    assert code == 0 and "Traceback" not in err, err
-    assert tree_digest(source) == before  # the source is only read
-    summary = json.loads((out / "summary.json").read_text())
-    return summary, printed
-
-
-def assert_skipped(summary, printed, expected):
-    """Checks that exactly the `expected` {file: reason} were skipped, each listed in the printed summary."""
-    skipped = {entry["file"]: entry["reason"] for entry in summary["skipped"]}
-    assert set(skipped) == set(expected), skipped
-    for name, reason in expected.items():
-        assert reason in skipped[name], (name, skipped[name])
-        assert f"{name}: {skipped[name]}" in printed
-
-
 def test_prepare_skips_bad_recordings_among_good_ones_at_mixed_rates(tmp_path, capsys):
     source = tmp_path / "recordings"
     for rate, suffix, letter in ((16000, "wav", "a"), (22050, "flac", "b"), (44100, "wav", "c"), (48000, "ogg", "d")):
@@ -178,8 +139,7 @@ def test_prepare_of_an_unreadable_folder_says_so(tmp_path, capsys):
 
 
 def test_prepare_skips_bad_csv_files(tmp_path, capsys):
-    source = tmp_path / "csv"
-    source.mkdir()
+    source = new_folder(tmp_path / "csv")
     rng = np.random.default_rng(1)
     for index in range(3):
         np.savetxt(source / f"good_{index}.csv", rng.random((32, 32)), delimiter=",")
@@ -201,8 +161,7 @@ def test_prepare_skips_bad_csv_files(tmp_path, capsys):
 
 
 def test_prepare_skips_bad_npy_files_and_drops_non_finite_examples(tmp_path, capsys):
-    source = tmp_path / "npy"
-    source.mkdir()
+    source = new_folder(tmp_path / "npy")
     rng = np.random.default_rng(2)
     np.save(source / "good.npy", rng.random((4, 32, 32)).astype(np.float32))
     some_nan = rng.random((3, 32, 32)).astype(np.float32)
@@ -234,8 +193,7 @@ def test_prepare_skips_bad_npy_files_and_drops_non_finite_examples(tmp_path, cap
 
 
 def test_prepare_skips_colour_and_broken_pngs_and_accepts_gray_stored_as_rgb(tmp_path, capsys):
-    source = tmp_path / "png"
-    source.mkdir()
+    source = new_folder(tmp_path / "png")
     rng = np.random.default_rng(3)
     gray = (rng.random((32, 32)) * 255).astype(np.uint8)
     Image.fromarray(gray, "L").save(source / "gray.png")
@@ -253,20 +211,17 @@ def test_prepare_skips_colour_and_broken_pngs_and_accepts_gray_stored_as_rgb(tmp
     assert summary["files_used"] == 2
 
 
-def prepare_refusals(tmp_path):
+def test_prepare_refuses_what_makes_no_data_set_with_exit_code_2(tmp_path, capsys, record_property):
     source = tmp_path / "recordings"
     write_tone(source / "a.wav")
-    only_bad = tmp_path / "only_bad"
-    only_bad.mkdir()
-    (only_bad / "notes.wav").write_text("text")
-    (only_bad / "empty.wav").write_bytes(b"")
+    only_bad = write_files(tmp_path / "only_bad", {"notes.wav": "text", "empty.wav": ""})
     mixed = tmp_path / "mixed"
     write_tone(mixed / "a.wav")
     np.savetxt(mixed / "b.csv", np.ones((4, 4)), delimiter=",")
-    (tmp_path / "empty").mkdir()
+    new_folder(tmp_path / "empty")
     (tmp_path / "a_file").write_text("x")
     out = str(tmp_path / "out")
-    return [
+    cases = [
         ([tmp_path / "empty", "--out", out], ["empty", "holds no audio"]),
         ([tmp_path / "missing", "--out", out], ["missing", "does not exist"]),
         ([only_bad, "--out", out], ["no example could be made", "notes.wav: not an audio file",
@@ -283,23 +238,17 @@ def prepare_refusals(tmp_path):
         ([source, "--out", out, "--kind", "csv"], ["holds no CSV"]),
         (["builtin:nothing", "--out", out], ["unknown data source 'builtin:nothing'"]),
     ]
-
-
-def test_prepare_refuses_what_makes_no_data_set_with_exit_code_2(tmp_path, capsys, record_property):
-    cases = prepare_refusals(tmp_path)
     before = tree_digest(tmp_path)
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(["prepare", *arguments], capsys)
-        assert_refused(code, err, *expected)
+    assert_each_refused(cases, capsys, record_property, ["prepare"])
     assert tree_digest(tmp_path) == before  # nothing written anywhere, no staging folder left
 
 
 # --- train -------------------------------------------------------------------------------------------
-def train_cases(p):
-    configs, data, run = p.configs, p.data, p.run
-    tiny = ["--output-dir", p.root / "new_run", "--batch-size", "4"]
-    return [
+def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(inputs, capsys, record_property):
+    p, root, run_before = inputs, inputs.root, tree_digest(inputs.run)
+    configs, data, run, test = p.configs, p.data, p.run, ["--config", "test", "--data"]
+    tiny = ["--output-dir", root / "new_run", "--batch-size", "4"]
+    cases = [
         (["--config", configs / "unknown.json", "--data", data], ["training.epochz: unknown key", "modle: unknown key"]),
         (["--config", configs / "wrong_type.json", "--data", data], ["training.epochs = 'many'", "training.seed"]),
         (["--config", configs / "out_of_range.json", "--data", data],
@@ -307,19 +256,16 @@ def train_cases(p):
         (["--config", configs / "broken.json", "--data", data], ["broken.json", "not valid JSON at line 1"]),
         (["--config", configs / "list.json", "--data", data], ["list.json", "must be a JSON object"]),
         (["--config", configs / "missing.json", "--data", data], ["missing.json", "neither a preset"]),
-        (["--config", "test", "--data", data, "--set", "training.nope=1"], ["training.nope: unknown key"]),
-        (["--config", "test", "--data", data, "--set", "training.epochs"], ["--set 'training.epochs'"]),
-        (["--config", "test", "--data", data, "--set", "training.device=tpu"], ["training.device = 'tpu'"]),
-        (["--config", "test", "--data", data, "--epochs", "abc"], ["--epochs", "invalid int value"]),
-        (["--config", "test", "--data", p.root / "missing_data", *tiny],
-         ["missing_data", "no such data set folder", "spectrogen prepare"]),
-        (["--config", "test", "--data", p.not_a_dataset, *tiny], ["not_a_dataset", "has no dataset.json"]),
-        (["--config", "test", "--data", p.root / "truncated_features", *tiny],
-         ["truncated_features/features.npy", "not a readable .npy array"]),
-        (["--config", "test", "--data", p.root / "corrupt_metadata", *tiny],
-         ["corrupt_metadata/dataset.json", "cannot be read as JSON"]),
-        (["--config", "test", "--data", p.root / "newer_format", *tiny], ["format_version 99", "upgrade"]),
-        (["--config", "test", "--data", data, "--output-dir", p.root / "new_run", "--batch-size", "1000"],
+        ([*test, data, "--set", "training.nope=1"], ["training.nope: unknown key"]),
+        ([*test, data, "--set", "training.epochs"], ["--set 'training.epochs'"]),
+        ([*test, data, "--set", "training.device=tpu"], ["training.device = 'tpu'"]),
+        ([*test, data, "--epochs", "abc"], ["--epochs", "invalid int value"]),
+        ([*test, root / "missing_data", *tiny], ["missing_data", "no such data set folder", "spectrogen prepare"]),
+        ([*test, p.not_a_dataset, *tiny], ["not_a_dataset", "has no dataset.json"]),
+        ([*test, root / "truncated_features", *tiny], ["truncated_features/features.npy", "not a readable .npy array"]),
+        ([*test, root / "corrupt_metadata", *tiny], ["corrupt_metadata/dataset.json", "cannot be read as JSON"]),
+        ([*test, root / "newer_format", *tiny], ["format_version 99", "upgrade"]),
+        ([*test, data, "--output-dir", root / "new_run", "--batch-size", "1000"],
          ["fewer than training.batch_size=1000"]),
         (["--resume", p.truncated_checkpoint], ["truncated.tar", "truncated or corrupt"]),
         (["--resume", p.empty_checkpoint], ["empty.tar", "truncated or corrupt"]),
@@ -329,16 +275,8 @@ def train_cases(p):
         (["--resume", run, "--features-g", "16", "--epochs", "3"], ["do not fit the configuration"]),
         (["--resume", p.not_a_dataset], ["no checkpoint to resume from"]),
     ]
-
-
-def test_train_refuses_bad_configurations_data_and_checkpoints_with_exit_code_2(inputs, capsys, record_property):
-    cases = train_cases(inputs)
-    run_before = tree_digest(inputs.run)
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(["train", *arguments], capsys)
-        assert_refused(code, err, *expected)
-    assert not (inputs.root / "new_run").exists()  # refused before anything was written
+    assert_each_refused(cases, capsys, record_property, ["train"])
+    assert not (root / "new_run").exists()  # refused before anything was written
     assert tree_digest(inputs.run) == run_before  # the run that was resumed is untouched
 
 
@@ -355,10 +293,7 @@ def test_sample_refuses_bad_checkpoints_and_options_with_exit_code_2(inputs, cap
         ([good, "--format", "mp3"], ["--format mp3"]),
         ([good, "--class", "dog"], ["unconditional dcgan", "--class"]),
     ]
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(["sample", *arguments, "--out", out], capsys)
-        assert_refused(code, err, *expected)
+    assert_each_refused(cases, capsys, record_property, ["sample"], ["--out", out])
     assert not out.exists()
 
 
@@ -385,10 +320,7 @@ def test_convert_refuses_bad_arrays_with_exit_code_2_and_converts_the_good_ones(
         ([arrays / "good.npy", "--colormap", "no_such_map"], ["unknown colormap 'no_such_map'"]),
     ]
     before = tree_digest(arrays)
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(["convert", *arguments, "--out", out], capsys)
-        assert_refused(code, err, *expected)
+    assert_each_refused(cases, capsys, record_property, ["convert"], ["--out", out])
     assert not out.exists()
     # a folder with bad files among a good one: the good one is converted, each bad one named, exit 2
     code, printed, err = run_cli(["convert", arrays, "--out", out], capsys)
@@ -415,8 +347,5 @@ def test_evaluate_refuses_bad_checkpoints_data_and_samples_with_exit_code_2(inpu
         (["--samples", arrays / "nan.npy", "--data", data], ["nan.npy", "NaN or infinite"]),
         (["--samples", arrays / "objects.npy", "--data", data], ["objects.npy", "Python objects"]),
     ]
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(["evaluate", *arguments, "--out", out], capsys)
-        assert_refused(code, err, *expected)
+    assert_each_refused(cases, capsys, record_property, ["evaluate"], ["--out", out])
     assert not out.exists()

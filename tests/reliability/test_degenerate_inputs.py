@@ -1,14 +1,11 @@
-"""Degenerate and absurd inputs end in one clear line or a skipped-and-listed file, never a traceback.
-
-PNG images one pixel high or wide or over PIL's decompression-bomb limit, recordings with NaN or
-infinite samples (`reconstruct`), and absurd sizes, which `prepare` refuses before reading any file.
-"""
+"""Degenerate and absurd inputs end in one clear line or a skipped-and-listed file, never a traceback: PNGs one
+pixel high or wide or over PIL's bomb limit, NaN or infinite recordings, sizes `prepare` refuses before reading."""
 
 from __future__ import annotations
 
 import csv
 import importlib
-import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -18,14 +15,15 @@ import pytest
 import soundfile
 from PIL import Image
 
-from spectrogen.data.options import SIZE_LIMITS, check_example_size, check_size_settings
+from spectrogen.data.options import (MAX_EXAMPLE_BINS, MAX_EXAMPLE_SAMPLES, SIZE_LIMITS, check_example_size,
+                                     check_size_settings)
 from spectrogen.data.pipelines import batch_windows
 from spectrogen.spectral.representation import PRESETS, Representation
 
 from common import assert_refused, run_cli, write_tone, write_tones
+from reliability_helpers import assert_skipped, new_folder, prepare_and_read_summary
 
 pytestmark = pytest.mark.bad_input
-
 
 
 # --- PNG images ------------------------------------------------------------------------------------
@@ -49,16 +47,8 @@ def write_black_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def prepare_summary(source: Path, out: Path, capsys) -> tuple[dict, str]:
-    """Returns (summary.json, printed summary) of a `prepare` run that must succeed."""
-    code, printed, err = run_cli(["prepare", source, "--out", out], capsys)
-    assert code == 0 and "Traceback" not in err, err
-    return json.loads((out / "summary.json").read_text()), printed
-
-
 def test_prepare_skips_one_pixel_and_oversized_pngs_and_prepares_the_rest(tmp_path, capsys):
-    source = tmp_path / "png"
-    source.mkdir()
+    source = new_folder(tmp_path / "png")
     for index in range(3):
         write_gray(source / f"good_{index}.png", 32, 32, seed=index)
     write_gray(source / "one_high.png", 1, 32, seed=10)
@@ -66,36 +56,30 @@ def test_prepare_skips_one_pixel_and_oversized_pngs_and_prepares_the_rest(tmp_pa
     bomb = write_black_png(source / "bomb.png", 20000, 20000)
     assert bomb.stat().st_size < 100_000  # PIL refuses to open it: 4 * 10^8 pixels
 
-    summary, printed = prepare_summary(source, tmp_path / "data", capsys)
-    skipped = {entry["file"]: entry["reason"] for entry in summary["skipped"]}
-    assert set(skipped) == {"one_high.png", "one_wide.png", "bomb.png"}, skipped
-    assert "degenerate image: 1 x 32 pixels" in skipped["one_high.png"]
-    assert "degenerate image: 32 x 1 pixels" in skipped["one_wide.png"]
-    assert "too large to decode safely" in skipped["bomb.png"]
-    for name, reason in skipped.items():
-        assert f"{name}: {reason}" in printed
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys)
+    assert_skipped(summary, printed, {"one_high.png": "degenerate image: 1 x 32 pixels",
+                                      "one_wide.png": "degenerate image: 32 x 1 pixels",
+                                      "bomb.png": "too large to decode safely"})
     assert summary["files_used"] == 3 and summary["shape"] == [3, 32, 32]
 
 
 def test_prepare_skips_a_png_over_a_lowered_pixel_limit(tmp_path, capsys, monkeypatch):
     # above the limit but below twice it PIL only warns, and would decode the image
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)
-    source = tmp_path / "png"
-    source.mkdir()
+    source = new_folder(tmp_path / "png")
     for index in range(2):
         write_gray(source / f"good_{index}.png", 32, 32, seed=index)
     write_gray(source / "large.png", 40, 40, seed=5)  # 1600 pixels
 
-    summary, printed = prepare_summary(source, tmp_path / "data", capsys)
-    assert [entry["file"] for entry in summary["skipped"]] == ["large.png"]
-    assert "too large to decode safely: 40 x 40 pixels is over the limit of 1500" in printed
+    summary, printed = prepare_and_read_summary(source, tmp_path / "data", capsys)
+    assert_skipped(summary, printed, {"large.png": "too large to decode safely: 40 x 40 pixels is over the limit "
+                                                   "of 1500"})
     assert summary["files_used"] == 2
 
 
 @pytest.mark.parametrize("height, width, extra", [(1, 32, []), (1, 32, ["--image-size", "32"]), (32, 1, [])])
 def test_prepare_refuses_a_folder_of_only_degenerate_pngs(tmp_path, capsys, height, width, extra):
-    source = tmp_path / "png"
-    source.mkdir()
+    source = new_folder(tmp_path / "png")
     write_gray(source / "thin.png", height, width, seed=0)
     code, _, err = run_cli(["prepare", source, "--out", tmp_path / "data", *extra], capsys)
     assert_refused(code, err, "thin.png", f"degenerate image: {height} x {width} pixels", alone=True)
@@ -175,10 +159,10 @@ def test_the_largest_sizes_of_every_preset_are_accepted():
         assert batch_windows(Representation.preset(name)) == 64  # the presets' batches are unchanged
 
 
-def test_help_states_the_bounds(capsys):
-    code, printed, _ = run_cli(["prepare", "--help"], capsys)
-    assert code == 0
+def test_help_states_the_bounds_that_prepare_enforces(capsys):
+    _, printed, _ = run_cli(["prepare", "--help"], capsys, ok=True)
+    for field, (flag, low, high) in SIZE_LIMITS.items():
+        entry = re.search(rf"^  {flag} .*?(?=^  -|^\S|\Z)", printed, re.S | re.M)
+        assert entry and f"{low} to {high}" in " ".join(entry.group().split()), flag
     text = " ".join(printed.split())
-    for expected in ("--sample-rate HZ 1 to 768000", "2 to 65536", "mel bands, 1 to 2048", "1 to 16384",
-                     "each side 1 to 2048", "8388608 samples", "16777216 STFT values"):
-        assert expected in text, expected
+    assert f"{MAX_EXAMPLE_SAMPLES} samples" in text and f"{MAX_EXAMPLE_BINS} STFT values" in text

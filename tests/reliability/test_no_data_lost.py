@@ -1,8 +1,5 @@
 """Nothing a user made is lost: inputs are only read, outputs are replaced only with --overwrite, rows survive a kill.
-
-Every input is hashed (content, mode, mtime) before and after each command. `evaluate RUN` and `convert
-FILE.npy` without --out write beside their input, as documented: they only add entries.
-"""
+Every input is hashed (content, mode, mtime) before and after each command."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ from spectrogen.training.csv_log import CsvLog
 
 from common import assert_refused, run_cli, tree_digest, write_tones
 from reliability_helpers import (check_run_files, csv_table, epoch_numbers, feature_network, kill_hard,
-                                 prepare_quietly, start_training, train_args, wait_until)
+                                 prepare_quietly, start_training, train_args, wait_until, write_files)
 
 pytestmark = pytest.mark.data_loss
 
@@ -29,7 +26,7 @@ def workspace(tmp_path, capsys, quick_plots):
     assert tree_digest(source) == before
     data_before = tree_digest(data)
     run = tmp_path / "run"
-    run_cli(train_args(data, run, epochs=2, extra=["--set", "training.max_steps_per_epoch=2"]), capsys, ok=True)
+    run_cli(train_args(data, run, epochs=2, steps=2), capsys, ok=True)
     assert tree_digest(data) == data_before
     return source, data, run
 
@@ -75,19 +72,6 @@ def test_no_command_writes_into_what_it_reads(workspace, tmp_path, capsys):
     assert epoch_numbers(run) == [1, 2, 3]
 
 
-def test_an_existing_run_is_replaced_only_with_overwrite_and_the_users_files_stay(workspace, capsys):
-    _, data, run = workspace
-    (run / "my_notes.txt").write_text("hyper-parameters I tried\n")
-    before = tree_digest(run)
-    arguments = train_args(data, run, epochs=1, extra=["--set", "training.max_steps_per_epoch=1"])
-    code, _, err = run_cli(arguments, capsys)
-    assert code == 2 and "already holds a training run" in err and "--resume" in err and "--overwrite" in err
-    assert tree_digest(run) == before
-    run_cli([*arguments, "--overwrite"], capsys, ok=True)
-    assert (run / "my_notes.txt").read_text() == "hyper-parameters I tried\n"
-    assert epoch_numbers(run) == [1]
-
-
 def test_a_data_set_is_replaced_only_with_overwrite_and_a_failed_replacement_keeps_the_old(workspace, tmp_path,
                                                                                            capsys):
     source, data, _ = workspace
@@ -95,9 +79,7 @@ def test_a_data_set_is_replaced_only_with_overwrite_and_a_failed_replacement_kee
     code, _, err = run_cli(["prepare", source, "--out", data], capsys)
     assert_refused(code, err, "already holds a data set", "--overwrite")
     assert tree_digest(data) == before
-    only_bad = tmp_path / "only_bad"
-    only_bad.mkdir()
-    (only_bad / "notes.wav").write_text("not audio")
+    only_bad = write_files(tmp_path / "only_bad", {"notes.wav": "not audio"})
     code, _, err = run_cli(["prepare", only_bad, "--out", data, "--overwrite"], capsys)
     assert_refused(code, err, "no example could be made", one_line=False)
     assert tree_digest(data) == before  # the failed run was written aside and thrown away
@@ -108,9 +90,7 @@ def test_a_data_set_is_replaced_only_with_overwrite_and_a_failed_replacement_kee
 
 def test_a_demo_and_an_evaluation_are_replaced_only_with_overwrite(workspace, tmp_path, capsys):
     _, data, run = workspace
-    demo = tmp_path / "demo"
-    demo.mkdir()
-    (demo / "mine.txt").write_text("mine")
+    demo = write_files(tmp_path / "demo", {"mine.txt": "mine"})
     demo_before = tree_digest(demo)
     code, _, err = run_cli(["demo", "--out", demo, "--minutes", "0.1", "--device", "cpu"], capsys)
     assert code == 2 and "--overwrite" in err
@@ -133,8 +113,8 @@ def test_statistics_rows_survive_a_sigkill(workspace, tmp_path):
     _, data, _ = workspace
     run, log = tmp_path / "killed", tmp_path / "train.log"
     done = 3
-    process = start_training(train_args(data, run, epochs=20, extra=[
-        "--set", "output.log_every=1", "--set", "output.checkpoint_every=100"]), log)
+    settings = ["--set", "output.log_every=1", "--set", "output.checkpoint_every=100"]
+    process = start_training(train_args(data, run, *settings, epochs=20), log)
     table = CsvLog(run / "epochs_statistics" / "epoch_statistics.csv")
     wait_until(lambda: len(table.rows()) >= done, process, log, f"{done} epoch rows")  # rows() skips a partial one
     kill_hard(process)

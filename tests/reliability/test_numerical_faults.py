@@ -1,9 +1,5 @@
-"""NaN and infinity in data, batches and losses are caught and handled as `monitor.nan_policy` says.
-
-The real DCGAN trains through `spectrogen train` in this process; the faults come from where they do in
-practice: a prepared features.npy, the batch on the device, a loss. Each event is recorded in the
-`nan_events` column, in the iteration CSV of its logging interval and in the checkpoint's monitor.
-"""
+"""NaN and infinity in data, batches and losses of a real `spectrogen train` are caught, handled as
+`monitor.nan_policy` says and recorded in `nan_events`, the iteration CSV and the checkpoint."""
 
 from __future__ import annotations
 
@@ -26,12 +22,12 @@ LR = 2e-4  # the DCGAN default
 STEPS = 3  # per epoch
 
 
-def train_tiny(data, out, capsys, policy, *extra):
-    """Returns (exit code, stdout, stderr) of two epochs of three steps, logging every step."""
-    arguments = train_args(data, out, epochs=2, extra=[
-        "--set", f"training.max_steps_per_epoch={STEPS}", "--set", "output.log_every=1",
-        "--set", f"monitor.nan_policy={policy}", *extra])
-    return run_cli(arguments, capsys)
+def train_tiny(data, tmp_path, capsys, policy, *extra, ok=True):
+    """Returns (run, exit code, stdout, stderr) of two epochs of three steps logging every step (`ok`: checked)."""
+    out = tmp_path / "run"
+    arguments = train_args(data, out, "--set", "output.log_every=1", "--set", f"monitor.nan_policy={policy}", *extra,
+                           epochs=2, steps=STEPS)
+    return out, *run_cli(arguments, capsys, ok=ok)
 
 
 def final_state(out):
@@ -75,19 +71,17 @@ def poison(data, index=5):
 
 def test_a_nan_example_held_on_the_device_is_refused_before_training(npy_data, tmp_path, capsys):
     poison(npy_data)
-    code, _, err = train_tiny(npy_data, tmp_path / "run", capsys, "restore", "--set", "data.on_device=always")
+    out, code, _, err = train_tiny(npy_data, tmp_path, capsys, "restore", "--set", "data.on_device=always", ok=False)
     assert code == 2 and "Traceback" not in err
     assert "features.npy" in err and "example 5 holds NaN" in err
-    assert not (tmp_path / "run").exists()
+    assert not out.exists()
 
 
 def test_a_streamed_nan_example_is_met_by_the_policy_each_time_it_comes(npy_data, tmp_path, capsys, quick_plots):
     poison(npy_data)
-    out = tmp_path / "run"
     # 24 examples in batches of 4: all six steps, so the bad example is drawn once per epoch
-    code, printed, err = train_tiny(npy_data, out, capsys, "restore", "--set", "data.on_device=never",
+    out, _, printed, _ = train_tiny(npy_data, tmp_path, capsys, "restore", "--set", "data.on_device=never",
                                     "--set", "training.max_steps_per_epoch=6")
-    assert code == 0, err
     assert [row["nan_events"] for row in epoch_rows(out)] == [1, 1]
     assert printed.count("restored the last good state") == 2
     trainer, finite = final_state(out)
@@ -95,55 +89,36 @@ def test_a_streamed_nan_example_is_met_by_the_policy_each_time_it_comes(npy_data
 
 
 # --- batches -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [math.nan, math.inf])
-def test_restore_policy_recovers_from_a_non_finite_batch_and_records_it(npy_data, tmp_path, capsys, inject,
-                                                                        quick_plots, value):
-    inject({2}, value)
-    out = tmp_path / "run"
-    code, printed, err = train_tiny(npy_data, out, capsys, "restore")
-    assert code == 0, err
+@pytest.mark.parametrize("policy, value, step, message, halved", [
+    ("restore", math.nan, 2, "restored the last good state", False),
+    ("restore", math.inf, 2, "restored the last good state", False),
+    ("lower_lr", math.nan, STEPS + 2, "halved the learning rates", True),  # epoch 2, step 2
+    ("skip", math.nan, 3, "the weights became non-finite too, so the last good state was restored", False),
+], ids=["restore-nan", "restore-inf", "lower_lr", "skip"])
+def test_each_policy_recovers_from_a_non_finite_batch_and_records_it(npy_data, tmp_path, capsys, inject, quick_plots,
+                                                                     policy, value, step, message, halved):
+    inject({step}, value)
+    out, _, printed, _ = train_tiny(npy_data, tmp_path, capsys, policy)
+    epoch, iteration = divmod(step - 1, STEPS)  # counted from 0
     rows = epoch_rows(out)
-    assert [row["nan_events"] for row in rows] == [1, 0]
+    assert [row["nan_events"] for row in rows] == [int(epoch == 0), int(epoch == 1)]
     assert all(math.isfinite(row[key]) for row in rows for key in ("loss_d", "loss_g"))
-    assert [row["lr_generator"] for row in rows] == [LR, LR]
-    bad = iteration_rows(out, 1)[1]
-    assert bad["iteration"] == 2 and not math.isfinite(bad["loss_d"])  # the bad step is on record
-    assert "non-finite loss_d" in printed and "epoch 1, iterations 2-2" in printed
-    assert "restored the last good state" in printed
+    rates = [LR, LR / 2 if halved else LR]
+    assert [row["lr_generator"] for row in rows] == rates and [row["lr_discriminator"] for row in rows] == rates
+    bad = iteration_rows(out, epoch + 1)[iteration]
+    assert bad["iteration"] == iteration + 1 and not math.isfinite(bad["loss_d"])  # the bad step is on record
+    assert "non-finite loss_d" in printed and message in printed
+    assert f"epoch {epoch + 1}, iterations {iteration + 1}-{iteration + 1}" in printed
     trainer, finite = final_state(out)
     assert finite and trainer["monitor"]["health"]["total_events"] == 1
-
-
-def test_lower_lr_policy_restores_and_halves_every_rate(npy_data, tmp_path, capsys, inject, quick_plots):
-    inject({STEPS + 2})  # epoch 2, step 2
-    out = tmp_path / "run"
-    code, printed, err = train_tiny(npy_data, out, capsys, "lower_lr")
-    assert code == 0, err
-    rows = epoch_rows(out)
-    assert [row["nan_events"] for row in rows] == [0, 1]
-    assert [row["lr_generator"] for row in rows] == [LR, LR / 2]
-    assert [row["lr_discriminator"] for row in rows] == [LR, LR / 2]
-    assert "halved the learning rates" in printed
-    assert final_state(out)[1]
     optimizers = load_checkpoint(out / "checkpoints" / "final_model.tar")["method"]["optimizers"]
-    assert all(group["lr"] == LR / 2 for state in optimizers.values() for group in state["param_groups"])
-
-
-def test_skip_policy_restores_when_a_nan_batch_broke_the_weights(npy_data, tmp_path, capsys, inject, quick_plots):
-    inject({3})
-    out = tmp_path / "run"
-    code, printed, err = train_tiny(npy_data, out, capsys, "skip")
-    assert code == 0, err
-    assert [row["nan_events"] for row in epoch_rows(out)] == [1, 0]
-    assert "the weights became non-finite too, so the last good state was restored" in printed
-    assert final_state(out)[1]
+    assert all(group["lr"] == rates[1] for state in optimizers.values() for group in state["param_groups"])
 
 
 def test_stop_policy_ends_the_run_with_exit_code_1_and_a_clear_message(npy_data, tmp_path, capsys, inject,
                                                                       quick_plots):
     inject({STEPS + 1})  # epoch 2, step 1: epoch 1's checkpoint is the last good state
-    out = tmp_path / "run"
-    code, _, err = train_tiny(npy_data, out, capsys, "stop")
+    out, code, _, err = train_tiny(npy_data, tmp_path, capsys, "stop", ok=False)
     assert code == 1 and "Traceback" not in err
     assert "non-finite loss_d" in err and "epoch 2, iterations 1-1" in err and "monitor.nan_policy=stop" in err
     assert f"--resume {out}" in err
@@ -172,9 +147,7 @@ def test_a_nan_loss_is_caught_and_restored(npy_data, tmp_path, capsys, monkeypat
             return value * math.nan if calls["critic"] == 4 else value
 
     monkeypatch.setattr(gan_method, "build_loss", lambda training: NanOnce(build(training)))
-    out = tmp_path / "run"
-    code, printed, err = train_tiny(npy_data, out, capsys, "restore")
-    assert code == 0, err
+    out, _, printed, _ = train_tiny(npy_data, tmp_path, capsys, "restore")
     assert calls["critic"] == 2 * STEPS
     assert [row["nan_events"] for row in epoch_rows(out)] == [0, 1]
     assert math.isnan(iteration_rows(out, 2)[0]["loss_d"])

@@ -1,69 +1,63 @@
-"""No command replaces what it did not write; a run has a lock; OS errors on outputs end in one line.
-
-With --overwrite `train`, `prepare` and `demo` replace only their own outputs, and never a user's file
-that has one of their names. A second `train` into a run being trained is refused; a killed one's
-lock is taken over. Outputs that are files, folders that cannot be made and a full disk end in one line.
-"""
+"""No command replaces what it did not write (with --overwrite only its own outputs); a run has a lock, taken
+over from a killed process; OS errors on outputs end in one line."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import spectrogen.training.checkpoint as checkpoint_module
+from spectrogen.api import train
+from spectrogen.cli.main import quiet_library_warnings
+from spectrogen.training.checkpoint import load_checkpoint, progress_of
 
 from common import assert_refused, run_cli, tree_digest
-from reliability_helpers import SRC_ROOT, feature_network, prepare_quietly, train_args, write_npy_sources
+from reliability_helpers import (SRC_ROOT, epoch_numbers, feature_network, prepare_quietly, train_args, write_files,
+                                 write_npy_sources)
 
 pytestmark = pytest.mark.data_loss
 
-QUICK = ["--set", "training.max_steps_per_epoch=2"]
+RUN_NAMES = {"report.html": "MINE", "plots/gradient_norms.png": "x", "notes.txt": "keep"}
 
 
-def user_folder(root: Path) -> Path:
-    """Returns a folder of a user's files whose names a run writes (report.html, plots/) and one it does not."""
-    root.mkdir(parents=True)
-    (root / "report.html").write_text("MINE")
-    (root / "plots").mkdir()
-    (root / "plots" / "gradient_norms.png").write_bytes(b"x")
-    (root / "notes.txt").write_text("keep")
-    return root
-
-
-# --- train ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("overwrite", [False, True])
-def test_train_never_replaces_a_users_files_with_a_runs_names(npy_data, tmp_path, capsys, overwrite):
-    out = user_folder(tmp_path / "d")
+# --- train and demo ------------------------------------------------------------------------------
+@pytest.mark.parametrize("command, files, overwrite, named", [
+    ("train", RUN_NAMES, False, ["report.html", "plots"]),
+    ("train", RUN_NAMES, True, ["report.html", "plots"]),
+    ("train", {"checkpoints/mine.txt": "mine"}, False, ["checkpoints"]),  # a folder named so is not a run
+    ("demo", {"data/recordings.wav": "RIFF"}, True, ["data"]),
+])
+def test_a_users_files_with_the_names_of_outputs_are_never_replaced(npy_data, tmp_path, capsys, command, files,
+                                                                     overwrite, named):
+    out = write_files(tmp_path / "d", files)
     before = tree_digest(out)
-    code, _, err = run_cli(train_args(npy_data, out, epochs=1, extra=QUICK + (["--overwrite"] if overwrite else [])),
-                           capsys)
-    assert_refused(code, err, out, "report.html", "plots")
+    argv = train_args(npy_data, out, steps=2) if command == "train" else ["demo", "--out", out, "--quiet"]
+    code, _, err = run_cli([*argv, *(["--overwrite"] if overwrite else [])], capsys)
+    assert_refused(code, err, out, *named)
+    assert "already holds a training run" not in err
     assert tree_digest(out) == before
 
 
-def test_a_folder_with_a_checkpoints_subfolder_is_not_taken_for_a_run(npy_data, tmp_path, capsys):
+@pytest.mark.parametrize("a_run_first", [False, True])
+def test_train_overwrite_writes_beside_the_users_files_and_keeps_them(npy_data, tmp_path, capsys, quick_plots,
+                                                                      a_run_first):
     out = tmp_path / "d"
-    (out / "checkpoints").mkdir(parents=True)
-    (out / "checkpoints" / "mine.txt").write_text("mine")
-    code, _, err = run_cli(train_args(npy_data, out, epochs=1, extra=QUICK), capsys)
-    assert_refused(code, err, "checkpoints")
-    assert "already holds a training run" not in err
-    assert (out / "checkpoints" / "mine.txt").read_text() == "mine"
-
-
-def test_train_overwrite_writes_beside_other_files_and_keeps_them(npy_data, tmp_path, capsys):
-    out = tmp_path / "d"
-    out.mkdir()
-    (out / "notes.txt").write_text("keep")
-    code, _, err = run_cli(train_args(npy_data, out, epochs=1, extra=QUICK), capsys)
-    assert_refused(code, err, "notes.txt", "--overwrite")
-    run_cli(train_args(npy_data, out, epochs=1, extra=[*QUICK, "--overwrite"]), capsys, ok=True)
-    assert (out / "notes.txt").read_text() == "keep"
+    if a_run_first:
+        run_cli(train_args(npy_data, out, epochs=2, steps=2), capsys, ok=True)
+    write_files(out, {"notes.txt": "keep"})
+    before = tree_digest(out)
+    code, _, err = run_cli(train_args(npy_data, out, steps=1), capsys)
+    assert_refused(code, err, "--overwrite", *(["already holds a training run", "--resume"] if a_run_first
+                                               else ["notes.txt"]))
+    assert tree_digest(out) == before
+    run_cli(train_args(npy_data, out, "--overwrite", steps=1), capsys, ok=True)
+    assert (out / "notes.txt").read_text() == "keep" and epoch_numbers(out) == [1]
     assert (out / "checkpoints" / "final_model.tar").is_file()
     assert not (out / ".spectrogen.lock").exists()
 
@@ -72,15 +66,13 @@ def test_train_output_dir_that_is_a_file_is_refused_and_kept(npy_data, tmp_path,
     existing = tmp_path / "existing.txt"
     existing.write_text("mine")
     for out in (existing, existing / "run"):
-        code, _, err = run_cli(train_args(npy_data, out, epochs=1, extra=QUICK), capsys)
+        code, _, err = run_cli(train_args(npy_data, out, steps=2), capsys)
         assert_refused(code, err, existing)
     assert existing.read_text() == "mine"
 
 
-# --- the lock of a run ---------------------------------------------------------------------------
-def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, tmp_path, capsys):
-    run = tmp_path / "run"
-    run_cli(train_args(npy_data, run, epochs=1, extra=QUICK), capsys, ok=True)
+def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, finished_run, capsys):
+    run = finished_run
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from spectrogen.training.run_lock import RunLock; "
          "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(120)", str(run)],
@@ -89,7 +81,7 @@ def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, tmp_
         assert holder.stdout.readline().strip() == "locked"
         before = tree_digest(run)
         for argv in (["train", "--resume", run, "--epochs", "2", "--quiet"],
-                     train_args(npy_data, run, epochs=1, extra=[*QUICK, "--overwrite"])):
+                     train_args(npy_data, run, "--overwrite", steps=2)):
             code, _, err = run_cli(argv, capsys)
             assert_refused(code, err, run, f"pid {holder.pid}")
         assert tree_digest(run) == before
@@ -103,47 +95,29 @@ def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, tmp_
 
 
 # --- prepare -------------------------------------------------------------------------------------
-def test_prepare_overwrite_refuses_a_folder_that_holds_no_data_set(tmp_path, capsys):
-    source = write_npy_sources(tmp_path / "src")
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "id_ed25519").write_text("secret")
-    (home / "thesis.tex").write_text("mine")
-    before = tree_digest(home)
-    for extra in ([], ["--overwrite"]):
-        code, _, err = run_cli(["prepare", source, "--out", home, "--quiet", *extra], capsys)
-        if extra:  # beside the user's files, which are kept
-            assert code == 0, err
-        else:
-            assert_refused(code, err, home, "thesis.tex")
-    after = tree_digest(home)
-    assert {key: after[key] for key in before} == before
-    assert (home / "dataset.json").is_file()
+@pytest.mark.parametrize("holds_data, in_place", [(False, False), (True, False), (True, True)],
+                         ids=["users-folder", "data-set", "data-set-as-dot"])
+def test_prepare_overwrite_replaces_only_the_data_sets_files(tmp_path, capsys, monkeypatch, holds_data, in_place):
+    source = write_npy_sources(tmp_path / "src", count=12)
+    out = prepare_quietly(write_npy_sources(tmp_path / "old"), tmp_path / "out") if holds_data else tmp_path / "out"
+    write_files(out, {".ssh/id_ed25519": "secret", "thesis.tex": "mine", "listening/a.wav": "RIFF"})
 
+    def users_entries() -> dict[str, str]:
+        return {key: value for key, value in tree_digest(out).items()
+                if key.split("/")[0] in (".ssh", "thesis.tex", "listening")}
 
-def test_prepare_overwrite_replaces_only_the_data_sets_files(tmp_path, capsys):
-    source = write_npy_sources(tmp_path / "src")
-    data = prepare_quietly(source, tmp_path / "data")
-    (data / "notes.txt").write_text("keep")
-    (data / "listening").mkdir()
-    (data / "listening" / "a.wav").write_bytes(b"RIFF")
-    run_cli(["prepare", write_npy_sources(tmp_path / "src2", count=12), "--out", data, "--quiet", "--overwrite"],
+    before = users_entries()
+    if not holds_data:  # a folder that holds no data set is refused without --overwrite
+        code, _, err = run_cli(["prepare", source, "--out", out, "--quiet"], capsys)
+        assert_refused(code, err, out, "thesis.tex")
+    if in_place:
+        monkeypatch.chdir(out)
+    run_cli(["prepare", "../src" if in_place else source, "--out", "." if in_place else out, "--quiet", "--overwrite"],
             capsys, ok=True)
-    assert (data / "notes.txt").read_text() == "keep"
-    assert (data / "listening" / "a.wav").read_bytes() == b"RIFF"
-    assert np.load(data / "features.npy").shape[0] == 12
-    assert not [path for path in data.iterdir() if ".partial-" in path.name or ".replaced-" in path.name]
-
-
-def test_prepare_out_dot_with_overwrite_works_in_place(tmp_path, capsys, monkeypatch):
-    source = write_npy_sources(tmp_path / "src")
-    data = prepare_quietly(source, tmp_path / "data")
-    (data / "notes.txt").write_text("keep")
-    monkeypatch.chdir(data)
-    run_cli(["prepare", "../src", "--out", ".", "--quiet", "--overwrite"], capsys, ok=True)
-    assert (data / "notes.txt").read_text() == "keep"
-    assert (data / "dataset.json").is_file()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "src"]
+    assert users_entries() == before
+    assert (out / "dataset.json").is_file() and np.load(out / "features.npy").shape[0] == 12
+    assert not [path for path in out.iterdir() if ".partial-" in path.name or ".replaced-" in path.name]
+    assert sorted(path.name for path in tmp_path.iterdir()) == (["old", "out", "src"] if holds_data else ["out", "src"])
 
 
 def test_prepare_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
@@ -154,23 +128,7 @@ def test_prepare_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, capsys)
     assert_refused(code, err, "/proc")
 
 
-def test_demo_overwrite_keeps_a_users_folder_with_a_demos_names(tmp_path, capsys):
-    out = tmp_path / "project"
-    (out / "data").mkdir(parents=True)
-    (out / "data" / "recordings.wav").write_bytes(b"RIFF")
-    code, _, err = run_cli(["demo", "--out", out, "--overwrite", "--quiet"], capsys)
-    assert_refused(code, err, out, "data")
-    assert (out / "data" / "recordings.wav").read_bytes() == b"RIFF"
-
-
 # --- other commands' outputs -----------------------------------------------------------------------
-@pytest.fixture
-def finished_run(npy_data, tmp_path, capsys) -> Path:
-    run = tmp_path / "run"
-    run_cli(train_args(npy_data, run, epochs=1, extra=QUICK), capsys, ok=True)
-    return run
-
-
 def test_outputs_that_exist_as_files_are_refused_before_any_work(npy_data, finished_run, tmp_path, capsys,
                                                                 record_property):
     existing = tmp_path / "existing.txt"
@@ -204,7 +162,7 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_and_leaves_no_half_file(npy
 
     monkeypatch.setattr(checkpoint_module, "open", full_disk, raising=False)
     run = tmp_path / "run"
-    code, _, err = run_cli(train_args(npy_data, run, epochs=1, extra=QUICK), capsys)
+    code, _, err = run_cli(train_args(npy_data, run, steps=2), capsys)
     assert_refused(code, err, "checkpoint_epoch_1.tar", "No space left", exit_code=1)
     assert not [path for path in run.rglob("*") if path.name.endswith(".tmp")]
     assert not (run / ".spectrogen.lock").exists()
@@ -218,9 +176,6 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 
 
 def test_after_a_second_ctrl_c_final_model_is_not_behind_the_newest_checkpoint(finished_run, capsys):
-    from spectrogen.api import train
-    from spectrogen.training.checkpoint import load_checkpoint, progress_of
-
     def second_ctrl_c(trainer, epoch):
         if epoch == 4:  # raised at once, as the second Ctrl-C's handler does: no checkpoint of its own
             raise KeyboardInterrupt
@@ -234,10 +189,6 @@ def test_after_a_second_ctrl_c_final_model_is_not_behind_the_newest_checkpoint(f
 
 
 def test_library_warnings_are_hidden_and_the_programs_own_are_not():
-    import warnings
-
-    from spectrogen.cli.failures import quiet_library_warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         quiet_library_warnings()

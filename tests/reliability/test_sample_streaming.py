@@ -1,8 +1,5 @@
-"""`spectrogen sample` streams: about one batch in memory, files written batch by batch, the user's files kept.
-
-The first N of 2N samples are those of a run of N; a bad --out or --n is refused before generating; an
-interrupted run leaves the files of its finished batches whole and no samples.npy.
-"""
+"""`spectrogen sample` streams: about one batch in memory, files written batch by batch, the user's files kept,
+the first N of 2N samples those of N, an interrupted run's finished files whole and no samples.npy."""
 
 from __future__ import annotations
 
@@ -34,8 +31,7 @@ def checkpoint(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("streaming")
     data = prepare_quietly(write_tones(root / "recordings"), root / "data", "--image-size", "32",
                            "--window-hop", "0.1")
-    code = main(train_args(data, root / "run", epochs=1, extra=["--set", "training.max_steps_per_epoch=1"]))
-    assert code == 0
+    assert main(train_args(data, root / "run", steps=1)) == 0
     return root / "run" / "checkpoints" / "final_model.tar"
 
 
@@ -61,9 +57,9 @@ class GeneratorWatch:
             return torch.from_numpy(forward(latents, *rest).detach().numpy().copy())
 
         network.forward = watched
-        self.baseline = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
-        if tracemalloc.is_tracing():
-            tracemalloc.reset_peak()  # the peak of sampling alone, not of reading the checkpoint
+        if tracemalloc.is_tracing():  # the peak of sampling alone, not of reading the checkpoint
+            self.baseline = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
         return model
 
 

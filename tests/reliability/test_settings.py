@@ -1,9 +1,5 @@
 """Settings that make no sense are refused before anything is written, in one line naming the field and the fix;
-a resume says which hand edits of experiment_config.json it leaves out.
-
-Non-finite floats, sizes beyond any spectrogram, a file that is not UTF-8, a flag and a --set that disagree,
-a value for a whole section.
-"""
+a resume says which hand edits of experiment_config.json it leaves out."""
 
 from __future__ import annotations
 
@@ -14,26 +10,22 @@ import pytest
 from spectrogen.training.checkpoint import load_checkpoint
 
 from common import assert_refused, run_cli, tree_digest
-from reliability_helpers import train_args
+from reliability_helpers import train_args, write_files
 
 pytestmark = pytest.mark.bad_input
-
-ONE_STEP = ["--set", "training.max_steps_per_epoch=1"]
 
 
 def refused_before_writing(tmp_path, npy_data, capsys, extra, *expected):
     """Runs a one-epoch training with `extra` and checks that it is refused and writes nothing."""
     before = tree_digest(tmp_path)
-    code, _, err = run_cli(train_args(npy_data, tmp_path / "run", epochs=1, extra=[*ONE_STEP, *extra]), capsys)
+    code, _, err = run_cli(train_args(npy_data, tmp_path / "run", *extra, steps=1), capsys)
     assert_refused(code, err, *expected)
     assert tree_digest(tmp_path) == before
 
 
 def test_non_finite_settings_are_refused_from_flags_set_and_files(tmp_path, npy_data, capsys, record_property):
-    files = {"infinity.json": '{"training": {"gp_lambda": Infinity}}',
-             "nan.json": '{"training": {"label_smoothing": NaN}, "data": {"augment": {"noise_std": -Infinity}}}'}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, {"infinity.json": '{"training": {"gp_lambda": Infinity}}', "nan.json":
+                           '{"training": {"label_smoothing": NaN}, "data": {"augment": {"noise_std": -Infinity}}}'})
     cases = [
         (["--learning-rate", "inf"], ["training.learning_rate = inf", "finite number"]),
         (["--learning-rate", "nan"], ["training.learning_rate = nan", "finite number"]),
@@ -85,9 +77,8 @@ def test_a_value_for_a_whole_section_names_the_section(tmp_path, npy_data, capsy
                            "model.diffusion = 3: model.diffusion is a section", "--set model.diffusion.")
 
 
-def test_resume_names_the_hand_edits_it_does_not_apply(tmp_path, npy_data, capsys, quick_plots):
-    run = tmp_path / "run"
-    run_cli(train_args(npy_data, run, epochs=1, extra=ONE_STEP), capsys, ok=True)
+def test_resume_names_the_hand_edits_it_does_not_apply(finished_run, capsys):
+    run = finished_run
     path = run / "epochs_statistics" / "experiment_config.json"
     edited = json.loads(path.read_text())
     edited["training"]["gp_lambda"] = 2.5

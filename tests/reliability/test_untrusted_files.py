@@ -1,9 +1,5 @@
-"""Files from others cannot make spectrogen run code or read outside what the user pointed it at.
-
-Checkpoints, classifiers and arrays whose loading would run code are refused by every command that takes
-one (a control shows that an unsafe load would run it); configuration text is never evaluated; paths in a
-data set's metadata are never followed (an audit hook sees every file opened), nor links leading outside.
-"""
+"""Files from others cannot make spectrogen run code (a control shows that an unsafe load would; configuration text
+is never evaluated) or read outside what the user pointed it at (metadata paths and links are not followed)."""
 
 from __future__ import annotations
 
@@ -24,7 +20,7 @@ from spectrogen.errors import InputError
 from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
 from common import RunsCode, assert_refused, run_cli, tree_digest
-from reliability_helpers import feature_network, make_npy_dataset, train_args
+from reliability_helpers import assert_each_refused, feature_network, new_folder, train_args
 
 pytestmark = pytest.mark.bad_input
 
@@ -51,18 +47,10 @@ def files_opened():
         _opened.pop()
 
 
-@pytest.fixture
-def trained(tmp_path, capsys, quick_plots):
-    """A data set and a finished tiny DCGAN run on it."""
-    data = make_npy_dataset(tmp_path)
-    run = tmp_path / "run"
-    run_cli(train_args(data, run, epochs=1, extra=["--set", "training.max_steps_per_epoch=2"]), capsys, ok=True)
-    return data, run
-
-
 # --- files that carry code -----------------------------------------------------------------------------
-def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(trained, tmp_path, capsys, record_property):
-    data, run = trained
+def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(npy_data, finished_run, tmp_path, capsys,
+                                                                              record_property):
+    data, run = npy_data, finished_run
     marker = tmp_path / "code_ran"
     good = load_checkpoint(run / "checkpoints" / "final_model.tar")
     evil = tmp_path / "evil.tar"
@@ -79,8 +67,7 @@ def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(t
     save_checkpoint({**good, "trainer": {**good["trainer"], "epoch": 0}}, hostile_run / "checkpoints" / "best_model.tar")
     (hostile_run / "checkpoints" / "checkpoint_epoch_1.tar").write_bytes(evil.read_bytes())
     (hostile_run / "epochs_statistics" / "metrics_classifier.pt").write_bytes(classifier.read_bytes())
-    samples = tmp_path / "samples"
-    samples.mkdir()
+    samples = new_folder(tmp_path / "samples")
     np.save(samples / "samples.npy", np.zeros((4, 1, 32, 32), dtype=np.float32))
     (samples / "sampling.json").write_text(json.dumps({"checkpoint": str(evil)}))
 
@@ -97,11 +84,8 @@ def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(t
         (["evaluate", "--samples", samples / "samples.npy", "--data", data, "--out", tmp_path / "e4"],
          ["evil.tar", "carries Python code"]),
     ]
-    record_property("cases", len(cases))  # the battery counts each case
-    for arguments, expected in cases:
-        code, _, err = run_cli(arguments, capsys)
-        assert_refused(code, err, *expected)
-        assert not marker.exists(), arguments
+    assert_each_refused(cases, capsys, record_property)
+    assert not marker.exists()
     with pytest.raises(InputError, match="carries Python code"):
         load_checkpoint(evil)
 
@@ -112,8 +96,7 @@ def test_checkpoints_and_classifiers_that_carry_code_are_refused_and_never_run(t
 
 def test_arrays_that_carry_code_are_refused_and_never_run(tmp_path, capsys):
     marker = tmp_path / "code_ran"
-    folder = tmp_path / "arrays"
-    folder.mkdir()
+    folder = new_folder(tmp_path / "arrays")
     np.save(folder / "good.npy", np.ones((2, 16, 16), dtype=np.float32))
     np.save(folder / "evil.npy", np.array([RunsCode(marker), 1], dtype=object), allow_pickle=True)
     code, printed, err = run_cli(["prepare", folder, "--out", tmp_path / "data"], capsys)
@@ -126,8 +109,8 @@ def test_arrays_that_carry_code_are_refused_and_never_run(tmp_path, capsys):
 
 
 # --- configuration is never evaluated ------------------------------------------------------------------
-def test_configuration_text_is_never_evaluated(trained, tmp_path, capsys):
-    data, run = trained
+def test_configuration_text_is_never_evaluated(npy_data, tmp_path, capsys):
+    data = npy_data
     marker = tmp_path / "command_ran"
     command = f"__import__('os').system('touch {marker}')"
     _, printed, _ = run_cli(["train", "--config", "test", "--set", f"name={command}", "--print-config"], capsys,
@@ -156,15 +139,14 @@ def outside_files(tmp_path):
     """Returns a secret file and a valid-looking data set's files, all outside the data set folder."""
     secret = tmp_path / "secret.txt"
     secret.write_text("not for spectrogen\n")
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    elsewhere = new_folder(tmp_path / "elsewhere")
     np.save(elsewhere / "features.npy", np.zeros((24, 32, 32), dtype=np.float32))
     np.save(elsewhere / "labels.npy", np.zeros(24, dtype=np.int64))
     return secret, elsewhere
 
 
-def test_paths_written_into_the_metadata_are_never_followed(trained, tmp_path, capsys, quick_plots):
-    data, run = trained
+def test_paths_written_into_the_metadata_are_never_followed(npy_data, finished_run, tmp_path, capsys):
+    data, run = npy_data, finished_run
     secret, elsewhere = outside_files(tmp_path)
     metadata = json.loads((data / "dataset.json").read_text())
     metadata.update({"features": str(elsewhere / "features.npy"), "labels": "../elsewhere/labels.npy",
@@ -180,8 +162,7 @@ def test_paths_written_into_the_metadata_are_never_followed(trained, tmp_path, c
     with files_opened() as opened:
         dataset = SpectrogramDataset.open(data)
         assert np.array_equal(np.asarray(dataset.features), real)  # its own features, not the ones named
-        run_cli(train_args(data, tmp_path / "new_run", epochs=1, extra=["--set", "training.max_steps_per_epoch=2"]),
-                capsys, ok=True)
+        run_cli(train_args(data, tmp_path / "new_run", steps=2), capsys, ok=True)
         run_cli(["evaluate", run, "--data", data, "--n", "8", "--metrics", "fid", "--inception",
                  feature_network(tmp_path / "net.pt"), "--out", tmp_path / "evaluation"], capsys, ok=True)
     touched = {Path(path).resolve() for path in opened}
@@ -190,8 +171,8 @@ def test_paths_written_into_the_metadata_are_never_followed(trained, tmp_path, c
     assert not touched & forbidden
 
 
-def test_files_that_are_links_leading_outside_the_data_set_are_refused(trained, tmp_path, capsys):
-    data, _ = trained
+def test_files_that_are_links_leading_outside_the_data_set_are_refused(npy_data, tmp_path, capsys):
+    data = npy_data
     _, elsewhere = outside_files(tmp_path)
     for name, target in (("features.npy", elsewhere / "features.npy"), ("labels.npy", elsewhere / "labels.npy"),
                          ("dataset.json", data / "dataset.json")):

@@ -1,7 +1,5 @@
 """Fixtures of the report tests: one small finished SpecGAN run shared by the whole session."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from report_runs import prepare_engines, tiny_run_config
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
-    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
+    """Every test here runs on one thread."""
 
 
 @pytest.fixture(scope="session")

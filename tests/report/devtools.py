@@ -1,7 +1,4 @@
-"""A headless Chromium driven over its DevTools protocol (open a page, evaluate a script, collect its
-errors), and a local web server for the page under test."""
-
-from __future__ import annotations
+"""A headless Chromium driven over its DevTools protocol, and a local web server for the page under test."""
 
 import functools
 import http.server
@@ -31,8 +28,7 @@ def serve(folder: Path) -> Iterator[str]:
     """Yields the http://127.0.0.1:PORT/ address of a web server for `folder`, on a free port."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
@@ -100,9 +96,6 @@ class Page:
                 found.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}".strip())
         return found
 
-    def close(self) -> None:
-        self.socket.close()
-
 
 @contextmanager
 def chromium(profile: Path, timeout: float = 60.0) -> Iterator[Page]:
@@ -118,7 +111,7 @@ def chromium(profile: Path, timeout: float = 60.0) -> Iterator[Page]:
         yield page
     finally:
         if page is not None:
-            page.close()
+            page.socket.close()
         process.terminate()
         try:
             process.wait(timeout=20)

@@ -1,7 +1,5 @@
 """Tiny real runs for the report tests: built-in engine sounds (audio) and a synthetic image set."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -1,7 +1,5 @@
 """A tiny autoencoder run through the one training loop: validation columns, figures, audio, metrics."""
 
-from __future__ import annotations
-
 import csv
 import json
 from types import SimpleNamespace
@@ -17,8 +15,6 @@ from spectrogen.models.registry import build_method
 from spectrogen.report import autoencoder_figures
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.spectral.mapping import FeatureMapping
-from spectrogen.spectral.normalization import Normalizer
-from spectrogen.spectral.representation import Representation
 
 
 def test_epoch_rows_hold_the_validation_metrics(autoencoder_run):
@@ -65,27 +61,3 @@ def test_speech_scores_join_the_epoch_row_where_a_package_is_installed(autoencod
     method.examples, method.examples_are_validation = torch.zeros(2, 1, 16, 32), True
     autoencoder_figures.speech_scores(trainer, 1)
     assert trainer.epoch_row == {"val_stoi": 8000.0}
-
-
-def test_feature_mapping_round_trips_data_set_features_through_model_space(autoencoder_run):
-    dataset = SpectrogramDataset.open(autoencoder_run["data"])
-    features = torch.from_numpy(np.array(dataset.features[:3]))  # (3, F, T)
-    for normalization in ("minmax", "per_frequency"):
-        mapping = FeatureMapping.of_dataset(dataset, normalization)
-        x = mapping.to_model(features)
-        assert x.shape == (3, 1, *mapping.data_shape)
-        kept = x[:, 0].abs() < 0.999  # per_frequency clips values beyond 3 std to [-1, 1]
-        assert kept.any()
-        torch.testing.assert_close(mapping.to_features(x)[kept], features[kept], atol=1e-4, rtol=1e-4)
-    rows, frames = mapping.data_shape
-    wider = FeatureMapping.of_dataset(dataset, normalization, (rows, 2 * frames))
-    assert wider.to_model(features).shape == (3, 1, rows, 2 * frames)
-    assert wider.to_features(wider.to_model(features)).shape == features.shape  # resized back before un-normalising
-
-
-def test_magnitudes_invert_the_log_of_the_representation():
-    representation = Representation.preset("autoencoder", n_mels=8, frames=4)
-    space = FeatureMapping(representation, Normalizer("none"), (8, 4))
-    magnitudes = torch.rand(2, 8, 4, generator=torch.Generator().manual_seed(0))
-    x = torch.log1p(magnitudes).unsqueeze(1)  # the preset compresses with log(1 + M)
-    torch.testing.assert_close(space.magnitudes(x), magnitudes, atol=1e-6, rtol=1e-5)

@@ -1,7 +1,5 @@
 """`spectrogen reconstruct`: audio and data sets through a trained autoencoder, and what it refuses."""
 
-from __future__ import annotations
-
 import csv
 
 import numpy as np
@@ -10,12 +8,8 @@ import soundfile
 import torch
 
 from spectrogen.cli.main import main
-from spectrogen.config import build_config, config_to_dict
 from spectrogen.errors import InputError
-from spectrogen.models.registry import build_method
 from spectrogen.report.reconstruction import reconstruct
-from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
-from spectrogen.data.info import DataInfo
 
 RATE = 8000
 WINDOW = 32 * 64  # samples per example of the tiny run's representation
@@ -93,23 +87,11 @@ def test_a_data_set_of_another_representation_is_refused(autoencoder_run, tmp_pa
         reconstruct(autoencoder_run["checkpoint"], other, tmp_path / "out")
 
 
-def test_cli_refuses_a_checkpoint_of_another_model(tmp_path, capsys):
-    config = build_config({"model": {"name": "dcgan", "image_size": 32, "features_g": 4, "features_d": 4,
-                                     "latent_dim": 4}})
-    method = build_method(config, DataInfo((1, 32, 32)), "cpu")
-    checkpoint = build_checkpoint(model="dcgan", config=config_to_dict(config),
-                                  data={"shape": [1, 32, 32], "class_names": [], "normalizer": None,
-                                        "representation": None},
-                                  method=method.state_dict(), trainer={"epoch": 1, "global_step": 1})
-    path = save_checkpoint(checkpoint, tmp_path / "gan.tar")
-    soundfile.write(tmp_path / "a.wav", np.zeros(4000, dtype=np.float32), RATE)
-    assert main(["reconstruct", str(path), str(tmp_path / "a.wav"), "--out", str(tmp_path / "out")]) == 2
-    message = capsys.readouterr().err
-    assert "gan.tar" in message and "holds a dcgan model" in message and "autoencoder" in message
-    assert "Traceback" not in message
-
-
-def test_cli_refuses_to_write_into_a_folder_with_files_unless_overwrite(autoencoder_run, tmp_path, capsys):
+def test_cli_names_a_missing_source_and_refuses_a_folder_with_files_unless_overwrite(autoencoder_run, tmp_path,
+                                                                                     capsys):
+    assert main(["reconstruct", str(autoencoder_run["checkpoint"]), str(tmp_path / "nothing.wav"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "nothing.wav" in capsys.readouterr().err
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
@@ -119,9 +101,3 @@ def test_cli_refuses_to_write_into_a_folder_with_files_unless_overwrite(autoenco
     assert "--overwrite" in capsys.readouterr().err
     assert main(arguments + ["--overwrite"]) == 0
     assert (out / "keep.txt").read_text() == "mine" and (out / "tone_0_reconstructed.wav").exists()
-
-
-def test_cli_names_a_missing_source(autoencoder_run, tmp_path, capsys):
-    assert main(["reconstruct", str(autoencoder_run["checkpoint"]), str(tmp_path / "nothing.wav"),
-                 "--out", str(tmp_path / "out")]) == 2
-    assert "nothing.wav" in capsys.readouterr().err

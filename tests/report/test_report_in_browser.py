@@ -1,7 +1,5 @@
 """report.html in a real headless Chromium: no console errors, every plot decoded, every audio file loaded."""
 
-from __future__ import annotations
-
 import io
 import shutil
 from pathlib import Path
@@ -12,7 +10,7 @@ import soundfile
 
 from devtools import CHROMIUM, chromium, serve
 from report_runs import NUM_SAMPLES
-from test_report_page import embedded_wav
+from test_report_page import embedded
 
 pytestmark = [
     pytest.mark.browser,
@@ -69,7 +67,7 @@ def test_report_loads_without_errors_and_shows_and_plays_everything(engine_run, 
     # what the browser plays is sound: decode each player's source and measure its level
     levels = []
     for player in players:
-        audio, _ = soundfile.read(io.BytesIO(embedded_wav(player["src"])))
+        audio, _ = soundfile.read(io.BytesIO(embedded(player["src"])))
         levels.append(20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12))
     assert min(levels) > -60, levels  # the old page's clips sat at -66 to -77 dBFS after a click
 

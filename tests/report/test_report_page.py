@@ -1,7 +1,5 @@
 """report.html: written by every run, self-contained, with plots, samples that play, and real examples."""
 
-from __future__ import annotations
-
 import base64
 import csv
 import io
@@ -36,6 +34,7 @@ class Elements(HTMLParser):
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.text: list[str] = []
         self.feed(text)
+        self.visible = " ".join(self.text)
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
@@ -46,21 +45,22 @@ class Elements(HTMLParser):
     def all(self, tag: str) -> list[dict[str, str]]:
         return [attrs for name, attrs in self.tags if name == tag]
 
-    @property
-    def visible(self) -> str:
-        return " ".join(self.text)
-
 
 def page_of(run: Path) -> Elements:
     return Elements((run / "report.html").read_text(encoding="utf-8"))
 
 
-def decode_png(uri: str) -> Image.Image:
-    prefix = "data:image/png;base64,"
-    assert uri.startswith(prefix), uri[:40]
-    image = Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):])))
-    image.load()
-    return image
+def embedded(source: str, kind: str = "audio/wav") -> bytes:
+    """Returns the bytes of a data: URI holding `kind` (fails for any other source)."""
+    prefix = f"data:{kind};base64,"
+    assert source.startswith(prefix), source[:40]
+    return base64.b64decode(source[len(prefix):])
+
+
+def png_width(uri: str) -> int:
+    image = Image.open(io.BytesIO(embedded(uri, "image/png")))
+    image.load()  # every pixel decodes
+    return image.size[0]
 
 
 def test_training_writes_a_self_contained_page(engine_run):
@@ -71,18 +71,11 @@ def test_training_writes_a_self_contained_page(engine_run):
     images = page.all("img")
     assert images
     for attrs in images:
-        assert decode_png(attrs["src"]).size[0] > 50
+        assert png_width(attrs["src"]) > 50
     # every statistic group a GAN writes has its plot, under the headings a reader looks for
     for title in ("Losses", "Critic outputs", "Gradient norms", "Learning rates"):
         assert any(attrs.get("alt") == title for attrs in images), title
     assert "Configuration" in page.visible and "features_g" in page.visible
-
-
-def embedded_wav(source: str) -> bytes:
-    """Returns the .wav bytes of a player's data: URI (fails for any other source)."""
-    prefix = "data:audio/wav;base64,"
-    assert source.startswith(prefix), source[:40]
-    return base64.b64decode(source[len(prefix):])
 
 
 def test_each_sample_and_real_example_plays_its_own_clip_embedded_in_the_page(engine_run):
@@ -96,7 +89,7 @@ def test_each_sample_and_real_example_plays_its_own_clip_embedded_in_the_page(en
     assert sorted(path.name for path in files) == sorted(names)
     hop = representation.hop_length
     for source, name in zip(sources, names):
-        data = embedded_wav(source)
+        data = embedded(source)
         assert data == (engine_run / "report_audio" / name).read_bytes()  # the page plays the written file
         audio, rate = soundfile.read(io.BytesIO(data))
         assert rate == representation.sample_rate and len(audio) == representation.num_samples
@@ -221,7 +214,7 @@ def test_the_spectral_figures_of_an_evaluation_stand_beside_the_real_datas_with_
     assert re.search(r"<th>silent_mid</th><td[^>]*>0\.330</td><td[^>]*>0\.000</td>", section)
     assert re.search(r"<th>level_db_distance</th><td[^>]*>10\.000</td><td[^>]*></td>", section)  # no real value
     plot = next(attrs for attrs in page.all("img") if attrs.get("alt") == "Level of each frequency")
-    assert decode_png(plot["src"]).size[0] > 100
+    assert png_width(plot["src"]) > 100
     # a run evaluated before these figures existed shows no such section
     (run / "evaluation" / "metrics.json").write_text(json.dumps({"metrics": {"fid": 3.0}}))
     assert "Spectral statistics" not in (write_report(run)).read_text(encoding="utf-8")

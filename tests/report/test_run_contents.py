@@ -1,7 +1,5 @@
 """What the report picks from a run: statistic groups, real examples per class, the family's own plots."""
 
-from __future__ import annotations
-
 import numpy as np
 
 from spectrogen.report.figures import statistic_groups

@@ -1,7 +1,5 @@
 """The report's path from model arrays to decibels and sound, and back from data-set features."""
 
-from __future__ import annotations
-
 import numpy as np
 import torch
 
@@ -14,7 +12,7 @@ SIZE = 32
 
 
 def engine_like_features(count: int = 6, seed: int = 0) -> tuple[Representation, np.ndarray]:
-    """Returns a 32x32 specgan representation and log-magnitude features (N, F, T) of noisy tones."""
+    """Returns a 32x32 specgan representation and features (N, F, T) of noisy tones."""
     representation = Representation.preset("specgan", image_size=(SIZE, SIZE))
     rng = np.random.default_rng(seed)
     t = np.arange(representation.num_samples) / representation.sample_rate

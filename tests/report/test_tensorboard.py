@@ -1,7 +1,5 @@
 """TensorBoard event files of a run: scalars every epoch, sample grid and audio at sampling epochs."""
 
-from __future__ import annotations
-
 import sys
 
 import pytest

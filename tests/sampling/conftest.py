@@ -25,8 +25,7 @@ def _one_thread(one_thread):
 
 def tiny_method(model: str, size: int = 32, classes: tuple[str, ...] = (), seed: int = 0, *, ema: bool = False,
                 **model_extra):
-    """Returns a freshly built very small `model` for `size` x `size` examples, its weights randomised (seeded)
-    so that outputs are not ~0."""
+    """Returns a very small `model` for `size` x `size` examples, its weights randomised (seeded): outputs not ~0."""
     torch.manual_seed(seed)
     config = build_config({"model": {"name": model, "image_size": size, "features_g": 4, "features_d": 4,
                                      "latent_dim": 8, "diffusion": TINY_DIFFUSION, "autoencoder": TINY_AUTOENCODER,

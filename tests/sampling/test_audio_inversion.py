@@ -1,9 +1,6 @@
-"""Audio -> prepare -> (no model) -> to_audio gives back audio with the same spectrogram, for every representation.
-
-The measure is the spectral convergence ||M - M'||_F / ||M||_F of the prepared features M against those
-of the returned audio M', after the data set's normalisation and its inverse and 32 Griffin-Lim iterations
-(measured values: benchmarks/README.md). The mel presets are cut to 128 and 64 frames to keep the test fast.
-"""
+"""Audio -> prepare -> (no model) -> to_audio gives back audio with the same spectrogram, for every representation:
+the spectral convergence ||M - M'||_F / ||M||_F of the prepared features M against those of the returned audio M',
+through the normalisation and its inverse and 32 Griffin-Lim iterations (measured: benchmarks/README.md)."""
 
 import numpy as np
 import pytest
@@ -118,4 +115,3 @@ def test_levels_are_set_from_the_whole_clip_not_one_sample():
 
     together = set_level(audio[:3], together=True)  # one gain: the loud clip's
     np.testing.assert_allclose(together[0] / audio[0], together[2][0] / audio[2][0], rtol=1e-4)
-

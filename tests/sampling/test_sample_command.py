@@ -22,14 +22,11 @@ from common import assert_refused, run_cli
 REPRESENTATION = Representation.preset("specgan", image_size=[32, 32])
 
 
-def _normalizer_dict(rows=32):
-    moments = Moments(mean=np.linspace(-8, -3, rows), std=np.full(rows, 1.5), min=-13.8, max=1.0, count=1000)
-    return Normalizer("per_frequency", moments).to_dict()
-
-
 @pytest.fixture
 def audio_checkpoint(gan_checkpoint):
-    return gan_checkpoint("specgan", normalizer=_normalizer_dict(), representation=REPRESENTATION.to_dict())[0]
+    moments = Moments(mean=np.linspace(-8, -3, 32), std=np.full(32, 1.5), min=-13.8, max=1.0, count=1000)
+    return gan_checkpoint("specgan", normalizer=Normalizer("per_frequency", moments).to_dict(),
+                          representation=REPRESENTATION.to_dict())[0]
 
 
 def test_npy_png_and_wav_outputs(audio_checkpoint, tmp_path, capsys):

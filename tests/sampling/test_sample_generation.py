@@ -1,4 +1,5 @@
-"""load_generator + generate: seeds reproduce, truncation and classes behave."""
+"""load_generator + generate: seeds reproduce, truncation and classes behave; the diffusion sampling flags reach a
+diffusion model, and only one."""
 
 import math
 
@@ -8,8 +9,10 @@ import torch
 
 from spectrogen.errors import UsageError
 from spectrogen.models.conditional import balanced_labels
-from spectrogen.sampling.generate import generate, truncate_latents
+from spectrogen.sampling.generate import generate, set_diffusion_sampling, truncate_latents
 from spectrogen.sampling.load import load_generator
+
+from conftest import TINY_DIFFUSION, tiny_method
 
 
 @pytest.mark.parametrize("family", ["dcgan", "autoencoder"])
@@ -17,18 +20,17 @@ def test_seed_reproduces_and_batch_size_does_not_matter(gan_checkpoint, family):
     path, _ = gan_checkpoint(family)
     model = load_generator(path)
     whole = generate(model, 7, seed=11, batch_size=64)
-    # outputs up to ~5: batches of 2 and of 7 may sum in another order (measured up to 1.2e-6 apart)
+    # outputs up to ~5: batches of 2 and of 7 may sum in another order
     torch.testing.assert_close(generate(model, 7, seed=11, batch_size=2), whole, rtol=1e-5, atol=1e-5)
     assert (generate(model, 7, seed=12) - whole).abs().max() > 1e-3
 
 
-def test_truncated_normal_latents_keep_small_components_and_redraw_the_rest():
+def test_truncated_normal_latents_keep_small_components_and_redraw_the_rest_and_uniform_ones_are_clamped():
     generator = torch.Generator().manual_seed(0)
     z = torch.randn(4000, 16, generator=generator)
-    bound = 1.0
-    truncated = truncate_latents(z, bound, "normal", generator)
-    inside = z.abs() <= bound
-    assert truncated.abs().max() <= bound
+    truncated = truncate_latents(z, 1.0, "normal", generator)
+    inside = z.abs() <= 1.0
+    assert truncated.abs().max() <= 1.0
     assert torch.equal(truncated[inside], z[inside])
     # redrawn components follow N(0, 1) truncated to [-1, 1]: variance 1 - 2 phi(1) / (2 Phi(1) - 1)
     phi = math.exp(-0.5) / math.sqrt(2 * math.pi)
@@ -36,11 +38,8 @@ def test_truncated_normal_latents_keep_small_components_and_redraw_the_rest():
     redrawn = truncated[~inside]
     assert redrawn.numel() > 15000
     assert abs(redrawn.var().item() - variance) < 0.01 and abs(redrawn.mean().item()) < 0.02
-
-
-def test_uniform_latents_are_clamped():
-    z = torch.linspace(-1, 1, 11)[None]
-    assert torch.equal(truncate_latents(z, 0.5, "uniform"), z.clamp(-0.5, 0.5))
+    uniform = torch.linspace(-1, 1, 11)[None]
+    assert torch.equal(truncate_latents(uniform, 0.5, "uniform"), uniform.clamp(-0.5, 0.5))
 
 
 @pytest.mark.parametrize("family, options, message", [
@@ -96,3 +95,20 @@ def test_the_package_exports_functions_not_same_named_modules():
 
     for name in ("load_generator", "generate", "to_audio", "save_images", "make_grid"):
         assert callable(getattr(sampling, name)), name
+
+
+def test_the_diffusion_flags_change_how_a_diffusion_model_samples_and_only_one():
+    method = tiny_method("diffusion", 8, diffusion={**TINY_DIFFUSION, "sampling_steps": 10})
+    calls = []
+    method.networks[method.sampling_networks[0]].register_forward_hook(lambda *_: calls.append(1))
+    for options, expected in (({}, 10), ({"sampler": "ddim", "steps": 3, "eta": 0.5}, 3), ({"sampler": "ddpm"}, 20)):
+        set_diffusion_sampling(method, **options)  # ancestral DDPM runs every training timestep
+        calls.clear()
+        assert method.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)
+        assert len(calls) == expected, options
+    with pytest.raises(UsageError, match="sampling_steps"):
+        set_diffusion_sampling(tiny_method("diffusion", 8), steps=0)
+    gan = tiny_method("dcgan")
+    with pytest.raises(UsageError, match="--sampler"):
+        set_diffusion_sampling(gan, sampler="ddim")
+    set_diffusion_sampling(gan)  # nothing asked: nothing to refuse

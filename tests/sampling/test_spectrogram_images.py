@@ -103,4 +103,3 @@ def test_grid_file_and_captions(tmp_path):
     assert Image.open(path).size[0] > 200
     texts = {t.get_text() for t in grid_figure(stack, captions=["a", "b"]).axes[0].texts}
     assert {"a", "b"} <= texts
-

@@ -1,8 +1,6 @@
-"""Real-shaped test audio made in numpy: engines, a held note with harmonics and vibrato, speech-like
-syllables (a gliding pitch through three formants, gaps, fricatives), noise bursts over a floor.
-
-Each clip is at about -20 dBFS RMS, so level errors show as dB. benchmarks/griffin_lim.py uses them too.
-"""
+"""Real-shaped test audio made in numpy, each clip at about -20 dBFS RMS so that level errors show as dB: engines, a
+held note with harmonics and vibrato, speech-like syllables (a gliding pitch through three formants, gaps,
+fricatives), noise bursts over a floor. benchmarks/griffin_lim.py uses them too."""
 
 from __future__ import annotations
 

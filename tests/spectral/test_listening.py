@@ -1,9 +1,5 @@
-"""Audio from spectrograms, heard as a listener would: no click at the edges, the source's level.
-
-Real-shaped clips (real_shaped.py) go to features and back through `Representation.to_audio` at every
-preset (the mel presets cut to fewer frames for speed). The old inverse STFT divided the first window's
-tail by ~1e-8: every clip peaked at its first samples, 15 to 29,000 times its body's peak.
-"""
+"""Audio from spectrograms, heard as a listener would: no click at the edges, the source's level. Real-shaped clips
+go to features and back through `Representation.to_audio` at every preset (the mel ones cut to fewer frames)."""
 
 from __future__ import annotations
 
@@ -22,20 +18,16 @@ from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.representation import Representation
 
-# (preset, settings, mean spectral convergence of these clips with the old inversion: random phase,
-# a pseudo-inverse mel clamped at zero, 32 iterations, seed 0)
-PRESETS = [
-    ("specgan", {}, 0.0615),
-    ("mel", {"frames": 128}, 0.0746),
-    ("autoencoder", {"frames": 64}, 0.0832),
-]
-EDGE_OVER_BODY = 1.5  # these sources' edges reach 0.02-1.0 of their body's peak
-LEVEL_DB = 3.0  # measured within 0.95 dB on every preset
+# (preset, settings, mean spectral convergence of these clips with the old inversion: random phase, a
+# pseudo-inverse mel clamped at zero, 32 iterations, seed 0)
+PRESETS = [("specgan", {}, 0.0615), ("mel", {"frames": 128}, 0.0746), ("autoencoder", {"frames": 64}, 0.0832)]
+EDGE_OVER_BODY = 1.5
+LEVEL_DB = 3.0
 
 
 def edge_and_body(audio: np.ndarray, hop: int, n_fft: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (edge peak, body peak, body RMS) of clips (N, S): edges are the first and last `hop`
-    samples (one window alone covers them), the body leaves out a whole window at each end."""
+    """Returns (edge peak, body peak, body RMS) of clips (N, S): edges are the first and last `hop` samples (one
+    window alone covers them), the body leaves out a whole window at each end."""
     audio = np.abs(np.asarray(audio, dtype=np.float64))
     edge = np.maximum(audio[:, :hop].max(1), audio[:, -hop:].max(1))
     body = audio[:, n_fft:-n_fft]
@@ -65,7 +57,6 @@ def test_the_audio_fits_its_spectrogram_better_than_before(round_trip):
     rep, _, features, audio, old_convergence = round_trip
     again = rep.features(torch.from_numpy(audio))
     convergence = spectral_convergence(decompress(features, rep.log), decompress(again, rep.log))
-    # measured 0.040 (specgan), 0.052 (mel), 0.071 (autoencoder) against the old figures
     assert float(convergence.mean()) < old_convergence, convergence.tolist()
     assert (convergence < 0.15).all(), convergence.tolist()  # no clip left far from its spectrogram
 

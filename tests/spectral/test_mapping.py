@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from real_shaped import KINDS, clip
-from spectrogen.errors import InputError
 from spectrogen.spectral import FeatureMapping, MomentAccumulator, Normalizer, Representation, decompress
 from spectrogen.spectral.resize import resize
 
@@ -82,11 +81,3 @@ def test_pictures_are_resized_as_values():
     mapped = mapping(digits, "minmax", (32, 32), picture)
     assert not mapped.audible and "values" in mapped.note()
     torch.testing.assert_close(mapped.to_features(mapped.to_model(digits)), resize(resize(digits, (32, 32)), (28, 28)))
-
-
-def test_arrays_of_another_shape_are_refused(features):
-    mapped = mapping(features, size=(64, 64))
-    with pytest.raises(InputError, match="do not fit"):
-        mapped.to_model(features[:, :64])
-    with pytest.raises(InputError, match="do not fit"):
-        mapped.to_features(torch.zeros(1, 2, 64, 64))

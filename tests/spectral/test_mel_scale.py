@@ -1,9 +1,7 @@
 import librosa
 import numpy as np
-import pytest
 import torch
 
-from spectrogen.errors import ConfigError
 from spectrogen.spectral.mel import InverseMelScale, MelScale, mel_filter_bank
 from spectrogen.spectral.stft import Spectrogram
 
@@ -36,7 +34,7 @@ def test_inverse_mel_recovers_a_smooth_spectrum():
     spectrum = torch.stack(columns, dim=-1)[None]  # (1, 513, 6)
     mel = MelScale(SR, N_FFT, 128)(spectrum)
     rebuilt = InverseMelScale(SR, N_FFT, 128)(mel)
-    # measured relative errors with 128 mels: 0.004 where the filters reach, 0.026 over all bins (edges extrapolated)
+    # looser over all bins: the edges, beyond the filters' reach, are extrapolated
     band = (frequency > 60.0) & (frequency < 7900.0)
     assert (rebuilt[0, band] - spectrum[0, band]).norm() / spectrum[0, band].norm() < 0.02
     assert (rebuilt - spectrum).norm() / spectrum.norm() < 0.06
@@ -49,7 +47,7 @@ def test_inverse_mel_is_never_negative_and_batch_consistent():
     inverse = InverseMelScale(SR, N_FFT, 128)
     batched = inverse(mel)
     assert batched.min() >= 0
-    # values up to ~30 after 20 FISTA steps: products that sum in another order differ by up to 1.1e-5
+    # values up to ~30 after 20 FISTA steps: products that sum in another order differ by ~1e-5
     torch.testing.assert_close(batched, torch.stack([inverse(m) for m in mel]), rtol=1e-5, atol=1e-4)
 
 
@@ -58,10 +56,3 @@ def test_filter_bank_is_a_buffer_and_moves_with_the_module():
     assert "filter_bank" in dict(transform.named_buffers())
     assert transform.to(torch.float64).filter_bank.dtype == torch.float64
     assert mel_filter_bank(SR, N_FFT, N_MELS).shape == (N_MELS, N_FFT // 2 + 1)
-
-
-def test_impossible_frequency_range_is_refused():
-    with pytest.raises(ConfigError, match="fmax"):
-        MelScale(SR, N_FFT, N_MELS, fmin=0.0, fmax=9000.0)
-    with pytest.raises(ConfigError, match="n_mels"):
-        MelScale(SR, N_FFT, 0)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from spectrogen.errors import ConfigError, InputError
 from spectrogen.spectral.compression import decompress
 from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.representation import Representation, _frontend
@@ -51,8 +50,7 @@ def test_round_trip_through_features_reaches_the_stated_convergence(tones, name,
     features = rep.features(audio)
     rebuilt = rep.to_audio(features, n_iter=32, generator=torch.Generator().manual_seed(0))
     assert rebuilt.shape == audio.shape
-    # measured 0.07-0.08 (specgan) and 0.14-0.17 (mel: least squares to linear, then Griffin-Lim on 4x
-    # overlapped frames, where a short clip's edges weigh more)
+    # mel is looser: least squares to linear, then Griffin-Lim on 4x overlapped frames, where the edges weigh more
     again = decompress(rep.features(rebuilt), rep.log)
     assert (spectral_convergence(decompress(features, rep.log), again) < bound).all()
 
@@ -87,38 +85,3 @@ def test_transforms_are_built_once_per_device():
     again.features(torch.zeros(1, rep.num_samples))
     assert _frontend.cache_info().hits == hits + 1
     assert _frontend(rep, torch.device("cpu")) is _frontend(again, torch.device("cpu"))
-
-
-def test_image_data_has_no_audio():
-    rep = Representation(kind="image", image_size=(28, 28))
-    assert rep.shape == (28, 28)
-    for attempt in (lambda: rep.to_audio(torch.zeros(1, 28, 28)), lambda: rep.features(torch.zeros(1, 100)),
-                    lambda: rep.num_samples):
-        with pytest.raises(InputError, match="no audio representation"):
-            attempt()
-
-
-@pytest.mark.parametrize("settings, key", [
-    ({"hop_length": 512}, "hop_length"),
-    ({"kind": "mel", "fmax": 9000.0}, "fmax"),
-    ({"kind": "mel", "drop_nyquist": True}, "drop_nyquist"),
-    ({"kind": "image"}, "image_size"),
-    ({"log": "log10"}, "log"),
-    ({"frames": 0}, "frames"),
-    ({"image_size": [64, 0]}, "image_size"),
-    ({"n_ffts": 512}, "n_ffts"),
-])
-def test_invalid_settings_raise_config_error_naming_the_key(settings, key):
-    with pytest.raises(ConfigError, match=key):
-        Representation.from_dict(settings)
-
-
-def test_unknown_preset_lists_the_choices():
-    with pytest.raises(ConfigError, match="specgan"):
-        Representation.preset("wavenet")
-
-
-def test_features_of_the_wrong_height_are_refused():
-    rep = Representation.preset("specgan")
-    with pytest.raises(InputError, match="axis -2"):
-        rep.to_audio(torch.zeros(1, 129, 128))

@@ -1,11 +1,10 @@
 """A tiny data set on disk and a tiny TrainingMethod, so the training loop is tested on its own."""
 
-from __future__ import annotations
-
 import math
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
 import numpy as np
@@ -28,7 +27,7 @@ PITCHES = (1, 3, 5)
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
-    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
+    """Every test here runs on one thread."""
 
 
 def tone_features(count: int, shape: tuple[int, int] = (8, 8), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,13 +67,9 @@ def training_data(folder: Path, tmp_path: Path, processes: Processes = Processes
 
 
 class TinyMethod(TrainingMethod):
-    """A 2-layer MLP generator matching the batch's per-pixel mean and spread, beside a linear critic.
-
-    `faults` injects trouble at given calls of train_step (counted over the whole process, not
-    saved, so a restored state does not meet the same fault again): "nan_loss" makes the
-    generator's loss NaN (its weights follow), "nan_statistic" only reports a NaN, "sigint" sends
-    Ctrl-C to this process.
-    """
+    """A 2-layer MLP generator matching the batch's per-pixel mean and spread, beside a linear critic. `faults`
+    injects trouble at given calls of train_step (counted over the process, so a restored state does not meet it
+    again): "nan_loss" (the weights follow), "nan_statistic" (only reported), "sigint" (Ctrl-C to this process)."""
 
     name = "tiny"
 
@@ -128,27 +123,13 @@ class TinyMethod(TrainingMethod):
 
 
 @pytest.fixture
-def tiny_method(monkeypatch):
-    """Makes `train` build TinyMethod; returns a setter for the faults of the next build."""
-    faults: dict[int, str] = {}
-    built: list[TinyMethod] = []
+def tiny_method(monkeypatch) -> SimpleNamespace:
+    """Makes `train` build TinyMethod; returns the `faults` its next builds get and the methods `built`."""
+    control = SimpleNamespace(faults={}, built=[])
 
     def build(config, info, device="cpu"):
-        method = TinyMethod(config, info, torch.device(device), faults=dict(faults))
-        built.append(method)
-        return method
+        control.built.append(TinyMethod(config, info, torch.device(device), faults=dict(control.faults)))
+        return control.built[-1]
 
     monkeypatch.setattr(api, "build_method", build)
-
-    class Control:
-        def inject(self, schedule: dict[int, str]) -> None:
-            faults.clear()
-            faults.update(schedule)
-
-        @property
-        def last(self) -> TinyMethod:
-            return built[-1]
-
-    return Control()
-
-
+    return control

@@ -1,22 +1,15 @@
-"""Starts training processes for tests the way torchrun does, and the jobs they run.
+"""Starts training processes for tests with torchrun's environment, and the jobs they run. They come from a fork
+server that imported PRELOADED once (forking the test runner would copy its threads and locks mid-use); kept free
+of conftest imports, since the fork server imports this module by name."""
 
-Each process gets torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* variables and calls `train()`.
-Processes come from a fork server that imported torch and the package once (PRELOADED): not forked
-from the test runner, whose threads and locks would be copied mid-use, and without paying for the
-imports in each process. Kept free of conftest imports: the fork server imports this module by name.
-"""
-
-from __future__ import annotations
-
-import builtins
 import faulthandler
+import functools
 import gc
-import io
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
+import sys
 import time
 import traceback
 from multiprocessing import connection, forkserver
@@ -37,26 +30,20 @@ TIMEOUT_S = 300
 # how long the other processes get to stop by themselves after one failed
 FAILURE_GRACE_S = 10
 
-# everything a training process imports on its way, lazily imported ones too (the first optimizer pulls
-# in torch._dynamo)
+# everything a training process imports, lazily imported ones too (the first optimizer pulls in torch._dynamo)
 PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.api", "spectrogen.data",
              "spectrogen.models.registry", "spectrogen.models.gan_method", "spectrogen.models.diffusion.method",
              "spectrogen.models.autoencoder.method", "process_launcher"]
 
-_CONTEXT = None
-
-
+@functools.cache
 def _context():
-    global _CONTEXT
-    if _CONTEXT is None:
-        _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(PRELOADED)
-    return _CONTEXT
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOADED)
+    return context
 
 
 def available() -> bool:
-    """Returns True where the fork server start method exists (POSIX)."""
-    return "forkserver" in multiprocessing.get_all_start_methods()
+    return "forkserver" in multiprocessing.get_all_start_methods()  # POSIX
 
 
 def _free_port() -> int:
@@ -68,35 +55,15 @@ def _free_port() -> int:
 def record_writes_under(root: Path, violations: list[str]) -> None:
     """Makes every file-system change under `root` (and every open for writing there) append to `violations`."""
     root_text = str(Path(root).resolve())
+    changes = {"os.rename", "os.remove", "os.mkdir", "os.rmdir", "os.link", "shutil.rmtree"}  # os.replace: rename
 
-    def inside(path) -> bool:
-        try:
-            return os.path.abspath(os.fspath(path)).startswith(root_text)
-        except TypeError:  # a file descriptor
-            return False
+    def audit(event: str, args: tuple) -> None:
+        writes = event in changes or (event == "open" and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        if writes and isinstance(args[0], (str, bytes, os.PathLike)) \
+                and os.path.abspath(os.fsdecode(args[0])).startswith(root_text):
+            violations.append(f"{event}({args[0]})")
 
-    def watch(module, name, is_write=lambda *args, **kwargs: True):
-        original = getattr(module, name)
-
-        def watched(*args, **kwargs):
-            if args and inside(args[0]) and is_write(*args, **kwargs):
-                violations.append(f"{name}({args[0]})")
-            return original(*args, **kwargs)
-
-        setattr(module, name, watched)
-
-    def write_mode(path, mode="r", *args, **kwargs):
-        return any(flag in mode for flag in "wax+")
-
-    def write_flags(path, flags, *args, **kwargs):
-        return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-
-    watch(builtins, "open", write_mode)
-    io.open = builtins.open  # pathlib opens through io.open
-    watch(os, "open", write_flags)
-    for name in ("replace", "rename", "mkdir", "makedirs", "unlink", "remove", "link", "rmdir"):
-        watch(os, name)
-    watch(shutil, "rmtree")
+    sys.addaudithook(audit)  # for the rest of the process, which ends with its job
 
 
 def _process(rank: int, world: int, port: int, errors: Path, watched: Optional[Path],
@@ -135,7 +102,7 @@ def _run_once(world: int, workdir: Path, job: Callable[..., Any], args: tuple,
     deadline = time.monotonic() + TIMEOUT_S
     while True:
         running = [process for process in processes if process.exitcode is None]
-        failed = any(process.exitcode for process in processes if process.exitcode is not None)
+        failed = any(process.exitcode for process in processes)  # None while running, 0 when done
         now = time.monotonic()
         if not running or failed or now >= deadline:
             break
@@ -165,12 +132,9 @@ def _run_once(world: int, workdir: Path, job: Callable[..., Any], args: tuple,
 
 def run_processes(world: int, workdir: Path, job: Callable[..., Any], *args: Any,
                   watched: Optional[Path] = None) -> None:
-    """Runs `job(*args)` in `world` processes joined as under torchrun; raises with a rank's traceback.
-
-    With `watched`, ranks other than 0 must not write under that folder. A failed rank ends the run
-    (the others get FAILURE_GRACE_S, then are killed); a run past TIMEOUT_S fails with its processes'
-    stacks. A run whose port was taken in between (EADDRINUSE: nothing written yet) is tried once more.
-    """
+    """Runs `job(*args)` in `world` processes joined as under torchrun; raises with a rank's traceback, or the
+    stacks of a run past TIMEOUT_S. With `watched`, ranks other than 0 must not write under that folder. A run
+    whose port was taken in between (EADDRINUSE: nothing written yet) is tried once more."""
     failure = _run_once(world, workdir, job, args, watched)
     if failure is not None and "EADDRINUSE" in failure:
         failure = _run_once(world, workdir, job, args, watched)
@@ -179,7 +143,7 @@ def run_processes(world: int, workdir: Path, job: Callable[..., Any], *args: Any
 
 
 def start_server() -> None:
-    """Starts the fork server (it imports PRELOADED in the background) ahead of the first run_processes."""
+    """Starts the fork server ahead of the first run_processes (it imports PRELOADED in the background)."""
     _context()
     forkserver.ensure_running()
 
@@ -197,32 +161,9 @@ def _first_row(n: int) -> int:
     return int(os.environ.get("RANK", "0")) * n
 
 
-def fixed_randomness(setattr: Callable[[Any, str, Any], None]) -> None:
-    """Makes the GAN step's latent vectors and penalty points a function of each example's global position.
-
-    Example k of a global batch gets row k of a fixed table whether one process holds the whole
-    batch or rank r holds rows r*B..(r+1)*B-1 of it, so both ways draw the same numbers.
-    """
-    table = torch.rand(64, 64, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    original_latent, original_penalty = gan_method.sample_latent, gan_method.gradient_penalty
-
-    def latent(n, latent_dim, distribution, *, generator=None, device=None):
-        if generator is not None:  # the trainer's fixed samples: left alone
-            return original_latent(n, latent_dim, distribution, generator=generator, device=device)
-        return table[_first_row(n):_first_row(n) + n, :latent_dim].to(device)
-
-    def penalty(critic, real, fake):
-        start = _first_row(len(real))
-        alpha = torch.linspace(0.05, 0.95, 64)[start:start + len(real)]
-        return original_penalty(critic, real, fake, alpha=alpha.to(real.device))
-
-    setattr(gan_method, "sample_latent", latent)
-    setattr(gan_method, "gradient_penalty", penalty)
-
-
 class _FixedDraws:
-    """Stands for `torch` in the diffusion method: its step's timesteps and noise come from fixed tables,
-    row k for example k of the global batch (as `fixed_randomness` does for the GAN); all else is torch."""
+    """Stands for `torch` in the diffusion method: its step's timesteps and noise come from fixed tables (see
+    `fix_draws`); all else is torch."""
 
     def __init__(self):
         generator = torch.Generator().manual_seed(5)
@@ -241,13 +182,31 @@ class _FixedDraws:
         return self.noise[start:start + len(x), :per_example].reshape(x.shape).to(x.device, x.dtype)
 
 
-def fixed_diffusion_draws(setattr: Callable[[Any, str, Any], None]) -> None:
-    """Makes the diffusion step's timesteps and noise a function of each example's global position
-    (see `_FixedDraws`; class dropout stays random: configure model.diffusion.class_dropout=0)."""
-    setattr(diffusion_method, "torch", _FixedDraws())
+def fix_draws(family: str, setattr: Callable[[Any, str, Any], None]) -> None:
+    """Makes the draws of the "gan" step (latent vectors, penalty points) or the "diffusion" step (timesteps and
+    noise; class dropout stays random: set it to 0) row k of fixed tables for example k of the global batch, so
+    one process with the whole batch and several with a slice each draw the same numbers."""
+    if family == "diffusion":
+        setattr(diffusion_method, "torch", _FixedDraws())
+        return
+    table = torch.rand(64, 64, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    original_latent, original_penalty = gan_method.sample_latent, gan_method.gradient_penalty
+
+    def latent(n, latent_dim, distribution, *, generator=None, device=None):
+        if generator is not None:  # the trainer's fixed samples: left alone
+            return original_latent(n, latent_dim, distribution, generator=generator, device=device)
+        return table[_first_row(n):_first_row(n) + n, :latent_dim].to(device)
+
+    def penalty(critic, real, fake):
+        start = _first_row(len(real))
+        alpha = torch.linspace(0.05, 0.95, 64)[start:start + len(real)]
+        return original_penalty(critic, real, fake, alpha=alpha.to(real.device))
+
+    setattr(gan_method, "sample_latent", latent)
+    setattr(gan_method, "gradient_penalty", penalty)
 
 
 def train_with_fixed_draws(family: str, config) -> None:
-    """`train_job` with the randomness of the "gan" or "diffusion" step fixed by the functions above."""
-    {"gan": fixed_randomness, "diffusion": fixed_diffusion_draws}[family](setattr)
+    """`train_job` with the draws of the `family`'s step fixed (`fix_draws`)."""
+    fix_draws(family, setattr)
     train_job(config)

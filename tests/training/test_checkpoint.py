@@ -1,6 +1,5 @@
-"""Checkpoint files: atomic writes, safe loading of files from others, random states, resume choice."""
-
-from __future__ import annotations
+"""Checkpoint files: atomic writes, safe loading of files from others, random states, resume choice; which one is
+best_model.tar, the checkpoint-metrics hook, and the validation split hook."""
 
 import os
 import random
@@ -9,8 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from spectrogen import api
+from spectrogen.api import train
 from spectrogen.errors import CheckpointError
 from spectrogen.training import checkpoint as ckpt
+from spectrogen.training.csv_log import CsvLog
+
+from common import epoch_rows
+from conftest import TinyMethod, tiny_config
 
 
 def make_checkpoint(epoch: int = 1, model: str = "dcgan", step_in_epoch: int = 0) -> dict:
@@ -18,15 +23,6 @@ def make_checkpoint(epoch: int = 1, model: str = "dcgan", step_in_epoch: int = 0
         model=model, config={"model": {"name": model}}, data={"shape": [1, 8, 8], "class_names": []},
         method={"networks": {"generator": {"weight": torch.arange(6.0).reshape(2, 3)}}},
         trainer={"epoch": epoch, "global_step": 10 * epoch, "step_in_epoch": step_in_epoch})
-
-
-def test_saved_checkpoint_loads_back_with_weights_only(tmp_path):
-    path = ckpt.save_checkpoint(make_checkpoint(3), tmp_path / "checkpoints" / "checkpoint_epoch_3.tar")
-    loaded = ckpt.load_checkpoint(path, model="dcgan")
-    assert loaded["format"] == ckpt.FORMAT and loaded["format_version"] == ckpt.FORMAT_VERSION
-    assert torch.equal(loaded["method"]["networks"]["generator"]["weight"], torch.arange(6.0).reshape(2, 3))
-    assert ckpt.progress_of(loaded) == (3, 0)
-    assert list(path.parent.iterdir()) == [path]  # no temporary file is left behind
 
 
 def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
@@ -99,13 +95,48 @@ def test_resume_from_a_run_without_checkpoints_says_what_to_do(tmp_path):
         ckpt.find_resume_checkpoint(tmp_path / "run")
 
 
-def test_a_format_1_gan_checkpoint_loads_with_the_transposed_convolutions_it_trained_with(tmp_path):
-    # before format 2 every GAN generator upsampled by transposed convolutions and the config did not say so
-    old = ckpt.build_checkpoint(model="specgan", config={"model": {"name": "specgan"}}, data={}, method={}, trainer={})
-    old["format_version"] = 1
-    path = ckpt.save_checkpoint(old, tmp_path / "old.tar")
-    assert ckpt.load_checkpoint(path)["config"]["model"]["upsample"] == "transposed"
-    new = ckpt.build_checkpoint(model="specgan", config={"model": {"name": "specgan", "upsample": "nearest"}},
-                                data={}, method={}, trainer={})
-    path = ckpt.save_checkpoint(new, tmp_path / "new.tar")
-    assert ckpt.load_checkpoint(path)["config"]["model"]["upsample"] == "nearest"
+def best_of(out):
+    return ckpt.load_checkpoint(out / "checkpoints" / "best_model.tar")["trainer"]
+
+
+def test_recorded_metrics_pick_the_best_checkpoint(tone_data, tmp_path, tiny_method, quick_plots, monkeypatch):
+    fid = {1: 3.0, 2: 1.0, 3: 2.0}
+
+    def evaluation(trainer, epoch):
+        trainer.record_checkpoint_metrics(epoch, {"fid": fid[epoch], "kid": 0.1 * epoch})
+
+    monkeypatch.setattr(api, "build_callback", lambda config: evaluation)
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out, {"evaluation.eval_every": 1, "evaluation.best_metric": "fid"}), quiet=True)
+    best = best_of(out)
+    assert best["epoch"] == 2 and best["best"] == {"criterion": "metric", "key": "fid", "value": 1.0, "epoch": 2}
+    rows = CsvLog(out / "epochs_statistics" / "checkpoint_metrics.csv").rows()
+    assert rows == [{"epoch": e, "fid": fid[e], "kid": pytest.approx(0.1 * e)} for e in (1, 2, 3)]
+
+
+def test_a_method_statistic_picks_the_best_checkpoint(tone_data, tmp_path, tiny_method, quick_plots, monkeypatch):
+    monkeypatch.setattr(TinyMethod, "best_statistic", "loss_d")
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out, {"training.epochs": 4}), quiet=True)
+    rows = epoch_rows(out)
+    lowest = min(rows, key=lambda row: row["loss_d"])
+    best = best_of(out)
+    assert best["epoch"] == lowest["epoch"]
+    assert best["best"]["criterion"] == "statistic" and best["best"]["value"] == lowest["loss_d"]
+
+
+def test_without_metrics_best_is_the_latest_checkpoint(tone_data, tmp_path, tiny_method, quick_plots):
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out, {"training.epochs": 3, "output.checkpoint_every": 2}), quiet=True)
+    best = best_of(out)
+    assert best["epoch"] == 3 and best["best"] == {"criterion": "latest", "key": "", "value": None, "epoch": 3}
+
+
+def test_validation_split_reports_val_columns(tone_data, tmp_path, tiny_method, quick_plots, monkeypatch):
+    monkeypatch.setattr(TinyMethod, "uses_validation", True)
+    out = tmp_path / "run"
+    train(tiny_config(tone_data, out, {"training.epochs": 2, "data.validation_fraction": 0.25}), quiet=True)
+    rows = epoch_rows(out)
+    assert all(row["val_loss"] is not None and row["val_loss"] > 0 for row in rows)
+    # 36 training examples in batches of 8: 4 steps per epoch
+    assert ckpt.load_checkpoint(out / "checkpoints" / "final_model.tar")["trainer"]["global_step"] == 2 * 4

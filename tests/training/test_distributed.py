@@ -1,16 +1,13 @@
-"""Training in two processes (DDP over gloo on the CPU), started as `torchrun --nproc-per-node 2` would.
-
-Two processes with batch B train exactly as one process with batch 2B (losses, gradient norms, gradients,
-weights) for the autoencoder, a GAN with WGAN-GP's double backward and a diffusion U-Net; rank 1 writes
-nothing in the run directory; a checkpoint resumes under another number of processes.
-"""
-
-from __future__ import annotations
+"""Training in two processes (DDP over gloo on the CPU), started as `torchrun --nproc-per-node 2` would: with batch
+B they train exactly as one process with batch 2B (losses, gradient norms, gradients, weights) for the autoencoder,
+a GAN with WGAN-GP's double backward and a diffusion U-Net; rank 1 writes nothing in the run directory; a
+checkpoint resumes under another number of processes."""
 
 import math
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
@@ -22,45 +19,32 @@ from spectrogen.training.checkpoint import load_checkpoint
 
 from common import epoch_rows, iteration_rows
 from conftest import tiny_config, tone_features, write_dataset
-from process_launcher import (available, fixed_diffusion_draws, fixed_randomness, run_processes, start_server,
-                              train_job, train_with_fixed_draws)
+from process_launcher import available, fix_draws, run_processes, start_server, train_job, train_with_fixed_draws
 
 pytestmark = pytest.mark.skipif(not available(), reason="processes come from a fork server (POSIX only)")
 
-
-# --- configurations --------------------------------------------------------------------------------
-def autoencoder_config(data: Path, out: Path, batch: int, epochs: int):
-    """Returns a tiny autoencoder run without dropout: its step has no randomness at all."""
-    return tiny_config(data, out, {
-        "model.autoencoder.hidden_channels": 8, "model.autoencoder.blocks": 1, "model.autoencoder.dropout": 0.0,
-        "model.latent_dim": 4, "training.batch_size": batch, "training.epochs": epochs,
-        "training.max_steps_per_epoch": 3, "data.validation_fraction": 0.25, "output.log_every": 1,
-        "output.num_samples": 2})
-
-
-def specgan_config(data: Path, out: Path, batch: int):
-    """Returns a tiny SpecGAN (no batch norm) with WGAN-GP, one critic update per generator update."""
-    return tiny_config(data, out, {
-        "model.name": "specgan", "model.image_size": 32, "model.image_width": None, "model.features_g": 2,
-        "model.features_d": 2, "model.latent_dim": 8, "training.loss": "wgan-gp", "training.critic_steps": 1,
-        "training.learning_rate": 1e-3, "training.batch_size": batch, "training.epochs": 1,
-        "training.max_steps_per_epoch": 3, "output.log_every": 1, "output.num_samples": 2})
+# a tiny autoencoder without dropout: its step has no randomness at all
+AUTOENCODER = {"model.autoencoder.hidden_channels": 8, "model.autoencoder.blocks": 1,
+               "model.autoencoder.dropout": 0.0, "model.latent_dim": 4, "data.validation_fraction": 0.25}
+# a tiny SpecGAN (no batch norm) with WGAN-GP, one critic update per generator update
+SPECGAN = {"model.name": "specgan", "model.image_size": 32, "model.image_width": None, "model.features_g": 2,
+           "model.features_d": 2, "model.latent_dim": 8, "training.loss": "wgan-gp", "training.critic_steps": 1,
+           "training.learning_rate": 1e-3}
+# a tiny class-conditional U-Net (group norm, attention, no dropout of any kind); its residual blocks end in
+# zero-initialised convolutions, so the layers before them get no gradient in the first step: three steps at a
+# high rate give every parameter one worth comparing
+DIFFUSION = {"model.name": "diffusion", "model.diffusion.base_channels": 8,
+             "model.diffusion.channel_multipliers": [1, 2], "model.diffusion.timesteps": 50,
+             "model.diffusion.sampling_steps": 2, "model.diffusion.class_dropout": 0.0, "training.learning_rate": 1e-2}
 
 
-def diffusion_config(data: Path, out: Path, batch: int):
-    """Returns a tiny class-conditional U-Net (group norm, attention, no dropout of any kind) for three steps.
-
-    Its residual blocks end in zero-initialised convolutions, so the layers before them get no gradient
-    in the first step; three steps at a high rate give every parameter one worth comparing.
-    """
-    return tiny_config(data, out, {
-        "model.name": "diffusion", "model.diffusion.base_channels": 8, "model.diffusion.channel_multipliers": [1, 2],
-        "model.diffusion.timesteps": 50, "model.diffusion.sampling_steps": 2, "model.diffusion.class_dropout": 0.0,
-        "training.learning_rate": 1e-2, "training.batch_size": batch, "training.epochs": 1,
-        "training.max_steps_per_epoch": 3, "output.log_every": 1, "output.num_samples": 2})
+def short_run(data: Path, out: Path, batch: int, settings: dict[str, Any]):
+    """Returns a tiny run of `settings` with batch `batch`, three steps an epoch, each logged, two samples."""
+    return tiny_config(data, out, {"training.batch_size": batch, "training.epochs": 1,
+                                   "training.max_steps_per_epoch": 3, "output.log_every": 1, "output.num_samples": 2,
+                                   **settings})
 
 
-# --- what a run left ---------------------------------------------------------------------------------
 def trained_parameters(checkpoint_path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Returns {network.parameter: (weight, Adam's running mean of its gradient)} of a checkpoint."""
     checkpoint = load_checkpoint(checkpoint_path)
@@ -102,12 +86,11 @@ def runs(tmp_path_factory):
     features, labels = tone_features(48)
     data = write_dataset(root / "data", features, labels, ["low", "mid", "high"])
     reference, two = root / "reference", root / "two"
-    train_job(autoencoder_config(data, reference, batch=8, epochs=2))
-    run_processes(2, root, train_job, autoencoder_config(data, two, batch=4, epochs=1), watched=two)
+    train_job(short_run(data, reference, 8, {**AUTOENCODER, "training.epochs": 2}))
+    run_processes(2, root, train_job, short_run(data, two, 4, AUTOENCODER), watched=two)
     return SimpleNamespace(root=root, data=data, reference=reference, two=two)
 
 
-# --- tests -----------------------------------------------------------------------------------------
 def test_two_processes_with_batch_b_train_as_one_process_with_batch_2b(runs):
     assert_same_training(runs.two, runs.reference, keys=("loss", "mse", "l1", "grad_norm"), epoch=1,
                          their_checkpoint="checkpoint_epoch_1.tar")
@@ -119,9 +102,9 @@ def test_two_processes_with_batch_b_train_as_one_process_with_batch_2b(runs):
 
 def test_gradient_penalty_gradients_are_averaged_over_processes(runs, monkeypatch):
     one, two = runs.root / "gan-one", runs.root / "gan-two"
-    fixed_randomness(monkeypatch.setattr)
-    train_job(specgan_config(runs.data, one, batch=8))
-    run_processes(2, runs.root, train_with_fixed_draws, "gan", specgan_config(runs.data, two, batch=4), watched=two)
+    fix_draws("gan", monkeypatch.setattr)
+    train_job(short_run(runs.data, one, 8, SPECGAN))
+    run_processes(2, runs.root, train_with_fixed_draws, "gan", short_run(runs.data, two, 4, SPECGAN), watched=two)
     # gradient norms are measured after the backward: those of the averaged gradients
     assert_same_training(two, one, epoch=1,
                          keys=("loss_d", "loss_g", "gp", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"))
@@ -129,9 +112,9 @@ def test_gradient_penalty_gradients_are_averaged_over_processes(runs, monkeypatc
 
 def test_diffusion_in_two_processes_trains_as_one_process_with_the_double_batch(runs, monkeypatch):
     one, two = runs.root / "diffusion-one", runs.root / "diffusion-two"
-    fixed_diffusion_draws(monkeypatch.setattr)
-    train_job(diffusion_config(runs.data, one, batch=8))
-    run_processes(2, runs.root, train_with_fixed_draws, "diffusion", diffusion_config(runs.data, two, batch=4),
+    fix_draws("diffusion", monkeypatch.setattr)
+    train_job(short_run(runs.data, one, 8, DIFFUSION))
+    run_processes(2, runs.root, train_with_fixed_draws, "diffusion", short_run(runs.data, two, 4, DIFFUSION),
                   watched=two)
     rows = iteration_rows(two, 1)
     assert len(rows) == 3 and all(math.isfinite(row["loss"]) and math.isfinite(row["grad_norm"]) for row in rows)

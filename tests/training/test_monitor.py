@@ -1,17 +1,24 @@
-"""Monitoring: loss stability, the mode-collapse signal, learning-rate decay on plateau, tolerated values."""
+"""Monitoring: loss stability, the mode-collapse signal (whole and per class), learning-rate decay on plateau,
+tolerated values, and the NaN policies through the Python API (each on a real model: tests/reliability)."""
 
-from __future__ import annotations
+import json
+import math
 
 import numpy as np
+import pytest
 import torch
 
+from spectrogen.api import train
 from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
 from spectrogen.data.info import DataInfo
-from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, collapse_text, cpu_copy,
-                                         mean_pairwise_distance, primary_loss, structure_distance)
+from spectrogen.errors import TrainingDiverged
+from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, collapse_text, mean_pairwise_distance,
+                                         primary_loss, structure_distance)
+from spectrogen.training.summary import summary_lines
 
-from conftest import TinyMethod
+from common import epoch_rows
+from conftest import TinyMethod, tiny_config, tone_features, write_dataset
 
 
 def test_stability_is_the_coefficient_of_variation_over_the_window():
@@ -69,13 +76,6 @@ def test_plateau_fires_after_patience_epochs_without_improvement_and_resumes_its
     assert ConvergenceMonitor(MonitorConfig(), plateau=False).plateau(1.0) is False
 
 
-def test_cpu_copy_is_independent_of_the_original():
-    state = {"networks": {"w": torch.ones(3)}, "steps": [torch.zeros(1), 4]}
-    copy = cpu_copy(state)
-    state["networks"]["w"].add_(1)
-    assert torch.equal(copy["networks"]["w"], torch.ones(3)) and copy["steps"][1] == 4
-
-
 def test_fp16_overflowing_gradient_norms_are_not_nan_events():
     method = TinyMethod(build_config({"model": {"name": "autoencoder", "image_size": 8}}), DataInfo((1, 8, 8)),
                         torch.device("cpu"))
@@ -119,3 +119,48 @@ def test_a_class_drawn_as_one_sample_is_flagged_though_the_whole_set_looks_varie
     assert monitor.diversity(one_of_class_1)["collapse"] == 0
     text = collapse_text({**collapsed, "diversity_ratio": 0.9}, MonitorConfig().model_dump(), ["low", "mid", "high"])
     assert "samples of mid look alike" in text and "class_collapse_threshold=0.5" in text
+
+
+def train_with_policy(tone_data, out, policy):
+    return train(tiny_config(tone_data, out, {"monitor.nan_policy": policy}), quiet=True)
+
+
+def test_skip_policy_leaves_a_bad_statistic_out_and_training_unchanged(tone_data, tmp_path, tiny_method,
+                                                                       quick_plots):
+    train_with_policy(tone_data, tmp_path / "clean", "skip")
+    tiny_method.faults.update({3: "nan_statistic"})
+    train_with_policy(tone_data, tmp_path / "run", "skip")
+    clean, skipped = epoch_rows(tmp_path / "clean"), epoch_rows(tmp_path / "run")
+    assert [row["nan_events"] for row in skipped] == [1, 0, 0]
+    # only the report was bad: the weights never were, so nothing was restored
+    assert [row["loss_g"] for row in skipped] == [row["loss_g"] for row in clean]
+    assert math.isfinite(skipped[0]["loss_d"]) and skipped[0]["loss_d"] != clean[0]["loss_d"]
+
+
+def test_a_fault_that_keeps_coming_back_stops_the_run(tone_data, tmp_path, tiny_method, quick_plots):
+    tiny_method.faults.update({call: "nan_loss" for call in range(3, 40)})
+    with pytest.raises(TrainingDiverged, match="5 logging intervals in a row"):
+        train_with_policy(tone_data, tmp_path / "run", "restore")
+
+
+@pytest.mark.parametrize("threshold", [1e6, 0.0])
+def test_the_class_check_flags_below_its_threshold_and_is_off_at_zero(tmp_path, threshold):
+    features, labels = tone_features(48, shape=(32, 32))
+    data = write_dataset(tmp_path / "data", features, labels, ["low", "mid", "high"])
+    out = tmp_path / "run"
+    train(build_config({
+        "data": {"path": str(data), "normalization": "minmax"},
+        "model": {"name": "cgan", "image_size": 32, "features_g": 4, "features_d": 4, "latent_dim": 8},
+        "training": {"epochs": 2, "batch_size": 16, "device": "cpu"},
+        "monitor": {"class_collapse_threshold": threshold, "collapse_threshold": 0.0},  # only the class check
+        "output": {"output_dir": str(out), "num_samples": 6, "plot_every": 100, "report": False}}), quiet=True)
+    rows, text = epoch_rows(out), "\n".join(summary_lines(out))
+    if threshold > 0:  # every class is "too alike" for a threshold no ratio reaches
+        assert all(np.isfinite(row["class_diversity_ratio"]) and row["collapse"] == 1 for row in rows), rows
+        named = ["low", "mid", "high"][int(rows[-1]["alike_class"])]
+        assert f"the samples of {named} look alike" in text and "class_collapse_threshold" in text
+    else:
+        assert all("class_diversity_ratio" not in row or row["class_diversity_ratio"] in ("", None) for row in rows)
+        assert "class_collapse_threshold" not in text
+    saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
+    assert saved["monitor"]["class_collapse_threshold"] == threshold

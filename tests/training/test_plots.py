@@ -1,7 +1,5 @@
 """The run's figures: written as PNGs, and the sample grid with low frequencies at the bottom."""
 
-from __future__ import annotations
-
 import numpy as np
 from PIL import Image
 

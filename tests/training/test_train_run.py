@@ -1,6 +1,5 @@
-"""A whole training run with the tiny method: the run tree of SPEC.md, what its files hold, learning."""
-
-from __future__ import annotations
+"""A whole training run with the tiny method (the run tree, what its files hold, learning, the dry run) and with
+the real conditional GAN."""
 
 import json
 
@@ -9,15 +8,12 @@ import pytest
 import torch
 
 from spectrogen.api import seed_everything, train
+from spectrogen.cli.main import main
 from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.data.info import DataInfo
 
 from common import epoch_rows, iteration_rows
-from conftest import TinyMethod, tiny_config, tone_features
-
-
-def tree(root) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+from conftest import TinyMethod, tiny_config, tone_features, write_dataset
 
 
 def test_run_tree_has_exactly_the_names_of_the_spec(tone_data, tmp_path, tiny_method):
@@ -33,13 +29,13 @@ def test_run_tree_has_exactly_the_names_of_the_spec(tone_data, tmp_path, tiny_me
         "plots/epoch_loss_curves.png", "plots/gradient_norms.png", "plots/generated_samples_grid.png",
         "plots/convergence_analysis.png",
     }
-    assert tree(out) == expected
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected
 
 
-def test_statistics_files_hold_one_row_per_epoch_and_interval(tone_data, tmp_path, tiny_method, quick_plots):
+def test_statistics_files_hold_one_row_per_epoch_and_interval_and_checkpoints_the_architecture_layout(
+        tone_data, tmp_path, tiny_method, quick_plots):
     out = tmp_path / "run"
-    config = tiny_config(tone_data, out, {"training.epochs": 2, "output.log_every": 2})
-    train(config, quiet=True)
+    train(tiny_config(tone_data, out, {"training.epochs": 2, "output.log_every": 2}), quiet=True)
     rows = epoch_rows(out)
     assert [row["epoch"] for row in rows] == [1, 2]
     for key in ("loss_g", "loss_d", "grad_norm_g", "lr_generator", "lr_critic", "seconds", "samples_per_s",
@@ -55,11 +51,6 @@ def test_statistics_files_hold_one_row_per_epoch_and_interval(tone_data, tmp_pat
     assert rows[1]["loss_g"] == pytest.approx(np.mean([row["loss_g"] for row in iterations]), rel=1e-9)
     saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
     assert saved["training"]["epochs"] == 2 and saved["output"]["output_dir"] == str(out)
-
-
-def test_checkpoints_hold_the_architecture_layout(tone_data, tmp_path, tiny_method, quick_plots):
-    out = tmp_path / "run"
-    train(tiny_config(tone_data, out, {"training.epochs": 2}), quiet=True)
     checkpoint = load_checkpoint(out / "checkpoints" / "final_model.tar", model="autoencoder")
     assert checkpoint["data"]["shape"] == [1, 8, 8]
     assert checkpoint["data"]["class_names"] == ["low", "mid", "high"]
@@ -68,8 +59,7 @@ def test_checkpoints_hold_the_architecture_layout(tone_data, tmp_path, tiny_meth
     assert checkpoint["trainer"]["epoch"] == 2 and checkpoint["trainer"]["global_step"] == 2 * 6
     assert checkpoint["trainer"]["best"]["criterion"] == "latest"
     assert set(checkpoint["method"]["networks"]) == {"generator", "critic"}
-    best = load_checkpoint(out / "checkpoints" / "best_model.tar")
-    assert best["trainer"]["epoch"] == 2
+    assert load_checkpoint(out / "checkpoints" / "best_model.tar")["trainer"]["epoch"] == 2
 
 
 def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone_data, tmp_path, tiny_method,
@@ -98,7 +88,7 @@ def test_dry_run_prints_parameter_counts_and_writes_nothing(tone_data, tmp_path,
     out = tmp_path / "run"
     train(tiny_config(tone_data, out), dry_run=True)
     printed = capsys.readouterr().out
-    method = tiny_method.last
+    method = tiny_method.built[-1]
     for name, count in method.parameter_counts().items():
         assert name in printed and f"{count:,}" in printed
     assert "nothing was written" in printed
@@ -116,3 +106,21 @@ def test_streaming_the_data_set_trains_to_the_same_numbers_as_holding_it(tone_da
     # both normalise the same values elementwise (no reduction): the same batches, so the same steps
     for key in ("loss_g", "loss_d", "grad_norm_g"):
         assert [row[key] for row in a] == pytest.approx([row[key] for row in b], rel=1e-6)
+
+
+def test_cgan_samples_in_range_and_a_dry_run_counts_parameters_writing_nothing(tmp_path, quick_plots, capsys):
+    features, labels = tone_features(16, shape=(32, 32))
+    data = write_dataset(tmp_path / "data", features, labels, ["low", "mid", "high"])
+    out = tmp_path / "cgan"
+    config = tiny_config(data, out, {"model.name": "cgan", "model.image_size": 32, "model.image_width": None,
+                                     "model.features_g": 4, "model.features_d": 4, "training.learning_rate": None,
+                                     "output.num_samples": 6, "training.epochs": 1, "training.critic_steps": 1})
+    path = tmp_path / "cgan.json"
+    path.write_text(json.dumps(config.model_dump(mode="json")))
+    assert main(["train", "--config", str(path), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "generator" in printed and "discriminator" in printed and "total" in printed
+    assert not out.exists()
+    train(config, quiet=True)
+    samples = np.load(out / "samples" / "epoch_001.npy")
+    assert samples.shape == (6, 1, 32, 32) and np.abs(samples).max() <= 1.0

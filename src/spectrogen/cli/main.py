@@ -1,15 +1,21 @@
-"""`spectrogen` entry point: one sub-command per module in this package."""
+"""`spectrogen` entry point: one sub-command per module in this package.
+
+A failure the user can act on ends in one line naming the path or field and the cause, no traceback: the
+typed errors of `spectrogen.errors`, and OS errors on files, also when a library wrapped them (torch.save
+raises RuntimeError over the OSError of a full disk). Anything else is a defect and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
+import warnings
 from typing import Optional
 
 from spectrogen import __version__
-from spectrogen.cli.failures import describe_os_error, print_error, quiet_library_warnings
 from spectrogen.errors import SpectrogenError, os_error_in_chain
 
 # sub-command -> (module, one-line help)
@@ -24,6 +30,18 @@ COMMANDS = {
     "demo": ("spectrogen.cli.demo", "build the built-in data set, train briefly, sample and write a report"),
 }
 DEBUG_HELP = "show the full traceback of an error and the libraries' warnings"
+# a full disk exits 1 (the environment failed, the command was right); other OS errors on paths
+# the user gave are usage errors (exit 2)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+OS_ERROR_HINTS = {
+    **dict.fromkeys((errno.ENOSPC, errno.EDQUOT), "free some space or write to another disk"),
+    **dict.fromkeys((errno.EACCES, errno.EPERM), "choose a folder you can write to"),
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EISDIR: "it is a folder: give a file name",
+    errno.EEXIST: "it already exists: choose another path",
+    errno.ENAMETOOLONG: "shorten the path",
+}
 
 
 def build_parser(argv: Optional[list[str]] = None) -> argparse.ArgumentParser:
@@ -54,6 +72,30 @@ def build_parser(argv: Optional[list[str]] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_library_warnings() -> None:
+    """Hides the warnings libraries print about their own internals, which the user cannot change (see --debug)."""
+    for module in ("numpy", "torch", "scipy", "sklearn", "librosa", "matplotlib", "PIL", "soundfile",
+                   "pydantic", "numba", "tensorboard"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero).*")
+
+
+def expected_failure(exc: Exception) -> Optional[tuple[str, int]]:
+    """Returns (one-line message, exit code) of a failure the user can act on, or None for a defect."""
+    if isinstance(exc, SpectrogenError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, MemoryError):
+        return "out of memory; ask for less at once (a smaller --batch-size, --n or size)", 1
+    error = os_error_in_chain(exc)
+    if error is None:
+        return None
+    hint = OS_ERROR_HINTS.get(error.errno)
+    message = (f"{error.filename}: " if error.filename else "") + (error.strerror or str(error))
+    return message + (f"; {hint}" if hint else ""), 1 if error.errno in DISK_FULL else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     debug = args.debug or os.environ.get("SPECTROGEN_DEBUG", "") not in ("", "0")
@@ -61,26 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         quiet_library_warnings()
     try:
         return int(args.handler(args) or 0)
-    except SpectrogenError as exc:
-        if debug:
-            raise
-        print_error(args.command, str(exc))
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"spectrogen {args.command}: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
-        if debug:
+    except Exception as exc:
+        failure = None if debug else expected_failure(exc)
+        if failure is None:
             raise
-        print_error(args.command, "out of memory; ask for less at once (a smaller --batch-size, --n or size)")
-        return 1
-    except Exception as exc:  # an OS error on a file is the user's to fix; anything else is a defect
-        error = os_error_in_chain(exc)
-        if error is None or debug:
-            raise
-        message, code = describe_os_error(error)
-        print_error(args.command, message)
-        return code
+        print(f"spectrogen {args.command}: error: {failure[0]}", file=sys.stderr, flush=True)
+        return failure[1]
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ from spectrogen.data.options import MAX_EXAMPLE_BINS, MAX_EXAMPLE_SAMPLES, SIZE_
 
 # flag -> Representation field
 REPRESENTATION_FLAGS = {"sample_rate": "sample_rate", "n_fft": "n_fft", "win_length": "win_length", "hop": "hop_length",
-                        "n_mels": "n_mels", "fmin": "fmin", "fmax": "fmax", "frames": "frames", "log": "log"}
+                        "n_mels": "n_mels", "fmin": "fmin", "fmax": "fmax", "frames": "frames", "log": "log",
+                        "image_size": "image_size"}
 
 
 def _silence(text: str) -> float:
@@ -119,13 +120,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = {field: getattr(args, flag) for flag, field in REPRESENTATION_FLAGS.items()
                 if getattr(args, flag) is not None}
-    if args.image_size is not None:
-        settings["image_size"] = args.image_size
-    options = {}  # flags left out keep the library's defaults
-    if args.silence_db is not None:
-        options["silence_db"] = args.silence_db
-    if args.stems is not None:
-        options["stems"] = [stem.strip() for stem in args.stems.split(",") if stem.strip()]
+    stems = None if args.stems is None else [stem.strip() for stem in args.stems.split(",") if stem.strip()]
+    # flags left out keep the library's defaults
+    options = {key: value for key, value in (("silence_db", args.silence_db), ("stems", stems)) if value is not None}
     summary = prepare(
         args.source, args.out, representation=args.representation, settings=settings, kind=args.kind,
         window_hop=args.window_hop, short=args.short, freq_axis=args.freq_axis, split=args.split,

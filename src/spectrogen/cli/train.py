@@ -63,23 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
-    """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for."""
+    """Returns the (dotted key, value) pairs that --set and the override flags of `args` ask for; a flag and a
+    --set that give one field different values are refused, naming both (else the flag would win silently)."""
     settings = [(text, *parse_override(text)) for text in args.settings]
     flags = [(flag, key, getattr(args, flag)) for flag, key in OVERRIDE_FLAGS.items()
              if getattr(args, flag, None) is not None]
-    refuse_conflicting_flags(settings, flags)
-    return [(key, value) for _, key, value in settings] + [(key, value) for _, key, value in flags]
-
-
-def refuse_conflicting_flags(settings: list[tuple[str, str, object]], flags: list[tuple[str, str, object]]) -> None:
-    """Raises UsageError, naming both, when a flag and a --set give one field different values (else the flag
-    would win silently); `settings` holds (--set text, dotted key, value), `flags` (flag name, dotted key, value)."""
     for flag, key, value in flags:
         for text, set_key, set_value in settings:
             # a --set value is read as JSON when it can be: "5" and 5 are one setting
             if set_key == key and value != set_value and str(value) != str(set_value):
                 raise UsageError(f"--{flag.replace('_', '-')} {value} and --set {text} give {key} two values; "
                                  f"give it once")
+    return [(key, value) for _, key, value in [*settings, *flags]]
 
 
 def run(args: argparse.Namespace) -> int:

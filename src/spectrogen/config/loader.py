@@ -51,8 +51,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def load_raw(config: str | Path | None = None) -> dict[str, Any]:
-    """Returns the raw mapping of a preset name, a file path, or the `default` preset when None; its
-    resolved_from records which (`preset NAME` or `file PATH`) with the keys it sets."""
+    """Returns the raw mapping of a preset name or file path (None: `default`), recorded as its first step."""
     config = "default" if config is None else config
     path = Path(config)
     # a folder named like a preset is no configuration; config_test is the file-style name of `test`
@@ -123,8 +122,7 @@ def section_advice(key: str, value: Any) -> str:
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[tuple[str, Any]],
                     step: str = "overrides") -> dict[str, Any]:
-    """Returns a copy of `raw` with each dotted key set, recorded in its resolved_from as `step`; unknown keys
-    are left for validation to name."""
+    """Returns a copy of `raw` with each dotted key set, recorded as `step`; validation names unknown keys."""
     result = json.loads(json.dumps(raw))
     overrides = list(overrides)
     for key, value in overrides:

@@ -1,8 +1,7 @@
-"""Named sets of settings and the record of which one set what (`ExperimentConfig.resolved_from`).
+"""The model families' defaults, and the record of which step set what (`ExperimentConfig.resolved_from`).
 
-A named set maps dotted keys to values, like the overrides of `--set`. The model families' defaults
-are the sets below; presets, the demo's settings and the choices made from the data set
-(`spectrogen.training.small_data`) are applied and recorded through `spectrogen.config.loader`.
+A step is a named set of dotted keys and values, like `--set`; presets, the demo's settings and the choices
+made from the data set (`spectrogen.training.small_data`) are applied and recorded by `spectrogen.config.loader`.
 """
 
 from __future__ import annotations

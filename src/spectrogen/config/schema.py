@@ -1,8 +1,7 @@
 """The one typed, validated schema of everything a run needs: data, model, training, output.
 
-Fields left as ``None`` mean "the model family's default" (`spectrogen.config.resolve`), so the
-saved configuration holds the values really used, and `resolved_from` which step set each.
-"""
+A field left as ``None`` means "the model family's default" (`spectrogen.config.resolve`), so the saved
+configuration holds the values really used."""
 
 from __future__ import annotations
 
@@ -10,16 +9,12 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ModelName = Literal["dcgan", "specgan", "cgan", "diffusion", "autoencoder"]
 GAN_FAMILIES = ("dcgan", "specgan", "cgan")  # the families built on the GAN method and its stacks
-LossName = Literal["bce", "lsgan", "wgan-gp", "hinge"]
 Loudness = Literal["data", "rms", "peak"]  # see spectrogen.sampling.audio
-NormalizationName = Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"]
 
 # Square image sizes the GAN families are chosen among when the data set's own size is not one; GAN stacks
 # double the size per layer from a map whose short side is 4, and take any power of two per side.
 GAN_SIZES = (32, 64, 128, 256)
-UpsampleName = Literal["transposed", "nearest", "bilinear"]
 # Largest side of a model image: far above any spectrogram the families are meant for (the cgan's
 # 128 x 512 mels, say), low enough that a typo is refused instead of ending in MemoryError.
 MAX_IMAGE_SIDE = 2048
@@ -43,10 +38,8 @@ class AugmentConfig(Section):
 
 
 class DataConfig(Section):
-    """Where the prepared data set is and how training reads it."""
-
     path: Optional[str] = Field(None, description="folder made by `spectrogen prepare`")
-    normalization: NormalizationName = "per_frequency"
+    normalization: Literal["per_frequency", "minmax", "minmax01", "per_sample", "none"] = "per_frequency"
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     on_device: Literal["auto", "always", "never"] = Field("auto", description="hold the data set on the device")
     num_workers: int = Field(0, ge=0)
@@ -66,8 +59,6 @@ class ConditionalConfig(Section):
 
 
 class DiffusionConfig(Section):
-    """U-Net and noise schedule of the DDPM/DDIM model."""
-
     base_channels: int = Field(32, ge=4)
     channel_multipliers: list[int] = Field(default_factory=lambda: [1, 2, 2])
     res_blocks: int = Field(1, ge=1)
@@ -84,8 +75,6 @@ class DiffusionConfig(Section):
 
 
 class AutoencoderConfig(Section):
-    """Mel-spectrogram autoencoder."""
-
     hidden_channels: int = Field(256, ge=8)
     blocks: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
@@ -96,20 +85,16 @@ class AutoencoderConfig(Section):
 
 
 class ModelConfig(Section):
-    """Which network and its size."""
-
-    name: ModelName = "dcgan"
+    name: Literal["dcgan", "specgan", "cgan", "diffusion", "autoencoder"] = "dcgan"
     latent_dim: int = Field(100, ge=1)
-    image_size: int = Field(128, ge=8, le=MAX_IMAGE_SIDE,
-                            description=f"height (frequency bins) of the spectrogram image, at most {MAX_IMAGE_SIDE}")
-    image_width: Optional[int] = Field(None, ge=8, le=MAX_IMAGE_SIDE,
-                                       description=f"width (frames), at most {MAX_IMAGE_SIDE}; None means square")
+    image_size: int = Field(128, ge=8, le=MAX_IMAGE_SIDE, description="height (frequency bins) of the spectrogram")
+    image_width: Optional[int] = Field(None, ge=8, le=MAX_IMAGE_SIDE, description="width (frames); None means square")
     channels: int = Field(1, ge=1)
     features_g: int = Field(64, ge=1, description="generator width (SpecGAN: dim)")
     features_d: int = Field(64, ge=1, description="discriminator width (SpecGAN: dim)")
     batchnorm: Optional[bool] = Field(None, description="None: the family's default (DCGAN on, SpecGAN off)")
     # transposed: the papers' stride-2 convolution, which leaves a lattice of dots; the others resize, then convolve
-    upsample: Optional[UpsampleName] = None
+    upsample: Optional[Literal["transposed", "nearest", "bilinear"]] = None
     latent_distribution: Optional[Literal["normal", "uniform"]] = None
     num_classes: Optional[int] = Field(None, ge=1, description="None: taken from the data set")
     conditional: ConditionalConfig = Field(default_factory=ConditionalConfig)
@@ -138,8 +123,6 @@ class ModelConfig(Section):
 
 
 class TrainingConfig(Section):
-    """Optimisation, losses and the device."""
-
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(64, ge=1)
     learning_rate: Optional[float] = Field(None, gt=0.0, description="None: the family's default")
@@ -147,7 +130,7 @@ class TrainingConfig(Section):
     beta1: Optional[float] = Field(None, ge=0.0, lt=1.0)
     beta2: Optional[float] = Field(None, ge=0.0, lt=1.0)
     weight_decay: Optional[float] = Field(None, ge=0.0)
-    loss: Optional[LossName] = None
+    loss: Optional[Literal["bce", "lsgan", "wgan-gp", "hinge"]] = None
     gp_lambda: float = Field(10.0, ge=0.0)
     critic_steps: Optional[int] = Field(None, ge=1, description="discriminator updates per generator update")
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real labels become 1-s")
@@ -199,8 +182,6 @@ class EvaluationConfig(Section):
 
 
 class OutputConfig(Section):
-    """The run directory and what goes in it."""
-
     output_dir: str = "output_spectrogen"
     sample_every: int = Field(1, ge=1)
     plot_every: int = Field(5, ge=1)

@@ -7,8 +7,8 @@
 
 from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.data.options import PrepareOptions
+from spectrogen.data.pipelines import PrepareSummary
 from spectrogen.data.prepare import prepare
 from spectrogen.data.sources import SOURCES
-from spectrogen.data.summary import PrepareSummary
 
 __all__ = ["SOURCES", "PrepareOptions", "PrepareSummary", "SpectrogramDataset", "prepare"]

@@ -1,9 +1,6 @@
-"""The on-disk data set that `spectrogen prepare` writes and training reads (layout: docs/architecture.md).
-
-DATA holds dataset.json, features.npy ((N, F, T) float32, un-normalised, memory-mapped when opened),
-labels.npy ((N,) int64), index.csv and summary.json. `open` refuses a file that resolves outside DATA
-(a symbolic link), so a data set folder never makes spectrogen read other files.
-"""
+"""The on-disk data set that `spectrogen prepare` writes and training reads (layout: docs/architecture.md). `open`
+refuses a file that resolves outside the folder (a symbolic link), so a data set never makes spectrogen read other
+files."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Audio decoding (libsndfile, or ffmpeg for MUSDB18 streams) as mono float32 chunks at a sample rate, streamed
-in blocks so that memory follows the block size, not the recording's length. Channels are averaged before
-resampling: cheaper, and the same result since resampling is linear."""
+"""Audio decoding (libsndfile, or ffmpeg for MUSDB18 streams) as mono float32 chunks at a sample rate, streamed in
+blocks so that memory follows the block size, not the recording's length; and `SkipFile`, which a source raises for
+one unusable file (`prepare` records it and goes on)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,20 @@ import numpy as np
 import soundfile
 import soxr
 
-from spectrogen.data.skip import SkipFile
 from spectrogen.errors import InputError
 
 #: source frames read per block (about 24 s at 44.1 kHz)
 BLOCK_FRAMES = 1 << 20
 #: libsndfile's float value of a 16-bit sample: the integer times 2^-15 (exact in float32)
 _PCM_16_SCALE = np.float32(1.0 / 0x8000)
+
+
+class SkipFile(Exception):
+    """One file (or stream) cannot be used; `reason` says why, in words a user can act on."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
@@ -32,8 +39,8 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
         if handle.frames == 0:
             raise SkipFile("empty: no audio frames")
         rate, stream = handle.samplerate, None
-        # 16-bit files are read as integers and scaled here: the same float32 values as libsndfile's own
-        # conversion (a power-of-two scale is exact and commutes with the average), for less work
+        # 16-bit files are read as integers and scaled here: the same float32 values as libsndfile's own conversion
+        # (a power-of-two scale is exact and commutes with the average), for less work
         pcm_16 = handle.subtype == "PCM_16"
         while True:
             try:
@@ -41,6 +48,7 @@ def read_audio(path: Path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -
             except (RuntimeError, OSError) as exc:
                 raise SkipFile(f"decoding failed after {handle.tell() / rate:.1f} s: {exc}") from None
             last = len(block) < block_frames
+            # channels averaged before resampling: cheaper, and the same result since resampling is linear
             mono = to_mono(block.astype(np.float32)) * _PCM_16_SCALE if pcm_16 else to_mono(block)
             if rate != sample_rate:
                 if last and stream is None:  # the whole file in one block: a one-shot resample is cheaper
@@ -91,22 +99,17 @@ def ffmpeg_path() -> str:
     """Returns the ffmpeg executable on PATH; raises InputError explaining how to get one."""
     found = shutil.which("ffmpeg")
     if found is None:
-        raise InputError(
-            "MUSDB18 .stem.mp4 files need ffmpeg to decode, and no `ffmpeg` is on PATH; install it "
-            "(e.g. `apt install ffmpeg`, `brew install ffmpeg` or `conda install ffmpeg`) or use "
-            "MUSDB18-HQ (wav files), which needs nothing else"
-        )
+        raise InputError("MUSDB18 .stem.mp4 files need ffmpeg to decode, and no `ffmpeg` is on PATH; install it "
+                         "(e.g. `apt install ffmpeg`, `brew install ffmpeg` or `conda install ffmpeg`) or use "
+                         "MUSDB18-HQ (wav files), which needs nothing else")
     return found
 
 
 def read_ffmpeg_stream(path: Path, stream: int, sample_rate: int,
                        block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-    """Yields audio stream `stream` of a media file as mono float32 chunks at `sample_rate`, mixed down and
-    resampled by ffmpeg; raises SkipFile when it fails or the stream is empty."""
-    command = [
-        ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:a:{stream}",
-        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(sample_rate), "-",
-    ]
+    """Yields audio stream `stream` of a file as mono float32 chunks at `sample_rate` by ffmpeg; raises SkipFile."""
+    command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:a:{stream}",
+               "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     produced = 0
     try:

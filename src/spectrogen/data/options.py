@@ -60,11 +60,8 @@ class PrepareOptions:
             raise UsageError(f"--split {self.split!r}: use train or test")
         if not self.stems:
             raise UsageError(f"--stems is empty: use some of {', '.join(MUSDB_STEMS)}")
-        unknown = [stem for stem in self.stems if stem not in MUSDB_STEMS]
-        if unknown or len(set(self.stems)) != len(self.stems):
-            raise UsageError(
-                f"--stems {','.join(self.stems)}: use each of {', '.join(MUSDB_STEMS)} at most once"
-            )
+        if set(self.stems) - set(MUSDB_STEMS) or len(set(self.stems)) != len(self.stems):
+            raise UsageError(f"--stems {','.join(self.stems)}: use each of {', '.join(MUSDB_STEMS)} at most once")
         if self.slicing not in ("auto", "onset", "windows"):
             raise UsageError(f"--slicing {self.slicing!r}: use auto, onset or windows")
         for flag, value in (("--count", self.count), ("--limit", self.limit),
@@ -138,8 +135,7 @@ def named_representation(representation: Any, settings: Optional[Mapping[str, An
 
 
 def image_representation(shape: tuple[int, int], settings: Optional[Mapping[str, Any]] = None) -> Representation:
-    """Returns the ``image`` representation of ready-made examples of `shape` (F, T), resized to any
-    ``image_size`` in `settings`."""
+    """Returns the ``image`` representation of arrays of `shape` (F, T), resized to an ``image_size`` in `settings`."""
     settings = dict(settings or {})
     size = settings.pop("image_size", None) or shape
     return _apply(Representation.from_dict({"kind": "image", "image_size": list(size)}), settings)

@@ -1,30 +1,28 @@
-"""The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays.
-
-Both go item by item, record every problem in the summary, and stop once `--limit` examples are written.
-"""
+"""The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays. Both go
+item by item, record every problem in the `PrepareSummary` (`summary.json`), and stop once `--limit` examples are
+written."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections import Counter
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
-from spectrogen.data.decode import finite_chunks
+from spectrogen.data.decode import SkipFile, finite_chunks
 from spectrogen.data.options import PrepareOptions
 from spectrogen.data.read_ahead import default_workers, processes_available, read_ahead, read_processes
-from spectrogen.data.skip import SkipFile
-from spectrogen.data.sources.base import ArraySource, AudioSource, Item
-from spectrogen.data.summary import PrepareSummary
+from spectrogen.data.sources.base import ArraySource, AudioSource, Item, conversion_hint, describe_files
 from spectrogen.data.windowing import OnsetSlicer, WindowBlock, WindowCounts, Windower
 from spectrogen.data.writer import DatasetWriter
 from spectrogen.errors import InputError
+from spectrogen.spectral.griffin_lim import intra_op_threads
 from spectrogen.spectral.resize import resize
 
 #: windows turned into features at once: big enough to amortise the STFT call, small in memory
@@ -41,6 +39,81 @@ PROCESS_DEPTH = 8
 #: only a few recordings ahead sit idle while a batch of features is computed)
 ITEMS_AHEAD = 64
 BYTES_AHEAD = 16 << 20
+#: skipped files listed one per line when printing; the rest are counted (all are in summary.json)
+PRINTED_PROBLEMS = 20
+
+
+@dataclass
+class PrepareSummary:
+    """The account of one `prepare` run; `to_dict()` is what `summary.json` holds."""
+
+    source: str
+    kind: str
+    out: str
+    representation: str = ""
+    files_found: int = 0  # items the source listed (files, streams, generated clips)
+    files_read: int = 0  # decoded without error
+    files_used: int = 0  # contributed at least one example
+    examples: int = 0  # examples written (windows of recordings, or ready-made examples)
+    windows_silent: int = 0  # windows dropped as quieter than the silence threshold
+    windows_short: int = 0  # partial windows dropped at the ends of recordings
+    examples_per_class: dict[str, int] = field(default_factory=dict)
+    files_per_class: dict[str, int] = field(default_factory=dict)  # files that gave an example
+    slicing: str = ""  # recordings: "onset" (one example per file) or "windows"
+    slicing_reason: str = ""
+    shape: list[int] = field(default_factory=list)  # [N, F, T]
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}: nothing used
+    notes: list[dict[str, str]] = field(default_factory=list)  # {"file", "note"}: used, with a remark
+    ignored: dict[str, int] = field(default_factory=dict)  # files of other types in the folder, by suffix
+    limit_reached: bool = False
+    seconds: float = 0.0
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped.append({"file": name, "reason": reason})
+
+    def file_used(self, class_name: str) -> None:
+        self.files_used += 1
+        self.files_per_class[class_name] = self.files_per_class.get(class_name, 0) + 1
+
+    def note(self, name: str, note: str) -> None:
+        self.notes.append({"file": name, "note": note})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def format(self) -> str:
+        """Returns the summary as the lines printed at the end of `spectrogen prepare`."""
+        lines = [f"prepared {self.out} from {self.source} ({self.kind}, representation {self.representation})",
+                 f"  files: {self.files_found} found, {self.files_read} read, {self.files_used} used, "
+                 f"{len(self.skipped)} skipped"]
+        made = f"  examples: {self.examples}"
+        if len(self.shape) == 3:
+            made += f" of {self.shape[1]} x {self.shape[2]}"
+        dropped = [f"{n} {what}" for n, what in ((self.windows_silent, "silent"), (self.windows_short, "short")) if n]
+        if dropped:
+            made += f"; windows dropped: {', '.join(dropped)}"
+        if self.limit_reached:
+            made += " (stopped at --limit)"
+        lines.append(made)
+        if self.ignored:
+            lines.append(f"  ignored (not {self.kind} files): {describe_files(self.ignored)}"
+                         f"{conversion_hint(self.ignored)}")
+        if self.slicing:
+            lines.append(f"  slicing: {self.slicing}: {self.slicing_reason}")
+        per_class = self.examples_per_class.items()
+        if any(self.examples_per_class) and self.files_per_class:
+            lines.append("  classes (files -> examples): "
+                         + ", ".join(f"{name} {self.files_per_class.get(name, 0)} -> {n}" for name, n in per_class))
+        elif any(self.examples_per_class):
+            lines.append("  classes: " + ", ".join(f"{name} {n}" for name, n in per_class))
+        for title, entries, key in (("skipped", self.skipped, "reason"), ("notes", self.notes, "note")):
+            if entries:
+                lines.append(f"  {title}:")
+                lines += [f"    {entry['file']}: {entry[key]}" for entry in entries[:PRINTED_PROBLEMS]]
+                if len(entries) > PRINTED_PROBLEMS:
+                    lines.append(f"    ... and {len(entries) - PRINTED_PROBLEMS} more (see summary.json)")
+        lines.append(f"  took {self.seconds:.1f} s" if self.seconds >= 1 else f"  took {self.seconds:.2f} s")
+        return "\n".join(lines)
 
 
 class _FeatureBatcher:
@@ -107,10 +180,8 @@ def _decode_item(source: AudioSource, item: Item, windower: Windower, sample_rat
 def audio_examples(source: AudioSource, items: list[Item], representation, options: PrepareOptions,
                    writer: DatasetWriter, summary: PrepareSummary, advance: Callable[[], None],
                    workers: int = 1) -> None:
-    """Windows every recording, computes features batch by batch and writes them; fills `summary`.
-
-    Decoding runs in `workers` processes when > 1 and fork is available, else in threads; features are
-    computed and written here in the order of `items`, so the result does not depend on `workers`."""
+    """Windows every recording, computes features batch by batch and writes them in the order of `items`, whatever
+    decodes them (`workers` processes when > 1 and fork is available, else threads); fills `summary`."""
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
     if options.slicing == "onset":
@@ -126,7 +197,10 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
         steps = read_ahead(items, decode, workers=DECODE_WORKERS, items_ahead=ITEMS_AHEAD, budget=BYTES_AHEAD,
                            size=lambda step: 0 if step.block is None else step.block.audio.nbytes)
         decoders = DECODE_WORKERS
-    with _feature_threads(decoders), closing(steps):  # closing: stops the workers at once on --limit or an error
+    # torch on the cores the decoders leave free: a batch of features split over threads the decoders also need
+    # costs more CPU than it saves (benchmarks/README.md); closing stops the workers at once on --limit or an error
+    feature_threads = max(1, min(torch.get_num_threads(), default_workers() - decoders))
+    with intra_op_threads(feature_threads), closing(steps):
         for step in steps:
             if step.block is not None:
                 taken += batcher.add(step.block, step.item, taken)
@@ -147,18 +221,6 @@ def batch_windows(representation) -> int:
     # the window's samples, then per frame its windowed segment, complex spectrum and magnitude
     per_window = 4 * representation.num_samples + 24 * bins * representation.frames
     return max(1, min(BATCH_WINDOWS, BATCH_BYTES // per_window))
-
-
-@contextmanager
-def _feature_threads(decoders: int) -> Iterator[None]:
-    """Runs the block with torch on the cores the `decoders` leave free (at least one): a batch of features
-    split over threads the decoders also need cost more CPU than it saved (benchmarks/README.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(before, default_workers() - decoders)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _account(step: _Decoded, taken: int, summary: PrepareSummary, class_names: list[str], representation,
@@ -213,8 +275,7 @@ def example_shape(source: ArraySource, items: list[Item], shapes: list) -> tuple
 def array_examples(source: ArraySource, items: list[Item], shapes: list, native: tuple[int, int],
                    shape: tuple[int, int], options: PrepareOptions, writer: DatasetWriter,
                    summary: PrepareSummary, advance: Callable[[], None]) -> None:
-    """Writes the examples of every item whose shape is `native` (items probed otherwise are not read),
-    resized to `shape`; fills `summary`."""
+    """Writes the items' examples of shape `native`, resized to `shape` (other shapes are skipped); fills `summary`."""
     limit = sys.maxsize if options.limit is None else options.limit
     for item, probed in zip(items, shapes):
         if writer.count >= limit:

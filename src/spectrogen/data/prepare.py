@@ -1,8 +1,6 @@
-"""`prepare`: turn a folder of recordings or spectrogram files (or a built-in set) into a data set.
-
-One streaming pass into a staging folder, renamed to `out` at the end; memory does not grow with the
-number of files. Problems with single files are recorded in the summary; only an empty result is an error.
-"""
+"""`prepare`: a folder of recordings or spectrogram files (or a built-in set) into a data set, in one streaming pass
+into a staging folder renamed to `out` at the end: memory does not grow with the number of files. Problems with
+single files are recorded in the summary; only an empty result is an error."""
 
 from __future__ import annotations
 
@@ -18,10 +16,9 @@ from tqdm import tqdm
 
 from spectrogen.data.options import (DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions, check_size_settings,
                                      image_representation, named_representation)
-from spectrogen.data.pipelines import array_examples, audio_examples, example_shape
+from spectrogen.data.pipelines import PrepareSummary, array_examples, audio_examples, example_shape
 from spectrogen.data.sources import open_source
 from spectrogen.data.sources.base import AudioSource
-from spectrogen.data.summary import PrepareSummary
 from spectrogen.data.windowing import choose_slicing
 from spectrogen.data.writer import DatasetWriter, check_output, publish, staging_folder
 from spectrogen.errors import InputError, UsageError
@@ -40,21 +37,16 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
             seed: int = 0, limit: Optional[int] = None, slicing: str = "auto",
             max_windows_per_file: Optional[int] = None, overwrite: bool = False,
             quiet: bool = False, workers: Optional[int] = None) -> PrepareSummary:
-    """Returns the summary of building the data set folder `out` from `source`; a failed run leaves `out` as it was.
-
-    `source` is a folder, a file, or ``builtin:engines`` / ``builtin:digits``. `representation` is a preset
-    name, a `Representation`, or None for the source's default (ready-made arrays: images of their own size);
-    `settings` change its fields (e.g. ``{"n_mels": 80}``). The other arguments are `PrepareOptions` fields;
-    `workers` decoding processes (None, 0 or 1: this one) never change the data set. Raises InputError when no
-    example could be made, OverwriteError when `out` is not empty (unless `overwrite`), UsageError for a size
-    beyond its bound.
-    """
+    """Returns the summary of building the data set folder `out` from `source` (a folder, a file, or ``builtin:NAME``);
+    a failed run leaves `out` as it was. `representation`: a preset name, a `Representation`, or None for the source's
+    default (arrays: images of their own size), its fields changed by `settings` (e.g. ``{"n_mels": 80}``); the other
+    arguments are `PrepareOptions` fields, and `workers` decoding processes (None, 0 or 1: this one) never change the
+    data set. Raises InputError when no example could be made, OverwriteError when `out` is not empty."""
     started = time.perf_counter()
     if workers is not None and workers < 0:
         raise UsageError(f"--workers {workers}: use 0 or a positive number")
     check_size_settings(settings or {})
-    # in-process decoding is the default: a worker pool's copying can cost more than a core gives back
-    # (benchmarks/README.md)
+    # decoding in this process by default: a worker pool's copying can cost more than a core gives back
     workers = 1 if workers is None else workers
     options = PrepareOptions(window_hop=window_hop, short=short, silence_db=silence_db, freq_axis=freq_axis,
                              stems=tuple(stems), split=split, count=count, seed=seed, limit=limit,
@@ -108,8 +100,8 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
 
 
 def _choose_representation(reader, items: list, representation: Any, settings: Optional[Mapping[str, Any]]):
-    """Returns (representation, probed shape of each item, (F, T) of the examples as read; both None for
-    recordings). Arrays are images of the shape most share unless named (``specgan`` CSV files are audible)."""
+    """Returns (representation, probed shape of each item, (F, T) of the examples as read; both None for recordings);
+    arrays are images of the shape most share unless named (``specgan`` CSV files are audible)."""
     if isinstance(reader, AudioSource):
         chosen = named_representation(representation or reader.default_representation, settings)
         reader.window_seconds = chosen.duration
@@ -123,7 +115,9 @@ def _choose_representation(reader, items: list, representation: Any, settings: O
 
 
 def _describe(representation: Any) -> str:
-    return representation if isinstance(representation, str) else f"custom {getattr(representation, 'kind', '')}".strip()
+    if isinstance(representation, str):
+        return representation
+    return f"custom {getattr(representation, 'kind', '')}".strip()
 
 
 def _nothing_made(summary: PrepareSummary) -> str:

@@ -1,12 +1,7 @@
-"""Reading items a bounded amount ahead of the consumer, in order, in background threads or forked processes.
-
-Threads (`read_ahead`) decode the next files (soundfile and soxr release the GIL) while the main thread
-computes features, each streaming one item into its own bounded queue; the items and bytes waiting are
-bounded, except for the item the consumer waits for (nothing else could free it). Process w of W
-(`read_processes`) produces items w, w + W, ... into its own queue (nothing is pickled on the way in);
-processes never touch torch: a forked child that used the parent's thread pools could hang.
-How far ahead matters: benchmarks/README.md.
-"""
+"""Reading items a bounded amount ahead of the consumer, in order: in threads (`read_ahead`; soundfile and soxr release
+the GIL), each item streamed into its own bounded queue, or in forked processes (`read_processes`), process w of W
+producing items w, w + W, ... (nothing pickled on the way in; they never touch torch: a forked child that used the
+parent's thread pools could hang). How far ahead matters: benchmarks/README.md."""
 
 from __future__ import annotations
 
@@ -18,25 +13,18 @@ import pickle
 import queue
 import threading
 import traceback
+from contextlib import suppress
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 I = TypeVar("I")
 T = TypeVar("T")
 
-_END = object()
 #: seconds between checks of the stop flag while a worker thread waits
 _POLL = 0.05
-# the tags of what a worker process sends
+# the tags of what a worker sends: a value, the end of an item, or the exception that ended it
 _VALUE, _DONE, _FAILURE = "value", "end", "failure"
 #: seconds between checks that a worker process being waited on is still alive
 _POLL_SECONDS = 0.5
-
-
-class _Failure:
-    """An exception raised while producing an item, re-raised in the consumer."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 class _Stopped(Exception):
@@ -56,8 +44,7 @@ class _Budget:
     def take(self, index: int, nbytes: int) -> None:
         """Waits until `nbytes` more fit (at once for the consumer's current item); raises _Stopped."""
         with self.changed:
-            while (self.limit is not None and index != self.current and self.used
-                   and self.used + nbytes > self.limit):
+            while self.limit is not None and index != self.current and self.used and self.used + nbytes > self.limit:
                 if self.stop.is_set():
                     raise _Stopped
                 self.changed.wait(_POLL)
@@ -77,12 +64,10 @@ class _Budget:
 def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, workers: int = 2,
                items_ahead: int = 4, depth: int = 8, budget: int | None = None,
                size: Callable[[T], int] = lambda value: 0) -> Iterator[T]:
-    """Yields everything `produce(item)` yields, item after item in order, produced by `workers` threads.
-
-    At most `items_ahead` items are claimed before the consumer has finished them, `depth` values of
-    one item wait, and the values waiting weigh at most `budget` bytes by `size`. An exception of
-    `produce` is re-raised here, in order; stopping early (break, close, an error) stops the workers.
-    """
+    """Yields everything `produce(item)` yields, item after item in order, produced by `workers` threads: at most
+    `items_ahead` items claimed ahead, `depth` values of one item waiting, weighing at most `budget` bytes by `size`
+    (but for the item the consumer waits for: nothing else could free it). An exception of `produce` is re-raised
+    here, in order; stopping early (break, close, an error) stops the workers."""
     stop = threading.Event()
     claims = itertools.count()  # next() on it is atomic: each item is claimed once
     in_flight = threading.Semaphore(max(1, items_ahead))
@@ -90,15 +75,13 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
     queues: dict[int, queue.Queue] = {}
     ready = threading.Condition()
 
-    def put(buffer: queue.Queue, value, index: int, nbytes: int = 0) -> None:
+    def put(buffer: queue.Queue, tag: str, value, index: int, nbytes: int = 0) -> None:
         if nbytes:
             bytes_ahead.take(index, nbytes)
         while not stop.is_set():
-            try:
-                buffer.put((value, nbytes), timeout=_POLL)
+            with suppress(queue.Full):
+                buffer.put((tag, value, nbytes), timeout=_POLL)
                 return
-            except queue.Full:
-                continue
         raise _Stopped
 
     def work() -> None:
@@ -116,13 +99,13 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
             values = iter(produce(items[index]))
             try:
                 for value in values:
-                    put(buffer, value, index, size(value))
-                put(buffer, _END, index)
+                    put(buffer, _VALUE, value, index, size(value))
+                put(buffer, _DONE, None, index)
             except _Stopped:
                 return
             except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises it
                 try:
-                    put(buffer, _Failure(error), index)
+                    put(buffer, _FAILURE, error, index)
                 except _Stopped:
                     return
             finally:
@@ -138,13 +121,13 @@ def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, worke
                 ready.wait_for(lambda: index in queues)
                 buffer = queues.pop(index)
             while True:
-                value, nbytes = buffer.get()
+                tag, value, nbytes = buffer.get()
                 if nbytes:
                     bytes_ahead.give(nbytes)
-                if value is _END:
+                if tag == _DONE:
                     break
-                if isinstance(value, _Failure):
-                    raise value.error
+                if tag == _FAILURE:
+                    raise value
                 yield value
             in_flight.release()
     finally:
@@ -168,8 +151,8 @@ def processes_available() -> bool:
 
 def read_processes(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, workers: int = 2,
                    depth: int = 8) -> Iterator[T]:
-    """Yields everything `produce(item)` yields (picklable values), item after item in order, produced by
-    `workers` processes; as `read_ahead` otherwise (an unpicklable exception becomes a RuntimeError)."""
+    """Yields everything `produce(item)` yields (picklable values), item after item in order, produced by `workers`
+    processes; as `read_ahead` otherwise (an unpicklable exception becomes a RuntimeError)."""
     count = max(1, min(workers, len(items)))
     if not items:
         return

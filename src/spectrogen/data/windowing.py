@@ -1,10 +1,7 @@
-"""Cutting recordings into fixed-length windows (strided views, no loop over windows), and which are kept.
-
-Windows of `window` samples start every `hop`; one that runs past the end is zero-padded and kept when at
-least half of it is inside (`short="pad"`; `"drop"` drops them all); one whose RMS over its real samples is
-below `silence_db` dBFS is dropped; `max_windows` keeps the first that many. `OnsetSlicer` instead makes one
-example of a one-shot (a file about a window long or shorter) from its onset; `choose_slicing` picks.
-"""
+"""Cutting recordings into windows of `window` samples every `hop` (strided views, no loop over windows): one that runs
+past the end is zero-padded and kept when at least half of it is inside (`short="pad"`; "drop" drops them all), one
+whose RMS over its real samples is below `silence_db` dBFS is dropped, `max_windows` keeps the first that many.
+`OnsetSlicer` instead makes one example of a one-shot from its onset; `choose_slicing` picks."""
 
 from __future__ import annotations
 
@@ -36,8 +33,7 @@ class WindowCounts:
 
 
 def rms_dbfs(audio: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndarray:
-    """Returns the RMS level in dBFS of each row of `audio` (K, S) over its first `lengths` samples (the
-    rest must be zeros)."""
+    """Returns the RMS level in dBFS of each row of `audio` (K, S) over its first `lengths` samples (the rest zeros)."""
     # float32 products summed by BLAS: precise enough for a threshold in dB, and far faster than float64
     energy = np.einsum("ks,ks->k", audio, audio).astype(np.float64)
     count = np.full(len(audio), audio.shape[1]) if lengths is None else lengths
@@ -120,8 +116,8 @@ class Windower:
         return WindowBlock(views, (offset + starts).astype(np.int64)) if len(views) else None
 
 
-# the onset is the first frame of ONSET_FRAME_S seconds within ONSET_BELOW_PEAK_DB of the loudest frame of the
-# first ONSET_SEARCH_S seconds, less ONSET_LEAD_S so that the attack is never cut
+# the onset is the first frame of ONSET_FRAME_S seconds within ONSET_BELOW_PEAK_DB of the loudest frame of the first
+# ONSET_SEARCH_S seconds, less ONSET_LEAD_S so that the attack is never cut
 ONSET_FRAME_S = 0.005
 ONSET_BELOW_PEAK_DB = 30.0
 ONSET_LEAD_S = 0.005
@@ -129,8 +125,8 @@ ONSET_SEARCH_S = 2.0
 
 
 class OnsetSlicer:
-    """Makes the one example of a one-shot recording: the window from its onset, zero-padded at the end
-    (WaveGAN's "first slice, pad end"), so none is dropped for being short."""
+    """Makes the one example of a one-shot recording (a file about a window long or shorter): the window from its
+    onset, zero-padded at the end (WaveGAN's "first slice, pad end"), so none is dropped for being short."""
 
     def __init__(self, window: int, sample_rate: int, silence_db: Optional[float] = None):
         self.window = window
@@ -177,8 +173,8 @@ def onset_sample(audio: np.ndarray, sample_rate: int) -> int:
     return max(0, first * frame - int(ONSET_LEAD_S * sample_rate))
 
 
-#: one-shots: the median file is at most one window long, or this share of the files is shorter than
-#: half a window (windows would drop every one of them)
+#: one-shots: the median file is at most one window long, or this share of the files is shorter than half a window
+#: (windows would drop every one of them)
 SHORT_SHARE = 0.25
 #: files whose length is read to decide (spread evenly over the list)
 PROBED_FILES = 400
@@ -186,8 +182,8 @@ PROBED_FILES = 400
 
 def choose_slicing(duration: Callable[[object], Optional[float]], items: Sequence, window_seconds: float,
                    asked: str) -> tuple[str, str]:
-    """Returns ("onset" or "windows", why) for `items` of the lengths `duration(item)` (None: unknown); `asked`
-    is the --slicing value (auto, onset, windows)."""
+    """Returns ("onset" or "windows", why) for `items` of the lengths `duration(item)` (None: unknown); `asked` is
+    the --slicing value (auto, onset, windows)."""
     if asked != "auto":
         return asked, f"--slicing {asked}"
     step = max(1, len(items) // PROBED_FILES)

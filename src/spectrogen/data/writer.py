@@ -1,7 +1,6 @@
-"""Writing a data set folder: checks on `--out`, a staging folder (`.NAME.partial-PID`) that examples stream
-into (features, labels, index rows and moments in one pass), then moved in, so an interrupted run never
-leaves a half data set that looks finished. `--overwrite` replaces only a data set's DATASET_ENTRIES.
-"""
+"""Writing a data set folder: checks on `--out`, a staging folder (`.NAME.partial-PID`) that examples stream into
+(features and labels as growing `.npy` files, index rows, moments), moved in at the end, so an interrupted run never
+leaves a half data set that looks finished. `--overwrite` replaces only a data set's DATASET_ENTRIES."""
 
 from __future__ import annotations
 
@@ -17,11 +16,9 @@ import numpy as np
 import torch
 
 from spectrogen import __version__
-from spectrogen.atomic import write_text_atomic
-from spectrogen.data.dataset import (
-    FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE, SUMMARY_FILE,
-)
-from spectrogen.data.growing_npy import GrowingNpy
+from spectrogen.atomic import sync, write_text_atomic
+from spectrogen.data.dataset import (FEATURES_FILE, FORMAT, FORMAT_VERSION, INDEX_FILE, LABELS_FILE, METADATA_FILE,
+                                     SUMMARY_FILE)
 from spectrogen.errors import UsageError
 from spectrogen.paths import check_folder_path, check_own_folder
 from spectrogen.spectral.moments import MomentAccumulator
@@ -33,6 +30,52 @@ INDEX_COLUMNS = ("source", "offset_s", "item", "label", "class")
 DATASET_ENTRIES = (FEATURES_FILE, LABELS_FILE, INDEX_FILE, SUMMARY_FILE, METADATA_FILE)
 #: examples handed to the writer at once by `write_examples` (memory: one chunk as a tensor view)
 _CHUNK = 512
+_MAGIC = b"\x93NUMPY\x01\x00"
+#: total header size in bytes; a multiple of 64 (numpy's alignment) with room for any shape
+_HEADER_BYTES = 128
+
+
+def _header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """Returns a format-1.0 header of exactly _HEADER_BYTES bytes describing a C-ordered array."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+    body_length = _HEADER_BYTES - len(_MAGIC) - 2
+    body = (text + " " * (body_length - len(text) - 1) + "\n").encode("latin1")
+    if len(body) != body_length:
+        raise ValueError(f"shape {shape} does not fit a {_HEADER_BYTES}-byte .npy header")
+    return _MAGIC + body_length.to_bytes(2, "little") + body
+
+
+class GrowingNpy:
+    """Appends rows of shape `row_shape` and dtype `dtype` to an `.npy` file at `path`."""
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype="float32"):
+        self.path = Path(path)
+        self.row_shape = tuple(int(n) for n in row_shape)
+        self.dtype = np.dtype(dtype)
+        self.rows = 0
+        self._file = open(self.path, "wb")
+        self._file.write(_header(self.dtype, (0, *self.row_shape)))
+
+    def append(self, rows: np.ndarray) -> None:
+        """Writes `rows` (n, *row_shape) at the end of the file."""
+        if tuple(rows.shape[1:]) != self.row_shape:
+            raise ValueError(f"rows of shape {tuple(rows.shape[1:])} appended to {self.path.name} "
+                             f"of rows {self.row_shape}")
+        self._file.write(np.ascontiguousarray(rows, dtype=self.dtype).reshape(-1).view(np.uint8))  # no copy
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        """Writes the final header and flushes the file to disk."""
+        if self._file.closed:
+            return
+        self._file.seek(0)
+        self._file.write(_header(self.dtype, (self.rows, *self.row_shape)))
+        sync(self._file)
+        self._file.close()
+
+    def abort(self) -> None:
+        """Closes the file without finishing it (its folder is about to be removed)."""
+        self._file.close()
 
 
 class DatasetWriter:
@@ -123,10 +166,8 @@ def check_output(out: Path, source: Optional[Path], overwrite: bool) -> None:
     if source is not None:
         src, dst = Path(source).resolve(), out.resolve()
         if dst == src or src.is_relative_to(dst) or dst.is_relative_to(src):
-            raise UsageError(
-                f"--out {out} overlaps the source {source}; write the data set to a folder outside the "
-                "source (the source is never modified)"
-            )
+            raise UsageError(f"--out {out} overlaps the source {source}; write the data set to a folder outside the "
+                             "source (the source is never modified)")
     check_folder_path(out, "--out")
     check_own_folder(out, own=DATASET_ENTRIES, marker=METADATA_FILE, overwrite=overwrite, flag="--out",
                      kind="data set", refusal=f"--out {out} already holds a data set; add --overwrite to replace "

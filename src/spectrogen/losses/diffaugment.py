@@ -1,7 +1,5 @@
-"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) of real and generated batches before the
-critic, so that the critic of a small data set cannot memorise it: only a shift along time and cutout,
-which keep a spectrogram a spectrogram (nothing moves along frequency, nothing is flipped).
-"""
+"""DiffAugment (Zhao et al. 2020) of the critic's inputs, so that it cannot memorise a small data set: only
+a shift along time and cutout, which keep a spectrogram a spectrogram (nothing moves along frequency or flips)."""
 
 from __future__ import annotations
 
@@ -53,9 +51,6 @@ class DiffAugment:
             raise ConfigError(f"training.diffaugment: unknown operation(s) {unknown}; "
                               f"choose from {sorted(OPERATIONS)}")
         self.policies = tuple(policies)
-
-    def __bool__(self) -> bool:
-        return bool(self.policies)
 
     def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         for name in self.policies:

@@ -1,7 +1,4 @@
-"""GAN losses as small interchangeable objects in the `LOSSES` registry, and the WGAN-GP gradient penalty.
-
-Every loss reads critic logits (B,): BCE's sigmoid lives here, not in the discriminator.
-"""
+"""GAN losses over critic logits (B,) in the `LOSSES` registry (BCE's sigmoid lives here), and the WGAN-GP penalty."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ class GANLoss:
     """A pair of objectives over critic logits; `gp_lambda` > 0 asks the method for a gradient penalty."""
 
     gp_lambda: float = 0.0
-    #: the `training` options that the constructor takes, by name
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # the `training` options that the constructor takes, by name
 
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Returns the critic's loss (0-d) given logits of real (B,) and generated (B,) examples."""

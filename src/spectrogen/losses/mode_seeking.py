@@ -1,8 +1,5 @@
-"""The mode-seeking term of MSGAN (Mao et al. 2019): different noise must give different samples.
-
-The inverse of mean |G(z1) - G(z2)| / mean |z1 - z2| over pairs of the generator step's own batch (of one
-class each, for a conditional model, whose critic otherwise rewards each class's most typical sample).
-"""
+"""MSGAN's mode-seeking term (Mao et al. 2019): 1 / mean(|G(z1) - G(z2)| / |z1 - z2|) over pairs of the batch, of
+one class each for a conditional model (whose critic otherwise rewards each class's most typical sample)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""Offline evaluation of generated spectrograms, and reconstruction metrics.
-
-    classifier = train_classifier_on_dataset("data/sc09")                  # the feature network
-    save_classifier(classifier, "sc09.pt")
-    result = evaluate_checkpoint("runs/specgan", "data/sc09", classifier="sc09.pt")
-    write_metrics(result, "runs/specgan/evaluation"); print(format_table(result))
-
-Names are imported on first use, so importing the package stays cheap (no scikit-learn, no scipy).
-"""
+"""Offline evaluation of generated spectrograms, and reconstruction metrics; names are imported on first use, so
+importing the package stays cheap (no scikit-learn, no scipy)."""
 
 from __future__ import annotations
 
@@ -15,14 +8,12 @@ import importlib
 _EXPORTS = {name: f"spectrogen.metrics.{module}" for module, names in {
     "classifier": "Features SpectrogramClassifier FeatureClassifier save_classifier load_classifier load_feature_network",
     "classifier_training": "ClassifierOptions train_classifier train_classifier_on_dataset",
-    "frechet": "fid frechet_distance gaussian_moments kid",
-    "inception_score": "inception_score",
-    "ndb": "ndb NDBBins",
     "neighbours": "precision_recall nearest_neighbour_check",
     "diversity": "ssim ms_ssim diversity mean_pairwise_similarity",
     "reconstruction": "mse mae cosine_similarity spectral_convergence log_spectral_distance si_sdr pesq_score "
                       "stoi_score reconstruction_metrics",
-    "evaluate": "RealReference EvaluationResult evaluate_samples parse_metrics",
+    "evaluate": "RealReference EvaluationResult evaluate_samples parse_metrics inception_score fid frechet_distance "
+                "gaussian_moments kid NDBBins",
     "checkpoint_evaluation": "evaluate_checkpoint evaluate_sample_file",
     "table": "format_table write_metrics",
     "during_training": "TrainingEvaluator build_callback",

@@ -1,6 +1,5 @@
 """Evaluate a checkpoint, a run directory or a file of samples against a prepared data set, under one
-feature network (FID-like figures compare only under one, so the metrics file names it): `classifier`,
-`inception`, the one the run trained for its metrics (RUN_CLASSIFIER), or a quick one trained now."""
+feature network (FID-like figures compare only under one, so the metrics file names it)."""
 
 from __future__ import annotations
 
@@ -58,9 +57,8 @@ def feature_network_for(dataset, shape: tuple[int, int], *, classifier=None, inc
 def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int, *,
                     heldout_indices: Optional[np.ndarray] = None, heldout_data=None, seed: int = 0,
                     device: str = "cpu") -> tuple[RealReference, dict[str, Any]]:
-    """Returns the real side of the evaluation and a description of what it holds: `n` random training
-    examples and, for the memorisation check, up to MAX_NEIGHBOUR_REFERENCE training and held-out ones (the
-    run's validation split `heldout_indices`, or the data set `heldout_data`)."""
+    """Returns the real side of the evaluation (`n` random training examples, and for the memorisation check
+    training and held-out ones) and a description of what it holds."""
     rng = np.random.default_rng(seed)
 
     def pick(pool: np.ndarray, count: int = MAX_NEIGHBOUR_REFERENCE) -> np.ndarray:
@@ -138,8 +136,7 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
                          metrics=None, classifier=None, inception=None, heldout_data=None, seed: int = 0,
                          device: str = "cpu", log: Log = print) -> EvaluationResult:
     """Returns the metrics of the spectrograms in a .npy file (N, 1, H, W) against `data`, normalised as by
-    `checkpoint`, else by the checkpoint in the sampling.json beside it (written by `spectrogen sample`, with
-    the labels), else by `samples_normalization` of the data set's moments ("none": un-normalised)."""
+    `checkpoint`, else by the checkpoint in the sampling.json beside it, else by `samples_normalization`."""
     names = parse_metrics(metrics)
     samples = load_samples(samples_path)
     dataset = open_data(data)
@@ -170,8 +167,7 @@ def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normali
 def _compare(dataset, shape, n: int, draw: Callable[[], np.ndarray], samples_normalizer, names, labels, model_classes,
              source: dict[str, Any], *, run_dir, heldout_indices=None, classifier, inception, heldout_data, seed: int,
              device: str, log: Log) -> EvaluationResult:
-    """Returns the metrics of the `n` samples `draw()` gives (n, 1, H, W), normalised by `samples_normalizer`,
-    with what was compared with what; they are drawn once the real side is ready (a feature network trained)."""
+    """Returns the metrics of the `n` samples `draw()` gives (n, 1, H, W), drawn once the real side is ready."""
     network, normalizer = feature_network_for(dataset, shape, classifier=classifier, inception=inception,
                                               run_dir=run_dir, device=device, log=log)
     reference, described = build_reference(dataset, network, normalizer, shape, n, heldout_indices=heldout_indices,

@@ -1,8 +1,6 @@
 """Feature networks of the metrics: a small spectrogram CNN standing in for Inception-v3 (as the SpecGAN
-paper's SC09 classifier does) with its self-describing file, or a network a user exported (`--inception`: a
-local .pt2 or TorchScript file, never downloaded) that takes (B, 1, F, T) spectrograms normalised per
-frequency and returns features (B, D) or (features, logits (B, K)), resizing being its own job.
-"""
+paper's SC09 classifier does), or a user's exported network (`--inception`, a local file, never downloaded)
+taking (B, 1, F, T) spectrograms normalised per frequency to features (B, D) or (features, logits (B, K))."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, ClassVar, Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -34,11 +32,11 @@ class Features:
 
 
 @torch.no_grad()
-def batched_forward(forward: Callable[[torch.Tensor], Any], x, input_shape: Optional[tuple[int, int]], *,
+def batched_forward(module: Callable[[torch.Tensor], Any], x, input_shape: Optional[tuple[int, int]], *,
                     batch_size: int = 256, device: str | torch.device = "cpu",
                     source: str = "") -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Returns (features (N, D), probabilities (N, K) or None) of `forward` over x (N, [1,] F, T) in batches;
-    raises InputError when x is not a batch of `input_shape`."""
+    """Returns (features (N, D), probabilities (N, K) or None) of x (N, [1,] F, T) through `module`, in batches:
+    it gives features, or (features, class logits)."""
     array = np.asarray(x)
     array = array[:, None] if array.ndim == 3 else array
     if array.ndim != 4 or array.shape[1] != 1:
@@ -52,8 +50,8 @@ def batched_forward(forward: Callable[[torch.Tensor], Any], x, input_shape: Opti
     features, probabilities = [], []
     for start in range(0, len(array), batch_size):
         batch = torch.as_tensor(np.ascontiguousarray(array[start:start + batch_size]), dtype=torch.float32)
-        out = forward(batch.to(device))  # (B, D) or ((B, D), (B, K))
-        first, second = (out if isinstance(out, (tuple, list)) else (out, None))
+        out = module(batch.to(device))  # (B, D) or ((B, D), (B, K))
+        first, second = (out[0], out[1].softmax(dim=1)) if isinstance(out, (tuple, list)) else (out, None)
         features.append(first.float().cpu().numpy().reshape(len(batch), -1))
         if second is not None:
             probabilities.append(second.float().cpu().numpy())
@@ -61,29 +59,23 @@ def batched_forward(forward: Callable[[torch.Tensor], Any], x, input_shape: Opti
     return embeddings, (np.concatenate(probabilities).astype(np.float64) if probabilities else None)
 
 
+@dataclass
 class ExportedFeatureNetwork:
     """A user's own feature extractor from a local .pt2 (torch.export) or TorchScript file."""
 
-    kind = "exported"
-
-    def __init__(self, module: Callable, path: str):
-        self.module = module
-        self.path = path
-        self.input_shape: Optional[tuple[int, int]] = None  # whatever the module accepts
-        self.normalizer: Optional[dict[str, Any]] = None  # the data set's per-frequency normalisation is used
-        self.class_names: list[str] = []
+    module: Callable
+    path: str
+    kind: ClassVar[str] = "exported"
+    input_shape: Optional[tuple[int, int]] = None
+    normalizer: Optional[dict[str, Any]] = None  # the data set's per-frequency normalisation is used
+    class_names: list[str] = field(default_factory=list)
 
     def extract(self, x, *, batch_size: int = 256, device: str | torch.device = "cpu") -> Features:
         """Returns features (and probabilities when the module also returns logits) of x (N, [1,] F, T)."""
         if hasattr(self.module, "to"):
             self.module.to(device)
-
-        def forward(batch: torch.Tensor):
-            out = self.module(batch)
-            return (out[0], out[1].softmax(dim=1)) if isinstance(out, (tuple, list)) else out
-
         try:
-            embeddings, probabilities = batched_forward(forward, x, None, batch_size=batch_size, device=device)
+            embeddings, probabilities = batched_forward(self.module, x, None, batch_size=batch_size, device=device)
         except InputError:
             raise
         except Exception as exc:
@@ -126,9 +118,8 @@ def _block(c_in: int, c_out: int, convolutions: int) -> nn.Sequential:
 
 
 class SpectrogramClassifier(nn.Module):
-    """Four stride-2 conv blocks (the two coarse ones with two convolutions, where compute is cheap), mean over
-    time only (when a sound happens should not matter, which frequencies it occupies does), a linear feature
-    layer and a linear class head."""
+    """Four stride-2 conv blocks (the two coarse ones with two convolutions), mean over time only (when a sound
+    happens should not matter, which frequencies it occupies does), a linear feature layer and a class head."""
 
     def __init__(self, input_shape: tuple[int, int], num_classes: int, width: int = 8, feature_dim: int = 128):
         super().__init__()
@@ -136,9 +127,7 @@ class SpectrogramClassifier(nn.Module):
         channels = [1, width, 2 * width, 4 * width, 8 * width]
         self.body = nn.Sequential(*[_block(a, b, convolutions) for a, b, convolutions
                                     in zip(channels[:-1], channels[1:], (1, 1, 2, 2))])
-        rows = self.input_shape[0]
-        for _ in range(4):
-            rows = (rows + 1) // 2  # each stride-2 convolution with padding 1 rounds up
+        rows = (self.input_shape[0] + 15) // 16  # four stride-2 convolutions with padding 1, each rounding up
         self.features = nn.Sequential(nn.Linear(channels[-1] * rows, feature_dim), nn.ReLU(inplace=True))
         self.head = nn.Linear(feature_dim, num_classes)
 
@@ -156,8 +145,7 @@ class SpectrogramClassifier(nn.Module):
 @dataclass
 class FeatureClassifier:
     """A trained classifier and what using it on new data needs: `kind` "supervised" (the data set's classes)
-    or "contrastive" (its head predicts k-means clusters of an embedding of unlabelled data), and `normalizer`,
-    the `Normalizer.to_dict()` it was trained with."""
+    or "contrastive" (k-means clusters of an embedding of unlabelled data), and its `Normalizer.to_dict()`."""
 
     network: SpectrogramClassifier
     kind: Literal["supervised", "contrastive"]
@@ -174,12 +162,7 @@ class FeatureClassifier:
     def extract(self, x: np.ndarray, *, batch_size: int = 256, device: str | torch.device = "cpu") -> Features:
         """Returns features and class probabilities of normalised spectrograms x (N, F, T) or (N, 1, F, T)."""
         self.network.eval().to(device)
-
-        def forward(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            features, logits = self.network(batch)
-            return features, logits.softmax(dim=1)
-
-        embeddings, probabilities = batched_forward(forward, x, self.input_shape, batch_size=batch_size,
+        embeddings, probabilities = batched_forward(self.network, x, self.input_shape, batch_size=batch_size,
                                                     device=device, source=self.path or "the classifier")
         return Features(embeddings, probabilities if len(self.class_names) >= 2 else None)
 

@@ -1,7 +1,6 @@
-"""Training the feature network: supervised on labelled data, contrastive on unlabelled data (SimCLR, Chen et
-al. 2020: two augmented views of each spectrogram must find each other in the batch). Unlike an autoencoder's
-bottleneck SimCLR needs no decoder and ignores the nuisances a metric should ignore; a linear head learns
-k-means clusters of its embedding, the pseudo-classes of the Inception score."""
+"""Training the feature network: supervised on labelled data, else contrastive (SimCLR, Chen et al. 2020: two
+augmented views of each spectrogram must find each other, so it learns to ignore the nuisances a metric should
+ignore) with a linear head on k-means clusters of its embedding, the pseudo-classes of the Inception score."""
 
 from __future__ import annotations
 
@@ -129,9 +128,8 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
     if len(x) > options.max_examples:
         chosen = np.sort(rng.choice(len(x), options.max_examples, replace=False))
         x, labels = x[chosen], (None if labels is None else np.asarray(labels)[chosen])
-    data = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).reshape(len(x), 1, *x.shape[-2:])
     device = torch.device(options.device)
-    data = data.to(device)
+    data = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).reshape(len(x), 1, *x.shape[-2:]).to(device)
     train_index, heldout_index = _split(len(data), options.heldout_fraction, rng)
     supervised = labels is not None and len(class_names) >= 2 and len(np.unique(labels)) >= 2
     if supervised:
@@ -209,7 +207,7 @@ def train_classifier_on_dataset(data, *, shape: Optional[tuple[int, int]] = None
                                 options: ClassifierOptions = ClassifierOptions(),
                                 log: Callable[[str], None] = lambda message: None) -> FeatureClassifier:
     """Returns a feature network trained on the prepared data set in folder `data` (or an open one), its
-    features normalised as training does (`normalization`; stored with the network) and resized to `shape`."""
+    features normalised by `normalization` (stored with the network) and resized to `shape`."""
     dataset = open_data(data) if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__") else data
     if len(dataset) < 10:
         raise InputError(f"holds {len(dataset)} examples; a feature network needs at least 10", dataset.root)

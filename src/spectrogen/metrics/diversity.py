@@ -1,6 +1,5 @@
-"""SSIM and multi-scale SSIM, and diversity as mean pairwise (MS-)SSIM within a set of spectrograms: a collapsed
-generator gives near-identical pairs (Odena et al. 2017); dividing by the same figure of real data gives a ratio
-that means the same for every data set."""
+"""SSIM, MS-SSIM, and diversity as mean pairwise (MS-)SSIM within a set: a collapsed generator gives near-identical
+pairs (Odena et al. 2017); divided by the same figure of real data, it means the same for every data set."""
 
 from __future__ import annotations
 
@@ -73,7 +72,7 @@ def _as_images(x) -> torch.Tensor:
 
 def ssim(x, y, data_range: float = 2.0) -> torch.Tensor:
     """Returns the SSIM (Gaussian 11x11 window) of each pair of images (B,), x and y (B, C, H, W) or (B, H, W);
-    1 means identical. `data_range` is max - min of the values (2 for data normalised to [-1, 1])."""
+    `data_range` is max - min of the values (2 for data normalised to [-1, 1])."""
     a, b = _as_images(x), _as_images(y)
     value, _ = _ssim_and_contrast(a, b, data_range)
     return value.view(len(x), -1).mean(dim=1)

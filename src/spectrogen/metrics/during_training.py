@@ -1,11 +1,6 @@
-"""Metrics during training, every `evaluation.eval_every` epochs and after the last, into
-checkpoint_metrics.csv, where `evaluation.best_metric` picks best_model.tar.
-
-Set up once per run: the feature network (`evaluation.classifier`, else a quick classifier trained
-on the run's training split and saved in the run, so a resumed run and `spectrogen evaluate RUN`
-reuse it) and the real reference (training examples, plus the validation split for memorisation).
-Samples come from fixed noise, outside the training's random streams, so resumed runs reproduce them.
-"""
+"""Metrics during training, every `evaluation.eval_every` epochs and after the last, into checkpoint_metrics.csv.
+The quick classifier is saved in the run, so that a resumed run and `spectrogen evaluate RUN` reuse it; samples
+come from fixed noise, outside the training's random streams, so that resumed runs reproduce them."""
 
 from __future__ import annotations
 
@@ -28,6 +23,8 @@ from spectrogen.sampling.generate import balanced_labels, generate
 
 # noise of the evaluation samples: fixed per run, apart from the seeds of training and of its samples
 _SAMPLE_SEED_OFFSET = 0xE7A1
+LOGGED = ("fid", "kid", "is", "precision", "recall", "diversity_ratio", "ndb", "class_accuracy", "artifact_ratio",
+          "level_db_distance", "tonal_ratio")
 
 
 def training_metric_names(config: ExperimentConfig) -> list[str]:
@@ -61,14 +58,10 @@ class TrainingEvaluator:
         started = time.perf_counter()
         metrics = self.evaluate(trainer)
         metrics["evaluation_seconds"] = round(time.perf_counter() - started, 3)
-        trainer.progress.log(f"metrics at epoch {epoch}: " + ", ".join(
-            f"{k} {v:.4g}" for k, v in metrics.items() if k in ("fid", "kid", "is", "precision", "recall",
-                                                                 "diversity_ratio", "ndb", "class_accuracy",
-                                                                 "artifact_ratio", "level_db_distance",
-                                                                 "tonal_ratio")))
+        trainer.progress.log(f"metrics at epoch {epoch}: "
+                             + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in LOGGED))
         trainer.record_checkpoint_metrics(epoch, metrics)
 
-    # --- once per run ----------------------------------------------------------------------------------
     def _classifier(self, trainer, log) -> Any:
         data, device = trainer.data, trainer.context.device
         shape = tuple(data.shape[1:])  # (H, W) the model makes
@@ -106,7 +99,6 @@ class TrainingEvaluator:
         chosen = np.sort(rng.choice(data.train_indices, count, replace=False))
         batch = data.examples(chosen)
         real = self._to_classifier_space(batch.x.cpu().numpy(), data)  # (n, 1, H, W)
-        labels = batch.y
         heldout = None
         if len(data.validation_indices):
             held = data.validation_indices[:1000]
@@ -114,12 +106,11 @@ class TrainingEvaluator:
         # the reference is in the classifier's normalisation when it has one, else in the run's
         space = self.classifier.normalizer or data.normalizer.to_dict()
         to_db, no_db_reason = decibel_mapping(space, data.representation)
-        self.reference = RealReference(real, self.classifier, labels=None if labels is None else labels.cpu().numpy(),
+        self.reference = RealReference(real, self.classifier, labels=None if batch.y is None else batch.y.cpu().numpy(),
                                        class_names=data.class_names, heldout=heldout,
                                        device=trainer.context.device, seed=self.config.training.seed,
                                        to_db=to_db, no_db_reason=no_db_reason)
 
-    # --- every evaluation ------------------------------------------------------------------------------
     def evaluate(self, trainer) -> dict[str, float]:
         """Returns the metric columns of `evaluation.num_samples` samples of the trainer's method."""
         if self.reference is None:
@@ -143,6 +134,4 @@ class TrainingEvaluator:
 
 def build_callback(config: ExperimentConfig) -> Optional[TrainingEvaluator]:
     """Returns the evaluation callback the trainer calls after each epoch, or None when eval_every is 0."""
-    if config.evaluation.eval_every <= 0:
-        return None
-    return TrainingEvaluator(config)
+    return TrainingEvaluator(config) if config.evaluation.eval_every > 0 else None

@@ -1,9 +1,5 @@
-"""Getting real and generated spectrograms into the evaluation space, from data sets, files and checkpoints.
-
-The evaluation space is the feature network's: the data set's features mapped (`FeatureMapping`) to
-the samples' size and normalised with the network's stored normaliser; samples normalised otherwise
-are converted.
-"""
+"""Getting real and generated spectrograms into the evaluation space, the feature network's: the data set's
+features mapped to the samples' size and normalised with the network's stored normaliser."""
 
 from __future__ import annotations
 
@@ -17,13 +13,13 @@ import torch
 from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.errors import CheckpointError, InputError
 from spectrogen.metrics.spectral_statistics import magnitude_db
-from spectrogen.sampling.arrays import load_spectrogram_file
+from spectrogen.sampling.convert import SAMPLING_METADATA
+from spectrogen.sampling.images import load_spectrogram_file
 from spectrogen.spectral.mapping import FeatureMapping
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.data_loading import split_indices
 
-SAMPLING_METADATA = "sampling.json"
 # examples mapped at once: bounds memory for large data sets
 _CHUNK = 512
 
@@ -62,10 +58,8 @@ def normalised_examples(dataset, indices: np.ndarray, normalizer,
 
 @torch.no_grad()
 def convert_space(x: np.ndarray, source, target) -> np.ndarray:
-    """Returns samples (n, 1, H, W) normalised by `source` re-expressed in `target`'s normalisation.
-
-    `source` and `target` (Normalizers or their dicts) map the same resized features: nothing is resized.
-    """
+    """Returns samples (n, 1, H, W) normalised by `source` re-expressed in `target`'s normalisation (Normalizers
+    or their dicts of the same resized features: nothing is resized)."""
     if source is None or target is None:
         return x
     source, target = (_cpu_normalizer(n) for n in (source, target))
@@ -123,8 +117,7 @@ def sampling_record(samples_path) -> dict[str, Any]:
 
 
 def resolve_checkpoint(target) -> tuple[Path, str]:
-    """Returns (checkpoint file, its name) for a .tar file or a run directory: there best_model.tar, else
-    final_model.tar, else the latest rolling checkpoint."""
+    """Returns (checkpoint file, its name) for a .tar file or a run directory (its best, final or latest one)."""
     target = Path(target)
     if target.is_file():
         return target, target.name

@@ -23,10 +23,8 @@ def _as_tensor(x: np.ndarray) -> torch.Tensor:
 
 def nearest_distances(queries: np.ndarray, reference: np.ndarray, *, k: int = 1,
                       exclude_self: bool = False) -> np.ndarray:
-    """Returns the distance of each query (Q, ...) to its k-th nearest reference vector (M, ...), shape (Q,).
-
-    With `exclude_self` the two sets are the same and each vector's zero distance to itself is skipped.
-    """
+    """Returns the distance of each query (Q, ...) to its k-th nearest reference vector (M, ...), shape (Q,);
+    `exclude_self`: the two sets are the same, and each vector's distance to itself is skipped."""
     q, ref = _as_tensor(queries), _as_tensor(reference)
     needed = k + 1 if exclude_self else k
     if len(ref) < needed:
@@ -94,9 +92,8 @@ class MemorisationResult:
 
 def nearest_neighbour_check(fake: np.ndarray, train: np.ndarray, heldout: Optional[np.ndarray] = None,
                             *, max_reference: int = 2000, seed: int = 0) -> MemorisationResult:
-    """Returns the distances of `fake` (M, ...) to `train` (N, ...) and `heldout` as RMS differences per pixel:
-    a copying generator puts its samples much nearer to the training set than to real data it never saw.
-    Sets larger than `max_reference` are subsampled (seeded)."""
+    """Returns the distances of `fake` (M, ...) to `train` (N, ...) and `heldout` as RMS differences per pixel
+    (sets larger than `max_reference` subsampled): a copying generator's samples lie nearer to the training set."""
     fake = np.asarray(fake, dtype=np.float32)
     scale = 1.0 / np.sqrt(np.prod(fake.shape[1:]))
     rng = np.random.default_rng(seed)

@@ -1,6 +1,5 @@
-"""How close a reconstruction is to its reference: spectrogram errors, waveform SI-SDR, and PESQ and STOI from
-the optional `pesq` and `pystoi` packages (`spectrogen[speech]`), reported as skipped without them, never
-approximated."""
+"""How close a reconstruction is to its reference: spectrogram errors, SI-SDR, and PESQ and STOI from the optional
+`pesq` and `pystoi` packages (`spectrogen[speech]`), reported as skipped without them, never approximated."""
 
 from __future__ import annotations
 
@@ -53,8 +52,8 @@ def spectral_convergence(reference_magnitude, estimate_magnitude) -> float:
 
 
 def log_spectral_distance(reference_magnitude, estimate_magnitude, eps: float = 1e-10) -> float:
-    """Returns the log-spectral distance in dB of linear magnitudes (..., F, T), averaged over frames: per
-    frame sqrt(mean over frequency of (10 log10(|S|² / |Ŝ|²))²); `eps` keeps silent bins finite."""
+    """Returns the mean over frames of sqrt(mean over frequency of (10 log10(|S|² / |Ŝ|²))²) of linear magnitudes
+    (..., F, T), in dB; `eps` keeps silent bins finite."""
     ref, est = _pair(reference_magnitude, estimate_magnitude)
     difference = 10.0 * (np.log10(ref ** 2 + eps) - np.log10(est ** 2 + eps))  # (..., F, T)
     return float(np.mean(np.sqrt(np.mean(difference ** 2, axis=-2))))
@@ -62,7 +61,7 @@ def log_spectral_distance(reference_magnitude, estimate_magnitude, eps: float = 
 
 def si_sdr(reference_audio, estimate_audio) -> np.ndarray:
     """Returns the scale-invariant signal-to-distortion ratio (Le Roux et al. 2019) in dB of each waveform
-    pair (..., S) -> (...): +inf for a scaled copy, a large negative value for independent noise."""
+    pair (..., S) -> (...): +inf for a scaled copy."""
     ref, est = _pair(reference_audio, estimate_audio)
     ref = ref - ref.mean(axis=-1, keepdims=True)
     est = est - est.mean(axis=-1, keepdims=True)
@@ -114,9 +113,8 @@ class ReconstructionResult:
 def reconstruction_metrics(reference, estimate, *, reference_magnitude=None, estimate_magnitude=None,
                            reference_audio=None, estimate_audio=None,
                            sample_rate: Optional[int] = None) -> ReconstructionResult:
-    """Returns every reconstruction metric the given arrays allow: MSE, MAE and cosine of the spectrograms as
-    the model sees them; spectral convergence and log-spectral distance of linear magnitudes (..., F, T);
-    SI-SDR of waveforms (B, S), and PESQ and STOI with their sample rate (when installed)."""
+    """Returns every reconstruction metric the given arrays allow: MSE, MAE and cosine of model arrays, spectral
+    convergence and log-spectral distance of linear magnitudes (..., F, T), SI-SDR, PESQ, STOI of waveforms (B, S)."""
     result = ReconstructionResult({
         "mse": mse(reference, estimate), "mae": mae(reference, estimate),
         "cosine_similarity": cosine_similarity(reference, estimate),

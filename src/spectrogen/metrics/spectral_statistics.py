@@ -1,7 +1,6 @@
-"""Classifier-free statistics of spectrograms, with no feature network to fool: the power on the lattice that
-stride-2 up-sampling leaves (a checkerboard), and on spectrograms in dB (N, F, T) the level and spread of each
-frequency row, silent frames and mid-clip gaps (one threshold, set by the real data), and harmonic lines above
-the spectrum's local floor."""
+"""Classifier-free statistics of spectrograms: the power on the lattice that stride-2 up-sampling leaves (a
+checkerboard), and in dB (N, F, T) each frequency row's level and spread, silent frames and mid-clip gaps, and
+harmonic lines above the spectrum's local floor."""
 
 from __future__ import annotations
 
@@ -39,17 +38,16 @@ def _images(x) -> np.ndarray:
 
 
 def _lattice_indices(side: int) -> np.ndarray:
-    """Returns the FFT bins of one axis that periods of side/8 pixels (side/2 for small sides) fall on."""
+    # the FFT bins of one axis that periods of side/8 pixels (side/2 for small sides) fall on
     divisions = LATTICE_DIVISIONS if side >= MIN_LATTICE_SIDE else 2
     return np.unique(np.round(np.arange(divisions) * side / divisions).astype(int) % side)
 
 
 def lattice_peak_ratio(x) -> float:
     """Returns the mean over lattice bins (i H/8, j W/8), not both 0, of the mean-free images' power there over
-    that of the bins beside it: about 1 for real spectrograms, far above with a checkerboard, 1.0 for constant
-    images; x is (N, 1, H, W) or (N, H, W). Bins on an axis through 0 are compared along that axis only
-    (stationary lines and onsets make a real spectrogram's axis bins large); the mean, not the median, since a
-    checkerboard lights only some lattice bins."""
+    that of the bins beside it, of x (N, [1,] H, W): about 1 for real spectrograms, far above with a checkerboard.
+    Bins on an axis through 0 are compared along that axis only (stationary lines and onsets make a real
+    spectrogram's axis bins large); the mean, since a checkerboard lights only some lattice bins."""
     images = np.asarray(x)
     power = np.zeros(images.shape[-2:])  # (H, W)
     for start in range(0, len(images), FFT_CHUNK):
@@ -89,7 +87,7 @@ def mid_clip_gaps(silent: np.ndarray) -> np.ndarray:
 
 
 def _running_median(profile: np.ndarray, width: int) -> np.ndarray:
-    """Returns the median of each `width` bins around each bin of `profile` (N, F), edges repeated."""
+    # the median of each `width` bins around each bin of `profile` (N, F), edges repeated
     half = width // 2
     padded = np.pad(profile, ((0, 0), (half, half)), mode="edge")
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=1), axis=-1)
@@ -115,7 +113,7 @@ class DecibelSummary:
     frame_levels: np.ndarray  # (N, T) level of each frame, in dB
 
     def silence(self, silence_below: float) -> tuple[float, float]:
-        """Returns (share of frames below `silence_below` dB, share of examples with such a frame that sound follows)."""
+        """Returns (share of silent frames, share of examples with a silent frame that sound follows)."""
         silent = self.frame_levels < silence_below  # (N, T)
         return float(silent.mean()), float(mid_clip_gaps(silent).mean())
 
@@ -125,8 +123,7 @@ class DecibelSummary:
 
 
 def summarise_db(db: np.ndarray | Iterable[np.ndarray]) -> DecibelSummary:
-    """Returns the DecibelSummary of spectrograms in dB (N, F, T), or of a sequence of such chunks (memory
-    bounded: per-frequency sums, frame levels and one figure per example are kept between them)."""
+    """Returns the DecibelSummary of spectrograms in dB (N, F, T), or of a sequence of such chunks."""
     chunks = [db] if isinstance(db, np.ndarray) else db
     total = squares = 0.0
     count, levels, tonal = 0, [], []
@@ -145,15 +142,14 @@ def summarise_db(db: np.ndarray | Iterable[np.ndarray]) -> DecibelSummary:
 
 
 def silence_threshold_db(real: DecibelSummary, darkest_db: float | None = None) -> float:
-    """Returns the frame level below which a frame is silent: 60 dB below the real frames' 99th percentile,
-    or 3 dB above `darkest_db` (the level of the darkest frame the arrays can hold) when that is higher."""
+    """Returns the frame level below which a frame is silent: 60 dB below the real frames' 99th percentile, or
+    3 dB above `darkest_db` (the darkest frame the arrays can hold) when that is higher."""
     threshold = float(np.percentile(real.frame_levels, LOUD_PERCENTILE) - SILENCE_BELOW_DB)
     return threshold if darkest_db is None else max(threshold, float(darkest_db) + DARKEST_MARGIN_DB)
 
 
 def compare_db(fake: DecibelSummary, real: DecibelSummary, silence_below: float) -> dict[str, float]:
-    """Returns the dB columns of generated spectrograms against real ones (their summaries), frames below
-    `silence_below` dB counting as silent in both."""
+    """Returns the dB columns of generated against real spectrograms' summaries, silent below `silence_below` dB."""
     if fake.mean_db.shape != real.mean_db.shape:
         raise ValueError(f"{len(fake.mean_db)} frequency rows against {len(real.mean_db)}: compare one grid")
     silent_frames, silent_mid = fake.silence(silence_below)

@@ -1,7 +1,6 @@
 """Whether the feature network's figures (FID, KID, IS, precision, recall) can be trusted: with too few classes
 its task was trivial, with too few examples per class it learnt those examples, and near chance (or measured
-on a handful) its features do not separate what the data set holds; `feature_trust` says so, with what to do.
-"""
+on a handful) its features do not separate what the data set holds."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ ADVICE = ("record more examples of each class (a few dozen or more), or pass --c
 
 
 def _least_examples_per_class(described: dict[str, Any], classes: int) -> float | None:
-    """Returns the training examples of the network's smallest class (the mean when only a total is known)."""
+    # the training examples of the network's smallest class (the mean when only a total is known)
     training = described.get("training") or {}
     counts = training.get("class_counts")
     if counts:
@@ -36,7 +35,7 @@ def _least_examples_per_class(described: dict[str, Any], classes: int) -> float 
 
 def feature_trust(described: dict[str, Any]) -> dict[str, Any]:
     """Returns {held_out_accuracy, held_out_examples, chance, classes, least_examples_per_class, meaningful,
-    reason} for a feature network's `describe()`; networks spectrogen did not train are taken as meaningful."""
+    reason} of a feature network's `describe()`; networks spectrogen did not train are taken as meaningful."""
     heldout = described.get("heldout") or {}
     classes = len(described.get("class_names") or [])
     accuracy, count = heldout.get("accuracy"), heldout.get("count")

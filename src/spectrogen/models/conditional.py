@@ -1,10 +1,4 @@
-"""Class-conditional networks wrapped around a DCGAN or SpecGAN generator and discriminator, and class labels.
-
-The generator takes the class as a one-hot vector or a learned embedding, concatenated to z. The
-discriminator takes it as an extra input channel (a label map made by a linear layer from the
-one-hot vector), or by projection (Miyato & Koyama 2018): the inner product of a class embedding
-with the pooled last hidden features is added to the logit.
-"""
+"""Class-conditional networks wrapped around a DCGAN or SpecGAN generator and critic, and class labels."""
 
 from __future__ import annotations
 
@@ -45,7 +39,7 @@ def checked_labels(labels: Sequence[int] | torch.Tensor, n: int, num_classes: in
 
 
 class ConditionalGenerator(nn.Module):
-    """(z (B, latent_dim), labels (B,)) -> (B, C, H, W): the class code is concatenated to z."""
+    """(z (B, latent_dim), labels (B,)) -> (B, C, H, W): a one-hot or learned class code is concatenated to z."""
 
     def __init__(self, make_base: Callable[[int], nn.Module], latent_dim: int, num_classes: int,
                  generator_input: Literal["onehot", "embedding"] = "onehot"):
@@ -59,21 +53,15 @@ class ConditionalGenerator(nn.Module):
         if self.embed is not None:
             init_gan_weights(self.embed)
 
-    def class_code(self, labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """Returns the code (B, code_dim) that tells the generator which class to make."""
-        if self.embed is not None:
-            return self.embed(labels).to(dtype)
-        return F.one_hot(labels, self.num_classes).to(dtype)
-
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.base(torch.cat([z, self.class_code(labels, z.dtype)], dim=1))  # (B, C, H, W)
+        code = self.embed(labels) if self.embed is not None else F.one_hot(labels, self.num_classes)  # (B, code_dim)
+        return self.base(torch.cat([z, code.to(z.dtype)], dim=1))  # (B, C, H, W)
 
 
 class ConditionalDiscriminator(nn.Module):
-    """(images (B, C, H, W), labels (B,)) -> logits (B,), by label-map channel or projection.
-
-    With an auxiliary classifier it returns (B, 1 + K): the logit, then K class logits.
-    """
+    """(images (B, C, H, W), labels (B,)) -> logits (B,), or (B, 1 + K) with an auxiliary classifier's K logits; the
+    class enters as an extra input channel (a label map made from the one-hot vector by a linear layer) or by
+    projection (Miyato & Koyama 2018): a class embedding's inner product with the pooled features."""
 
     def __init__(self, make_base: Callable[[int], nn.Module], channels: int, size: tuple[int, int],
                  num_classes: int, discriminator_input: Literal["label_map", "projection"] = "label_map",
@@ -94,8 +82,9 @@ class ConditionalDiscriminator(nn.Module):
         if auxiliary_classifier:  # it reads the projection critic's features
             self.classifier = nn.Linear(self.base.feature_channels, num_classes)
             init_gan_weights(self.classifier)
-        if use_spectral_norm:
-            _apply_spectral_norm(self)
+        if use_spectral_norm:  # on every convolution, linear and embedding layer
+            for module in [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]:
+                spectral_norm(module)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.discriminator_input == "label_map":
@@ -109,10 +98,3 @@ class ConditionalDiscriminator(nn.Module):
             return logit
         # one tensor, so that a DistributedDataParallel wrapper sees one output: column 0 is the logit
         return torch.cat([logit[:, None], self.classifier(h.mean(dim=(2, 3)))], dim=1)  # (B, 1 + K)
-
-
-def _apply_spectral_norm(network: nn.Module) -> None:
-    """Puts spectral normalisation on every convolution, linear and embedding layer of `network`."""
-    targets = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
-    for module in targets:
-        spectral_norm(module)

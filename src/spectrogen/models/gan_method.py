@@ -1,10 +1,5 @@
-"""The GAN training method of the `dcgan`, `specgan` and `cgan` families: networks, losses, critic steps, EMA.
-
-The configuration picks the networks (DCGAN or SpecGAN, conditional or not), the loss (`LOSSES`),
-the critic updates per generator update, DiffAugment and the generator's moving average. Each
-`train_step` call consumes one real batch for one critic update; every `critic_steps`-th call also
-updates the generator.
-"""
+"""The training method of the `dcgan`, `specgan` and `cgan` families. Each `train_step` call consumes one real
+batch for one critic update; every `critic_steps`-th call also updates the generator (and its moving average)."""
 
 from __future__ import annotations
 
@@ -15,18 +10,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectrogen.config.resolve import resolve
-from spectrogen.config.schema import ExperimentConfig
+from spectrogen.config.schema import GAN_FAMILIES, ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.errors import ConfigError, InputError
 from spectrogen.losses.diffaugment import DiffAugment
 from spectrogen.losses.gan import build_loss, gradient_penalty
 from spectrogen.losses.mode_seeking import mode_seeking_loss
 from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator, balanced_labels
-from spectrogen.models.ema import make_average, update_average, warmed_up_decay
 from spectrogen.models.gan_stacks import DCGANDiscriminator, DCGANGenerator, SpecGANDiscriminator, SpecGANGenerator
-from spectrogen.models.method import TrainingMethod, class_count, eval_mode
+from spectrogen.models.method import (TrainingMethod, class_count, eval_mode, make_average, update_average,
+                                      warmed_up_decay)
 from spectrogen.models.registry import MODELS
-from spectrogen.config.schema import GAN_FAMILIES
 
 _FAMILIES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "specgan": (SpecGANGenerator, SpecGANDiscriminator)}
 
@@ -41,7 +35,7 @@ def num_classes_of(config: ExperimentConfig, info: DataInfo) -> int:
 
 
 def _family(config: ExperimentConfig) -> tuple[ExperimentConfig, tuple[type[nn.Module], type[nn.Module]]]:
-    """Returns the resolved `config` and its (generator, critic) classes: the cgan's base family's for cgan."""
+    """Returns the resolved `config` and its (generator, critic) classes (for cgan, its base family's)."""
     config = resolve(config)
     model = config.model
     family = model.conditional.base if model.name == "cgan" else model.name
@@ -110,27 +104,23 @@ class GANMethod(TrainingMethod):
                               f"data set's are {tuple(info.shape)}: set model.image_size (and image_width) to match")
         self.conditional = model.name == "cgan"
         self.num_classes = num_classes_of(config, info) if self.conditional else 0
-
-        # channels-last and torch.compile are the trainer's (`prepare_networks`), applied in place
         generator = build_generator(config, info).to(device)
         self.networks = {"generator": generator}
         self.sampling_networks = ("generator",)
-        if sampling_only:  # `build_sampler`: one generator, given the averaged weights where training kept them
+        if sampling_only:  # `build_sampler`: one generator
             return
         self.networks["discriminator"] = build_discriminator(config, info).to(device)
         self.ema_decay = training.ema_decay
         if self.ema_decay is not None:
             self.networks["generator_ema"] = make_average(generator)
             self.sampling_networks = ("generator_ema",)
-
         self.add_optimizer("generator", torch.optim.Adam, training.learning_rate)
         self.add_optimizer("discriminator", torch.optim.Adam, training.learning_rate_d)
-
         self.loss = build_loss(training)
         self.augment = DiffAugment(training.diffaugment)
         self.mode_seeking = training.mode_seeking
         self.auxiliary = model.conditional.auxiliary_classifier if self.conditional else 0.0
-        self._class_logits: Optional[torch.Tensor] = None  # of the latest critic call, with the classifier
+        self._class_logits: Optional[torch.Tensor] = None  # of the latest critic call, with a classifier
         self.critic_steps = training.critic_steps
         self.grad_clip = training.grad_clip
         self.calls = 0
@@ -144,10 +134,8 @@ class GANMethod(TrainingMethod):
         """Returns the trainable parameters of the generator and the critic (the EMA copy is not trained)."""
         return {k: v for k, v in super().parameter_counts().items() if k != "generator_ema"}
 
-    # --- training -------------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Returns the statistics of this call's critic update (loss_d, d_real, d_fake, grad_norm_d, gp) and
-        those of the latest generator update (`latest`)."""
+        """Returns the statistics of this call's critic update and those of the latest generator update."""
         real = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
         labels = self._batch_labels(batch)  # (B,) or None
         self.calls += 1
@@ -178,12 +166,9 @@ class GANMethod(TrainingMethod):
             loss = loss + self.auxiliary * class_loss
             statistics["class_loss_d"] = class_loss.detach()
         if self.loss.gp_lambda > 0:
-            # fp32 (outside autocast) and through the critic's plain forward: a compiled module has
-            # no double backward, which the penalty's gradient of a gradient needs. Under DDP the
-            # penalty's share of the gradient still reaches the parameters within the one backward
-            # below, so the wrapper's hooks average it with the rest
-            penalty = gradient_penalty(lambda x: self._critic_output(critic.forward, x, labels),
-                                       real_seen, fake_seen)
+            # fp32 through the critic's plain forward: a compiled module has no double backward. Under DDP the
+            # penalty's gradient reaches the parameters in the one backward below, averaged with the rest
+            penalty = gradient_penalty(lambda x: self._critic_output(critic.forward, x, labels), real_seen, fake_seen)
             loss = loss + self.loss.gp_lambda * penalty
             statistics["gp"] = penalty.detach()
         grad_norm = self.optimizer_step("discriminator", loss, self.grad_clip)
@@ -237,7 +222,6 @@ class GANMethod(TrainingMethod):
         self._class_logits = None
         return output
 
-    # --- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
                labels: Optional[torch.Tensor] = None, batch_size: int = 64, **options: Any) -> torch.Tensor:
@@ -253,16 +237,12 @@ class GANMethod(TrainingMethod):
 
     @torch.no_grad()
     def from_latents(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Returns the sampling generator's images (b, C, H, W) float of latents `z` (b, D) and classes (b,).
-
-        In eval mode (batch norm on its running statistics): an example depends only on its own latent
-        vector and class, never on the rest of the batch.
-        """
+        """Returns the sampling generator's images (b, C, H, W) float of latents `z` (b, D) and classes (b,), in eval
+        mode: an example depends only on its own latent vector and class, never on the rest of the batch."""
         with eval_mode(self.networks[self.sampling_networks[0]]) as network:
             labels = None if labels is None else torch.as_tensor(labels).to(self.device, torch.long)
             return self._generator_output(network, z.to(self.device), labels).float()
 
-    # --- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["gan"] = {"calls": self.calls, **{key: value.clone() for key, value in self.latest.items()}}
@@ -270,13 +250,6 @@ class GANMethod(TrainingMethod):
 
     def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
         super().load_state_dict(state, networks_only=networks_only)
-        networks = state["networks"]
-        if "generator_ema" in self.networks and "generator_ema" not in networks and "generator" in networks:
-            # a checkpoint made without EMA: sample from its generator
-            self.networks["generator_ema"].load_state_dict(networks["generator"])
-        if "generator" not in networks and "generator_ema" in networks:
-            # a sampling-only export: its averaged weights are the generator
-            self.networks["generator"].load_state_dict(networks["generator_ema"])
         if networks_only or "gan" not in state:
             return
         self.calls = int(state["gan"]["calls"])

@@ -1,10 +1,5 @@
-"""The DCGAN and SpecGAN generators and critics: their shared stacks, depth and weight initialisation.
-
-Both start (generator) or end (critic) at a map whose short side is 4: a square image of size S has
-``log2(S / 4)`` stride-2 layers (128 -> 5); 128 mels x 512 frames starts from a 4 x 16 map. The last
-hidden layer has `base_width` channels and each layer closer to the small map doubles it, up to
-16 x `base_width` (so 256 x 256 adds a layer, not a 2048-channel one).
-"""
+"""The DCGAN and SpecGAN generators and critics: one stack each, starting (or ending) at a map whose short side
+is 4, log2(S / 4) stride-2 layers for a side S; widths double towards the small map, up to 16 x `base_width`."""
 
 from __future__ import annotations
 
@@ -22,8 +17,8 @@ INIT_STD = 0.02
 
 
 def init_gan_weights(network: nn.Module) -> nn.Module:
-    """Returns `network` re-initialised in place as DCGAN's (Radford et al. 2016), for every GAN family here:
-    conv/linear/embedding weights N(0, 0.02), batch-norm weights N(1, 0.02), biases 0."""
+    """Returns `network` re-initialised in place as DCGAN's (Radford et al. 2016): conv/linear/embedding weights
+    N(0, 0.02), batch-norm weights N(1, 0.02), biases 0."""
     for module in network.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             # spectral normalisation moves the weight to `parametrizations.weight.original`
@@ -42,13 +37,8 @@ def init_gan_weights(network: nn.Module) -> nn.Module:
 class StackLayout:
     """Where a GAN stack starts and how wide each of its layers is."""
 
-    size: tuple[int, int]  # (H, W) of the images
-    start: tuple[int, int]  # (h, w) of the small map next to the dense/linear layer
+    start: tuple[int, int]  # (h, w) of the small map next to the dense layer
     widths: tuple[int, ...]  # channels per resolution, from the small map to the last hidden layer
-
-    @property
-    def layers(self) -> int:
-        return len(self.widths)
 
 
 def stack_layout(height: int, width: int, base_width: int) -> StackLayout:
@@ -62,16 +52,13 @@ def stack_layout(height: int, width: int, base_width: int) -> StackLayout:
     layers = (short // START_SIDE).bit_length() - 1
     start = (START_SIDE * height // short, START_SIDE * width // short)
     widths = tuple(base_width * min(2 ** (layers - 1 - i), MAX_WIDTH_MULTIPLIER) for i in range(layers))
-    return StackLayout(size=(height, width), start=start, widths=widths)
+    return StackLayout(start, widths)
 
 
 class StackGenerator(nn.Module):
-    """Latent (B, latent_dim) -> Linear -> small map (B, 16w, h, w) -> [BN] ReLU, doubling layers -> Tanh, (B, C, H, W).
-
-    A doubling layer is a stride-2 transposed convolution (`upsample="transposed"`, the papers') or a
-    resize then a 3x3 convolution (Odena et al. 2016): a transposed convolution whose kernel is not a
-    multiple of its stride leaves a lattice of dots in every sample.
-    """
+    """Latent (B, latent_dim) -> Linear -> small map (B, 16w, h, w) -> [BN] ReLU, doubling layers -> Tanh, (B, C, H, W);
+    a doubling layer is a stride-2 transposed convolution (the papers') or a resize then a 3x3 convolution (Odena
+    et al. 2016), which leaves no lattice of dots where the kernel is not a multiple of the stride."""
 
     def __init__(self, latent_dim: int, width: int, size: tuple[int, int], channels: int, batchnorm: bool,
                  upsample: str, *, kernel: int, padding: int, output_padding: int, project_bias: bool):
@@ -80,8 +67,7 @@ class StackGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.start_shape = (layout.widths[0],) + layout.start
         self.project = nn.Linear(latent_dim, layout.widths[0] * layout.start[0] * layout.start[1], bias=project_bias)
-        layers: list[nn.Module] = [nn.BatchNorm2d(layout.widths[0])] if batchnorm else []
-        layers.append(nn.ReLU())
+        layers: list[nn.Module] = ([nn.BatchNorm2d(layout.widths[0])] if batchnorm else []) + [nn.ReLU()]
         outs = layout.widths[1:] + (channels,)
         for i, (c_in, c_out) in enumerate(zip(layout.widths, outs)):
             last = i == len(outs) - 1
@@ -90,8 +76,7 @@ class StackGenerator(nn.Module):
                 layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding,
                                                  output_padding=output_padding, bias=bias))
             else:
-                # 3x3 after the resize: it sees as many input pixels as a 5x5 stride-2 kernel does, at a third
-                # of the cost of a 5x5 at the doubled size (benchmarks/README.md, "Upsampling")
+                # 3x3 sees as many input pixels as a 5x5 stride-2 kernel (benchmarks/README.md, "Upsampling")
                 layers += [nn.Upsample(scale_factor=2, mode=upsample),
                            nn.Conv2d(c_in, c_out, RESIZE_KERNEL, padding=RESIZE_KERNEL // 2, bias=bias)]
             layers += [nn.Tanh()] if last else ([nn.BatchNorm2d(c_out)] if batchnorm else []) + [nn.ReLU()]
@@ -100,16 +85,13 @@ class StackGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.project(z).view(-1, *self.start_shape)  # (B, 16w, h, w)
-        # channels-last: a resize then a convolution runs about twice as fast so on a CPU (benchmarks/README.md)
+        # channels-last: resize-convolutions run faster so on a CPU (benchmarks/README.md)
         return self.body(h.contiguous(memory_format=torch.channels_last))  # (B, C, H, W)
 
 
 class StackDiscriminator(nn.Module):
-    """Image (B, C, H, W) -> halving convolutions, LeakyReLU(0.2) -> last hidden map (B, F, h, w) -> logits (B,).
-
-    Batch norm, when asked, follows every convolution but the first. The head reads the whole small
-    map: a valid convolution (DCGAN) or a dense layer (SpecGAN); the loss applies any sigmoid.
-    """
+    """Image (B, C, H, W) -> halving convolutions, LeakyReLU(0.2) -> last hidden map (B, F, h, w) -> logits (B,);
+    batch norm, when asked, follows every convolution but the first; the head reads the whole small map."""
 
     def __init__(self, width: int, size: tuple[int, int], channels: int, batchnorm: bool, *, kernel: int,
                  padding: int, dense_head: bool):
@@ -140,10 +122,8 @@ class StackDiscriminator(nn.Module):
         return self.logit(self.features(x))  # (B,)
 
 
-# --- the two families ----------------------------------------------------------------------------------
-# DCGAN (Radford et al. 2016): 4x4 kernels with padding 1, so that every stride-2 layer exactly doubles
-# (halves) the size. SpecGAN (Donahue et al. 2019): 5x5 kernels with padding 2, which map n -> 2n - 1 in
-# a transposed convolution (4 -> 7 -> 13 ...) unless output_padding=1 makes every layer double.
+# DCGAN (Radford et al. 2016): 4x4 kernels, padding 1: every stride-2 layer exactly doubles (halves) the size.
+# SpecGAN (Donahue et al. 2019): 5x5 kernels, padding 2, output_padding 1 (else n -> 2n - 1).
 
 
 class DCGANGenerator(StackGenerator):

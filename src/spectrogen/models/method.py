@@ -1,11 +1,9 @@
-"""The contract between the one training loop and each model family (network / method / trainer).
-
-A *method* owns its networks, optimizers and loss, and makes one optimisation step or samples; the
-trainer (`spectrogen.training.trainer`) owns epochs, data, statistics, checkpoints and resume.
-"""
+"""The contract between the one training loop and each model family (a method owns its networks, optimizers and
+loss and makes one step or samples; the trainer owns epochs, data and checkpoints), and the weights' average."""
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator, Optional
@@ -22,8 +20,17 @@ from spectrogen.spectral.mapping import FeatureMapping
 class TrainingMethod(ABC):
     """Base of every model family. Subclasses register themselves in `spectrogen.models.MODELS`."""
 
-    #: the registry name, also stored in checkpoints
-    name: str = ""
+    name: str = ""  # the registry name, also stored in checkpoints
+    sampling_networks: tuple[str, ...] = ()  # the networks needed to sample; `load_generator` restores only these
+    # set by the trainer before the first step (None outside a run): its TrainingContext (device, precision,
+    # gradient scalers) and the data set's features <-> model inputs mapping
+    context: Any = None
+    mapping: Optional[FeatureMapping] = None
+    conditional: bool = False  # `sample(labels=...)` honours labels: the trainer fixes classes for its samples
+    uses_validation: bool = False  # wants a held-out split (`data.validation_fraction`) and has `validation_step`
+    # the epoch statistic (e.g. ``val_loss``) whose lowest value picks `best_model.tar` when no evaluation
+    # metric is computed; None: best is the latest checkpoint
+    best_statistic: Optional[str] = None
 
     def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device):
         self.config = config
@@ -32,19 +39,14 @@ class TrainingMethod(ABC):
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
-        #: DistributedDataParallel wrappers of the trained networks, set by the trainer under torchrun
-        self.replicas: dict[str, nn.Module] = {}
+        self.replicas: dict[str, nn.Module] = {}  # DistributedDataParallel wrappers, set by the trainer
 
-    # --- training -------------------------------------------------------------------------------
     @abstractmethod
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Returns the step's statistics as 0-d tensors on the device (no host sync in the step).
-
-        Keys are column names of the iteration statistics, e.g. ``loss_g``, ``d_real`` for GANs.
-        """
+        """Returns the step's statistics (columns such as ``loss_g``) as 0-d tensors on the device, no host sync."""
 
     def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
-        """Called after each epoch with its mean statistics (learning-rate schedules step here)."""
+        """Called after each epoch with its mean statistics; learning-rate schedules step here."""
         for scheduler in self.schedulers.values():
             scheduler.step()
 
@@ -59,8 +61,7 @@ class TrainingMethod(ABC):
                 group["lr"] *= factor
 
     def add_optimizer(self, name: str, optimizer: type[torch.optim.Optimizer], learning_rate: float) -> None:
-        """Adds an Adam-like optimizer of network `name` with `training`'s betas and weight decay, and
-        its cosine schedule when `training.lr_schedule` asks for one."""
+        """Adds an Adam-like optimizer of network `name` (and its cosine schedule when `training` asks for one)."""
         training = self.config.training
         self.optimizers[name] = optimizer(self.networks[name].parameters(), lr=learning_rate,
                                           betas=(training.beta1, training.beta2),
@@ -78,41 +79,34 @@ class TrainingMethod(ABC):
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)  # norms and clipping in true units under fp16 loss scaling
         parameters = [p for p in self.networks[name].parameters() if p.grad is not None]
-        if grad_clip is not None:
-            norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
-        else:
-            norm = _total_norm([p.grad for p in parameters])
+        norm = (torch.nn.utils.clip_grad_norm_(parameters, grad_clip) if grad_clip is not None
+                else _total_norm([p.grad for p in parameters]))
         scaler.step(optimizer)
         scaler.update()
         return norm.detach()
 
-    # --- sampling -------------------------------------------------------------------------------
     @abstractmethod
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
                labels: Optional[torch.Tensor] = None, **options: Any) -> torch.Tensor:
-        """Returns `n` new examples, (n, C, H, W), in the data's normalised range.
-
-        Uses the EMA weights when the method keeps them. `labels` picks classes for conditional
-        models (None: equal numbers per class).
-        """
+        """Returns `n` new examples (n, C, H, W) in the data's normalised range, from the EMA weights where kept;
+        `labels` picks classes for conditional models (None: equal numbers per class)."""
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Returns the model's reconstruction of `x` (autoencoders only)."""
         raise NotImplementedError(f"{self.name} does not reconstruct its input")
 
-    # --- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Returns everything needed to continue training: networks, optimizers, schedulers."""
-        return {
-            "networks": {k: v.state_dict() for k, v in self.networks.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-        }
+        return {group: {k: v.state_dict() for k, v in getattr(self, group).items()}
+                for group in ("networks", "optimizers", "schedulers")}
 
     def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
+        saved = state["networks"]
         for key, net in self.networks.items():
-            if key in state["networks"]:
-                net.load_state_dict(state["networks"][key])
+            # a sampling-only export holds only the average `<key>_ema`; a run without an average, the live weights
+            source = key if key in saved else f"{key}_ema" if f"{key}_ema" in saved else key.removesuffix("_ema")
+            if source in saved:
+                net.load_state_dict(saved[source])
         if networks_only:
             return
         for key, opt in self.optimizers.items():
@@ -120,9 +114,6 @@ class TrainingMethod(ABC):
         for key, sched in self.schedulers.items():
             if key in state.get("schedulers", {}):
                 sched.load_state_dict(state["schedulers"][key])
-
-    #: networks needed to sample; `load_generator` restores only these
-    sampling_networks: tuple[str, ...] = ()
 
     def parameter_counts(self) -> dict[str, int]:
         """Returns the number of trainable parameters of each network."""
@@ -132,37 +123,15 @@ class TrainingMethod(ABC):
         for net in self.networks.values():
             net.train(mode)
 
-    # --- optional hooks the trainer uses (defaults suit a method that ignores them) ---------------
-    #: set by the trainer before the first step: a `spectrogen.training.device.TrainingContext`
-    #: (device, precision, gradient scalers); None when the method is used outside the trainer
-    context: Any = None
-
-    #: set by the training run before the first step: the data set's features <-> model inputs mapping
-    #: (a method that shows its examples as spectrograms or sound uses it); None outside a run
-    mapping: Optional[FeatureMapping] = None
-
-    #: True when `sample(labels=...)` honours labels: the trainer then fixes classes for its samples
-    conditional: bool = False
-
-    #: True when the method wants a held-out split (`data.validation_fraction`) and `validation_step`
-    uses_validation: bool = False
-
-    #: an epoch statistic (e.g. ``val_loss``) whose lowest value picks `best_model.tar` when no
-    #: evaluation metric is computed; None: best is simply the latest checkpoint
-    best_statistic: Optional[str] = None
-
     def step_network(self, name: str) -> nn.Module:
-        """Returns the module a training step's forward pass should call for network `name`.
-
-        Under several processes that is the network's DistributedDataParallel wrapper (its backward
-        averages the gradients); a forward whose gradient must not reach the network's own optimizer
-        (the critic inside the generator's loss, a gradient penalty) may call the plain network instead.
-        """
+        """Returns the module a step's forward pass calls for network `name`: under several processes its
+        DistributedDataParallel wrapper, whose backward averages the gradients (a forward whose gradient must
+        not reach the network's own optimizer may call the plain network)."""
         return self.replicas.get(name, self.networks[name])
 
     def sum_over_processes(self, *tensors: torch.Tensor) -> None:
-        """Replaces each tensor by its sum over the training processes, in place (nothing in one process).
-        A collective: every process must call it at the same point, e.g. in `end_epoch`."""
+        """Replaces each tensor by its sum over the training processes, in place; a collective that every
+        process must call at the same point, e.g. in `end_epoch`."""
         processes = getattr(self.context, "processes", None)
         if processes is not None and processes.enabled:
             for tensor in tensors:
@@ -174,9 +143,8 @@ class TrainingMethod(ABC):
 
     def grad_scaler(self, optimizer: str) -> "torch.amp.GradScaler":
         """Returns the gradient scaler of one optimizer: active for fp16 on CUDA, a pass-through otherwise."""
-        if self.context is None:
-            return torch.amp.GradScaler(self.device.type, enabled=False)
-        return self.context.grad_scaler(optimizer)
+        return (torch.amp.GradScaler(self.device.type, enabled=False) if self.context is None
+                else self.context.grad_scaler(optimizer))
 
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Returns statistics (0-d tensors) of one held-out batch; called under no_grad in eval mode."""
@@ -204,17 +172,37 @@ def eval_mode(network: nn.Module) -> Iterator[nn.Module]:
 
 
 def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
-    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA.
-
-    Off the GPU the per-parameter loop is kept: the CPU numbers and resume tests were made with it,
-    and the fused CPU kernel is no faster for these small networks (benchmarks/throughput.py).
-    """
+    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA only
+    (the CPU numbers and resume tests were made with the per-parameter loop; benchmarks/throughput.py)."""
     return {"fused": True} if torch.device(device).type == "cuda" else {}
 
 
-def _stacked_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
-
-
 # one fused norm over all gradients where torch has it (2.6 on), else one norm per tensor
-_total_norm = getattr(torch.nn.utils, "get_total_norm", _stacked_norm)
+_total_norm = getattr(torch.nn.utils, "get_total_norm", lambda tensors: torch.linalg.vector_norm(
+    torch.stack([torch.linalg.vector_norm(t) for t in tensors])))
+
+
+def make_average(network: nn.Module) -> nn.Module:
+    """Returns a frozen copy of `network` (no gradients, eval mode) to hold its moving average."""
+    average = copy.deepcopy(network)
+    average.requires_grad_(False)
+    return average.eval()
+
+
+def warmed_up_decay(decay: float, updates: int) -> float:
+    """Returns the decay of the `updates`-th update (0-based), min(decay, (1 + n) / (10 + n)): without the ramp,
+    decay 0.999 still weighs the initial weights by a half after 700 updates."""
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, network: nn.Module, decay: float) -> None:
+    """Moves `average` towards `network` (p_avg <- decay p_avg + (1 - decay) p); buffers are copied, not averaged."""
+    averaged = list(average.parameters())
+    current = list(network.parameters())
+    if len(averaged) != len(current):
+        raise ValueError("the average and the network have different parameters")
+    for kept, live in zip(averaged, current):
+        kept.lerp_(live.detach(), 1.0 - decay)
+    for kept, live in zip(average.buffers(), network.buffers()):
+        kept.copy_(live)

@@ -13,7 +13,7 @@ from spectrogen.models.method import TrainingMethod
 
 MODELS: Registry[type[TrainingMethod]] = Registry("model")
 
-# modules that register families when imported; imported lazily so that `import spectrogen` stays light
+# the modules that register families, imported on first use so that `import spectrogen` stays light
 _FAMILY_MODULES = {
     "dcgan": "spectrogen.models.gan_method",
     "specgan": "spectrogen.models.gan_method",
@@ -36,6 +36,5 @@ def build_method(config: ExperimentConfig, info: DataInfo, device: torch.device 
 
 
 def build_sampler(config: ExperimentConfig, info: DataInfo, device: torch.device | str = "cpu") -> TrainingMethod:
-    """Returns the model family of `config.model.name` with only the networks it samples with (named as in
-    `sampling_networks`): no critic, moving-average copy, optimizer or loss."""
+    """Returns the model family of `config.model.name` with only its `sampling_networks` (no critic or optimizer)."""
     return method_class(config.model.name)(config, info, torch.device(device), sampling_only=True)

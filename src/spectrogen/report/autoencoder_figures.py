@@ -1,10 +1,6 @@
-"""What an autoencoder run writes beside the trainer's files, and the speech scores of its epochs.
-
-plots/training_curves.png and plots/spectrogram_comparison.png (held-out examples: original |
-reconstruction | |diff|); for audio data reconstructions/audio_{original,reconstructed}_K.wav and
-their metrics.json. Both files of a pair go through the same Griffin-Lim from the same initial
-phases at one gain, so what differs between them, loudness included, is the autoencoder alone.
-"""
+"""What an autoencoder run writes beside the trainer's files, and the speech scores of its epochs. Both files of
+an original/reconstructed pair go through the same Griffin-Lim from the same initial phases at one gain, so what
+differs between them, loudness included, is the autoencoder alone."""
 
 from __future__ import annotations
 
@@ -44,7 +40,7 @@ _PANELS = (
 
 
 def write_figures(trainer) -> list[Path]:
-    """The autoencoder family's figure writer (`Trainer(figure_writers=...)`): the files listed above."""
+    """The autoencoder family's figure writer (`Trainer(figure_writers=...)`): returns the files written."""
     method = trainer.method
     originals = method.examples
     reconstructions = None if originals is None else method.reconstruct(originals)
@@ -53,11 +49,7 @@ def write_figures(trainer) -> list[Path]:
 
 
 def speech_scores(trainer, epoch: int) -> None:
-    """The autoencoder family's epoch callback: adds val_pesq and val_stoi (where installed) to the epoch's row.
-
-    Reference and estimate are both Griffin-Lim audio from the same initial phases (the data set keeps
-    no audio), so the scores measure the autoencoder alone.
-    """
+    """The autoencoder family's epoch callback: adds val_pesq and val_stoi (where installed) to the epoch's row."""
     method = trainer.method
     space = method.mapping
     available = speech_packages_available()
@@ -86,9 +78,8 @@ def speech_metric_notes(space: Optional[FeatureMapping]) -> dict[str, str]:
 
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: Path, notes: Optional[dict[str, str]] = None) -> Path:
-    """Returns `path` after drawing the loss, its terms and each validation metric against the epoch.
-
-    `notes` maps a panel title to the text shown when it has no data (e.g. why PESQ was skipped)."""
+    """Returns `path` after drawing the loss, its terms and each validation metric against the epoch; `notes`
+    maps a panel title to the text shown when it has no data."""
     notes = notes or {}
     figure = Figure(figsize=(13, 7))
     grid = figure.subplots(2, 3)
@@ -119,10 +110,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: Path, notes: O
 def plot_spectrogram_comparison(originals: np.ndarray, reconstructions: np.ndarray, path: Path, *,
                                 seconds_per_frame: Optional[float] = None, frequency_label: str = "frequency bin",
                                 value_label: str = "feature value", titles: Optional[Sequence[str]] = None) -> Path:
-    """Returns `path` after drawing originals (N, F, T), their reconstructions and |difference| side by side.
-
-    Examples are stacked in one image per column: far faster to draw than a panel per example.
-    """
+    """Returns `path` after drawing originals (N, F, T), their reconstructions and |difference| side by side."""
     originals = np.asarray(originals, dtype=np.float32)
     reconstructions = np.asarray(reconstructions, dtype=np.float32)
     if originals.shape != reconstructions.shape or originals.ndim != 3:
@@ -158,9 +146,8 @@ def plot_spectrogram_comparison(originals: np.ndarray, reconstructions: np.ndarr
 def write_run_outputs(run_root: Path, history: Sequence[dict[str, Any]], originals: Optional[torch.Tensor],
                       reconstructions: Optional[torch.Tensor], space: Optional[FeatureMapping],
                       griffin_lim_iterations: int) -> list[Path]:
-    """Returns the files written: the figures, and for audio data the .wav pairs and metrics.json.
-
-    `originals` and `reconstructions` are model arrays (N, 1, H, W), None before any example was seen."""
+    """Returns the files written: the figures, and for audio data the .wav pairs and metrics.json, of model
+    arrays (N, 1, H, W) (None before any example was seen)."""
     run_root = Path(run_root)
     plots_dir = run_root / "plots"
     written = [plot_training_curves(history, plots_dir / TRAINING_CURVES, speech_metric_notes(space))]

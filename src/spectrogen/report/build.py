@@ -2,39 +2,78 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from spectrogen import __version__
 from spectrogen.atomic import write_text_atomic
 from spectrogen.errors import SpectrogenError
-from spectrogen.report.audio_files import AUDIO_FOLDER, AudioFolder
 from spectrogen.metrics.table import DESCRIPTIONS
 from spectrogen.report.figures import (BOOKKEEPING, Plot, grid_png, metric_plot, spectral_profile_plot,
                                        spectrogram_png, statistics_plots)
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
-from spectrogen.sampling.audio import LOUDNESS_WORDS
+from spectrogen.sampling.audio import LOUDNESS_WORDS, set_level, write_wav
 from spectrogen.training.summary import minutes_text, resume_command
 
 REPORT_FILE = "report.html"
+AUDIO_FOLDER = "report_audio"
+# wav bytes the page embeds at most (a third more as base64): room for 24 of the mel preset's 6-second clips
+EMBED_BUDGET = 10 * 2**20
+
+
+class AudioFolder:
+    """`report_audio/` of one run, built in a staging folder, then swapped in (`publish`): a reader of the old page
+    meets no half-written files."""
+
+    def __init__(self, run_root: Path):
+        self.final = Path(run_root) / AUDIO_FOLDER
+        self.staging = Path(run_root) / f".{AUDIO_FOLDER}.tmp"
+        if self.staging.exists():
+            shutil.rmtree(self.staging)  # left by an interrupted report
+
+    def write(self, names: Sequence[str], audio: np.ndarray, sample_rate: int, loudness: str = "data") -> list[str]:
+        """Returns the page-relative paths of one .wav per clip of `audio` (N, S), at the level `loudness` names."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, clip in zip(names, set_level(audio, loudness)):
+            write_wav(self.staging / f"{name}.wav", clip, sample_rate)
+            paths.append(f"{AUDIO_FOLDER}/{name}.wav")
+        return paths
+
+    def embeddable(self) -> bool:
+        """Returns True when every file written so far fits EMBED_BUDGET together."""
+        files = list(self.staging.glob("*.wav")) if self.staging.exists() else []
+        return sum(path.stat().st_size for path in files) <= EMBED_BUDGET
+
+    def data_uri(self, path: Optional[str]) -> Optional[str]:
+        """Returns the staged file behind page-relative `path` as a data: URI (None stays None)."""
+        if path is None:
+            return None
+        data = (self.staging / Path(path).name).read_bytes()
+        return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
+
+    def publish(self) -> None:
+        """Replaces `report_audio/` by the staged files (or removes it when none were written)."""
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        if self.staging.exists():
+            self.staging.rename(self.final)
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Returns the path of report.html after (re)writing it, and report_audio/, in the run directory `run_dir`.
-
-    Raises InputError when `run_dir` holds no training run."""
+    """Returns the path of report.html after (re)writing it, and report_audio/, in the run directory `run_dir`."""
     contents = read_run(run_dir)
     config = contents.config
     plots = statistics_plots(contents.history, config.get("monitor", {}).get("collapse_threshold"))
-    metrics = metric_plot(contents.metrics)
-    if metrics is not None:
-        plots.append(metrics)
+    plots += metric_plot(contents.metrics)
     plots += [Plot(path.stem.replace("_", " ").capitalize(),
                    f"plots/{path.name}, drawn by the {contents.model_name} model during training", path.read_bytes())
               for path in contents.family_plots]
@@ -44,20 +83,16 @@ def write_report(run_dir: str | Path) -> Path:
     loudness = config.get("output", {}).get("loudness", "data")
     samples, real, audio_caption = _audio_sources(audio, samples, real, loudness)
     audio.publish()
-    profile = spectral_profile_plot(contents.spectral_profiles) if contents.spectral_profiles else None
     page = render_page(
         title=f"{run_name(contents.root)}: {contents.model_name} run report",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
         grid_caption=_grid_caption(contents), samples=samples, real=real, audio_caption=audio_caption,
-        real_caption=_real_caption(contents),
-        no_audio_reason=_no_audio_reason(contents), config=config,
+        real_caption=_real_caption(contents), no_audio_reason=_no_audio_reason(contents), config=config,
         spectral=[(name, generated, real, DESCRIPTIONS.get(name, (None, ""))[1])
                   for name, generated, real in contents.spectral],
-        spectral_plots=[profile] if profile is not None else [])
-    path = contents.root / REPORT_FILE
-    write_text_atomic(path, page)
-    return path
+        spectral_plots=spectral_profile_plot(contents.spectral_profiles or {}))
+    return write_text_atomic(contents.root / REPORT_FILE, page)
 
 
 def _spectrogram_media(contents: RunContents, audio: AudioFolder):
@@ -114,7 +149,6 @@ def _audio(contents: RunContents, audio: AudioFolder, arrays: np.ndarray, names:
 
 
 def _no_audio_reason(contents: RunContents) -> Optional[str]:
-    """Returns why the samples have no audio players, or None when they have them."""
     space = contents.space
     if space is None or space.audible:
         return None
@@ -147,7 +181,6 @@ def run_name(root: Path) -> str:
 
 
 def _summary(contents: RunContents) -> list[tuple[str, Any]]:
-    """Returns the (name, value) rows of the summary table."""
     config = contents.config
     model, training = config.get("model", {}), config.get("training", {})
     history = contents.history

@@ -1,9 +1,5 @@
-"""The figures of a diffusion run in `plots/`: training_loss.png, samples_epoch_NNN.png of chosen epochs,
-metrics_comparison.png (loss and sample quality by epoch) and final_samples.png.
-
-Sample quality needs no feature network: the RMS distance from each sample to its nearest real
-example (normalised units), plus FID and KID where the run's evaluation recorded them.
-"""
+"""The figures of a diffusion run in `plots/`; their sample quality needs no feature network: the RMS distance
+from each sample to its nearest real example, plus FID and KID where the run's evaluation recorded them."""
 
 from __future__ import annotations
 
@@ -57,9 +53,8 @@ def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
 
 def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[int, float], path: Path,
                             metric_rows: Sequence[dict[str, Any]] = ()) -> Path:
-    """Writes one panel per quality figure (nearest-real distance, FID, KID), each beside the loss, by epoch.
-
-    `metric_rows` are the rows of checkpoint_metrics.csv; the figures' scales differ by orders of magnitude."""
+    """Writes one panel per quality figure (nearest-real distance, FID and KID of `metric_rows` from
+    checkpoint_metrics.csv), each beside the loss, by epoch: their scales differ by orders of magnitude."""
     panels = [("distance of samples to nearest real example (RMS)", "nearest-real distance",
                sorted(distances.items()))]
     for key in ("fid", "kid"):
@@ -90,9 +85,8 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
                          grid_epochs: Sequence[int] = GRID_EPOCHS) -> list[Path]:
-    """Returns the paths of the diffusion figures, written into the run's `plots_dir` from its statistics and samples.
-
-    `reference` (M, C, H, W): real examples in the samples' normalised range, None for no distance panel."""
+    """Returns the paths of the diffusion figures, written into the run's `plots_dir`; `reference` (M, C, H, W):
+    real examples in the samples' normalised range."""
     run = RunDirectory(Path(plots_dir).parent)
     files = epoch_sample_files(run.samples_dir)
     written = [plot_training_loss(history, run.plots_dir / "training_loss.png")]

@@ -1,9 +1,5 @@
-"""The report's figures as PNG bytes: statistics against the epoch, spectrograms, the sample grid.
-
-Statistics are grouped by what they mean, from whichever columns the run wrote, so one page serves
-every family; each metric of checkpoint_metrics.csv gets its own axes (their scales differ by orders
-of magnitude). Spectrogram figures are those of `spectrogen.sampling.images`.
-"""
+"""The report's figures as PNG bytes: statistics against the epoch, grouped by what they mean from whichever
+columns the run wrote (so one page serves every family), spectrograms and the sample grid."""
 
 from __future__ import annotations
 
@@ -131,11 +127,11 @@ def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Opti
     return plots
 
 
-def metric_plot(metrics: Sequence[dict[str, Any]]) -> Optional[Plot]:
-    """Returns one figure with a panel per metric of checkpoint_metrics.csv, or None when there are none."""
+def metric_plot(metrics: Sequence[dict[str, Any]]) -> list[Plot]:
+    """Returns one figure with a panel per metric of checkpoint_metrics.csv (none when there are none)."""
     columns = [c for c in numeric_columns(metrics) if c != "epoch"]
     if not columns:
-        return None
+        return []
     cols = min(3, len(columns))
     rows = math.ceil(len(columns) / cols)
     figure = Figure(figsize=(3.6 * cols, 2.6 * rows), layout="constrained")
@@ -147,18 +143,18 @@ def metric_plot(metrics: Sequence[dict[str, Any]]) -> Optional[Plot]:
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
         axes.xaxis.get_major_locator().set_params(integer=True)
-    return Plot("Quality metrics", "computed during training (evaluation.eval_every); "
-                                   "see `spectrogen evaluate --help` for what each measures", png_bytes(figure))
+    return [Plot("Quality metrics", "computed during training (evaluation.eval_every); "
+                                    "see `spectrogen evaluate --help` for what each measures", png_bytes(figure))]
 
 
-def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> Optional[Plot]:
-    """Returns the per-frequency level (line) and spread (band) in dB of generated and real spectrograms, or
-    None when the profiles of evaluation/metrics.json are missing or of different lengths."""
+def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> list[Plot]:
+    """Returns the per-frequency level (line) and spread (band) in dB of generated and real spectrograms (none
+    when the profiles of evaluation/metrics.json are missing or of different lengths)."""
     sides = [("generated", profiles.get("mean_db"), profiles.get("std_db"), "tab:red"),
              ("real", profiles.get("mean_db_real"), profiles.get("std_db_real"), "tab:blue")]
     lengths = {len(values or ()) for _, mean, std, _ in sides for values in (mean, std)}
     if len(lengths) != 1 or 0 in lengths:
-        return None
+        return []
     figure, axes = _line_axes("Level of each frequency", "dB", "frequency row (low to high)")
     rows = np.arange(lengths.pop())
     for name, mean, std, colour in sides:
@@ -166,9 +162,9 @@ def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> Optional[Plot
         axes.plot(rows, mean, color=colour, label=name)
         axes.fill_between(rows, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
     axes.legend(loc="best", fontsize=8)
-    return Plot("Level of each frequency", "mean level in dB of each frequency row over examples and frames "
-                "(line) ± its standard deviation (band), generated samples against real examples, from "
-                "evaluation/metrics.json", png_bytes(figure))
+    return [Plot("Level of each frequency", "mean level in dB of each frequency row over examples and frames "
+                 "(line) ± its standard deviation (band), generated samples against real examples, from "
+                 "evaluation/metrics.json", png_bytes(figure))]
 
 
 def spectrogram_png(spectrogram: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,

@@ -1,9 +1,5 @@
-"""The HTML text of report.html: one self-contained page, images inline, audio beside it.
-
-Everything shown is escaped; images are PNG data URIs, styles inline, and nothing is fetched from
-anywhere else, so the file opens the same offline, from an e-mail or from a web server. Audio is
-embedded too while small enough (report/audio_files.py), else referenced under `report_audio/`.
-"""
+"""The HTML text of report.html: one self-contained page (everything escaped, images and styles inline, nothing
+fetched), so the file opens the same offline, from an e-mail or from a web server."""
 
 from __future__ import annotations
 
@@ -35,9 +31,7 @@ audio { width: 300px; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
-# a resolved configuration holds every section (a SpecGAN run also lists the diffusion noise schedule):
-# the page folds away what the run's model does not read
-# settings that only the adversarial families read
+# a resolved configuration holds every section: the page folds away what the run's model does not read
 GAN_ONLY = ("model.latent_dim", "model.latent_distribution", "model.batchnorm", "training.loss",
             "training.critic_steps", "training.label_smoothing", "training.learning_rate_d",
             "training.diffaugment", "training.gp_lambda", "model.features_g", "model.features_d")
@@ -57,23 +51,17 @@ class MediaRow:
     audio: Optional[str]  # the player's source: a data: URI or a path relative to the page; None: no sound
 
 
-def data_uri(png: bytes) -> str:
-    """Returns `png` as a data: URI that an <img> shows without any other file."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def image(png: bytes, alt: str, css: str) -> str:
-    """Returns an <img> element showing `png` inline."""
-    return f'<img class="{css}" src="{data_uri(png)}" alt="{escape(alt)}">'
+    """Returns an <img> element showing `png` inline, as a data: URI."""
+    source = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return f'<img class="{css}" src="{source}" alt="{escape(alt)}">'
 
 
 def format_value(value: Any) -> str:
     """Returns a table cell's text: numbers to 4 significant digits, other values as JSON."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, (int, str)):
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
         return str(value)
     return json.dumps(value)
 

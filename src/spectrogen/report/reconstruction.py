@@ -1,10 +1,6 @@
-"""`reconstruct()`: the API behind `spectrogen reconstruct`, which says what it writes (cli/reconstruct.py).
-
-Audio goes through the autoencoder in consecutive windows of its length (the last one zero-padded),
-and the reconstructed spectrogram is joined along time and turned back into one waveform, trimmed
-to the recording's length. Each input also goes through the same Griffin-Lim unchanged (the
-``*_griffin_lim`` files and columns): what a perfect autoencoder would give.
-"""
+"""`reconstruct()`, the API behind `spectrogen reconstruct`: audio goes through the autoencoder in consecutive
+windows (the last one zero-padded), joined along time into one waveform; each input also goes through the same
+Griffin-Lim unchanged (the ``*_griffin_lim`` files and columns): what a perfect autoencoder would give."""
 
 from __future__ import annotations
 
@@ -19,9 +15,8 @@ import torch
 
 from spectrogen.atomic import open_replacing, write_text_atomic
 from spectrogen.data.dataset import SpectrogramDataset
-from spectrogen.data.decode import finite_chunks, read_audio
-from spectrogen.data.skip import SkipFile
-from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES
+from spectrogen.data.decode import SkipFile, finite_chunks, read_audio
+from spectrogen.data.sources.files import AUDIO_SUFFIXES
 from spectrogen.errors import CheckpointError, InputError, OverwriteError
 from spectrogen.metrics.reconstruction import reconstruction_metrics
 from spectrogen.metrics.table import TABLE_FILE, number_text
@@ -54,11 +49,8 @@ class ReconstructionReport:
 def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, n: Optional[int] = None,
                 griffin_lim_iters: Optional[int] = None, overwrite: bool = False, device: str = "cpu",
                 batch_size: int = 16, log: Callable[[str], None] = lambda line: None) -> ReconstructionReport:
-    """Returns the report of reconstructing `source` (audio file(s) or a prepared data set) into `out`.
-
-    `n`: the most audio files, or the number of data-set examples (default 8). Raises CheckpointError
-    for a checkpoint that is not an autoencoder's.
-    """
+    """Returns the report of reconstructing `source` (audio file(s) or a prepared data set) into `out`; `n`: the
+    most audio files, or the number of data-set examples (default 8)."""
     source, out = Path(source).expanduser(), Path(out).expanduser()
     if n is not None and n < 1:
         raise InputError(f"--n {n}: give at least 1")
@@ -123,7 +115,6 @@ class _Job:
         parts = [self.method.reconstruct(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
         return inputs, torch.cat(parts)
 
-    # --- audio in -------------------------------------------------------------------------------
     def audio_files(self, root: Path, files: list[Path]) -> None:
         if not self.space.audible:
             raise InputError("this autoencoder was trained on images, not audio spectrograms, so it cannot read "
@@ -179,7 +170,6 @@ class _Job:
             return features_to_audio(_along_time(features)[None], self.space.representation, self.n_iter)
         return features_to_audio(features, self.space.representation, self.n_iter).reshape(1, -1)
 
-    # --- a data set in --------------------------------------------------------------------------
     def dataset(self, root: Path, n: int) -> None:
         dataset = SpectrogramDataset.open(root)
         _check_same_representation(dataset.representation, self.space.representation, root)
@@ -212,7 +202,6 @@ class _Job:
             self.report.notes.append("data set examples keep no audio: their audio metrics compare the "
                                      "reconstruction with the original spectrogram's Griffin-Lim (same phases)")
 
-    # --- shared -----------------------------------------------------------------------------------
     def _metrics(self, inputs: torch.Tensor, rebuilt: torch.Tensor, reference_audio, estimate_audio,
                  rate: Optional[int]) -> dict[str, float]:
         magnitudes = {}
@@ -222,7 +211,9 @@ class _Job:
         result = reconstruction_metrics(inputs.cpu().numpy(), rebuilt.cpu().numpy(), **magnitudes,
                                         reference_audio=reference_audio, estimate_audio=estimate_audio,
                                         sample_rate=rate)
-        self._note_skipped(result.skipped)
+        for note in (f"{name}: {reason}" for name, reason in result.skipped.items()):
+            if note not in self.report.notes:
+                self.report.notes.append(note)
         return dict(result.values)
 
     def _audio_metrics(self, reference_audio: np.ndarray, estimate_audio: np.ndarray, rate: int) -> dict[str, float]:
@@ -230,12 +221,6 @@ class _Job:
         result = reconstruction_metrics(reference_audio, estimate_audio, reference_audio=reference_audio,
                                         estimate_audio=estimate_audio, sample_rate=rate)
         return {key: value for key, value in result.values.items() if key in ("si_sdr_db", "pesq", "stoi")}
-
-    def _note_skipped(self, skipped: dict[str, str]) -> None:
-        for name, reason in skipped.items():
-            note = f"{name}: {reason}"
-            if note not in self.report.notes:
-                self.report.notes.append(note)
 
     def _write_wavs(self, stem: str, clips: dict[str, np.ndarray], rate: int) -> None:
         """Writes STEM_KEY.wav for each clip (S,) at the input's own level (one gain for all, where one would clip)."""
@@ -254,7 +239,6 @@ def _file_stem(name: str) -> str:
 
 
 def _check_same_representation(data_representation, model_representation, root: Path) -> None:
-    """Raises InputError unless the data set was made the way the model's training data were."""
     if model_representation is None or data_representation is None:
         return
     ours, theirs = model_representation.to_dict(), data_representation.to_dict()

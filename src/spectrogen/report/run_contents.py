@@ -1,9 +1,5 @@
-"""Everything the report shows, read back from a run directory (never from the live trainer).
-
-Reading from disk is what lets `spectrogen report RUN_DIR` rebuild the page of any finished,
-stopped or copied run. What cannot be read (no checkpoint yet, the data set moved) becomes a note
-on the page instead of an error: the page of a half-finished run is still worth having.
-"""
+"""Everything the report shows, read back from a run directory, so that any finished, stopped or copied run has
+its page; what cannot be read (no checkpoint yet, the data set moved) is a note on the page, not an error."""
 
 from __future__ import annotations
 
@@ -111,7 +107,6 @@ def read_run(run_dir: str | Path) -> RunContents:
 
 
 def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
-    """Reads the run's evaluation/metrics.json, when there is one, with a note when its figures are not meaningful."""
     path = run.root / EVALUATION_FILE
     if not path.is_file():
         return
@@ -170,8 +165,8 @@ def family_plots(run: RunDirectory) -> list[Path]:
 
 
 def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
-    """Fills the spectrogram space and the sample classes from the run's newest checkpoint."""
-    # the newest checkpoint: final, else the latest rolling one, else best
+    """Fills the spectrogram space and the sample classes from the run's newest checkpoint: final, else the latest
+    rolling one, else best."""
     newest = (run.final_checkpoint, *reversed(rolling_checkpoints(run.checkpoints_dir)), run.best_checkpoint)
     path = next((path for path in newest if path.is_file()), None)
     model = contents.config.get("model", {})

@@ -1,8 +1,5 @@
-"""How a run's spectrograms are shown and played: from the model's normalised arrays to decibels and sound.
-
-Through the data set's `FeatureMapping`, the one training used, so generated and real spectrograms
-reach the page and the loudspeaker by the same steps.
-"""
+"""How a run's spectrograms are shown and played: from the model's arrays to decibels and sound through the
+data set's `FeatureMapping`, so generated and real ones reach the page and the loudspeaker by the same steps."""
 
 from __future__ import annotations
 
@@ -47,9 +44,7 @@ class SpectrogramSpace:
     @property
     def axes_representation(self) -> Optional[Any]:
         """Returns the representation whose axes (s, Hz) fit the arrays that `display` gives, if any."""
-        if self.audible:
-            return self.representation
-        if self.representation is None or tuple(self.representation.shape) == tuple(self.model_shape):
+        if self.audible or self.representation is None or tuple(self.representation.shape) == tuple(self.model_shape):
             return self.representation
         # rows of a resized image still span the same frequencies, so the axes can say so
         return self.representation.model_copy(update={"image_size": tuple(self.model_shape)})

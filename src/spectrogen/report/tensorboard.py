@@ -1,10 +1,6 @@
-"""TensorBoard event files of a run (`output.tensorboard`, `spectrogen train --tensorboard`).
-
-A training callback writes to RUN_DIR/tensorboard/, with the epoch as the step: each epoch statistic
-under its group (``losses/loss_d``, ``critic/d_real``, ...), each metric as ``metrics/<name>``, and at
-sampling epochs ``samples/grid`` (dB when the data are audio) and ``samples/audio_01``… .
-View with ``tensorboard --logdir RUN_DIR/tensorboard``.
-"""
+"""TensorBoard event files of a run (`output.tensorboard`) in RUN_DIR/tensorboard/, the epoch as the step: each
+epoch statistic under its group (``losses/loss_d``), each metric as ``metrics/<name>``, and at sampling epochs
+``samples/grid`` and ``samples/audio_01``… ."""
 
 from __future__ import annotations
 
@@ -28,11 +24,8 @@ INSTALL_HINT = ("output.tensorboard is on (--tensorboard) but the tensorboard pa
 
 def scalar_tags(row: dict[str, Any]) -> dict[str, float]:
     """Returns {tag: value} of the epoch statistics in `row`, each tag prefixed by its group."""
-    tags = {}
-    for title, _, keys in statistic_groups(numeric_columns([row])):
-        for key in keys:
-            tags[f"{GROUP_TAGS[title]}/{key}"] = float(row[key])
-    return tags
+    return {f"{GROUP_TAGS[title]}/{key}": float(row[key])
+            for title, _, keys in statistic_groups(numeric_columns([row])) for key in keys}
 
 
 class TensorBoardCallback:
@@ -89,15 +82,12 @@ class TensorBoardCallback:
 
 def _metrics_of(trainer, epoch: int) -> dict[str, float]:
     """Returns the metrics recorded for `epoch` in checkpoint_metrics.csv (evaluation runs before this)."""
-    rows = [row for row in trainer.metrics_log.rows() if row.get("epoch") == epoch]
-    if not rows:
-        return {}
-    return {key: float(value) for key, value in rows[-1].items()
+    row = next((row for row in reversed(trainer.metrics_log.rows()) if row.get("epoch") == epoch), {})
+    return {key: float(value) for key, value in row.items()
             if key != "epoch" and isinstance(value, (int, float)) and np.isfinite(value)}
 
 
 def _decode_png(png: bytes) -> np.ndarray:
-    """Returns the (H, W, 3) uint8 pixels of a PNG."""
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as image:

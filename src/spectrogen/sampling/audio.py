@@ -1,9 +1,5 @@
-"""Generated spectrograms -> audio: back to the data set's features, invert the representation, write .wav files.
-
-The way back is the data set's `FeatureMapping`, the inversion the representation's own
-(`Representation.to_audio`), so the same code serves every representation `prepare` makes. Images
-(MNIST, PNG data sets) have no audio and are refused.
-"""
+"""Generated spectrograms -> audio through the data set's `FeatureMapping` and the representation's own inversion
+(every representation `prepare` makes; images have none), at a chosen level, into .wav files."""
 
 from __future__ import annotations
 
@@ -18,10 +14,9 @@ from spectrogen.config.schema import Loudness
 from spectrogen.errors import InputError, UsageError
 from spectrogen.spectral.mapping import FeatureMapping
 
-# The level of written .wav files (output.loudness, `--loudness`): "data" the level the spectrogram
-# implies, that of the recordings `prepare` read (it never rescales), so generated and real clips
-# compare by ear, turned down only where a clip would pass HEADROOM_DBFS; "rms" each clip's RMS at
-# RMS_TARGET_DBFS (where speech and effects are mastered); "peak" its robust peak at HEADROOM_DBFS.
+# the level of written .wav files (output.loudness, `--loudness`): "data" the level the spectrogram implies, that
+# of the recordings (`prepare` never rescales), turned down only where a clip would pass HEADROOM_DBFS; "rms" each
+# clip's RMS at RMS_TARGET_DBFS (where speech and effects are mastered); "peak" its robust peak at HEADROOM_DBFS
 LOUDNESS_MODES = get_args(Loudness)
 LOUDNESS_WORDS = {"data": "at the level of the recordings the model learned from",
                   "rms": "each at -20 dBFS RMS", "peak": "each with its robust peak at -1 dBFS"}
@@ -42,17 +37,12 @@ def check_audible(representation, source: str = "this model") -> None:
 
 def to_audio(spectrograms, representation, normalizer=None, n_iter: int = 32, *, batch_size: int = 16,
              seed: Optional[int] = 0, init: str = "pghi") -> np.ndarray:
-    """Returns audio (N, S) float32 at `representation.sample_rate` for normalised spectrograms (N, 1, H, W).
-
-    `normalizer`: the data set's, saved in the checkpoint (None: the spectrograms are features
-    already). The audio keeps the level the spectrogram implies (`set_level` chooses another).
-    """
+    """Returns audio (N, S) float32 at `representation.sample_rate`, at the level the spectrogram implies, for
+    spectrograms (N, 1, H, W) normalised by the data set's `normalizer` (None: features already)."""
     check_audible(representation)
     x = torch.as_tensor(np.asarray(spectrograms) if not isinstance(spectrograms, torch.Tensor) else spectrograms)
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-    if n_iter < 1:
-        raise InputError(f"--griffin-lim-iters {n_iter}: use at least 1")
     with torch.inference_mode():
         features = FeatureMapping(representation, normalizer, tuple(x.shape[-2:])).to_features(x)  # (N, F, T)
     return features_to_audio(features, representation, n_iter, seed=seed, init=init, batch_size=batch_size)
@@ -60,12 +50,8 @@ def to_audio(spectrograms, representation, normalizer=None, n_iter: int = 32, *,
 
 def features_to_audio(features: torch.Tensor, representation, n_iter: int, *, seed: Optional[int] = 0,
                       init: str = "pghi", batch_size: Optional[int] = None) -> np.ndarray:
-    """Returns audio (N, S) float32 of un-normalised features (N, F, T) by the representation's Griffin-Lim.
-
-    `n_iter` iterations from the phase `init` (pghi, random or zeros), `batch_size` examples at a
-    time (None: all). One `seed` gives the same random phases, so two spectrograms inverted with one
-    seed differ in sound only where they differ as spectrograms.
-    """
+    """Returns audio (N, S) float32 of un-normalised features (N, F, T): `n_iter` Griffin-Lim iterations from the
+    phase `init`, `batch_size` examples at a time (None: all); one `seed` gives the same random phases."""
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(int(seed))
@@ -88,17 +74,9 @@ def rms_level(audio: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(audio * audio, axis=-1))
 
 
-def robust_peak(audio: np.ndarray) -> np.ndarray:
-    """Returns each clip's ROBUST_PEAK_QUANTILE quantile of |audio| (..., S)."""
-    return np.quantile(np.abs(np.asarray(audio, dtype=np.float64)), ROBUST_PEAK_QUANTILE, axis=-1)
-
-
 def set_level(audio: np.ndarray, loudness: str = DEFAULT_LOUDNESS, *, together: bool = False) -> np.ndarray:
-    """Returns clips (N, S) float32 at the level `loudness` names (see LOUDNESS_MODES); silence stays silent.
-
-    `together`: one gain for all clips, the one the loudest needs, so that their levels stay
-    comparable (an original beside its reconstruction).
-    """
+    """Returns clips (N, S) float32 at the level `loudness` names, silence staying silent; `together`: one gain for
+    all, the one the loudest needs, so that their levels stay comparable (an original beside its reconstruction)."""
     check_loudness(loudness)
     audio = np.asarray(audio, dtype=np.float32)
     headroom = 10.0 ** (HEADROOM_DBFS / 20.0)
@@ -107,7 +85,7 @@ def set_level(audio: np.ndarray, loudness: str = DEFAULT_LOUDNESS, *, together: 
         if loudness == "data":
             gain = np.minimum(1.0, headroom / true_peak)  # turned down only where it would clip
         else:
-            peak = robust_peak(audio)
+            peak = np.quantile(np.abs(audio.astype(np.float64)), ROBUST_PEAK_QUANTILE, axis=-1)
             peak = np.where(peak > 0, peak, true_peak)  # a clip of a few isolated samples
             target = 10.0 ** (RMS_TARGET_DBFS / 20.0) / rms_level(audio) if loudness == "rms" else headroom / peak
             gain = np.minimum(target, 1.0 / peak)  # rms: the robust peak stays within full scale

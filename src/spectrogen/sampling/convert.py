@@ -1,10 +1,6 @@
-"""`.npy` spectrogram arrays -> PNG/JPEG images, one file or a whole folder.
-
-For `samples/epoch_001.npy` mode "grid" writes `epoch_001_grid.png` beside it (or in `out_dir`), mode
-"individual" `epoch_001_images/epoch_001_sample_01.png`, ... The arrays are only read. Existing images
-are replaced only with `overwrite`: a single file refuses, a folder skips them (so converting a growing
-`samples/` folder again only adds the new epochs).
-"""
+"""`.npy` spectrogram arrays -> PNG/JPEG images (`epoch_001_grid.png`, or `epoch_001_images/epoch_001_sample_01.png`,
+...), one file or a whole folder. Existing images are replaced only with `overwrite`: a single file refuses, a folder
+skips them (so converting a growing `samples/` folder again only adds the new epochs)."""
 
 from __future__ import annotations
 
@@ -15,8 +11,8 @@ from typing import Literal, Optional
 
 from spectrogen.errors import InputError, OverwriteError, SpectrogenError
 from spectrogen.paths import check_folder_path
-from spectrogen.sampling.arrays import load_spectrogram_file
-from spectrogen.sampling.images import DEFAULT_COLORMAP, check_colormap, image_format, save_grid, save_images
+from spectrogen.sampling.images import (DEFAULT_COLORMAP, check_colormap, image_format, load_spectrogram_file,
+                                        save_grid, save_images)
 from spectrogen.sampling.naming import SampleNames
 from spectrogen.spectral.representation import Representation
 
@@ -35,23 +31,15 @@ class ConversionReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (source, error message)
 
 
-def planned_outputs(source: Path, out_dir: Path, mode: Mode, fmt: str, count: int) -> list[Path]:
-    """Returns the image paths that converting `source` (holding `count` spectrograms) writes."""
-    suffix = image_format(fmt)
-    stem = source.stem
-    if mode == "grid":
-        return [out_dir / f"{stem}_grid.{suffix}"]
-    folder = out_dir / f"{stem}_images"
-    return [folder / f"{name}.{suffix}" for name in SampleNames(count, (f"{stem}_sample",)).names(0, count)]
-
-
 def convert_file(source, *, out_dir=None, mode: Mode = "individual", fmt: str = "png", quality: int = 95,
                  colormap: str = DEFAULT_COLORMAP, overwrite: bool = False, representation=None) -> list[Path]:
     """Returns the images written for one `.npy` file; raises InputError or OverwriteError naming the file."""
     source = Path(source)
     stack = load_spectrogram_file(source)  # (N, H, W)
     out_dir = Path(out_dir) if out_dir is not None else source.parent
-    outputs = planned_outputs(source, out_dir, mode, fmt, len(stack))
+    suffix, names = image_format(fmt), SampleNames(len(stack), (f"{source.stem}_sample",)).names(0, len(stack))
+    outputs = ([out_dir / f"{source.stem}_grid.{suffix}"] if mode == "grid"
+               else [out_dir / f"{source.stem}_images" / f"{name}.{suffix}" for name in names])
     existing = [p for p in outputs if p.exists()]
     if existing and not overwrite:
         raise OverwriteError(f"{existing[0]} already exists ({len(existing)} of the images); "
@@ -62,7 +50,6 @@ def convert_file(source, *, out_dir=None, mode: Mode = "individual", fmt: str = 
         save_grid(stack, outputs[0], quality=quality, colormap=colormap, representation=representation,
                   title=source.stem)
         return outputs
-    names = [p.stem for p in outputs]
     return save_images(stack, outputs[0].parent, names=names, fmt=fmt, quality=quality, colormap=colormap,
                        representation=representation)
 
@@ -106,14 +93,8 @@ def convert(path, *, batch: bool = False, mode: Mode = "individual", fmt: str = 
 
 def representation_beside(source: Path) -> Optional[object]:
     """Returns the Representation recorded in a `sampling.json` next to `source`, or None when there is none."""
-    metadata = source.parent / SAMPLING_METADATA
     try:
-        recorded = json.loads(metadata.read_text(encoding="utf-8")).get("representation")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not recorded:
-        return None
-    try:
-        return Representation.from_dict(recorded)
+        recorded = json.loads((source.parent / SAMPLING_METADATA).read_text(encoding="utf-8")).get("representation")
+        return Representation.from_dict(recorded) if recorded else None
     except Exception:  # an unreadable record only costs the axes their units
         return None

@@ -1,10 +1,6 @@
-"""Generate spectrograms with a loaded model, a batch at a time: seeds, class labels, the truncation trick.
-
-A seed reproduces the samples on any device (the noise is drawn on the CPU). GANs and the autoencoder
-draw their latents LATENT_BLOCK at a time, so a sample depends on its seed and place alone, not on the
-batch size: the first N of 2N samples are the N samples of the same seed (and --class). Diffusion models
-draw each batch's noise as they go: the same seed and batch size give the same samples.
-"""
+"""Generate spectrograms with a loaded model, a batch at a time: seeds, class labels, the truncation trick. A seed
+reproduces the samples on any device (the noise is drawn on the CPU); GAN and autoencoder samples depend on their
+seed and place alone, not on the batch size (latents drawn LATENT_BLOCK at a time)."""
 
 from __future__ import annotations
 
@@ -26,10 +22,8 @@ from spectrogen.config.schema import GAN_FAMILIES
 # blocks then continue one stream, the one a single large draw gives
 LATENT_BLOCK = 256
 
-# the class labels of samples start..stop-1, (stop - start,) int64
-LabelSlice = Callable[[int, int], torch.Tensor]
-# (start, stop, labels) -> samples start..stop-1 (b, C, H, W)
-BatchDraw = Callable[[int, int, Optional[torch.Tensor]], torch.Tensor]
+LabelSlice = Callable[[int, int], torch.Tensor]  # (start, stop) -> their class labels (stop - start,) int64
+BatchDraw = Callable[[int, int, Optional[torch.Tensor]], torch.Tensor]  # (start, stop, labels) -> (b, C, H, W)
 
 
 def new_seed() -> int:
@@ -39,11 +33,8 @@ def new_seed() -> int:
 
 def truncate_latents(z: torch.Tensor, truncation: float, distribution: str,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Returns `z` (B, D) with every component inside [-truncation, truncation]: more typical samples.
-
-    Normal latents: components beyond the bound are redrawn from the normal distribution truncated to
-    it (inverse CDF, no rejection loop). Uniform latents (SpecGAN): clamped.
-    """
+    """Returns `z` (B, D) with every component inside [-truncation, truncation] (more typical samples): normal
+    latents beyond the bound redrawn from the truncated normal (inverse CDF), uniform ones (SpecGAN) clamped."""
     if distribution == "uniform":
         return z.clamp(-truncation, truncation)
     outside = z.abs() > truncation
@@ -114,8 +105,7 @@ def sample_batches(model, n: int, *, labels: Optional[Sequence[int] | torch.Tens
     truncation, note = gan_truncation(method.name, truncation)
     if note:
         warnings.warn(note, stacklevel=2)
-    generator = torch.Generator(device="cpu")
-    generator.manual_seed(new_seed() if seed is None else int(seed))
+    generator = torch.Generator(device="cpu").manual_seed(new_seed() if seed is None else int(seed))
     return _batches(_batch_maker(method, generator, truncation), n, batch_size, label_slice)
 
 
@@ -137,8 +127,7 @@ def _one_batch(draw: BatchDraw, start: int, stop: int, labels: Optional[torch.Te
 
 def _labels_for(method, n: int, labels) -> Optional[LabelSlice]:
     """Returns the labels to sample with as a function of (start, stop), or None for unconditional models."""
-    conditional = bool(getattr(method, "conditional", False))
-    if not conditional:
+    if not getattr(method, "conditional", False):
         if labels is not None:
             raise UsageError(f"this {method.name} model is not conditional: it has no classes to choose from")
         return None
@@ -165,7 +154,12 @@ def _batch_maker(method, generator: torch.Generator, truncation: Optional[float]
     network = getattr(method, "network", None)
     if hasattr(network, "prior_latents"):  # the autoencoder: its samples are decoded prior draws
         latents = LatentStream(lambda rows: network.prior_latents(rows, generator))
-        return lambda start, stop, labels: _decoded(network, latents.take(start, stop))
+
+        def decoded(start: int, stop: int, labels: Optional[torch.Tensor]) -> torch.Tensor:
+            with eval_mode(network):
+                return _never_one_row(lambda rows, _: network.decode(rows), latents.take(start, stop), None)
+
+        return decoded
     # the method's own sampling, in one batch, continuing `generator`'s stream
     return lambda start, stop, labels: method.sample(stop - start, generator=generator, labels=labels,
                                                      batch_size=stop - start)
@@ -194,16 +188,8 @@ class LatentStream:
         return torch.cat(parts)
 
 
-def _decoded(network, z: torch.Tensor) -> torch.Tensor:
-    """Returns the autoencoder's decoding (b, C, H, W) of latent vectors `z` (b, D), in eval mode."""
-    with eval_mode(network):
-        return _never_one_row(lambda rows, _: network.decode(rows), z, None)
-
-
 def _never_one_row(run: Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor], z: torch.Tensor,
                    labels: Optional[torch.Tensor]) -> torch.Tensor:
     """Returns run(z, labels) for latent vectors `z` (b, D), calling `run` on two rows when b is 1: one row
     goes through a matrix-vector product, which rounds differently (about 1e-6) from a matrix of rows."""
-    if len(z) != 1:
-        return run(z, labels)
-    return run(z.repeat(2, 1), None if labels is None else labels.repeat(2))[:1]
+    return run(z, labels) if len(z) != 1 else run(z.repeat(2, 1), None if labels is None else labels.repeat(2))[:1]

@@ -1,7 +1,6 @@
-"""Spectrogram images: one figure per example, and grids of many (used by `sample`, `convert` and the report).
-
-Row 0 is the lowest frequency in every array; images put it at the bottom (``origin="lower"``). Axes are
-in seconds and Hz (mel-scaled for mel spectrograms) when the representation is known, else frames and bins.
+"""Spectrogram images, one per example or grids of many, from arrays checked as stacks of spectrograms: (N, 1, H, W),
+(N, H, W) (always N spectrograms, never one RGB image) or (H, W), finite numbers. Row 0 is the lowest frequency, drawn
+at the bottom; axes are in seconds and Hz when the representation is known, else frames and bins.
 """
 
 from __future__ import annotations
@@ -17,12 +16,57 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from spectrogen.atomic import save_figure
-from spectrogen.errors import UsageError
-from spectrogen.sampling.arrays import as_spectrogram_stack
+from spectrogen.errors import InputError, UsageError
 from spectrogen.sampling.naming import SampleNames
 
 IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_COLORMAP = "magma"
+
+
+def as_spectrogram_stack(array, source=None) -> np.ndarray:
+    """Returns `array` as a float32 (N, H, W) stack; raises InputError naming `source` when it is not one."""
+    if hasattr(array, "detach"):  # a torch tensor
+        array = array.detach().cpu().numpy()
+    array = np.asarray(array)
+    if array.dtype.kind == "c":
+        raise InputError("holds complex values; save magnitudes (np.abs) or log magnitudes instead", source)
+    if array.dtype.kind not in "iuf":
+        raise InputError(f"holds {array.dtype} data, not numbers; expected a float array of spectrograms", source)
+    if array.ndim == 2:
+        array = array[None]
+    elif array.ndim == 4:
+        if array.shape[1] != 1:
+            raise InputError(f"has shape {array.shape}: (N, C, H, W) with C={array.shape[1]} channels; spectrograms "
+                             f"have one channel; select one first, e.g. array[:, 0]", source)
+        array = array[:, 0]
+    elif array.ndim != 3:
+        raise InputError(f"has {array.ndim} dimensions, shape {array.shape}; expected (N, 1, H, W), (N, H, W) or "
+                         f"(H, W)", source)
+    if array.size == 0:
+        raise InputError(f"is empty (shape {array.shape}); there is nothing to draw", source)
+    if not np.isfinite(array).all():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise InputError(f"holds {bad} NaN or infinite values; a spectrogram must be finite", source)
+    return array.astype(np.float32, copy=False)
+
+
+def load_spectrogram_file(path) -> np.ndarray:
+    """Returns the (N, H, W) float32 stack stored in a `.npy` file; raises InputError naming the file when it is not."""
+    try:
+        # allow_pickle=False: an object array could run code while loading
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder; give a .npy file, or use --batch-convert for a folder", path) from None
+    except (ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+            raise InputError("holds Python objects (a pickled array), not numbers; it is not read", path) from None
+        raise InputError(f"is not a readable .npy array ({exc})", path) from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise InputError("is an .npz archive, not a single .npy array; save one array with np.save", path)
+    return as_spectrogram_stack(array, path)
 
 
 @dataclass(frozen=True)
@@ -43,29 +87,17 @@ def row_frequencies(representation, height: int) -> Optional[np.ndarray]:
         bins = representation.n_fft // 2 + 1 - int(bool(representation.drop_nyquist))  # before any resize
         centres = np.arange(bins) * representation.sample_rate / representation.n_fft
     elif kind == "mel":
-        centres = mel_centre_frequencies(representation)
+        import librosa  # only mel axes need it
+
+        # librosa's Slaney-scale filter bank (spectrogen.spectral.mel): band i peaks at edge i + 1
+        fmax = representation.fmax or representation.sample_rate / 2
+        edges = librosa.mel_frequencies(representation.n_mels + 2, fmin=representation.fmin or 0.0, fmax=fmax)
+        centres = edges[1:-1]
     else:
         return None
     # rows of a resized image sample the original bins at these fractional positions (half-pixel centres)
     positions = (np.arange(height) + 0.5) * len(centres) / height - 0.5
     return np.interp(positions, np.arange(len(centres)), centres)
-
-
-def mel_centre_frequencies(representation) -> np.ndarray:
-    """Returns the centre frequency in Hz of each mel band of `representation`."""
-    import librosa
-
-    # the filter bank is librosa's Slaney-scale one (spectrogen.spectral.mel): band i peaks at edge i + 1
-    fmax = representation.fmax or representation.sample_rate / 2
-    edges = librosa.mel_frequencies(representation.n_mels + 2, fmin=representation.fmin or 0.0, fmax=fmax)
-    return edges[1:-1]
-
-
-def _tick_candidates(kind: str, frequencies: np.ndarray) -> list[float]:
-    """Returns round frequencies to label: evenly spaced on a linear axis, 1-2-5 steps on a mel axis."""
-    if kind == "mel":  # the mel scale is nearly logarithmic above 1 kHz: 1-2-5 steps look evenly spaced
-        return [m * 10.0 ** e for e in range(2, 5) for m in (1, 2, 5)]
-    return list(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(frequencies[0], frequencies[-1]))
 
 
 def spectrogram_axes(representation, height: int, width: int) -> SpectrogramAxes:
@@ -77,7 +109,11 @@ def spectrogram_axes(representation, height: int, width: int) -> SpectrogramAxes
                                "row" if is_image else "frequency (bins)", ())
     duration = representation.num_samples / representation.sample_rate
     unit, scale = ("kHz", 1e-3) if frequencies[-1] >= 2000 else ("Hz", 1.0)
-    hz_ticks = [f for f in _tick_candidates(representation.kind, frequencies) if frequencies[0] <= f <= frequencies[-1]]
+    if representation.kind == "mel":  # the mel scale is nearly logarithmic above 1 kHz: 1-2-5 steps look even
+        round_hz = [m * 10.0 ** e for e in range(2, 5) for m in (1, 2, 5)]
+    else:
+        round_hz = list(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(frequencies[0], frequencies[-1]))
+    hz_ticks = [f for f in round_hz if frequencies[0] <= f <= frequencies[-1]]
     rows = np.interp(hz_ticks, frequencies, np.arange(height))
     ticks, last = [], -np.inf
     for row, hz in zip(rows, hz_ticks):
@@ -101,9 +137,7 @@ def value_range(stack: np.ndarray, vmin: Optional[float], vmax: Optional[float])
     """Returns the colour range: the given bounds, else the stack's own min and max (one scale for all)."""
     low = float(np.min(stack)) if vmin is None else float(vmin)
     high = float(np.max(stack)) if vmax is None else float(vmax)
-    if high <= low:  # a constant image still needs a non-empty colour range
-        high = low + 1.0
-    return low, high
+    return low, high if high > low else low + 1.0  # a constant image still needs a non-empty colour range
 
 
 def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: Optional[str] = None,
@@ -129,8 +163,7 @@ def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: O
 
 def image_format(name: str) -> str:
     """Returns the canonical image format of `name` (png, jpeg; jpg is jpeg)."""
-    fmt = name.lower()
-    fmt = "jpeg" if fmt == "jpg" else fmt
+    fmt = {"jpg": "jpeg"}.get(name.lower(), name.lower())
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"image format {name!r} is not one of {', '.join(IMAGE_FORMATS)}")
     return fmt
@@ -144,15 +177,11 @@ def save_images(spectrograms, out_dir, *, names: Optional[Sequence[str]] = None,
     names = list(names) if names is not None else SampleNames(len(stack)).names(0, len(stack))
     if len(names) != len(stack):
         raise ValueError(f"{len(names)} names for {len(stack)} spectrograms")
-    out_dir = Path(out_dir)
     suffix = image_format(fmt)
     low, high = value_range(stack, vmin, vmax)
-    paths = []
-    for spectrogram, name in zip(stack, names):
-        figure = spectrogram_figure(spectrogram, representation=representation, title=name, colormap=colormap,
-                                    vmin=low, vmax=high, value_label=value_label)
-        paths.append(save_figure(figure, out_dir / f"{name}.{suffix}", quality=quality))
-    return paths
+    return [save_figure(spectrogram_figure(spectrogram, representation=representation, title=name, colormap=colormap,
+                                           vmin=low, vmax=high, value_label=value_label),
+                        Path(out_dir) / f"{name}.{suffix}", quality=quality) for spectrogram, name in zip(stack, names)]
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -178,8 +207,7 @@ def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] =
     grid = np.full((rows * (height + padding) + padding, cols * (width + padding) + padding), pad_value, np.float32)
     for index, spectrogram in enumerate(stack):
         row, col = divmod(index, cols)
-        top = padding + row * (height + padding)
-        left = padding + col * (width + padding)
+        top, left = padding + row * (height + padding), padding + col * (width + padding)
         grid[top:top + height, left:left + width] = spectrogram[::-1]
     return grid
 
@@ -199,7 +227,15 @@ def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequenc
     ax = figure.add_subplot()
     cmap = check_colormap(colormap).with_extremes(bad="white")  # padding and empty tiles
     image = ax.imshow(grid, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
-    _label_corner_tile(ax, spectrogram_axes(representation, height, width), rows, height, width, padding)
+    # the scale of one tile, on the bottom-left tile
+    axes = spectrogram_axes(representation, height, width)
+    left, bottom = padding, padding + (rows - 1) * (height + padding) + height - 1  # bottom-left pixel of that tile
+    end = f"{axes.duration:.3g}" if axes.duration is not None else str(width)
+    ax.set_xticks([left - 0.5, left + width - 0.5], ["0", end])
+    y_ticks = axes.y_ticks or ((0.0, "0"), (height - 1.0, str(height - 1)))
+    ax.set_yticks([bottom - r for r, _ in y_ticks], [label for _, label in y_ticks])
+    ax.set_xlabel(f"{axes.x_label}, each tile")
+    ax.set_ylabel(f"{axes.y_label}, each tile")
     for index, caption in enumerate(captions or ()):
         row, col = divmod(index, cols)
         ax.text(padding + col * (width + padding) + 1, padding + row * (height + padding) + 1, caption,
@@ -208,17 +244,6 @@ def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequenc
     if title:
         ax.set_title(title)
     return figure
-
-
-def _label_corner_tile(ax, axes: SpectrogramAxes, rows: int, height: int, width: int, padding: int) -> None:
-    """Puts the time and frequency scale of one tile on the bottom-left tile of a grid."""
-    left, bottom = padding, padding + (rows - 1) * (height + padding) + height - 1  # bottom-left pixel of that tile
-    end = f"{axes.duration:.3g}" if axes.duration is not None else str(width)
-    ax.set_xticks([left - 0.5, left + width - 0.5], ["0", end])
-    y_ticks = axes.y_ticks or ((0.0, "0"), (height - 1.0, str(height - 1)))
-    ax.set_yticks([bottom - r for r, _ in y_ticks], [label for _, label in y_ticks])
-    ax.set_xlabel(f"{axes.x_label}, each tile")
-    ax.set_ylabel(f"{axes.y_label}, each tile")
 
 
 def save_grid(spectrograms, path, *, quality: int = 95, **options) -> Path:

@@ -1,6 +1,5 @@
-"""Load what sampling needs from a checkpoint (read with `weights_only=True`): the generator, rebuilt from the
-saved model section and data entry alone (no critic, optimizer or loss) with the weights training sampled
-with (the moving average where kept), the normaliser and the representation."""
+"""Load what sampling needs from a checkpoint (`weights_only=True`): the generator rebuilt from the saved model
+section and data entry alone, with the weights training sampled with, the normaliser and the representation."""
 
 from __future__ import annotations
 
@@ -85,7 +84,7 @@ def load_generator(path, device: str | torch.device = "cpu") -> LoadedGenerator:
                               f"{config.model.name!r}; the file is inconsistent", path)
     info = DataInfo(shape=tuple(int(s) for s in data["shape"]), class_names=list(data.get("class_names") or []))
     try:
-        method = build_sampler(config, info, _device(device))
+        method = build_sampler(config, info, device if isinstance(device, torch.device) else device_for_flag(device))
     except ConfigError as exc:
         raise CheckpointError(f"its configuration does not fit its data entry: {exc}", path) from None
     _restore_sampling_networks(method, checkpoint["method"], path)
@@ -122,8 +121,3 @@ def _saved(kind, saved: Optional[dict], what: str, path: Path, device: Optional[
         return restored if device is None else restored.to(device)
     except (KeyError, TypeError, ValueError, SpectrogenError) as exc:
         raise CheckpointError(f"its saved {what} is malformed ({exc})", path) from None
-
-
-def _device(name: str | torch.device) -> torch.device:
-    """Returns the torch device `name` asks for (`auto`: CUDA when there is one)."""
-    return name if isinstance(name, torch.device) else device_for_flag(name)

@@ -1,8 +1,5 @@
-"""The class label and file name of each sample of a run, made for a batch at a time, never for all n at once.
-
-Names are `sample_01`, ... or `<class>_01`, ... numbered within each class, zero-padded to the digits of
-the largest count (at least two); labels are one class (`--class`) or equal blocks (`balanced_labels`).
-"""
+"""The class label and file name of each sample of a run, made for a batch at a time, never for all n at once:
+`sample_01`, ... or `<class>_01`, ... numbered within each class, zero-padded to the largest count's digits (2+)."""
 
 from __future__ import annotations
 

@@ -1,32 +1,31 @@
-"""`spectrogen sample` as a function: generate N samples and write them to a folder, a batch at a time.
-
-DIR holds samples.npy ((N, 1, H, W) float32, the data's normalised range), labels.npy (conditional
-models), sampling.json (what made them; written last, so a folder without it holds an unfinished run)
-and, as `formats` ask, <name>.png with grid.png and <name>.wav (docs/architecture.md). Memory holds one
-batch whatever N is: the arrays grow on disk under temporary names. Nothing in DIR is replaced unless
-`overwrite`, and then only files with this run's output names, checked before any sample is made.
-"""
+"""`spectrogen sample` as a function: N samples written to a folder (docs/architecture.md) a batch at a time, the
+arrays growing on disk under temporary names and sampling.json last, so that no file is seen half-written and a
+folder without sampling.json holds an unfinished run. Nothing is replaced unless `overwrite`, and then only this
+run's file names."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
-from contextlib import suppress
 from array import array
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from spectrogen import __version__
+from spectrogen.atomic import open_replacing, temporary_path
+from spectrogen.data.writer import GrowingNpy
 from spectrogen.errors import OverwriteError, UsageError
 from spectrogen.paths import check_folder_path, listed
 from spectrogen.sampling.audio import (DEFAULT_LOUDNESS, check_audible, check_loudness, decibels, rms_level,
                                       set_level, to_audio, write_wav)
 from spectrogen.sampling.convert import SAMPLING_METADATA
-from spectrogen.sampling.files import Chunks, StreamedArray, write_json
 from spectrogen.sampling.generate import gan_truncation, new_seed, sample_batches
 from spectrogen.sampling.images import save_grid, save_images, value_range
 from spectrogen.sampling.naming import SampleFiles, SampleNames
@@ -36,10 +35,8 @@ FORMATS = ("npy", "png", "wav")
 # far more than any use of generated samples needs (10 million 128 x 128 spectrograms fill 655 GB);
 # a larger --n is a typo, refused before anything is written
 MAX_SAMPLES = 10_000_000
-# grid.png shows the first samples only: more tiles would be too small to see
-GRID_SAMPLES = 64
-# items of a long list in sampling.json made at once
-JSON_CHUNK = 65536
+GRID_SAMPLES = 64  # grid.png shows the first samples only: more tiles would be too small to see
+JSON_CHUNK = 65536  # items of a long list in sampling.json made at once
 
 
 @dataclass
@@ -54,6 +51,68 @@ class SampleResult:
     levels_dbfs: Sequence[float] = field(default_factory=list)  # RMS of each .wav file
     seconds_of_audio: float = 0.0
     wall_seconds: float = 0.0
+
+
+class StreamedArray:
+    """An `.npy` file of rows appended batch by batch under a temporary name; `commit` gives it its name."""
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype: str):
+        self.path = Path(path)
+        self._writer = GrowingNpy(temporary_path(self.path), row_shape, dtype)
+
+    def append(self, rows: np.ndarray) -> None:  # (b, *row_shape)
+        self._writer.append(rows)
+
+    def commit(self) -> Path:
+        """Returns the final path after closing the file and renaming it there."""
+        self._writer.close()
+        os.replace(self._writer.path, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self._writer.abort()
+        self._writer.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Chunks:
+    """A long JSON list given as pieces (`make()` returns an iterable of lists), written one piece at a time."""
+
+    make: Callable[[], Iterable[Sequence]]
+
+
+def write_json(path, record: dict) -> Path:
+    """Returns `path` after writing `record` there as JSON (indented); `Chunks` values are written piece by piece."""
+    pieces: dict[str, Chunks] = {}
+
+    def hold_place(value):
+        if isinstance(value, Chunks):
+            marker = f"\0list{len(pieces)}\0"
+            pieces[json.dumps(marker)] = value
+            return marker
+        return {key: hold_place(item) for key, item in value.items()} if isinstance(value, dict) else value
+
+    text = json.dumps(hold_place(record), indent=2)
+    with open_replacing(path, "w", encoding="utf-8") as handle:
+        position = 0
+        if pieces:
+            for match in re.finditer("|".join(map(re.escape, pieces)), text):
+                handle.write(text[position:match.start()])
+                _write_list(handle, pieces[match.group()])
+                position = match.end()
+        handle.write(text[position:])
+    return Path(path)
+
+
+def _write_list(handle, chunks: Chunks) -> None:
+    """Writes the items of `chunks` as one JSON list on one line."""
+    handle.write("[")
+    first = True
+    for piece in chunks.make():
+        if len(piece):
+            handle.write(("" if first else ", ") + ", ".join(json.dumps(item) for item in piece))
+            first = False
+    handle.write("]")
 
 
 def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -93,7 +152,6 @@ def write_samples(model, out_dir, n: int, *, class_choice: Optional[str | int] =
         check_init(phase_init)
     out_dir = check_folder_path(out_dir, "--out")
     _refuse_overwrite(out_dir, names, formats, overwrite)
-
     log(f"generating {n} sample(s) with {model.model_name} (seed {seed})")
     created = not out_dir.is_dir()
     try:
@@ -226,8 +284,7 @@ def _set_files(out_dir: Path, formats: tuple[str, ...], conditional: bool) -> li
 
 
 def _refuse_overwrite(out_dir: Path, names: SampleNames, formats: tuple[str, ...], overwrite: bool) -> None:
-    """Raises OverwriteError when `out_dir` holds one of the run's output names: always for a folder, for a file
-    unless `overwrite`."""
+    """Raises OverwriteError when `out_dir` holds one of the run's output names (a file, unless `overwrite`)."""
     if not out_dir.is_dir():
         return
     whole_set = {path.name for path in _set_files(out_dir, formats, names.conditional)}
@@ -251,19 +308,9 @@ def _write_metadata(out_dir: Path, model, names: SampleNames, seed: int, truncat
     n = names.n
     labels = (Chunks(lambda: (names.labels(i, min(n, i + JSON_CHUNK)).tolist() for i in range(0, n, JSON_CHUNK)))
               if names.conditional else None)
-    record = {
-        "spectrogen_version": __version__,
-        "checkpoint": str(model.path) if model.path else None,
-        "model": model.model_name,
-        "n": n,
-        "shape": [n, *model.shape],
-        "seed": seed,
-        "truncation": truncation,
-        "class_names": list(model.class_names),
-        "labels": labels,
-        "formats": list(formats),
-        "audio": audio,
+    write_json(out_dir / SAMPLING_METADATA, {
+        "spectrogen_version": __version__, "checkpoint": str(model.path) if model.path else None,
+        "model": model.model_name, "n": n, "shape": [n, *model.shape], "seed": seed, "truncation": truncation,
+        "class_names": list(model.class_names), "labels": labels, "formats": list(formats), "audio": audio,
         "sample_rate": getattr(representation, "sample_rate", None),
-        "representation": representation.to_dict() if hasattr(representation, "to_dict") else None,
-    }
-    write_json(out_dir / SAMPLING_METADATA, record)
+        "representation": representation.to_dict() if hasattr(representation, "to_dict") else None})

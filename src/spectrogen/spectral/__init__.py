@@ -1,14 +1,11 @@
-"""Spectral front-end: STFT, mel, log compression, normalisation, Griffin-Lim, augmentation, and the
-mapping of a data set's features to model inputs and back (`FeatureMapping`).
-
-Torch, batch-first, on CPU and GPU alike; arrays are (..., freq, time), low frequencies at row 0.
-Functions named like their module (`stft.stft`, `resize.resize`) are not re-exported here, so the
-module names stay importable.
-"""
+"""Spectral front-end: STFT, mel, log compression, normalisation, Griffin-Lim, augmentation, and `FeatureMapping`
+between a data set's features and model inputs. Torch, batch-first, CPU and GPU alike; arrays are (..., freq, time),
+low frequencies at row 0. Functions named like their module (`stft.stft`, `resize.resize`) are not re-exported here,
+so the module names stay importable."""
 
 from spectrogen.spectral.augment import (Augment, frequency_mask, gaussian_noise, temporal_shift,
                                          time_mask, time_stretch)
-from spectrogen.spectral.compression import LogCompression, LogKind, compress, decompress
+from spectrogen.spectral.compression import LogKind, compress, decompress
 from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.griffin_lim import GriffinLim
 from spectrogen.spectral.mapping import FeatureMapping
@@ -16,12 +13,11 @@ from spectrogen.spectral.mel import InverseMelScale, MelScale, inverse_mel_scale
 from spectrogen.spectral.moments import MomentAccumulator, Moments
 from spectrogen.spectral.normalization import NormalizationKind, Normalizer, denormalize, normalize
 from spectrogen.spectral.representation import PRESETS, Representation
-from spectrogen.spectral.stft import Spectrogram, istft, num_frames, periodic_hann
+from spectrogen.spectral.stft import Spectrogram, num_frames, periodic_hann
 
 __all__ = [
-    "Augment", "FeatureMapping", "GriffinLim", "InverseMelScale", "LogCompression", "LogKind", "MelScale", "MomentAccumulator",
-    "Moments", "NormalizationKind", "Normalizer", "PRESETS", "Representation", "Spectrogram", "compress",
-    "decompress", "denormalize", "frequency_mask", "gaussian_noise", "inverse_mel_scale", "istft",
-    "mel_filter_bank", "mel_scale", "normalize", "num_frames", "periodic_hann", "spectral_convergence",
-    "temporal_shift", "time_mask", "time_stretch",
+    "Augment", "FeatureMapping", "GriffinLim", "InverseMelScale", "LogKind", "MelScale", "MomentAccumulator",
+    "Moments", "NormalizationKind", "Normalizer", "PRESETS", "Representation", "Spectrogram", "compress", "decompress",
+    "denormalize", "frequency_mask", "gaussian_noise", "inverse_mel_scale", "mel_filter_bank", "mel_scale",
+    "normalize", "num_frames", "periodic_hann", "spectral_convergence", "temporal_shift", "time_mask", "time_stretch",
 ]

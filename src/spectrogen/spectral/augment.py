@@ -1,9 +1,6 @@
-"""Batched spectrogram augmentations on the training device, reproducible with a generator.
-
-Every function takes (B, F, T) or (B, C, F, T) tensors, draws one random setting per example
-(shared by its channels), and `apply` (B,) bool says which examples change. None of them reverses
-time or frequency: a flipped spectrogram is a different sound.
-"""
+"""Batched spectrogram augmentations of (B, F, T) or (B, C, F, T) tensors, reproducible with a generator: one random
+setting per example (shared by its channels), applied to the examples `apply` (B,) selects. None reverses time or
+frequency: a flipped spectrogram is a different sound."""
 
 from __future__ import annotations
 
@@ -72,10 +69,8 @@ def _mask(x: torch.Tensor, axis: int, max_width: int, generator: torch.Generator
 
 def frequency_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
                    apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
-    """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment).
-
-    0 is the data set's mean under per-frequency normalisation.
-    """
+    """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment; 0 is the data set's
+    mean under per-frequency normalisation)."""
     return _mask(x, -2, max_width, generator, apply, value)
 
 
@@ -87,11 +82,8 @@ def time_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None
 
 def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator | None = None,
                  apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
-    """Returns `x` stretched in time by a random rate in [1 - s, 1 + s], cropped or padded back to T.
-
-    Linear interpolation along time only; the start stays in place, so a slowed example is cropped
-    at the end and a sped-up one padded with `value`.
-    """
+    """Returns `x` stretched in time by a random rate in [1 - s, 1 + s] (linear interpolation along time), the start
+    in place: a slowed example is cropped at the end, a sped-up one padded with `value`."""
     if max_stretch == 0:
         return x
     frames = x.shape[-1]
@@ -109,34 +101,29 @@ def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator
 
 
 class Augment(nn.Module):
-    """Applies the augmentations enabled in an `AugmentConfig`: stretch, shift, masks, noise, in that order.
-
-    Each picks its own examples of the batch with probability `config.probability`.
-    """
+    """Applies the augmentations enabled in an `AugmentConfig`: stretch, shift, masks, noise, in that order, each to
+    its own examples of the batch, picked with probability `config.probability`."""
 
     def __init__(self, config: AugmentConfig | None = None):
         super().__init__()
         self.config = config or AugmentConfig()
 
     @property
-    def enabled(self) -> bool:
+    def _steps(self) -> tuple:
         c = self.config
-        return any((c.time_stretch, c.temporal_shift, c.freq_mask, c.time_mask, c.noise_std)) and c.probability > 0
+        return ((time_stretch, c.time_stretch), (temporal_shift, c.temporal_shift), (frequency_mask, c.freq_mask),
+                (time_mask, c.time_mask), (gaussian_noise, c.noise_std))
+
+    @property
+    def enabled(self) -> bool:
+        return any(setting for _, setting in self._steps) and self.config.probability > 0
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if not self.enabled:
             return x
-        c = self.config
-        if c.time_stretch:
-            x = time_stretch(x, c.time_stretch, generator, self._pick(x, generator))
-        if c.temporal_shift:
-            x = temporal_shift(x, c.temporal_shift, generator, self._pick(x, generator))
-        if c.freq_mask:
-            x = frequency_mask(x, c.freq_mask, generator, self._pick(x, generator))
-        if c.time_mask:
-            x = time_mask(x, c.time_mask, generator, self._pick(x, generator))
-        if c.noise_std:
-            x = gaussian_noise(x, c.noise_std, generator, self._pick(x, generator))
+        for augmentation, setting in self._steps:
+            if setting:
+                x = augmentation(x, setting, generator, self._pick(x, generator))
         return x
 
     def _pick(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -1,14 +1,12 @@
-"""Log compression of magnitudes and its exact inverse: ``log_eps`` log(M + 1e-6) (SpecGAN's), ``log1p``
-log(1 + M) (the mel presets'), ``db`` 20 log10(max(M, 1e-5)), with no ``top_db`` floor relative to the
-example's maximum, which would make the inverse depend on the example.
-"""
+"""Log compression of magnitudes and its exact inverse: ``log_eps`` log(M + 1e-6) (SpecGAN's), ``log1p`` log(1 + M)
+(the mel presets'), ``db`` 20 log10(max(M, 1e-5)); no ``top_db`` floor relative to the example's maximum, which
+would make the inverse depend on the example."""
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
 import torch
-from torch import nn
 
 from spectrogen.errors import ConfigError
 
@@ -19,22 +17,14 @@ DB_FLOOR = 1e-5
 
 
 def compress(magnitude: torch.Tensor, kind: LogKind, inplace: bool = False) -> torch.Tensor:
-    """Returns the log-compressed `magnitude` (any shape, values >= 0); with `inplace`, written over it
-    (a tensor no longer needed, without autograd history): the same values, without temporaries."""
-    if inplace:
-        if kind == "log_eps":
-            return magnitude.add_(LOG_EPS).log_()
-        if kind == "log1p":
-            return magnitude.log1p_()
-        if kind == "db":
-            return magnitude.clamp_min_(DB_FLOOR).log10_().mul_(20.0)
-        raise _unknown(kind)
+    """Returns the log-compressed `magnitude` (>= 0); `inplace` writes over it (no autograd history), same values."""
     if kind == "log_eps":
-        return torch.log(magnitude + LOG_EPS)
+        return magnitude.add_(LOG_EPS).log_() if inplace else torch.log(magnitude + LOG_EPS)
     if kind == "log1p":
-        return torch.log1p(magnitude)
+        return magnitude.log1p_() if inplace else torch.log1p(magnitude)
     if kind == "db":
-        return 20.0 * torch.log10(magnitude.clamp_min(DB_FLOOR))
+        return (magnitude.clamp_min_(DB_FLOOR).log10_().mul_(20.0) if inplace
+                else 20.0 * torch.log10(magnitude.clamp_min(DB_FLOOR)))
     raise _unknown(kind)
 
 
@@ -51,19 +41,3 @@ def decompress(features: torch.Tensor, kind: LogKind) -> torch.Tensor:
 
 def _unknown(kind: str) -> ConfigError:
     return ConfigError(f"representation.log={kind!r}: use one of {', '.join(get_args(LogKind))}")
-
-
-class LogCompression(nn.Module):
-    """Magnitude -> log features (`forward`) and back (`inverse`), elementwise."""
-
-    def __init__(self, kind: LogKind = "log_eps"):
-        super().__init__()
-        if kind not in get_args(LogKind):
-            raise _unknown(kind)
-        self.kind = kind
-
-    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
-        return compress(magnitude, self.kind)
-
-    def inverse(self, features: torch.Tensor) -> torch.Tensor:
-        return decompress(features, self.kind)

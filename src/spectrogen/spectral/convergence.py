@@ -6,12 +6,8 @@ import torch
 
 
 def spectral_convergence(reference_mag: torch.Tensor, estimate_mag: torch.Tensor) -> torch.Tensor:
-    """Returns || |S| - |S^| ||_F / || |S| ||_F per example, shape (...,) for inputs (..., F, T).
-
-    Both arguments are magnitudes (complex inputs are reduced to their absolute value). 0 is a
-    perfect match; a silent reference gives inf (or nan when the estimate is silent too).
-    """
+    """Returns || |S| - |S^| ||_F / || |S| ||_F per example, (...,) for magnitudes (..., F, T) (complex inputs: their
+    absolute values). 0 is a perfect match; a silent reference gives inf (nan when the estimate is silent too)."""
     reference = reference_mag.abs().double()
-    estimate = estimate_mag.abs().double()
-    error = torch.linalg.matrix_norm(reference - estimate, ord="fro")
+    error = torch.linalg.matrix_norm(reference - estimate_mag.abs().double(), ord="fro")
     return (error / torch.linalg.matrix_norm(reference, ord="fro")).to(torch.float32)

@@ -1,11 +1,7 @@
-"""Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013): audio from a magnitude spectrogram.
-
-Batched over every leading axis and framed like :mod:`spectrogen.spectral.stft` (pad_end). Input is
-a magnitude (power 1), as SpecGAN's spectra are; torchaudio's GriffinLim defaults to power 2.
-
-When the Nyquist row was dropped, the missing row is left free: each iteration keeps the
-Nyquist row of the re-analysed signal instead of forcing it to a guessed magnitude.
-"""
+"""Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013): audio from a magnitude spectrogram (power 1, as SpecGAN's
+spectra; torchaudio's GriffinLim defaults to power 2), batched over every leading axis and framed like
+:mod:`spectrogen.spectral.stft` (pad_end). A dropped Nyquist row is left free: each iteration keeps the re-analysed
+signal's own Nyquist row instead of forcing it to a guessed magnitude."""
 
 from __future__ import annotations
 
@@ -25,11 +21,10 @@ from spectrogen.spectral.stft import (check_framing, inverse_envelope, overlap_a
 PhaseInit = Literal["pghi", "random", "zeros"]
 PHASE_INITS = ("pghi", "random", "zeros")
 
-# Added to |X|^2 so that a bin of exactly zero gets a zero estimate rather than a division by zero.
+# added to |X|^2 so that a bin of exactly zero gets a zero estimate rather than a division by zero
 _TINY = 1e-30
-
-# Examples iterated together on CPU: small groups keep the working set in cache and spread over
-# threads (benchmarks/README.md); a GPU takes the whole batch at once.
+# examples iterated together on CPU: small groups keep the working set in cache and spread over threads
+# (benchmarks/README.md); a GPU takes the whole batch at once
 _CPU_GROUP = 8
 
 
@@ -37,20 +32,16 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
                 num_samples: int | None = None, n_iter: int = 32, momentum: float = 0.99,
                 init: PhaseInit = "pghi", generator: torch.Generator | None = None,
                 nyquist_dropped: bool = False) -> torch.Tensor:
-    """Returns audio (..., num_samples) whose STFT magnitude approximates `magnitude` (..., F, T).
-
-    F is n_fft // 2 + 1, or n_fft // 2 when `nyquist_dropped`; `num_samples` defaults to T * hop_length.
-    `init`: "pghi" integrates the phase from the magnitude (`spectrogen.spectral.pghi`), the quiet
-    bins it leaves alone random; "random"; "zeros". Random phases come from `generator`, so a seed
-    reproduces the result; a batch gives what each example alone gives.
-    """
+    """Returns audio (..., num_samples) whose STFT magnitude approximates `magnitude` (..., F, T), F = n_fft // 2 + 1
+    (one fewer when `nyquist_dropped`); `num_samples` defaults to T * hop_length. `init` "pghi" integrates the phase
+    from the magnitude, the quiet bins it leaves random; random phases come from `generator`, so a seed reproduces the
+    result, and a batch gives what each example alone gives."""
     n_fft = window.shape[-1]
     expected = n_fft // 2 + (0 if nyquist_dropped else 1)
     if magnitude.dim() < 2 or magnitude.shape[-2] != expected:
-        raise InputError(
-            f"griffin_lim: magnitude shaped {tuple(magnitude.shape)} has the wrong number of frequency "
-            f"rows; n_fft={n_fft} {'without' if nyquist_dropped else 'with'} the Nyquist row needs {expected}"
-        )
+        raise InputError(f"griffin_lim: magnitude shaped {tuple(magnitude.shape)} has the wrong number of "
+                         f"frequency rows; n_fft={n_fft} {'without' if nyquist_dropped else 'with'} the Nyquist "
+                         f"row needs {expected}")
     check_init(init)
     frames = magnitude.shape[-1]
     num_samples = frames * hop_length if num_samples is None else num_samples
@@ -59,14 +50,13 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
     audio = flat.new_zeros(flat.shape[0], num_samples)
     on_cpu = flat.device.type == "cpu"
     workers = torch.get_num_threads() if on_cpu else 1
-    # On CPU every op runs single-threaded and groups of examples are spread over threads instead:
-    # the ops are too small for intra-op threads to pay for their synchronisation, which stalls
-    # badly on a machine whose cores are busy with other work.
-    with _intra_op_threads(1) if on_cpu else nullcontext():
+    # on CPU groups of examples are spread over threads, each op single-threaded: the ops are too small for
+    # intra-op threads to pay for their synchronisation, which stalls badly on cores busy with other work
+    with intra_op_threads(1) if on_cpu else nullcontext():
         turns = None
         if init != "zeros":
-            # drawn for the whole batch at once, so a seed gives each example the same start
-            # however the batch is split into groups; time-major like the loop
+            # drawn for the whole batch at once, so a seed gives each example the same start however the batch
+            # is split into groups; time-major like the loop
             source = generator.device if generator is not None else flat.device
             shape = (flat.shape[0], frames, n_fft // 2 + 1)
             turns = torch.rand(shape, generator=generator, device=source).to(flat.device)  # (N, T, K)
@@ -87,7 +77,6 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
 
 
 def _run_groups(run: Callable[[slice], None], groups: list[slice], workers: int) -> None:
-    """Calls `run` on every group, on up to `workers` threads."""
     workers = min(workers, len(groups))
     if workers < 2:
         for rows in groups:
@@ -104,8 +93,8 @@ def _run_groups(run: Callable[[slice], None], groups: list[slice], workers: int)
 
 
 @contextmanager
-def _intra_op_threads(count: int) -> Iterator[None]:
-    """Sets torch's intra-op thread count for the duration of the block, then restores it."""
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Runs the block with torch's intra-op thread count set to `count`, then restores it."""
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
@@ -122,16 +111,13 @@ def check_init(init: str) -> None:
 
 def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.Tensor, hop_length: int,
              scale: torch.Tensor, n_iter: int, accelerate: float, pghi: bool = False) -> torch.Tensor:
-    """Returns the signal (N, L) after `n_iter` accelerated projections onto `magnitude` (N, F, T).
-
-    `turns` (N, T, K): the initial phases in turns (None: zero); with `pghi`, only the quiet bins'.
-    """
+    """Returns the signal (N, L) after `n_iter` accelerated projections onto `magnitude` (N, F, T); `turns`
+    (N, T, K): the initial phases in turns (None: zero), with `pghi` only the quiet bins'."""
     n_fft = window.shape[-1]
     n, rows, frames = magnitude.shape
     bins = n_fft // 2 + 1
     nyquist_free = rows < bins
-    # time-major (N, T, K): each FFT runs over contiguous memory; a missing Nyquist row is left
-    # free, starting at zero and taking the re-analysed signal's own row every iteration
+    # time-major (N, T, K): each FFT runs over contiguous memory; a missing Nyquist row starts at zero
     target = torch.zeros(n, frames, bins, device=magnitude.device)
     target[..., :rows] = magnitude.transpose(1, 2)
     angle = None if turns is None else turns * (2 * math.pi)
@@ -201,7 +187,6 @@ class GriffinLim(nn.Module):
         if n_iter < 0:
             raise ConfigError(f"griffin_lim n_iter={n_iter}: use 0 or more iterations")
         if not 0.0 <= momentum < 1.0:
-            # Perraudin et al.: momentum at or above 1 does not converge
             raise ConfigError(f"griffin_lim momentum={momentum}: use 0 <= momentum < 1 (0.99 is usual)")
         check_init(init)
         self.hop_length, self.n_iter, self.momentum, self.init = hop_length, n_iter, momentum, init

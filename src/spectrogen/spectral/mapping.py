@@ -1,9 +1,6 @@
-"""Data-set features (N, F, T) <-> model inputs (N, 1, H, W): the one mapping between the two spaces.
-
-Where the sizes differ the power |X|^2 is resized, once in each direction (resizing log features
-would average logarithms and lose level, see `resize_magnitude`), then normalised with the data
-set's moments taken to H rows. Pictures (kind "image", or no representation) have their values resized.
-"""
+"""Data-set features (N, F, T) <-> model inputs (N, 1, H, W): the one mapping between the two spaces. Where the sizes
+differ the power |X|^2 is resized, once each way (see `resize_magnitude`), then normalised with the data set's
+moments taken to H rows; pictures (kind "image", or no representation) have their values resized."""
 
 from __future__ import annotations
 
@@ -37,8 +34,8 @@ class FeatureMapping(nn.Module):
     @classmethod
     def of_dataset(cls, dataset, normalizer: str | Normalizer,
                    model_shape: Optional[tuple[int, int]] = None) -> "FeatureMapping":
-        """Returns the mapping of a prepared data set to `model_shape` (default: its own size); a `normalizer`
-        given by kind takes the data set's moments."""
+        """Returns the mapping of a prepared data set to `model_shape` (default: its size); a `normalizer` given by
+        kind takes the data set's moments."""
         if isinstance(normalizer, str):
             normalizer = Normalizer(normalizer, dataset.moments)
         shape = tuple(dataset.shape)

@@ -1,9 +1,7 @@
-"""Mel scale of a linear magnitude spectrogram (librosa's filter bank: Slaney, area-normalised) and its inverse.
-
-The inverse is the non-negative least-squares linear magnitude: the pseudo-inverse's solution
-clamped at zero, then NNLS_ITERATIONS projected-gradient steps (FISTA). The clamp alone leaves a
-comb of zeros between the triangles' peaks that no signal has; the steps fill it in.
-"""
+"""Mel scale of a linear magnitude spectrogram (librosa's filter bank: Slaney, area-normalised) and its inverse: the
+non-negative least-squares linear magnitude, the pseudo-inverse's solution clamped at zero and then refined by
+NNLS_ITERATIONS projected-gradient (FISTA) steps, which fill in the comb of zeros the clamp leaves between the
+triangles' peaks."""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ from torch import nn
 
 from spectrogen.errors import ConfigError
 
-# FISTA steps of the inverse after the pseudo-inverse (see the module's docstring)
 NNLS_ITERATIONS = 20
 
 
@@ -49,10 +46,8 @@ def check_mel_range(sample_rate: int, n_mels: int, fmin: float, fmax: float) -> 
     if n_mels < 1:
         raise ConfigError(f"representation.n_mels={n_mels}: use at least 1")
     if not 0 <= fmin < fmax <= sample_rate / 2:
-        raise ConfigError(
-            f"representation.fmin={fmin}, fmax={fmax}: need 0 <= fmin < fmax <= sample_rate/2 "
-            f"({sample_rate / 2:g} Hz)"
-        )
+        raise ConfigError(f"representation.fmin={fmin}, fmax={fmax}: need 0 <= fmin < fmax <= sample_rate/2 "
+                          f"({sample_rate / 2:g} Hz)")
 
 
 def mel_scale(spectrogram: torch.Tensor, filter_bank: torch.Tensor) -> torch.Tensor:
@@ -62,11 +57,8 @@ def mel_scale(spectrogram: torch.Tensor, filter_bank: torch.Tensor) -> torch.Ten
 
 def inverse_mel_scale(mel: torch.Tensor, pseudo_inverse: torch.Tensor, filter_bank: torch.Tensor | None = None,
                       iterations: int = 0, step: float | None = None) -> torch.Tensor:
-    """Returns the non-negative least-squares linear spectrogram (..., n_freq, T) of `mel` (..., n_mels, T).
-
-    The pseudo-inverse's solution clamped at zero, refined (given `filter_bank`) by `iterations`
-    FISTA steps on ||filter_bank @ x - mel||^2, x >= 0, of size `step` (default `nnls_step`).
-    """
+    """Returns the non-negative least-squares linear spectrogram (..., n_freq, T) of `mel` (..., n_mels, T), refined
+    (given `filter_bank`) by `iterations` FISTA steps of size `step` (default `nnls_step`)."""
     estimate = torch.matmul(pseudo_inverse, mel).clamp_min(0.0)
     if filter_bank is None or iterations < 1:
         return estimate
@@ -93,8 +85,7 @@ class MelScale(nn.Module):
     def __init__(self, sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
                  fmax: float | None = None):
         super().__init__()
-        self.register_buffer("filter_bank", mel_filter_bank(sample_rate, n_fft, n_mels, fmin, fmax),
-                             persistent=False)
+        self.register_buffer("filter_bank", mel_filter_bank(sample_rate, n_fft, n_mels, fmin, fmax), persistent=False)
 
     def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
         return mel_scale(spectrogram, self.filter_bank)

@@ -1,8 +1,6 @@
 """Data-set moments of spectrograms in one streaming pass: per-frequency mean and std (SpecGAN's), min, max.
-
-Batches are combined with Chan, Golub & LeVeque's parallel update in float64, so the result equals
-a two-pass computation while the memory used stays that of one batch.
-"""
+Batches are combined with Chan, Golub & LeVeque's parallel update in float64: the result equals a two-pass
+computation, in the memory of one batch."""
 
 from __future__ import annotations
 
@@ -38,9 +36,7 @@ class Moments:
             std = np.asarray(data["std"], dtype=np.float64)
             moments = cls(mean, std, float(data["min"]), float(data["max"]), int(data["count"]))
         except KeyError as missing:
-            raise InputError(
-                f"moments lack the key {missing.args[0]!r} (need mean, std, min, max, count)"
-            ) from None
+            raise InputError(f"moments lack the key {missing.args[0]!r} (need mean, std, min, max, count)") from None
         except (TypeError, ValueError) as error:
             raise InputError(f"moments are malformed: {error}") from None
         if mean.ndim != 1 or mean.shape != std.shape:
@@ -66,9 +62,8 @@ class MomentAccumulator:
         if values.size == 0:
             return
         if self._mean is not None and values.shape[-2] != self._mean.shape[0]:
-            raise InputError(
-                f"moments: batch has {values.shape[-2]} frequency rows, earlier batches had {self._mean.shape[0]}"
-            )
+            raise InputError(f"moments: batch has {values.shape[-2]} frequency rows, earlier batches had "
+                             f"{self._mean.shape[0]}")
         # the extremes in the batch's own precision double as the finiteness check (NaN propagates)
         low, high = float(values.min()), float(values.max())
         if not (np.isfinite(low) and np.isfinite(high)):

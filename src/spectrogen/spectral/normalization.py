@@ -1,10 +1,7 @@
-"""Normalisation of spectrograms into the range a model trains on, and its inverse (``data.normalization``).
-
-``per_frequency``: SpecGAN's (x - mean_f) / std_f / 3 clipped to [-1, 1] (a row of std 0 only centred);
-``minmax``: the data set's [min, max] to [-1, 1] (DCGAN's), ``minmax01`` to [0, 1]; ``per_sample``:
-each example's own [min, max] to [-1, 1], a scale not stored, so the inverse maps back to the data
-set's full range; ``none``: identity.
-"""
+"""Normalisation of spectrograms into the range a model trains on, and its inverse (``data.normalization``):
+``per_frequency`` SpecGAN's (x - mean_f) / std_f / 3 clipped to [-1, 1] (a row of std 0 only centred); ``minmax``
+the data set's [min, max] to [-1, 1] (DCGAN's), ``minmax01`` to [0, 1]; ``per_sample`` each example's own [min, max]
+to [-1, 1], a scale not stored, so the inverse maps back to the data set's full range; ``none`` identity."""
 
 from __future__ import annotations
 
@@ -24,10 +21,8 @@ NormalizationKind = Literal["per_frequency", "minmax", "minmax01", "per_sample",
 
 def normalize(x: torch.Tensor, kind: NormalizationKind, mean: torch.Tensor, scale: torch.Tensor,
               low: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
-    """Returns `x` (..., F, T) in the normalised range of `kind`.
-
-    `mean`, `scale` (F,): centre and 3 x std (0 replaced by 3); `low`, `span` 0-d: min and max - min (0 by 1).
-    """
+    """Returns `x` (..., F, T) in the normalised range of `kind`; `mean`, `scale` (F,): centre and 3 x std (0 replaced
+    by 3); `low`, `span` 0-d: min and max - min (0 replaced by 1)."""
     if kind == "per_frequency":
         return ((x - mean[:, None]) / scale[:, None]).clamp(-1.0, 1.0)
     if kind == "minmax":
@@ -74,11 +69,8 @@ class Normalizer(nn.Module):
             raise ConfigError(f"data.normalization={kind!r} needs the data set's moments")
         self.kind = kind
         self.moments = moments
-        if moments is None:
-            mean = std = np.zeros(0)
-            low, high = 0.0, 1.0
-        else:
-            mean, std, low, high = moments.mean, moments.std, moments.min, moments.max
+        mean, std, low, high = ((np.zeros(0), np.zeros(0), 0.0, 1.0) if moments is None
+                                else (moments.mean, moments.std, moments.min, moments.max))
         # a frequency row that never varies would divide by zero; it is only centred instead
         scale = 3.0 * np.where(std > 0, std, 1.0)
         span = high - low if high > low else 1.0
@@ -97,16 +89,12 @@ class Normalizer(nn.Module):
 
     def _check_rows(self, x: torch.Tensor) -> None:
         if self.kind == "per_frequency" and (x.dim() < 2 or x.shape[-2] != self.mean.shape[0]):
-            raise InputError(
-                f"per_frequency normalisation has moments for {self.mean.shape[0]} frequency rows "
-                f"but the input has shape {tuple(x.shape)} (frequency is axis -2)"
-            )
+            raise InputError(f"per_frequency normalisation has moments for {self.mean.shape[0]} frequency rows "
+                             f"but the input has shape {tuple(x.shape)} (frequency is axis -2)")
 
     def for_rows(self, rows: int) -> "Normalizer":
-        """Returns this normaliser for features resized to `rows` frequency rows (itself when nothing changes).
-
-        Per-frequency means and deviations are resized along frequency like the rows themselves.
-        """
+        """Returns this normaliser for features resized to `rows` frequency rows (itself when nothing changes): the
+        per-frequency means and deviations resized along frequency like the rows themselves."""
         if self.kind != "per_frequency" or rows == self.mean.shape[0]:
             return self
         # as two columns: antialiased interpolation of a single column gives a constant

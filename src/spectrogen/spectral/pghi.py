@@ -1,15 +1,11 @@
-"""Phase-gradient heap integration (PGHI; Prusa, Balazs & Sondergaard 2017): a phase for a magnitude.
+"""Phase-gradient heap integration (PGHI; Prusa, Balazs & Sondergaard 2017): a phase for a magnitude. For a Gaussian
+window exp(-pi n^2 / lambda) (Hann of L samples: lambda = 0.25645 L^2) the phase's derivatives follow from the
+log-magnitude (centre-referenced, x in samples, omega in cycles per sample):
 
-For a Gaussian window exp(-pi n^2 / lambda) the phase's derivatives follow from the log-magnitude
-(centre-referenced phase, x in samples, omega in cycles per sample):
+    d phase / dx = (1 / lambda) d log|X| / d omega + 2 pi omega,    d phase / domega = -lambda d log|X| / dx
 
-    d phase / dx     = (1 / lambda) d log|X| / d omega + 2 pi omega
-    d phase / domega = -lambda d log|X| / dx
-
-A Hann window of L samples behaves like lambda = 0.25645 L^2. Integrating from the loudest bin
-outwards, always from the loudest bin reached (a max-heap), follows the ridges, where the estimates
-are reliable, before the valleys; bins far below the peak keep their given random phase. Compiled
-with numba (GIL released), one clip at a time, so callers may spread clips over threads.
+Integrating from the loudest bin reached (a max-heap) follows the ridges before the valleys; bins far below the peak
+keep their given random phase. Compiled with numba (GIL released), one clip at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import numba
 import numpy as np
 import torch
 
-# lambda / L^2 of the Gaussian that best matches a Hann window of L samples (Prusa et al. 2017)
 HANN_LAMBDA = 0.25645
 # bins more than this far below the clip's loudest (as a magnitude ratio) keep their given phase
 RELATIVE_TOLERANCE = 1e-5
@@ -30,11 +25,8 @@ _TINY = 1e-12
 
 def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
                initial_turns: torch.Tensor | None = None) -> torch.Tensor:
-    """Returns phases in radians (N, T, K) for magnitudes (N, T, K), time-major as Griffin-Lim uses them.
-
-    K may be n_fft // 2 + 1 or one row fewer (the Nyquist row dropped); `initial_turns` (N, T, K),
-    in turns, is the phase of the quiet bins the integration leaves alone (zero when None).
-    """
+    """Returns phases in radians (N, T, K) for magnitudes (N, T, K) (Nyquist row optional); `initial_turns` (N, T, K),
+    in turns, is the phase of the quiet bins the integration leaves alone (zero when None)."""
     mag = magnitude.detach().to("cpu", torch.float64).numpy()  # (N, T, K)
     given = (np.zeros_like(mag) if initial_turns is None
              else initial_turns.detach().to("cpu", torch.float64).numpy() * (2 * math.pi))
@@ -83,30 +75,17 @@ def _integrate(log_mag, per_frame, per_bin, given, log_tolerance):  # pragma: no
         while count:
             node, count = _pop(keys, items, count)
             frame, row = node // bins, node % bins
-            for direction in range(4):
-                if direction == 0:  # next frame
-                    if frame + 1 == frames:
-                        continue
-                    other = node + bins
-                    step = 0.5 * (frame_step[node] + frame_step[other])
-                elif direction == 1:  # previous frame
-                    if frame == 0:
-                        continue
-                    other = node - bins
-                    step = -0.5 * (frame_step[node] + frame_step[other])
-                elif direction == 2:  # next bin
-                    if row + 1 == bins:
-                        continue
-                    other = node + 1
-                    step = 0.5 * (bin_step[node] + bin_step[other])
-                else:  # previous bin
-                    if row == 0:
-                        continue
-                    other = node - 1
-                    step = -0.5 * (bin_step[node] + bin_step[other])
-                if done[other]:
+            for direction in range(4):  # the next frame, the previous frame, the next bin, the previous bin
+                forward = direction % 2 == 0
+                if direction < 2:
+                    edge, offset, steps = frame == (frames - 1 if forward else 0), bins, frame_step
+                else:
+                    edge, offset, steps = row == (bins - 1 if forward else 0), 1, bin_step
+                other = node + offset if forward else node - offset
+                if edge or done[other]:
                     continue
-                phase[other] = phase[node] + step  # the trapezoidal rule
+                step = 0.5 * (steps[node] + steps[other])
+                phase[other] = phase[node] + (step if forward else -step)  # the trapezoidal rule
                 done[other] = True
                 count = _push(keys, items, count, loudness[other], other)
     return phase.reshape(frames, bins)

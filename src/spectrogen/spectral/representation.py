@@ -1,12 +1,7 @@
-"""How audio becomes the 2-D array a model sees, and back: the `Representation`.
-
-Audio (B, S) -> features (B, F, T): pad_end STFT magnitude -> [mel] -> [resize the power to
-`image_size`] -> log; back: inverse log -> [resize] -> [mel -> linear by NNLS] -> PGHI phase -> fast
-Griffin-Lim, at the clip's level. Frequency is axis -2, lowest at row 0; `num_samples` give `frames`
-frames. Presets: ``specgan`` 128 x 128 at 16 kHz (Donahue et al. 2019), ``mel`` 128 x 512 at
-22.05 kHz (the reference conditional GAN), ``autoencoder`` 128 x 256 mels at 16 kHz. Mel
-spectrograms are of magnitudes (power 1), like SpecGAN's linear ones.
-"""
+"""The `Representation`: audio (B, S) -> features (B, F, T) by pad_end STFT magnitude -> [mel] -> [resize the power to
+`image_size`] -> log, and back by inverse log -> [resize] -> [mel -> linear by NNLS] -> PGHI phase -> fast Griffin-Lim,
+at the clip's level. Presets: ``specgan`` 128 x 128 at 16 kHz (Donahue et al. 2019), ``mel`` 128 x 512 at 22.05 kHz
+(the reference conditional GAN), ``autoencoder`` 128 x 256 mels at 16 kHz; mels are of magnitudes (power 1)."""
 
 from __future__ import annotations
 
@@ -76,15 +71,12 @@ class Representation(BaseModel):
             return self
         check_framing(self.n_fft, self.hop_length, self.win_length)
         if self.drop_nyquist and (self.kind != "stft" or self.n_fft % 2):
-            raise ConfigError(
-                f"representation.drop_nyquist applies to kind='stft' with an even n_fft "
-                f"(got kind={self.kind!r}, n_fft={self.n_fft}); set it to false"
-            )
+            raise ConfigError(f"representation.drop_nyquist applies to kind='stft' with an even n_fft "
+                              f"(got kind={self.kind!r}, n_fft={self.n_fft}); set it to false")
         if self.kind == "mel":
             check_mel_range(self.sample_rate, self.n_mels, self.fmin, self.mel_fmax)
         return self
 
-    # --- construction ---------------------------------------------------------------------------
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "Representation":
         """Returns the named preset (specgan, mel, autoencoder), with `overrides` applied."""
@@ -100,15 +92,12 @@ class Representation(BaseModel):
         except ValidationError as error:
             first = error.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "(whole)"
-            raise ConfigError(
-                f"representation.{key}: {first['msg']} (got {first.get('input')!r})"
-            ) from None
+            raise ConfigError(f"representation.{key}: {first['msg']} (got {first.get('input')!r})") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns plain JSON types (image_size as a list)."""
         return self.model_dump(mode="json")
 
-    # --- sizes ----------------------------------------------------------------------------------
     @property
     def mel_fmax(self) -> float:
         return self.sample_rate / 2 if self.fmax is None else self.fmax
@@ -137,12 +126,9 @@ class Representation(BaseModel):
         """Seconds of audio per example."""
         return self.num_samples / self.sample_rate
 
-    # --- transforms -----------------------------------------------------------------------------
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        """Returns un-normalised features (B, F, T) of audio (B, S); T = ceil(S / hop_length).
-
-        A clip of `num_samples` gives `shape`; other lengths other widths (unless `image_size` is set).
-        """
+        """Returns un-normalised features (B, F, T) of audio (B, S); T = ceil(S / hop_length), so a clip of
+        `num_samples` gives `shape` (other lengths other widths, unless `image_size` is set)."""
         self._require_audio()
         if audio.dim() < 1 or audio.shape[-1] < 1:
             raise InputError(f"features need audio shaped (B, S) with S >= 1, got {tuple(audio.shape)}")
@@ -156,10 +142,8 @@ class Representation(BaseModel):
         return compress(magnitude, self.log, inplace=not magnitude.requires_grad)
 
     def magnitude(self, features: torch.Tensor) -> torch.Tensor:
-        """Returns the linear STFT magnitude (B, K, T) behind `features` (B, F, T), at the native size.
-
-        K is n_fft // 2 + 1, or n_fft // 2 for a specgan-like representation that drops Nyquist.
-        """
+        """Returns the linear STFT magnitude (B, K, T) behind `features` (B, F, T), at the native size; K is
+        n_fft // 2 + 1, or n_fft // 2 when the Nyquist row is dropped."""
         self._require_audio()
         # T is free unless the frames were resized to `image_size`
         if features.dim() < 2 or features.shape[-2] != self.shape[0] or (
@@ -176,20 +160,15 @@ class Representation(BaseModel):
 
     def to_audio(self, features: torch.Tensor, n_iter: int = 32, generator: torch.Generator | None = None,
                  init: PhaseInit = "pghi") -> torch.Tensor:
-        """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim from phase `init`.
-
-        Random phases (all of "random", pghi's quiet bins) come from `generator`; kind="image" raises InputError.
-        """
+        """Returns audio (B, T * hop_length) from features (B, F, T) by fast Griffin-Lim from phase `init`; random
+        phases (all of "random", pghi's quiet bins) come from `generator`. kind="image" raises InputError."""
         magnitude = self.magnitude(features)  # (B, K, T)
-        frontend = _frontend(self, features.device)
-        return frontend.griffin_lim(magnitude, generator=generator, n_iter=n_iter, init=init)
+        return _frontend(self, features.device).griffin_lim(magnitude, generator=generator, n_iter=n_iter, init=init)
 
     def _require_audio(self) -> None:
         if self.kind == "image":
-            raise InputError(
-                "this data set has no audio representation (representation.kind='image'): its arrays "
-                "were not made from audio, so they cannot be turned into sound"
-            )
+            raise InputError("this data set has no audio representation (representation.kind='image'): its arrays "
+                             "were not made from audio, so they cannot be turned into sound")
 
 
 class _Frontend(nn.Module):
@@ -207,8 +186,6 @@ class _Frontend(nn.Module):
 
 @lru_cache(maxsize=16)
 def _frontend(rep: Representation, device: torch.device) -> _Frontend:
-    """Returns the cached transform modules of `rep` on `device`."""
-    # built as ordinary tensors even when first asked for under inference_mode, so that later
-    # calls with autograd on can still use them
+    # ordinary tensors even when first asked for under inference_mode: later calls with autograd use them too
     with torch.inference_mode(False), torch.no_grad():
         return _Frontend(rep).to(device)

@@ -7,10 +7,8 @@ import torch.nn.functional as F
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Returns `x` (..., H, W) resized to (..., *size) by antialiased bilinear interpolation (`x` when it fits).
-
-    Antialiasing makes shrinking average over the covered cells instead of skipping rows.
-    """
+    """Returns `x` (..., H, W) resized to (..., *size) by bilinear interpolation (`x` when it fits), antialiased so
+    that shrinking averages over the covered cells instead of skipping rows."""
     height, width = x.shape[-2:]
     if (height, width) == tuple(size):
         return x
@@ -20,11 +18,8 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def resize_magnitude(magnitude: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Returns a magnitude spectrogram (..., H, W) resized to `size` with its energy kept.
-
-    The power |X|^2 is resized and the square root taken again, so a clip's level survives the round
-    trip. Resizing log features instead takes a geometric mean, which quiet cells pull far below the power's.
-    """
+    """Returns a magnitude spectrogram (..., H, W) resized to `size` with its energy kept: the power |X|^2 is resized,
+    then its root taken (resizing log features takes a geometric mean, which quiet cells pull far below the power's)."""
     if tuple(magnitude.shape[-2:]) == tuple(size):
         return magnitude
     return resize(magnitude * magnitude, size).clamp_min_(0.0).sqrt_()

@@ -1,10 +1,7 @@
-"""Short-time Fourier transform framed exactly as SpecGAN's, and its least-squares inverse.
-
-Framing "pad_end" (``tf.signal.stft(..., pad_end=True)``): no centering; frame `t` covers samples
-``[t * hop, t * hop + n_fft)``, zeros padded at the end only, so S samples give ``ceil(S / hop)``
-frames; ``librosa.stft(padded, center=False)`` equals it. The window is a periodic Hann of
-`win_length` samples centred in `n_fft`, as in torch and librosa.
-"""
+"""Short-time Fourier transform framed as SpecGAN's "pad_end" (``tf.signal.stft(..., pad_end=True)``, equal to
+``librosa.stft(padded, center=False)``): frame `t` covers samples ``[t * hop, t * hop + n_fft)``, zeros padded at the
+end only, so S samples give ``ceil(S / hop)`` frames; the window a periodic Hann of `win_length` samples centred in
+`n_fft`, as in torch and librosa. And the divisor of its least-squares inverse."""
 
 from __future__ import annotations
 
@@ -16,11 +13,10 @@ from torch import nn
 
 from spectrogen.errors import ConfigError
 
-# The inverse divides by the summed squared window, but never by less than this share of its
-# value where frames fully overlap. Under pad_end framing the first samples are seen only through
-# the first window's rising tail: an exact division multiplies them by up to 1 / w[1], so a
-# spectrogram that no signal has exactly (Griffin-Lim's estimates, a model's samples) gets a spike
-# there louder than the clip. With the floor those few samples fade in; elsewhere the inverse is exact.
+# The inverse divides by the summed squared window, but never by less than this share of its value where frames
+# fully overlap: the first samples, seen only through the first window's rising tail, would be multiplied by up to
+# 1 / w[1], a spike in any spectrogram no signal has exactly (Griffin-Lim's estimates, a model's samples). With the
+# floor they fade in; elsewhere the inverse is exact.
 ENVELOPE_FLOOR = 0.5
 
 
@@ -50,10 +46,8 @@ def check_framing(n_fft: int, hop_length: int, win_length: int) -> None:
     if not 1 <= win_length <= n_fft:
         raise ConfigError(f"representation.win_length={win_length}: use 1..n_fft ({n_fft})")
     if not 1 <= hop_length <= win_length:
-        raise ConfigError(
-            f"representation.hop_length={hop_length}: use 1..win_length ({win_length}); "
-            "a larger hop leaves samples that no frame covers"
-        )
+        raise ConfigError(f"representation.hop_length={hop_length}: use 1..win_length ({win_length}); "
+                          "a larger hop leaves samples that no frame covers")
 
 
 def stft(audio: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Tensor:
@@ -66,22 +60,6 @@ def stft(audio: torch.Tensor, window: torch.Tensor, hop_length: int) -> torch.Te
     # framed time-major (N, T, n_fft): every FFT runs over contiguous memory
     spec = torch.fft.rfft(flat.unfold(-1, n_fft, hop_length) * window).transpose(-1, -2)  # (N, n_fft // 2 + 1, T)
     return spec.reshape(*shape[:-1], *spec.shape[-2:])
-
-
-def istft(spec: torch.Tensor, window: torch.Tensor, hop_length: int, length: int) -> torch.Tensor:
-    """Returns the least-squares signal (..., length) whose pad_end STFT is closest to `spec` (..., K, T).
-
-    Griffin & Lim's inverse: window each frame's inverse FFT, overlap-add, divide by the summed squared window.
-    """
-    n_fft = window.shape[-1]
-    frames = spec.shape[-1]
-    segments = torch.fft.irfft(spec.transpose(-1, -2), n=n_fft)  # (..., T, n_fft)
-    flat = segments.reshape(-1, frames, n_fft) * window
-    signal = overlap_add(flat, hop_length) * inverse_envelope(window, hop_length, frames)  # (N, L)
-    signal = signal[:, :length]
-    if signal.shape[-1] < length:
-        signal = F.pad(signal, (0, length - signal.shape[-1]))
-    return signal.reshape(*spec.shape[:-2], length)
 
 
 def overlap_add(segments: torch.Tensor, hop_length: int, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -141,18 +119,13 @@ def magnitude_spectrogram(audio: torch.Tensor, window: torch.Tensor, hop_length:
                           drop_nyquist: bool) -> torch.Tensor:
     """Returns |STFT| of `audio` (..., S) as (..., F, T); F = n_fft // 2 when the Nyquist row is dropped."""
     spec = stft(audio, window, hop_length)
-    magnitude = complex_magnitude(spec[..., :-1, :] if drop_nyquist else spec)
     # contiguous: the FFT leaves the result time-major in memory
-    return magnitude.contiguous()
+    return complex_magnitude(spec[..., :-1, :] if drop_nyquist else spec).contiguous()
 
 
 def complex_magnitude(spec: torch.Tensor) -> torch.Tensor:
-    """Returns |spec| of a complex tensor, as a real tensor of the same shape.
-
-    Without autograd sqrt(re^2 + im^2) in place, faster on the CPU than `Tensor.abs`, whose
-    overflow-safe hypot audio does not need (they differ by at most one unit in the last place).
-    With autograd `abs`, whose gradient at zero is defined.
-    """
+    """Returns |spec| of a complex tensor: without autograd sqrt(re^2 + im^2) in place, within an ulp of `Tensor.abs`
+    and faster on the CPU (audio needs no overflow-safe hypot); with autograd `abs`, defined at zero."""
     if spec.requires_grad or not spec.is_complex():
         return spec.abs()
     parts = torch.view_as_real(spec)

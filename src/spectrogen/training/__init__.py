@@ -1,4 +1,1 @@
-"""The one training loop shared by every model family (`trainer.Trainer`) and the files it writes.
-
-Each module does one job; the package itself imports nothing, so importing one stays cheap.
-"""
+"""The one training loop of every model family (`trainer.Trainer`) and its files; imports nothing itself."""

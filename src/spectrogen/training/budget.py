@@ -1,15 +1,12 @@
-"""Time goes to training: what a run costs, said up front, and a cap on the time spent beside training.
-
-`RunPlan` times the first steps, says how long the run will take (naming a ten times faster setting
-for a long CPU run) and then the time left per epoch. `OverheadBudget` keeps optional writes during
-training (samples, plots, rolling checkpoints) under SHARE of the wall time by delaying them; the
-last epoch's and one every CHECKPOINT_MINUTES are always written. Nothing here changes a setting.
-"""
+"""Time goes to training: what a run costs, said up front (`RunPlan`), and optional writes during training
+(samples, plots, rolling checkpoints) delayed to keep them under SHARE of the wall time (`OverheadBudget`); the
+last epoch's and one checkpoint every CHECKPOINT_MINUTES are always written. Nothing here changes a setting."""
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from spectrogen.config.schema import GAN_FAMILIES
@@ -22,15 +19,15 @@ TIMED_STEPS = 10
 LONG_MINUTES = 30.0  # an estimate above this on a CPU names a faster setting
 
 
+@dataclass
 class OverheadBudget:
     """Decides whether an optional write during training fits in SHARE of the time so far."""
 
-    def __init__(self, share: float = SHARE):
-        self.share = share
-        self.train_seconds = 0.0
-        self.extra_seconds = 0.0
-        self.last_checkpoint = 0.0  # training seconds at the last rolling checkpoint
-        self.cost: dict[str, float] = {}  # seconds the latest write of each kind took
+    share: float = SHARE
+    train_seconds: float = 0.0
+    extra_seconds: float = 0.0
+    last_checkpoint: float = 0.0  # training seconds at the last rolling checkpoint
+    cost: dict[str, float] = field(default_factory=dict)  # seconds the latest write of each kind took
 
     def trained(self, seconds: float) -> None:
         self.train_seconds += seconds
@@ -64,20 +61,19 @@ class OverheadBudget:
         return self.extra_seconds / total if total else 0.0
 
 
+@dataclass
 class RunPlan:
-    """Times the first steps of a run and returns the one estimate to print; then the time left per epoch."""
+    """Times the first steps of a run and returns the one estimate to print (naming `faster`, a setting about ten
+    times faster, for a long CPU run); then the time left per epoch."""
 
-    def __init__(self, planned_steps: int, done_steps: int, device: str, faster: Optional[str],
-                 max_minutes: Optional[float] = None):
-        self.planned = planned_steps
-        self.max_minutes = max_minutes
-        self.done = done_steps
-        self.device = device
-        self.faster = faster
-        self.seen = 0
-        self.started: Optional[float] = None
-        self.step_seconds: Optional[float] = None
-        self.began = time.perf_counter()
+    planned: int
+    done: int
+    device: str
+    faster: Optional[str]
+    max_minutes: Optional[float] = None
+    seen: int = field(default=0, init=False)
+    started: Optional[float] = field(default=None, init=False)
+    began: float = field(default_factory=time.perf_counter, init=False)
 
     def step(self) -> Optional[str]:
         """Counts one step; returns the estimate's line once the first steps are timed, else None."""
@@ -86,11 +82,11 @@ class RunPlan:
             self.started = time.perf_counter()
         if self.seen != WARMUP_STEPS + TIMED_STEPS or self.started is None:
             return None
-        self.step_seconds = (time.perf_counter() - self.started) / TIMED_STEPS
+        step_seconds = (time.perf_counter() - self.started) / TIMED_STEPS
         left = self.planned - self.done
-        minutes = left * self.step_seconds / 60.0
+        minutes = left * step_seconds / 60.0
         line = (f"plan: {left:,} steps to go of {self.planned:,}; about {_duration(minutes)} of training at "
-                f"{self.step_seconds:.2f} s a step (measured over {TIMED_STEPS} steps)")
+                f"{step_seconds:.2f} s a step (measured over {TIMED_STEPS} steps)")
         if self.max_minutes is not None and minutes > self.max_minutes:
             line += f"; training.max_minutes={self.max_minutes:g} stops it before"
         elif minutes > LONG_MINUTES and self.device == "cpu" and self.faster:

@@ -1,17 +1,16 @@
-"""Checkpoint files: what they hold, atomic writing, safe loading, and which one a resume starts from.
-
-A checkpoint holds only what `torch.load(weights_only=True)` accepts (layout: docs/architecture.md);
-random-number states are stored as tensors and lists for that reason, so loading never runs code.
-"""
+"""Checkpoint files: what they hold, atomic writing, safe loading, which one a resume starts from and which one
+is best_model.tar. Only what `torch.load(weights_only=True)` accepts is stored (layout: docs/architecture.md)."""
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import random
 import re
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -30,7 +29,6 @@ FORMAT_VERSION = 2
 ROLLING_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.tar$")
 
 
-# --- random-number states ----------------------------------------------------------------------
 def rng_state() -> dict[str, Any]:
     """Returns the states of torch (CPU and CUDA), numpy and Python's `random` as tensors and lists."""
     version, python_state, gauss_next = random.getstate()
@@ -61,7 +59,6 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
 
 
-# --- writing -----------------------------------------------------------------------------------
 def build_checkpoint(*, model: str, config: dict[str, Any], data: dict[str, Any],
                      method: dict[str, Any], trainer: dict[str, Any]) -> dict[str, Any]:
     """Returns the checkpoint mapping of docs/architecture.md."""
@@ -70,10 +67,7 @@ def build_checkpoint(*, model: str, config: dict[str, Any], data: dict[str, Any]
 
 
 def save_checkpoint(checkpoint: Mapping[str, Any], path: Path) -> Path:
-    """Writes `checkpoint` to `path` atomically and returns `path`.
-
-    A temporary file in the same folder is fsynced, then renamed: a crash leaves the old file or the new one.
-    """
+    """Returns `path` after writing `checkpoint` there durably and atomically (a crash leaves the old file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -114,7 +108,6 @@ def rolling_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-# --- reading -----------------------------------------------------------------------------------
 def _read(path: Path, *, mmap: bool = False) -> Any:
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path)
@@ -145,11 +138,8 @@ def _read(path: Path, *, mmap: bool = False) -> Any:
 
 
 def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool = False) -> dict[str, Any]:
-    """Returns the validated checkpoint mapping of `path` (tensors on the CPU), older formats upgraded.
-
-    Raises CheckpointError for a foreign, truncated or code-carrying file, an unknown format version,
-    or (when `model` is given) a checkpoint of another model family.
-    """
+    """Returns the validated checkpoint mapping of `path` (tensors on the CPU), older formats upgraded; raises
+    CheckpointError for a foreign, truncated or code-carrying file, or one of another `model` family."""
     path = Path(path)
     checkpoint = _read(path, mmap=mmap)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
@@ -166,11 +156,7 @@ def load_checkpoint(path: Path | str, *, model: Optional[str] = None, mmap: bool
     if model is not None and checkpoint["model"] != model:
         raise CheckpointError(f"this checkpoint holds a {checkpoint['model']} model, not {model}; "
                               f"use a checkpoint of a {model} run or set model.name={checkpoint['model']}", path)
-    return _upgraded(checkpoint, version)
-
-
-def _upgraded(checkpoint: dict[str, Any], version: int) -> dict[str, Any]:
-    """Returns `checkpoint` with what an older format left implicit written out, so that it loads as it trained."""
+    # what an older format left implicit is written out, so that it loads as it trained
     model_section = checkpoint["config"].get("model") if isinstance(checkpoint["config"], dict) else None
     if version < 2 and isinstance(model_section, dict) and checkpoint["model"] in GAN_FAMILIES:
         model_section.setdefault("upsample", "transposed")
@@ -184,11 +170,9 @@ def progress_of(checkpoint: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def find_resume_checkpoint(target: Path | str) -> Path:
-    """Returns the checkpoint a resume of `target` (a run directory or a .tar file) starts from.
-
-    In a run directory: the newest rolling one or final_model.tar, whichever records more progress (an
-    interrupted run's final_model.tar is ahead); best_model.tar only when nothing else is there.
-    """
+    """Returns the checkpoint a resume of `target` (a run directory or a .tar file) starts from: in a run
+    directory the newest rolling one or final_model.tar, whichever records more progress (an interrupted run's
+    final_model.tar is ahead); best_model.tar only when nothing else is there."""
     target = Path(target)
     if target.is_file():
         return target
@@ -205,3 +189,52 @@ def find_resume_checkpoint(target: Path | str) -> Path:
         return candidates[0]
     # mmap keeps this cheap: only the small trainer entry is really read
     return max(candidates, key=lambda p: progress_of(load_checkpoint(p, mmap=True)))
+
+
+@dataclass
+class BestTracker:
+    """Decides when the current state becomes best_model.tar: the lowest `evaluation.best_metric` computed during
+    training (criterion "metric"), else the lowest method `best_statistic` ("statistic"), else the latest
+    checkpoint ("latest"): GAN losses say little about sample quality, so none is claimed best."""
+
+    criterion: str
+    key: str = ""
+    value: Optional[float] = None
+    epoch: Optional[int] = None
+    due: bool = False
+
+    @classmethod
+    def choose(cls, *, metric: Optional[str], statistic: Optional[str]) -> "BestTracker":
+        """Returns the tracker of the first available criterion (metric, then statistic, then latest)."""
+        if metric:
+            return cls("metric", metric)
+        return cls("statistic", statistic) if statistic else cls("latest")
+
+    def describe(self) -> str:
+        if self.criterion == "latest":
+            return "best_model.tar is the latest checkpoint (no quality metric is computed during training)"
+        source = "evaluation metric" if self.criterion == "metric" else "epoch statistic"
+        return f"best_model.tar is the checkpoint with the lowest {source} {self.key}"
+
+    def offer(self, epoch: int, values: Mapping[str, Any], *, from_metrics: bool) -> bool:
+        """Takes an epoch's statistics (or metrics); returns True (and marks `due`) when they are the new best."""
+        value = values.get(self.key)
+        better = (self.criterion != "latest" and from_metrics == (self.criterion == "metric")
+                  and isinstance(value, (int, float)) and math.isfinite(value)
+                  and (self.value is None or value < self.value))
+        if better:
+            self.value, self.epoch, self.due = float(value), epoch, True
+        return better
+
+    def checkpoint_written(self, epoch: int) -> None:
+        """Notes a rolling checkpoint: under the `latest` criterion it is the best one."""
+        if self.criterion == "latest":
+            self.epoch, self.due = epoch, True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"criterion": self.criterion, "key": self.key, "value": self.value, "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("criterion") == self.criterion and state.get("key", "") == self.key:
+            self.value = state.get("value")
+            self.epoch = state.get("epoch")

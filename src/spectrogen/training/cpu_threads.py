@@ -1,26 +1,21 @@
-"""Intra-op threads for training on the CPU: as many as there are cores that other work leaves free.
-
-Each operation waits for its slowest thread, and a thread sharing its core with another process runs
-a fraction of the time: with a core kept busy, fewer threads train many times faster
-(benchmarks/README.md, `cpu_threads.py`). Other processes' use is the cores' busy time in /proc/stat
-less this process's CPU time; where /proc/stat cannot be read, PyTorch's own count is kept.
-"""
+"""The CPU use of training: intra-op threads as many as the cores other work leaves free (a thread sharing its
+core with another process makes every operation wait for it), and each epoch's resource figures. Other processes'
+use is the cores' busy time in /proc/stat less this process's CPU time; without /proc/stat torch's count stays."""
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from typing import Optional
 
 import torch
 
 PROBE_SECONDS = 0.25  # the first measurement, before training: long enough for a few scheduler ticks
-# later measurements span at least this long (several short epochs): shorter ones flap with every
-# burst of other work
+# later measurements span at least this long (several short epochs): shorter ones flap with other work's bursts
 WINDOW_SECONDS = 3.0
-# a core counts as free when others use less than this share of it: a background task that takes a
-# third of a core leaves a thread on that core mostly running
+# a core counts as free when others use less than this share: a thread beside a third-busy core mostly runs
 FREE_MARGIN = 0.4
 
 
@@ -61,10 +56,8 @@ def threads_for(free_cores: float, cores: int) -> int:
 
 
 class ThreadChooser:
-    """Sets torch's intra-op thread count from the cores other work leaves free, epoch by epoch.
-
-    The count is fixed where `threads` is given or OMP_NUM_THREADS is set.
-    """
+    """Sets torch's intra-op thread count from the cores other work leaves free, epoch by epoch (fixed where
+    `threads` is given or OMP_NUM_THREADS is set)."""
 
     def __init__(self, threads: Optional[int] = None, *, enabled: bool = True):
         self.cores = usable_cores()
@@ -125,3 +118,64 @@ class ThreadChooser:
     def close(self) -> None:
         if self.enabled and torch.get_num_threads() != self.initial:
             torch.set_num_threads(self.initial)
+
+
+def resident_memory_mb() -> Optional[float]:
+    """Returns the current resident set size of this process in MB (None where unknown)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_resident_memory_mb() -> Optional[float]:
+    """Returns the peak resident set size of this process so far in MB (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class ResourceMonitor:
+    """Measures one epoch at a time: `start()` before the first step, `finish(steps, examples)` after."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._wall = 0.0
+        self._cpu = 0.0
+        self._train_seconds = 0.0
+
+    def start(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self._wall = time.perf_counter()
+        self._cpu = own_cpu_seconds()
+        self._train_seconds = 0.0
+
+    def add_train_time(self, seconds: float) -> None:
+        """Counts `seconds` spent in optimisation steps (the rest of the epoch is sampling and saving)."""
+        self._train_seconds += seconds
+
+    def finish(self, steps: int, examples: int) -> dict[str, float]:
+        """Returns the epoch's figures: seconds, samples_per_s, step_time_ms, cpu_percent, memory."""
+        wall = time.perf_counter() - self._wall
+        cpu = own_cpu_seconds() - self._cpu
+        train = self._train_seconds or wall
+        figures = {
+            "seconds": wall,
+            "samples_per_s": examples / train if train > 0 else 0.0,
+            "step_time_ms": 1000.0 * train / steps if steps else 0.0,
+            # over 100 when several cores work; the sum over all threads of this process
+            "cpu_percent": 100.0 * cpu / wall if wall > 0 else 0.0,
+        }
+        for key, value in (("rss_mb", resident_memory_mb()), ("peak_memory_mb", peak_resident_memory_mb())):
+            if value is not None:
+                figures[key] = value
+        if self.device.type == "cuda":  # the peak allocated since `start`
+            figures["gpu_peak_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        return figures

@@ -1,15 +1,12 @@
-"""Training batches from a prepared data set: mapped to the model's inputs (`FeatureMapping`), on the device.
-
-A data set that fits the device's budget (`data.on_device`) is held there whole, a batch one
-`index_select`; otherwise batches stream from features.npy (`RowReader`: only the batch's rows).
-Both see the same examples in the same order, a function of (seed, epoch) only, so a resumed run
-draws the batches the uninterrupted one would. Under several processes each rank takes its slice
-of every global batch (batch_size x processes).
+"""Training batches from a prepared data set, mapped to the model's inputs on the device: held there whole where
+it fits (`data.on_device`), else streamed from features.npy. Both draw the same examples in an order that is a
+function of (seed, epoch) only, so a resumed run draws the batches the uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -44,8 +41,8 @@ def open_dataset(path: Optional[str]):
 
 
 def data_info(dataset, config: ExperimentConfig) -> DataInfo:
-    """Returns what the method needs: one example's (C, H, W) at the model's size, and the class names
-    (with no data set, what a dry run assumes: classes from model.num_classes)."""
+    """Returns one example's (C, H, W) at the model's size and the class names (from model.num_classes in a dry
+    run without a data set)."""
     if dataset is None:
         classes = [f"class_{i}" for i in range(config.model.num_classes or 0)]
         return DataInfo(shape=(config.model.channels, config.model.height, config.model.width), class_names=classes)
@@ -61,11 +58,8 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 
 
 def balanced_epoch_order(seed: int, epoch: int, labels: np.ndarray) -> np.ndarray:
-    """Returns positions into `labels` (len(labels),) for `epoch` in which every class is drawn equally often.
-
-    Each class gives len(labels) / classes draws of its examples in random order (repeated when it is
-    smaller than its share), all shuffled together.
-    """
+    """Returns positions into `labels` (len(labels),) for `epoch` in which every class is drawn equally often
+    (a class smaller than its share repeats its examples)."""
     rng = np.random.default_rng([seed, epoch, 0xBA1A])
     classes = np.unique(labels)
     share = -(-len(labels) // len(classes))  # ceil
@@ -90,29 +84,12 @@ def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, n
 def available_memory_bytes(device: torch.device) -> int:
     """Returns the memory free for data on `device`: free GPU memory, or available RAM on the CPU."""
     if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+        return int(torch.cuda.mem_get_info(device)[0])  # (free, total)
+    with suppress(OSError), open("/proc/meminfo", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-class _RowBatches(torch.utils.data.Dataset):
-    """Whole batches of raw features (B, F, T) read from features.npy; each worker opens the file itself."""
-
-    def __init__(self, reader: RowReader):
-        self.reader = reader
-
-    def __len__(self) -> int:
-        return len(self.reader)
-
-    def __getitem__(self, indices: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.reader.read(indices))  # (B, F, T)
 
 
 class TrainingData:
@@ -146,9 +123,7 @@ class TrainingData:
             self.notes.append(self.mapping.note())
         self._labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(device)  # (N,)
         self._train_labels = np.asarray(dataset.labels, dtype=np.int64)[self.train_indices]
-        balanced = config.data.class_balanced
-        if balanced is None:
-            balanced = config.model.name == "cgan"
+        balanced = config.model.name == "cgan" if config.data.class_balanced is None else config.data.class_balanced
         self.class_balanced = bool(balanced) and len(self.class_names) > 1
         if self.class_balanced:
             counts = np.bincount(self._train_labels, minlength=len(self.class_names))
@@ -159,7 +134,6 @@ class TrainingData:
         self.on_device = self._fits_on_device(count)
         self._resident: Optional[torch.Tensor] = self._load_on_device() if self.on_device else None
 
-    # --- construction ----------------------------------------------------------------------------
     def _check_size(self, count: int) -> None:
         if count == 0:
             raise InputError("the data set holds 0 examples; prepare it again from a folder with audio "
@@ -197,21 +171,16 @@ class TrainingData:
             resident[start:start + chunk] = prepared
         return resident
 
-    # --- shaping -----------------------------------------------------------------------------------
     @torch.no_grad()
     def _prepare(self, raw: torch.Tensor) -> torch.Tensor:
         """Returns raw features (B, F, T) as model inputs (B, 1, H, W) on the device."""
         return self.mapping.to_model(raw.to(self.device, non_blocking=True))
 
     def _batch(self, indices: torch.Tensor, raw: Optional[torch.Tensor] = None) -> Batch:
-        if raw is None:
-            x = self._resident.index_select(0, indices)  # (B, 1, H, W)
-        else:
-            x = self._prepare(raw)
+        x = self._resident.index_select(0, indices) if raw is None else self._prepare(raw)  # (B, 1, H, W)
         y = self._labels.index_select(0, indices) if self.class_names else None  # (B,) int64
         return Batch(x=x, y=y)
 
-    # --- batches -----------------------------------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:
         """Returns the number of full global batches per epoch (the last partial one is dropped)."""
@@ -220,10 +189,8 @@ class TrainingData:
         return min(steps, limit) if limit else steps
 
     def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
-        """Yields this process's training batches of `epoch` from `start_step` on, augmented on the device.
-
-        Step s of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes).
-        """
+        """Yields this process's training batches of `epoch` from `start_step` on, augmented on the device: step s
+        of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes)."""
         if self.class_balanced:
             order = self.train_indices[balanced_epoch_order(self.seed, epoch, self._train_labels)]
         else:
@@ -245,18 +212,18 @@ class TrainingData:
     def _batches(self, chunks: list[np.ndarray]) -> Iterator[Batch]:
         if not chunks:
             return
-        # one host-to-device copy of the epoch's indices; each batch's are then a slice of it (a copy
-        # per batch from pageable memory would wait for the device every step)
+        # one host-to-device copy of the epoch's indices, sliced per batch (a copy per batch from pageable
+        # memory would wait for the device every step)
         flat = torch.from_numpy(np.concatenate(chunks)).to(self.device)
         bounds = np.cumsum([0] + [len(chunk) for chunk in chunks])
         if self.on_device:
             for k in range(len(chunks)):
                 yield self._batch(flat[bounds[k]:bounds[k + 1]])
             return
-        # its own generator: a DataLoader otherwise draws its worker seed from the global stream,
-        # and streamed runs would then differ from runs holding the data on the device
+        # the reader gives whole batches (B, F, T), each worker opening the file itself; its own generator, or
+        # the worker seed comes from the global stream and streamed runs differ from those held on the device
         loader = torch.utils.data.DataLoader(
-            _RowBatches(self.reader), sampler=chunks, batch_size=None,
+            self.reader, sampler=chunks, batch_size=None,
             num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(self.seed))
         for k, raw in enumerate(loader):

@@ -1,9 +1,5 @@
 """The training device and what runs on it: precision (autocast), gradient scalers, channels-last, compile.
-
-Mixed precision, channels-last and fused optimizers are CUDA-only: on the CPU a run stays fp32
-whatever `training.precision` says, since CPU autocast is slower for these convolution stacks and
-changes the numbers the resume test compares. `training.compile` is off unless asked for.
-"""
+Mixed precision and channels-last are CUDA-only: CPU autocast is slower for these convolution stacks."""
 
 from __future__ import annotations
 
@@ -106,6 +102,5 @@ def prepare_networks(networks: dict[str, nn.Module], context: TrainingContext, c
         if context.channels_last:
             net.to(memory_format=torch.channels_last)
         if compile_networks:
-            # Module.compile keeps the module object and its parameter names, so checkpoints and
-            # the method's own references to the network stay valid.
+            # Module.compile keeps the module and its parameter names: checkpoints and references stay valid
             net.compile()

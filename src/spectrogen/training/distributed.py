@@ -1,9 +1,5 @@
-"""Training in several processes: `torchrun --nproc-per-node N -m spectrogen train ...` runs DDP.
-
-`training.batch_size` is per process and each rank takes its slice of every global batch; rank 0
-alone writes; step statistics are averaged once per logging interval; epoch decisions are rank 0's,
-broadcast; checkpoints hold the plain networks. The conventions in full: docs/performance.md.
-"""
+"""Training in several processes (`torchrun --nproc-per-node N -m spectrogen train ...`, DDP): rank 0 alone
+writes, epoch decisions are rank 0's, broadcast; the conventions in full: docs/performance.md."""
 
 from __future__ import annotations
 
@@ -23,8 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from spectrogen.errors import ConfigError
 
-# ranks wait for rank 0 while it samples, evaluates and saves at the end of an epoch; NCCL's own
-# default (10 minutes) can be too short for a large evaluation
+# ranks wait while rank 0 samples, evaluates and saves; NCCL's default (10 minutes) is short for a large evaluation
 TIMEOUT = timedelta(minutes=60)
 
 
@@ -61,8 +56,7 @@ def _integer(environ: Mapping[str, str], key: str, default: int) -> int:
 
 
 def environment_processes(environ: Mapping[str, str] = os.environ) -> Processes:
-    """Returns the rank and sizes of a process group already started, else those torchrun put in the
-    environment (one process when absent)."""
+    """Returns the rank and sizes of a process group already started, else torchrun's environment's (or one)."""
     started = dist.is_available() and dist.is_initialized()
     world = dist.get_world_size() if started else _integer(environ, "WORLD_SIZE", 1)
     rank = dist.get_rank() if started else _integer(environ, "RANK", 0)
@@ -101,21 +95,19 @@ def start(processes: Processes, device: torch.device) -> Processes:
 
 
 def stop(processes: Processes, *, completed: bool) -> None:
-    """Leaves the process group when this run started it and completed (after a failure a rank may be gone).
-
-    The barrier first lets gloo finish tearing down collectives: its destructor joins its threads while
-    holding the GIL, which a thread freeing a Python-owned tensor needs too.
-    """
+    """Leaves the process group when this run started it and completed (after a failure a rank may be gone)."""
     if not (processes.owns_group and dist.is_initialized() and completed):
         return
     gc.collect()  # DistributedDataParallel wrappers released by the caller also hold the group
+    # gloo's destructor joins its threads holding the GIL, which a thread freeing a Python-owned tensor needs
+    # too: the barrier lets it finish tearing down collectives first
     dist.barrier()
     dist.destroy_process_group()
 
 
 # newer torch renamed DDP's per-forward buffer broadcast (buffers are synced at construction either way)
-_SYNC_BUFFERS = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
-                 else "broadcast_buffers")
+_DDP_OPTIONS = inspect.signature(DistributedDataParallel).parameters
+_SYNC_BUFFERS = "forward_sync_buffers" if "forward_sync_buffers" in _DDP_OPTIONS else "broadcast_buffers"
 
 
 def _has_running_statistics(network: nn.Module) -> bool:
@@ -124,11 +116,8 @@ def _has_running_statistics(network: nn.Module) -> bool:
 
 def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device: torch.device,
                   processes: Processes) -> dict[str, nn.Module]:
-    """Returns DistributedDataParallel wrappers of the `trained` networks (empty in one process).
-
-    Only a training step's forward passes use them; the plain networks keep serving state dicts, EMA
-    and sampling. Buffers are broadcast from rank 0 only where batch norm keeps running statistics.
-    """
+    """Returns DistributedDataParallel wrappers of the `trained` networks for a step's forward passes (empty in
+    one process); the plain networks keep serving state dicts, EMA and sampling."""
     if not processes.enabled:
         return {}
     wrappers = {}
@@ -143,11 +132,8 @@ def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device:
 
 
 def interval_to_host(values: torch.Tensor, stop: bool, processes: Processes) -> tuple[np.ndarray, bool]:
-    """Returns (values (n, K) as float64 on the host, averaged over the processes; whether any asked to stop).
-
-    One all-reduce carries the statistics and the stop flag. A non-finite value on any rank makes the
-    mean non-finite on all, so every rank applies the same NaN policy.
-    """
+    """Returns (values (n, K) as float64 on the host, averaged over the processes; whether any asked to stop),
+    in one all-reduce. A non-finite value on any rank makes the mean non-finite on all: one NaN policy for all."""
     if not processes.enabled:
         return values.cpu().numpy().astype(np.float64), stop
     flat = torch.cat([values.reshape(-1).float(), torch.full((1,), float(stop), device=values.device)])

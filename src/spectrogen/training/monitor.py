@@ -1,10 +1,6 @@
-"""Health and convergence monitoring during training.
-
-`HealthMonitor` applies `monitor.nan_policy` to non-finite step statistics; `ConvergenceMonitor`
-tracks loss stability, plateaus and the mode-collapse signal, which compares the layouts of the
-samples `FixedSamples` draws (8x8 block averages: pixel distances call a one-texture generator
-diverse) with the real data's (threshold calibration: benchmarks/README.md).
-"""
+"""Health and convergence during training: the NaN policy, loss stability, plateaus, and the mode-collapse
+signal, which compares the 8x8 layouts of fixed samples with the real data's (pixel distances call a one-texture
+generator diverse; threshold calibration: benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -61,10 +57,8 @@ class HealthMonitor:
         self._snapshot = cpu_copy(self.method.state_dict())
 
     def check(self, keys: Sequence[str], values: np.ndarray, where: str) -> Optional[str]:
-        """Returns None when `values` (steps, keys) are finite, else applies the policy and says what it did.
-
-        Raises TrainingDiverged for the `stop` policy, or after MAX_CONSECUTIVE_EVENTS failed repairs in a row.
-        """
+        """Returns None when `values` (steps, keys) are finite, else applies the policy and says what it did;
+        raises TrainingDiverged for `stop`, or after MAX_CONSECUTIVE_EVENTS failed repairs in a row."""
         bad = [key for key, column in zip(keys, values.T)
                if not np.isfinite(column).all() and not key.startswith(self.tolerated)]
         if not bad:
@@ -144,10 +138,8 @@ class ConvergenceMonitor:
         self.real_class_distances: dict[int, float] = {}  # class -> layout distance of its real examples
 
     def stability(self, means: Mapping[str, float]) -> Optional[float]:
-        """Returns std / mean(|loss|) over the last `stability_window` epochs (None until full).
-
-        Unlike the plain coefficient of variation, it stays meaningful for Wasserstein losses that change sign.
-        """
+        """Returns std / mean(|loss|) over the last `stability_window` epochs (None until full); unlike the
+        coefficient of variation, it stays meaningful for Wasserstein losses that change sign."""
         key = primary_loss(means)
         if key is None or not math.isfinite(means[key]):
             return None
@@ -208,11 +200,8 @@ class ConvergenceMonitor:
 
 
 class FixedSamples:
-    """Draws the samples of sampling epochs, always from the same noise and classes, and measures their collapse.
-
-    With `class_check`, CLASS_SAMPLES more of each class are drawn for the per-class signal. The real
-    side of both signals is measured once, here.
-    """
+    """Draws the samples of sampling epochs, always from the same noise and classes, and measures their collapse
+    (with `class_check`, from CLASS_SAMPLES more of each class); the real side is measured once, here."""
 
     def __init__(self, method: TrainingMethod, data, monitor: ConvergenceMonitor, count: int, seed: int,
                  device: torch.device, class_check: bool):

@@ -1,7 +1,4 @@
-"""The four figures of a run, drawn from the per-epoch statistics.
-
-Built on `matplotlib.figure.Figure` (no pyplot state, no display) and written atomically.
-"""
+"""The four figures of a run, drawn from the per-epoch statistics on `matplotlib.figure.Figure` (no pyplot)."""
 
 from __future__ import annotations
 
@@ -29,12 +26,7 @@ def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np
 
 
 def _keys(history: Sequence[dict[str, Any]], prefixes: tuple[str, ...]) -> list[str]:
-    keys: list[str] = []
-    for row in history:
-        for key in row:
-            if key.startswith(prefixes) and key not in keys:
-                keys.append(key)
-    return keys
+    return list(dict.fromkeys(key for row in history for key in row if key.startswith(prefixes)))
 
 
 def _empty_note(axes, text: str) -> None:
@@ -73,10 +65,8 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path, prefixes: tuple[s
 
 
 def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.ndarray:
-    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`, sample 0 at the top left.
-
-    Tile rows are stacked bottom-up since origin="lower" draws row 0 at the bottom; tiles keep low frequencies low.
-    """
+    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`, sample 0 at the top left
+    (tile rows stacked bottom-up), each tile's low frequencies low."""
     count, _, height, width = samples.shape
     rows = math.ceil(count / columns)
     mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), gap, dtype=np.float32)
@@ -88,8 +78,7 @@ def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.
     return mosaic
 
 
-def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Generated samples",
-                     value_range: Optional[tuple[float, float]] = None) -> Path:
+def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Generated samples") -> Path:
     """Writes samples (n, C, H, W) as a grid of spectrograms (channel 0), low frequencies at the bottom."""
     figure = Figure(figsize=(7, 6))
     axes = figure.add_subplot()
@@ -97,7 +86,7 @@ def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Ge
         _empty_note(axes, "no samples yet")
         return save_figure(figure, path, dpi=DPI)
     columns = max(1, math.ceil(math.sqrt(samples.shape[0])))
-    low, high = value_range or (float(np.nanmin(samples)), float(np.nanmax(samples)))
+    low, high = float(np.nanmin(samples)), float(np.nanmax(samples))
     # one image for the whole grid: far faster to draw than a subplot per sample
     image = axes.imshow(sample_mosaic(samples, columns), origin="lower", aspect="auto", cmap="magma",
                         vmin=low, vmax=high, interpolation="nearest")

@@ -1,9 +1,5 @@
-"""Reads chosen examples of features.npy without mapping the file into the process.
-
-Indexing an `np.memmap` maps every page it touches: after one epoch the whole file counts as resident
-memory. Positional reads (`os.preadv`) copy just the requested rows and leave the rest to the page
-cache, so resident memory stays at about one batch. The memory map still gives name, offset and shape.
-"""
+"""Reads chosen examples of features.npy by positional reads (`os.preadv`): indexing an `np.memmap` maps every
+page it touches, so after one epoch the whole file would count as resident memory instead of about one batch."""
 
 from __future__ import annotations
 
@@ -20,8 +16,7 @@ class RowReader:
         self.shape = tuple(int(s) for s in features.shape)
         self.path: Optional[str] = getattr(features, "filename", None)
         self.offset = int(getattr(features, "offset", 0))
-        # native-order float32 only (a '>f4' file differs from np.float32); anything else, or an
-        # in-memory array, is indexed directly
+        # native-order float32 files only ('>f4' differs); anything else, or an in-memory array, is indexed
         readable = (self.path is not None and hasattr(os, "preadv") and features.dtype == np.dtype(np.float32)
                     and features.flags.c_contiguous)
         self._array: Optional[np.ndarray] = None if readable else features
@@ -30,6 +25,9 @@ class RowReader:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def __getitem__(self, indices: np.ndarray) -> np.ndarray:
+        return self.read(indices)  # a batch for a DataLoader given index arrays as its sampler
 
     def __getstate__(self) -> dict[str, Any]:
         # a DataLoader worker opens the file itself: descriptors do not travel between processes

@@ -1,14 +1,5 @@
-"""The run directory (its names are fixed: tools read them) and the rules for reusing one.
-
-```
-OUTPUT_DIR/
-  epochs_statistics/epoch_statistics.csv, checkpoint_metrics.csv, experiment_config.json
-  single_epochs_statistics/epoch_N/epoch_N_iterations.csv
-  samples/epoch_001.npy ...            (n, C, H, W) float32, fixed noise, normalised range
-  checkpoints/checkpoint_epoch_N.tar   rolling; best_model.tar, final_model.tar
-  plots/epoch_loss_curves.png, gradient_norms.png, generated_samples_grid.png, convergence_analysis.png
-```
-"""
+"""The run directory (its names are fixed: tools read them), the rules for reusing one, and the notice that a
+resume leaves hand edits of its experiment_config.json out (the checkpoint's configuration is used)."""
 
 from __future__ import annotations
 
@@ -16,13 +7,14 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
 from spectrogen.atomic import open_replacing, write_text_atomic
+from spectrogen.config.loader import flat_settings
 from spectrogen.errors import OverwriteError
-from spectrogen.paths import check_folder_path, check_own_folder, remove_entries
+from spectrogen.paths import check_folder_path, check_own_folder, listed, remove_entries
 from spectrogen.training.csv_log import CsvLog
 
 # everything a run writes at the top of its directory; --overwrite removes these and nothing else
@@ -34,6 +26,7 @@ LOCK_FILE = ".spectrogen.lock"
 
 _EPOCH_FOLDER = re.compile(r"^epoch_(\d+)$")
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
+SHOWN_FIELDS = 8  # edited fields named in full in the resume notice; the rest are counted
 
 
 def run_of_checkpoint(checkpoint: Path) -> Optional[Path]:
@@ -47,35 +40,15 @@ class RunDirectory:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
-
-    # --- paths -----------------------------------------------------------------------------------
-    @property
-    def statistics_dir(self) -> Path:
-        return self.root / "epochs_statistics"
-
-    @property
-    def epoch_csv(self) -> Path:
-        return self.statistics_dir / "epoch_statistics.csv"
-
-    @property
-    def metrics_csv(self) -> Path:
-        return self.statistics_dir / "checkpoint_metrics.csv"
-
-    @property
-    def config_json(self) -> Path:
-        return self.statistics_dir / "experiment_config.json"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def samples_dir(self) -> Path:
-        return self.root / "samples"
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.root / "plots"
+        self.statistics_dir = self.root / "epochs_statistics"
+        self.epoch_csv = self.statistics_dir / "epoch_statistics.csv"
+        self.metrics_csv = self.statistics_dir / "checkpoint_metrics.csv"
+        self.config_json = self.statistics_dir / "experiment_config.json"
+        self.checkpoints_dir = self.root / "checkpoints"
+        self.best_checkpoint = self.checkpoints_dir / "best_model.tar"
+        self.final_checkpoint = self.checkpoints_dir / "final_model.tar"
+        self.samples_dir = self.root / "samples"
+        self.plots_dir = self.root / "plots"
 
     def iterations_csv(self, epoch: int) -> Path:
         return self.root / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv"
@@ -83,19 +56,10 @@ class RunDirectory:
     def rolling_checkpoint(self, epoch: int) -> Path:
         return self.checkpoints_dir / f"checkpoint_epoch_{epoch}.tar"
 
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.checkpoints_dir / "best_model.tar"
-
-    @property
-    def final_checkpoint(self) -> Path:
-        return self.checkpoints_dir / "final_model.tar"
-
     def read_config(self) -> Any:
         """Returns what experiment_config.json holds; raises OSError or ValueError when missing or damaged."""
         return json.loads(self.config_json.read_text(encoding="utf-8"))
 
-    # --- reuse rules -----------------------------------------------------------------------------------
     def _run_refusal(self) -> str:
         return (f"output directory {self.root} already holds a training run; continue it with "
                 f"`spectrogen train --resume {self.root}`, replace it with --overwrite, or choose another --output-dir")
@@ -108,11 +72,8 @@ class RunDirectory:
             raise OverwriteError(self._run_refusal())
 
     def check_new_run(self, overwrite: bool) -> None:
-        """Raises OverwriteError unless a new run may be written here without touching the user's files.
-
-        A run is replaced only with `overwrite`, and then only its RUN_ENTRIES. Other files are kept
-        with `overwrite` (refused without it), unless one has a name the run writes: refused either way.
-        """
+        """Raises OverwriteError unless a new run may be written here without touching the user's files: a run
+        is replaced only with `overwrite`, and then only its RUN_ENTRIES (see paths.check_own_folder)."""
         check_folder_path(self.root, "--output-dir")
         check_own_folder(self.root, own=RUN_ENTRIES, marker=str(self.config_json.relative_to(self.root)),
                          overwrite=overwrite, flag="--output-dir", kind="run", refusal=self._run_refusal(),
@@ -132,10 +93,8 @@ class RunDirectory:
         write_text_atomic(self.config_json, json.dumps(config, indent=2) + "\n")
 
     def rewind(self, epoch: int, step_in_epoch: int) -> None:
-        """Forgets what was written after `epoch` completed epochs and `step_in_epoch` steps of the next.
-
-        Work done after the checkpoint a resume starts from was lost; its rows would otherwise appear twice.
-        """
+        """Forgets what was written after `epoch` completed epochs and `step_in_epoch` steps of the next: work
+        done after the checkpoint a resume starts from was lost, and its rows would otherwise appear twice."""
         for table in (self.epoch_csv, self.metrics_csv):
             CsvLog(table).keep(lambda row: row.get("epoch") is not None and row["epoch"] <= epoch)
         iterations_root = self.root / "single_epochs_statistics"
@@ -166,3 +125,48 @@ class RunDirectory:
         with open_replacing(path, "wb") as handle:
             np.save(handle, samples.astype(np.float32, copy=False))
         return path
+
+
+def edited_fields(saved: dict[str, Any], written: dict[str, Any], overridden: Iterable[str]) -> list[str]:
+    """Returns the dotted keys whose value in `written` differs from (or is missing in) `saved`, leaving out
+    those that an override, or an override of their section, sets anyway."""
+    old, new = flat_settings(saved), flat_settings(written)
+    overridden = set(overridden)
+    prefixes = tuple(f"{key}." for key in overridden)
+    missing = object()
+    return sorted(key for key in old.keys() | new.keys()
+                  if old.get(key, missing) != new.get(key, missing)
+                  and key not in overridden and not key.startswith(prefixes))
+
+
+def resume_notice(checkpoint_path: Path, saved: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> Optional[str]:
+    """Returns the one-line notice to print when the run's experiment_config.json differs from `saved`
+    (the checkpoint's configuration) in a field the `overrides` leave alone; None when it does not."""
+    owner = run_of_checkpoint(checkpoint_path)
+    if owner is None:
+        return None  # a checkpoint outside a run directory has no experiment_config.json beside it
+    run = RunDirectory(owner)
+    try:
+        written = run.read_config()
+        damage = None if isinstance(written, dict) else "it does not hold a JSON object"
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        damage = f"it cannot be read ({type(exc).__name__})"
+    path, how = run.config_json, "to change a field on resume, give it as --set section.key=value"
+    if damage:
+        return f"{path}: {damage}; the configuration saved in {checkpoint_path} is used ({how})"
+    fields = edited_fields(saved, written, [key for key, _ in overrides])
+    if not fields:
+        return None
+    named = listed(fields, SHOWN_FIELDS)
+    return (f"{path} differs from the configuration saved in {checkpoint_path} in {named}; the checkpoint's "
+            f"configuration is used and these edits are not applied; {how}, e.g. {_example(fields, written)}")
+
+
+def _example(fields: list[str], written: dict[str, Any]) -> str:
+    """Returns the --set that applies the first edit of `fields` that still holds a value in `written`."""
+    values = flat_settings(written)
+    key = next((key for key in fields if key in values), fields[0])
+    value = values.get(key, "VALUE")
+    return f"--set {key}={value if isinstance(value, str) else json.dumps(value)}"

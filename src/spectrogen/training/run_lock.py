@@ -1,15 +1,12 @@
-"""One process at a time per run directory: an advisory lock held while a run is written.
-
-`RUN/.spectrogen.lock` is locked with flock (POSIX) or msvcrt (Windows) and names its owner. The OS
-drops the lock when its process ends, however it ends, so a killed run's lock is simply taken over.
-The owner removes the file while still holding it; a process that locked the removed file locks the
-new one instead, so two never both hold one.
+"""One process at a time per run directory: `RUN/.spectrogen.lock`, locked with flock (POSIX) or msvcrt
+(Windows) and naming its owner. The OS drops the lock when its process ends, so a killed run's lock is taken over.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from contextlib import suppress
 from pathlib import Path
 
 from spectrogen.errors import UsageError
@@ -43,7 +40,7 @@ class RunLock:
         while True:
             handle = open(self.path, "a+", encoding="utf-8")
             try:
-                _lock(handle)
+                _lock(handle, take=True)
             except OSError:
                 handle.seek(0)
                 owner = handle.read().strip() or "unknown"
@@ -65,19 +62,15 @@ class RunLock:
         if self._handle is None:
             return
         try:
-            try:
+            with suppress(OSError):  # Windows keeps an open file; the next owner simply locks it again
                 self.path.unlink(missing_ok=True)  # still held: a process waiting on this file re-checks it
-            except OSError:  # Windows keeps an open file; the next owner simply locks it again
-                pass
-            _unlock(self._handle)
+            _lock(self._handle, take=False)
         finally:
             self._handle.close()
             self._handle = None
         if remove_empty_root and self.created_root:
-            try:
+            with suppress(OSError):
                 self.root.rmdir()  # only if empty
-            except OSError:
-                pass
 
 
 def _same_file(handle, path: Path) -> bool:
@@ -87,18 +80,11 @@ def _same_file(handle, path: Path) -> bool:
         return False
 
 
-def _lock(handle) -> None:
+def _lock(handle, *, take: bool) -> None:
+    """Takes (without waiting; OSError when held) or drops the lock of the open file `handle`."""
     if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)
     else:
         handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-
-def _unlock(handle) -> None:
-    if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    else:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
 

@@ -1,21 +1,19 @@
 """The settings chosen from the data set and the device where the user gave none, one recorded step each.
 
-`data set`: the model's size and normalisation (`training.data_fit`). `fast GAN recipe`: on a CPU or
-below AUGMENT_BELOW examples, where the papers' recipes drew one texture (`training.recipe=paper`
-keeps them). `small data`: below SMALL_DATA examples, a smaller batch, EMA, MIN_STEPS steps and
-DiffAugment, so the critic cannot memorise the data (benchmarks/README.md: Small data sets).
+`data set`: the model's size (the data set's, or the nearest its family builds) and, for pictures, whole-image
+normalisation. `fast GAN recipe`: on a CPU or a small data set (`training.recipe=paper` keeps the papers').
+`small data`: a smaller batch, EMA, MIN_STEPS steps and DiffAugment, so the critic cannot memorise the data.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from spectrogen.config import ExperimentConfig, build_config, config_to_dict
 from spectrogen.config.loader import apply_overrides
 from spectrogen.config.resolve import value_at
-from spectrogen.training.data_fit import data_fit_overrides, proportional_width, source_kind_of
-from spectrogen.config.schema import GAN_FAMILIES
+from spectrogen.config.schema import GAN_FAMILIES, GAN_SIZES, MAX_IMAGE_SIDE
 
 SMALL_DATA = 1000  # training examples below which the small-data settings apply
 MIN_STEPS = 2000  # steps the demo's engines needed for samples that resemble them
@@ -25,16 +23,80 @@ SMALL_GAN_RECIPE = {"training.loss": "hinge", "training.critic_steps": 1, "train
                     "training.learning_rate_d": 2e-4, "model.batchnorm": True, "training.mode_seeking": 1.0}
 CONDITIONAL_RECIPE = {"model.conditional.discriminator_input": "projection",
                       "model.conditional.auxiliary_classifier": 1.0}
+PICTURE_SOURCES = ("png", "mnist", "builtin:digits")  # their examples are pictures, not spectrograms
+SMALLEST_SIDE = 32  # of a conditional GAN or a U-Net built here
+
+
+def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_kind: Optional[str],
+                       given: Iterable[str]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Returns ((dotted key, value) settings, notes) fitting the model to data of `shape` (F, T) from `source_kind`."""
+    given = set(given)
+    chosen: dict[str, Any] = {}
+    notes: list[str] = []
+    if "model.image_size" in given and "model.image_width" not in given:
+        width, note = proportional_width(config, shape)
+        if note:
+            chosen["model.image_width"] = width
+            notes.append(note)
+    if not {"model.image_size", "model.image_width"} & given:
+        height, width = buildable_size(config, shape)
+        if (height, width) != (config.model.height, config.model.width):
+            chosen["model.image_size"] = height
+            chosen["model.image_width"] = None if width == height else width
+        if (height, width) == tuple(shape):  # a size that differs is said where the data are resized
+            notes.append(f"model size {height}x{width}: the data set's (set --image-size to choose another)")
+    if source_kind in PICTURE_SOURCES and "data.normalization" not in given \
+            and config.data.normalization == "per_frequency":
+        chosen["data.normalization"] = "minmax"
+        notes.append(f"the data set holds pictures ({source_kind}): normalised as whole images (minmax), not per "
+                     "frequency row (--set data.normalization=per_frequency to change)")
+    return list(chosen.items()), notes
+
+
+def proportional_width(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[Optional[int], Optional[str]]:
+    """Returns (width, note) keeping a non-square data set's proportions at the model's height when no width is
+    set; (None, None) otherwise."""
+    height = config.model.height
+    if config.model.image_width is not None or shape[0] == shape[1]:
+        return None, None
+    # 64 rows of 128 x 256 data are 64 x 128: a square model would squeeze 2 s of sound into the time of 1
+    width = buildable_size(config, (height, round(height * shape[1] / shape[0])))[1]
+    if width == config.model.width:
+        return None, None
+    return width, (f"model size {height}x{width}: a height of {height} with the data set's proportions "
+                   f"({shape[0]}x{shape[1]}); set model.image_width (--image-width) to choose another")
+
+
+def buildable_size(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[int, int]:
+    """Returns the (height, width) nearest to `shape` that the model family of `config` can build."""
+    name = config.model.name
+    height, width = (min(max(int(side), 1), MAX_IMAGE_SIDE) for side in shape)
+    if name in GAN_FAMILIES:  # powers of two of at least 32, either side
+        return _power_of_two(height), _power_of_two(width)
+    if name == "diffusion":  # a multiple of the U-Net's total downsampling
+        factor = 2 ** (len(config.model.diffusion.channel_multipliers) - 1)
+        return _multiple(height, factor), _multiple(width, factor)
+    return config.model.height, config.model.width  # the autoencoder sizes itself from its mel frames
+
+
+def _power_of_two(side: int) -> int:
+    side = max(side, SMALLEST_SIDE)
+    candidates = [2 ** k for k in range(GAN_SIZES[0].bit_length() - 1, MAX_IMAGE_SIDE.bit_length())
+                  if 2 ** k <= MAX_IMAGE_SIDE]
+    # nearest on a log scale; a tie goes to the larger, which keeps the detail
+    return min(candidates, key=lambda choice: (abs(math.log2(choice / side)), -choice))
+
+
+def _multiple(side: int, factor: int) -> int:
+    side = max(side, SMALLEST_SIDE)
+    return max(factor, round(side / factor) * factor)
 
 
 def resolve_settings(config: ExperimentConfig, dataset, given: Optional[Iterable[str]],
                      device: str = "cpu") -> tuple[ExperimentConfig, list[str]]:
-    """Returns the configuration with the settings chosen for `dataset` and the `device` type applied, and
-    the notes to say at the start.
-
-    `given`: the dotted keys the user set, which are kept; None (a preset or a file) lets only a width the
-    configuration leaves out follow the data set's proportions.
-    """
+    """Returns the configuration with the settings chosen for `dataset` and the `device` type applied, and the
+    notes to say at the start. `given`: the dotted keys the user set, which are kept; None (a preset or a file)
+    lets only a width the configuration leaves out follow the data set's proportions."""
     shape, examples = tuple(dataset.shape), len(dataset)
     if given is None:
         width, note = proportional_width(config, shape)
@@ -42,7 +104,9 @@ def resolve_settings(config: ExperimentConfig, dataset, given: Optional[Iterable
         notes = [note] if note else []
     else:
         given = set(given)
-        fitted, notes = data_fit_overrides(config, shape, source_kind_of(dataset.metadata), given)
+        source = dataset.metadata.get("source") or {}
+        kind = source.get("kind") if isinstance(source, Mapping) else None
+        fitted, notes = data_fit_overrides(config, shape, kind, given)
         chosen = small_data_overrides(config, examples, given, device)
         if chosen:
             notes.append(describe(chosen, examples, device))
@@ -65,8 +129,8 @@ def small_batch(train_examples: int, batch: int) -> int:
 
 def small_data_overrides(config: ExperimentConfig, train_examples: int, given: Iterable[str],
                          device: str = "cpu") -> list[tuple[str, Any]]:
-    """Returns the (dotted key, value) settings of the fast recipe and the small-data step for a data set of
-    `train_examples` trained on `device` ("cpu" or "cuda"), leaving out the keys in `given`."""
+    """Returns the (dotted key, value) settings of the fast recipe and the small-data step for `train_examples`
+    on `device` ("cpu" or "cuda"), leaving out the keys in `given`."""
     given = set(given)
     training = config.training
     chosen: dict[str, Any] = {}

@@ -1,8 +1,5 @@
-"""Step statistics kept on the device between logging intervals, their epoch means, and the held-out means.
-
-Stacking a step's 0-d tensors costs no host sync; the host fetches a whole interval at once, which is
-also when non-finite values are noticed.
-"""
+"""Step statistics kept on the device between logging intervals (stacking 0-d tensors costs no host sync),
+their epoch means, and the held-out means."""
 
 from __future__ import annotations
 
@@ -23,9 +20,6 @@ class IntervalBuffer:
     def __init__(self) -> None:
         self.keys: tuple[str, ...] = ()
         self._rows: list[torch.Tensor] = []
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
     def accepts(self, stats: Mapping[str, torch.Tensor]) -> bool:
         """Returns False when `stats` has other keys than the buffered steps (flush first, then add)."""
@@ -90,11 +84,8 @@ class EpochAccumulator:
 @torch.no_grad()
 def validation_figures(method: TrainingMethod, data: TrainingData, processes: Processes,
                        device: torch.device) -> dict[str, float]:
-    """Returns the mean of each validation statistic over the held-out split, as ``val_<key>``.
-
-    Each process validates its share of the batches; summing the example-weighted sums over the
-    processes gives every rank the same figures.
-    """
+    """Returns the mean of each validation statistic over the held-out split, as ``val_<key>`` (the same on
+    every rank: each validates its share of the batches, and the weighted sums are added up)."""
     method.train(False)
     buffer = IntervalBuffer()
     weights = []

@@ -1,7 +1,4 @@
-"""The lines `spectrogen train` ends with: what was trained, for how long, how it looks, where to look next.
-
-Read back from the run directory, as the report and `spectrogen demo` do, so the three tell one story.
-"""
+"""The lines `spectrogen train` ends with, read back from the run directory as the report and the demo do."""
 
 from __future__ import annotations
 
@@ -54,19 +51,18 @@ def read_progress(root: str | Path) -> RunProgress:
     run = RunDirectory(Path(root))
     rows = CsvLog(run.epoch_csv).rows()
     config = run.read_config() if run.config_json.is_file() else {}
+    training, monitor = config.get("training", {}), config.get("monitor", {})
+    data_path = config.get("data", {}).get("path")
     seconds = sum(float(row["seconds"]) for row in rows if isinstance(row.get("seconds"), (int, float)))
     judged = [row for row in rows if isinstance(row.get("diversity_ratio"), (int, float))]
     last = judged[-1] if judged else {}
+    collapse = last.get("collapse") == 1
     return RunProgress(root=run.root, epochs_done=int(rows[-1]["epoch"]) if rows else 0,
-                       epochs_planned=int(config.get("training", {}).get("epochs", 0)),
-                       trained_seconds=round(seconds, 1), diversity_ratio=last.get("diversity_ratio"),
-                       collapse=last.get("collapse") == 1,
-                       collapse_threshold=config.get("monitor", {}).get("collapse_threshold"),
-                       data_path=config.get("data", {}).get("path"),
-                       max_minutes=config.get("training", {}).get("max_minutes"),
-                       collapse_reason=collapse_text(last, config.get("monitor", {}),
-                                                     data_class_names(config.get("data", {}).get("path")))
-                       if last.get("collapse") == 1 else None, collapse_epoch=last.get("epoch"))
+                       epochs_planned=int(training.get("epochs", 0)), trained_seconds=round(seconds, 1),
+                       diversity_ratio=last.get("diversity_ratio"), collapse=collapse,
+                       collapse_threshold=monitor.get("collapse_threshold"), data_path=data_path,
+                       max_minutes=training.get("max_minutes"), collapse_epoch=last.get("epoch"),
+                       collapse_reason=collapse_text(last, monitor, data_class_names(data_path)) if collapse else None)
 
 
 def read_steps(progress: RunProgress) -> RunProgress:

@@ -1,27 +1,27 @@
-"""The one training loop, shared by every model family.
-
-Per step: a batch, `method.train_step`, its 0-d statistics stacked on the device. Per logging
-interval (one host synchronisation): the iteration CSV row, the NaN policy, the bar. Per epoch:
-validation, samples and the collapse signal, schedules, callbacks, the epoch row, checkpoints,
-plots. Under several processes every rank trains its slice of each batch; only rank 0 writes.
-"""
+"""The one training loop, shared by every model family: per step `method.train_step`, per logging interval one
+host synchronisation (the iteration row, the NaN policy, the bar), per epoch validation, samples, callbacks,
+the epoch row, checkpoints and plots. Under several processes every rank trains its slice; only rank 0 writes."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from spectrogen.config import config_to_dict
 from spectrogen.config.schema import ExperimentConfig
-from spectrogen.training.best import BestTracker
 from spectrogen.training.budget import OverheadBudget, RunPlan, faster_setting
 from spectrogen.errors import CheckpointError
-from spectrogen.training.checkpoint import (build_checkpoint, load_checkpoint, progress_of, prune_rolling,
-                                            publish_copy, rng_state, rolling_checkpoints, save_checkpoint,
-                                            set_rng_state)
+from spectrogen.training.checkpoint import (BestTracker, build_checkpoint, load_checkpoint, progress_of,
+                                            prune_rolling, publish_copy, rng_state, rolling_checkpoints,
+                                            save_checkpoint, set_rng_state)
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
 from spectrogen.training.device import TrainingContext
@@ -29,18 +29,111 @@ from spectrogen.training.distributed import any_process, from_main, interval_to_
 from spectrogen.models.method import TrainingMethod
 from spectrogen.training.monitor import ConvergenceMonitor, FixedSamples, HealthMonitor, collapse_text, primary_loss
 from spectrogen.training.plots import write_plots
-from spectrogen.training.progress import Progress, epoch_line
-from spectrogen.training.cpu_threads import ThreadChooser
-from spectrogen.training.resources import ResourceMonitor
+from spectrogen.training.cpu_threads import ResourceMonitor, ThreadChooser
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer, validation_figures
-from spectrogen.training.stopping import StopRequests
+
+# statistics shown in the bar and the epoch line, in this order, when the method reports them
+SHOWN = ("loss_g", "loss_d", "loss", "val_loss", "d_real", "d_fake")
+# under torchrun a second Ctrl-C this soon after the first is the terminal's signal forwarded again
+REPEATED_SIGNAL_S = 5.0
 
 
-class EpochCallback(Protocol):
-    """Called after every epoch, before the epoch's row and checkpoint are written (e.g. evaluation)."""
+def shown_statistics(values: Mapping[str, float], limit: int = 4) -> str:
+    """Returns `key=value` pairs of the most telling statistics in `values`."""
+    keys = [key for key in SHOWN if key in values][:limit]
+    return " ".join(f"{key}={values[key]:.4g}" for key in keys)
 
-    def __call__(self, trainer: "Trainer", epoch: int) -> None: ...
+
+def epoch_line(row: Mapping[str, float], epochs: int, left: str = "", flags: Sequence[str] = ()) -> str:
+    """Returns the log line of one epoch: its statistics, time and speed, the time `left`, then `flags`."""
+    text = (f"epoch {row['epoch']}/{epochs}  {shown_statistics(row)}  {row['seconds']:.1f}s  "
+            f"{row['samples_per_s']:.0f} samples/s" + (f"  ({left})" if left else ""))
+    return "  ".join([text, *flags])
+
+
+class Progress:
+    """The progress bar of one epoch (on an interactive terminal, not with --quiet nor under CI) and the log
+    lines; `muted` (a process other than rank 0) shows nothing, so lines are not printed N times."""
+
+    def __init__(self, quiet: bool, epochs: int, muted: bool = False):
+        self.muted = muted
+        self.enabled = not (quiet or muted) and sys.stdout.isatty() and not os.environ.get("CI")
+        self.epochs = epochs
+        self._bar: Optional[tqdm] = None
+
+    def start_epoch(self, epoch: int, steps: int, done: int = 0) -> None:
+        if self.enabled:
+            self._bar = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{self.epochs}", leave=False,
+                             dynamic_ncols=True)
+
+    def advance(self, steps: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(steps)
+
+    def show(self, values: Mapping[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(shown_statistics(values), refresh=False)
+
+    def end_epoch(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def log(self, message: str) -> None:
+        if self.muted:
+            return
+        if self._bar is not None:
+            self._bar.write(message)
+        else:
+            print(message, flush=True)
+
+
+class StopRequests:
+    """The reasons to stop early and cleanly, as a context manager around the loop: the time limit and Ctrl-C.
+
+    The first Ctrl-C lets the step finish and a resumable checkpoint be written; a second one interrupts at once.
+    """
+
+    def __init__(self, max_minutes: Optional[float], several_processes: bool = False):
+        self.deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else None
+        self.interrupted = False
+        self.repeat_grace = REPEATED_SIGNAL_S if several_processes else 0.0
+        self._first_signal = 0.0
+        self._previous = None
+
+    @property
+    def reason(self) -> Optional[str]:
+        """Returns why the run should stop now (None: carry on)."""
+        if self.interrupted:
+            return "interrupted"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "time limit"
+        return None
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.interrupted:
+            if time.monotonic() - self._first_signal < self.repeat_grace:
+                return
+            raise KeyboardInterrupt
+        self.interrupted = True
+        self._first_signal = time.monotonic()
+        print("\nstopping after this step and saving a checkpoint (Ctrl-C again to stop at once)", flush=True)
+
+    def __enter__(self) -> "StopRequests":
+        # signal handlers can only be set from the main thread; elsewhere Ctrl-C raises as usual
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+# called with (trainer, epoch) after every epoch, before the epoch's row and checkpoint are written (evaluation)
+EpochCallback = Callable[["Trainer", int], None]
 
 
 @dataclass
@@ -87,7 +180,7 @@ class Trainer:
         if self.is_main:
             self.metrics_log.create(["epoch"])  # the table exists from the start; metric columns join later
         self.history: list[dict[str, Any]] = self.epoch_log.rows() if self.is_main else []
-        self.latest_samples: Optional[np.ndarray] = None
+        self.latest_samples: Optional[np.ndarray] = None  # (n, C, H, W)
         self.latest_samples_epoch: Optional[int] = None
         self.stop_reason: Optional[str] = None
         self._stopped_elsewhere: Optional[str] = None  # this rank stopped because another one asked
@@ -107,7 +200,6 @@ class Trainer:
                             config.training.max_minutes)
         self.first_epoch = self.state.epoch  # epochs done before this process began
 
-    # --- the loop ------------------------------------------------------------------------------------
     def fit(self) -> Optional[str]:
         """Trains until `training.epochs`; returns why it stopped early (None when it finished)."""
         epochs = self.config.training.epochs
@@ -187,8 +279,7 @@ class Trainer:
         return True
 
     def _flush(self, epoch: int, step: int, buffer: IntervalBuffer, iterations: CsvLog, stop: bool = False) -> bool:
-        """Logs the interval's statistics (one host sync, averaged over processes) and applies the NaN
-        policy; returns whether any process asked to stop."""
+        """Returns whether any process asked to stop, after logging the interval and applying the NaN policy."""
         keys, device_values = buffer.take()  # (n, K) on the device
         if device_values is None:
             return self._agree_to_stop(stop)
@@ -212,7 +303,6 @@ class Trainer:
             self._stopped_elsewhere = "stopped by another process"
         return agreed
 
-    # --- the end of an epoch -------------------------------------------------------------------------
     def _end_epoch(self, epoch: int) -> None:
         config = self.config
         last = epoch == config.training.epochs
@@ -298,7 +388,6 @@ class Trainer:
         if self.best.offer(epoch, metrics, from_metrics=True):
             self.progress.log(f"new best {self.best.key} = {self.best.value:.4g} at epoch {epoch}")
 
-    # --- saving ----------------------------------------------------------------------------------------
     def trainer_state(self) -> dict[str, Any]:
         """Returns the "trainer" entry of a checkpoint (progress, random states, monitors, best)."""
         return {"epoch": self.state.epoch, "global_step": self.state.global_step,
@@ -319,10 +408,10 @@ class Trainer:
         self.convergence.load_state_dict(monitor.get("convergence", {}))
         self.context.load_state_dict(state.get("scalers", {}))
         self._rng = state.get("rng")
-        examples = state.get("examples_in_epoch")
-        if self.state.step_in_epoch and examples is not None and examples != self.state.step_in_epoch * self.data.global_batch:
-            # stopped inside an epoch with another batch size or number of processes: continue at
-            # the same place in the epoch's order (at most one global batch of it is seen twice)
+        examples, step = state.get("examples_in_epoch"), self.state.step_in_epoch
+        if step and examples is not None and examples != step * self.data.global_batch:
+            # stopped inside an epoch with another global batch: continue at the same place in the epoch's order
+            # (at most one global batch of it is seen twice)
             self.state.step_in_epoch = int(examples) // self.data.global_batch
             self.notes.append(f"the run stopped {examples} examples into epoch {self.state.epoch + 1} with a "
                               f"different global batch; continuing at step {self.state.step_in_epoch} of it")

@@ -4,8 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from spectrogen.models.diffusion.embedding import sinusoidal_embedding
-from spectrogen.models.diffusion.unet import SelfAttention, UNet
+from spectrogen.models.diffusion.unet import SelfAttention, UNet, sinusoidal_embedding
 
 from common import waking
 
@@ -65,21 +64,14 @@ def test_output_depends_on_timestep_and_class_and_no_label_is_the_null_class():
     torch.testing.assert_close(null, unlabelled)
 
 
-def test_attention_sits_at_the_lowest_resolution_only_when_asked():
-    with_attention = UNet(1, 8, (1, 2, 2), attention=True)
-    without = UNet(1, 8, (1, 2, 2), attention=False)
-    assert sum(isinstance(m, SelfAttention) for m in with_attention.modules()) == 1
-    assert isinstance(with_attention.middle[1], SelfAttention)
+def test_attention_width_and_depth_follow_the_configuration():
+    with_attention, without = UNet(1, 8, (1, 2, 2), attention=True), UNet(1, 8, (1, 2, 2), attention=False)
+    # one attention layer, at the lowest resolution
+    assert [m for m in with_attention.modules() if isinstance(m, SelfAttention)] == [with_attention.middle[1]]
     assert not any(isinstance(m, SelfAttention) for m in without.modules())
-
-
-def test_width_and_depth_follow_the_configuration():
-    small = UNet(1, 8, (1, 2), res_blocks=1)
-    wide = UNet(1, 16, (1, 2), res_blocks=1)
-    deep = UNet(1, 8, (1, 2), res_blocks=2)
+    small, wide, deep = (UNet(1, width, (1, 2), res_blocks=blocks) for width, blocks in ((8, 1), (16, 1), (8, 2)))
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-    assert count(wide) > 3 * count(small)
-    assert count(deep) > count(small)
+    assert count(wide) > 3 * count(small) and count(deep) > count(small)
     assert max(m.out_channels for m in wide.modules() if isinstance(m, nn.Conv2d)) >= 32
 
 

@@ -1,5 +1,5 @@
-"""Data sources: the registry (name -> Source class; ``@SOURCES.register("name")`` on a `Source` subclass
-makes ``--kind name``) and the choice of a source for a location."""
+"""Data sources: the registry (name -> Source class; ``@SOURCES.register("name")`` on a `Source` subclass makes
+``--kind name``) and the choice of a source for a location."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from spectrogen.data.sources.audio_folder import AUDIO_SUFFIXES, AudioFolder
 from spectrogen.data.sources.base import (ArraySource, AudioSource, Item, Source, conversion_hint, describe_files,
                                           suffix_of, visible)
-from spectrogen.data.sources.csv_files import CsvFiles
 from spectrogen.data.sources.digits import BuiltinDigits
 from spectrogen.data.sources.engines import BuiltinEngines
-from spectrogen.data.sources.mnist import Mnist
-from spectrogen.data.sources.musdb import Musdb, is_musdb
-from spectrogen.data.sources.npy_files import NpyFiles
-from spectrogen.data.sources.png_files import PngFiles
+from spectrogen.data.sources.files import (AUDIO_SUFFIXES, AudioFolder, CsvFiles, Mnist, Musdb, NpyFiles, PngFiles,
+                                           is_musdb)
 from spectrogen.errors import InputError, UsageError
 from spectrogen.registry import Registry
 

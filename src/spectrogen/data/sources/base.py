@@ -1,9 +1,6 @@
-"""What every data source provides: a listing of items with labels, and a way to read one item.
-
-An `AudioSource` yields recordings, cut into windows and turned into features; an `ArraySource` yields
-ready-made 2-D examples, stored as they are: frequency on axis -2, lowest at row 0 (image files are
-stored bottom row first, so every data set plots upright).
-"""
+"""What every data source provides: a listing of items with labels, and a way to read one item. An `AudioSource`
+yields recordings, cut into windows and turned into features; an `ArraySource` yields ready-made 2-D examples, stored
+as they are: frequency on axis -2, lowest at row 0 (pictures bottom row first, so every data set plots upright)."""
 
 from __future__ import annotations
 

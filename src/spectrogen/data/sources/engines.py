@@ -1,10 +1,7 @@
-"""`builtin:engines`: combustion-engine sounds synthesised from a seed, four engine types as classes.
-
-A four-stroke engine fires ``rpm / 60 * cylinders / 2`` times a second; each firing rings damped resonances,
-over firing-rate harmonics, breathing noise and a slow rpm sweep. The types differ in cylinders, rpm range,
-resonances and firing pattern. A clip depends only on (seed, type, clip number, sample rate, length), so
-asking for more clips keeps the first ones.
-"""
+"""`builtin:engines`: combustion-engine sounds synthesised from a seed, four engine types as classes. A four-stroke
+engine fires ``rpm / 60 * cylinders / 2`` times a second; each firing rings damped resonances, over firing-rate
+harmonics, breathing noise and a slow rpm sweep. A clip depends only on (seed, type, clip number, sample rate, length),
+so asking for more clips keeps the first ones."""
 
 from __future__ import annotations
 

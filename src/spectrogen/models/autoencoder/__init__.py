@@ -1,5 +1,1 @@
-"""Mel-spectrogram autoencoder: residual Conv1d encoder/decoder, optional VAE."""
-
-from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
-
-__all__ = ["MelAutoencoder", "kl_divergence"]
+"""Mel-spectrogram autoencoder: residual Conv1d encoder/decoder (`network`), optional VAE, its training `method`."""

@@ -1,8 +1,5 @@
-"""The mel autoencoder as a training method: MSE + L1 (+ KL) loss, AdamW, cosine annealing, clipping.
-
-The network is built for `DataInfo.shape` (C, F, T), e.g. (1, 128, 256), with `model.latent_dim`
-as the bottleneck size.
-"""
+"""The mel autoencoder as a training method (MSE + L1 (+ KL) loss, AdamW, cosine annealing, clipping), and the
+Gaussian fitted to each epoch's latent codes that the plain autoencoder samples from."""
 
 from __future__ import annotations
 
@@ -13,26 +10,67 @@ import torch.nn.functional as F
 
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
-from spectrogen.models.autoencoder.latent_gaussian import LatentGaussianFit
 from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 from spectrogen.models.method import TrainingMethod, eval_mode
 from spectrogen.models.registry import MODELS
 from spectrogen.spectral.convergence import spectral_convergence
 
 SHOWN_EXAMPLES = 4  # held-out examples kept for the run's figures and audio (report/autoencoder_figures.py)
+# added to the covariance diagonal so that a rank-deficient epoch (fewer examples than latent dimensions, or
+# collapsed dimensions) still has a Cholesky factor
+_JITTER = 1e-5
 
 
 def build_network(config: ExperimentConfig, shape: tuple[int, int, int]) -> MelAutoencoder:
     """Returns the (untrained) autoencoder network that `config` describes for examples of `shape` (C, F, T)."""
     section = config.model.autoencoder
-    return MelAutoencoder(
-        shape,
-        hidden=section.hidden_channels,
-        blocks=section.blocks,
-        latent_dim=config.model.latent_dim,
-        dropout=section.dropout,
-        variational=section.variational,
-    )
+    return MelAutoencoder(shape, hidden=section.hidden_channels, blocks=section.blocks,
+                          latent_dim=config.model.latent_dim, dropout=section.dropout, variational=section.variational)
+
+
+class LatentGaussianFit:
+    """Accumulates sums of latent codes (B, D) on the device (no host sync in the step); returns their mean and
+    Cholesky factor."""
+
+    def __init__(self, latent_dim: int, device: torch.device):
+        self.latent_dim = latent_dim
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        # float64 sums: an epoch of thousands of codes loses precision in float32 (MPS has no float64)
+        self.dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        self.count = torch.zeros((), dtype=self.dtype, device=self.device)
+        self.total = torch.zeros(self.latent_dim, dtype=self.dtype, device=self.device)
+        self.outer = torch.zeros(self.latent_dim, self.latent_dim, dtype=self.dtype, device=self.device)
+
+    @torch.no_grad()
+    def update(self, codes: torch.Tensor) -> None:
+        codes = codes.detach().to(self.dtype)  # (B, D)
+        self.count += codes.shape[0]
+        self.total += codes.sum(dim=0)
+        self.outer += codes.T @ codes
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"count": self.count, "total": self.total, "outer": self.outer}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.count, self.total, self.outer = (state[k].to(self.device, self.dtype) for k in ("count", "total", "outer"))
+
+    def fitted(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Returns (mean (D,), lower Cholesky factor (D, D)) in float32, or None before two codes were seen."""
+        count = float(self.count)
+        if count < 2:
+            return None
+        mean = self.total / count
+        covariance = (self.outer - count * torch.outer(mean, mean)) / (count - 1)
+        covariance = 0.5 * (covariance + covariance.T)
+        eye = torch.eye(self.latent_dim, dtype=self.dtype, device=self.device)
+        scale = covariance.diagonal().mean().clamp_min(1.0)
+        factor, info = torch.linalg.cholesky_ex(covariance + _JITTER * scale * eye)
+        if int(info) != 0:  # numerically indefinite: fall back to the diagonal
+            factor = torch.diag(covariance.diagonal().clamp_min(0.0).add(_JITTER * scale).sqrt())
+        return mean.float(), factor.float()
 
 
 @MODELS.register("autoencoder")
@@ -49,7 +87,7 @@ class AutoencoderMethod(TrainingMethod):
         super().__init__(config, info, device)
         self.network = build_network(config, tuple(info.shape)).to(device)
         self.networks["autoencoder"] = self.network
-        if sampling_only:  # `build_sampler`: the network alone
+        if sampling_only:
             return
         self.add_optimizer("autoencoder", torch.optim.AdamW, config.training.learning_rate)
         section = config.model.autoencoder
@@ -59,13 +97,12 @@ class AutoencoderMethod(TrainingMethod):
         self.examples: Optional[torch.Tensor] = None  # (k, C, F, T) shown in figures and .wav files
         self.examples_are_validation = False
 
-    # --- training -------------------------------------------------------------------------------
     def losses(self, x: torch.Tensor, reconstruction: torch.Tensor, mean: torch.Tensor,
                log_variance: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Returns the weighted total `loss` and its terms `mse`, `l1`, `kl` (0-d tensors)."""
-        mse = F.mse_loss(reconstruction, x)
-        l1 = F.l1_loss(reconstruction, x)
-        kl = kl_divergence(mean, log_variance) if log_variance is not None else mse.new_zeros(())
+        """Returns the weighted total `loss` and its terms `mse`, `l1`, `kl` (0-d tensors), in float32."""
+        mse = F.mse_loss(reconstruction.float(), x)
+        l1 = F.l1_loss(reconstruction.float(), x)
+        kl = kl_divergence(mean.float(), log_variance.float()) if log_variance is not None else mse.new_zeros(())
         loss = self.weights["mse"] * mse + self.weights["l1"] * l1 + self.weights["kl"] * kl
         return {"loss": loss, "mse": mse, "l1": l1, "kl": kl}
 
@@ -74,30 +111,26 @@ class AutoencoderMethod(TrainingMethod):
         self._keep_examples(x, from_validation=False)
         with self.autocast():
             reconstruction, mean, log_variance = self.step_network("autoencoder")(x)
-        terms = self.losses(x, reconstruction.float(), mean.float(),
-                            None if log_variance is None else log_variance.float())
+        terms = self.losses(x, reconstruction, mean, log_variance)
         grad_norm = self.optimizer_step("autoencoder", terms["loss"], self.grad_clip)
         self.latents.update(mean)
         return {**{key: value.detach() for key, value in terms.items()}, "grad_norm": grad_norm}
 
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Returns the loss terms and MSE, MAE, cosine similarity (normalised space) and spectral
-        convergence (magnitudes, when the data came from audio) of one held-out batch (0-d tensors)."""
+        """Returns the loss terms, MSE, MAE and cosine similarity (normalised space) and, for audio data, the
+        spectral convergence of the magnitudes, of one held-out batch (0-d tensors)."""
         x = batch.x  # (B, C, F, T), normalised
         self._keep_examples(x, from_validation=True)
         with self.autocast():
             reconstruction, mean, log_variance = self.network(x)
         reconstruction = reconstruction.float()
-        terms = self.losses(x, reconstruction, mean.float(), None if log_variance is None else log_variance.float())
+        terms = self.losses(x, reconstruction, mean, log_variance)
         statistics = {"loss": terms["loss"], "mse": terms["mse"], "mae": terms["l1"], "kl": terms["kl"],
                       "cosine_similarity": F.cosine_similarity(reconstruction.flatten(1), x.flatten(1), dim=1).mean()}
-        space = self.mapping
-        if space is not None and space.audible:
-            reference, estimate = space.magnitudes(x), space.magnitudes(reconstruction)  # (B, F, T)
-            # the whole batch as one matrix: one silent example must not make the figure infinite
-            frames = reference.shape[-1]
-            statistics["spectral_convergence"] = spectral_convergence(reference.reshape(-1, frames),
-                                                                      estimate.reshape(-1, frames))
+        if self.mapping is not None and self.mapping.audible:
+            # the magnitudes (B, F, T) as one matrix: one silent example must not make the figure infinite
+            reference, estimate = (self.mapping.magnitudes(v).flatten(0, -2) for v in (x, reconstruction))
+            statistics["spectral_convergence"] = spectral_convergence(reference, estimate)
         return statistics
 
     def end_epoch(self, epoch: int, statistics: dict[str, float]) -> None:
@@ -112,7 +145,6 @@ class AutoencoderMethod(TrainingMethod):
         self.latents.reset()
         super().end_epoch(epoch, statistics)
 
-    # --- inference ------------------------------------------------------------------------------
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Returns the eval-mode (deterministic) reconstruction of `x`, (B, C, F, T) -> (B, C, F, T)."""
@@ -133,7 +165,6 @@ class AutoencoderMethod(TrainingMethod):
         with eval_mode(self.network):
             return self.network.decode(self.network.prior_latents(n, generator))
 
-    # --- what the run's figures show ---------------------------------------------------------------
     def _keep_examples(self, x: torch.Tensor, *, from_validation: bool) -> None:
         """Keeps the first examples of the held-out split (else of training) for figures and audio."""
         if self.examples_are_validation or (self.examples is not None and not from_validation):
@@ -142,7 +173,6 @@ class AutoencoderMethod(TrainingMethod):
         self.examples = x[:SHOWN_EXAMPLES].detach().clone()
         self.examples_are_validation = from_validation
 
-    # --- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         # the half-collected latent sums, so that a run resumed mid-epoch fits the same Gaussian

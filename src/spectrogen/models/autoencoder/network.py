@@ -1,10 +1,5 @@
-"""Encoder and decoder of the mel autoencoder: Conv1d over time with the mel bins as channels.
-
-A spectrogram (B, C, F, T) is read as F*C channels over T frames. The encoder halves time at each
-of `blocks` levels (stride-2 convolutions between residual blocks), flattens and projects to the
-latent vector; the decoder mirrors it with a linear layer and stride-2 transposed convolutions, so
-T must be a multiple of 2**blocks. The variational option adds a log-variance head beside the mean.
-"""
+"""The mel autoencoder: Conv1d over time with the F*C mel bins as channels, halving (then doubling) time at each of
+`blocks` levels, so T must be a multiple of 2**blocks; the variational option adds a log-variance head."""
 
 from __future__ import annotations
 
@@ -27,15 +22,8 @@ class ResidualBlock1d(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 3):
         super().__init__()
-        padding = kernel_size // 2
-        self.body = nn.Sequential(
-            _group_norm(channels),
-            nn.GELU(),
-            nn.Conv1d(channels, channels, kernel_size, padding=padding),
-            _group_norm(channels),
-            nn.GELU(),
-            nn.Conv1d(channels, channels, kernel_size, padding=padding),
-        )
+        self.body = nn.Sequential(*[module for _ in range(2) for module in (  # norm, GELU, conv twice
+            _group_norm(channels), nn.GELU(), nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2))])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)  # (B, C, T)
@@ -46,19 +34,17 @@ def check_autoencoder_shape(shape: tuple[int, int, int], blocks: int) -> None:
     channels, bins, frames = shape
     factor = 2**blocks
     if min(channels, bins, frames) < 1 or frames % factor:
-        raise ConfigError(
-            f"model.autoencoder.blocks={blocks} halves time {blocks} times, so the number of frames must be "
-            f"a multiple of {factor}, but the examples have {frames} frames (C, F, T = {list(shape)}, the data "
-            f"set's examples resized to model.image_size x model.image_width); lower model.autoencoder.blocks, "
-            f"or make the frames a multiple of {factor} (model.image_width, or `prepare --frames`)"
-        )
+        raise ConfigError(f"model.autoencoder.blocks={blocks} halves time {blocks} times, so the number of frames "
+                          f"must be a multiple of {factor}, but the examples have {frames} frames (C, F, T = "
+                          f"{list(shape)}, the data set's examples resized to model.image_size x model.image_width); "
+                          f"lower model.autoencoder.blocks, or make the frames a multiple of {factor} "
+                          f"(model.image_width, or `prepare --frames`)")
 
 
 class Encoder(nn.Module):
     """Maps (B, C, F, T) spectrograms to latent means (and log-variances when variational), (B, D)."""
 
-    def __init__(self, shape: tuple[int, int, int], hidden: int, blocks: int, latent_dim: int,
-                 variational: bool):
+    def __init__(self, shape: tuple[int, int, int], hidden: int, blocks: int, latent_dim: int, variational: bool):
         super().__init__()
         channels, bins, frames = shape
         layers: list[nn.Module] = [nn.Conv1d(channels * bins, hidden, kernel_size=3, padding=1)]
@@ -71,8 +57,7 @@ class Encoder(nn.Module):
         self.log_variance = nn.Linear(flat, latent_dim) if variational else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        h = self.features(x.flatten(1, 2))  # (B, C*F, T) -> (B, hidden, T / 2**blocks)
-        h = h.flatten(1)
+        h = self.features(x.flatten(1, 2)).flatten(1)  # (B, C*F, T) -> (B, hidden * T / 2**blocks)
         log_variance = self.log_variance(h) if self.log_variance is not None else None
         return self.mean(h), log_variance  # (B, D), (B, D) or None
 
@@ -90,23 +75,18 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = []
         for _ in range(blocks):
             # kernel 4, stride 2, padding 1 doubles the length exactly: (T - 1) * 2 - 2 + 4 = 2T
-            layers += [nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1),
-                       ResidualBlock1d(hidden)]
+            layers += [nn.ConvTranspose1d(hidden, hidden, kernel_size=4, stride=2, padding=1), ResidualBlock1d(hidden)]
         layers += [_group_norm(hidden), nn.GELU(), nn.Conv1d(hidden, channels * bins, kernel_size=3, padding=1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.project(z).view(z.shape[0], self.hidden, self.start_frames)  # (B, hidden, T / 2**blocks)
-        y = self.body(h)  # (B, C*F, T)
-        return y.view(z.shape[0], *self.shape)  # (B, C, F, T)
+        return self.body(h).view(z.shape[0], *self.shape)  # (B, C*F, T) -> (B, C, F, T)
 
 
 class MelAutoencoder(nn.Module):
-    """Encoder -> latent (dropout in training) -> decoder, with an optional variational bottleneck.
-
-    Buffers keep the mean and Cholesky factor of a Gaussian fitted to the training latents (so they
-    travel in checkpoints): the plain autoencoder samples from it.
-    """
+    """Encoder -> latent (dropout in training) -> decoder, with an optional variational bottleneck; buffers keep
+    the Gaussian fitted to the training latents (mean, Cholesky factor) that the plain autoencoder samples from."""
 
     def __init__(self, shape: tuple[int, int, int], *, hidden: int = 256, blocks: int = 4,
                  latent_dim: int = 128, dropout: float = 0.1, variational: bool = False):
@@ -132,10 +112,8 @@ class MelAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: Optional[torch.Generator] = None
                 ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-        """Returns (reconstruction (B, C, F, T), latent mean (B, D), log-variance (B, D) or None).
-
-        A variational model decodes a reparameterised draw in training, the mean in eval mode.
-        """
+        """Returns (reconstruction (B, C, F, T), latent mean (B, D), log-variance (B, D) or None); a variational
+        model decodes a reparameterised draw in training, the mean in eval mode."""
         mean, log_variance = self.encode(x)
         z = mean
         if log_variance is not None and self.training:
@@ -148,9 +126,7 @@ class MelAutoencoder(nn.Module):
         # drawn where the generator lives (often a CPU generator for fixed noise), then moved
         noise_device = generator.device if generator is not None else self.latent_mean.device
         noise = torch.randn(n, self.latent_dim, generator=generator, device=noise_device).to(self.latent_mean.device)
-        if self.variational:
-            return noise
-        return self.latent_mean + noise @ self.latent_scale_tril.T
+        return noise if self.variational else self.latent_mean + noise @ self.latent_scale_tril.T
 
 
 def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:

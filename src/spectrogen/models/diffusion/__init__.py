@@ -1,7 +1,4 @@
-"""The diffusion family (DDPM, Ho et al. 2020): U-Net, noise schedule and samplers, composed by `method.py`.
-
-The `diffusion` entry of `spectrogen.models.MODELS` is `method.DiffusionMethod`, imported on first use.
-"""
+"""The diffusion family (DDPM, Ho et al. 2020): U-Net, noise schedule and samplers, composed by `method.py`."""
 
 from spectrogen.models.diffusion.samplers import ddim_sample, ddpm_sample, guided_denoiser, initial_noise
 from spectrogen.models.diffusion.schedule import NoiseSchedule, StepOutput

@@ -1,9 +1,5 @@
-"""The `diffusion` family: a U-Net trained to predict the noise (or v) of a DDPM, sampled with DDPM or DDIM.
-
-With two or more classes in the data the U-Net is class-conditional: labels are dropped with
-probability `model.diffusion.class_dropout` in training, so that the same network is also the
-unconditional model that classifier-free guidance needs.
-"""
+"""The `diffusion` family: a U-Net trained to predict the noise (or v) of a DDPM, sampled with DDPM or DDIM; with
+classes, labels are dropped in training (`class_dropout`) so that it is also the unconditional model guidance needs."""
 
 from __future__ import annotations
 
@@ -20,13 +16,11 @@ from spectrogen.models.conditional import balanced_labels, checked_labels
 from spectrogen.models.diffusion.samplers import ddim_sample, guided_denoiser, initial_noise
 from spectrogen.models.diffusion.schedule import NoiseSchedule
 from spectrogen.models.diffusion.unet import UNet
-from spectrogen.models.ema import make_average, update_average, warmed_up_decay
-from spectrogen.models.method import TrainingMethod, class_count, eval_mode
+from spectrogen.models.method import (TrainingMethod, class_count, eval_mode, make_average, update_average,
+                                      warmed_up_decay)
 from spectrogen.models.registry import MODELS
 
-# real examples kept (on the training device) as the reference of the quick per-epoch quality figure
-# (report/diffusion_figures.py)
-REFERENCE_EXAMPLES = 256
+REFERENCE_EXAMPLES = 256  # real examples kept as the reference of the per-epoch figure (report/diffusion_figures.py)
 
 
 def build_unet(config: ExperimentConfig, info: DataInfo) -> UNet:
@@ -35,11 +29,10 @@ def build_unet(config: ExperimentConfig, info: DataInfo) -> UNet:
     channels, height, width = info.shape
     factor = 2 ** (len(settings.channel_multipliers) - 1)
     if height % factor or width % factor:
-        raise ConfigError(
-            f"the data set's examples are {height}x{width}, but model.diffusion.channel_multipliers="
-            f"{settings.channel_multipliers} halves them {len(settings.channel_multipliers) - 1} times: use fewer "
-            f"levels, or prepare the data with a height and width that are multiples of {factor}"
-        )
+        raise ConfigError(f"the data set's examples are {height}x{width}, but model.diffusion.channel_multipliers="
+                          f"{settings.channel_multipliers} halves them {len(settings.channel_multipliers) - 1} times: "
+                          f"use fewer levels, or prepare the data with a height and width that are multiples of "
+                          f"{factor}")
     classes = class_count(config, info)  # conditional only with at least two
     return UNet(channels, settings.base_channels, settings.channel_multipliers, settings.res_blocks,
                 settings.attention, settings.dropout, classes if classes >= 2 else 0)
@@ -64,7 +57,7 @@ class DiffusionMethod(TrainingMethod):
         self.clip_sample = None if config.data.normalization == "none" else 1.0
         self.networks = {"unet": unet}
         self.sampling_networks = ("unet",)
-        if sampling_only:  # `build_sampler`: one U-Net, given the averaged weights
+        if sampling_only:
             return
         # resolve() always sets training.ema_decay for this family; 0 makes the average the live weights
         self.ema_decay = float(training.ema_decay)
@@ -76,7 +69,6 @@ class DiffusionMethod(TrainingMethod):
         self.steps = 0
         self.reference: Optional[torch.Tensor] = None  # (K, C, H, W) on the device
 
-    # --- training -------------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         x0 = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
         if self.context is not None:
@@ -91,12 +83,8 @@ class DiffusionMethod(TrainingMethod):
         loss = F.mse_loss(output.float(), self.schedule.target(x0, noise, t))
         grad_norm = self.optimizer_step("unet", loss, self.grad_clip)
         self.steps += 1
-        update_average(self.networks["unet_ema"], self.networks["unet"], self.ema_decay_now())
+        update_average(self.networks["unet_ema"], self.networks["unet"], warmed_up_decay(self.ema_decay, self.steps))
         return {"loss": loss.detach(), "grad_norm": grad_norm}
-
-    def ema_decay_now(self) -> float:
-        """Returns the EMA decay of the current step, warmed up (`warmed_up_decay`) to `training.ema_decay`."""
-        return warmed_up_decay(self.ema_decay, self.steps)
 
     def train(self, mode: bool = True) -> None:
         self.networks["unet"].train(mode)  # the average only ever samples: it stays in eval mode
@@ -122,17 +110,13 @@ class DiffusionMethod(TrainingMethod):
         more = x0[: REFERENCE_EXAMPLES - kept].detach().float().clone()
         self.reference = more if self.reference is None else torch.cat([self.reference, more])
 
-    # --- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
                labels: Optional[torch.Tensor] = None, steps: Optional[int] = None, eta: Optional[float] = None,
                guidance_scale: Optional[float] = None, sampler: Optional[str] = None,
                batch_size: Optional[int] = None, **options: Any) -> torch.Tensor:
-        """Returns `n` samples (n, C, H, W) in the data's normalised range, from the EMA U-Net.
-
-        Options left None take `model.diffusion`'s values. The initial noise of all `n` samples is
-        drawn first, so with DDIM eta=0 a sample does not depend on `batch_size`.
-        """
+        """Returns `n` samples (n, C, H, W) in the data's normalised range, from the EMA U-Net; options left None take
+        `model.diffusion`'s. All the initial noise is drawn first: with DDIM eta=0 `batch_size` changes nothing."""
         if options:
             raise UsageError(f"diffusion sampling has no option(s) {', '.join(sorted(options))}; it takes "
                              f"steps, eta, guidance_scale, sampler and batch_size")
@@ -158,9 +142,7 @@ class DiffusionMethod(TrainingMethod):
                     parts.append(ddim_sample(denoiser, self.schedule, noise[chunk].shape, steps=steps, eta=eta,
                                              generator=generator, device=self.device, noise=noise[chunk],
                                              clip_sample=self.clip_sample))
-        if not parts:
-            return noise
-        return torch.cat(parts).float().contiguous()
+        return torch.cat(parts).float().contiguous() if parts else noise
 
     def _sampling_labels(self, n: int, labels: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         if not self.conditional:
@@ -172,7 +154,6 @@ class DiffusionMethod(TrainingMethod):
             return balanced_labels(n, self.num_classes, device=self.device)
         return checked_labels(labels, n, self.num_classes).to(self.device)
 
-    # --- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["diffusion"] = {"steps": self.steps}
@@ -180,9 +161,5 @@ class DiffusionMethod(TrainingMethod):
 
     def load_state_dict(self, state: dict[str, Any], *, networks_only: bool = False) -> None:
         super().load_state_dict(state, networks_only=networks_only)
-        networks = state["networks"]
-        if "unet" not in networks and "unet_ema" in networks:
-            # a sampling-only export: its averaged weights are the network
-            self.networks["unet"].load_state_dict(networks["unet_ema"])
         if not networks_only and "diffusion" in state:
             self.steps = int(state["diffusion"]["steps"])

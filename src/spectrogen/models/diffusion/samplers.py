@@ -1,10 +1,5 @@
-"""Sampling loops written out in the open: ancestral DDPM over all steps, DDIM with fewer steps,
-and classifier-free guidance as a wrapper around the network.
-
-A *denoiser* is any callable (x_t (B, C, H, W), t (B,) int64) -> network output (B, C, H, W), in
-the schedule's prediction type. Given the same `generator` (or the same `noise`), a sampler
-returns the same samples.
-"""
+"""Sampling loops (ancestral DDPM, DDIM) over a denoiser, any callable (x_t (B, C, H, W), t (B,) int64) -> output in
+the schedule's prediction type, and classifier-free guidance; the same `generator` (or `noise`), the same samples."""
 
 from __future__ import annotations
 
@@ -19,12 +14,9 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def guided_denoiser(network: UNet, labels: Optional[torch.Tensor] = None, guidance_scale: float = 1.0) -> Denoiser:
-    """Returns the denoiser of `network` for `labels` (B,), with classifier-free guidance (Ho & Salimans 2022).
-
-    output = uncond + scale * (cond - uncond): scale 1 is the plain conditional model, 0 the
-    unconditional one, above 1 trades diversity for class fidelity. Without labels (or for an
-    unconditional network) the network is used as it is.
-    """
+    """Returns the denoiser of `network` for `labels` (B,) with classifier-free guidance (Ho & Salimans 2022),
+    uncond + scale * (cond - uncond): 1 is the conditional model, 0 the unconditional, above 1 trades diversity
+    for class fidelity."""
     if labels is None or network.num_classes == 0:
         return lambda x, t: network(x, t)
     if guidance_scale == 1.0:
@@ -50,11 +42,8 @@ def ddpm_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int
                 steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
                 device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
                 clip_sample: Optional[float] = None) -> torch.Tensor:
-    """Returns (B, C, H, W) samples of ancestral DDPM (Ho et al. 2020): one network call per training timestep.
-
-    `steps` below the training timesteps respaces the chain (Nichol & Dhariwal 2021): each step
-    draws from the exact posterior between two levels of the shorter sequence.
-    """
+    """Returns (B, C, H, W) samples of ancestral DDPM (Ho et al. 2020), one network call per training timestep;
+    fewer `steps` respace the chain (Nichol & Dhariwal 2021), each drawing from the exact posterior."""
     return ddim_sample(denoiser, schedule, shape, steps=steps or schedule.num_train_timesteps, eta=None,
                        generator=generator, device=device, noise=noise, clip_sample=clip_sample)
 
@@ -64,10 +53,8 @@ def ddim_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int
                 eta: Optional[float] = 0.0, generator: Optional[torch.Generator] = None,
                 device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
                 clip_sample: Optional[float] = None) -> torch.Tensor:
-    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` network calls; eta=0 is deterministic.
-
-    eta=None takes ancestral DDPM steps instead (`NoiseSchedule.step`).
-    """
+    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` network calls; eta=0 is deterministic,
+    eta=None takes ancestral DDPM steps instead."""
     x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
     schedule.set_timesteps(steps)
     for t in schedule.timesteps.tolist():

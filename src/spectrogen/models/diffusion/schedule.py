@@ -1,10 +1,6 @@
-"""The noise schedule of a diffusion model, a small plain object in the manner of diffusers' schedulers.
-
-Notation (Ho et al. 2020): alpha_t = 1 - beta_t, abar_t = prod_{s<=t} alpha_s, x_t = sqrt(abar_t) x_0
-+ sqrt(1 - abar_t) eps. Timesteps run 0..T-1; "timestep -1" is the clean data (abar = 1). The network
-predicts eps or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho 2022); every conversion
-between x_0, eps and v lives here, so samplers never care which.
-"""
+"""The noise schedule of a diffusion model, in the manner of diffusers' schedulers: abar_t = prod_{s<=t} (1 - beta_s),
+x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, timesteps 0..T-1 (-1 is the clean data); every conversion between
+x_0, eps and v lives here."""
 
 from __future__ import annotations
 
@@ -19,26 +15,17 @@ Prediction = Literal["epsilon", "v"]
 
 
 def linear_betas(timesteps: int, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
-    """Returns the (T,) float64 betas of DDPM's linear schedule, rescaled so that any T spans the same noise levels.
-
-    Ho et al.'s 1e-4..0.02 is for T=1000; both ends are scaled by 1000/T (Nichol & Dhariwal 2021).
-    """
+    """Returns the (T,) float64 betas of DDPM's linear schedule, Ho et al.'s 1e-4..0.02 for T=1000 scaled by 1000/T
+    so that any T spans the same noise levels (Nichol & Dhariwal 2021)."""
     scale = 1000.0 / timesteps
     return torch.linspace(scale * start, min(scale * end, 0.999), timesteps, dtype=torch.float64)
 
 
-def cosine_alpha_bar(fraction: torch.Tensor, offset: float = 0.008) -> torch.Tensor:
-    """Returns the un-normalised cosine abar(fraction) = cos^2(((fraction + s) / (1 + s)) * pi / 2)."""
-    return torch.cos((fraction + offset) / (1.0 + offset) * math.pi / 2) ** 2
-
-
-def cosine_betas(timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
-    """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), clipped at `max_beta`.
-
-    abar_t = abar((t+1)/T) / abar(0) but at the very last steps, where beta would reach 1.
-    """
+def cosine_betas(timesteps: int, max_beta: float = 0.999, offset: float = 0.008) -> torch.Tensor:
+    """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), abar_t = f((t+1)/T) / f(0) with
+    f(x) = cos^2((x + s) / (1 + s) pi / 2), but where beta, clipped at `max_beta`, would reach 1."""
     fractions = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
-    alpha_bar = cosine_alpha_bar(fractions)
+    alpha_bar = torch.cos((fractions + offset) / (1.0 + offset) * math.pi / 2) ** 2
     return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
 
 
@@ -60,33 +47,24 @@ class NoiseSchedule:
             raise ValueError(f"a schedule needs at least 2 timesteps, got {num_train_timesteps}")
         if prediction not in ("epsilon", "v"):
             raise ValueError(f"prediction must be 'epsilon' or 'v', got {prediction!r}")
-        if beta_schedule == "linear":
-            betas = linear_betas(num_train_timesteps)
-        elif beta_schedule == "cosine":
-            betas = cosine_betas(num_train_timesteps)
-        else:
+        make_betas = {"linear": linear_betas, "cosine": cosine_betas}.get(beta_schedule)
+        if make_betas is None:
             raise ValueError(f"beta_schedule must be 'linear' or 'cosine', got {beta_schedule!r}")
         self.num_train_timesteps = num_train_timesteps
         self.beta_schedule = beta_schedule
         self.prediction = prediction
-        self.betas = betas  # (T,) float64
-        self.alphas = 1.0 - betas
+        self.betas = make_betas(num_train_timesteps)  # (T,) float64
+        self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self._tables: dict[tuple[str, torch.device, torch.dtype], torch.Tensor] = {}
         self.set_timesteps(num_train_timesteps)
 
-    # --- the timesteps a sampler visits -----------------------------------------------------------
     def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
-        """Returns (and keeps as `.timesteps`) `num_inference_steps` descending timesteps ending near 0.
-
-        "Trailing" spacing (Lin et al. 2024): the first step is always T-1, so that few-step samplers
-        start from pure noise.
-        """
+        """Returns (and keeps as `.timesteps`) `num_inference_steps` descending timesteps ending near 0, "trailing"
+        (Lin et al. 2024): the first is always T-1, so that few-step samplers start from pure noise."""
         if not 1 <= num_inference_steps <= self.num_train_timesteps:
-            raise ValueError(
-                f"sampling steps must be between 1 and the {self.num_train_timesteps} training timesteps, "
-                f"got {num_inference_steps}"
-            )
+            raise ValueError(f"sampling steps must be between 1 and the {self.num_train_timesteps} training "
+                             f"timesteps, got {num_inference_steps}")
         stride = self.num_train_timesteps / num_inference_steps
         trailing = torch.arange(self.num_train_timesteps, 0, -stride, dtype=torch.float64)
         self.timesteps = (trailing.round() - 1).long()  # (n,) descending
@@ -102,7 +80,6 @@ class NoiseSchedule:
         """Returns abar at one timestep as a float; abar(-1) = 1 (no noise)."""
         return 1.0 if timestep < 0 else float(self.alphas_cumprod[timestep])
 
-    # --- forward process and training targets -----------------------------------------------------
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: Timestep) -> torch.Tensor:
         """Returns x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise, same shape as `x0` (B, C, H, W)."""
         abar = self._at("alphas_cumprod", timesteps, x0)
@@ -130,14 +107,11 @@ class NoiseSchedule:
             epsilon = noise_level * sample + signal * model_output
         return x0, epsilon
 
-    # --- reverse process --------------------------------------------------------------------------
     def posterior(self, x0: torch.Tensor, sample: torch.Tensor, timestep: int,
                   prev_timestep: Optional[int] = None) -> tuple[torch.Tensor, float]:
-        """Returns (mean, variance) of q(x_s | x_t = sample, x_0) for s = prev_timestep (default t-1).
-
-        With a = abar_t / abar_s: mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t,
-        variance = (1-abar_s)/(1-abar_t) (1-a); for s = t-1 this is eq. 7 of Ho et al.
-        """
+        """Returns (mean, variance) of q(x_s | x_t = sample, x_0) for s = prev_timestep (default t-1): with
+        a = abar_t / abar_s, mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t and
+        variance = (1-abar_s)/(1-abar_t) (1-a) (eq. 7 of Ho et al. for s = t-1)."""
         prev_timestep = timestep - 1 if prev_timestep is None else prev_timestep
         abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
         a = abar_t / abar_s
@@ -149,12 +123,9 @@ class NoiseSchedule:
     def step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, *,
              eta: Optional[float] = None, generator: Optional[torch.Generator] = None,
              clip_sample: Optional[float] = None) -> StepOutput:
-        """Returns x at the timestep that follows `timestep` in `.timesteps`, from x_t = `sample`.
-
-        eta=None: ancestral DDPM, a draw from q(x_s | x_t, x_0 = predicted x_0) (respaced DDPM with
-        fewer steps than T). eta=float: DDIM (Song et al. 2021); 0 is deterministic, 1 has DDPM's
-        variance. `clip_sample` clamps the predicted x_0 to [-c, c].
-        """
+        """Returns x at the timestep that follows `timestep` in `.timesteps`, from x_t = `sample`: eta=None draws from
+        q(x_s | x_t, predicted x_0) (ancestral DDPM), a float takes a DDIM step (Song et al. 2021; 0 is
+        deterministic, 1 has DDPM's variance). `clip_sample` clamps the predicted x_0 to [-c, c]."""
         prev_timestep = self.previous_timestep(timestep)
         x0, epsilon = self.split_prediction(sample, model_output, timestep)
         abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
@@ -169,12 +140,9 @@ class NoiseSchedule:
             std = eta * math.sqrt((1.0 - abar_s) / (1.0 - abar_t) * (1.0 - abar_t / abar_s))
             direction = math.sqrt(max(1.0 - abar_s - std**2, 0.0))
             mean = math.sqrt(abar_s) * x0 + direction * epsilon
-        prev_sample = mean
-        if std > 0.0:
-            prev_sample = mean + std * standard_normal(sample.shape, generator, sample)
+        prev_sample = mean + std * standard_normal(sample.shape, generator, sample) if std > 0.0 else mean
         return StepOutput(prev_sample, x0, mean, std)
 
-    # --- helpers ----------------------------------------------------------------------------------
     def _at(self, name: str, timesteps: Timestep, like: torch.Tensor) -> torch.Tensor:
         """Returns table `name` at `timesteps`, shaped to broadcast against `like` (B, ...)."""
         if isinstance(timesteps, int):

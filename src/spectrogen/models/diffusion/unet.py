@@ -1,18 +1,39 @@
-"""The denoising U-Net (Ho et al. 2020, after PixelCNN++): residual blocks with the timestep injected,
-skip connections between the down and up paths, self-attention at the lowest resolution.
-
-Every level of `channel_multipliers` but the last halves the height and the width (non-square is fine).
-"""
+"""The denoising U-Net (Ho et al. 2020): residual blocks with the timestep's sinusoidal embedding injected, skip
+connections between the down and up paths, self-attention at the lowest resolution."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from spectrogen.models.diffusion.embedding import TimeEmbedding
+
+def sinusoidal_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Returns the (B, dim) embedding of (B,) timesteps: [sin(t*f_k) ..., cos(t*f_k) ...] (a zero column more for
+    an odd `dim`), f_k falling geometrically from 1 to 1/max_period to tell near and distant timesteps apart."""
+    if timesteps.ndim != 1:
+        raise ValueError(f"timesteps must be a 1-D tensor (B,), got shape {tuple(timesteps.shape)}")
+    half = dim // 2
+    exponents = torch.arange(half, device=timesteps.device, dtype=torch.float32) / half
+    frequencies = torch.exp(-math.log(max_period) * exponents)  # (half,)
+    angles = timesteps.float()[:, None] * frequencies[None, :]  # (B, half)
+    embedding = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)  # (B, 2*half)
+    return F.pad(embedding, (0, 1)) if dim % 2 else embedding
+
+
+class TimeEmbedding(nn.Module):
+    """A sinusoidal encoding followed by a two-layer MLP: (B,) timesteps -> (B, out_dim)."""
+
+    def __init__(self, sinusoid_dim: int, out_dim: int):
+        super().__init__()
+        self.sinusoid_dim = sinusoid_dim
+        self.mlp = nn.Sequential(nn.Linear(sinusoid_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, timesteps: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(timesteps, self.sinusoid_dim))  # (B, out_dim)
 
 
 def group_count(channels: int) -> int:
@@ -92,22 +113,12 @@ class Upsample(nn.Module):
 
 
 class UNet(nn.Module):
-    """Predicts the noise (or v) in x_t: forward(x (B, C, H, W), t (B,), labels (B,) or None) -> (B, C, H, W).
+    """Predicts the noise (or v) in x_t: forward(x (B, C, H, W), t (B,), labels (B,) or None) -> (B, C, H, W). Every
+    level but the last halves the height and the width; with `num_classes` > 0 a class embedding is added to the
+    time embedding, class `num_classes` being the null class ("no label")."""
 
-    With `num_classes` > 0 a class embedding is added to the time embedding; class index
-    `num_classes` is the null class ("no label") that classifier-free guidance contrasts with.
-    """
-
-    def __init__(
-        self,
-        in_channels: int = 1,
-        base_channels: int = 32,
-        channel_multipliers: Sequence[int] = (1, 2, 2),
-        res_blocks: int = 1,
-        attention: bool = True,
-        dropout: float = 0.0,
-        num_classes: int = 0,
-    ):
+    def __init__(self, in_channels: int = 1, base_channels: int = 32, channel_multipliers: Sequence[int] = (1, 2, 2),
+                 res_blocks: int = 1, attention: bool = True, dropout: float = 0.0, num_classes: int = 0):
         super().__init__()
         if not channel_multipliers:
             raise ValueError("channel_multipliers needs at least one level")
@@ -117,7 +128,6 @@ class UNet(nn.Module):
         embedding_dim = 4 * base_channels
         self.time_embedding = TimeEmbedding(base_channels, embedding_dim)
         self.class_embedding = nn.Embedding(num_classes + 1, embedding_dim) if num_classes > 0 else None
-
         self.input_conv = nn.Conv2d(in_channels, base_channels, 3, padding=1)
         channels = base_channels
         skip_channels = [channels]
@@ -130,13 +140,9 @@ class UNet(nn.Module):
             if level < self.levels - 1:
                 self.down.append(Downsample(channels))
                 skip_channels.append(channels)
-
-        self.middle = nn.ModuleList([
-            ResidualBlock(channels, channels, embedding_dim, dropout),
-            SelfAttention(channels) if attention else nn.Identity(),
-            ResidualBlock(channels, channels, embedding_dim, dropout),
-        ])
-
+        self.middle = nn.ModuleList([ResidualBlock(channels, channels, embedding_dim, dropout),
+                                     SelfAttention(channels) if attention else nn.Identity(),
+                                     ResidualBlock(channels, channels, embedding_dim, dropout)])
         self.up = nn.ModuleList()
         for level, multiplier in reversed(list(enumerate(channel_multipliers))):
             # one more block than on the way down: it takes the skip of the level's Downsample (or input conv)
@@ -146,12 +152,8 @@ class UNet(nn.Module):
                 channels = base_channels * multiplier
             if level > 0:
                 self.up.append(Upsample(channels))
-
-        self.output = nn.Sequential(
-            nn.GroupNorm(group_count(channels), channels),
-            nn.SiLU(),
-            nn.Conv2d(channels, in_channels, 3, padding=1),
-        )
+        self.output = nn.Sequential(nn.GroupNorm(group_count(channels), channels), nn.SiLU(),
+                                    nn.Conv2d(channels, in_channels, 3, padding=1))
         # a zero output layer makes the untrained model predict "no noise", a calm start for the MSE
         nn.init.zeros_(self.output[-1].weight)
         nn.init.zeros_(self.output[-1].bias)
@@ -168,16 +170,13 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         factor = self.downsampling_factor
         if x.shape[-2] % factor or x.shape[-1] % factor:
-            raise ValueError(
-                f"U-Net with {self.levels} levels needs height and width that are multiples of {factor}, "
-                f"got {tuple(x.shape[-2:])}"
-            )
+            raise ValueError(f"U-Net with {self.levels} levels needs height and width that are multiples of {factor}, "
+                             f"got {tuple(x.shape[-2:])}")
         embedding = self.time_embedding(t)  # (B, E)
         if self.class_embedding is not None:
             if labels is None:
                 labels = self.null_labels(x.shape[0], x.device)
             embedding = embedding + self.class_embedding(labels)
-
         h = self.input_conv(x)  # (B, base, H, W)
         skips = [h]
         for module in self.down:
@@ -185,9 +184,6 @@ class UNet(nn.Module):
             skips.append(h)
         for module in self.middle:
             h = module(h, embedding) if isinstance(module, ResidualBlock) else module(h)
-        for module in self.up:
-            if isinstance(module, ResidualBlock):
-                h = module(torch.cat([h, skips.pop()], dim=1), embedding)
-            else:
-                h = module(h)
+        for module in self.up:  # a residual block takes the skip of its level too
+            h = module(torch.cat([h, skips.pop()], 1), embedding) if isinstance(module, ResidualBlock) else module(h)
         return self.output(h)  # (B, C, H, W)

@@ -1,9 +1,30 @@
-"""The memorisation check tells copies of the training set from fresh samples of the same distribution."""
+"""Nearest neighbours: precision and recall separate quality from coverage, and the memorisation check tells
+copies of the training set from fresh samples of the same distribution."""
 
 import numpy as np
 import pytest
 
-from spectrogen.metrics.neighbours import nearest_neighbour_check
+from spectrogen.metrics.neighbours import manifold_radii, nearest_neighbour_check, precision_recall
+
+
+def test_collapse_keeps_precision_and_loses_recall_and_far_away_samples_have_none():
+    rng = np.random.default_rng(0)
+    precision, recall = precision_recall(rng.standard_normal((500, 8)), rng.standard_normal((500, 8)))
+    assert precision > 0.8 and recall > 0.8  # one distribution
+    rng = np.random.default_rng(1)
+    real = rng.standard_normal((500, 8))
+    precision, recall = precision_recall(real, np.repeat(real[:1], 500, axis=0))
+    assert precision == 1.0
+    assert recall < 0.01
+    rng = np.random.default_rng(2)
+    precision, _ = precision_recall(rng.standard_normal((300, 8)), rng.standard_normal((300, 8)) + 20.0)
+    assert precision == 0.0
+
+
+def test_radii_are_distances_to_the_kth_other_point():
+    points = np.array([[0.0], [1.0], [3.0], [7.0]])
+    assert np.allclose(manifold_radii(points, k=1), [1.0, 1.0, 2.0, 4.0])
+    assert np.allclose(manifold_radii(points, k=2), [3.0, 2.0, 3.0, 6.0])
 
 
 def draw(rng, n):
