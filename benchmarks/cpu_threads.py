@@ -19,7 +19,7 @@ import torch
 
 from spectrogen.demo import demo_config
 from spectrogen.models.registry import build_method
-from spectrogen.training.cpu_threads import ThreadChooser, usable_cores
+from spectrogen.training.device import ThreadChooser, usable_cores
 from spectrogen.data.info import Batch, DataInfo
 
 

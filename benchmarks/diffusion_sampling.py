@@ -33,7 +33,7 @@ import torch
 
 def digits_split(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (train x, train labels, held-out x, held-out labels); x (N, 1, 32, 32) in [-1, 1]."""
-    from spectrogen.data.sources.digits import load_digits_32
+    from spectrogen.data.sources.builtin import load_digits_32
 
     images, labels = load_digits_32()  # (N, 32, 32) in [0, 1]
     order = np.random.default_rng(seed).permutation(len(images))

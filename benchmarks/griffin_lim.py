@@ -57,9 +57,8 @@ import torch  # noqa: E402
 import real_shaped  # noqa: E402
 from spectrogen.metrics.reconstruction import si_sdr  # noqa: E402
 from spectrogen.spectral.compression import decompress  # noqa: E402
-from spectrogen.spectral.convergence import spectral_convergence  # noqa: E402
 from spectrogen.spectral.representation import Representation  # noqa: E402
-from spectrogen.spectral.stft import padded_length  # noqa: E402
+from spectrogen.spectral.stft import padded_length, spectral_convergence  # noqa: E402
 
 METHODS = ("pghi", "random", "librosa")
 

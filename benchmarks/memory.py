@@ -61,7 +61,7 @@ EPOCH_CHILD = MEASURE + r"""
 import numpy as np, torch
 from spectrogen.config import build_config
 from spectrogen.api import train
-from spectrogen.training import row_reader
+from spectrogen.training import data_loading
 data, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode == "mapped":
     # the old way: fancy indexing of one memory map, kept open for the whole run
@@ -69,7 +69,7 @@ if mode == "mapped":
         if not hasattr(self, "mapped"):
             self.mapped = np.load(self.path, mmap_mode="r")
         return np.ascontiguousarray(self.mapped[np.asarray(indices)], dtype=np.float32)
-    row_reader.RowReader.read = mapped_read
+    data_loading.RowReader.read = mapped_read
 config = build_config({"data": {"path": data, "on_device": "always" if mode == "held" else "never",
                                 "validation_fraction": 0.0},
                        "model": {"name": "dcgan", "image_size": 128, "features_g": 4, "features_d": 4},
@@ -133,7 +133,7 @@ def write_recordings(folder: Path, seconds: float, clip_seconds: float = 20.0) -
     import numpy as np
     import soundfile
 
-    from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
+    from spectrogen.data.sources.builtin import ENGINE_TYPES, synthesize
 
     folder.mkdir(parents=True)
     rate = 16000

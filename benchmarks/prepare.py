@@ -149,7 +149,7 @@ def write_recordings(folder: Path, count: int, seed: int = 0) -> float:
     import numpy as np
     import soundfile
 
-    from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
+    from spectrogen.data.sources.builtin import ENGINE_TYPES, synthesize
 
     rng = np.random.default_rng(seed)
     total = 0.0

@@ -97,7 +97,7 @@ def convergence(folder: Path, target: np.ndarray, representation) -> float:
     import soundfile
 
     from spectrogen.spectral.compression import decompress
-    from spectrogen.spectral.convergence import spectral_convergence
+    from spectrogen.spectral.stft import spectral_convergence
 
     audio = np.stack([soundfile.read(p, dtype="float32")[0] for p in sorted(folder.glob("*.wav"))])
     got = representation.features(torch.from_numpy(audio))

@@ -1,7 +1,5 @@
 """Inputs and checks that several test folders use: tones, data sets, digests, the CLI in this process."""
 
-from __future__ import annotations
-
 import hashlib
 import io
 import os
@@ -9,16 +7,20 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 
-from spectrogen.api import train
 from spectrogen.cli.main import main
-from spectrogen.config import build_config
-from spectrogen.data.prepare import prepare
+from spectrogen.config import build_config, config_to_dict
+from spectrogen.data.info import DataInfo
 from spectrogen.data.writer import write_examples
-from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.models.registry import build_method
+from spectrogen.training.checkpoint import build_checkpoint, load_checkpoint, save_checkpoint
 from spectrogen.training.csv_log import CsvLog
+
+TINY_DIFFUSION = {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False, "timesteps": 20,
+                  "sampling_steps": 4}
 
 
 def tone(frequency: float = 440.0, seconds: float = 1.1, sample_rate: int = 16000, amplitude: float = 0.5,
@@ -59,13 +61,19 @@ def iteration_rows(run: Path, epoch: int) -> list[dict]:
     return CsvLog(run / "single_epochs_statistics" / f"epoch_{epoch}" / f"epoch_{epoch}_iterations.csv").rows()
 
 
-def assert_same_weights(run: Path, reference: Path, rtol: float, atol: float) -> None:
-    """Checks that the final_model.tar of two runs hold the same network weights."""
+def assert_same_run(run: Path, reference: Path, keys: Sequence[str], rel: float, abs_tol: float = 1e-12) -> None:
+    """Checks that two runs logged the same epochs with the same `keys` (within `rel`, `abs_tol`) and that their
+    final_model.tar hold the same network weights (within `rel`, `rel` / 10)."""
+    ours, theirs = epoch_rows(run), epoch_rows(reference)
+    assert [row["epoch"] for row in ours] == [row["epoch"] for row in theirs]  # no duplicate rows
+    for mine, other in zip(ours, theirs):
+        for key in keys:
+            assert mine[key] == pytest.approx(other[key], rel=rel, abs=abs_tol), (mine["epoch"], key)
     ours, theirs = (load_checkpoint(path / "checkpoints" / "final_model.tar")["method"]["networks"]
                     for path in (run, reference))
     for network, tensors in theirs.items():
         for name, tensor in tensors.items():
-            torch.testing.assert_close(ours[network][name], tensor, rtol=rtol, atol=atol, msg=f"{network}.{name}")
+            torch.testing.assert_close(ours[network][name], tensor, rtol=rel, atol=rel / 10, msg=f"{network}.{name}")
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -132,28 +140,6 @@ def quick_figures(setattr) -> None:
     setattr(trainer.Trainer, "_write_plots", empty_files)
 
 
-def train_tiny_autoencoder(root: Path) -> dict[str, Path]:
-    """Returns the paths (audio, data, run, checkpoint) of a tiny autoencoder trained for 2 epochs on
-    four gliding tones in `root`, as 0.25 s examples of 16 mel bands x 32 frames at 8 kHz."""
-    audio, data = root / "audio", root / "data"
-    audio.mkdir(parents=True)
-    t = np.arange(8000) / 8000
-    for i in range(4):
-        glide = 0.4 * np.sin(2 * np.pi * (300.0 * 2 ** (i / 3) * t + 60.0 * t ** 2))
-        soundfile.write(audio / f"tone_{i}.wav", glide.astype(np.float32), 8000)
-    settings = {"sample_rate": 8000, "n_fft": 128, "hop_length": 64, "n_mels": 16, "frames": 32}
-    prepare(audio, data, representation="autoencoder", settings=settings, quiet=True)
-    run = train(build_config({
-        "data": {"path": str(data), "normalization": "per_frequency", "validation_fraction": 0.25},
-        "model": {"name": "autoencoder", "image_size": 16, "image_width": 32, "latent_dim": 8,
-                  "autoencoder": {"hidden_channels": 8, "blocks": 2}},
-        "training": {"epochs": 2, "batch_size": 4, "device": "cpu", "seed": 0},
-        "output": {"output_dir": str(root / "run"), "plot_every": 100, "num_samples": 4, "report": False,
-                   "griffin_lim_iterations": 4},
-    }), quiet=True)
-    return {"audio": audio, "data": data, "run": run, "checkpoint": run / "checkpoints" / "final_model.tar"}
-
-
 def patterns(size: int) -> torch.Tensor:
     """Returns four distinct (4, 1, size, size) images in {-1, 1}: top half, left half, a diagonal, checks."""
     y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -177,6 +163,24 @@ def waking(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             if isinstance(module, torch.nn.Conv2d) and not module.weight.abs().sum():
                 module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.05)
     return net.eval()
+
+
+def cpu_method(name: str, shape: Sequence[int], classes: Sequence[str] = (), seed: int = 0,
+               training: Optional[dict] = None, **model):
+    """Returns the `name` method of these model and `training` settings on the CPU, its initialisation seeded."""
+    torch.manual_seed(seed)
+    config = build_config({"model": {"name": name, **model}, "training": training or {}})
+    return build_method(config, DataInfo(tuple(shape), list(classes)), "cpu")
+
+
+def save_as_trained(method, path: Path, normalizer: Optional[dict] = None,
+                    representation: Optional[dict] = None) -> Path:
+    """Returns `path` after saving `method` there as training saves a checkpoint."""
+    data = {"shape": list(method.info.shape), "class_names": list(method.info.class_names), "normalizer": normalizer,
+            "representation": representation}
+    trainer = {"epoch": 1, "global_step": 1, "rng": {}, "best": {}}
+    return save_checkpoint(build_checkpoint(model=method.name, config=config_to_dict(method.config), data=data,
+                                            method=method.state_dict(), trainer=trainer), path)
 
 
 def saved_and_loaded(state: dict) -> dict:

@@ -97,8 +97,7 @@ def spectrogen(*args: str) -> list[str]:
 def write_config(path: Path, name: str, settings: dict, data: Path, out: Path, minutes: float, seed: int,
                  device: str) -> None:
     """Writes the resolved configuration of one model run to `path` (kept beside the results)."""
-    from spectrogen.config.loader import apply_overrides, build_config, load_raw
-    from spectrogen.config.resolve import resolve
+    from spectrogen.config.loader import apply_overrides, build_config, load_raw, resolve
 
     overrides = [(key, value) for key, value in settings.items()]
     overrides += [("data.path", str(data)), ("output.output_dir", str(out)), ("training.max_minutes", minutes),

@@ -24,8 +24,7 @@ from spectrogen.training.data_loading import TrainingData, data_info, open_datas
 from spectrogen.training.device import TrainingContext, prepare_networks, resolve_device
 from spectrogen.training.distributed import (SINGLE, Processes, environment_processes, process_device, start, stop,
                                              wrap_networks)
-from spectrogen.training.run_directory import RunDirectory, resume_notice, run_of_checkpoint
-from spectrogen.training.run_lock import RunLock
+from spectrogen.training.run_directory import RunDirectory, RunLock, resume_notice, run_of_checkpoint
 from spectrogen.training.small_data import resolve_settings
 from spectrogen.training.trainer import EpochCallback, Trainer
 
@@ -125,15 +124,12 @@ def _new_run(config: Optional[ExperimentConfig], overrides: list[tuple[str, Any]
 
 def _attach_context(method: TrainingMethod, config: ExperimentConfig, device: torch.device,
                     processes: Processes = SINGLE) -> TrainingContext:
-    """Returns the context given to `method`, after applying channels-last and compile to its networks
-    and, under several processes, wrapping the trained ones (with an optimizer) in DistributedDataParallel."""
+    """Returns the context given to `method`, its networks prepared (channels-last, compile, DDP for trained ones)."""
     context = TrainingContext.from_config(config.training, device, processes)
     method.context = context
-    compile_networks = config.training.compile
-    if compile_networks:
-        # a method that wrapped its networks in torch.compile itself is not compiled twice
-        compiled = torch._dynamo.eval_frame.OptimizedModule
-        compile_networks = not any(isinstance(value, compiled) for value in vars(method).values())
+    # a method that wrapped its networks in torch.compile itself is not compiled twice
+    compile_networks = config.training.compile and not any(
+        isinstance(value, torch._dynamo.eval_frame.OptimizedModule) for value in vars(method).values())
     prepare_networks(method.networks, context, compile_networks)
     trained = [name for name in method.networks if name in method.optimizers]
     method.replicas = wrap_networks(method.networks, trained, device, processes)
@@ -145,12 +141,10 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
           quiet: bool = False, callbacks: Iterable[EpochCallback] = (),
           fit_to_data: Optional[Iterable[str]] = None) -> Path:
     """Returns the run directory after training `config` (or continuing the run `resume` names).
-
     `overrides`: (dotted key, value) pairs, on resume applied to the saved configuration. `callbacks` are called
     after each epoch with (trainer, epoch); under torchrun only rank 0 writes or calls them. Ctrl-C saves a
     checkpoint, then raises KeyboardInterrupt. `fit_to_data` (the dotted keys the user set) lets a small data set
-    choose the other settings of a new run.
-    """
+    choose the other settings of a new run."""
     overrides = list(overrides)
     processes = environment_processes()
     checkpoint = checkpoint_path = None
@@ -172,7 +166,6 @@ def train(config: Optional[ExperimentConfig], *, resume: Optional[str | Path] = 
 def _train_locked(config: ExperimentConfig, run: RunDirectory, checkpoint: Optional[dict[str, Any]],
                   checkpoint_path: Optional[Path], processes: Processes, *, overwrite: bool, dry_run: bool,
                   quiet: bool, callbacks: Iterable[EpochCallback], fit_to_data: Optional[Iterable[str]]) -> Path:
-    """Returns the run directory after training; the body of `train` once the folder is locked."""
     device = resolve_device(config.training.device)
     if not dry_run:
         device = process_device(device, processes)

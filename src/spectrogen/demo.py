@@ -1,7 +1,6 @@
 """`spectrogen demo` as a function, `run_demo(out)`: the whole workflow on built-in data in a few minutes on a CPU.
 OUT/ gets data/ (builtin:engines), run/ (a training run with its report), samples/ (.npy, .png and .wav) and
-demo.json (timings, figures, verdict). `minutes` is a safety net that stops training with a resumable checkpoint.
-"""
+demo.json (timings, figures, verdict). `minutes` is a safety net that stops training with a resumable checkpoint."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from spectrogen.training.summary import (RunProgress, minutes_text, read_progres
 
 DEMO_MODELS = ("specgan", "cgan")
 DEFAULT_OUT = "spectrogen_demo"
-DEFAULT_MINUTES = 8.0  # a safety net, about twice what the plan takes with one of two cores busy
+DEFAULT_MINUTES = 8.0  # a safety net, well above what the plan takes on a busy machine (benchmarks/README.md)
 CLIPS_PER_CLASS = 64
 IMAGE_SIZE = 64  # the data are made at the model's size: samples go back to audio without a resize
 NUM_SAMPLES = 16
@@ -146,7 +145,6 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, minutes: float = DEFAULT_MINUTES,
 
 
 def _timed(result: DemoResult, name: str, work: Callable):
-    """Returns `work()`, after recording its wall time as `result.seconds[name]`."""
     began = time.perf_counter()
     value = work()
     result.seconds[name] = round(time.perf_counter() - began, 1)

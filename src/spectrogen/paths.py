@@ -12,10 +12,13 @@ from spectrogen.errors import OverwriteError, UsageError
 def check_folder_path(path: Path | str, flag: str) -> Path:
     """Returns `path` when a folder can be there (it is one, or can be made); raises UsageError naming `flag`."""
     path = Path(path)
-    for part in (path, *path.parents):
-        if part.exists() and not part.is_dir():
-            raise OverwriteError(f"{flag} {path}: {part} is a file, not a folder; give a folder")
-    _check_writable(path, flag)
+    # the nearest part that exists: a file there is the problem, or else a folder one cannot write in
+    existing = next((part for part in (path, *path.parents) if part.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise OverwriteError(f"{flag} {path}: {existing} is a file, not a folder; give a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: cannot write in {existing} (permission denied); choose a folder you "
+                         "can write to")
     return path
 
 
@@ -26,13 +29,6 @@ def check_file_path(path: Path | str, flag: str) -> Path:
         raise UsageError(f"{flag} {path} is a folder; give a file name")
     check_folder_path(path.parent, flag)
     return path
-
-
-def _check_writable(path: Path, flag: str) -> None:
-    existing = next((part for part in (path, *path.parents) if part.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: cannot write in {existing} (permission denied); choose a folder you "
-                         "can write to")
 
 
 def listed(names: list[str], shown: int = 5) -> str:
@@ -46,9 +42,7 @@ def check_own_folder(folder: Path, *, own: tuple[str, ...], marker: str, overwri
     """Returns whether `folder` holds a `kind` (its `marker` file) that `overwrite` lets the caller replace (only
     its `own` entries); raises OverwriteError (a `kind` without `overwrite`: `refusal`) where writing one there
     would replace the user's files (`own` names without the marker, either way) or mix with them (without it)."""
-    if not folder.is_dir():
-        return False
-    present = sorted(path.name for path in folder.iterdir() if path.name not in ignore)
+    present = sorted(path.name for path in folder.iterdir() if path.name not in ignore) if folder.is_dir() else []
     if not present:
         return False
     if (folder / marker).is_file():

@@ -22,5 +22,4 @@ def test_every_command_shows_its_own_description(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
-    module = sys.modules[COMMANDS[command][0]]
-    assert module.__doc__.splitlines()[0] in capsys.readouterr().out.replace("\n", " ")
+    assert sys.modules[COMMANDS[command][0]].__doc__.splitlines()[0] in capsys.readouterr().out.replace("\n", " ")

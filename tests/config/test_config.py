@@ -1,5 +1,4 @@
-"""The configuration schema: presets, comments, overrides, family defaults and errors that name the key (more
-refusals of bad settings: tests/reliability/test_bad_input.py and test_settings.py)."""
+"""The configuration schema: presets, comments, overrides, family defaults, errors naming keys (also: reliability/)."""
 
 import json
 from importlib import resources
@@ -7,8 +6,7 @@ from importlib import resources
 import pytest
 
 from spectrogen.config import build_config, config_to_dict, load_config, parse_override
-from spectrogen.config.loader import strip_json_comments
-from spectrogen.config.resolve import value_at
+from spectrogen.config.loader import strip_json_comments, value_at
 from spectrogen.errors import ConfigError
 
 from common import run_cli
@@ -54,6 +52,8 @@ def test_family_defaults_fill_only_what_was_left_open():
     assert (dcgan.training.loss, dcgan.training.learning_rate, dcgan.training.learning_rate_d) == ("bce", 5e-4, 5e-4)
     cgan = load_config("default", [("model.name", "cgan"), ("model.conditional.base", "dcgan")])
     assert cgan.training.loss == "bce"
+    t = load_config("test", [("model.name", "autoencoder")]).training  # AdamW with weight decay, cosine schedule
+    assert (t.learning_rate, t.weight_decay, t.grad_clip, t.lr_schedule) == (1e-3, 1e-4, 1.0, "cosine")
 
 
 def test_file_config_with_overrides(tmp_path):

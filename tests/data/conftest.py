@@ -15,8 +15,7 @@ from common import write_tone
 def prepared(tmp_path: Path):
     """Returns run(source, out="data", **options): the summary of `prepare` into tmp_path/out, and the data set."""
     def run(source, out: str = "data", **options):
-        summary = prepare(source, tmp_path / out, quiet=True, **options)
-        return summary, SpectrogramDataset.open(tmp_path / out)
+        return prepare(source, tmp_path / out, quiet=True, **options), SpectrogramDataset.open(tmp_path / out)
     return run
 
 

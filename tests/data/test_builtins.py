@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spectrogen.data.sources.engines import ENGINE_TYPES, rpm_curve, synthesize
+from spectrogen.data.sources.builtin import ENGINE_TYPES, rpm_curve, synthesize
 
 RATE = 16000
 

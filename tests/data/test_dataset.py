@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from spectrogen.data import SpectrogramDataset, prepare
-from spectrogen.data.writer import GrowingNpy
-from spectrogen.data.writer import write_examples
+from spectrogen.data.writer import GrowingNpy, write_examples
 from spectrogen.errors import InputError
 
 

@@ -50,16 +50,14 @@ def test_musdb_test_split_and_all_stems(musdb_hq, prepared):
     # each stem's tone lands in its own mel band: the loudest row rises with the stem's frequency
     loudest = {stem: int(np.argmax(data.features[data.labels == k].mean(axis=(0, 2))))
                for k, stem in enumerate(data.class_names)}
-    order = sorted(STEM_TONES, key=STEM_TONES.get)
-    assert [loudest[stem] for stem in order] == sorted(loudest.values())
+    assert [loudest[stem] for stem in sorted(STEM_TONES, key=STEM_TONES.get)] == sorted(loudest.values())
 
 
 def test_stem_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch, capsys):
     (tmp_path / "musdb" / "train").mkdir(parents=True)
     (tmp_path / "musdb" / "train" / "Song.stem.mp4").write_bytes(b"\x00" * 64)
     monkeypatch.setattr("shutil.which", lambda name: None)
-    code = main(["prepare", str(tmp_path / "musdb"), "--out", str(tmp_path / "data"), "--quiet"])
-    assert code == 2
+    assert main(["prepare", str(tmp_path / "musdb"), "--out", str(tmp_path / "data"), "--quiet"]) == 2
     assert "ffmpeg" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
 
@@ -86,28 +84,21 @@ def write_idx(path, array, compress=False):
     return path
 
 
-def mnist_folder(root, compress):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)
-    labels = np.arange(12, dtype=np.uint8) % 10
-    suffix = ".gz" if compress else ""
-    write_idx(root / f"train-images-idx3-ubyte{suffix}", images, compress)
-    write_idx(root / f"train-labels-idx1-ubyte{suffix}", labels, compress)
-    write_idx(root / f"t10k-images-idx3-ubyte{suffix}", images[:5], compress)
-    write_idx(root / f"t10k-labels-idx1-ubyte{suffix}", labels[:5], compress)
-    return images, labels
-
-
 @pytest.mark.parametrize("compress", [False, True])
 def test_mnist_idx_files_gzipped_or_not(tmp_path, prepared, compress):
-    images, labels = mnist_folder(tmp_path / "mnist", compress)
+    images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    labels = np.arange(12, dtype=np.uint8) % 10
+    suffix = ".gz" if compress else ""
+    for split, count in (("train", 12), ("t10k", 5)):
+        write_idx(tmp_path / "mnist" / f"{split}-images-idx3-ubyte{suffix}", images[:count], compress)
+        write_idx(tmp_path / "mnist" / f"{split}-labels-idx1-ubyte{suffix}", labels[:count], compress)
     summary, data = prepared(tmp_path / "mnist")
     assert summary.kind == "mnist" and data.class_names == [str(d) for d in range(10)]
     assert data.features.shape == (12, 28, 28) and data.representation.kind == "image"
     np.testing.assert_array_equal(data.labels, labels)
     np.testing.assert_allclose(data.features, images[:, ::-1] / 255.0, atol=1e-6)  # bottom row first
     assert len(prepared(tmp_path / "mnist", "test", split="test", kind="mnist")[1]) == 5
-    (tmp_path / "mnist" / f"t10k-labels-idx1-ubyte{'.gz' if compress else ''}").unlink()
+    (tmp_path / "mnist" / f"t10k-labels-idx1-ubyte{suffix}").unlink()
     with pytest.raises(InputError, match="t10k-labels-idx1-ubyte"):  # the missing file is named
         prepare(tmp_path / "mnist", tmp_path / "none", split="test", kind="mnist", quiet=True)
 

@@ -1,7 +1,5 @@
 """`prepare` on folders of recordings: windows, features, moments, skipped files, untouched sources."""
 
-import csv
-
 import numpy as np
 import pytest
 import soundfile
@@ -10,16 +8,12 @@ import torch
 from spectrogen.data import pipelines, prepare
 from spectrogen.errors import InputError
 from spectrogen.spectral.representation import Representation
+from spectrogen.training.csv_log import CsvLog
 
 from common import tone, tree_digest, write_tone
 
 SPECGAN = Representation.preset("specgan")
 WINDOW = SPECGAN.num_samples  # 16384
-
-
-def index_rows(folder):
-    with open(folder / "index.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, tmp_path, prepared):
@@ -38,7 +32,7 @@ def test_audio_folder_becomes_a_data_set_and_bad_files_are_named(audio_folder, t
     assert data.class_names == ["high", "low"]
     assert data.features.shape == (5, 128, 128) and isinstance(data.features, np.memmap)
     assert data.info().shape == (1, 128, 128) and data.info().class_names == ["high", "low"]
-    rows = index_rows(tmp_path / "data")
+    rows = CsvLog(tmp_path / "data" / "index.csv").rows()
     assert [row["source"] for row in rows] == ["high/c_22k.ogg", "high/d_48k.wav", "low/a_16k.wav",
                                                "low/a_16k.wav", "low/b_44k_stereo.flac"]
     assert [float(row["offset_s"]) for row in rows][2:4] == [0.0, pytest.approx(WINDOW / 16000)]
@@ -79,7 +73,7 @@ def test_window_hop_overlaps_windows_and_short_rule_decides_the_tail(tmp_path):
     expected = [s for s in range(0, 48000, hop) if 48000 - s >= WINDOW / 2]
     assert summary.windows_short == len(range(0, 48000, hop)) - len(expected)
     prepare(tmp_path / "src", tmp_path / "drop", window_hop=0.5, short="drop", quiet=True)
-    starts = {name: [round(float(row["offset_s"]) * 16000) for row in index_rows(tmp_path / name)]
+    starts = {name: [round(float(row["offset_s"]) * 16000) for row in CsvLog(tmp_path / name / "index.csv").rows()]
               for name in ("pad", "drop")}
     assert starts["pad"] == expected and starts["drop"] == [s for s in expected if s + WINDOW <= 48000]
 

@@ -1,5 +1,4 @@
-"""Decoding threads or worker processes: the data set, the summary and the progress are those of a plain sequential
-loop."""
+"""Decoding threads or worker processes give the data set, summary and progress of a plain sequential loop."""
 
 import importlib
 import json

@@ -50,8 +50,7 @@ def test_streamed_chunks_give_the_same_windows_as_one_array(chunk):
 
 
 def test_silent_windows_are_dropped_by_rms_of_their_real_samples():
-    rng = np.random.default_rng(1)
-    loud = 0.1 * rng.standard_normal(300).astype(np.float32)  # about -20 dBFS
+    loud = 0.1 * np.random.default_rng(1).standard_normal(300).astype(np.float32)  # about -20 dBFS
     audio = np.concatenate([loud, np.zeros(300, np.float32), loud[:60]])
     _, starts, counts = cut(audio, 100, 100, silence_db=-60.0)
     assert list(starts) == [0, 100, 200, 600]  # the padded tail is judged on its 60 real samples
@@ -93,8 +92,7 @@ def test_a_click_and_a_short_tone_each_become_one_example(tmp_path):
     assert summary.slicing == "onset" and "one-shots" in summary.slicing_reason
     assert summary.examples == 4 and summary.skipped == []
     assert summary.files_per_class == {"kick": 2, "tone": 2} == summary.examples_per_class
-    stored = json.loads((tmp_path / "data" / "dataset.json").read_text())
-    assert stored["source"]["options"]["slicing"] == "onset"
+    assert json.loads((tmp_path / "data" / "dataset.json").read_text())["source"]["options"]["slicing"] == "onset"
     assert "slicing: onset" in summary.format() and "kick 2 -> 2" in summary.format()
 
 

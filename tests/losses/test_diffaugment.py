@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spectrogen.errors import ConfigError
-from spectrogen.losses.diffaugment import DiffAugment, cutout, translate_time
+from spectrogen.losses.gan import DiffAugment, cutout, translate_time
 
 B, C, F, T = 64, 2, 8, 16
 

@@ -1,4 +1,5 @@
-"""Every registered GAN loss and the WGAN-GP penalty against closed forms; options from the configuration."""
+"""Every registered GAN loss and the WGAN-GP penalty against closed forms; options from the configuration; the
+mode-seeking term pairs examples of one class, punishes look-alike pairs and pushes them apart."""
 
 import math
 
@@ -7,7 +8,7 @@ import torch
 
 from spectrogen.config import build_config
 from spectrogen.errors import ConfigError
-from spectrogen.losses.gan import LOSSES, build_loss, gradient_penalty
+from spectrogen.losses.gan import LOSSES, build_loss, gradient_penalty, mode_seeking_loss, same_class_pairs
 
 REAL = torch.tensor([2.0, -1.0, 0.5])
 FAKE = torch.tensor([-3.0, 0.0, 1.0])
@@ -78,10 +79,58 @@ def test_gradient_penalty_is_per_example_over_all_non_batch_axes():
     real, fake = torch.randn(3, 2, 4, 6, generator=generator), torch.randn(3, 2, 4, 6, generator=generator)
     alpha = torch.tensor([0.0, 0.25, 1.0])
     mixed = real + alpha.view(3, 1, 1, 1) * (fake - real)
-    norms = mixed.flatten(1).norm(dim=1)
-    expected = ((norms - 1.0) ** 2).mean()
+    expected = ((mixed.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
     # ~30, from norms summed in another order: a relative tolerance
     torch.testing.assert_close(gradient_penalty(critic, real, fake, alpha=alpha), expected, rtol=1e-5, atol=1e-5)
     # a norm over axes (1, 2) only (per time frame) would give a different number
     per_frame = mixed.pow(2).sum(dim=(1, 2)).sqrt()
     assert not torch.allclose(((per_frame - 1.0) ** 2).mean(), expected)
+
+
+def test_mode_seeking_pairs_are_disjoint_and_of_one_class():
+    labels = torch.tensor([2, 0, 1, 0, 2, 1, 0, 2, 1])
+    first, second = same_class_pairs(len(labels), labels, torch.device("cpu"))
+    used = torch.cat([first, second]).tolist()
+    assert len(used) == len(set(used))  # every example in one pair at most
+    assert torch.equal(labels[first], labels[second])
+    assert len(first) == 3  # 3 of each class: one pair per class, the odd one out left alone
+    plain_first, plain_second = same_class_pairs(5, None, torch.device("cpu"))
+    assert plain_first.tolist() == [0, 2] and plain_second.tolist() == [1, 3]
+
+
+def test_mode_seeking_costs_look_alike_samples_more_than_varied_ones():
+    z = torch.randn(16, 8, generator=torch.Generator().manual_seed(0))
+    varied = torch.randn(16, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    alike = varied[:1].expand(16, 1, 4, 4) + 1e-3 * varied  # one sample, barely perturbed
+    assert mode_seeking_loss(alike, z) > 100 * mode_seeking_loss(varied, z)  # ratio 1/1e-3 of the spreads
+    same = mode_seeking_loss(varied[:1].expand(16, 1, 4, 4).clone(), z)
+    assert torch.isfinite(same)  # a fully collapsed batch stays finite (the epsilon), not inf
+
+
+def test_mode_seeking_without_a_pair_of_one_class_is_zero_with_a_gradient():
+    generator = torch.Generator().manual_seed(0)
+    fake = torch.randn(3, 1, 2, 2, generator=generator, requires_grad=True)
+    loss = mode_seeking_loss(fake, torch.randn(3, 4, generator=generator), torch.tensor([0, 1, 2]))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.count_nonzero(fake.grad) == 0
+
+
+def test_minimising_the_mode_seeking_term_makes_a_generator_that_ignored_its_noise_use_it():
+    # a linear generator whose weight on z starts near zero: every z gives (almost) the same output
+    torch.manual_seed(0)
+    generator = torch.nn.Linear(8, 32)
+    with torch.no_grad():
+        generator.weight.mul_(1e-3)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    labels = torch.arange(16) % 4
+
+    def spread() -> float:
+        return float(generator(torch.randn(256, 8)).detach().std(dim=0).mean())
+
+    before = spread()
+    for _ in range(50):
+        z = torch.randn(16, 8)
+        optimizer.zero_grad()
+        mode_seeking_loss(generator(z), z, labels).backward()
+        optimizer.step()
+    assert spread() > 20 * before  # the outputs now vary with z

@@ -97,16 +97,13 @@ def test_the_inception_score_runs_from_one_to_the_class_count_of_confident_even_
 
 
 def test_softer_predictions_score_between_the_bounds_and_lower_than_confident_ones():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 4, 400)
-    confident = np.eye(4)[labels]
+    confident = np.eye(4)[np.random.default_rng(0).integers(0, 4, 400)]
     soft = 0.5 * confident + 0.5 / 4
     assert 1.0 < inception_score(soft)[0] < inception_score(confident)[0] <= 4.0 + 1e-9
 
 
 def mixture(rng, n, centres, weights=None):
-    index = rng.choice(len(centres), size=n, p=weights)
-    return centres[index] + 0.3 * rng.standard_normal((n, centres.shape[1]))
+    return centres[rng.choice(len(centres), size=n, p=weights)] + 0.3 * rng.standard_normal((n, centres.shape[1]))
 
 
 def test_identical_sets_have_no_different_bins_and_zero_divergence():
@@ -121,8 +118,7 @@ def test_identical_sets_have_no_different_bins_and_zero_divergence():
 def test_samples_of_the_same_distribution_rarely_differ():
     rng = np.random.default_rng(1)
     centres = rng.standard_normal((8, 10)) * 4
-    bins = NDBBins(mixture(rng, 800, centres), bins=8)
-    result = bins.test(mixture(rng, 800, centres))
+    result = NDBBins(mixture(rng, 800, centres), bins=8).test(mixture(rng, 800, centres))
     assert result.ndb <= 2  # about alpha x bins by chance
     assert result.jsd < 0.01
 

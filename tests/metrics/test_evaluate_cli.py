@@ -7,15 +7,11 @@ import pytest
 import torch
 
 from spectrogen.cli.main import main
-from spectrogen.config import build_config, config_to_dict
 from spectrogen.data.dataset import SpectrogramDataset
-from spectrogen.data.info import DataInfo
 from spectrogen.metrics.classifier import load_classifier
-from spectrogen.models.registry import build_method
 from spectrogen.spectral.normalization import Normalizer
-from spectrogen.training.checkpoint import build_checkpoint, save_checkpoint
 
-from common import assert_refused, run_cli, write_dataset
+from common import assert_refused, cpu_method, run_cli, save_as_trained, write_dataset
 from synthetic import CLASSES, as_log_magnitudes
 
 
@@ -43,18 +39,9 @@ def test_train_classifier_writes_a_normalising_classifier_and_refuses_to_overwri
 
 def write_cgan_run(run_dir, data_dir):
     """Writes a run directory whose best_model.tar holds an untrained tiny conditional GAN."""
-    torch.manual_seed(0)
-    config = build_config({"model": {"name": "cgan", "image_size": 32, "features_g": 4, "features_d": 4,
-                                     "latent_dim": 8}})
-    method = build_method(config, DataInfo((1, 32, 32), list(CLASSES)), "cpu")
-    moments = SpectrogramDataset.open(data_dir).moments
-    data = {"shape": [1, 32, 32], "class_names": list(CLASSES),
-            "normalizer": Normalizer("per_frequency", moments).to_dict(), "representation": None}
-    checkpoint = build_checkpoint(model="cgan", config=config_to_dict(config), data=data,
-                                  method=method.state_dict(), trainer={"epoch": 1, "global_step": 1, "rng": {},
-                                                                       "best": {}})
-    (run_dir / "checkpoints").mkdir(parents=True)
-    save_checkpoint(checkpoint, run_dir / "checkpoints" / "best_model.tar")
+    method = cpu_method("cgan", (1, 32, 32), CLASSES, image_size=32, features_g=4, features_d=4, latent_dim=8)
+    normalizer = Normalizer("per_frequency", SpectrogramDataset.open(data_dir).moments).to_dict()
+    save_as_trained(method, run_dir / "checkpoints" / "best_model.tar", normalizer)
 
 
 def test_a_conditional_run_is_evaluated_at_its_best_checkpoint_with_per_class_figures_and_no_warning(

@@ -105,8 +105,7 @@ def test_lattice_peak_ratio_ignores_scale_and_smooth_images_and_sees_a_checkerbo
     plain = lattice_peak_ratio(smooth)
     assert 0.8 < plain < 1.2  # nothing stands out on the lattice of a smooth texture
     assert lattice_peak_ratio(1000.0 * smooth[:, None]) == pytest.approx(plain, rel=1e-6)  # (N, 1, H, W) too
-    chequered = smooth + 0.05 * smooth.std() * checkerboard(64, 64, 1.0, 1.0)
-    assert lattice_peak_ratio(chequered) > 3 * plain
+    assert lattice_peak_ratio(smooth + 0.05 * smooth.std() * checkerboard(64, 64, 1.0, 1.0)) > 3 * plain
     wide = smooth_texture(8, 64, 256, seed=4)  # a 64x256 spectrogram has a lattice of its own
     assert 0.8 < lattice_peak_ratio(wide) < 1.2
     assert lattice_peak_ratio(wide + 0.05 * wide.std() * checkerboard(64, 256, 1.0, 1.0)) > 3
@@ -117,8 +116,7 @@ def test_a_checkerboard_along_frequency_is_not_taken_for_harmonic_lines(sets):
     # a period-2 pattern that holds over time would otherwise stand 2 x its amplitude above a running median
     rng = np.random.default_rng(4)
     rows = np.arange(64)[None, :, None]
-    texture = np.stack([_tilted_floor(64, 64, rng) for _ in range(16)])
-    patterned = texture + 2.0 * (-1.0) ** rows
+    patterned = np.stack([_tilted_floor(64, 64, rng) for _ in range(16)]) + 2.0 * (-1.0) ** rows
     assert tonal_prominence_db(patterned).mean() < 0.1 * tonal_prominence_db(sets["real"]).mean()
 
 
@@ -193,8 +191,7 @@ def test_a_judge_trained_on_few_unlabelled_clips_is_flagged_while_the_spectral_f
         sets, tmp_path):
     data = write_sound_dataset(tmp_path / "data", sets["real"][:40, :32, :32])
     normalizer = dataset_normalizer(open_data(data))  # per frequency, as the samples of a run would be
-    bad = log_eps_features(sets["bad"][:40, :32, :32])
-    np.save(tmp_path / "samples.npy", normalizer(bad).numpy()[:, None])
+    np.save(tmp_path / "samples.npy", normalizer(log_eps_features(sets["bad"][:40, :32, :32])).numpy()[:, None])
     result = evaluate_sample_file(tmp_path / "samples.npy", data, metrics="fid,pr,spectral", log=lambda line: None)
     # 40 unlabelled clips: 32 to train on, 3 k-means pseudo-classes, 8 held out
     trust = result.info["feature_trust"]

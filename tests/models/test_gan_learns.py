@@ -1,17 +1,16 @@
-"""Tiny GANs learn 32x32 "spectrograms" of one harmonic tone each (a bright fundamental row at one of three pitches,
-a dimmer row at twice its frequency): the samples' per-frequency mean profile and the histogram of their brightest
-rows (total variation distance: one stuck pitch fails it) come near the data's."""
+"""Tiny GANs learn 32x32 "spectrograms" of one harmonic tone each: the samples' per-frequency mean profile and the
+histogram of their brightest rows (total variation distance: one stuck pitch fails it) come near the data's."""
 
 from dataclasses import dataclass
 
 import pytest
 import torch
 
-from spectrogen.config import build_config
 from spectrogen.config.schema import MonitorConfig
-from spectrogen.models import build_method
-from spectrogen.data.info import Batch, DataInfo
+from spectrogen.data.info import Batch
 from spectrogen.training.monitor import ConvergenceMonitor, structure_distance
+
+from common import cpu_method
 
 SIZE = 32
 PITCHES = (4, 7, 10)  # row of each class's fundamental; its harmonic sits at twice the row
@@ -44,15 +43,12 @@ class Distance:
 def distance(samples: torch.Tensor, data: torch.Tensor) -> Distance:
     profile = (samples.mean(dim=(0, 1, 3)) - data.mean(dim=(0, 1, 3))).abs().mean()
     histogram = lambda x: torch.bincount(peak_rows(x), minlength=SIZE).float() / len(x)  # noqa: E731
-    peaks = 0.5 * (histogram(samples) - histogram(data)).abs().sum()
-    return Distance(float(profile), float(peaks))
+    return Distance(float(profile), float(0.5 * (histogram(samples) - histogram(data)).abs().sum()))
 
 
-def tiny_method(name: str, seed: int, model: dict, training: dict):
-    torch.manual_seed(seed)
-    config = build_config({"model": {"name": name, "image_size": SIZE, "latent_dim": 16, **model},
-                           "training": {"batch_size": 32, **training}})
-    return build_method(config, DataInfo((1, SIZE, SIZE), ["low", "mid", "high"]), "cpu")
+def tiny_method(name: str, model: dict, training: dict):
+    return cpu_method(name, (1, SIZE, SIZE), ["low", "mid", "high"], 0, {"batch_size": 32, **training},
+                      image_size=SIZE, latent_dim=16, **model)
 
 
 def train(method, data: torch.Tensor, labels: torch.Tensor, generator_steps: int, seed: int) -> None:
@@ -87,7 +83,7 @@ def collapse_signal(method, data: torch.Tensor) -> dict[str, float]:
 ])
 def test_unconditional_gans_learn_the_pitches_and_their_proportions(name, training):
     data, labels = harmonic_tones(EXAMPLES, torch.Generator().manual_seed(0))
-    method = tiny_method(name, 0, {"features_g": 16, "features_d": 16}, training)
+    method = tiny_method(name, {"features_g": 16, "features_d": 16}, training)
     untrained = distance(samples(method), data)
     if name == "dcgan":  # an untrained generator draws one texture for every noise vector: a collapse
         assert collapse_signal(method, data)["collapse"] == 1
@@ -101,8 +97,8 @@ def test_unconditional_gans_learn_the_pitches_and_their_proportions(name, traini
 
 def test_cgan_makes_the_pitch_of_the_class_it_is_asked_for():
     data, labels = harmonic_tones(EXAMPLES, torch.Generator().manual_seed(0))
-    method = tiny_method("cgan", 0, {"features_g": 16, "features_d": 8,
-                                     "conditional": {"base": "dcgan", "discriminator_input": "projection"}},
+    method = tiny_method("cgan", {"features_g": 16, "features_d": 8,
+                                  "conditional": {"base": "dcgan", "discriminator_input": "projection"}},
                          {"learning_rate": 5e-4, "beta2": 0.99})
 
     def class_distances() -> list[Distance]:
@@ -123,7 +119,7 @@ def test_cgan_with_an_auxiliary_classifier_learns_every_class_of_imbalanced_data
     keep = (labels != 0) | (torch.rand(len(labels), generator=generator) < 0.1)
     data, labels = data[keep], labels[keep]
     assert (labels == 0).sum() * 5 < (labels == 1).sum()
-    method = tiny_method("cgan", 0, {"features_g": 16, "features_d": 8, "conditional": {
+    method = tiny_method("cgan", {"features_g": 16, "features_d": 8, "conditional": {
         "base": "dcgan", "discriminator_input": "projection", "auxiliary_classifier": 1.0}},
         {"learning_rate": 5e-4, "beta2": 0.99})
     batches = torch.Generator().manual_seed(0)

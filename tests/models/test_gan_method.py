@@ -1,28 +1,17 @@
-"""The GAN TrainingMethod: family defaults, critic steps, EMA, sampling, mode seeking (the contract every family
-keeps: tests/models/test_method_contract.py)."""
+"""The GAN TrainingMethod: family defaults, critic steps, EMA, sampling, mode seeking (shared: test_method_contract)."""
 
 import pytest
 import torch
 
-from spectrogen.config import build_config
 from spectrogen.errors import ConfigError, InputError
 from spectrogen.models import build_method
 from spectrogen.models.conditional import balanced_labels
 from spectrogen.models.method import make_average, update_average, warmed_up_decay
 from spectrogen.data.info import Batch, DataInfo
 
+from test_method_contract import make  # a tiny GAN of 32 x 32 examples in three classes, its initialisation seeded
+
 SIZE = 32
-CLASSES = ["low", "mid", "high"]
-
-
-def _config(name: str, **training):
-    return build_config({"model": {"name": name, "image_size": SIZE, "features_g": 4, "features_d": 4,
-                                   "latent_dim": 8},
-                         "training": {"batch_size": 4, "epochs": 4, **training}})
-
-
-def _method(name: str = "dcgan", **training):
-    return build_method(_config(name, **training), DataInfo((1, SIZE, SIZE), CLASSES), "cpu")
 
 
 def _batch(seed: int = 0, n: int = 4) -> Batch:
@@ -35,7 +24,7 @@ def _flat(network) -> torch.Tensor:
 
 
 def test_family_defaults_reach_the_optimizers():
-    specgan, dcgan = _method("specgan"), _method("dcgan", learning_rate_d=1e-3)
+    specgan, dcgan = make("specgan"), make("dcgan", learning_rate_d=1e-3)
     group = specgan.optimizers["generator"].param_groups[0]
     assert specgan.critic_steps == 5 and group["lr"] == pytest.approx(1e-4) and group["betas"] == (0.5, 0.9)
     assert dcgan.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(1e-3)
@@ -43,7 +32,7 @@ def test_family_defaults_reach_the_optimizers():
 
 
 def test_the_generator_moves_only_every_critic_steps_th_call():
-    method = _method("specgan", critic_steps=3)
+    method = make("specgan", critic_steps=3)
     generator, critic = method.networks["generator"], method.networks["discriminator"]
     moved_g, moved_d = [], []
     for call in range(6):
@@ -73,8 +62,7 @@ def test_ema_update_is_the_exponential_average_and_copies_buffers():
 def test_the_average_warms_up_so_a_short_run_does_not_sample_near_initial_weights():
     assert [warmed_up_decay(0.999, n) for n in (0, 1, 90)] == pytest.approx([0.1, 2 / 11, 0.91])
     assert warmed_up_decay(0.999, 10**6) == 0.999 and warmed_up_decay(0.5, 100) == 0.5
-    torch.manual_seed(0)  # the initialisation and the steps' latents
-    method = _method("specgan", ema_decay=0.999, critic_steps=2)
+    method = make("specgan", ema_decay=0.999, critic_steps=2)  # seeds the steps' latents too
     initial = _flat(method.networks["generator_ema"])
     for call in range(2 * 30):  # 30 generator updates
         method.train_step(_batch(call))
@@ -84,7 +72,7 @@ def test_the_average_warms_up_so_a_short_run_does_not_sample_near_initial_weight
 
 
 def test_sampling_uses_the_ema_generator_when_kept():
-    method = _method("dcgan", ema_decay=0.5)
+    method = make("dcgan", ema_decay=0.5)
     assert method.sampling_networks == ("generator_ema",)
     method.train_step(_batch())
     assert not torch.equal(_flat(method.networks["generator"]), _flat(method.networks["generator_ema"]))
@@ -98,8 +86,7 @@ def test_sampling_uses_the_ema_generator_when_kept():
 
 
 def test_cgan_samples_equal_numbers_per_class_by_default():
-    torch.manual_seed(0)  # the initialisation
-    method = _method("cgan")
+    method = make("cgan")
     default = method.sample(7, generator=torch.Generator().manual_seed(3))
     explicit = method.sample(7, generator=torch.Generator().manual_seed(3), labels=balanced_labels(7, 3))
     torch.testing.assert_close(default, explicit)
@@ -109,18 +96,17 @@ def test_cgan_samples_equal_numbers_per_class_by_default():
 
 def test_expected_errors_name_the_fix():
     with pytest.raises(InputError, match="labelled"):
-        _method("cgan").train_step(Batch(torch.zeros(4, 1, SIZE, SIZE)))
+        make("cgan").train_step(Batch(torch.zeros(4, 1, SIZE, SIZE)))
     with pytest.raises(ConfigError, match="model.image_size"):
-        build_method(_config("dcgan"), DataInfo((1, 64, 64), []), "cpu")
+        build_method(make("dcgan").config, DataInfo((1, 64, 64), []), "cpu")
     with pytest.raises(ConfigError, match="model.num_classes"):
-        build_method(_config("cgan"), DataInfo((1, SIZE, SIZE), []), "cpu")
+        build_method(make("cgan").config, DataInfo((1, SIZE, SIZE), []), "cpu")
 
 
 @pytest.mark.parametrize("name", ["cgan", "specgan"])
 def test_the_mode_seeking_term_moves_the_generator_with_its_weight_and_is_logged_apart(name):
     def first_step(weight: float):
-        torch.manual_seed(0)  # same networks, same z: only the weight differs
-        method = _method(name, critic_steps=1, mode_seeking=weight)
+        method = make(name, critic_steps=1, mode_seeking=weight)  # same networks, same z: only the weight differs
         statistics = method.train_step(_batch(n=8))
         optimizer = method.optimizers["generator"]
         # Adam's first moment after one step is (1 - beta1) x the gradient; the step itself is about lr x its sign
@@ -135,5 +121,4 @@ def test_the_mode_seeking_term_moves_the_generator_with_its_weight_and_is_logged
     # the term's share of the generator's gradient doubles with its weight
     assert not torch.allclose(moved_plain, moved_once)
     share_once, share_twice = moved_once - moved_plain, moved_twice - moved_plain
-    error = float((share_twice - 2 * share_once).norm() / share_twice.norm())
-    assert error < 1e-6  # linear up to float round-off
+    assert float((share_twice - 2 * share_once).norm() / share_twice.norm()) < 1e-6  # linear up to float round-off

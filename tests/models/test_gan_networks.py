@@ -52,34 +52,24 @@ def test_every_layer_doubles_from_a_4_by_4_map_so_depth_follows_the_image_size(s
         assert generator.start_shape[1:] == (4, 4) and len(transposed) == layers
         assert {m.kernel_size for m in transposed} == {(kernel, kernel)}
         assert generator(torch.zeros(1, 8)).shape[-2:] == (size, size)
-    critic = SpecGANDiscriminator(2, (size, size))
-    assert sum(isinstance(m, nn.Conv2d) for m in critic.modules()) == layers
-
-
-def _specgan_counts(dim: int, latent: int = 100) -> tuple[int, int]:
-    """The parameter count of the 128x128 SpecGAN pair written out layer by layer (5x5 kernels, biases)."""
-    widths = [16 * dim, 8 * dim, 4 * dim, 2 * dim, dim, 1]
-    dense_g = latent * 16 * widths[0] + 16 * widths[0]
-    convs_g = sum(a * b * 25 + b for a, b in zip(widths[:-1], widths[1:]))
-    rev = widths[::-1]
-    convs_d = sum(a * b * 25 + b for a, b in zip(rev[:-1], rev[1:]))
-    dense_d = 16 * widths[0] + 1
-    return dense_g + convs_g, convs_d + dense_d
+    assert sum(isinstance(m, nn.Conv2d) for m in SpecGANDiscriminator(2, (size, size)).modules()) == layers
 
 
 def test_specgan_parameter_counts_at_dim_64_match_the_layer_by_layer_count():
     generator, critic = SpecGANGenerator(100, 64), SpecGANDiscriminator(64)
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-    expected_g, expected_d = _specgan_counts(64)
-    assert (count(generator), count(critic)) == (expected_g, expected_d)
+    # the 128x128 pair written out layer by layer: 5x5 kernels with biases, dense layers to and from a 4 x 4 map
+    widths = [16 * 64, 8 * 64, 4 * 64, 2 * 64, 64, 1]
+    convs = lambda ws: sum(a * b * 25 + b for a, b in zip(ws[:-1], ws[1:]))  # noqa: E731
+    dense = 16 * widths[0]
+    assert (count(generator), count(critic)) == (100 * dense + dense + convs(widths), convs(widths[::-1]) + dense + 1)
     # the 16·dim <-> 8·dim convolutions hold most of the weights, not the dense layers
     assert count(generator.project) < 0.1 * count(generator)
     assert count(critic.head) < 0.01 * count(critic)
 
 
 def test_dcgan_discriminator_has_batch_norm_after_every_convolution_but_the_first():
-    critic = DCGANDiscriminator(4, (64, 64), batchnorm=True)
-    layers = list(critic.body)
+    layers = list(DCGANDiscriminator(4, (64, 64), batchnorm=True).body)
     convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
     followed_by_norm = [isinstance(layers[i + 1], nn.BatchNorm2d) for i in convs]
     assert followed_by_norm == [False] + [True] * (len(convs) - 1)
@@ -93,8 +83,7 @@ def test_initialisation_is_dcgan_normal():
     assert conv.weight.mean().abs() < 0.002
     assert conv.weight.std().item() == pytest.approx(0.02, rel=0.05)
     norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
-    weights = torch.cat([m.weight.detach() for m in norms])
-    assert weights.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert torch.cat([m.weight.detach() for m in norms]).mean().item() == pytest.approx(1.0, abs=0.01)
     assert all(torch.all(m.bias == 0) for m in norms)
 
 

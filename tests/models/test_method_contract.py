@@ -6,16 +6,13 @@ import math
 import pytest
 import torch
 
-from spectrogen.config import build_config
-from spectrogen.data.info import Batch, DataInfo
-from spectrogen.models import build_method
+from spectrogen.data.info import Batch
 
-from common import saved_and_loaded
+from common import TINY_DIFFUSION, cpu_method, saved_and_loaded
 
 TINY = {  # family -> (model settings, example shape (C, H, W))
     "gan": ({"image_size": 32, "features_g": 4, "features_d": 4, "latent_dim": 8}, (1, 32, 32)),
-    "diffusion": ({"image_size": 8, "diffusion": {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False,
-                                                  "timesteps": 20, "sampling_steps": 4}}, (1, 8, 8)),
+    "diffusion": ({"image_size": 8, "diffusion": TINY_DIFFUSION}, (1, 8, 8)),
     "autoencoder": ({"latent_dim": 8, "autoencoder": {"hidden_channels": 16, "blocks": 2, "dropout": 0.2,
                                                       "variational": True}}, (1, 16, 32)),
 }
@@ -30,10 +27,8 @@ CLIPPED = {"dcgan": ("discriminator", "grad_norm_d"), "specgan": ("discriminator
 
 def make(name: str, seed: int = 0, **training):
     """Returns a tiny `name` method on the CPU (three classes in the data), its initialisation seeded."""
-    torch.manual_seed(seed)
     model, shape = TINY["gan" if name in ("dcgan", "specgan", "cgan") else name]
-    config = build_config({"model": {"name": name, **model}, "training": {"batch_size": 4, "epochs": 4, **training}})
-    return build_method(config, DataInfo(shape, ["low", "mid", "high"]), "cpu")
+    return cpu_method(name, shape, ["low", "mid", "high"], seed, {"batch_size": 4, "epochs": 4, **training}, **model)
 
 
 def batch(method, seed: int = 0) -> Batch:

@@ -1,6 +1,4 @@
-"""Fixtures of the reliability tests: one thread, a tiny prepared data set and a tiny finished run."""
-
-from __future__ import annotations
+"""Fixtures of the reliability tests: a tiny prepared data set and a tiny finished run."""
 
 from pathlib import Path
 
@@ -8,11 +6,6 @@ import pytest
 
 from common import run_cli
 from reliability_helpers import make_npy_dataset, train_args
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Every test here runs on one thread (`one_thread` of tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -1,17 +1,10 @@
-"""Inputs of the reliability tests, training as a separate process, and checks of a run directory."""
-
-from __future__ import annotations
+"""Inputs of the reliability tests and checks of a run directory."""
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
-from typing import NoReturn, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +14,6 @@ from spectrogen.training.checkpoint import load_checkpoint
 
 from common import assert_refused, run_cli, tree_digest
 
-SRC_ROOT = Path(__file__).resolve().parents[2] / "src"
-DRIVER = Path(__file__).resolve().parent / "slow_checkpoint_driver.py"
-
 # a DCGAN small enough for a few steps per second on a busy CPU core
 TINY_GAN = ["--model", "dcgan", "--image-size", "32", "--features-g", "8", "--features-d", "8",
             "--device", "cpu", "--quiet", "--set", "model.latent_dim=16", "--set", "output.report=false",
@@ -31,13 +21,11 @@ TINY_GAN = ["--model", "dcgan", "--image-size", "32", "--features-g", "8", "--fe
 
 
 def new_folder(path: Path) -> Path:
-    """Makes the folder `path` and its parents; returns it."""
     path.mkdir(parents=True)
     return path
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:
-    """Writes each {relative path: text} below `root`; returns it."""
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -56,7 +44,6 @@ def write_npy_sources(folder: Path, count: int = 24, shape: tuple[int, int] = (3
 
 
 def prepare_quietly(source: Path, out: Path, *extra: str) -> Path:
-    """Runs `spectrogen prepare SRC --out DATA --quiet`; returns DATA."""
     assert main(["prepare", str(source), "--out", str(out), "--quiet", *extra]) == 0, f"prepare {source} failed"
     return out
 
@@ -107,85 +94,6 @@ def assert_skipped(summary: dict, printed: str, expected: dict[str, str]) -> Non
     for name, reason in expected.items():
         assert reason in skipped[name], (name, skipped[name])
         assert f"{name}: {skipped[name]}" in printed
-
-
-# --- training as a separate process ---------------------------------------------------------------
-def start_training(argv: Sequence[str], log: Path, *, driver: bool = False,
-                   environment: Optional[dict[str, str]] = None) -> subprocess.Popen:
-    """Starts `python -m spectrogen ARGV` (or the slow-checkpoint driver) on one thread, output going to `log`."""
-    command = [sys.executable, str(DRIVER)] if driver else [sys.executable, "-m", "spectrogen"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CI": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_ROOT), os.environ.get("PYTHONPATH")])),
-           **(environment or {})}
-    with open(log, "ab") as handle:  # the child holds its own descriptor
-        return subprocess.Popen([*command, *map(str, argv)], stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                cwd=log.parent)
-
-
-def steps_done(run: Path) -> int:
-    """Returns the highest global step that the run's iteration CSVs record (0 when none)."""
-    best = 0
-    for path in (run / "single_epochs_statistics").glob("epoch_*/epoch_*_iterations.csv"):
-        try:
-            steps = [row.get("global_step") or "" for row in csv.DictReader(path.read_text("utf-8").splitlines())]
-        except OSError:
-            continue
-        best = max([best, *(int(step) for step in steps if step.isdigit())])  # a row being written may be cut
-    return best
-
-
-def config_stamp(run: Path) -> Optional[tuple[int, int]]:
-    """Returns (inode, mtime) of experiment_config.json, which a (resumed) run rewrites once it has rewound
-    the statistics to its checkpoint: until then the rows on disk are the previous process's."""
-    try:
-        info = (run / "epochs_statistics" / "experiment_config.json").stat()
-    except OSError:
-        return None
-    return info.st_ino, info.st_mtime_ns
-
-
-def wait_for_step(run: Path, target: int, process: subprocess.Popen, log: Path) -> None:
-    """Waits until the training `process` (started after `run` was last written) has done global step `target`."""
-    before, started = config_stamp(run), []
-
-    def reached() -> bool:
-        if not started and config_stamp(run) not in (None, before):
-            started.append(True)
-        return bool(started) and steps_done(run) >= target
-
-    wait_until(reached, process, log, f"step {target}")
-
-
-def fail(process: subprocess.Popen, log: Path, why: str) -> NoReturn:
-    """Kills `process` (if it still runs) and fails with `why` and the end of its output."""
-    process.kill()
-    process.wait()
-    raise AssertionError(f"{why}:\n" + log.read_text(errors="replace")[-3000:])
-
-
-def wait_until(condition, process: subprocess.Popen, log: Path, what: str, timeout: float = 240.0) -> None:
-    """Polls `condition()` every 10 ms while `process` runs; fails (with its output) when it ends first."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process.poll() is not None:
-            fail(process, log, f"the training process ended (exit {process.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            fail(process, log, f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def kill_hard(process: subprocess.Popen) -> None:
-    """SIGKILLs `process` (no handler, no finally, no flush runs after it) and reaps it."""
-    os.kill(process.pid, signal.SIGKILL)
-    assert process.wait(timeout=60) == -signal.SIGKILL
-
-
-def finish(process: subprocess.Popen, log: Path, timeout: float = 300.0) -> int:
-    """Waits for `process` to end; returns its exit code."""
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail(process, log, "the training process did not end")
 
 
 # --- the state of a run directory ------------------------------------------------------------------

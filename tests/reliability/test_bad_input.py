@@ -1,8 +1,6 @@
 """Bad input gets one clear line naming the file or field, exit code 2 and no traceback; nothing is lost.
 `prepare` skips and lists bad files among good ones; files that carry code: test_untrusted_files.py."""
 
-from __future__ import annotations
-
 import json
 import os
 import shutil

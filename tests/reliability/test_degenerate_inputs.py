@@ -1,8 +1,6 @@
 """Degenerate and absurd inputs end in one clear line or a skipped-and-listed file, never a traceback: PNGs one
 pixel high or wide or over PIL's bomb limit, NaN or infinite recordings, sizes `prepare` refuses before reading."""
 
-from __future__ import annotations
-
 import csv
 import importlib
 import re
@@ -35,7 +33,7 @@ def write_gray(path: Path, height: int, width: int, seed: int) -> Path:
 
 
 def write_black_png(path: Path, width: int, height: int) -> Path:
-    """Writes a valid 1-bit grayscale PNG of `width` x `height` black pixels, streamed (48 KB at 20000 x 20000)."""
+    """Writes a valid 1-bit grayscale PNG of `width` x `height` black pixels, streamed row by row."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -1,8 +1,6 @@
 """Nothing a user made is lost: inputs are only read, outputs are replaced only with --overwrite, rows survive a kill.
 Every input is hashed (content, mode, mtime) before and after each command."""
 
-from __future__ import annotations
-
 import json
 
 import pytest
@@ -11,8 +9,9 @@ from spectrogen.data.dataset import SpectrogramDataset
 from spectrogen.training.csv_log import CsvLog
 
 from common import assert_refused, run_cli, tree_digest, write_tones
-from reliability_helpers import (check_run_files, csv_table, epoch_numbers, feature_network, kill_hard,
-                                 prepare_quietly, start_training, train_args, wait_until, write_files)
+from processes import kill_hard, start_cli, wait_until
+from reliability_helpers import (check_run_files, csv_table, epoch_numbers, feature_network, prepare_quietly,
+                                 train_args, write_files)
 
 pytestmark = pytest.mark.data_loss
 
@@ -114,7 +113,7 @@ def test_statistics_rows_survive_a_sigkill(workspace, tmp_path):
     run, log = tmp_path / "killed", tmp_path / "train.log"
     done = 3
     settings = ["--set", "output.log_every=1", "--set", "output.checkpoint_every=100"]
-    process = start_training(train_args(data, run, *settings, epochs=20), log)
+    process = start_cli(train_args(data, run, *settings, epochs=20), log)
     table = CsvLog(run / "epochs_statistics" / "epoch_statistics.csv")
     wait_until(lambda: len(table.rows()) >= done, process, log, f"{done} epoch rows")  # rows() skips a partial one
     kill_hard(process)

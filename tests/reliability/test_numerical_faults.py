@@ -1,8 +1,6 @@
 """NaN and infinity in data, batches and losses of a real `spectrogen train` are caught, handled as
 `monitor.nan_policy` says and recorded in `nan_events`, the iteration CSV and the checkpoint."""
 
-from __future__ import annotations
-
 import math
 
 import numpy as np

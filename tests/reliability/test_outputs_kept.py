@@ -1,11 +1,6 @@
 """No command replaces what it did not write (with --overwrite only its own outputs); a run has a lock, taken
 over from a killed process; OS errors on outputs end in one line."""
 
-from __future__ import annotations
-
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,7 +13,8 @@ from spectrogen.cli.main import quiet_library_warnings
 from spectrogen.training.checkpoint import load_checkpoint, progress_of
 
 from common import assert_refused, run_cli, tree_digest
-from reliability_helpers import (SRC_ROOT, epoch_numbers, feature_network, prepare_quietly, train_args, write_files,
+from processes import start_cli, wait_until
+from reliability_helpers import (epoch_numbers, feature_network, prepare_quietly, train_args, write_files,
                                  write_npy_sources)
 
 pytestmark = pytest.mark.data_loss
@@ -71,14 +67,13 @@ def test_train_output_dir_that_is_a_file_is_refused_and_kept(npy_data, tmp_path,
     assert existing.read_text() == "mine"
 
 
-def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, finished_run, capsys):
-    run = finished_run
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from spectrogen.training.run_lock import RunLock; "
-         "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(120)", str(run)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SRC_ROOT)})
+def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, finished_run, tmp_path, capsys):
+    run, log, stalled = finished_run, tmp_path / "holder.log", tmp_path / "stalled"
+    # the owner: a training process that holds the lock, stopped inside a checkpoint write
+    holder = start_cli(["train", "--resume", run, "--epochs", "3", "--quiet"], log,
+                       ("checkpoint_epoch_2.tar", "rename", stalled))
     try:
-        assert holder.stdout.readline().strip() == "locked"
+        wait_until(stalled.exists, holder, log, "the write of checkpoint_epoch_2.tar")
         before = tree_digest(run)
         for argv in (["train", "--resume", run, "--epochs", "2", "--quiet"],
                      train_args(npy_data, run, "--overwrite", steps=2)):
@@ -87,7 +82,7 @@ def test_a_second_training_process_is_refused_with_the_owners_pid(npy_data, fini
         assert tree_digest(run) == before
     finally:
         holder.kill()  # SIGKILL: the lock is left behind as a killed run leaves it
-        holder.wait()
+        holder.join()
     assert (run / ".spectrogen.lock").exists()
     code, _, err = run_cli(["train", "--resume", run, "--epochs", "2", "--quiet"], capsys)
     assert code == 0, err  # the dead owner's lock was taken over

@@ -1,8 +1,6 @@
 """`spectrogen sample` streams: about one batch in memory, files written batch by batch, the user's files kept,
 the first N of 2N samples those of N, an interrupted run's finished files whole and no samples.npy."""
 
-from __future__ import annotations
-
 import json
 import tracemalloc
 from pathlib import Path
@@ -129,7 +127,7 @@ def test_2n_samples_start_with_the_n_samples_of_the_same_seed(checkpoint, watch,
     watch.out = other
     code, _, err = sample(checkpoint, other, capsys, "--n", "16", "--batch-size", "5")
     assert code == 0, err
-    # values in [-1, 1]: batches of 5 and of 4 may sum in another order (measured up to 3e-7 apart)
+    # values in [-1, 1]: batches of 5 and of 4 may sum in another order (measured: benchmarks/README.md)
     np.testing.assert_allclose(np.load(other / "samples.npy"), first, rtol=1e-5, atol=1e-5)
 
 

@@ -1,8 +1,6 @@
 """Settings that make no sense are refused before anything is written, in one line naming the field and the fix;
 a resume says which hand edits of experiment_config.json it leaves out."""
 
-from __future__ import annotations
-
 import json
 
 import pytest

@@ -9,14 +9,8 @@ from spectrogen.api import train
 from report_runs import prepare_engines, tiny_run_config
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Every test here runs on one thread."""
-
-
 @pytest.fixture(scope="session")
 def engine_run(tmp_path_factory) -> Path:
     """Returns a finished two-epoch SpecGAN run on built-in engine sounds (its report written by training)."""
     root = tmp_path_factory.mktemp("engine_run")
-    data = prepare_engines(root / "data")
-    return train(tiny_run_config(data, root / "run"), quiet=True)
+    return train(tiny_run_config(prepare_engines(root / "data"), root / "run"), quiet=True)

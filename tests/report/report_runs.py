@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from spectrogen.config import build_config
+from spectrogen.data.prepare import prepare
 from spectrogen.data.writer import write_examples
 
 SIZE = 32
@@ -14,8 +15,6 @@ NUM_SAMPLES = 4
 
 def prepare_engines(folder: Path, count: int = 3) -> Path:
     """Returns `folder` after building builtin:engines there at the tiny models' size."""
-    from spectrogen.data.prepare import prepare
-
     prepare("builtin:engines", folder, settings={"image_size": [SIZE, SIZE]}, count=count, quiet=True)
     return folder
 
@@ -26,7 +25,6 @@ def write_image_dataset(folder: Path, count: int = 16) -> Path:
     features = np.zeros((count, SIZE, SIZE), dtype=np.float32)
     for image, (row, col) in zip(features, rng.integers(0, SIZE - 8, size=(count, 2))):
         image[row:row + 8, col:col + 8] = 1.0
-    folder.mkdir(parents=True)
     write_examples(folder, features, source="squares")
     return folder
 

@@ -1,6 +1,5 @@
 """A tiny autoencoder run through the one training loop: validation columns, figures, audio, metrics."""
 
-import csv
 import json
 from types import SimpleNamespace
 
@@ -14,13 +13,13 @@ from spectrogen.data.info import DataInfo
 from spectrogen.models.registry import build_method
 from spectrogen.report import autoencoder_figures
 from spectrogen.training.checkpoint import load_checkpoint
+from spectrogen.training.csv_log import CsvLog
 from spectrogen.spectral.mapping import FeatureMapping
 
 
 def test_epoch_rows_hold_the_validation_metrics(autoencoder_run):
-    with open(autoencoder_run["run"] / "epochs_statistics" / "epoch_statistics.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["epoch"] for row in rows] == ["1", "2"]
+    rows = CsvLog(autoencoder_run["run"] / "epochs_statistics" / "epoch_statistics.csv").rows()
+    assert [row["epoch"] for row in rows] == [1, 2]
     for row in rows:
         for key in ("loss", "mse", "l1", "kl", "grad_norm", "val_loss", "val_mse", "val_mae",
                     "val_cosine_similarity", "val_spectral_convergence"):

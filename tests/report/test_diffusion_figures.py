@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spectrogen.report.diffusion_figures import draw_diffusion_plots, mean_nearest_distance
-from spectrogen.report.run_contents import epoch_sample_files
+from spectrogen.training.run_directory import epoch_sample_files
 from spectrogen.training.csv_log import CsvLog
 
 

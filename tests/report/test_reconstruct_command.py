@@ -1,23 +1,20 @@
 """`spectrogen reconstruct`: audio and data sets through a trained autoencoder, and what it refuses."""
 
-import csv
-
 import numpy as np
 import pytest
 import soundfile
 import torch
 
 from spectrogen.cli.main import main
+from spectrogen.data.dataset import SpectrogramDataset
+from spectrogen.data.prepare import prepare
 from spectrogen.errors import InputError
 from spectrogen.report.reconstruction import reconstruct
+from spectrogen.sampling.load import load_generator
+from spectrogen.training.csv_log import CsvLog
 
 RATE = 8000
 WINDOW = 32 * 64  # samples per example of the tiny run's representation
-
-
-def _rows(folder):
-    with open(folder / "metrics.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(autoencoder_run, tmp_path, listen):
@@ -40,8 +37,8 @@ def test_long_stereo_audio_is_windowed_reconstructed_and_joined_to_its_length(au
         level, edge_over_body = listen(tmp_path / "out" / f"song_{kind}.wav", edge=64)
         assert edge_over_body <= 1.5, (kind, edge_over_body)
     assert abs(listen(tmp_path / "out" / "song_griffin_lim.wav", edge=64)[0] - original) < 3.0
-    (row,) = _rows(tmp_path / "out")
-    assert row["input"] == "song.flac" and row["windows"] == "3"
+    (row,) = CsvLog(tmp_path / "out" / "metrics.csv").rows()
+    assert row["input"] == "song.flac" and row["windows"] == 3
     for key in ("mse", "mae", "cosine_similarity", "spectral_convergence", "si_sdr_db", "si_sdr_db_griffin_lim"):
         assert np.isfinite(float(row[key])), key
     assert (tmp_path / "out" / "song_spectrogram_comparison.png").stat().st_size > 0
@@ -52,7 +49,7 @@ def test_a_folder_is_read_in_order_and_limited_by_n(autoencoder_run, tmp_path):
     report = reconstruct(autoencoder_run["checkpoint"], autoencoder_run["audio"], tmp_path / "out", n=2,
                          griffin_lim_iters=2)
     assert [row["input"] for row in report.rows] == ["tone_0.wav", "tone_1.wav"]
-    assert len(_rows(tmp_path / "out")) == 2
+    assert len(CsvLog(tmp_path / "out" / "metrics.csv").rows()) == 2
 
 
 def test_a_data_set_gives_evenly_spread_examples_a_grid_and_wav_pairs(autoencoder_run, tmp_path):
@@ -67,19 +64,13 @@ def test_a_data_set_gives_evenly_spread_examples_a_grid_and_wav_pairs(autoencode
         assert rate == RATE and len(audio) == WINDOW
     assert (tmp_path / "out" / "spectrogram_comparison.png").stat().st_size > 0
     # the same examples through the model directly give the same spectrogram error
-    from spectrogen.data.dataset import SpectrogramDataset
-    from spectrogen.sampling.load import load_generator
-
     model = load_generator(autoencoder_run["checkpoint"])
     features = torch.from_numpy(np.array(SpectrogramDataset.open(autoencoder_run["data"]).features[[0]]))
     x = model.normalizer(features).unsqueeze(1)
-    mse = (model.method.reconstruct(x) - x).square().mean().item()
-    assert report.rows[0]["mse"] == pytest.approx(mse, rel=1e-4)
+    assert report.rows[0]["mse"] == pytest.approx((model.method.reconstruct(x) - x).square().mean().item(), rel=1e-4)
 
 
 def test_a_data_set_of_another_representation_is_refused(autoencoder_run, tmp_path):
-    from spectrogen.data.prepare import prepare
-
     other = tmp_path / "other"
     prepare(autoencoder_run["audio"], other, representation="autoencoder",
             settings={"sample_rate": 8000, "n_fft": 128, "hop_length": 32, "n_mels": 16, "frames": 32}, quiet=True)

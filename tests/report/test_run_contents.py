@@ -33,8 +33,7 @@ def test_real_examples_are_spread_evenly_over_the_classes_and_repeatable():
     assert chosen == example_indices(labels, 4, 8)
     many = example_indices(np.repeat(np.arange(10), 3), 10, 8)
     assert len(set(np.repeat(np.arange(10), 3)[many])) == 8  # one each of as many classes as fit
-    unlabelled = example_indices(np.zeros(5, dtype=np.int64), 0, 8)
-    assert sorted(unlabelled) == [0, 1, 2, 3, 4]
+    assert sorted(example_indices(np.zeros(5, dtype=np.int64), 0, 8)) == [0, 1, 2, 3, 4]  # unlabelled
 
 
 def test_family_plots_leave_out_the_trainers_own_and_per_epoch_files(tmp_path):

@@ -51,8 +51,7 @@ def test_audio_of_a_smaller_model_is_resized_back_and_reproducible():
 
 
 def test_image_data_are_shown_in_normalised_units_with_axes_of_the_model_size():
-    image = Representation(kind="image", image_size=(SIZE, SIZE))
-    space = SpectrogramSpace(image, None, (16, 16))
+    space = SpectrogramSpace(Representation(kind="image", image_size=(SIZE, SIZE)), None, (16, 16))
     x = np.linspace(-1, 1, 2 * 16 * 16, dtype=np.float32).reshape(2, 1, 16, 16)
     assert not space.audible and space.value_label == NORMALISED_LABEL
     np.testing.assert_array_equal(space.display(x), x[:, 0])

@@ -10,7 +10,6 @@ from spectrogen.sampling.load import load_generator
 from spectrogen.training.checkpoint import load_checkpoint, save_checkpoint
 
 from common import assert_refused, run_cli
-from conftest import tiny_method, write_checkpoint
 
 
 def _same_samples(loaded, method, n: int = 3) -> None:
@@ -21,24 +20,24 @@ def _same_samples(loaded, method, n: int = 3) -> None:
 
 @pytest.mark.parametrize("model, options", [("specgan", {"ema": True}), ("dcgan", {}), ("diffusion", {}),
                                             ("autoencoder", {})])
-def test_the_sampler_holds_only_its_network_with_the_weights_training_sampled_with(tmp_path, model, options):
-    method = tiny_method(model, **options)
-    loaded = load_generator(write_checkpoint(tmp_path / "model.tar", method))
+def test_the_sampler_holds_only_its_network_with_the_weights_training_sampled_with(gan_checkpoint, model, options):
+    path, method = gan_checkpoint(model, **options)
+    loaded = load_generator(path)
     assert set(loaded.method.networks) == set(loaded.method.sampling_networks) and len(loaded.method.networks) == 1
     assert not loaded.method.optimizers  # no critic, moving-average copy, optimizer or loss is built
     _same_samples(loaded, method)  # the moving average where training kept one (specgan, diffusion)
 
 
 @pytest.mark.parametrize("older", [True, False])
-def test_a_format_1_checkpoint_or_another_versions_training_setting_samples_as_trained(tmp_path, older):
-    method = tiny_method("specgan", upsample="transposed")
-    checkpoint = load_checkpoint(write_checkpoint(tmp_path / "model.tar", method))
+def test_a_format_1_checkpoint_or_another_versions_training_setting_samples_as_trained(gan_checkpoint, older):
+    path, method = gan_checkpoint("specgan", upsample="transposed")
+    checkpoint = load_checkpoint(path)
     if older:  # format 1 did not say how a generator upsampled: with the transposed convolutions it trained with
         del checkpoint["config"]["model"]["upsample"]
         checkpoint["format_version"] = 1
     else:
         checkpoint["config"]["training"]["a_setting_of_another_version"] = 1
-    _same_samples(load_generator(save_checkpoint(checkpoint, tmp_path / "edited.tar")), method)
+    _same_samples(load_generator(save_checkpoint(checkpoint, path.parent / "edited.tar")), method)
 
 
 def test_foreign_noise_and_newer_or_older_files_exit_2_saying_what_is_wrong(gan_checkpoint, tmp_path, capsys):

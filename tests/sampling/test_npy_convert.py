@@ -1,5 +1,4 @@
-"""`spectrogen convert`: .npy arrays to images, one file or a folder; bad arrays are refused by name (more
-refusals: tests/reliability/test_bad_input.py and test_untrusted_files.py)."""
+"""`spectrogen convert`: .npy arrays to images, a file or a folder; bad arrays refused by name (also: reliability/)."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
-"""`spectrogen sample` end to end: the files it writes, per-class naming, audio wiring, refusals before writing
-(more refusals: tests/reliability/test_bad_input.py; overwrite rules: test_sample_streaming.py)."""
+"""`spectrogen sample` end to end: its files, per-class names, audio, refusals before writing (also: reliability/)."""
 
 import json
 
@@ -72,8 +71,7 @@ def test_conditional_samples_are_split_over_classes_and_named_by_class(gan_check
     out = tmp_path / "all"
     assert main(["sample", str(path), "--n", "5", "--out", str(out), "--format", "png", "--seed", "0"]) == 0
     assert np.load(out / "labels.npy").tolist() == [0, 0, 1, 1, 2]
-    names = sorted(p.stem for p in out.glob("*.png"))
-    assert names == ["cat_01", "cat_02", "dog_01", "dog_02", "grid", "owl_01"]
+    assert sorted(p.stem for p in out.glob("*.png")) == ["cat_01", "cat_02", "dog_01", "dog_02", "grid", "owl_01"]
     one = tmp_path / "dog"
     assert main(["sample", str(path), "--n", "2", "--out", str(one), "--class", "dog", "--seed", "0"]) == 0
     assert np.load(one / "labels.npy").tolist() == [1, 1]

@@ -12,8 +12,6 @@ from spectrogen.models.conditional import balanced_labels
 from spectrogen.sampling.generate import generate, set_diffusion_sampling, truncate_latents
 from spectrogen.sampling.load import load_generator
 
-from conftest import TINY_DIFFUSION, tiny_method
-
 
 @pytest.mark.parametrize("family", ["dcgan", "autoencoder"])
 def test_seed_reproduces_and_batch_size_does_not_matter(gan_checkpoint, family):
@@ -97,8 +95,8 @@ def test_the_package_exports_functions_not_same_named_modules():
         assert callable(getattr(sampling, name)), name
 
 
-def test_the_diffusion_flags_change_how_a_diffusion_model_samples_and_only_one():
-    method = tiny_method("diffusion", 8, diffusion={**TINY_DIFFUSION, "sampling_steps": 10})
+def test_the_diffusion_flags_change_how_a_diffusion_model_samples_and_only_one(gan_checkpoint):
+    _, method = gan_checkpoint("diffusion", size=8, diffusion={"sampling_steps": 10})
     calls = []
     method.networks[method.sampling_networks[0]].register_forward_hook(lambda *_: calls.append(1))
     for options, expected in (({}, 10), ({"sampler": "ddim", "steps": 3, "eta": 0.5}, 3), ({"sampler": "ddpm"}, 20)):
@@ -107,8 +105,8 @@ def test_the_diffusion_flags_change_how_a_diffusion_model_samples_and_only_one()
         assert method.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)
         assert len(calls) == expected, options
     with pytest.raises(UsageError, match="sampling_steps"):
-        set_diffusion_sampling(tiny_method("diffusion", 8), steps=0)
-    gan = tiny_method("dcgan")
+        set_diffusion_sampling(gan_checkpoint("diffusion", size=8)[1], steps=0)
+    _, gan = gan_checkpoint("dcgan")
     with pytest.raises(UsageError, match="--sampler"):
         set_diffusion_sampling(gan, sampler="ddim")
     set_diffusion_sampling(gan)  # nothing asked: nothing to refuse

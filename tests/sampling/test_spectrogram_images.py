@@ -25,8 +25,7 @@ def test_grid_shape_is_near_square_and_just_big_enough():
 
 
 def test_make_grid_places_tiles_row_major_with_low_frequencies_at_each_tile_bottom():
-    rng = np.random.default_rng(0)
-    stack = rng.normal(size=(5, 1, 6, 7)).astype(np.float32)  # (N, 1, H, W)
+    stack = np.random.default_rng(0).normal(size=(5, 1, 6, 7)).astype(np.float32)  # (N, 1, H, W)
     grid = make_grid(stack, padding=1)
     rows, cols = grid_shape(5)
     assert grid.shape == (rows * 7 + 1, cols * 8 + 1)
@@ -35,25 +34,18 @@ def test_make_grid_places_tiles_row_major_with_low_frequencies_at_each_tile_bott
         tile = grid[1 + row * 7:1 + row * 7 + 6, 1 + col * 8:1 + col * 8 + 7]
         np.testing.assert_array_equal(tile[::-1], stack[index, 0])  # frequency row 0 is the tile's last row
     assert np.isnan(grid[0]).all() and np.isnan(grid[:, 0]).all()  # padding
-    empty = grid[1 + 7:1 + 7 + 6, 1 + 2 * 8:1 + 2 * 8 + 7]  # the sixth cell of a 2x3 grid
-    assert np.isnan(empty).all()
-
-
-def _rendered_axes_pixels(figure):
-    """Returns the RGB pixels (rows top to bottom) inside the first axes of a drawn figure."""
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(float)
-    box = figure.axes[0].get_window_extent()
-    height = pixels.shape[0]
-    top, bottom = int(height - box.y1) + 2, int(height - box.y0) - 2
-    return pixels[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+    assert np.isnan(grid[1 + 7:1 + 7 + 6, 1 + 2 * 8:1 + 2 * 8 + 7]).all()  # the sixth cell of a 2x3 grid: empty
 
 
 def test_figure_draws_low_frequencies_at_the_bottom():
     spectrogram = np.zeros((32, 32), np.float32)
     spectrogram[:4] = 1.0  # energy only in the lowest frequency rows
-    inside = _rendered_axes_pixels(spectrogram_figure(spectrogram, colormap="gray"))
+    figure = spectrogram_figure(spectrogram, colormap="gray")
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(float)  # rows top to bottom
+    box, height = figure.axes[0].get_window_extent(), pixels.shape[0]
+    inside = pixels[int(height - box.y1) + 2:int(height - box.y0) - 2, int(box.x0) + 2:int(box.x1) - 2]  # the axes
     brightness = inside.mean(axis=(1, 2))  # per pixel row, top to bottom
     tenth = len(brightness) // 10
     assert brightness[-tenth:].mean() > 200 and brightness[:tenth].mean() < 50
@@ -99,7 +91,5 @@ def test_save_images_names_and_formats(tmp_path):
 
 def test_grid_file_and_captions(tmp_path):
     stack = np.random.default_rng(2).random((7, 16, 24)).astype(np.float32)
-    path = save_grid(stack, tmp_path / "grid.png", captions=[f"c{i}" for i in range(7)])
-    assert Image.open(path).size[0] > 200
-    texts = {t.get_text() for t in grid_figure(stack, captions=["a", "b"]).axes[0].texts}
-    assert {"a", "b"} <= texts
+    assert Image.open(save_grid(stack, tmp_path / "grid.png", captions=[f"c{i}" for i in range(7)])).size[0] > 200
+    assert {"a", "b"} <= {t.get_text() for t in grid_figure(stack, captions=["a", "b"]).axes[0].texts}

@@ -42,7 +42,6 @@ def test_clips_longer_than_a_second_from_prepare_frames_to_a_longer_wav(tmp_path
         clip, clip_rate = soundfile.read(out / name, dtype="float32")
         assert clip_rate == rate and clip.shape == (256 * 128,), clip.shape  # 2.048 s, not 1 s
         assert np.isfinite(clip).all()
-        # sound at the level the spectrogram implies, not silence, and no click at the edges (an older
-        # inverse put each file's peak at sample 1-3 and left the body at -66 to -77 dBFS)
+        # sound at the level the spectrogram implies, not silence, and no click at the edges
         level, edge_over_body = listen(out / name)
         assert level > -60 and edge_over_body <= 1.5, (name, level, edge_over_body)

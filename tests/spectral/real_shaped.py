@@ -2,8 +2,6 @@
 held note with harmonics and vibrato, speech-like syllables (a gliding pitch through three formants, gaps,
 fricatives), noise bursts over a floor. benchmarks/griffin_lim.py uses them too."""
 
-from __future__ import annotations
-
 import numpy as np
 from scipy.signal import lfilter
 
@@ -16,7 +14,7 @@ def clip(kind: str, samples: int, sample_rate: int, seed: int = 0) -> np.ndarray
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     t = np.arange(samples) / sample_rate
     if kind == "engine":
-        from spectrogen.data.sources.engines import ENGINE_TYPES, synthesize
+        from spectrogen.data.sources.builtin import ENGINE_TYPES, synthesize
 
         audio = synthesize(ENGINE_TYPES[seed % len(ENGINE_TYPES)], samples, sample_rate, rng).astype(np.float64)
     elif kind == "harmonics":

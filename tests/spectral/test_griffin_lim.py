@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.griffin_lim import GriffinLim, griffin_lim
-from spectrogen.spectral.stft import Spectrogram, periodic_hann
+from spectrogen.spectral.stft import Spectrogram, periodic_hann, spectral_convergence
 
 SAMPLES = 16384  # SpecGAN's clip: 128 frames of hop 128
 SPECGAN = Spectrogram(256, 128, drop_nyquist=True)

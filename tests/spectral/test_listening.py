@@ -1,8 +1,6 @@
 """Audio from spectrograms, heard as a listener would: no click at the edges, the source's level. Real-shaped clips
 go to features and back through `Representation.to_audio` at every preset (the mel ones cut to fewer frames)."""
 
-from __future__ import annotations
-
 import csv
 
 import numpy as np
@@ -14,9 +12,9 @@ import real_shaped
 from spectrogen.data import SpectrogramDataset, prepare
 from spectrogen.sampling.audio import decibels, rms_level, to_audio
 from spectrogen.spectral.compression import decompress
-from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.normalization import Normalizer
 from spectrogen.spectral.representation import Representation
+from spectrogen.spectral.stft import spectral_convergence
 
 # (preset, settings, mean spectral convergence of these clips with the old inversion: random phase, a
 # pseudo-inverse mel clamped at zero, 32 iterations, seed 0)

@@ -74,10 +74,8 @@ def test_per_sample_scales_each_example_to_the_unit_range(data, moments):
 def test_batched_equals_one_by_one_and_channels_broadcast(data, moments, kind):
     normalizer = Normalizer(kind, moments)
     batched = normalizer(data[:6])
-    single = torch.stack([normalizer(example) for example in data[:6]])
-    torch.testing.assert_close(batched, single)
-    with_channel = normalizer(data[:6, None])  # (B, 1, F, T)
-    torch.testing.assert_close(with_channel[:, 0], batched)
+    torch.testing.assert_close(batched, torch.stack([normalizer(example) for example in data[:6]]))
+    torch.testing.assert_close(normalizer(data[:6, None])[:, 0], batched)  # (B, 1, F, T)
     torch.testing.assert_close(normalizer.inverse(batched[:, None])[:, 0], normalizer.inverse(batched))
     if kind == "none":
         assert torch.equal(batched, data[:6])
@@ -86,8 +84,7 @@ def test_batched_equals_one_by_one_and_channels_broadcast(data, moments, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_to_dict_is_plain_json_and_rebuilds_the_same_mapping(data, moments, kind):
     normalizer = Normalizer(kind, moments if kind != "none" else None)
-    saved = json.loads(json.dumps(normalizer.to_dict()))
-    restored = Normalizer.from_dict(saved)
+    restored = Normalizer.from_dict(json.loads(json.dumps(normalizer.to_dict())))
     assert restored.kind == kind
     torch.testing.assert_close(restored(data), normalizer(data))
     torch.testing.assert_close(restored.inverse(normalizer(data)), normalizer.inverse(normalizer(data)))
@@ -95,5 +92,4 @@ def test_to_dict_is_plain_json_and_rebuilds_the_same_mapping(data, moments, kind
 
 def test_moments_are_float64_and_normalizer_buffers_follow_the_module(moments):
     assert moments.mean.dtype == np.float64
-    normalizer = Normalizer("per_frequency", moments).to(torch.float64)
-    assert normalizer.mean.dtype == torch.float64
+    assert Normalizer("per_frequency", moments).to(torch.float64).mean.dtype == torch.float64

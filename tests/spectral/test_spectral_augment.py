@@ -55,8 +55,7 @@ def test_time_stretch_keeps_time_order_and_never_mixes_rows():
     ramp = torch.arange(30.0).expand(6, 8, 30) + 100.0 * torch.arange(8.0)[:, None]  # rising in time
     stretched = time_stretch(ramp, 0.3, _seeded())
     inside = stretched != 0  # the padding of a sped-up example is 0
-    diffs = stretched.diff(dim=-1)
-    assert (diffs[inside[..., 1:] & inside[..., :-1]] >= 0).all()  # never reversed
+    assert (stretched.diff(dim=-1)[inside[..., 1:] & inside[..., :-1]] >= 0).all()  # never reversed
     # each row stays within its own value range: rows are not interpolated together
     rows_low, rows_high = 100.0 * torch.arange(8.0), 100.0 * torch.arange(8.0) + 29.0
     valid = stretched.masked_fill(~inside, float("nan"))
@@ -68,23 +67,20 @@ def test_time_stretch_keeps_time_order_and_never_mixes_rows():
 def test_time_stretch_by_at_most_zero_is_identity_and_rates_are_bounded():
     x = _batch(4, 8, 50)
     assert torch.equal(time_stretch(x, 0.0, _seeded()), x)
-    ramp = torch.arange(50.0).expand(64, 1, 50)
-    stretched = time_stretch(ramp, 0.1, _seeded())
+    stretched = time_stretch(torch.arange(50.0).expand(64, 1, 50), 0.1, _seeded())
     # frame 40 shows input time 40 / rate with rate in [0.9, 1.1]
     assert (stretched[:, 0, 40] >= 40 / 1.1 - 1e-4).all() and (stretched[:, 0, 40] <= 40 / 0.9 + 1e-4).all()
 
 
 def test_gaussian_noise_has_the_requested_spread():
-    x = torch.zeros(16, 32, 64)
-    noisy = gaussian_noise(x, 0.25, _seeded())
+    noisy = gaussian_noise(torch.zeros(16, 32, 64), 0.25, _seeded())
     assert abs(noisy.std().item() - 0.25) < 0.01 and abs(noisy.mean().item()) < 0.01
 
 
 def test_augment_module_is_off_by_default_and_reproducible():
     x = _batch(8, 1, 16, 32)
     assert Augment()(x, _seeded()) is x
-    config = AugmentConfig(temporal_shift=0.25, noise_std=0.05, freq_mask=4, time_mask=4, time_stretch=0.1)
-    augment = Augment(config)
+    augment = Augment(AugmentConfig(temporal_shift=0.25, noise_std=0.05, freq_mask=4, time_mask=4, time_stretch=0.1))
     first, again = augment(x, _seeded(3)), augment(x, _seeded(3))
     assert torch.equal(first, again) and not torch.equal(first, x)
     assert first.shape == x.shape

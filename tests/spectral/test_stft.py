@@ -4,21 +4,17 @@ import pytest
 import torch
 
 from spectrogen.spectral.stft import (ENVELOPE_FLOOR, Spectrogram, complex_magnitude, full_overlap_envelope,
-                                     inverse_envelope, num_frames, overlap_add, padded_length, periodic_hann, stft)
-
-
-def _librosa_pad_end(audio: np.ndarray, n_fft: int, hop: int, win_length: int) -> np.ndarray:
-    """librosa's STFT of the clip zero-padded at the end as SpecGAN's pad_end does: (B, K, T)."""
-    frames = -(-audio.shape[-1] // hop)
-    padded = np.pad(audio, ((0, 0), (0, (frames - 1) * hop + n_fft - audio.shape[-1])))
-    return librosa.stft(padded, n_fft=n_fft, hop_length=hop, win_length=win_length, window="hann", center=False)
+                                     inverse_envelope, num_frames, overlap_add, padded_length, periodic_hann,
+                                     spectral_convergence, stft)
 
 
 @pytest.mark.parametrize("n_fft, hop, win_length, samples", [(256, 128, 256, 16384), (512, 160, 400, 8000)])
 def test_stft_matches_librosa_with_the_same_framing(n_fft, hop, win_length, samples):
     audio = torch.randn(3, samples, generator=torch.Generator().manual_seed(1))
     ours = stft(audio, periodic_hann(n_fft, win_length), hop).numpy()
-    reference = _librosa_pad_end(audio.numpy(), n_fft, hop, win_length)
+    # librosa's STFT of the clip zero-padded at the end as SpecGAN's pad_end does: (B, K, T)
+    padded = np.pad(audio.numpy(), ((0, 0), (0, (-(-samples // hop) - 1) * hop + n_fft - samples)))
+    reference = librosa.stft(padded, n_fft=n_fft, hop_length=hop, win_length=win_length, window="hann", center=False)
     assert ours.shape == reference.shape == (3, n_fft // 2 + 1, num_frames(samples, hop))
     # float32 FFTs of unit-variance noise: magnitudes up to ~40, agreement to ~1e-5 relative
     np.testing.assert_allclose(ours, reference, atol=2e-4 * np.abs(reference).max())
@@ -79,3 +75,24 @@ def test_the_least_squares_inverse_is_exact_where_frames_overlap_and_fades_in_at
     torch.testing.assert_close(rebuilt[:, covered], audio[:, covered], rtol=0, atol=1e-4)
     # ... and the first samples, seen only through the first window's tail, fade in instead of being amplified
     assert (rebuilt[:, ~covered].abs() <= audio[:, ~covered].abs() + 1e-5).all()
+
+
+def test_spectral_convergence_is_one_relative_error_per_example_zero_when_equal_and_free_of_scale():
+    generator = torch.Generator().manual_seed(0)
+    reference, estimate = torch.rand(2, 3, 8, 5, generator=generator) + 0.1, torch.rand(2, 3, 8, 5, generator=generator)
+    result = spectral_convergence(reference, estimate)
+    assert result.shape == (2, 3)
+    torch.testing.assert_close(result[1, 2], (reference - estimate)[1, 2].norm() / reference[1, 2].norm())
+    assert torch.equal(spectral_convergence(reference, reference), torch.zeros(2, 3))
+    torch.testing.assert_close(spectral_convergence(reference, 2 * reference), torch.ones(2, 3))
+    torch.testing.assert_close(spectral_convergence(reference, torch.zeros_like(reference)), torch.ones(2, 3))
+    # the same relative error at another overall scale gives the same number
+    torch.testing.assert_close(result, spectral_convergence(100 * reference, 100 * estimate))
+
+
+def test_spectral_convergence_compares_complex_inputs_by_magnitude():
+    generator = torch.Generator().manual_seed(2)
+    reference = torch.polar(torch.rand(4, 6, generator=generator) + 0.5, torch.rand(4, 6, generator=generator))
+    rotated = reference * torch.polar(torch.ones(4, 6), torch.rand(4, 6, generator=generator))
+    # a ratio of norms, so scale-free: the rotation changes each |z| by a few ulp
+    torch.testing.assert_close(spectral_convergence(reference, rotated), torch.tensor(0.0), atol=1e-6, rtol=0)

@@ -1,5 +1,5 @@
-"""Checkpoint files: atomic writes, safe loading of files from others, random states, resume choice; which one is
-best_model.tar, the checkpoint-metrics hook, and the validation split hook."""
+"""Checkpoint files (their atomic writes: tests/reliability): another model's refused, random states, resume
+choice; which one is best_model.tar, the checkpoint-metrics hook, and the validation split hook."""
 
 import os
 import random
@@ -15,7 +15,7 @@ from spectrogen.training import checkpoint as ckpt
 from spectrogen.training.csv_log import CsvLog
 
 from common import epoch_rows
-from conftest import TinyMethod, tiny_config
+from training_helpers import TinyMethod, tiny_config
 
 
 def make_checkpoint(epoch: int = 1, model: str = "dcgan", step_in_epoch: int = 0) -> dict:
@@ -23,31 +23,6 @@ def make_checkpoint(epoch: int = 1, model: str = "dcgan", step_in_epoch: int = 0
         model=model, config={"model": {"name": model}}, data={"shape": [1, 8, 8], "class_names": []},
         method={"networks": {"generator": {"weight": torch.arange(6.0).reshape(2, 3)}}},
         trainer={"epoch": epoch, "global_step": 10 * epoch, "step_in_epoch": step_in_epoch})
-
-
-def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    path = ckpt.save_checkpoint(make_checkpoint(1), tmp_path / "final_model.tar")
-    good = path.read_bytes()
-
-    def crash_halfway(obj, handle):
-        handle.write(b"PK\x03\x04 half a zip file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", crash_halfway)
-    with pytest.raises(OSError):
-        ckpt.save_checkpoint(make_checkpoint(2), path)
-    assert path.read_bytes() == good
-    assert ckpt.progress_of(ckpt.load_checkpoint(path)) == (1, 0)
-
-
-def test_leftover_temporary_file_from_a_killed_write_does_not_shadow_the_good_one(tmp_path):
-    folder = tmp_path / "run" / "checkpoints"
-    ckpt.save_checkpoint(make_checkpoint(4), folder / "checkpoint_epoch_4.tar")
-    # what a SIGKILL during the write of epoch 5 leaves: a partial temporary file only
-    (folder / ".checkpoint_epoch_5.tar.1234.tmp").write_bytes(b"PK\x03\x04 truncated")
-    chosen = ckpt.find_resume_checkpoint(tmp_path / "run")
-    assert chosen.name == "checkpoint_epoch_4.tar"
-    assert ckpt.progress_of(ckpt.load_checkpoint(chosen)) == (4, 0)
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
@@ -116,8 +91,7 @@ def test_recorded_metrics_pick_the_best_checkpoint(tone_data, tmp_path, tiny_met
 
 def test_a_method_statistic_picks_the_best_checkpoint(tone_data, tmp_path, tiny_method, quick_plots, monkeypatch):
     monkeypatch.setattr(TinyMethod, "best_statistic", "loss_d")
-    out = tmp_path / "run"
-    train(tiny_config(tone_data, out, {"training.epochs": 4}), quiet=True)
+    out = train(tiny_config(tone_data, tmp_path / "run", {"training.epochs": 4}), quiet=True)
     rows = epoch_rows(out)
     lowest = min(rows, key=lambda row: row["loss_d"])
     best = best_of(out)

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from spectrogen.training.cpu_threads import ThreadChooser, busy_seconds, threads_for, usable_cores
+from spectrogen.training.device import ThreadChooser, busy_seconds, threads_for, usable_cores
 
 
 def test_thread_count_from_free_cores():

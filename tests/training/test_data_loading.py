@@ -9,11 +9,11 @@ import torch
 
 from spectrogen.errors import ConfigError, InputError
 from spectrogen.training import data_loading
-from spectrogen.training.data_loading import balanced_epoch_order, epoch_order, open_dataset, split_indices
+from spectrogen.training.data_loading import RowReader, balanced_epoch_order, epoch_order, open_dataset, split_indices
 from spectrogen.training.distributed import Processes
-from spectrogen.training.row_reader import RowReader
 
-from conftest import tone_features, training_data as load, write_dataset
+from common import write_dataset
+from training_helpers import tone_features, training_data as load
 
 
 def test_batches_are_normalised_shaped_and_labelled(tone_data, tmp_path):
@@ -26,7 +26,6 @@ def test_batches_are_normalised_shaped_and_labelled(tone_data, tmp_path):
     everything = torch.cat([b.x for b in batches])
     assert everything.min() == -1.0 and everything.max() == 1.0  # minmax over the whole data set
     # each example's label matches its bright row (the data's class)
-    features, labels = tone_features(48)
     seen = torch.cat([b.y for b in batches]).numpy()
     bright_rows = everything[:, 0].mean(dim=2).argmax(dim=1).numpy()
     assert np.array_equal(bright_rows, (np.array([1, 3, 5])[seen]))
@@ -144,16 +143,15 @@ def test_streamed_epochs_never_index_the_memory_map(tone_data, tmp_path, monkeyp
 
 def test_a_data_set_that_fits_is_held_on_the_device_and_one_that_does_not_is_streamed_as_the_same_batches(
         tone_data, tmp_path, monkeypatch):
-    folder = tone_data
-    held = load(folder, tmp_path)
+    held = load(tone_data, tmp_path)
     assert held.on_device and held._resident.shape == (48, 1, 8, 8)
     needed = 48 * 8 * 8 * 4  # bytes of the normalised examples
     monkeypatch.setattr(data_loading, "available_memory_bytes", lambda device: needed / data_loading.MEMORY_BUDGET)
-    assert load(folder, tmp_path).on_device  # exactly at the budget
+    assert load(tone_data, tmp_path).on_device  # exactly at the budget
     # two processes on one machine hold a copy each: together they no longer fit
-    assert not load(folder, tmp_path, Processes(rank=0, world_size=2, local_world_size=2)).on_device
+    assert not load(tone_data, tmp_path, Processes(rank=0, world_size=2, local_world_size=2)).on_device
     monkeypatch.setattr(data_loading, "available_memory_bytes", lambda device: needed)
-    streamed = load(folder, tmp_path)
+    streamed = load(tone_data, tmp_path)
     assert not streamed.on_device and streamed._resident is None
     for a, b in zip(held.train_batches(3), streamed.train_batches(3)):
         # elementwise normalisation to [-1, 1], no reduction: at most an ulp or two apart on any CPU

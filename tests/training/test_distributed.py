@@ -1,7 +1,5 @@
-"""Training in two processes (DDP over gloo on the CPU), started as `torchrun --nproc-per-node 2` would: with batch
-B they train exactly as one process with batch 2B (losses, gradient norms, gradients, weights) for the autoencoder,
-a GAN with WGAN-GP's double backward and a diffusion U-Net; rank 1 writes nothing in the run directory; a
-checkpoint resumes under another number of processes."""
+"""Two processes (DDP over gloo on the CPU, started as under torchrun) with batch B train exactly as one with batch 2B,
+for every family; rank 1 writes nothing in the run directory; a checkpoint resumes under another process count."""
 
 import math
 import shutil
@@ -17,9 +15,9 @@ from spectrogen.data.info import DataInfo
 from spectrogen.models.registry import build_method
 from spectrogen.training.checkpoint import load_checkpoint
 
-from common import epoch_rows, iteration_rows
-from conftest import tiny_config, tone_features, write_dataset
-from process_launcher import available, fix_draws, run_processes, start_server, train_job, train_with_fixed_draws
+from common import epoch_rows, iteration_rows, write_dataset
+from training_helpers import tiny_config, tone_features
+from processes import available, fix_draws, run_processes, start_server, train_job, train_with_fixed_draws
 
 pytestmark = pytest.mark.skipif(not available(), reason="processes come from a fork server (POSIX only)")
 

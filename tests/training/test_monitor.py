@@ -17,8 +17,8 @@ from spectrogen.training.monitor import (ConvergenceMonitor, HealthMonitor, coll
                                          primary_loss, structure_distance)
 from spectrogen.training.summary import summary_lines
 
-from common import epoch_rows
-from conftest import TinyMethod, tiny_config, tone_features, write_dataset
+from common import epoch_rows, write_dataset
+from training_helpers import TinyMethod, tiny_config, tone_features
 
 
 def test_stability_is_the_coefficient_of_variation_over_the_window():
@@ -155,6 +155,8 @@ def test_the_class_check_flags_below_its_threshold_and_is_off_at_zero(tmp_path, 
         "monitor": {"class_collapse_threshold": threshold, "collapse_threshold": 0.0},  # only the class check
         "output": {"output_dir": str(out), "num_samples": 6, "plot_every": 100, "report": False}}), quiet=True)
     rows, text = epoch_rows(out), "\n".join(summary_lines(out))
+    samples = np.load(out / "samples" / "epoch_002.npy")
+    assert samples.shape == (6, 1, 32, 32) and np.abs(samples).max() <= 1.0
     if threshold > 0:  # every class is "too alike" for a threshold no ratio reaches
         assert all(np.isfinite(row["class_diversity_ratio"]) and row["collapse"] == 1 for row in rows), rows
         named = ["low", "mid", "high"][int(rows[-1]["alike_class"])]

@@ -10,45 +10,34 @@ from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.run_directory import RunDirectory
 
-from common import assert_same_weights, epoch_rows, iteration_rows
-from conftest import tiny_config
+from common import assert_same_run, iteration_rows
+from training_helpers import tiny_config
 
 
-def assert_same_training(resumed_out, reference_out, keys=("loss_g", "loss_d", "grad_norm_g")):
-    # a resumed run repeats the uninterrupted one's operations in the same order: the tight tolerances
-    # below hold on any CPU
-    resumed, reference = epoch_rows(resumed_out), epoch_rows(reference_out)
-    assert [row["epoch"] for row in resumed] == [row["epoch"] for row in reference]  # no duplicate rows
-    for mine, theirs in zip(resumed, reference):
-        for key in keys:
-            assert mine[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), (mine["epoch"], key)
-    assert_same_weights(resumed_out, reference_out, rtol=1e-6, atol=1e-7)
+# a resumed run repeats the uninterrupted one's operations in the same order: tight tolerances hold on any CPU
+SAME = {"keys": ("loss_g", "loss_d", "grad_norm_g"), "rel": 1e-6, "abs_tol": 1e-9}
 
 
 @pytest.fixture
 def reference_run(tone_data, tmp_path, tiny_method, quick_plots):
     """An uninterrupted run of 3 epochs; the tests that ask for it train the tiny method too, figures skipped."""
-    out = tmp_path / "reference"
-    train(tiny_config(tone_data, out, {"training.epochs": 3}), quiet=True)
-    return out
+    return train(tiny_config(tone_data, tmp_path / "reference", {"training.epochs": 3}), quiet=True)
 
 
 def test_run_stopped_at_epoch_k_resumes_to_the_same_losses(tone_data, tmp_path, reference_run):
-    out = tmp_path / "stopped"
-    train(tiny_config(tone_data, out, {"training.epochs": 2}), quiet=True)
+    out = train(tiny_config(tone_data, tmp_path / "stopped", {"training.epochs": 2}), quiet=True)
     assert train(None, resume=out, overrides=[("training.epochs", 3)], quiet=True) == out
-    assert_same_training(out, reference_run)
+    assert_same_run(out, reference_run, **SAME)
     assert [row["iteration"] for row in iteration_rows(out, 3)] == [2, 4, 6]
 
 
 def test_resume_from_an_older_checkpoint_drops_the_rows_written_after_it(tone_data, tmp_path, reference_run):
-    out = tmp_path / "crashed"
-    train(tiny_config(tone_data, out, {"training.epochs": 3}), quiet=True)
+    out = train(tiny_config(tone_data, tmp_path / "crashed", {"training.epochs": 3}), quiet=True)
     # as if the process died after epoch 3's rows were written but before its checkpoints
     for name in ("checkpoint_epoch_3.tar", "final_model.tar"):
         (out / "checkpoints" / name).unlink()
     train(None, resume=out / "checkpoints" / "checkpoint_epoch_2.tar", quiet=True)
-    assert_same_training(out, reference_run)
+    assert_same_run(out, reference_run, **SAME)
 
 
 def test_time_limit_stops_inside_an_epoch_and_the_resume_continues_exactly(tone_data, tmp_path, reference_run):
@@ -58,7 +47,7 @@ def test_time_limit_stops_inside_an_epoch_and_the_resume_continues_exactly(tone_
     saved = load_checkpoint(out / "checkpoints" / "final_model.tar")["trainer"]
     assert (saved["epoch"], saved["step_in_epoch"]) == (0, 1)
     train(None, resume=out, overrides=[("training.max_minutes", None)], quiet=True)
-    assert_same_training(out, reference_run)
+    assert_same_run(out, reference_run, **SAME)
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint_and_says_how_to_resume(tone_data, tmp_path, tiny_method,
@@ -73,7 +62,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_says_how_to_resume(tone_data, t
     assert (saved["epoch"], saved["step_in_epoch"]) == (1, 3)
     tiny_method.faults.clear()
     train(None, resume=out, quiet=True)
-    assert_same_training(out, reference_run)
+    assert_same_run(out, reference_run, **SAME)
 
 
 def test_resuming_a_finished_run_asks_for_more_epochs(reference_run):

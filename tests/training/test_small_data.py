@@ -13,7 +13,8 @@ from spectrogen.training.small_data import (AUGMENT_BELOW, CONDITIONAL_RECIPE, M
                                             buildable_size, data_fit_overrides, describe, resolve_settings,
                                             small_batch, small_data_overrides, warnings)
 
-from conftest import tone_features, write_dataset
+from common import write_dataset
+from training_helpers import tone_features
 
 
 @pytest.mark.parametrize("name, shape, expected", [

@@ -1,5 +1,4 @@
-"""A whole training run with the tiny method (the run tree, what its files hold, learning, the dry run) and with
-the real conditional GAN."""
+"""A whole training run with the tiny method: the run tree, what its files hold, learning, the dry run."""
 
 import json
 
@@ -13,10 +12,11 @@ from spectrogen.training.checkpoint import load_checkpoint
 from spectrogen.data.info import DataInfo
 
 from common import epoch_rows, iteration_rows
-from conftest import TinyMethod, tiny_config, tone_features, write_dataset
+from training_helpers import TinyMethod, tiny_config, tone_features
 
 
-def test_run_tree_has_exactly_the_names_of_the_spec(tone_data, tmp_path, tiny_method):
+def test_a_run_writes_exactly_the_files_of_the_spec_with_a_row_per_epoch_and_interval(tone_data, tmp_path,
+                                                                                      tiny_method):
     out = tmp_path / "run"
     assert train(tiny_config(tone_data, out, {"training.epochs": 3}), quiet=True) == out
     expected = {
@@ -30,14 +30,8 @@ def test_run_tree_has_exactly_the_names_of_the_spec(tone_data, tmp_path, tiny_me
         "plots/convergence_analysis.png",
     }
     assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected
-
-
-def test_statistics_files_hold_one_row_per_epoch_and_interval_and_checkpoints_the_architecture_layout(
-        tone_data, tmp_path, tiny_method, quick_plots):
-    out = tmp_path / "run"
-    train(tiny_config(tone_data, out, {"training.epochs": 2, "output.log_every": 2}), quiet=True)
     rows = epoch_rows(out)
-    assert [row["epoch"] for row in rows] == [1, 2]
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
     for key in ("loss_g", "loss_d", "grad_norm_g", "lr_generator", "lr_critic", "seconds", "samples_per_s",
                 "step_time_ms", "cpu_percent", "rss_mb", "peak_memory_mb", "nan_events", "diversity_ratio"):
         assert all(row[key] is not None for row in rows), key
@@ -45,28 +39,27 @@ def test_statistics_files_hold_one_row_per_epoch_and_interval_and_checkpoints_th
         assert row["samples_per_s"] * row["step_time_ms"] / 1000 == pytest.approx(8, rel=1e-6)
         assert row["seconds"] >= 6 * row["step_time_ms"] / 1000
     steps = 48 // 8  # no validation split: the tiny method does not ask for one
-    iterations = iteration_rows(out, 2)
-    assert [row["iteration"] for row in iterations] == list(range(2, steps + 1, 2))
+    iterations = iteration_rows(out, 3)
+    assert [row["iteration"] for row in iterations] == list(range(2, steps + 1, 2))  # output.log_every=2
     # the epoch mean is the mean of the interval means (equal-sized intervals)
-    assert rows[1]["loss_g"] == pytest.approx(np.mean([row["loss_g"] for row in iterations]), rel=1e-9)
+    assert rows[2]["loss_g"] == pytest.approx(np.mean([row["loss_g"] for row in iterations]), rel=1e-9)
     saved = json.loads((out / "epochs_statistics" / "experiment_config.json").read_text())
-    assert saved["training"]["epochs"] == 2 and saved["output"]["output_dir"] == str(out)
+    assert saved["training"]["epochs"] == 3 and saved["output"]["output_dir"] == str(out)
     checkpoint = load_checkpoint(out / "checkpoints" / "final_model.tar", model="autoencoder")
     assert checkpoint["data"]["shape"] == [1, 8, 8]
     assert checkpoint["data"]["class_names"] == ["low", "mid", "high"]
     assert checkpoint["data"]["normalizer"]["kind"] == "minmax"
-    assert checkpoint["config"]["training"]["epochs"] == 2
-    assert checkpoint["trainer"]["epoch"] == 2 and checkpoint["trainer"]["global_step"] == 2 * 6
+    assert checkpoint["config"]["training"]["epochs"] == 3
+    assert checkpoint["trainer"]["epoch"] == 3 and checkpoint["trainer"]["global_step"] == 3 * 6
     assert checkpoint["trainer"]["best"]["criterion"] == "latest"
     assert set(checkpoint["method"]["networks"]) == {"generator", "critic"}
-    assert load_checkpoint(out / "checkpoints" / "best_model.tar")["trainer"]["epoch"] == 2
+    assert load_checkpoint(out / "checkpoints" / "best_model.tar")["trainer"]["epoch"] == 3
 
 
 def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone_data, tmp_path, tiny_method,
                                                                             quick_plots):
-    out = tmp_path / "run"
-    config = tiny_config(tone_data, out, {"training.epochs": 6, "training.batch_size": 4})
-    train(config, quiet=True)
+    config = tiny_config(tone_data, tmp_path / "run", {"training.epochs": 6, "training.batch_size": 4})
+    out = train(config, quiet=True)
     trained = np.load(out / "samples" / "epoch_006.npy")
     assert trained.shape == (8, 1, 8, 8) and trained.dtype == np.float32
     assert trained.min() >= -1.0 and trained.max() <= 1.0
@@ -85,11 +78,12 @@ def test_samples_are_fixed_noise_in_the_normalised_range_and_learn_the_data(tone
 
 
 def test_dry_run_prints_parameter_counts_and_writes_nothing(tone_data, tmp_path, tiny_method, capsys):
-    out = tmp_path / "run"
-    train(tiny_config(tone_data, out), dry_run=True)
+    out, path = tmp_path / "run", tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_config(tone_data, out).model_dump(mode="json")))
+    assert main(["train", "--config", str(path), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    method = tiny_method.built[-1]
-    for name, count in method.parameter_counts().items():
+    counts = tiny_method.built[-1].parameter_counts()
+    for name, count in [*counts.items(), ("total", sum(counts.values()))]:
         assert name in printed and f"{count:,}" in printed
     assert "nothing was written" in printed
     assert not out.exists()
@@ -101,26 +95,7 @@ def test_streaming_the_data_set_trains_to_the_same_numbers_as_holding_it(tone_da
     train(tiny_config(tone_data, held, {"training.epochs": 2, "data.on_device": "always"}), quiet=True)
     train(tiny_config(tone_data, streamed, {"training.epochs": 2, "data.on_device": "never",
                                             "data.num_workers": 1}), quiet=True)
-    a = epoch_rows(held)
-    b = epoch_rows(streamed)
+    a, b = epoch_rows(held), epoch_rows(streamed)
     # both normalise the same values elementwise (no reduction): the same batches, so the same steps
     for key in ("loss_g", "loss_d", "grad_norm_g"):
         assert [row[key] for row in a] == pytest.approx([row[key] for row in b], rel=1e-6)
-
-
-def test_cgan_samples_in_range_and_a_dry_run_counts_parameters_writing_nothing(tmp_path, quick_plots, capsys):
-    features, labels = tone_features(16, shape=(32, 32))
-    data = write_dataset(tmp_path / "data", features, labels, ["low", "mid", "high"])
-    out = tmp_path / "cgan"
-    config = tiny_config(data, out, {"model.name": "cgan", "model.image_size": 32, "model.image_width": None,
-                                     "model.features_g": 4, "model.features_d": 4, "training.learning_rate": None,
-                                     "output.num_samples": 6, "training.epochs": 1, "training.critic_steps": 1})
-    path = tmp_path / "cgan.json"
-    path.write_text(json.dumps(config.model_dump(mode="json")))
-    assert main(["train", "--config", str(path), "--dry-run"]) == 0
-    printed = capsys.readouterr().out
-    assert "generator" in printed and "discriminator" in printed and "total" in printed
-    assert not out.exists()
-    train(config, quiet=True)
-    samples = np.load(out / "samples" / "epoch_001.npy")
-    assert samples.shape == (6, 1, 32, 32) and np.abs(samples).max() <= 1.0

@@ -42,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {source}: {why}")
     for _, message in report.failed:
         print(f"spectrogen convert: error: {message}", file=sys.stderr)
-    print(f"wrote {len(report.written)} image(s)"
-          + (f" under {report.written[0].parent}" if report.written else ""))
+    print(f"wrote {len(report.written)} image(s)" + (f" under {report.written[0].parent}" if report.written else ""))
     if report.failed:
         raise InputError(f"{len(report.failed)} file(s) could not be converted (see above); the others were")
     return 0

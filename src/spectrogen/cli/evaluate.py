@@ -78,9 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
-    parts = text.lower().split("x")
     try:
-        sizes = [int(p) for p in parts]
+        sizes = [int(p) for p in text.lower().split("x")]
     except ValueError:
         sizes = []
     if len(sizes) not in (1, 2) or min(sizes) < 8:
@@ -145,9 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if (out / METRICS_FILE).exists() and not args.overwrite:
         raise OverwriteError(f"{out} already holds {METRICS_FILE} of an earlier evaluation; pass --overwrite "
                              f"to replace it, or choose another --out")
-    device = _device(args.device)
     common = dict(metrics=metrics, classifier=args.classifier, inception=args.inception,
-                  heldout_data=args.heldout, seed=args.seed, device=device, log=_log)
+                  heldout_data=args.heldout, seed=args.seed, device=_device(args.device), log=_log)
     if args.samples:
         result = evaluate_sample_file(args.samples, args.data, checkpoint=args.target,
                                       samples_normalization=args.samples_normalization, **common)

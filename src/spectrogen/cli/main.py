@@ -1,9 +1,6 @@
-"""`spectrogen` entry point: one sub-command per module in this package.
-
-A failure the user can act on ends in one line naming the path or field and the cause, no traceback: the
-typed errors of `spectrogen.errors`, and OS errors on files, also when a library wrapped them (torch.save
-raises RuntimeError over the OSError of a full disk). Anything else is a defect and keeps its traceback.
-"""
+"""`spectrogen` entry point: one sub-command per module in this package. A failure the user can act on (the errors
+of `spectrogen.errors`, OS errors on files, also wrapped by a library: torch.save raises RuntimeError over the OSError
+of a full disk) ends in one line naming the path or field and the cause; anything else keeps its traceback."""
 
 from __future__ import annotations
 
@@ -56,8 +53,7 @@ def build_parser(argv: Optional[list[str]] = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spectrogen {__version__}")
     parser.add_argument("--debug", action="store_true", help=f"{DEBUG_HELP} (also SPECTROGEN_DEBUG=1)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         if name != chosen:
             sub.add_parser(name, help=help_text)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import fields
 
-from spectrogen.data import prepare
+from spectrogen.data import PrepareOptions, prepare
 from spectrogen.data.options import MAX_EXAMPLE_BINS, MAX_EXAMPLE_SAMPLES, SIZE_LIMITS
 
 # flag -> Representation field
@@ -44,9 +45,8 @@ def _silence(text: str) -> float:
 
 
 def _size(text: str) -> list[int]:
-    parts = text.lower().split("x")
     try:
-        sizes = [int(part) for part in parts]
+        sizes = [int(part) for part in text.lower().split("x")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: use H or HxW, e.g. 128 or 128x256") from None
     if len(sizes) not in (1, 2) or min(sizes) < 1:
@@ -120,17 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = {field: getattr(args, flag) for flag, field in REPRESENTATION_FLAGS.items()
                 if getattr(args, flag) is not None}
-    stems = None if args.stems is None else [stem.strip() for stem in args.stems.split(",") if stem.strip()]
-    # flags left out keep the library's defaults
-    options = {key: value for key, value in (("silence_db", args.silence_db), ("stems", stems)) if value is not None}
-    summary = prepare(
-        args.source, args.out, representation=args.representation, settings=settings, kind=args.kind,
-        window_hop=args.window_hop, short=args.short, freq_axis=args.freq_axis, split=args.split,
-        count=args.count, seed=args.seed, limit=args.limit, slicing=args.slicing,
-        max_windows_per_file=args.max_windows_per_file, overwrite=args.overwrite, quiet=args.quiet,
-        workers=args.workers,
-        **options,
-    )
+    # each PrepareOptions field has its flag; flags left out keep the library's defaults
+    options = {field.name: getattr(args, field.name) for field in fields(PrepareOptions)
+               if getattr(args, field.name) is not None}
+    if args.stems is not None:
+        options["stems"] = [stem.strip() for stem in args.stems.split(",") if stem.strip()]
+    summary = prepare(args.source, args.out, representation=args.representation, settings=settings, kind=args.kind,
+                      overwrite=args.overwrite, quiet=args.quiet, workers=args.workers, **options)
     if args.quiet:
         print(f"prepared {summary.out}: {summary.examples} examples from {summary.files_used} files, "
               f"{len(summary.skipped)} skipped")

@@ -1,22 +1,40 @@
-"""Load a configuration from a preset name or a JSON file (comments allowed), apply overrides, validate."""
+"""Load a configuration from a preset name or a JSON file (comments allowed), apply overrides, validate, and fill
+what was left as None with the model family's defaults. Each step (a named set of dotted keys and values, like
+`--set`) is recorded in `ExperimentConfig.resolved_from`."""
 
 from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from spectrogen.config.resolve import record, resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.errors import ConfigError
 
 # default/test/template: the DCGAN set-ups; autoencoder and digits: the mel autoencoder and the diffusion model
 PRESETS = ("default", "test", "template", "autoencoder", "digits")
 
+# Per family: the settings of its reference (DCGAN: Radford et al. 2016; SpecGAN: Donahue et al. 2019;
+# diffusion and autoencoder: the reference DDPM and mel autoencoder recipes), filling what was left as None.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": {"training.loss": "bce", "training.learning_rate": 2e-4, "training.beta1": 0.5, "training.beta2": 0.999,
+              "training.critic_steps": 1, "training.weight_decay": 0.0, "model.batchnorm": True,
+              "model.latent_distribution": "normal", "model.upsample": "nearest"},
+    "specgan": {"training.loss": "wgan-gp", "training.learning_rate": 1e-4, "training.beta1": 0.5,
+                "training.beta2": 0.9, "training.critic_steps": 5, "training.weight_decay": 0.0,
+                "model.batchnorm": False, "model.latent_distribution": "uniform", "model.upsample": "nearest"},
+    "diffusion": {"training.learning_rate": 2e-4, "training.beta1": 0.9, "training.beta2": 0.999,
+                  "training.critic_steps": 1, "training.weight_decay": 0.0, "training.ema_decay": 0.995,
+                  "training.grad_clip": 1.0, "model.batchnorm": False, "model.latent_distribution": "normal"},
+    "autoencoder": {"training.learning_rate": 1e-3, "training.beta1": 0.9, "training.beta2": 0.999,
+                    "training.critic_steps": 1, "training.weight_decay": 1e-4, "training.grad_clip": 1.0,
+                    "model.batchnorm": False, "model.latent_distribution": "normal"},
+}
 
 # a JSON string (kept as it is), else a comment or a comma before a closing bracket (dropped)
 _STRING = r'"(?:\\.|[^"\\])*(?:"|\\?\Z)'
@@ -81,6 +99,38 @@ def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return leaves
 
 
+def record(steps: dict[str, list[str]], step: str, keys: Iterable[str]) -> None:
+    """Records in `steps` (a configuration's resolved_from) that `step` set `keys`; a step named again moves last."""
+    keys = list(keys)
+    if keys:
+        steps[step] = list(dict.fromkeys([*steps.pop(step, []), *keys]))
+
+
+def value_at(config: Any, key: str) -> Any:
+    """Returns the value of the dotted `key` ("training.loss", "model.conditional.base") in `config`."""
+    for name in key.split("."):
+        config = getattr(config, name)
+    return config
+
+
+def resolve(config: ExperimentConfig) -> ExperimentConfig:
+    """Returns a copy of `config` with every None default replaced by its family's value (step `family NAME`)."""
+    config = config.model_copy(deep=True)
+    model = config.model
+    family = model.conditional.base if model.name == "cgan" else model.name  # cgan takes its base's defaults
+    filled = {key: value for key, value in FAMILY_DEFAULTS[family].items() if value_at(config, key) is None}
+    if config.training.learning_rate_d is None:
+        filled["training.learning_rate_d"] = filled.get("training.learning_rate", config.training.learning_rate)
+    if config.model.name == "autoencoder" and "lr_schedule" not in config.training.model_fields_set:
+        # the autoencoder anneals on a cosine by default; a schedule the user wrote down wins
+        filled["training.lr_schedule"] = "cosine"
+    for key, value in filled.items():
+        section, _, name = key.rpartition(".")
+        setattr(value_at(config, section), name, value)
+    record(config.resolved_from, f"family {family}", filled)
+    return config
+
+
 def _record(raw: dict[str, Any], step: str, keys: Iterable[str]) -> None:
     steps = raw.setdefault("resolved_from", {})
     if isinstance(steps, dict):  # anything else is left for validation to name
@@ -95,10 +145,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: write it as section.key=value, e.g. --set training.epochs=5")
     raw = raw.strip()
     try:
-        value = json.loads(raw)
+        return key, json.loads(raw)
     except json.JSONDecodeError:
-        value = raw
-    return key, value
+        return key, raw
 
 
 def section_of(key: str) -> Optional[type[BaseModel]]:
@@ -185,11 +234,9 @@ def saved_config(raw: Mapping[str, Any], source: str) -> ExperimentConfig:
     generator is rebuilt from it); any other section this version does not read takes its defaults."""
     kept = {"model": raw.get("model", {})}
     for name, section in raw.items():
-        try:
+        with suppress(ValidationError):
             ExperimentConfig.model_validate({name: section})
             kept[name] = section
-        except ValidationError:
-            pass
     return build_config(kept, source)
 
 

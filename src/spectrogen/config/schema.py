@@ -1,7 +1,5 @@
-"""The one typed, validated schema of everything a run needs: data, model, training, output.
-
-A field left as ``None`` means "the model family's default" (`spectrogen.config.resolve`), so the saved
-configuration holds the values really used."""
+"""The one typed, validated schema of everything a run needs. A field left as ``None`` means "the model family's
+default" (`spectrogen.config.loader.resolve`), so the saved configuration holds the values really used."""
 
 from __future__ import annotations
 

@@ -81,18 +81,13 @@ def to_mono(block: np.ndarray) -> np.ndarray:
 def _open_failure(path: Path, exc: Exception) -> str:
     """Returns a reason for a file libsndfile refused, telling an empty file from a foreign one."""
     try:
-        size = path.stat().st_size
-    except OSError as stat_error:
-        return f"unreadable: {stat_error.strerror or stat_error}"
-    if size == 0:
-        return "empty file (0 bytes)"
-    try:  # libsndfile reports a file it may not open as a bare "System error."
-        with open(path, "rb"):
+        if path.stat().st_size == 0:
+            return "empty file (0 bytes)"
+        with open(path, "rb"):  # libsndfile reports a file it may not open as a bare "System error."
             pass
-    except OSError as open_error:
-        return f"unreadable: {open_error.strerror or open_error}"
-    message = str(exc).split(": ", 1)[-1]
-    return f"not an audio file libsndfile can decode ({message})"
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    return f"not an audio file libsndfile can decode ({str(exc).split(': ', 1)[-1]})"
 
 
 def ffmpeg_path() -> str:

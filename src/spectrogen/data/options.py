@@ -71,9 +71,7 @@ class PrepareOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the options as JSON-ready values (stored in dataset.json)."""
-        values = asdict(self)
-        values["stems"] = list(self.stems)
-        return values
+        return {**asdict(self), "stems": list(self.stems)}
 
 
 def check_size_settings(settings: Mapping[str, Any]) -> None:

@@ -1,6 +1,5 @@
-"""The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays. Both go
-item by item, record every problem in the `PrepareSummary` (`summary.json`), and stop once `--limit` examples are
-written."""
+"""The two ways examples reach the writer: recordings -> windows -> batched features, or ready arrays. Both go item
+by item, record every problem in the `PrepareSummary` (`summary.json`), and stop at `--limit` examples."""
 
 from __future__ import annotations
 
@@ -8,9 +7,9 @@ import os
 import sys
 from collections import Counter
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -45,7 +44,7 @@ PRINTED_PROBLEMS = 20
 
 @dataclass
 class PrepareSummary:
-    """The account of one `prepare` run; `to_dict()` is what `summary.json` holds."""
+    """The account of one `prepare` run; `summary.json` holds its fields."""
 
     source: str
     kind: str
@@ -77,9 +76,6 @@ class PrepareSummary:
 
     def note(self, name: str, note: str) -> None:
         self.notes.append({"file": name, "note": note})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def format(self) -> str:
         """Returns the summary as the lines printed at the end of `spectrogen prepare`."""
@@ -184,10 +180,8 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     decodes them (`workers` processes when > 1 and fork is available, else threads); fills `summary`."""
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
-    if options.slicing == "onset":
-        windower = OnsetSlicer(window, representation.sample_rate, options.silence_db)
-    else:
-        windower = Windower(window, hop, options.short, options.silence_db, options.max_windows_per_file)
+    windower = OnsetSlicer(window, representation.sample_rate, options.silence_db) if options.slicing == "onset" \
+        else Windower(window, hop, options.short, options.silence_db, options.max_windows_per_file)
     batcher = _FeatureBatcher(representation, writer, batch_windows(representation), options.limit)
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)
@@ -242,7 +236,6 @@ def _account(step: _Decoded, taken: int, summary: PrepareSummary, class_names: l
 
 
 def _why_no_windows(counts: WindowCounts, window: int, sample_rate: int, options: PrepareOptions) -> str:
-    """Returns why a recording that decoded fine gave no window."""
     if counts.silent and options.slicing == "onset":
         return f"silent: below {options.silence_db:g} dBFS from its onset (--silence-db)"
     if counts.silent:
@@ -260,8 +253,7 @@ def example_shape(source: ArraySource, items: list[Item], shapes: list) -> tuple
     that reads; raises InputError when none reads."""
     known = Counter(tuple(shape) for shape in shapes if shape is not None)
     if known:
-        top = max(known.values())
-        return next(tuple(shape) for shape in shapes if shape is not None and known[tuple(shape)] == top)
+        return known.most_common(1)[0][0]  # ties: the first seen
     reasons = []
     for item in items:
         try:
@@ -280,12 +272,10 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
     for item, probed in zip(items, shapes):
         if writer.count >= limit:
             break
-        if probed is not None and tuple(probed) != tuple(native):
-            summary.skip(item.name, _wrong_shape(probed, native))
-            advance()
-            continue
         written = 0
         try:
+            if probed is not None and tuple(probed) != tuple(native):
+                raise SkipFile(_wrong_shape(probed, native))
             for examples, labels in source.read(item):  # (n, F, T), (n,) or None
                 if examples.shape[1:] != tuple(native):
                     raise SkipFile(_wrong_shape(examples.shape[1:], native))
@@ -309,9 +299,8 @@ def array_examples(source: ArraySource, items: list[Item], shapes: list, native:
 
 def _write_resized(writer: DatasetWriter, examples: np.ndarray, labels: np.ndarray, name: str, first: int,
                    shape: tuple[int, int]) -> None:
-    """Writes `examples` (n, F, T) of file `name`, numbered from `first`, resized to `shape` a few at a time
-    (enlarging them all at once could take many times their memory)."""
-    step = max(1, RESIZE_BYTES // (4 * shape[0] * shape[1]))
+    """Writes `examples` (n, F, T) of file `name`, numbered from `first`, resized to `shape` a few at a time."""
+    step = max(1, RESIZE_BYTES // (4 * shape[0] * shape[1]))  # enlarging all at once could take many times the memory
     for start in range(0, len(examples), step):
         part = np.ascontiguousarray(examples[start:start + step], dtype=np.float32)
         n = len(part)

@@ -8,14 +8,13 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 from tqdm import tqdm
 
-from spectrogen.data.options import (DEFAULT_SILENCE_DB, MUSDB_STEMS, PrepareOptions, check_size_settings,
-                                     image_representation, named_representation)
+from spectrogen.data.options import PrepareOptions, check_size_settings, image_representation, named_representation
 from spectrogen.data.pipelines import PrepareSummary, array_examples, audio_examples, example_shape
 from spectrogen.data.sources import open_source
 from spectrogen.data.sources.base import AudioSource
@@ -30,27 +29,20 @@ def show_progress(quiet: bool) -> bool:
 
 
 def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
-            settings: Optional[Mapping[str, Any]] = None, kind: str = "auto",
-            window_hop: Optional[float] = None, short: str = "pad",
-            silence_db: Optional[float] = DEFAULT_SILENCE_DB, freq_axis: int = 0,
-            stems: Sequence[str] = MUSDB_STEMS, split: str = "train", count: Optional[int] = None,
-            seed: int = 0, limit: Optional[int] = None, slicing: str = "auto",
-            max_windows_per_file: Optional[int] = None, overwrite: bool = False,
-            quiet: bool = False, workers: Optional[int] = None) -> PrepareSummary:
+            settings: Optional[Mapping[str, Any]] = None, kind: str = "auto", overwrite: bool = False,
+            quiet: bool = False, workers: Optional[int] = None, **options: Any) -> PrepareSummary:
     """Returns the summary of building the data set folder `out` from `source` (a folder, a file, or ``builtin:NAME``);
     a failed run leaves `out` as it was. `representation`: a preset name, a `Representation`, or None for the source's
-    default (arrays: images of their own size), its fields changed by `settings` (e.g. ``{"n_mels": 80}``); the other
-    arguments are `PrepareOptions` fields, and `workers` decoding processes (None, 0 or 1: this one) never change the
-    data set. Raises InputError when no example could be made, OverwriteError when `out` is not empty."""
+    default (arrays: images of their own size), its fields changed by `settings` (e.g. ``{"n_mels": 80}``); `options`
+    are `PrepareOptions` fields, and `workers` decoding processes (None, 0 or 1: this one) never change the data set.
+    Raises InputError when no example could be made, OverwriteError when `out` is not empty."""
     started = time.perf_counter()
     if workers is not None and workers < 0:
         raise UsageError(f"--workers {workers}: use 0 or a positive number")
     check_size_settings(settings or {})
     # decoding in this process by default: a worker pool's copying can cost more than a core gives back
     workers = 1 if workers is None else workers
-    options = PrepareOptions(window_hop=window_hop, short=short, silence_db=silence_db, freq_axis=freq_axis,
-                             stems=tuple(stems), split=split, count=count, seed=seed, limit=limit,
-                             slicing=slicing, max_windows_per_file=max_windows_per_file)
+    options = PrepareOptions(**options)
     reader = open_source(str(source), kind, options)
     out = Path(out).expanduser()
     check_output(out, reader.location, overwrite)
@@ -59,17 +51,15 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
     chosen, shapes, native = _choose_representation(reader, items, representation, settings)
     shape = tuple(chosen.shape)
 
-    summary = PrepareSummary(source=str(source), kind=reader.kind, out=str(out),
-                             representation=_describe(representation or reader.default_representation),
-                             files_found=len(items) + len(reader.rejected))
-    for name, reason in reader.rejected:
-        summary.skip(name, reason)
-    summary.ignored = dict(reader.ignored)
+    named = representation or reader.default_representation
+    named = named if isinstance(named, str) else f"custom {getattr(named, 'kind', '')}".strip()
+    summary = PrepareSummary(source=str(source), kind=reader.kind, out=str(out), representation=named,
+                             ignored=dict(reader.ignored), files_found=len(items) + len(reader.rejected),
+                             skipped=[{"file": name, "reason": reason} for name, reason in reader.rejected])
     if isinstance(reader, AudioSource):
-        resolved, summary.slicing_reason = choose_slicing(reader.duration, items,
-                                                          chosen.num_samples / chosen.sample_rate, options.slicing)
-        options = replace(options, slicing=resolved)  # dataset.json records what was done
-        summary.slicing = resolved
+        summary.slicing, summary.slicing_reason = choose_slicing(
+            reader.duration, items, chosen.num_samples / chosen.sample_rate, options.slicing)
+        options = replace(options, slicing=summary.slicing)  # dataset.json records what was done
 
     staging = staging_folder(out)
     writer = None
@@ -82,14 +72,17 @@ def prepare(source: str | Path, out: str | Path, *, representation: Any = None,
             else:
                 array_examples(reader, items, shapes, native, shape, options, writer, summary, bar.update)
         if writer.count == 0:
-            raise InputError(_nothing_made(summary), reader.location or str(source))
+            reasons = "; ".join(f"{entry['file']}: {entry['reason']}" for entry in summary.skipped[:5])
+            more = f" (and {len(summary.skipped) - 5} more)" if len(summary.skipped) > 5 else ""
+            raise InputError(f"no example could be made from its {summary.files_found} items. {reasons}{more}",
+                             reader.location or str(source))
         summary.examples = writer.count
-        summary.limit_reached = limit is not None and writer.count >= limit
+        summary.limit_reached = options.limit is not None and writer.count >= options.limit
         summary.examples_per_class = writer.counts()
         summary.shape = [writer.count, *shape]
         summary.seconds = round(time.perf_counter() - started, 3)
         origin = {"location": str(source), "kind": reader.kind, "options": options.to_dict()}
-        writer.finish(chosen.to_dict(), origin, summary.to_dict())
+        writer.finish(chosen.to_dict(), origin, asdict(summary))
         publish(staging, out)
     except BaseException:
         if writer is not None:
@@ -113,14 +106,3 @@ def _choose_representation(reader, items: list, representation: Any, settings: O
     native = example_shape(reader, items, shapes)
     return image_representation(native, settings), shapes, native
 
-
-def _describe(representation: Any) -> str:
-    if isinstance(representation, str):
-        return representation
-    return f"custom {getattr(representation, 'kind', '')}".strip()
-
-
-def _nothing_made(summary: PrepareSummary) -> str:
-    reasons = "; ".join(f"{entry['file']}: {entry['reason']}" for entry in summary.skipped[:5])
-    more = f" (and {len(summary.skipped) - 5} more)" if len(summary.skipped) > 5 else ""
-    return f"no example could be made from its {summary.files_found} items. {reasons}{more}"

@@ -1,7 +1,6 @@
 """Reading items a bounded amount ahead of the consumer, in order: in threads (`read_ahead`; soundfile and soxr release
-the GIL), each item streamed into its own bounded queue, or in forked processes (`read_processes`), process w of W
-producing items w, w + W, ... (nothing pickled on the way in; they never touch torch: a forked child that used the
-parent's thread pools could hang). How far ahead matters: benchmarks/README.md."""
+the GIL), or in forked processes (`read_processes`), process w of W producing items w, w + W, ... (nothing pickled on
+the way in; they never touch torch: a forked child that used the parent's thread pools could hang)."""
 
 from __future__ import annotations
 
@@ -64,10 +63,9 @@ class _Budget:
 def read_ahead(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, workers: int = 2,
                items_ahead: int = 4, depth: int = 8, budget: int | None = None,
                size: Callable[[T], int] = lambda value: 0) -> Iterator[T]:
-    """Yields everything `produce(item)` yields, item after item in order, produced by `workers` threads: at most
-    `items_ahead` items claimed ahead, `depth` values of one item waiting, weighing at most `budget` bytes by `size`
-    (but for the item the consumer waits for: nothing else could free it). An exception of `produce` is re-raised
-    here, in order; stopping early (break, close, an error) stops the workers."""
+    """Yields everything `produce(item)` yields, item after item, produced by `workers` threads: at most `items_ahead`
+    items ahead, `depth` values of one item waiting, at most `budget` bytes by `size` (but for the item the consumer
+    waits for). An exception of `produce` is re-raised here, in order; stopping early stops the workers."""
     stop = threading.Event()
     claims = itertools.count()  # next() on it is atomic: each item is claimed once
     in_flight = threading.Semaphore(max(1, items_ahead))
@@ -158,11 +156,8 @@ def read_processes(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, w
         return
     context = multiprocessing.get_context("fork")
     queues = [context.Queue(maxsize=max(1, depth)) for _ in range(count)]
-    processes = [
-        context.Process(target=_serve, args=(items, produce, worker, count, queues[worker]),
-                        name=f"spectrogen-decode-{worker}", daemon=True)
-        for worker in range(count)
-    ]
+    processes = [context.Process(target=_serve, args=(items, produce, worker, count, queues[worker]),
+                                 name=f"spectrogen-decode-{worker}", daemon=True) for worker in range(count)]
     gc.freeze()  # objects made so far stay out of the collector: pages shared with the workers stay shared
     try:
         for process in processes:
@@ -192,21 +187,17 @@ def read_processes(items: Sequence[I], produce: Callable[[I], Iterable[T]], *, w
 
 def _get(buffer, process) -> tuple:
     """Returns the next message of `process`; raises RuntimeError when it died without sending one."""
-    while True:
-        try:
+    while process.is_alive():
+        with suppress(queue.Empty):
             return buffer.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            if process.is_alive():
-                continue
-        try:  # it may have sent its last messages just before exiting
-            return buffer.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            raise RuntimeError(f"decoding worker process {process.name} stopped unexpectedly "
-                               f"(exit code {process.exitcode})") from None
+    try:  # it may have sent its last messages just before exiting
+        return buffer.get(timeout=_POLL_SECONDS)
+    except queue.Empty:
+        raise RuntimeError(f"decoding worker process {process.name} stopped unexpectedly "
+                           f"(exit code {process.exitcode})") from None
 
 
 def _serve(items: Sequence, produce: Callable, worker: int, count: int, buffer) -> None:
-    """Body of a worker process: produces items worker, worker + count, ... into `buffer`."""
     gc.freeze()  # a collection would touch, and so copy, every object inherited from the parent
     try:
         for index in range(worker, len(items), count):

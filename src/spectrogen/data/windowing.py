@@ -46,8 +46,6 @@ class Windower:
 
     def __init__(self, window: int, hop: int, short: str = "pad", silence_db: Optional[float] = None,
                  max_windows: Optional[int] = None):
-        if window < 1 or hop < 1:
-            raise ValueError(f"window ({window}) and hop ({hop}) must be positive")
         self.window = window
         self.hop = hop
         self.short = short
@@ -65,34 +63,27 @@ class Windower:
             if len(pending) < self.window:
                 continue
             full = (len(pending) - self.window) // self.hop + 1
-            starts = self.hop * np.arange(full)
-            views = self._views(pending, full)  # (full, window)
-            block = self._keep(views, starts, None, offset, counts)
-            if block is not None:
-                yield block
+            yield from self._keep(self._views(pending, full), self.hop * np.arange(full), None, offset, counts)
             if counts.kept >= self.max_windows:
                 return
             pending = pending[full * self.hop:]
             offset += full * self.hop
-        tail = self._tail(pending, offset, counts)
-        if tail is not None:
-            yield tail
+        yield from self._tail(pending, offset, counts)
 
-    def _tail(self, pending: np.ndarray, offset: int, counts: WindowCounts) -> Optional[WindowBlock]:
-        """Returns the kept windows that run past the end of the recording (zero-padded), if any."""
+    def _tail(self, pending: np.ndarray, offset: int, counts: WindowCounts) -> Iterator[WindowBlock]:
+        """Yields the kept windows that run past the end of the recording (zero-padded), if any."""
         if len(pending) == 0:
-            return None
+            return
         starts = np.arange(0, len(pending), self.hop)  # partial windows still to decide
         lengths = len(pending) - starts
         keep = lengths * 2 >= self.window if self.short == "pad" else np.zeros(len(starts), dtype=bool)
         counts.short += int((~keep).sum())
         if not keep.any():
-            return None
+            return
         starts, lengths = starts[keep], lengths[keep]  # a prefix: the first windows of the tail
         padded = np.zeros(len(starts) * self.hop + self.window, dtype=np.float32)
         padded[: len(pending)] = pending
-        views = self._views(padded, len(starts))
-        return self._keep(views, starts, lengths, offset, counts)
+        yield from self._keep(self._views(padded, len(starts)), starts, lengths, offset, counts)
 
     def _views(self, audio: np.ndarray, count: int) -> np.ndarray:
         """Returns read-only views (count, window) of the first `count` windows of `audio`."""
@@ -103,8 +94,8 @@ class Windower:
         return sliding_window_view(audio, self.window)[:: self.hop][:count]
 
     def _keep(self, views: np.ndarray, starts: np.ndarray, lengths: Optional[np.ndarray],
-              offset: int, counts: WindowCounts) -> Optional[WindowBlock]:
-        """Returns the windows `views` (starting at `starts`, holding `lengths` real samples) loud enough."""
+              offset: int, counts: WindowCounts) -> Iterator[WindowBlock]:
+        """Yields the windows `views` (starting at `starts`, holding `lengths` real samples) loud enough, if any."""
         if self.silence_db is not None:
             loud = rms_dbfs(views, lengths) >= self.silence_db
             counts.silent += int((~loud).sum())
@@ -113,7 +104,8 @@ class Windower:
         room = max(0, self.max_windows - counts.kept)
         views, starts = views[:room], starts[:room]
         counts.kept += len(views)
-        return WindowBlock(views, (offset + starts).astype(np.int64)) if len(views) else None
+        if len(views):
+            yield WindowBlock(views, (offset + starts).astype(np.int64))
 
 
 # the onset is the first frame of ONSET_FRAME_S seconds within ONSET_BELOW_PEAK_DB of the loudest frame of the first
@@ -124,14 +116,14 @@ ONSET_LEAD_S = 0.005
 ONSET_SEARCH_S = 2.0
 
 
+@dataclass
 class OnsetSlicer:
     """Makes the one example of a one-shot recording (a file about a window long or shorter): the window from its
     onset, zero-padded at the end (WaveGAN's "first slice, pad end"), so none is dropped for being short."""
 
-    def __init__(self, window: int, sample_rate: int, silence_db: Optional[float] = None):
-        self.window = window
-        self.sample_rate = sample_rate
-        self.silence_db = silence_db
+    window: int
+    sample_rate: int
+    silence_db: Optional[float] = None
 
     def windows(self, chunks: Iterable[np.ndarray], counts: WindowCounts) -> Iterator[WindowBlock]:
         """Yields one block holding the item's one example (none when it is silent)."""
@@ -182,8 +174,7 @@ PROBED_FILES = 400
 
 def choose_slicing(duration: Callable[[object], Optional[float]], items: Sequence, window_seconds: float,
                    asked: str) -> tuple[str, str]:
-    """Returns ("onset" or "windows", why) for `items` of the lengths `duration(item)` (None: unknown); `asked` is
-    the --slicing value (auto, onset, windows)."""
+    """Returns ("onset" or "windows", why) for `items` of lengths `duration(item)` (None unknown), --slicing `asked`."""
     if asked != "auto":
         return asked, f"--slicing {asked}"
     step = max(1, len(items) // PROBED_FILES)

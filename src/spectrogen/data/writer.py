@@ -104,12 +104,9 @@ class DatasetWriter:
         self._features.append(features.detach().cpu().numpy())
         self._labels.append(labels.astype(np.int64, copy=False))
         self.per_label += np.bincount(labels, minlength=len(self.per_label))
-        names = self.class_names
-        self._index.writerows(
-            (source, offset if isinstance(offset, str) else f"{offset:.4f}", item, int(label),
-             names[label] if names else "")
-            for source, offset, item, label in zip(sources, offsets, items, labels)
-        )
+        self._index.writerows((source, offset if isinstance(offset, str) else f"{offset:.4f}", item, int(label),
+                               self.class_names[label] if self.class_names else "")
+                              for source, offset, item, label in zip(sources, offsets, items, labels))
 
     def counts(self) -> dict[str, int]:
         """Returns the examples written per class name (empty when unlabelled)."""

@@ -1,8 +1,11 @@
-"""GAN losses over critic logits (B,) in the `LOSSES` registry (BCE's sigmoid lives here), and the WGAN-GP penalty."""
+"""GAN losses over critic logits (B,) in the `LOSSES` registry (BCE's sigmoid lives here), the WGAN-GP penalty,
+MSGAN's mode-seeking term, and DiffAugment (Zhao et al. 2020) of the critic's inputs, so that it cannot memorise a small
+data set: only a shift along time and cutout, which keep a spectrogram a spectrogram (nothing moves along frequency or
+flips)."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +13,10 @@ import torch.nn.functional as F
 from spectrogen.config.schema import TrainingConfig
 from spectrogen.errors import ConfigError
 from spectrogen.registry import Registry
+
+MODE_SEEKING_EPSILON = 1e-5  # keeps the term finite when a pair is identical (a fully collapsed generator)
+TRANSLATION_RATIO = 0.125  # largest shift, as a fraction of the frames (DiffAugment's 1/8)
+CUTOUT_RATIO = 0.5  # side of the cut-out rectangle, as a fraction of each side (DiffAugment's 1/2)
 
 
 class GANLoss:
@@ -120,3 +127,71 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     # the tiny constant keeps the square root differentiable where a gradient is exactly zero
     norms = torch.sqrt(grads.float().pow(2).flatten(1).sum(dim=1) + 1e-12)  # (B,)
     return ((norms - 1.0) ** 2).mean()
+
+
+def same_class_pairs(n: int, labels: Optional[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns index tensors (P,), (P,) of disjoint pairs of the batch's n examples, of one class each when labelled."""
+    order = torch.arange(n, device=device) if labels is None else torch.sort(labels, stable=True).indices
+    first, second = order[0:n - 1:2], order[1:n:2]  # neighbours in class order: (0, 1), (2, 3), ...
+    if labels is not None:
+        keep = labels[first] == labels[second]  # a class with an odd count leaves one pair mixed: dropped
+        first, second = first[keep], second[keep]
+    return first, second
+
+
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Returns MSGAN's mode-seeking term (Mao et al. 2019), 1 / mean(|G(z1) - G(z2)| / |z1 - z2|) over pairs of the
+    batch (0-d), for generated examples `fake` (B, ...) made from noise `z` (B, D) [and `labels` (B,)]. Pairs are of
+    one class each for a conditional model, whose critic otherwise rewards each class's most typical sample; zero,
+    with a zero gradient, when the batch holds no such pair."""
+    first, second = same_class_pairs(fake.shape[0], labels, fake.device)
+    if first.numel() == 0:
+        return fake.sum() * 0.0
+    samples = (fake[first] - fake[second]).abs().flatten(1).mean(dim=1)  # (P,)
+    noise = (z[first] - z[second]).abs().flatten(1).mean(dim=1)  # (P,)
+    return 1.0 / ((samples / noise).mean() + MODE_SEEKING_EPSILON)
+
+
+def translate_time(x: torch.Tensor, *, ratio: float = TRANSLATION_RATIO,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Returns (B, C, F, T) shifted along time by a random whole number of frames per example, zero-filled."""
+    batch, _, _, frames = x.shape
+    limit = int(frames * ratio + 0.5)
+    shift = torch.randint(-limit, limit + 1, (batch, 1, 1, 1), device=x.device, generator=generator)
+    source = torch.arange(frames, device=x.device).view(1, 1, 1, frames) - shift  # (B, 1, 1, T)
+    inside = (source >= 0) & (source < frames)
+    index = source.clamp(0, frames - 1).expand_as(x)
+    return torch.gather(x, -1, index) * inside.to(x.dtype)
+
+
+def cutout(x: torch.Tensor, *, ratio: float = CUTOUT_RATIO,
+           generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Returns (B, C, F, T) with one random rectangle per example (ratio of each side) set to zero."""
+    batch, _, rows, frames = x.shape
+    height, width = int(rows * ratio + 0.5), int(frames * ratio + 0.5)
+    # centres anywhere in the image, so that the rectangle may hang over an edge
+    top = torch.randint(0, rows, (batch, 1, 1, 1), device=x.device, generator=generator) - height // 2
+    left = torch.randint(0, frames, (batch, 1, 1, 1), device=x.device, generator=generator) - width // 2
+    row = torch.arange(rows, device=x.device).view(1, 1, rows, 1)
+    frame = torch.arange(frames, device=x.device).view(1, 1, 1, frames)
+    inside = (row >= top) & (row < top + height) & (frame >= left) & (frame < left + width)  # (B, 1, F, T)
+    return x * (~inside).to(x.dtype)
+
+
+OPERATIONS = {"translation": translate_time, "cutout": cutout}
+
+
+class DiffAugment:
+    """Callable applying the named operations, in order, to a batch (B, C, F, T); identity when none are named."""
+
+    def __init__(self, policies: Sequence[str] = ()):
+        unknown = [name for name in policies if name not in OPERATIONS]
+        if unknown:
+            raise ConfigError(f"training.diffaugment: unknown operation(s) {unknown}; "
+                              f"choose from {sorted(OPERATIONS)}")
+        self.policies = tuple(policies)
+
+    def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        for name in self.policies:
+            x = OPERATIONS[name](x, generator=generator)
+        return x

@@ -57,8 +57,7 @@ def feature_network_for(dataset, shape: tuple[int, int], *, classifier=None, inc
 def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int, *,
                     heldout_indices: Optional[np.ndarray] = None, heldout_data=None, seed: int = 0,
                     device: str = "cpu") -> tuple[RealReference, dict[str, Any]]:
-    """Returns the real side of the evaluation (`n` random training examples, and for the memorisation check
-    training and held-out ones) and a description of what it holds."""
+    """Returns the real side (`n` random training examples, and the memorisation check's) and its description."""
     rng = np.random.default_rng(seed)
 
     def pick(pool: np.ndarray, count: int = MAX_NEIGHBOUR_REFERENCE) -> np.ndarray:
@@ -95,8 +94,7 @@ def build_reference(dataset, network, normalizer, shape: tuple[int, int], n: int
 def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier=None, inception=None,
                         heldout_data=None, seed: int = 0, device: str = "cpu", batch_size: int = 64,
                         log: Log = print) -> EvaluationResult:
-    """Returns the metrics of `n` samples of a checkpoint (or a run directory's best one) against `data`;
-    conditional models are sampled in equal numbers per class."""
+    """Returns the metrics of `n` samples (as many of each class) of a checkpoint or a run's best one against `data`."""
     names = parse_metrics(metrics)
     path, which = resolve_checkpoint(target)
     log(f"checkpoint: {path} ({which})")
@@ -111,25 +109,21 @@ def evaluate_checkpoint(target, data, *, n: int = 1000, metrics=None, classifier
         timings["generation"] = time.perf_counter() - started
         return samples
 
-    heldout = run_heldout_indices(model.config, len(dataset), bool(getattr(model.method, "uses_validation", False)))
+    validates = bool(getattr(model.method, "uses_validation", False))
+    heldout = run_heldout_indices(model.config, len(dataset), validates)
     result = _compare(dataset, tuple(model.shape[-2:]), n, draw, model.normalizer, names, labels,
                       model.class_names, {"checkpoint": str(path), "which": which, "model": model.model_name},
                       classifier=classifier, inception=inception, run_dir=run_of_checkpoint(path),
                       heldout_indices=heldout, heldout_data=heldout_data, seed=seed, device=device, log=log)
     result.timings.update(timings)
     if "nn_heldout" in result.skipped:
-        result.skipped["nn_heldout"] = _no_heldout_reason(model)
-    return result
-
-
-def _no_heldout_reason(model) -> str:
-    fraction = model.config.data.validation_fraction
-    if getattr(model.method, "uses_validation", False):
-        why = f"its run held none out (data.validation_fraction={fraction:g})"
-    else:
-        why = (f"a {model.model_name} run trains on every example (data.validation_fraction={fraction:g} "
+        fraction = model.config.data.validation_fraction
+        why = (f"its run held none out (data.validation_fraction={fraction:g})" if validates else
+               f"a {model.model_name} run trains on every example (data.validation_fraction={fraction:g} "
                f"applies only to models that validate, the autoencoder)")
-    return f"no held-out data: {why}; pass --heldout DATA (a data set of other recordings) to compare"
+        result.skipped["nn_heldout"] = (f"no held-out data: {why}; pass --heldout DATA (a data set of other "
+                                        f"recordings) to compare")
+    return result
 
 
 def evaluate_sample_file(samples_path, data, *, checkpoint=None, samples_normalization: str = "per_frequency",

@@ -1,6 +1,5 @@
-"""Feature networks of the metrics: a small spectrogram CNN standing in for Inception-v3 (as the SpecGAN
-paper's SC09 classifier does), or a user's exported network (`--inception`, a local file, never downloaded)
-taking (B, 1, F, T) spectrograms normalised per frequency to features (B, D) or (features, logits (B, K))."""
+"""Feature networks of the metrics: a small spectrogram CNN standing in for Inception-v3 (as SpecGAN's SC09
+classifier does), or a user's exported network (`--inception`, a local file) taking (B, 1, F, T) spectrograms."""
 
 from __future__ import annotations
 
@@ -35,8 +34,7 @@ class Features:
 def batched_forward(module: Callable[[torch.Tensor], Any], x, input_shape: Optional[tuple[int, int]], *,
                     batch_size: int = 256, device: str | torch.device = "cpu",
                     source: str = "") -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Returns (features (N, D), probabilities (N, K) or None) of x (N, [1,] F, T) through `module`, in batches:
-    it gives features, or (features, class logits)."""
+    """Returns (features (N, D), probabilities (N, K) or None) of x (N, [1,] F, T) through `module`, in batches."""
     array = np.asarray(x)
     array = array[:, None] if array.ndim == 3 else array
     if array.ndim != 4 or array.shape[1] != 1:
@@ -50,7 +48,7 @@ def batched_forward(module: Callable[[torch.Tensor], Any], x, input_shape: Optio
     features, probabilities = [], []
     for start in range(0, len(array), batch_size):
         batch = torch.as_tensor(np.ascontiguousarray(array[start:start + batch_size]), dtype=torch.float32)
-        out = module(batch.to(device))  # (B, D) or ((B, D), (B, K))
+        out = module(batch.to(device))  # features (B, D), or (features, class logits (B, K))
         first, second = (out[0], out[1].softmax(dim=1)) if isinstance(out, (tuple, list)) else (out, None)
         features.append(first.float().cpu().numpy().reshape(len(batch), -1))
         if second is not None:

@@ -1,6 +1,5 @@
-"""Training the feature network: supervised on labelled data, else contrastive (SimCLR, Chen et al. 2020: two
-augmented views of each spectrogram must find each other, so it learns to ignore the nuisances a metric should
-ignore) with a linear head on k-means clusters of its embedding, the pseudo-classes of the Inception score."""
+"""Training the feature network: supervised on labelled data, else contrastive (SimCLR, Chen et al. 2020: it learns
+to ignore what augmentations change) with a linear head on k-means clusters, the pseudo-classes of the IS."""
 
 from __future__ import annotations
 
@@ -53,12 +52,6 @@ def _augment(x: torch.Tensor, generator: torch.Generator, *, noise: float, masks
             shape = (b, 1, size, 1) if axis == 2 else (b, 1, 1, size)
             x = x.masked_fill(masked.view(shape).to(x.device), 0.0)
     return x
-
-
-def _split(n: int, fraction: float, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    order = generator.permutation(n)
-    heldout = max(1, int(round(n * fraction))) if n >= 5 else 0
-    return np.sort(order[heldout:]), np.sort(order[:heldout])
 
 
 def _optimise(network_parameters, loss_of_batch: Callable[[torch.Tensor], torch.Tensor], train_index: np.ndarray,
@@ -130,7 +123,9 @@ def train_classifier(x: np.ndarray, labels: Optional[np.ndarray], class_names: l
         x, labels = x[chosen], (None if labels is None else np.asarray(labels)[chosen])
     device = torch.device(options.device)
     data = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).reshape(len(x), 1, *x.shape[-2:]).to(device)
-    train_index, heldout_index = _split(len(data), options.heldout_fraction, rng)
+    order = rng.permutation(len(data))
+    held = max(1, int(round(len(data) * options.heldout_fraction))) if len(data) >= 5 else 0
+    train_index, heldout_index = np.sort(order[held:]), np.sort(order[:held])
     supervised = labels is not None and len(class_names) >= 2 and len(np.unique(labels)) >= 2
     if supervised:
         y = torch.as_tensor(np.asarray(labels), dtype=torch.long).to(device)
@@ -206,8 +201,8 @@ def train_classifier_on_dataset(data, *, shape: Optional[tuple[int, int]] = None
                                 normalization: str = "per_frequency",
                                 options: ClassifierOptions = ClassifierOptions(),
                                 log: Callable[[str], None] = lambda message: None) -> FeatureClassifier:
-    """Returns a feature network trained on the prepared data set in folder `data` (or an open one), its
-    features normalised by `normalization` (stored with the network) and resized to `shape`."""
+    """Returns a feature network trained on data set `data` (a folder or an open one) resized to `shape`, its features
+    normalised by `normalization` (stored with the network)."""
     dataset = open_data(data) if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__") else data
     if len(dataset) < 10:
         raise InputError(f"holds {len(dataset)} examples; a feature network needs at least 10", dataset.root)

@@ -17,12 +17,6 @@ WINDOW_SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 
 
-def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    window = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
-    return (window / window.sum()).float()
-
-
 def _band(size: int, window: torch.Tensor) -> torch.Tensor:
     # (size - k + 1, size) matrix whose rows are the window shifted by one: a "valid" 1-D filter as a
     # matrix product, which BLAS runs much faster than a one-channel convolution
@@ -44,7 +38,9 @@ def _ssim_and_contrast(x: torch.Tensor, y: torch.Tensor, data_range: float) -> t
     # images smaller than the usual 11-pixel window get the largest odd window that fits
     size = min(WINDOW_SIZE, x.shape[-2], x.shape[-1])
     size = size if size % 2 else size - 1
-    window = _gaussian_window(size, WINDOW_SIGMA if size == WINDOW_SIZE else size / 7).to(x.device)
+    sigma = WINDOW_SIGMA if size == WINDOW_SIZE else size / 7
+    window = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
+    window = (window / window.sum()).float().to(x.device)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     mu_x, mu_y = _filter(x, window), _filter(y, window)
     var_x = _filter(x * x, window) - mu_x ** 2

@@ -1,6 +1,5 @@
 """Metrics during training, every `evaluation.eval_every` epochs and after the last, into checkpoint_metrics.csv.
-The quick classifier is saved in the run, so that a resumed run and `spectrogen evaluate RUN` reuse it; samples
-come from fixed noise, outside the training's random streams, so that resumed runs reproduce them."""
+The quick classifier is saved in the run for resumes and `evaluate RUN`; samples come from fixed noise."""
 
 from __future__ import annotations
 
@@ -47,13 +46,9 @@ class TrainingEvaluator:
         self.reference: Optional[RealReference] = None
         self.classifier = None
 
-    def due(self, epoch: int) -> bool:
-        """Returns whether `epoch` is an evaluation epoch (every eval_every, and the last)."""
-        every = self.config.evaluation.eval_every
-        return every > 0 and (epoch % every == 0 or epoch == self.config.training.epochs)
-
     def __call__(self, trainer, epoch: int) -> None:
-        if not self.due(epoch):
+        every = self.config.evaluation.eval_every  # evaluates every eval_every epochs, and after the last
+        if not (every > 0 and (epoch % every == 0 or epoch == self.config.training.epochs)):
             return
         started = time.perf_counter()
         metrics = self.evaluate(trainer)
@@ -99,10 +94,8 @@ class TrainingEvaluator:
         chosen = np.sort(rng.choice(data.train_indices, count, replace=False))
         batch = data.examples(chosen)
         real = self._to_classifier_space(batch.x.cpu().numpy(), data)  # (n, 1, H, W)
-        heldout = None
-        if len(data.validation_indices):
-            held = data.validation_indices[:1000]
-            heldout = self._to_classifier_space(data.examples(held).x.cpu().numpy(), data)
+        held = data.validation_indices[:1000]
+        heldout = self._to_classifier_space(data.examples(held).x.cpu().numpy(), data) if len(held) else None
         # the reference is in the classifier's normalisation when it has one, else in the run's
         space = self.classifier.normalizer or data.normalizer.to_dict()
         to_db, no_db_reason = decibel_mapping(space, data.representation)

@@ -41,9 +41,7 @@ PR_NEIGHBOURS = 3
 IS_SPLITS = 10
 DB_CHUNK = 256  # examples mapped to dB at once: a few hundred MB at most for 128x512 spectrograms
 DIVERSITY_PAIRS = 250  # pairs per set (the mean's standard error: benchmarks/README.md)
-# a sample counts as recognised as one class when the feature network gives that class at least this
-# probability (calibrated on fresh real clips: benchmarks/README.md)
-RECOGNISED_PROBABILITY = 0.8
+RECOGNISED_PROBABILITY = 0.8  # a class's probability that makes a sample recognised as it (benchmarks/README.md)
 
 
 def parse_metrics(names: str | Iterable[str] | None) -> list[str]:
@@ -72,8 +70,7 @@ def gaussian_moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
                      eps: float = 1e-6) -> float:
-    """Returns the Fréchet distance |mu1 - mu2|² + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)) between two
-    Gaussians; `eps` is added to both diagonals when the product is singular."""
+    """Returns the Fréchet distance between two Gaussians; `eps` is added to both diagonals of a singular product."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
@@ -136,8 +133,7 @@ def kid(real_features: np.ndarray, fake_features: np.ndarray, *, subsets: int = 
 
 
 def inception_score(probabilities: np.ndarray, splits: int = 10) -> tuple[float, float]:
-    """Returns the inception score exp(mean_x KL(p(y|x) || p(y))), from 1 to the number of classes, as (mean,
-    std) over `splits` consecutive parts of the class probabilities (N, K)."""
+    """Returns the inception score (1 to K) as (mean, std) over `splits` consecutive parts of probabilities (N, K)."""
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (N, K), got shape {p.shape}")
@@ -165,12 +161,6 @@ class NDBResult:
     @property
     def ndb_fraction(self) -> float:
         return self.ndb / self.bins
-
-
-def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """Returns the Jensen-Shannon divergence of two histograms in nats (0 for equal ones, at most ln 2)."""
-    middle = (p + q) / 2
-    return float(0.5 * rel_entr(p, middle).sum() + 0.5 * rel_entr(q, middle).sum())
 
 
 def default_bins(num_real: int) -> int:
@@ -205,8 +195,9 @@ class NDBBins:
             z = np.where(standard_error > 0, (self.real_proportions - fake_proportions) / standard_error, 0.0)
         p_values = np.array([math.erfc(abs(value) / math.sqrt(2.0)) for value in z])  # two-sided
         different = p_values < alpha
-        return NDBResult(int(different.sum()), self.bins, jensen_shannon(self.real_proportions, fake_proportions),
-                         self.real_proportions, fake_proportions, different)
+        real, middle = self.real_proportions, (self.real_proportions + fake_proportions) / 2
+        jsd = float(0.5 * rel_entr(real, middle).sum() + 0.5 * rel_entr(fake_proportions, middle).sum())
+        return NDBResult(int(different.sum()), self.bins, jsd, real, fake_proportions, different)
 
 
 def ndb_pixels(x: np.ndarray) -> np.ndarray:
@@ -229,17 +220,15 @@ def frequency_profile(x: np.ndarray) -> np.ndarray:
 
 
 class RealReference:
-    """The real side of every comparison, with what is computed from it once (features, bins, similarity).
-    `train` (default `images`) and `heldout` are the memorisation check's; `to_db` maps evaluation-space
-    arrays (n, 1, H, W) to dB (n, F, T) on the data set's grid, for the dB figures of "spectral"."""
+    """The real side of every comparison, with what is computed from it once; `train` (default `images`) and
+    `heldout` are the memorisation check's, `to_db` maps (n, 1, H, W) to dB (n, F, T) for "spectral"."""
 
     def __init__(self, images: np.ndarray, network=None, *, labels: Optional[np.ndarray] = None,
                  class_names: Sequence[str] = (), train: Optional[np.ndarray] = None,
                  heldout: Optional[np.ndarray] = None, device: str | torch.device = "cpu", seed: int = 0,
                  to_db: Optional[Callable[[np.ndarray], np.ndarray]] = None, no_db_reason: Optional[str] = None):
-        self.images = np.asarray(images, dtype=np.float32)
-        if self.images.ndim == 3:
-            self.images = self.images[:, None]
+        images = np.asarray(images, dtype=np.float32)
+        self.images = images[:, None] if images.ndim == 3 else images
         self.network = network
         self.labels = None if labels is None else np.asarray(labels)
         self.class_names = list(class_names)
@@ -364,8 +353,6 @@ def _type_figures(fake: Features, reference: RealReference, result: EvaluationRe
 
 @dataclass
 class _Sides:
-    """What every metric function reads: both sets of images, and their features when computed."""
-
     fake: np.ndarray  # (M, 1, H, W)
     reference: RealReference
     fake_features: Optional[Features]
@@ -422,15 +409,13 @@ _COMPUTE: dict[str, Callable[[_Sides], dict[str, float]]] = {
 def evaluate_samples(fake: np.ndarray, reference: RealReference | np.ndarray, *, network=None,
                      metrics: Iterable[str] | str | None = None, fake_labels: Optional[np.ndarray] = None,
                      seed: int = 0) -> EvaluationResult:
-    """Returns the requested metrics of generated spectrograms `fake` (M, 1, H, W) against `reference`: a
-    `RealReference` (reuse one for many sample sets) or real images (N, 1, H, W) to build one with `network`.
-    `fake_labels` (M,), the classes a conditional model was asked for, add per-class figures."""
+    """Returns the requested metrics of `fake` (M, 1, H, W) against a `RealReference` (reuse one for many sample
+    sets) or real images (N, 1, H, W) with `network`; `fake_labels` (M,) add per-class figures."""
     names = parse_metrics(metrics)
     if not isinstance(reference, RealReference):
         reference = RealReference(reference, network, seed=seed)
     fake = np.asarray(fake, dtype=np.float32)
-    if fake.ndim == 3:
-        fake = fake[:, None]
+    fake = fake[:, None] if fake.ndim == 3 else fake
     if tuple(fake.shape[-2:]) != reference.shape:
         raise UsageError(f"generated samples are {fake.shape[-2]}x{fake.shape[-1]} but the real data are "
                          f"{reference.shape[0]}x{reference.shape[1]}; compare sets of one size")

@@ -86,20 +86,15 @@ def mid_clip_gaps(silent: np.ndarray) -> np.ndarray:
     return np.any(silent & later, axis=1)
 
 
-def _running_median(profile: np.ndarray, width: int) -> np.ndarray:
-    # the median of each `width` bins around each bin of `profile` (N, F), edges repeated
-    half = width // 2
-    padded = np.pad(profile, ((0, 0), (half, half)), mode="edge")
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=1), axis=-1)
-
-
 def tonal_prominence_db(db: np.ndarray) -> np.ndarray:
     """Returns for each example (N,) the mean height in dB of its time-averaged spectrum (smoothed) above the
     local floor: harmonic lines stand above it; noise, a tilt and a period-2 checkerboard give about 0."""
     profile = np.asarray(db, dtype=np.float64).mean(axis=2)  # (N, F)
     padded = np.pad(profile, ((0, 0), (1, 1)), mode="edge")
     smooth = SMOOTHING[0] * padded[:, :-2] + SMOOTHING[1] * padded[:, 1:-1] + SMOOTHING[2] * padded[:, 2:]
-    above = smooth - _running_median(smooth, FLOOR_MEDIAN_BINS)
+    # the floor: the median of the FLOOR_MEDIAN_BINS bins around each bin, edges repeated
+    around = np.pad(smooth, ((0, 0), (FLOOR_MEDIAN_BINS // 2, FLOOR_MEDIAN_BINS // 2)), mode="edge")
+    above = smooth - np.median(np.lib.stride_tricks.sliding_window_view(around, FLOOR_MEDIAN_BINS, axis=1), axis=-1)
     return np.clip(above, 0.0, None).mean(axis=1)
 
 

@@ -9,13 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectrogen.config.resolve import resolve
+from spectrogen.config.loader import resolve
 from spectrogen.config.schema import GAN_FAMILIES, ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.errors import ConfigError, InputError
-from spectrogen.losses.diffaugment import DiffAugment
-from spectrogen.losses.gan import build_loss, gradient_penalty
-from spectrogen.losses.mode_seeking import mode_seeking_loss
+from spectrogen.losses.gan import DiffAugment, build_loss, gradient_penalty, mode_seeking_loss
 from spectrogen.models.conditional import ConditionalDiscriminator, ConditionalGenerator, balanced_labels
 from spectrogen.models.gan_stacks import DCGANDiscriminator, DCGANGenerator, SpecGANDiscriminator, SpecGANGenerator
 from spectrogen.models.method import (TrainingMethod, class_count, eval_mode, make_average, update_average,

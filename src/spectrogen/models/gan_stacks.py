@@ -17,8 +17,7 @@ INIT_STD = 0.02
 
 
 def init_gan_weights(network: nn.Module) -> nn.Module:
-    """Returns `network` re-initialised in place as DCGAN's (Radford et al. 2016): conv/linear/embedding weights
-    N(0, 0.02), batch-norm weights N(1, 0.02), biases 0."""
+    """Returns `network` re-initialised in place as DCGAN's (Radford et al. 2016)."""
     for module in network.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             # spectral normalisation moves the weight to `parametrizations.weight.original`
@@ -56,9 +55,8 @@ def stack_layout(height: int, width: int, base_width: int) -> StackLayout:
 
 
 class StackGenerator(nn.Module):
-    """Latent (B, latent_dim) -> Linear -> small map (B, 16w, h, w) -> [BN] ReLU, doubling layers -> Tanh, (B, C, H, W);
-    a doubling layer is a stride-2 transposed convolution (the papers') or a resize then a 3x3 convolution (Odena
-    et al. 2016), which leaves no lattice of dots where the kernel is not a multiple of the stride."""
+    """Latent (B, latent_dim) -> Linear -> small map -> doubling layers -> Tanh, (B, C, H, W); a doubling layer is a
+    stride-2 transposed convolution (the papers') or a resize then a 3x3 convolution (no lattice of dots)."""
 
     def __init__(self, latent_dim: int, width: int, size: tuple[int, int], channels: int, batchnorm: bool,
                  upsample: str, *, kernel: int, padding: int, output_padding: int, project_bias: bool):
@@ -153,8 +151,7 @@ class SpecGANGenerator(StackGenerator):
 
 
 class SpecGANDiscriminator(StackDiscriminator):
-    """5x5 stride-2 convolutions, LeakyReLU(0.2), Dense; batch norm only when asked (WGAN-GP's per-example
-    penalty assumes none)."""
+    """5x5 stride-2 convolutions, LeakyReLU(0.2), Dense; batch norm only when asked (WGAN-GP assumes none)."""
 
     def __init__(self, dim: int = 64, size: tuple[int, int] = (128, 128), channels: int = 1,
                  batchnorm: bool = False):

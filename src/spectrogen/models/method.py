@@ -63,9 +63,11 @@ class TrainingMethod(ABC):
     def add_optimizer(self, name: str, optimizer: type[torch.optim.Optimizer], learning_rate: float) -> None:
         """Adds an Adam-like optimizer of network `name` (and its cosine schedule when `training` asks for one)."""
         training = self.config.training
+        # fused on CUDA only: the CPU numbers and resume tests were made with the per-parameter loop
+        fused = {"fused": True} if torch.device(self.device).type == "cuda" else {}
         self.optimizers[name] = optimizer(self.networks[name].parameters(), lr=learning_rate,
                                           betas=(training.beta1, training.beta2),
-                                          weight_decay=training.weight_decay, **fused_optimizer(self.device))
+                                          weight_decay=training.weight_decay, **fused)
         # "plateau" is the trainer's: it halves the learning rates when the loss stops improving
         if training.lr_schedule == "cosine":
             self.schedulers[name] = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizers[name],
@@ -169,12 +171,6 @@ def eval_mode(network: nn.Module) -> Iterator[nn.Module]:
         yield network
     finally:
         network.train(was_training)
-
-
-def fused_optimizer(device: torch.device | str) -> dict[str, Any]:
-    """Returns the keyword arguments that make torch's Adam/AdamW fused on `device`: {"fused": True} on CUDA only
-    (the CPU numbers and resume tests were made with the per-parameter loop; benchmarks/throughput.py)."""
-    return {"fused": True} if torch.device(device).type == "cuda" else {}
 
 
 # one fused norm over all gradients where torch has it (2.6 on), else one norm per tensor

@@ -17,10 +17,9 @@ from matplotlib.figure import Figure
 from spectrogen.atomic import save_figure, write_text_atomic
 from spectrogen.metrics.reconstruction import (SPEECH_EXTRA_HINT, pesq_score, reconstruction_metrics,
                                                speech_packages_available, stoi_score)
-from spectrogen.report.figures import series
 from spectrogen.sampling.audio import features_to_audio, set_level, write_wav
 from spectrogen.spectral.mapping import FeatureMapping
-from spectrogen.training.plots import DPI, sample_mosaic
+from spectrogen.training.plots import DPI, draw_series, empty_note, epoch_axes, sample_mosaic
 
 TRAINING_CURVES = "training_curves.png"
 SPECTROGRAM_COMPARISON = "spectrogram_comparison.png"
@@ -40,12 +39,24 @@ _PANELS = (
 
 
 def write_figures(trainer) -> list[Path]:
-    """The autoencoder family's figure writer (`Trainer(figure_writers=...)`): returns the files written."""
-    method = trainer.method
-    originals = method.examples
-    reconstructions = None if originals is None else method.reconstruct(originals)
-    return write_run_outputs(trainer.run.root, trainer.history, originals, reconstructions, method.mapping,
-                             trainer.config.output.griffin_lim_iterations)
+    """The autoencoder family's figure writer (`Trainer(figure_writers=...)`): returns the files written: the
+    figures, and for audio data the .wav pairs and metrics.json, of the held-out examples the method keeps."""
+    originals, space, run = trainer.method.examples, trainer.method.mapping, trainer.run  # (N, 1, H, W)
+    written = [plot_training_curves(trainer.history, run.plots_dir / TRAINING_CURVES, space)]
+    if originals is None:  # no example seen yet
+        return written
+    reconstructions = trainer.method.reconstruct(originals)
+    if space is not None:
+        reference, estimate = space.to_features(originals), space.to_features(reconstructions)  # (N, F, T)
+    else:
+        reference, estimate = originals[:, 0].float(), reconstructions[:, 0].float()  # (N, H, W)
+    written.append(plot_spectrogram_comparison(
+        reference.cpu().numpy(), estimate.cpu().numpy(), run.plots_dir / SPECTROGRAM_COMPARISON,
+        titles=[f"held-out example {i}" for i in range(len(reference))], **axis_labels(space)))
+    if space is not None and space.audible:
+        written += _write_audio_pairs(run.root / RECONSTRUCTIONS_DIR, originals, reconstructions, reference,
+                                      estimate, space, trainer.config.output.griffin_lim_iterations)
+    return written
 
 
 def speech_scores(trainer, epoch: int) -> None:
@@ -67,41 +78,23 @@ def speech_scores(trainer, epoch: int) -> None:
                 trainer.epoch_row[f"val_{name}"] = math.nan
 
 
-def speech_metric_notes(space: Optional[FeatureMapping]) -> dict[str, str]:
-    """Returns why the PESQ and STOI panels are empty, keyed by panel title (empty when they can be drawn)."""
-    if space is None or not space.audible:
-        reason = "skipped: the data set has no audio representation"
-        return {"PESQ": reason, "STOI": reason}
+def plot_training_curves(history: Sequence[dict[str, Any]], path: Path, space: Optional[FeatureMapping]) -> Path:
+    """Returns `path` after drawing the loss, its terms and each validation metric against the epoch; an empty PESQ
+    or STOI panel says why (no audio in `space`, or its package missing)."""
+    audible = space is not None and space.audible
     available = speech_packages_available()
-    return {title: SPEECH_EXTRA_HINT for title, package in (("PESQ", "pesq"), ("STOI", "pystoi"))
-            if not available[package]}
-
-
-def plot_training_curves(history: Sequence[dict[str, Any]], path: Path, notes: Optional[dict[str, str]] = None) -> Path:
-    """Returns `path` after drawing the loss, its terms and each validation metric against the epoch; `notes`
-    maps a panel title to the text shown when it has no data."""
-    notes = notes or {}
+    notes = {title: SPEECH_EXTRA_HINT if audible else "skipped: the data set has no audio representation"
+             for title, package in (("PESQ", "pesq"), ("STOI", "pystoi")) if not (audible and available[package])}
     figure = Figure(figsize=(13, 7))
     grid = figure.subplots(2, 3)
     for axes, (title, keys, label) in zip(grid.flat, _PANELS):
-        drawn = False
-        for key in keys:
-            epochs, values = series(history, key)
-            if len(epochs):
-                drawn = True
-                style = "--" if key.startswith("val_") and title.startswith("Loss") else "-"
-                axes.plot(epochs, values, style, marker="o" if len(epochs) < 30 else None, label=key)
-        if drawn:
+        epoch_axes(axes, title, label)
+        # a loss panel's validation curves (listed last) dashed
+        solid = [key for key in keys if not (key.startswith("val_") and title.startswith("Loss"))]
+        if draw_series(axes, history, solid) + draw_series(axes, history, keys[len(solid):], linestyle="--"):
             axes.legend(loc="best", fontsize="small")
-            axes.grid(alpha=0.3)
         else:
-            axes.text(0.5, 0.5, textwrap.fill(notes.get(title, "not measured"), 34), ha="center", va="center",
-                      transform=axes.transAxes, fontsize="small")
-            axes.set_xticks([])
-            axes.set_yticks([])
-        axes.set_title(title)
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(label)
+            empty_note(axes, textwrap.fill(notes.get(title, "not measured"), 34), fontsize="small")
     figure.suptitle("Autoencoder training (val_: held-out split, eval mode)")
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.08, top=0.9, wspace=0.3, hspace=0.4)
     return save_figure(figure, path, dpi=DPI)
@@ -141,29 +134,6 @@ def plot_spectrogram_comparison(originals: np.ndarray, reconstructions: np.ndarr
     columns[0].set_yticks(centres, titles, fontsize="small")
     columns[0].set_ylabel(f"{frequency_label}, {bins} rows per example, low at the bottom")
     return save_figure(figure, path, dpi=DPI)
-
-
-def write_run_outputs(run_root: Path, history: Sequence[dict[str, Any]], originals: Optional[torch.Tensor],
-                      reconstructions: Optional[torch.Tensor], space: Optional[FeatureMapping],
-                      griffin_lim_iterations: int) -> list[Path]:
-    """Returns the files written: the figures, and for audio data the .wav pairs and metrics.json, of model
-    arrays (N, 1, H, W) (None before any example was seen)."""
-    run_root = Path(run_root)
-    plots_dir = run_root / "plots"
-    written = [plot_training_curves(history, plots_dir / TRAINING_CURVES, speech_metric_notes(space))]
-    if originals is None or reconstructions is None:
-        return written
-    if space is not None:
-        reference, estimate = space.to_features(originals), space.to_features(reconstructions)  # (N, F, T)
-    else:
-        reference, estimate = originals[:, 0].float(), reconstructions[:, 0].float()  # (N, H, W)
-    written.append(plot_spectrogram_comparison(
-        reference.cpu().numpy(), estimate.cpu().numpy(), plots_dir / SPECTROGRAM_COMPARISON,
-        titles=[f"held-out example {i}" for i in range(len(reference))], **axis_labels(space)))
-    if space is not None and space.audible:
-        written += _write_audio_pairs(run_root / RECONSTRUCTIONS_DIR, originals, reconstructions, reference,
-                                      estimate, space, griffin_lim_iterations)
-    return written
 
 
 def axis_labels(space: Optional[FeatureMapping]) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from spectrogen import __version__
 from spectrogen.atomic import write_text_atomic
 from spectrogen.errors import SpectrogenError
 from spectrogen.metrics.table import DESCRIPTIONS
-from spectrogen.report.figures import (BOOKKEEPING, Plot, grid_png, metric_plot, spectral_profile_plot,
-                                       spectrogram_png, statistics_plots)
+from spectrogen.report.figures import (BOOKKEEPING, Plot, grid_png, metric_plot, png_bytes, spectral_profile_plot,
+                                       statistics_plots)
 from spectrogen.report.page import MediaRow, render_page
 from spectrogen.report.run_contents import MAX_SAMPLES, RunContents, read_run
 from spectrogen.report.spectrogram_space import colour_range
 from spectrogen.sampling.audio import LOUDNESS_WORDS, set_level, write_wav
+from spectrogen.sampling.images import spectrogram_figure
 from spectrogen.training.summary import minutes_text, resume_command
 
 REPORT_FILE = "report.html"
@@ -42,16 +43,13 @@ class AudioFolder:
     def write(self, names: Sequence[str], audio: np.ndarray, sample_rate: int, loudness: str = "data") -> list[str]:
         """Returns the page-relative paths of one .wav per clip of `audio` (N, S), at the level `loudness` names."""
         self.staging.mkdir(parents=True, exist_ok=True)
-        paths = []
         for name, clip in zip(names, set_level(audio, loudness)):
             write_wav(self.staging / f"{name}.wav", clip, sample_rate)
-            paths.append(f"{AUDIO_FOLDER}/{name}.wav")
-        return paths
+        return [f"{AUDIO_FOLDER}/{name}.wav" for name in names]
 
     def embeddable(self) -> bool:
         """Returns True when every file written so far fits EMBED_BUDGET together."""
-        files = list(self.staging.glob("*.wav")) if self.staging.exists() else []
-        return sum(path.stat().st_size for path in files) <= EMBED_BUDGET
+        return sum(path.stat().st_size for path in self.staging.glob("*.wav")) <= EMBED_BUDGET
 
     def data_uri(self, path: Optional[str]) -> Optional[str]:
         """Returns the staged file behind page-relative `path` as a data: URI (None stays None)."""
@@ -83,12 +81,17 @@ def write_report(run_dir: str | Path) -> Path:
     loudness = config.get("output", {}).get("loudness", "data")
     samples, real, audio_caption = _audio_sources(audio, samples, real, loudness)
     audio.publish()
+    folder = contents.root.resolve()  # named with the folder above: "spectrogen_demo/run"
+    name = f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
     page = render_page(
-        title=f"{run_name(contents.root)}: {contents.model_name} run report",
+        title=f"{name}: {contents.model_name} run report",
         subtitle=f"{contents.root} · written {datetime.datetime.now():%Y-%m-%d %H:%M} by spectrogen {__version__}",
         notes=contents.notes, summary=_summary(contents), plots=plots, grid=grid,
         grid_caption=_grid_caption(contents), samples=samples, real=real, audio_caption=audio_caption,
-        real_caption=_real_caption(contents), no_audio_reason=_no_audio_reason(contents), config=config,
+        real_caption=f"from the data set {config.get('data', {}).get('path')}, normalised and resized as training "
+                     f"saw them, then drawn and turned into sound in exactly the same way as the generated samples "
+                     f"(one colour scale for both)",
+        no_audio_reason=_no_audio_reason(contents), config=config,
         spectral=[(name, generated, real, DESCRIPTIONS.get(name, (None, ""))[1])
                   for name, generated, real in contents.spectral],
         spectral_plots=spectral_profile_plot(contents.spectral_profiles or {}))
@@ -110,7 +113,7 @@ def _spectrogram_media(contents: RunContents, audio: AudioFolder):
     def rows(prefix: str, arrays: np.ndarray, images: np.ndarray, labels: list, suffixes: list[str]):
         names = [f"{prefix}_{i + 1:02d}" for i in range(len(arrays))]
         clips = _audio(contents, audio, arrays, names)
-        return [MediaRow(name + suffix, label, spectrogram_png(image, **options), clip)
+        return [MediaRow(name + suffix, label, png_bytes(spectrogram_figure(image, **options), dpi=72), clip)
                 for name, suffix, label, image, clip in zip(names, suffixes, labels, images, clips)]
 
     sample_rows = rows("sample", samples, shown, contents.sample_labels or [None] * len(samples), [""] * len(samples))
@@ -168,18 +171,6 @@ def _grid_caption(contents: RunContents) -> str:
             f"right, low frequencies at its bottom")
 
 
-def _real_caption(contents: RunContents) -> str:
-    location = contents.config.get("data", {}).get("path")
-    return (f"from the data set {location}, normalised and resized as training saw them, then drawn and "
-            f"turned into sound in exactly the same way as the generated samples (one colour scale for both)")
-
-
-def run_name(root: Path) -> str:
-    """Returns how the report names a run: its folder with the folder above ("spectrogen_demo/run")."""
-    resolved = root.resolve()
-    return f"{resolved.parent.name}/{resolved.name}" if resolved.parent.name else resolved.name
-
-
 def _summary(contents: RunContents) -> list[tuple[str, Any]]:
     config = contents.config
     model, training = config.get("model", {}), config.get("training", {})
@@ -194,10 +185,9 @@ def _summary(contents: RunContents) -> list[tuple[str, Any]]:
         rows.append(("training time", minutes_text(contents.progress.trained_seconds)))
     rows.append(("continue with", resume_command(contents.progress)))
     if history:
-        last = history[-1]
-        shown = [key for key in last
-                 if key.startswith(("loss", "val_loss", "d_real", "d_fake")) and key not in BOOKKEEPING]
-        rows += [(f"{key}, last epoch", last[key]) for key in shown if isinstance(last[key], (int, float))]
+        rows += [(f"{key}, last epoch", value) for key, value in history[-1].items()
+                 if key.startswith(("loss", "val_loss", "d_real", "d_fake")) and key not in BOOKKEEPING
+                 and isinstance(value, (int, float))]
     if contents.metrics:
         last = contents.metrics[-1]
         rows += [(f"{key}, epoch {last.get('epoch')}", value) for key, value in last.items()

@@ -12,11 +12,9 @@ from matplotlib.figure import Figure
 
 from spectrogen.atomic import save_figure
 from spectrogen.metrics.neighbours import nearest_distances
-from spectrogen.report.figures import series
-from spectrogen.report.run_contents import epoch_sample_files
 from spectrogen.training.csv_log import CsvLog
-from spectrogen.training.plots import DPI, plot_sample_grid
-from spectrogen.training.run_directory import RunDirectory
+from spectrogen.training.plots import DPI, draw_series, epoch_axes, plot_sample_grid, series
+from spectrogen.training.run_directory import RunDirectory, epoch_sample_files
 
 GRID_EPOCHS = (1, 5, 10, 20)
 
@@ -37,16 +35,8 @@ def mean_nearest_distance(samples: np.ndarray, reference: np.ndarray) -> float:
 def plot_training_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     """Writes the epoch-mean training loss (and validation loss when recorded) against the epoch."""
     figure = Figure(figsize=(7, 4.5))
-    axes = figure.add_subplot()
-    for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
-        epochs, values = series(history, key)
-        if len(epochs):
-            axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=label)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("MSE of the predicted noise (epoch mean)")
-    axes.set_title("Diffusion training loss")
-    axes.grid(alpha=0.3)
-    if axes.lines:
+    axes = epoch_axes(figure.add_subplot(), "Diffusion training loss", "MSE of the predicted noise (epoch mean)")
+    if draw_series(axes, history, ("loss", "val_loss"), {"loss": "training loss", "val_loss": "validation loss"}):
         axes.legend(loc="upper right")
     return save_figure(figure, path, dpi=DPI)
 
@@ -57,22 +47,17 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
     checkpoint_metrics.csv), each beside the loss, by epoch: their scales differ by orders of magnitude."""
     panels = [("distance of samples to nearest real example (RMS)", "nearest-real distance",
                sorted(distances.items()))]
-    for key in ("fid", "kid"):
-        epochs, values = series(metric_rows, key)
-        if len(epochs):
-            panels.append((key.upper(), key.upper(), list(zip(epochs, values))))
+    panels += [(key.upper(), key.upper(), list(zip(*series(metric_rows, key)))) for key in ("fid", "kid")
+               if len(series(metric_rows, key)[0])]
     figure = Figure(figsize=(8, 3.2 * len(panels)), layout="constrained")  # keeps the right labels inside
-    loss_epochs, losses = series(history, "loss")
     for index, (label, axis_label, points) in enumerate(panels):
         loss_axes = figure.add_subplot(len(panels), 1, index + 1)
-        loss_axes.plot(loss_epochs, losses, color="tab:blue", marker="o" if len(loss_epochs) < 30 else None,
-                       label="training loss")
+        draw_series(loss_axes, history, ["loss"], {"loss": "training loss"}, color="tab:blue")
         loss_axes.set_ylabel("training loss", color="tab:blue")
         loss_axes.grid(alpha=0.3)
         quality_axes = loss_axes.twinx()
         if points:
-            quality_axes.plot([p[0] for p in points], [p[1] for p in points], color="tab:orange", marker="s",
-                              label=label)
+            quality_axes.plot(*zip(*points), color="tab:orange", marker="s", label=label)  # (epoch, value) pairs
         quality_axes.set_ylabel(f"{axis_label} (lower is better)", color="tab:orange")
         handles = loss_axes.get_legend_handles_labels()[0] + quality_axes.get_legend_handles_labels()[0]
         loss_axes.legend(handles=handles, loc="upper right", fontsize="small")

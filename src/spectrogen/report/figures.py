@@ -1,5 +1,5 @@
 """The report's figures as PNG bytes: statistics against the epoch, grouped by what they mean from whichever
-columns the run wrote (so one page serves every family), spectrograms and the sample grid."""
+columns the run wrote (so one page serves every family), and the sample grid."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from spectrogen.sampling.images import grid_figure, spectrogram_figure
+from spectrogen.sampling.images import grid_figure
+from spectrogen.training.plots import draw_series, epoch_axes, numeric_columns, series
 
 # columns that describe the machine, not the model: left to the summary, not plotted
 BOOKKEEPING = {"epoch", "nan_events", "collapse", "seconds", "samples_per_s", "step_time_ms", "cpu_percent",
@@ -37,27 +38,6 @@ def png_bytes(figure: Figure, dpi: int = DPI) -> bytes:
     return buffer.getvalue()
 
 
-def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (epochs, values) of `key` over the rows where it holds a finite number."""
-    points = [(row["epoch"], float(row[key])) for row in rows
-              if isinstance(row.get(key), (int, float)) and isinstance(row.get("epoch"), (int, float))
-              and math.isfinite(row[key])]
-    if not points:
-        return np.zeros(0), np.zeros(0)
-    epochs, values = zip(*points)
-    return np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
-
-
-def numeric_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Returns the columns holding at least one number, in the order they first appear."""
-    columns: list[str] = []
-    for row in rows:
-        for key, value in row.items():
-            if key not in columns and isinstance(value, (int, float)):
-                columns.append(key)
-    return columns
-
-
 def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]:
     """Returns (title, y label, columns) of each group of epoch statistics that has columns."""
     plotted = [c for c in columns if c not in BOOKKEEPING]
@@ -77,28 +57,9 @@ def statistic_groups(columns: Sequence[str]) -> list[tuple[str, str, list[str]]]
 
 def _line_axes(title: str, y_label: str, x_label: str = "epoch") -> tuple[Figure, Any]:
     figure = Figure(figsize=(5.6, 3.0), layout="constrained")  # two side by side on the page
-    axes = figure.add_subplot()
-    axes.set_title(title)
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
-    axes.grid(alpha=0.3)
+    axes = epoch_axes(figure.add_subplot(), title, y_label, x_label)
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))  # learning rates read as 1e-4, not 0.000100
     return figure, axes
-
-
-def _draw_series(axes, rows: Sequence[dict[str, Any]], keys: Sequence[str], names: dict[str, str]) -> bool:
-    """Draws each key's series; returns True when all values drawn are positive (log scale possible)."""
-    positive = True
-    for key in keys:
-        epochs, values = series(rows, key)
-        if not len(values):
-            continue
-        axes.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3, label=names.get(key, key))
-        positive &= bool(np.all(values > 0))
-    if len(keys) > 1:
-        axes.legend(loc="best", fontsize=8)
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    return positive
 
 
 def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Optional[float] = None) -> list[Plot]:
@@ -106,9 +67,11 @@ def statistics_plots(history: Sequence[dict[str, Any]], collapse_threshold: Opti
     plots = []
     for title, y_label, keys in statistic_groups(numeric_columns(history)):
         figure, axes = _line_axes(title, y_label)
-        positive = _draw_series(axes, history, keys, CRITIC_NAMES)
+        drawn = draw_series(axes, history, keys, CRITIC_NAMES, markersize=3)
+        if len(keys) > 1:
+            axes.legend(loc="best", fontsize=8)
         caption = ", ".join(CRITIC_NAMES.get(key, key) for key in keys)
-        if title == "Gradient norms" and positive:
+        if title == "Gradient norms" and all(np.all(values > 0) for values in drawn):
             axes.set_yscale("log")  # the critic's and the generator's norms differ by orders of magnitude
             caption += " (log scale)"
         if title == "Sample diversity" and collapse_threshold is not None:
@@ -136,13 +99,9 @@ def metric_plot(metrics: Sequence[dict[str, Any]]) -> list[Plot]:
     rows = math.ceil(len(columns) / cols)
     figure = Figure(figsize=(3.6 * cols, 2.6 * rows), layout="constrained")
     for index, key in enumerate(columns):
-        axes = figure.add_subplot(rows, cols, index + 1)
-        epochs, values = series(metrics, key)
-        axes.plot(epochs, values, marker="o", markersize=3)
+        axes = epoch_axes(figure.add_subplot(rows, cols, index + 1), None, "")
         axes.set_title(key, fontsize=10)
-        axes.set_xlabel("epoch")
-        axes.grid(alpha=0.3)
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.plot(*series(metrics, key), marker="o", markersize=3)
     return [Plot("Quality metrics", "computed during training (evaluation.eval_every); "
                                     "see `spectrogen evaluate --help` for what each measures", png_bytes(figure))]
 
@@ -165,14 +124,6 @@ def spectral_profile_plot(profiles: dict[str, Sequence[float]]) -> list[Plot]:
     return [Plot("Level of each frequency", "mean level in dB of each frequency row over examples and frames "
                  "(line) ± its standard deviation (band), generated samples against real examples, from "
                  "evaluation/metrics.json", png_bytes(figure))]
-
-
-def spectrogram_png(spectrogram: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,
-                    title: Optional[str] = None) -> bytes:
-    """Returns a PNG of one (rows, cols) spectrogram with labelled axes and a colour bar."""
-    figure = spectrogram_figure(spectrogram, representation=representation, title=title, vmin=vmin, vmax=vmax,
-                                value_label=value_label)
-    return png_bytes(figure, dpi=72)
 
 
 def grid_png(spectrograms: np.ndarray, *, representation, value_label: str, vmin: float, vmax: float,

@@ -37,8 +37,9 @@ GAN_ONLY = ("model.latent_dim", "model.latent_distribution", "model.batchnorm", 
             "training.diffaugment", "training.gp_lambda", "model.features_g", "model.features_d")
 # what each family reads beyond the shared settings (model.<family>.*)
 FAMILY_SECTIONS = {"diffusion": "model.diffusion.", "autoencoder": "model.autoencoder.", "cgan": "model.conditional."}
-CONDITIONAL_ONLY = ("model.num_classes",)
-VALIDATING = ("autoencoder",)  # the families that hold out data.validation_fraction of the examples
+# single settings only some families read: the autoencoder holds out data.validation_fraction of the examples, and
+# the diffusion model is conditional when the data has classes
+READ_BY = {"data.validation_fraction": ("autoencoder",), "model.num_classes": ("cgan", "diffusion")}
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,11 @@ def applies(key: str, config: dict[str, Any]) -> bool:
     for family, prefix in FAMILY_SECTIONS.items():
         if key.startswith(prefix):
             return model == family
-    if key == "data.validation_fraction":
-        return model in VALIDATING
-    if key in CONDITIONAL_ONLY:
-        return model in ("cgan", "diffusion")  # the diffusion model is conditional when the data has classes
-    if key in GAN_ONLY:
-        if model not in GAN_FAMILIES:
-            return False
-        if key == "training.gp_lambda":
-            return config.get("training", {}).get("loss") == "wgan-gp"
-    return True
+    if key in READ_BY:
+        return model in READ_BY[key]
+    if key in GAN_ONLY and model not in GAN_FAMILIES:
+        return False
+    return key != "training.gp_lambda" or config.get("training", {}).get("loss") == "wgan-gp"
 
 
 def config_tables(config: dict[str, Any]) -> str:

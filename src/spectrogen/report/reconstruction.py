@@ -58,7 +58,10 @@ def reconstruct(checkpoint: str | Path, source: str | Path, out: str | Path, *, 
         raise InputError(f"--griffin-lim-iters {griffin_lim_iters}: use at least 1")
     is_dataset = source.is_dir() and (source / "dataset.json").is_file()
     files = [] if is_dataset else audio_files(source)
-    _check_output(out, overwrite)
+    if out.exists() and not out.is_dir():
+        raise OverwriteError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OverwriteError(f"--out {out} already holds files; choose another folder or add --overwrite")
     model = load_generator(checkpoint, device=device)
     if model.model_name != "autoencoder":
         raise CheckpointError(f"holds a {model.model_name} model; `spectrogen reconstruct` needs an autoencoder "
@@ -92,13 +95,6 @@ def audio_files(source: Path) -> list[Path]:
     if not files:
         raise InputError(f"holds no audio files ({', '.join(AUDIO_SUFFIXES)}) and no dataset.json", source)
     return files
-
-
-def _check_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OverwriteError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OverwriteError(f"--out {out} already holds files; choose another folder or add --overwrite")
 
 
 class _Job:
@@ -139,8 +135,7 @@ class _Job:
         rep, space = self.space.representation, self.space
         window = rep.num_samples
         count = max(1, math.ceil(len(audio) / window))
-        padded = np.zeros(count * window, dtype=np.float32)
-        padded[:len(audio)] = audio
+        padded = np.pad(np.asarray(audio, dtype=np.float32), (0, count * window - len(audio)))
         with torch.inference_mode():
             features = rep.features(torch.from_numpy(padded.reshape(count, window)).to(space.device))  # (W, F, T)
         inputs, rebuilt = self._reconstruct(features)  # (W, 1, H, W')
@@ -148,7 +143,7 @@ class _Job:
         original_audio = audio[None]  # (1, S)
         griffin_lim = self._long_audio(features)[:, :len(audio)]
         reconstructed = self._long_audio(estimate)[:, :len(audio)]
-        stem = _file_stem(name)
+        stem = Path(name).with_suffix("").as_posix().replace("/", "__")  # sub-folders joined by "__"
         rate = rep.sample_rate
         self._write_wavs(stem, {"original": original_audio[0], "griffin_lim": griffin_lim[0],
                                 "reconstructed": reconstructed[0]}, rate)
@@ -159,8 +154,11 @@ class _Job:
                                     self.out / f"{stem}_spectrogram_comparison.png", titles=[name],
                                     **axis_labels(space))
         row = self._metrics(inputs, rebuilt, original_audio, reconstructed, rate)
-        row.update({f"{key}_griffin_lim": value
-                    for key, value in self._audio_metrics(original_audio, griffin_lim, rate).items()})
+        # of Griffin-Lim alone, its waveform figures only
+        griffin_lim_metrics = reconstruction_metrics(original_audio, griffin_lim, reference_audio=original_audio,
+                                                     estimate_audio=griffin_lim, sample_rate=rate).values
+        row.update({f"{key}_griffin_lim": value for key, value in griffin_lim_metrics.items()
+                    if key in ("si_sdr_db", "pesq", "stoi")})
         self.report.rows.append({"input": name, "seconds": round(len(audio) / rate, 3), "windows": count, **row})
 
     def _long_audio(self, features: torch.Tensor) -> np.ndarray:
@@ -184,19 +182,18 @@ class _Job:
         if len(chosen) > MAX_PLOT_EXAMPLES:
             self.report.notes.append(f"spectrogram_comparison.png shows the first {MAX_PLOT_EXAMPLES} of "
                                      f"{len(chosen)} examples")
-        audible = self.space.audible
+        audible, representation = self.space.audible, self.space.representation
+        rate = representation.sample_rate if audible else None
         if not audible:
             self.report.notes.append("the data set has no audio representation: no .wav files, no audio metrics")
         for i, index in enumerate(chosen):
             reference_audio = estimate_audio = None
             if audible:
-                reference_audio = features_to_audio(reference[i:i + 1], self.space.representation, self.n_iter)
-                estimate_audio = features_to_audio(estimate[i:i + 1], self.space.representation, self.n_iter)
+                reference_audio = features_to_audio(reference[i:i + 1], representation, self.n_iter)
+                estimate_audio = features_to_audio(estimate[i:i + 1], representation, self.n_iter)
                 self._write_wavs(f"example_{int(index)}", {"griffin_lim": reference_audio[0],
-                                                           "reconstructed": estimate_audio[0]},
-                                 self.space.representation.sample_rate)
-            row = self._metrics(inputs[i:i + 1], rebuilt[i:i + 1], reference_audio, estimate_audio,
-                                self.space.representation.sample_rate if audible else None)
+                                                           "reconstructed": estimate_audio[0]}, rate)
+            row = self._metrics(inputs[i:i + 1], rebuilt[i:i + 1], reference_audio, estimate_audio, rate)
             self.report.rows.append({"input": f"example {int(index)}", "windows": 1, **row})
         if audible:
             self.report.notes.append("data set examples keep no audio: their audio metrics compare the "
@@ -216,12 +213,6 @@ class _Job:
                 self.report.notes.append(note)
         return dict(result.values)
 
-    def _audio_metrics(self, reference_audio: np.ndarray, estimate_audio: np.ndarray, rate: int) -> dict[str, float]:
-        """Returns SI-SDR, PESQ, STOI of a waveform pair (the spectrogram figures are left out)."""
-        result = reconstruction_metrics(reference_audio, estimate_audio, reference_audio=reference_audio,
-                                        estimate_audio=estimate_audio, sample_rate=rate)
-        return {key: value for key, value in result.values.items() if key in ("si_sdr_db", "pesq", "stoi")}
-
     def _write_wavs(self, stem: str, clips: dict[str, np.ndarray], rate: int) -> None:
         """Writes STEM_KEY.wav for each clip (S,) at the input's own level (one gain for all, where one would clip)."""
         for key, clip in zip(clips, set_level(np.stack(list(clips.values())), together=True)):
@@ -231,11 +222,6 @@ class _Job:
 def _along_time(features: torch.Tensor) -> torch.Tensor:
     """Returns consecutive windows' features (W, F, T) joined along time, (F, W*T)."""
     return features.permute(1, 0, 2).reshape(features.shape[1], -1)
-
-
-def _file_stem(name: str) -> str:
-    """Returns a flat file-name stem for an input's relative path (sub-folders joined by "__")."""
-    return Path(name).with_suffix("").as_posix().replace("/", "__")
 
 
 def _check_same_representation(data_representation, model_representation, root: Path) -> None:

@@ -18,10 +18,9 @@ from spectrogen.sampling.load import load_generator
 from spectrogen.training.checkpoint import rolling_checkpoints
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.plots import PLOT_NAMES
-from spectrogen.training.run_directory import RunDirectory, run_of_checkpoint
+from spectrogen.training.run_directory import RunDirectory, epoch_sample_files, run_of_checkpoint
 from spectrogen.training.summary import RunProgress, read_progress
 
-_SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.npy$")
 _PER_EPOCH_PLOT = re.compile(r"_epoch_\d+\.png$")  # one file per epoch: too many to embed
 MAX_FAMILY_PLOTS = 6
 MAX_SAMPLES = 16  # rows of the samples table; the grid shows all of them
@@ -130,19 +129,12 @@ def _read_evaluation(run: RunDirectory, contents: RunContents) -> None:
         contents.spectral_profiles = {key: profiles[key] for key in PROFILE_KEYS}
 
 
-def epoch_sample_files(samples_dir: Path) -> dict[int, Path]:
-    """Returns {epoch: path} of the `epoch_NNN.npy` sample files in `samples_dir`, in epoch order."""
-    found = (_SAMPLE_FILE.match(path.name) for path in Path(samples_dir).glob("epoch_*.npy"))
-    return dict(sorted((int(match.group(1)), Path(samples_dir) / match.group(0)) for match in found if match))
-
-
 def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
     found = epoch_sample_files(run.samples_dir)
     if not found:
         contents.notes.append("no samples yet: samples/ holds no epoch_NNN.npy")
         return
-    epoch = max(found)
-    path = found[epoch]
+    epoch, path = max(found.items())
     try:
         samples = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -157,8 +149,6 @@ def _read_latest_samples(run: RunDirectory, contents: RunContents) -> None:
 
 def family_plots(run: RunDirectory) -> list[Path]:
     """Returns the PNGs in plots/ that the model family's figure writer drew, not the trainer's own four."""
-    if not run.plots_dir.is_dir():
-        return []
     found = sorted(path for path in run.plots_dir.glob("*.png")
                    if path.name not in PLOT_NAMES and not _PER_EPOCH_PLOT.search(path.name))
     return found[:MAX_FAMILY_PLOTS]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from spectrogen.sampling.audio import to_audio
+from spectrogen.sampling.images import value_range
 from spectrogen.spectral.compression import DB_FLOOR
 from spectrogen.spectral.mapping import FeatureMapping
 
@@ -71,6 +72,5 @@ class SpectrogramSpace:
 def colour_range(*stacks: np.ndarray, decibels: bool) -> tuple[float, float]:
     """Returns one (vmin, vmax) for all `stacks`: the top `DB_RANGE` dB, or the joint min and max."""
     values = np.concatenate([np.asarray(s, dtype=np.float32).ravel() for s in stacks if np.size(s)])
-    high = float(values.max())
-    low = max(float(values.min()), high - DB_RANGE) if decibels else float(values.min())
-    return (low, high) if high > low else (low, low + 1.0)
+    low, high = value_range(values, None, None)
+    return (max(low, high - DB_RANGE) if decibels else low), high

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from PIL import Image
 
 from spectrogen.errors import UsageError
 from spectrogen.report.figures import grid_png, numeric_columns, statistic_groups
@@ -45,8 +46,11 @@ class TensorBoardCallback:
         row = getattr(trainer, "epoch_row", None) or {"epoch": epoch, **trainer.method.learning_rates()}
         for tag, value in scalar_tags(row).items():
             self.writer.add_scalar(tag, value, epoch)
-        for key, value in _metrics_of(trainer, epoch).items():
-            self.writer.add_scalar(f"metrics/{key}", value, epoch)
+        # the metrics of checkpoint_metrics.csv, which the evaluation callback wrote before this one runs
+        metrics = next((row for row in reversed(trainer.metrics_log.rows()) if row.get("epoch") == epoch), {})
+        for key, value in metrics.items():
+            if key != "epoch" and isinstance(value, (int, float)) and np.isfinite(value):
+                self.writer.add_scalar(f"metrics/{key}", float(value), epoch)
         if trainer.latest_samples is not None and trainer.latest_samples_epoch == epoch:
             self._add_samples(trainer, epoch)
         self.writer.flush()
@@ -65,7 +69,8 @@ class TensorBoardCallback:
         low, high = colour_range(shown, decibels=space.audible)
         png = grid_png(shown, representation=space.axes_representation, value_label=space.value_label,
                        vmin=low, vmax=high, title=f"epoch {epoch}")
-        self.writer.add_image("samples/grid", _decode_png(png), epoch, dataformats="HWC")
+        with Image.open(io.BytesIO(png)) as image:
+            self.writer.add_image("samples/grid", np.asarray(image.convert("RGB")), epoch, dataformats="HWC")
         if space.audible:
             clips = space.audio(samples[:AUDIO_CLIPS], n_iter=self.griffin_lim_iterations, seed=0)  # (k, S)
             peaks = np.maximum(np.abs(clips).max(axis=1, keepdims=True), 1e-9)
@@ -78,20 +83,6 @@ class TensorBoardCallback:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-
-
-def _metrics_of(trainer, epoch: int) -> dict[str, float]:
-    """Returns the metrics recorded for `epoch` in checkpoint_metrics.csv (evaluation runs before this)."""
-    row = next((row for row in reversed(trainer.metrics_log.rows()) if row.get("epoch") == epoch), {})
-    return {key: float(value) for key, value in row.items()
-            if key != "epoch" and isinstance(value, (int, float)) and np.isfinite(value)}
-
-
-def _decode_png(png: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def tensorboard_callback(config) -> TensorBoardCallback:

@@ -1,6 +1,5 @@
-"""Generate spectrograms with a loaded model, a batch at a time: seeds, class labels, the truncation trick. A seed
-reproduces the samples on any device (the noise is drawn on the CPU); GAN and autoencoder samples depend on their
-seed and place alone, not on the batch size (latents drawn LATENT_BLOCK at a time)."""
+"""Generate spectrograms with a loaded model, a batch at a time. A seed reproduces the samples on any device (noise is
+drawn on the CPU); GAN and autoencoder samples depend on their seed and place alone, not on the batch size."""
 
 from __future__ import annotations
 
@@ -110,19 +109,12 @@ def sample_batches(model, n: int, *, labels: Optional[Sequence[int] | torch.Tens
 
 
 def _batches(draw: BatchDraw, n: int, batch_size: int, label_slice: Optional[LabelSlice]) -> Iterator[torch.Tensor]:
-    """Yields the batches that `draw(start, stop, labels)` makes, in order."""
+    # no_grad per batch, not around the loop: between batches the caller's code keeps its own mode (not inference_mode:
+    # callers may feed the samples to a network that trains); no local name holds the batch the caller is writing
+    draw_without_grad = torch.no_grad()(draw)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        # no local name for the batch: the caller holds the only reference while it writes it
-        yield _one_batch(draw, start, stop, None if label_slice is None else label_slice(start, stop))
-
-
-def _one_batch(draw: BatchDraw, start: int, stop: int, labels: Optional[torch.Tensor]) -> torch.Tensor:
-    """Returns samples start..stop-1 (b, C, H, W) on the CPU, made without gradients."""
-    # no_grad per batch, not around the loop: between batches the caller's code keeps its own mode
-    # (not inference_mode: callers may feed the samples to a network that trains)
-    with torch.no_grad():
-        return draw(start, stop, labels).float().cpu()
+        yield draw_without_grad(start, stop, None if label_slice is None else label_slice(start, stop)).float().cpu()
 
 
 def _labels_for(method, n: int, labels) -> Optional[LabelSlice]:

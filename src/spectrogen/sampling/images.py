@@ -1,7 +1,6 @@
 """Spectrogram images, one per example or grids of many, from arrays checked as stacks of spectrograms: (N, 1, H, W),
 (N, H, W) (always N spectrograms, never one RGB image) or (H, W), finite numbers. Row 0 is the lowest frequency, drawn
-at the bottom; axes are in seconds and Hz when the representation is known, else frames and bins.
-"""
+at the bottom; axes are in seconds and Hz when the representation is known, else frames and bins."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from spectrogen.atomic import save_figure
 from spectrogen.errors import InputError, UsageError
 from spectrogen.sampling.naming import SampleNames
+from spectrogen.training.plots import sample_mosaic
 
 IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_COLORMAP = "magma"
@@ -156,8 +156,7 @@ def spectrogram_figure(spectrogram: np.ndarray, *, representation=None, title: O
     if axes.y_ticks:
         ax.set_yticks([r for r, _ in axes.y_ticks], [label for _, label in axes.y_ticks])
     figure.colorbar(image, cax=figure.add_axes((0.81, 0.14, 0.03, 0.76)), label=value_label)
-    if title:
-        ax.set_title(title)
+    ax.set_title(title)
     return figure
 
 
@@ -198,18 +197,15 @@ def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] =
     left to right, top to bottom, each with its low frequencies at its bottom edge. Padding and empty tiles
     hold `pad_value` (NaN draws as the background)."""
     stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
-    n, height, width = stack.shape
+    n = len(stack)
     if rows is None or cols is None:
         rows, cols = grid_shape(n) if rows is None and cols is None else (
             rows or math.ceil(n / cols), cols or math.ceil(n / rows))
     if rows * cols < n:
         raise ValueError(f"a {rows}x{cols} grid cannot hold {n} spectrograms")
-    grid = np.full((rows * (height + padding) + padding, cols * (width + padding) + padding), pad_value, np.float32)
-    for index, spectrogram in enumerate(stack):
-        row, col = divmod(index, cols)
-        top, left = padding + row * (height + padding), padding + col * (width + padding)
-        grid[top:top + height, left:left + width] = spectrogram[::-1]
-    return grid
+    # the training plots' mosaic, framed and turned upside down: row 0 on top
+    mosaic = sample_mosaic(stack[:, None], cols, pad_value, padding, rows)
+    return np.pad(mosaic, padding, constant_values=pad_value)[::-1].copy()
 
 
 def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequence[str]] = None,

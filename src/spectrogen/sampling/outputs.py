@@ -1,7 +1,6 @@
 """`spectrogen sample` as a function: N samples written to a folder (docs/architecture.md) a batch at a time, the
-arrays growing on disk under temporary names and sampling.json last, so that no file is seen half-written and a
-folder without sampling.json holds an unfinished run. Nothing is replaced unless `overwrite`, and then only this
-run's file names."""
+arrays under temporary names and sampling.json last, so that no file is seen half-written and a folder without
+sampling.json holds an unfinished run. Only `overwrite` replaces files, and only this run's names."""
 
 from __future__ import annotations
 
@@ -32,9 +31,7 @@ from spectrogen.sampling.naming import SampleFiles, SampleNames
 from spectrogen.spectral.griffin_lim import check_init
 
 FORMATS = ("npy", "png", "wav")
-# far more than any use of generated samples needs (10 million 128 x 128 spectrograms fill 655 GB);
-# a larger --n is a typo, refused before anything is written
-MAX_SAMPLES = 10_000_000
+MAX_SAMPLES = 10_000_000  # far more than any use needs (655 GB at 128 x 128): a larger --n is a typo, refused
 GRID_SAMPLES = 64  # grid.png shows the first samples only: more tiles would be too small to see
 JSON_CHUNK = 65536  # items of a long list in sampling.json made at once
 
@@ -53,25 +50,22 @@ class SampleResult:
     wall_seconds: float = 0.0
 
 
-class StreamedArray:
-    """An `.npy` file of rows appended batch by batch under a temporary name; `commit` gives it its name."""
+class StreamedArray(GrowingNpy):
+    """An `.npy` file of rows appended batch by batch under a temporary name; `commit` gives it its name, `final`."""
 
-    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype: str):
-        self.path = Path(path)
-        self._writer = GrowingNpy(temporary_path(self.path), row_shape, dtype)
-
-    def append(self, rows: np.ndarray) -> None:  # (b, *row_shape)
-        self._writer.append(rows)
+    def __init__(self, final: Path, row_shape: tuple[int, ...], dtype: str):
+        self.final = Path(final)
+        super().__init__(temporary_path(self.final), row_shape, dtype)
 
     def commit(self) -> Path:
         """Returns the final path after closing the file and renaming it there."""
-        self._writer.close()
-        os.replace(self._writer.path, self.path)
-        return self.path
+        self.close()
+        os.replace(self.path, self.final)
+        return self.final
 
     def discard(self) -> None:
-        self._writer.abort()
-        self._writer.path.unlink(missing_ok=True)
+        self.abort()
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -105,7 +99,6 @@ def write_json(path, record: dict) -> Path:
 
 
 def _write_list(handle, chunks: Chunks) -> None:
-    """Writes the items of `chunks` as one JSON list on one line."""
     handle.write("[")
     first = True
     for piece in chunks.make():
@@ -247,7 +240,7 @@ class _SampleWriter:
     def _grid(self) -> Path:
         """Returns grid.png after drawing the first GRID_SAMPLES samples, read back from samples.npy."""
         count = min(self.names.n, GRID_SAMPLES)
-        first = np.array(np.load(self.samples.path, mmap_mode="r")[:count])  # (count, 1, H, W)
+        first = np.array(np.load(self.samples.final, mmap_mode="r")[:count])  # (count, 1, H, W)
         labels = self.names.labels(0, count)
         captions = self.model.label_names(labels) if labels is not None else None
         low, high = self.colour_range
@@ -271,7 +264,6 @@ class _SampleWriter:
 
 
 def _remove_if_empty(out_dir: Path, created: bool) -> None:
-    """Removes `out_dir` when this run made it and nothing is in it (the files of finished samples keep it)."""
     if created:
         with suppress(OSError):
             out_dir.rmdir()

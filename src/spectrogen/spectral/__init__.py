@@ -6,14 +6,13 @@ so the module names stay importable."""
 from spectrogen.spectral.augment import (Augment, frequency_mask, gaussian_noise, temporal_shift,
                                          time_mask, time_stretch)
 from spectrogen.spectral.compression import LogKind, compress, decompress
-from spectrogen.spectral.convergence import spectral_convergence
 from spectrogen.spectral.griffin_lim import GriffinLim
 from spectrogen.spectral.mapping import FeatureMapping
 from spectrogen.spectral.mel import InverseMelScale, MelScale, inverse_mel_scale, mel_filter_bank, mel_scale
 from spectrogen.spectral.moments import MomentAccumulator, Moments
 from spectrogen.spectral.normalization import NormalizationKind, Normalizer, denormalize, normalize
 from spectrogen.spectral.representation import PRESETS, Representation
-from spectrogen.spectral.stft import Spectrogram, num_frames, periodic_hann
+from spectrogen.spectral.stft import Spectrogram, num_frames, periodic_hann, spectral_convergence
 
 __all__ = [
     "Augment", "FeatureMapping", "GriffinLim", "InverseMelScale", "LogKind", "MelScale", "MomentAccumulator",

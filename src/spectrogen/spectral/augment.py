@@ -123,12 +123,9 @@ class Augment(nn.Module):
             return x
         for augmentation, setting in self._steps:
             if setting:
-                x = augmentation(x, setting, generator, self._pick(x, generator))
+                picked = _uniform((x.shape[0],), generator, x.device) < self.config.probability
+                x = augmentation(x, setting, generator, picked)
         return x
-
-    def _pick(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Returns which examples (B,) bool one augmentation changes."""
-        return _uniform((x.shape[0],), generator, x.device) < self.config.probability
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.model_dump().items() if v)

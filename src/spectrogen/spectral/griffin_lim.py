@@ -1,7 +1,6 @@
-"""Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013): audio from a magnitude spectrogram (power 1, as SpecGAN's
-spectra; torchaudio's GriffinLim defaults to power 2), batched over every leading axis and framed like
-:mod:`spectrogen.spectral.stft` (pad_end). A dropped Nyquist row is left free: each iteration keeps the re-analysed
-signal's own Nyquist row instead of forcing it to a guessed magnitude."""
+"""Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013): audio from a magnitude spectrogram (power 1, unlike
+torchaudio's default 2), batched over every leading axis and framed like :mod:`spectrogen.spectral.stft` (pad_end).
+A dropped Nyquist row is left free: each iteration keeps the re-analysed signal's own, not a guessed magnitude."""
 
 from __future__ import annotations
 
@@ -33,9 +32,8 @@ def griffin_lim(magnitude: torch.Tensor, window: torch.Tensor, hop_length: int, 
                 init: PhaseInit = "pghi", generator: torch.Generator | None = None,
                 nyquist_dropped: bool = False) -> torch.Tensor:
     """Returns audio (..., num_samples) whose STFT magnitude approximates `magnitude` (..., F, T), F = n_fft // 2 + 1
-    (one fewer when `nyquist_dropped`); `num_samples` defaults to T * hop_length. `init` "pghi" integrates the phase
-    from the magnitude, the quiet bins it leaves random; random phases come from `generator`, so a seed reproduces the
-    result, and a batch gives what each example alone gives."""
+    (one fewer when `nyquist_dropped`); `num_samples` defaults to T * hop_length. Random phases (pghi's quiet bins)
+    come from `generator`: a seed reproduces the result, and a batch gives what each example alone gives."""
     n_fft = window.shape[-1]
     expected = n_fft // 2 + (0 if nyquist_dropped else 1)
     if magnitude.dim() < 2 or magnitude.shape[-2] != expected:
@@ -122,7 +120,9 @@ def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.
     target[..., :rows] = magnitude.transpose(1, 2)
     angle = None if turns is None else turns * (2 * math.pi)
     if pghi:
-        angle = pghi_phase(target, n_fft, hop_length, _window_length(window), turns)  # (N, T, K)
+        # the periodic Hann window's length inside its zero padding to n_fft: its one zero is its first sample
+        win_length = min(n_fft, int(torch.count_nonzero(window)) + 1)
+        angle = pghi_phase(target, n_fft, hop_length, win_length, turns)  # (N, T, K)
     spectrum = _initial_spectrum(target, angle)
     # buffers reused where out= costs no copy (the FFTs would copy into `out`, so they allocate)
     frames_buffer = target.new_empty(n, frames, n_fft)
@@ -158,13 +158,7 @@ def _set_magnitude(spectrum: torch.Tensor, target: torch.Tensor, gain: torch.Ten
     imag.mul_(gain)
 
 
-def _window_length(window: torch.Tensor) -> int:
-    """Returns the length of the periodic Hann window inside its zero padding to n_fft."""
-    return min(window.shape[-1], int(torch.count_nonzero(window)) + 1)  # its one zero is its first sample
-
-
 def _initial_spectrum(target: torch.Tensor, angle: torch.Tensor | None) -> torch.Tensor:
-    """Returns `target` (N, T, K) as complex64 with phase `angle` (radians), or zero phase when None."""
     spectrum = torch.zeros(target.shape, dtype=torch.complex64, device=target.device)
     pairs = torch.view_as_real(spectrum)
     if angle is None:

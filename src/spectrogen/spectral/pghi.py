@@ -5,8 +5,7 @@ log-magnitude (centre-referenced, x in samples, omega in cycles per sample):
     d phase / dx = (1 / lambda) d log|X| / d omega + 2 pi omega,    d phase / domega = -lambda d log|X| / dx
 
 Integrating from the loudest bin reached (a max-heap) follows the ridges before the valleys; bins far below the peak
-keep their given random phase. Compiled with numba (GIL released), one clip at a time.
-"""
+keep their given random phase. Compiled with numba (GIL released), one clip at a time."""
 
 from __future__ import annotations
 

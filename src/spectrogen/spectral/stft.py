@@ -1,7 +1,8 @@
 """Short-time Fourier transform framed as SpecGAN's "pad_end" (``tf.signal.stft(..., pad_end=True)``, equal to
 ``librosa.stft(padded, center=False)``): frame `t` covers samples ``[t * hop, t * hop + n_fft)``, zeros padded at the
 end only, so S samples give ``ceil(S / hop)`` frames; the window a periodic Hann of `win_length` samples centred in
-`n_fft`, as in torch and librosa. And the divisor of its least-squares inverse."""
+`n_fft`, as in torch and librosa. And the divisor of its least-squares inverse, and the spectral convergence between
+two magnitude spectrograms."""
 
 from __future__ import annotations
 
@@ -131,3 +132,11 @@ def complex_magnitude(spec: torch.Tensor) -> torch.Tensor:
     parts = torch.view_as_real(spec)
     real, imag = parts[..., 0], parts[..., 1]
     return (real * real).addcmul_(imag, imag).sqrt_()
+
+
+def spectral_convergence(reference_mag: torch.Tensor, estimate_mag: torch.Tensor) -> torch.Tensor:
+    """Returns || |S| - |S^| ||_F / || |S| ||_F per example, (...,) for magnitudes (..., F, T) (complex inputs: their
+    absolute values). 0 is a perfect match; a silent reference gives inf (nan when the estimate is silent too)."""
+    reference = reference_mag.abs().double()
+    error = torch.linalg.matrix_norm(reference - estimate_mag.abs().double(), ord="fro")
+    return (error / torch.linalg.matrix_norm(reference, ord="fro")).to(torch.float32)

@@ -110,10 +110,6 @@ _DDP_OPTIONS = inspect.signature(DistributedDataParallel).parameters
 _SYNC_BUFFERS = "forward_sync_buffers" if "forward_sync_buffers" in _DDP_OPTIONS else "broadcast_buffers"
 
 
-def _has_running_statistics(network: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats for m in network.modules())
-
-
 def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device: torch.device,
                   processes: Processes) -> dict[str, nn.Module]:
     """Returns DistributedDataParallel wrappers of the `trained` networks for a step's forward passes (empty in
@@ -125,9 +121,10 @@ def wrap_networks(networks: Mapping[str, nn.Module], trained: list[str], device:
         network = networks[name]
         if not any(p.requires_grad for p in network.parameters()):
             continue
-        wrappers[name] = DistributedDataParallel(
-            network, device_ids=[device.index] if device.type == "cuda" else None,
-            **{_SYNC_BUFFERS: _has_running_statistics(network)})
+        running_statistics = any(isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats
+                                 for m in network.modules())
+        wrappers[name] = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None,
+                                                 **{_SYNC_BUFFERS: running_statistics})
     return wrappers
 
 

@@ -1,6 +1,5 @@
-"""Health and convergence during training: the NaN policy, loss stability, plateaus, and the mode-collapse
-signal, which compares the 8x8 layouts of fixed samples with the real data's (pixel distances call a one-texture
-generator diverse; threshold calibration: benchmarks/README.md)."""
+"""Health and convergence during training: the NaN policy, loss stability, plateaus, and the mode-collapse signal,
+which compares the 8x8 layouts of fixed samples with the real data's (pixel distances call one texture diverse)."""
 
 from __future__ import annotations
 
@@ -29,12 +28,6 @@ def cpu_copy(state: Any) -> Any:
     if isinstance(state, (list, tuple)):
         return type(state)(cpu_copy(value) for value in state)
     return state
-
-
-def weights_are_finite(method: TrainingMethod) -> bool:
-    """Returns True when every parameter of every network is finite (one host synchronisation)."""
-    flags = [torch.isfinite(p).all() for net in method.networks.values() for p in net.parameters()]
-    return bool(torch.stack(flags).all()) if flags else True
 
 
 class HealthMonitor:
@@ -74,21 +67,19 @@ class HealthMonitor:
             raise TrainingDiverged(f"{found}, {self._consecutive} logging intervals in a row despite "
                                    f"monitor.nan_policy={self.policy}. {self.advice}".strip())
         if self.policy == "skip":
-            if weights_are_finite(self.method):
+            finite = [torch.isfinite(p).all() for net in self.method.networks.values() for p in net.parameters()]
+            if not finite or bool(torch.stack(finite).all()):  # the weights are fine: one host synchronisation
                 return f"{found}: left those steps out of the statistics"
             action = "the weights became non-finite too, so the last good state was restored"
         else:
             action = "restored the last good state"
-        self._restore()
+        if self._snapshot is None:
+            raise TrainingDiverged(f"non-finite values before any good state was kept. {self.advice}".strip())
+        self.method.load_state_dict(cpu_copy(self._snapshot))
         if self.policy == "lower_lr":
             self.method.scale_learning_rates(0.5)
             action += " and halved the learning rates"
         return f"{found}: {action}"
-
-    def _restore(self) -> None:
-        if self._snapshot is None:
-            raise TrainingDiverged(f"non-finite values before any good state was kept. {self.advice}".strip())
-        self.method.load_state_dict(cpu_copy(self._snapshot))
 
     def state_dict(self) -> dict[str, int]:
         return {"total_events": self.total_events}
@@ -99,16 +90,11 @@ class HealthMonitor:
 
 def primary_loss(means: Mapping[str, float]) -> Optional[str]:
     """Returns the statistic that stands for "the loss": the generator's for GANs, else `loss`."""
-    for key in ("loss_g", "loss"):
-        if key in means:
-            return key
-    return next((key for key in means if key.startswith("loss")), None)
+    return next((key for key in ("loss_g", "loss", *means) if key in means and key.startswith("loss")), None)
 
 
 STRUCTURE_GRID = 8  # cells per side of the grid that the collapse signal compares
-# samples (and real examples) per class for the per-class signal; fewer make real data alone look
-# collapsed (benchmarks/README.md, Collapse signal calibration)
-CLASS_SAMPLES = 16
+CLASS_SAMPLES = 16  # per class for the per-class signal; fewer make real data look collapsed (benchmarks/README.md)
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:
@@ -118,8 +104,7 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
 
 
 def structure_distance(x: torch.Tensor) -> float:
-    """Returns the mean distance between the layouts of spectrograms `x` (n, C, H, W): x averaged over blocks to
-    at most STRUCTURE_GRID cells a side."""
+    """Returns the mean distance between the layouts (at most STRUCTURE_GRID cells a side) of `x` (n, C, H, W)."""
     x = torch.as_tensor(x).float()
     return mean_pairwise_distance(torch.nn.functional.adaptive_avg_pool2d(
         x, (min(STRUCTURE_GRID, x.shape[-2]), min(STRUCTURE_GRID, x.shape[-1]))))
@@ -166,24 +151,19 @@ class ConvergenceMonitor:
         return False
 
     def diversity(self, samples: torch.Tensor) -> dict[str, float]:
-        """Returns diversity_ratio (the samples' mean pairwise layout distance over the real data's, set as
-        `real_distance` from `structure_distance`) and collapse (0/1)."""
+        """Returns diversity_ratio (the samples' layout distance over `real_distance`) and collapse (0/1)."""
         if self.real_distance is None or self.real_distance <= 0 or samples.shape[0] < 2:
             return {}
         ratio = structure_distance(samples.detach().cpu()) / self.real_distance
         return {"diversity_ratio": ratio, "collapse": int(ratio < self.config.collapse_threshold)}
 
     def class_diversity(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        """Returns class_diversity_ratio (the lowest, over classes, of the class's samples' layout distance over
-        its real examples', set as `real_class_distances`), alike_class (that class) and collapse (0/1)."""
+        """Returns class_diversity_ratio (lowest over classes, see `real_class_distances`), alike_class, collapse."""
         if not self.real_class_distances:
             return {}
         samples, labels = samples.detach().cpu(), labels.detach().cpu()
-        ratios = {}
-        for k, real in self.real_class_distances.items():
-            mine = samples[labels == k]
-            if real > 0 and mine.shape[0] >= 2:
-                ratios[k] = structure_distance(mine) / real
+        ratios = {k: structure_distance(samples[labels == k]) / real for k, real in self.real_class_distances.items()
+                  if real > 0 and int((labels == k).sum()) >= 2}
         if not ratios:
             return {}
         alike = min(ratios, key=ratios.get)

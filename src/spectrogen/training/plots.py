@@ -1,4 +1,5 @@
-"""The four figures of a run, drawn from the per-epoch statistics on `matplotlib.figure.Figure` (no pyplot)."""
+"""The four figures of a run, drawn from the per-epoch statistics on `matplotlib.figure.Figure` (no pyplot), and
+the helpers of every figure against the epoch: here, below sampling/ and report/, so that all of them can use them."""
 
 from __future__ import annotations
 
@@ -16,27 +17,49 @@ PLOT_NAMES = ("epoch_loss_curves.png", "gradient_norms.png", "generated_samples_
 DPI = 80
 
 
-def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (epochs, values) of `key` over the epochs where it was recorded."""
-    points = [(row["epoch"], row[key]) for row in history if isinstance(row.get(key), (int, float))]
+def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (epochs, values) of `key` over the rows where it holds a finite number."""
+    points = [(row["epoch"], float(row[key])) for row in rows
+              if isinstance(row.get(key), (int, float)) and isinstance(row.get("epoch"), (int, float))
+              and math.isfinite(row[key])]
     if not points:
         return np.zeros(0), np.zeros(0)
     epochs, values = zip(*points)
     return np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
 
 
-def _keys(history: Sequence[dict[str, Any]], prefixes: tuple[str, ...]) -> list[str]:
-    return list(dict.fromkeys(key for row in history for key in row if key.startswith(prefixes)))
+def numeric_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Returns the columns holding at least one number, in the order they first appear."""
+    return list(dict.fromkeys(key for row in rows for key, value in row.items() if isinstance(value, (int, float))))
 
 
-def _empty_note(axes, text: str) -> None:
-    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
+def epoch_axes(axes, title: Optional[str], y_label: str, x_label: str = "epoch"):
+    """Returns `axes` titled and labelled, with a light grid and whole-number ticks along x."""
+    axes.set_title(title)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.grid(alpha=0.3)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    return axes
+
+
+def draw_series(axes, rows: Sequence[dict[str, Any]], keys: Sequence[str], labels: Optional[dict[str, str]] = None,
+                **style) -> list[np.ndarray]:
+    """Returns the values drawn: each key's series against the epoch, labelled by `labels` or else the key."""
+    drawn = []
+    for key in keys:
+        epochs, values = series(rows, key)
+        if len(values):
+            axes.plot(epochs, values, marker="o" if len(values) < 30 else None, label=(labels or {}).get(key, key),
+                      **style)
+            drawn.append(values)
+    return drawn
+
+
+def empty_note(axes, text: str, **font) -> None:
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes, **font)
     axes.set_xticks([])
     axes.set_yticks([])
-
-
-def _line(axes, epochs: np.ndarray, values: np.ndarray, key: str) -> None:
-    axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: Path, prefixes: tuple[str, ...], title: str,
@@ -44,36 +67,28 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path, prefixes: tuple[s
     """Writes every statistic whose key starts with one of `prefixes` against the epoch (log scale, when
     asked, if all positive)."""
     figure = Figure(figsize=(8, 4.5), layout=None)
-    axes = figure.add_subplot()
-    keys = _keys(history, prefixes)
-    positive = True
-    for key in keys:
-        epochs, values = _series(history, key)
-        positive &= bool(np.all(values > 0))
-        _line(axes, epochs, values, key)
-    if keys:
-        axes.legend(loc="upper right")
-        if log_scale and positive:
-            axes.set_yscale("log")
+    axes = epoch_axes(figure.add_subplot(), title, ylabel)
+    drawn = draw_series(axes, history, [key for key in numeric_columns(history) if key.startswith(prefixes)])
+    if not drawn:
+        empty_note(axes, empty)
     else:
-        _empty_note(axes, empty)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
+        axes.legend(loc="upper right")
+        if log_scale and all(np.all(values > 0) for values in drawn):
+            axes.set_yscale("log")
     return save_figure(figure, path, dpi=DPI)
 
 
-def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan) -> np.ndarray:
-    """Returns samples (n, C, H, W) tiled into one image for `imshow(origin="lower")`, sample 0 at the top left
-    (tile rows stacked bottom-up), each tile's low frequencies low."""
+def sample_mosaic(samples: np.ndarray, columns: int, gap: float = np.nan, padding: int = 1,
+                  rows: Optional[int] = None) -> np.ndarray:
+    """Returns samples (n, C, H, W) tiled `padding` apart into one image for `imshow(origin="lower")`, sample 0 at
+    the top left (tile rows stacked bottom-up), each tile's low frequencies low."""
     count, _, height, width = samples.shape
-    rows = math.ceil(count / columns)
-    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), gap, dtype=np.float32)
+    rows = rows or math.ceil(count / columns)
+    mosaic = np.full((rows * (height + padding) - padding, columns * (width + padding) - padding), gap, np.float32)
     for i in range(count):
         row, column = divmod(i, columns)
-        top = (rows - 1 - row) * (height + 1)
-        left = column * (width + 1)
+        top = (rows - 1 - row) * (height + padding)
+        left = column * (width + padding)
         mosaic[top:top + height, left:left + width] = samples[i, 0]
     return mosaic
 
@@ -83,7 +98,7 @@ def plot_sample_grid(samples: Optional[np.ndarray], path: Path, title: str = "Ge
     figure = Figure(figsize=(7, 6))
     axes = figure.add_subplot()
     if samples is None or samples.shape[0] == 0:
-        _empty_note(axes, "no samples yet")
+        empty_note(axes, "no samples yet")
         return save_figure(figure, path, dpi=DPI)
     columns = max(1, math.ceil(math.sqrt(samples.shape[0])))
     low, high = float(np.nanmin(samples)), float(np.nanmax(samples))
@@ -106,30 +121,24 @@ def plot_convergence(history: Sequence[dict[str, Any]], path: Path, collapse_thr
     panels = (
         (grid[0, 0], ["loss_stability"], "loss variation over the window (std / mean |loss|)"),
         (grid[0, 1], ["diversity_ratio"], "sample diversity / real diversity"),
-        (grid[1, 0], _keys(history, ("lr_",)), "learning rate"),
+        (grid[1, 0], [key for key in numeric_columns(history) if key.startswith("lr_")], "learning rate"),
         (grid[1, 1], ["nan_events"], "non-finite events in the epoch"),
     )
     for axes, keys, label in panels:
-        drawn = False
-        for key in keys:
-            epochs, values = _series(history, key)
-            if len(epochs):
-                drawn = True
-                if key == "nan_events":
-                    axes.bar(epochs, values, color="tab:red", label=key)
-                else:
-                    _line(axes, epochs, values, key)
+        epoch_axes(axes, None, label)
+        if keys == ["nan_events"]:
+            epochs, values = series(history, "nan_events")
+            drawn = [axes.bar(epochs, values, color="tab:red", label="nan_events")] if len(epochs) else []
+        else:
+            drawn = draw_series(axes, history, keys)
         if not drawn:
-            _empty_note(axes, "not measured yet")
-        if "diversity_ratio" in keys and drawn:
+            empty_note(axes, "not measured yet")
+            continue
+        if keys == ["diversity_ratio"]:
             axes.axhline(collapse_threshold, color="tab:red", linestyle="--", label="collapse threshold")
-        if drawn and all(key.startswith("lr_") for key in keys):
+        if keys[0].startswith("lr_"):
             axes.set_yscale("log")
-        if drawn:
-            axes.legend(loc="upper right", fontsize="small")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(label)
-        axes.grid(alpha=0.3)
+        axes.legend(loc="upper right", fontsize="small")
     figure.suptitle("Convergence analysis")
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.92, wspace=0.3, hspace=0.3)
     return save_figure(figure, path, dpi=DPI)

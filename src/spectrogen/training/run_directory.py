@@ -1,11 +1,14 @@
-"""The run directory (its names are fixed: tools read them), the rules for reusing one, and the notice that a
-resume leaves hand edits of its experiment_config.json out (the checkpoint's configuration is used)."""
+"""The run directory (its names are fixed: tools read them), the rules for reusing one, its lock, and the notice
+that a resume leaves hand edits of its experiment_config.json out (the checkpoint's configuration is used)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -13,9 +16,15 @@ import numpy as np
 
 from spectrogen.atomic import open_replacing, write_text_atomic
 from spectrogen.config.loader import flat_settings
-from spectrogen.errors import OverwriteError
+from spectrogen.errors import OverwriteError, UsageError
 from spectrogen.paths import check_folder_path, check_own_folder, listed, remove_entries
 from spectrogen.training.csv_log import CsvLog
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 # everything a run writes at the top of its directory; --overwrite removes these and nothing else
 RUN_ENTRIES = ("epochs_statistics", "single_epochs_statistics", "samples", "checkpoints", "plots",
@@ -33,6 +42,12 @@ def run_of_checkpoint(checkpoint: Path) -> Optional[Path]:
     """Returns the run directory a checkpoint belongs to (RUN for RUN/checkpoints/x.tar), None outside one."""
     checkpoint = Path(checkpoint)
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+
+
+def epoch_sample_files(samples_dir: Path) -> dict[int, Path]:
+    """Returns {epoch: path} of the `epoch_NNN.npy` sample files in `samples_dir`, in epoch order."""
+    found = (_SAMPLE_FILE.match(path.name) for path in Path(samples_dir).glob("epoch_*.npy"))
+    return dict(sorted((int(match.group(1)), Path(samples_dir) / match.group(0)) for match in found if match))
 
 
 class RunDirectory:
@@ -109,11 +124,9 @@ class RunDirectory:
                 elif number == epoch + 1:
                     CsvLog(self.iterations_csv(number)).keep(
                         lambda row: row.get("iteration") is not None and row["iteration"] <= step_in_epoch)
-        if self.samples_dir.is_dir():
-            for path in self.samples_dir.iterdir():
-                match = _SAMPLE_FILE.match(path.name)
-                if match and int(match.group(1)) > epoch:
-                    path.unlink()
+        for number, path in epoch_sample_files(self.samples_dir).items():
+            if number > epoch:
+                path.unlink()
         for folder in (self.checkpoints_dir, self.samples_dir, self.statistics_dir, iterations_root):
             # an interrupted atomic write (checkpoint, samples, CSV rewrite); the real file is intact
             for leftover in folder.rglob("*.tmp") if folder.is_dir() else ():
@@ -125,6 +138,77 @@ class RunDirectory:
         with open_replacing(path, "wb") as handle:
             np.save(handle, samples.astype(np.float32, copy=False))
         return path
+
+
+class RunInUse(UsageError):
+    """Another process is training into the same run directory."""
+
+
+class RunLock:
+    """The lock of one run directory (flock on POSIX, msvcrt on Windows; the file names its owner); `acquire` raises
+    RunInUse while another process holds it. The OS drops a lock when its process ends: a killed run's is taken over."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.path = self.root / LOCK_FILE
+        self._handle = None
+        self.created_root = False
+
+    def acquire(self) -> "RunLock":
+        """Takes the lock (creating the folder if needed) and returns self; raises RunInUse if held."""
+        if not self.root.exists():
+            self.root.mkdir(parents=True)
+            self.created_root = True
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")
+            try:
+                _lock(handle, take=True)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip() or "unknown"
+                handle.close()
+                raise RunInUse(f"{self.root} is being trained by another spectrogen process ({owner}); wait for "
+                               "it to finish or stop it, then run this again") from None
+            if _same_file(handle, self.path):
+                break
+            handle.close()  # the owner removed the file as it finished: lock the new one
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self, remove_empty_root: bool = False) -> None:
+        """Removes the lock file and drops the lock; with `remove_empty_root`, also a folder it made for nothing."""
+        if self._handle is None:
+            return
+        try:
+            with suppress(OSError):  # Windows keeps an open file; the next owner simply locks it again
+                self.path.unlink(missing_ok=True)  # still held: a process waiting on this file re-checks it
+            _lock(self._handle, take=False)
+        finally:
+            self._handle.close()
+            self._handle = None
+        if remove_empty_root and self.created_root:
+            with suppress(OSError):
+                self.root.rmdir()  # only if empty
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
+
+
+def _lock(handle, *, take: bool) -> None:
+    """Takes (without waiting; OSError when held) or drops the lock of the open file `handle`."""
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)
+    else:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
 
 
 def edited_fields(saved: dict[str, Any], written: dict[str, Any], overridden: Iterable[str]) -> list[str]:

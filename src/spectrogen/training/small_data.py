@@ -1,9 +1,7 @@
-"""The settings chosen from the data set and the device where the user gave none, one recorded step each.
-
-`data set`: the model's size (the data set's, or the nearest its family builds) and, for pictures, whole-image
-normalisation. `fast GAN recipe`: on a CPU or a small data set (`training.recipe=paper` keeps the papers').
-`small data`: a smaller batch, EMA, MIN_STEPS steps and DiffAugment, so the critic cannot memorise the data.
-"""
+"""The settings chosen from the data set and the device where the user gave none, one recorded step each: `data set`,
+the model's size (the data set's, or the nearest its family builds) and, for pictures, whole-image normalisation;
+`fast GAN recipe`, on a CPU or a small data set (`training.recipe=paper` keeps the papers'); `small data`, a smaller
+batch, EMA, MIN_STEPS steps and DiffAugment, so the critic cannot memorise the data."""
 
 from __future__ import annotations
 
@@ -11,8 +9,7 @@ import math
 from typing import Any, Iterable, Mapping, Optional
 
 from spectrogen.config import ExperimentConfig, build_config, config_to_dict
-from spectrogen.config.loader import apply_overrides
-from spectrogen.config.resolve import value_at
+from spectrogen.config.loader import apply_overrides, value_at
 from spectrogen.config.schema import GAN_FAMILIES, GAN_SIZES, MAX_IMAGE_SIDE
 
 SMALL_DATA = 1000  # training examples below which the small-data settings apply

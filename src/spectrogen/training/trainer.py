@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -24,12 +24,11 @@ from spectrogen.training.checkpoint import (BestTracker, build_checkpoint, load_
                                             save_checkpoint, set_rng_state)
 from spectrogen.training.csv_log import CsvLog
 from spectrogen.training.data_loading import TrainingData
-from spectrogen.training.device import TrainingContext
+from spectrogen.training.device import ResourceMonitor, ThreadChooser, TrainingContext
 from spectrogen.training.distributed import any_process, from_main, interval_to_host, seed_rank_streams
 from spectrogen.models.method import TrainingMethod
 from spectrogen.training.monitor import ConvergenceMonitor, FixedSamples, HealthMonitor, collapse_text, primary_loss
 from spectrogen.training.plots import write_plots
-from spectrogen.training.cpu_threads import ResourceMonitor, ThreadChooser
 from spectrogen.training.run_directory import RunDirectory
 from spectrogen.training.statistics import EpochAccumulator, IntervalBuffer, validation_figures
 
@@ -81,19 +80,15 @@ class Progress:
             self._bar = None
 
     def log(self, message: str) -> None:
-        if self.muted:
-            return
-        if self._bar is not None:
+        if self._bar is not None:  # never shown when muted
             self._bar.write(message)
-        else:
+        elif not self.muted:
             print(message, flush=True)
 
 
 class StopRequests:
     """The reasons to stop early and cleanly, as a context manager around the loop: the time limit and Ctrl-C.
-
-    The first Ctrl-C lets the step finish and a resumable checkpoint be written; a second one interrupts at once.
-    """
+    The first Ctrl-C lets the step finish and a resumable checkpoint be written; a second one interrupts at once."""
 
     def __init__(self, max_minutes: Optional[float], several_processes: bool = False):
         self.deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else None
@@ -202,7 +197,6 @@ class Trainer:
 
     def fit(self) -> Optional[str]:
         """Trains until `training.epochs`; returns why it stopped early (None when it finished)."""
-        epochs = self.config.training.epochs
         self.progress.log(self.best.describe())
         for note in self.data.notes + self.notes + [self.threads.start()]:
             if note:
@@ -214,7 +208,7 @@ class Trainer:
         with StopRequests(self.config.training.max_minutes, several_processes=self.processes.enabled) as stops:
             self.stops = stops
             try:
-                for epoch in range(self.state.epoch + 1, epochs + 1):
+                for epoch in range(self.state.epoch + 1, self.config.training.epochs + 1):
                     if not self._train_epoch(epoch):
                         break
                     self._end_epoch(epoch)
@@ -390,11 +384,8 @@ class Trainer:
 
     def trainer_state(self) -> dict[str, Any]:
         """Returns the "trainer" entry of a checkpoint (progress, random states, monitors, best)."""
-        return {"epoch": self.state.epoch, "global_step": self.state.global_step,
-                "step_in_epoch": self.state.step_in_epoch, "partial": self.state.partial,
-                "examples_in_epoch": self.state.step_in_epoch * self.data.global_batch,
-                "processes": self.processes.world_size,
-                "rng": rng_state(), "best": self.best.state_dict(),
+        return {**asdict(self.state), "examples_in_epoch": self.state.step_in_epoch * self.data.global_batch,
+                "processes": self.processes.world_size, "rng": rng_state(), "best": self.best.state_dict(),
                 "monitor": {"health": self.health.state_dict(), "convergence": self.convergence.state_dict()},
                 "scalers": self.context.state_dict()}
 
@@ -410,8 +401,7 @@ class Trainer:
         self._rng = state.get("rng")
         examples, step = state.get("examples_in_epoch"), self.state.step_in_epoch
         if step and examples is not None and examples != step * self.data.global_batch:
-            # stopped inside an epoch with another global batch: continue at the same place in the epoch's order
-            # (at most one global batch of it is seen twice)
+            # stopped mid-epoch with another global batch: go on at the same place (at most one batch seen twice)
             self.state.step_in_epoch = int(examples) // self.data.global_batch
             self.notes.append(f"the run stopped {examples} examples into epoch {self.state.epoch + 1} with a "
                               f"different global batch; continuing at step {self.state.step_in_epoch} of it")

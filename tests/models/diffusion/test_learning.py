@@ -3,27 +3,20 @@ noise or an untrained model's samples do."""
 
 import torch
 
-from spectrogen.config import build_config
-from spectrogen.models.registry import build_method
-from spectrogen.data.info import Batch, DataInfo
+from spectrogen.data.info import Batch
 
-from common import nearest, patterns
+from common import cpu_method, nearest, patterns
 
 SIZE = 16
 STEPS = 100
 
 
 def test_ddim_samples_of_a_briefly_trained_model_land_near_the_data():
-    config = build_config({
-        "model": {"name": "diffusion", "image_size": SIZE,
-                  "diffusion": {"base_channels": 16, "channel_multipliers": [1, 2], "attention": False,
-                                "timesteps": 50, "beta_schedule": "cosine", "prediction": "v",
-                                "sampler": "ddim", "sampling_steps": 10}},
-        "training": {"learning_rate": 2e-3, "batch_size": 16},
-    })
-    torch.manual_seed(0)
+    method = cpu_method("diffusion", (1, SIZE, SIZE), training={"learning_rate": 2e-3, "batch_size": 16},
+                        image_size=SIZE, diffusion={"base_channels": 16, "channel_multipliers": [1, 2],
+                                                    "attention": False, "timesteps": 50, "beta_schedule": "cosine",
+                                                    "prediction": "v", "sampler": "ddim", "sampling_steps": 10})
     data = patterns(SIZE)
-    method = build_method(config, DataInfo((1, SIZE, SIZE), []), "cpu")
     seed = lambda: torch.Generator().manual_seed(1)  # noqa: E731
     untrained = method.sample(32, generator=seed())
     noise = torch.randn(32, 1, SIZE, SIZE, generator=seed())

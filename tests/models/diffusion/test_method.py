@@ -1,37 +1,25 @@
-"""The `diffusion` training method: EMA, sampling options, labels, errors (the contract every family keeps:
-tests/models/test_method_contract.py)."""
+"""The `diffusion` training method: EMA, sampling options, labels, errors (shared contract: test_method_contract)."""
 
 import pytest
 import torch
 
-from spectrogen.config import build_config
 from spectrogen.errors import ConfigError, UsageError
 from spectrogen.models.diffusion.method import DiffusionMethod
-from spectrogen.models.registry import build_method, method_class
-from spectrogen.data.info import Batch, DataInfo
+from spectrogen.models.registry import method_class
+from spectrogen.data.info import Batch
+
+from common import TINY_DIFFUSION, cpu_method
 
 SHAPE = (1, 8, 8)
 
 
-def make_method(classes=(), shape=SHAPE, diffusion=None, training=None) -> DiffusionMethod:
-    settings = {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False, "timesteps": 20,
-                "sampling_steps": 4, **(diffusion or {})}
-    config = build_config({"model": {"name": "diffusion", "image_size": SHAPE[1], "diffusion": settings},
-                           "training": {"batch_size": 4, **(training or {})}})
-    return build_method(config, DataInfo(shape, list(classes)), "cpu")
+def make_method(classes=(), shape=SHAPE, diffusion=None) -> DiffusionMethod:
+    return cpu_method("diffusion", shape, classes, training={"batch_size": 4}, image_size=SHAPE[1],
+                      diffusion={**TINY_DIFFUSION, **(diffusion or {})})
 
 
-def batch(n: int = 4, labels: bool = False, seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand((n, *SHAPE), generator=g) * 2 - 1
-    return Batch(x, torch.arange(n) % 3 if labels else None)
-
-
-def calls_of(method: DiffusionMethod) -> list[int]:
-    """Returns a list that grows by the batch size of every forward call of the sampling network."""
-    calls: list[int] = []
-    method.networks["unet_ema"].register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
-    return calls
+def batch(seed: int = 0) -> Batch:
+    return Batch(torch.rand((4, *SHAPE), generator=torch.Generator().manual_seed(seed)) * 2 - 1)
 
 
 def test_the_registry_builds_it_with_the_family_defaults():
@@ -47,7 +35,6 @@ def test_the_registry_builds_it_with_the_family_defaults():
 
 
 def test_a_step_moves_the_average_by_the_warm_up_decay():
-    torch.manual_seed(0)
     method = make_method()
     before = [p.detach().clone() for p in method.networks["unet"].parameters()]
     method.train_step(batch())
@@ -61,7 +48,8 @@ def test_a_step_moves_the_average_by_the_warm_up_decay():
 
 def test_sample_defaults_come_from_the_configuration_and_options_override_them():
     method = make_method(diffusion={"sampling_steps": 3})
-    calls = calls_of(method)
+    calls: list[int] = []  # the batch size of every forward call of the sampling network
+    method.networks["unet_ema"].register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     samples = method.sample(4, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (4, *SHAPE) and samples.dtype == torch.float32
     assert calls == [4] * 3  # DDIM in model.diffusion.sampling_steps calls
@@ -74,7 +62,6 @@ def test_sample_defaults_come_from_the_configuration_and_options_override_them()
 
 
 def test_samples_do_not_depend_on_the_batch_size_with_deterministic_ddim():
-    torch.manual_seed(0)
     method = make_method()
     for seed in range(3):
         method.train_step(batch(seed=seed))
@@ -98,11 +85,9 @@ def test_conditional_data_gives_balanced_default_labels_and_guidance_doubles_the
 
 
 def test_class_dropout_replaces_labels_by_the_null_class_at_its_rate():
-    torch.manual_seed(0)
     method = make_method(classes=("a", "b"), diffusion={"class_dropout": 0.3})
     labels = method._training_labels(Batch(torch.zeros(20_000, *SHAPE), torch.zeros(20_000, dtype=torch.long)), 20_000)
-    dropped = (labels == 2).float().mean().item()
-    assert dropped == pytest.approx(0.3, abs=0.015)  # 4.6 standard errors
+    assert (labels == 2).float().mean().item() == pytest.approx(0.3, abs=0.015)  # 4.6 standard errors
     assert set(labels.unique().tolist()) == {0, 2}
 
 

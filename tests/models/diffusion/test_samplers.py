@@ -1,11 +1,9 @@
-"""Samplers: with the exact denoiser of a tiny data set they land on it; seeds reproduce; guidance is the stated mix
-(batches do not matter: diffusion/test_method.py)."""
+"""Samplers: with the exact denoiser of a tiny data set they land on it; seeds reproduce; guidance is the stated mix."""
 
 import pytest
 import torch
 
-from spectrogen.models.diffusion.samplers import ddim_sample, ddpm_sample, guided_denoiser
-from spectrogen.models.diffusion.schedule import NoiseSchedule
+from spectrogen.models.diffusion.schedule import NoiseSchedule, ddim_sample, ddpm_sample, guided_denoiser
 from spectrogen.models.diffusion.unet import UNet
 
 from common import nearest, patterns, waking

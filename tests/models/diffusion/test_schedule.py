@@ -119,8 +119,7 @@ def test_v_epsilon_x0_conversions_round_trip():
     x0_back, eps_back = schedule.split_prediction(x_t, v, t)
     torch.testing.assert_close(x0_back, x0, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(eps_back, eps, rtol=1e-9, atol=1e-9)
-    epsilon_schedule = NoiseSchedule(1000, "cosine", "epsilon")
-    x0_from_eps, _ = epsilon_schedule.split_prediction(x_t, eps_back, t)
+    x0_from_eps, _ = NoiseSchedule(1000, "cosine", "epsilon").split_prediction(x_t, eps_back, t)
     torch.testing.assert_close(x0_from_eps, x0, rtol=1e-7, atol=1e-7)
     # v is a rotation of (eps, x0): its norm is preserved
     torch.testing.assert_close((v**2 + (schedule.add_noise(x0, eps, t)) ** 2).sum(),

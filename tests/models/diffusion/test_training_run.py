@@ -9,7 +9,7 @@ from spectrogen.api import train
 from spectrogen.cli.main import main
 from spectrogen.config import build_config
 
-from common import epoch_rows, write_dataset
+from common import TINY_DIFFUSION, epoch_rows, write_dataset
 
 DIFFUSION_PLOTS = ("training_loss.png", "samples_epoch_001.png", "metrics_comparison.png", "final_samples.png")
 
@@ -32,22 +32,10 @@ def bars(tmp_path) -> Path:
 def config_for(data: Path, out: Path, epochs: int):
     return build_config({
         "data": {"path": str(data), "normalization": "minmax", "validation_fraction": 0.0},
-        "model": {"name": "diffusion", "image_size": 8,
-                  "diffusion": {"base_channels": 8, "channel_multipliers": [1, 2], "attention": False,
-                                "timesteps": 20, "sampling_steps": 4}},
+        "model": {"name": "diffusion", "image_size": 8, "diffusion": TINY_DIFFUSION},
         "training": {"epochs": epochs, "batch_size": 8, "device": "cpu", "seed": 0},
         "output": {"output_dir": str(out), "plot_every": 100, "log_every": 1, "num_samples": 4, "report": False},
     })
-
-
-@pytest.fixture
-def no_figures(monkeypatch):
-    """Skips drawing figures, the slow part of these tiny runs."""
-    from spectrogen.report import diffusion_figures
-    from spectrogen.training import trainer
-
-    monkeypatch.setattr(trainer, "write_plots", lambda *args, **kwargs: [])
-    monkeypatch.setattr(diffusion_figures, "draw_diffusion_plots", lambda *args, **kwargs: [])
 
 
 def test_a_run_writes_its_figures_and_spectrogen_sample_uses_its_checkpoint(bars, tmp_path):
@@ -63,7 +51,7 @@ def test_a_run_writes_its_figures_and_spectrogen_sample_uses_its_checkpoint(bars
     np.testing.assert_array_equal(np.load(tmp_path / "again" / "samples.npy"), samples)
 
 
-def test_a_stopped_run_resumes_to_the_same_numbers(bars, tmp_path, no_figures):
+def test_a_stopped_run_resumes_to_the_same_numbers(bars, tmp_path, quick_plots):
     whole = train(config_for(bars, tmp_path / "whole", 2), quiet=True)
     parts = train(config_for(bars, tmp_path / "parts", 1), quiet=True)
     train(None, resume=parts, overrides=[("training.epochs", 2)], quiet=True)

@@ -79,8 +79,7 @@ def test_sinusoidal_embedding_closed_form():
     t = torch.tensor([0, 1, 17, 999])
     embedding = sinusoidal_embedding(t, 8)  # (4, 8)
     assert embedding.shape == (4, 8)
-    frequencies = torch.tensor([1.0, 10_000 ** -0.25, 10_000 ** -0.5, 10_000 ** -0.75])
-    angles = t[:, None].float() * frequencies
+    angles = t[:, None].float() * torch.tensor([1.0, 10_000 ** -0.25, 10_000 ** -0.5, 10_000 ** -0.75])
     # angles up to 999 rad: the float32 frequency may be off by ~2.5e-7 relative (the rounding of its
     # log and exp, which may differ from one CPU to another), moving sin(999 f) by up to ~2.5e-5
     torch.testing.assert_close(embedding, torch.cat([angles.sin(), angles.cos()], dim=1), rtol=0, atol=5e-5)

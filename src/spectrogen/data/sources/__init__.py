@@ -9,8 +9,7 @@ from pathlib import Path
 
 from spectrogen.data.sources.base import (ArraySource, AudioSource, Item, Source, conversion_hint, describe_files,
                                           suffix_of, visible)
-from spectrogen.data.sources.digits import BuiltinDigits
-from spectrogen.data.sources.engines import BuiltinEngines
+from spectrogen.data.sources.builtin import BuiltinDigits, BuiltinEngines
 from spectrogen.data.sources.files import (AUDIO_SUFFIXES, AudioFolder, CsvFiles, Mnist, Musdb, NpyFiles, PngFiles,
                                            is_musdb)
 from spectrogen.errors import InputError, UsageError
@@ -42,10 +41,7 @@ def detect_kind(location: Path) -> str:
     if any(location.rglob("train-images*idx3-ubyte*")) or any(location.rglob("t10k-images*idx3-ubyte*")):
         return "mnist"
     suffixes = Counter(suffix_of(path) for path in location.rglob("*") if visible(path, location) and path.is_file())
-    kinds = Counter()
-    for suffix, count in suffixes.items():
-        if suffix in _SUFFIX_KINDS:
-            kinds[_SUFFIX_KINDS[suffix]] += count
+    kinds = Counter(_SUFFIX_KINDS[suffix] for suffix in suffixes.elements() if suffix in _SUFFIX_KINDS)
     if not kinds:
         found = f"; it holds {describe_files(suffixes)}" if suffixes else "; it holds no files"
         raise InputError("holds no audio (wav, flac, ogg, mp3, aiff), CSV, PNG or .npy files, MUSDB18 tracks or "

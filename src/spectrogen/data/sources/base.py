@@ -38,10 +38,8 @@ class Source(ABC):
         self.options = options
         self.kind = ""  # the registry name it was opened as
         self.class_names: list[str] = []
-        #: files found but not readable by this source, as (name, reason), filled in by scan()
-        self.rejected: list[tuple[str, str]] = []
-        #: files of other types in the folder, not read, counted by suffix (filled in by scan())
-        self.ignored: dict[str, int] = {}
+        self.rejected: list[tuple[str, str]] = []  # (name, reason) of files found but unreadable here; set by scan()
+        self.ignored: dict[str, int] = {}  # files of other types in the folder, not read, by suffix; set by scan()
 
     @abstractmethod
     def scan(self) -> list[Item]:
@@ -92,8 +90,7 @@ def visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def list_class_files(location: Path, suffixes: tuple[str, ...], what: str,
-                     source: Source) -> list[Item]:
+def list_class_files(location: Path, suffixes: tuple[str, ...], what: str, source: Source) -> list[Item]:
     """Returns the files with one of `suffixes` in `location` (a folder, or one file); sets `source.class_names`:
     the first-level sub-folders when any file lies in one (files beside them are rejected), else none."""
     source.class_names = []

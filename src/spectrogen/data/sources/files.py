@@ -84,9 +84,7 @@ class CsvFiles(ArraySource):
         if bad.any():
             row, column = np.argwhere(bad)[0]
             raise SkipFile(f"{int(bad.sum())} values are NaN or infinite (first at row {row + 1}, column {column + 1})")
-        if self.options.freq_axis == 1:
-            values = values.T
-        yield values.astype(np.float32)[None], None  # (1, F, T)
+        yield (values.T if self.options.freq_axis == 1 else values).astype(np.float32)[None], None  # (1, F, T)
 
 
 def _open_npy(path) -> np.ndarray:
@@ -147,10 +145,9 @@ class NpyFiles(ArraySource):
 
 def grayscale01(image: Image.Image) -> np.ndarray:
     """Returns the picture as an (H, W) float32 array in [0, 1], top row first; raises SkipFile if coloured."""
-    mode = image.mode
-    if mode == "P":
+    if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
+    mode = image.mode
     if mode in ("1", "L", "LA"):
         return np.asarray(image.getchannel(0) if mode == "LA" else image.convert("L"), dtype=np.float32) / 255.0
     if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -170,7 +167,7 @@ def grayscale01(image: Image.Image) -> np.ndarray:
 def _opened(path: Path) -> Iterator[Image.Image]:
     """Yields the image at `path`, only its header read; raises SkipFile when degenerate or a decompression bomb."""
     with warnings.catch_warnings():
-        # PIL warns of images above its limit and refuses those above twice it: `check_size` skips both, naming
+        # PIL warns of images above its limit and refuses those above twice it: both are skipped below, naming
         # the file in the summary instead of printing a warning
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -178,19 +175,14 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         except Image.DecompressionBombError as exc:
             raise SkipFile(f"too large to decode safely ({exc})") from None
     with image:
-        check_size(image.height, image.width)
+        height, width, limit = image.height, image.width, Image.MAX_IMAGE_PIXELS
+        if min(height, width) < MIN_SIDE:
+            raise SkipFile(f"degenerate image: {height} x {width} pixels (height x width); a spectrogram image needs "
+                           f"at least {MIN_SIDE} rows (frequencies) and {MIN_SIDE} columns (frames)")
+        if limit is not None and height * width > limit:
+            raise SkipFile(f"too large to decode safely: {height} x {width} pixels is over the limit of {limit} "
+                           f"(PIL.Image.MAX_IMAGE_PIXELS, its decompression-bomb guard)")
         yield image
-
-
-def check_size(height: int, width: int) -> None:
-    """Raises SkipFile unless a picture of `height` x `width` pixels can be decoded as a spectrogram."""
-    if min(height, width) < MIN_SIDE:
-        raise SkipFile(f"degenerate image: {height} x {width} pixels (height x width); a spectrogram image needs "
-                       f"at least {MIN_SIDE} rows (frequencies) and {MIN_SIDE} columns (frames)")
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and height * width > limit:
-        raise SkipFile(f"too large to decode safely: {height} x {width} pixels is over the limit of {limit} "
-                       f"(PIL.Image.MAX_IMAGE_PIXELS, its decompression-bomb guard)")
 
 
 class PngFiles(ArraySource):
@@ -275,16 +267,6 @@ class Mnist(ArraySource):
             yield chunk, self._labels[start:start + 1024]
 
 
-def split_folder(root: Path, split: str) -> Path:
-    """Returns the folder holding the tracks of `split`: ROOT/split, or ROOT when it holds tracks itself."""
-    if (root / split).is_dir():
-        return root / split
-    if looks_like_tracks(root):
-        return root
-    raise InputError(f"has no {split}/ folder of tracks; expected MUSDB18 as ROOT/{split}/<track>/mixture.wav "
-                     f"(MUSDB18-HQ) or ROOT/{split}/<track>.stem.mp4", root)
-
-
 def looks_like_tracks(folder: Path) -> bool:
     """Returns whether `folder` directly holds MUSDB18 tracks (HQ track folders or .stem.mp4 files)."""
     return any(folder.glob("*/mixture.wav")) or any(folder.glob("*.stem.mp4"))
@@ -303,7 +285,11 @@ class Musdb(AudioSource):
 
     def scan(self) -> list[Item]:
         root = require_folder(self.location, "MUSDB18 tracks")
-        tracks_dir = split_folder(root, self.options.split)
+        split = self.options.split
+        tracks_dir = root / split if (root / split).is_dir() else root  # ROOT itself when it holds the tracks
+        if tracks_dir == root and not looks_like_tracks(root):
+            raise InputError(f"has no {split}/ folder of tracks; expected MUSDB18 as ROOT/{split}/<track>/mixture.wav "
+                             f"(MUSDB18-HQ) or ROOT/{split}/<track>.stem.mp4", root)
         self.class_names = list(self.options.stems)
         items = []
         for track in sorted(p for p in tracks_dir.iterdir() if p.is_dir() and visible(p, tracks_dir)):
@@ -316,10 +302,8 @@ class Musdb(AudioSource):
         stem_files = sorted(p for p in tracks_dir.glob("*.stem.mp4") if visible(p, tracks_dir))
         if stem_files:
             ffmpeg_path()  # fail at once, not once per file, when ffmpeg is missing
-        for path in stem_files:
-            for label, stem in enumerate(self.options.stems):
-                items.append(Item(f"{path.relative_to(root).as_posix()}#{stem}", label, path,
-                                  detail=MUSDB_STEMS.index(stem)))
+        items += [Item(f"{path.relative_to(root).as_posix()}#{stem}", label, path, detail=MUSDB_STEMS.index(stem))
+                  for path in stem_files for label, stem in enumerate(self.options.stems)]
         if not items:
             raise InputError(f"holds no tracks with the stems {', '.join(self.options.stems)} "
                              f"(looked for <track>/<stem>.wav and <track>.stem.mp4)", tracks_dir)

@@ -13,19 +13,12 @@ from spectrogen.data.info import Batch, DataInfo
 from spectrogen.models.autoencoder.network import MelAutoencoder, kl_divergence
 from spectrogen.models.method import TrainingMethod, eval_mode
 from spectrogen.models.registry import MODELS
-from spectrogen.spectral.convergence import spectral_convergence
+from spectrogen.spectral.stft import spectral_convergence
 
 SHOWN_EXAMPLES = 4  # held-out examples kept for the run's figures and audio (report/autoencoder_figures.py)
 # added to the covariance diagonal so that a rank-deficient epoch (fewer examples than latent dimensions, or
 # collapsed dimensions) still has a Cholesky factor
 _JITTER = 1e-5
-
-
-def build_network(config: ExperimentConfig, shape: tuple[int, int, int]) -> MelAutoencoder:
-    """Returns the (untrained) autoencoder network that `config` describes for examples of `shape` (C, F, T)."""
-    section = config.model.autoencoder
-    return MelAutoencoder(shape, hidden=section.hidden_channels, blocks=section.blocks,
-                          latent_dim=config.model.latent_dim, dropout=section.dropout, variational=section.variational)
 
 
 class LatentGaussianFit:
@@ -85,12 +78,14 @@ class AutoencoderMethod(TrainingMethod):
     def __init__(self, config: ExperimentConfig, info: DataInfo, device: torch.device, *,
                  sampling_only: bool = False):
         super().__init__(config, info, device)
-        self.network = build_network(config, tuple(info.shape)).to(device)
+        section = config.model.autoencoder
+        self.network = MelAutoencoder(tuple(info.shape), hidden=section.hidden_channels, blocks=section.blocks,
+                                      latent_dim=config.model.latent_dim, dropout=section.dropout,
+                                      variational=section.variational).to(device)
         self.networks["autoencoder"] = self.network
         if sampling_only:
             return
         self.add_optimizer("autoencoder", torch.optim.AdamW, config.training.learning_rate)
-        section = config.model.autoencoder
         self.weights = {"mse": section.mse_weight, "l1": section.l1_weight, "kl": section.kl_weight}
         self.grad_clip = config.training.grad_clip
         self.latents = LatentGaussianFit(config.model.latent_dim, device)

@@ -8,13 +8,12 @@ from typing import Any, Optional
 import torch
 from torch.nn import functional as F
 
-from spectrogen.config.resolve import resolve
+from spectrogen.config.loader import resolve
 from spectrogen.config.schema import ExperimentConfig
 from spectrogen.data.info import Batch, DataInfo
 from spectrogen.errors import ConfigError, InputError, UsageError
 from spectrogen.models.conditional import balanced_labels, checked_labels
-from spectrogen.models.diffusion.samplers import ddim_sample, guided_denoiser, initial_noise
-from spectrogen.models.diffusion.schedule import NoiseSchedule
+from spectrogen.models.diffusion.schedule import NoiseSchedule, ddim_sample, guided_denoiser, initial_noise
 from spectrogen.models.diffusion.unet import UNet
 from spectrogen.models.method import (TrainingMethod, class_count, eval_mode, make_average, update_average,
                                       warmed_up_decay)
@@ -70,9 +69,7 @@ class DiffusionMethod(TrainingMethod):
         self.reference: Optional[torch.Tensor] = None  # (K, C, H, W) on the device
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        x0 = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
-        if self.context is not None:
-            x0 = self.context.prepare_input(x0)
+        x0 = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W), in the networks' memory format already
         self._keep_reference(x0)
         labels = self._training_labels(batch, x0.shape[0])  # (B,) or None
         t = torch.randint(0, self.schedule.num_train_timesteps, (x0.shape[0],), device=self.device)  # (B,)

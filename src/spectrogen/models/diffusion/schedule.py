@@ -1,13 +1,15 @@
-"""The noise schedule of a diffusion model, in the manner of diffusers' schedulers: abar_t = prod_{s<=t} (1 - beta_s),
-x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, timesteps 0..T-1 (-1 is the clean data); every conversion between
-x_0, eps and v lives here."""
+"""The noise schedule of a diffusion model (as diffusers' schedulers): abar_t = prod_{s<=t} (1 - beta_s), timesteps
+0..T-1 (-1: the clean data), every conversion between x_0, eps and v; then the sampling loops (DDPM, DDIM, guidance)
+over a denoiser (x_t (B, C, H, W), t (B,) int64) -> prediction: the same `generator` (or `noise`), the same samples."""
 
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple, Optional, Union
+from typing import Callable, Literal, NamedTuple, Optional, Sequence, Union
 
 import torch
+
+from spectrogen.models.diffusion.unet import UNet
 
 Timestep = Union[int, torch.Tensor]  # one int for the whole batch, or (B,) int64
 BetaSchedule = Literal["linear", "cosine"]
@@ -15,15 +17,13 @@ Prediction = Literal["epsilon", "v"]
 
 
 def linear_betas(timesteps: int, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
-    """Returns the (T,) float64 betas of DDPM's linear schedule, Ho et al.'s 1e-4..0.02 for T=1000 scaled by 1000/T
-    so that any T spans the same noise levels (Nichol & Dhariwal 2021)."""
+    """Returns the (T,) float64 betas of DDPM's linear schedule, scaled by 1000/T: any T spans the same levels."""
     scale = 1000.0 / timesteps
     return torch.linspace(scale * start, min(scale * end, 0.999), timesteps, dtype=torch.float64)
 
 
 def cosine_betas(timesteps: int, max_beta: float = 0.999, offset: float = 0.008) -> torch.Tensor:
-    """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), abar_t = f((t+1)/T) / f(0) with
-    f(x) = cos^2((x + s) / (1 + s) pi / 2), but where beta, clipped at `max_beta`, would reach 1."""
+    """Returns the (T,) float64 betas of the cosine schedule (Nichol & Dhariwal 2021), clipped at `max_beta`."""
     fractions = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
     alpha_bar = torch.cos((fractions + offset) / (1.0 + offset) * math.pi / 2) ** 2
     return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
@@ -109,9 +109,7 @@ class NoiseSchedule:
 
     def posterior(self, x0: torch.Tensor, sample: torch.Tensor, timestep: int,
                   prev_timestep: Optional[int] = None) -> tuple[torch.Tensor, float]:
-        """Returns (mean, variance) of q(x_s | x_t = sample, x_0) for s = prev_timestep (default t-1): with
-        a = abar_t / abar_s, mean = sqrt(abar_s) (1-a)/(1-abar_t) x_0 + sqrt(a) (1-abar_s)/(1-abar_t) x_t and
-        variance = (1-abar_s)/(1-abar_t) (1-a) (eq. 7 of Ho et al. for s = t-1)."""
+        """Returns (mean, variance) of q(x_s | x_t = sample, x_0), s = prev_timestep (default t-1; Ho et al. eq. 7)."""
         prev_timestep = timestep - 1 if prev_timestep is None else prev_timestep
         abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
         a = abar_t / abar_s
@@ -123,9 +121,8 @@ class NoiseSchedule:
     def step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, *,
              eta: Optional[float] = None, generator: Optional[torch.Generator] = None,
              clip_sample: Optional[float] = None) -> StepOutput:
-        """Returns x at the timestep that follows `timestep` in `.timesteps`, from x_t = `sample`: eta=None draws from
-        q(x_s | x_t, predicted x_0) (ancestral DDPM), a float takes a DDIM step (Song et al. 2021; 0 is
-        deterministic, 1 has DDPM's variance). `clip_sample` clamps the predicted x_0 to [-c, c]."""
+        """Returns x at the timestep after `timestep` in `.timesteps`: eta=None an ancestral DDPM step, a float a DDIM
+        step (0 deterministic, 1 DDPM's variance). `clip_sample` clamps the predicted x_0 to [-c, c]."""
         prev_timestep = self.previous_timestep(timestep)
         x0, epsilon = self.split_prediction(sample, model_output, timestep)
         abar_t, abar_s = self.alpha_bar(timestep), self.alpha_bar(prev_timestep)
@@ -156,8 +153,58 @@ class NoiseSchedule:
 
 
 def standard_normal(shape: torch.Size, generator: Optional[torch.Generator], like: torch.Tensor) -> torch.Tensor:
-    """Returns N(0, I) noise of `shape` on `like`'s device and dtype, drawn on `generator`'s device
-    (so that a CPU generator gives the same samples whichever device the network runs on)."""
+    """Returns N(0, I) noise of `shape` as `like` (device, dtype), drawn where `generator` is (CPU: same anywhere)."""
     device = generator.device if generator is not None else like.device
     noise = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
     return noise.to(device=like.device, dtype=like.dtype)
+
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def guided_denoiser(network: UNet, labels: Optional[torch.Tensor] = None, guidance_scale: float = 1.0) -> Denoiser:
+    """Returns the denoiser of `network` for `labels` (B,) with classifier-free guidance (Ho & Salimans 2022): scale 1
+    is the conditional model, 0 the unconditional, above 1 trades diversity for class fidelity."""
+    if labels is None or network.num_classes == 0:
+        return lambda x, t: network(x, t)
+    if guidance_scale == 1.0:
+        return lambda x, t: network(x, t, labels)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # one forward pass over [conditional; unconditional] instead of two
+        both = network(torch.cat([x, x]), torch.cat([t, t]),
+                       torch.cat([labels, network.null_labels(len(labels), labels.device)]))
+        conditional, unconditional = both.float().chunk(2)
+        return unconditional + guidance_scale * (conditional - unconditional)
+
+    return denoise
+
+
+def initial_noise(shape: Sequence[int], generator: Optional[torch.Generator] = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """Returns x_T ~ N(0, I) of `shape` (B, C, H, W) on `device`, drawn from `generator`."""
+    return standard_normal(torch.Size(shape), generator, torch.empty(0, device=device))
+
+
+def ddpm_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *,
+                steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
+                clip_sample: Optional[float] = None) -> torch.Tensor:
+    """Returns (B, C, H, W) samples of ancestral DDPM (Ho et al. 2020), one network call per training timestep;
+    fewer `steps` respace the chain (Nichol & Dhariwal 2021), each drawing from the exact posterior."""
+    return ddim_sample(denoiser, schedule, shape, steps=steps or schedule.num_train_timesteps, eta=None,
+                       generator=generator, device=device, noise=noise, clip_sample=clip_sample)
+
+
+@torch.no_grad()
+def ddim_sample(denoiser: Denoiser, schedule: NoiseSchedule, shape: Sequence[int], *, steps: int = 50,
+                eta: Optional[float] = 0.0, generator: Optional[torch.Generator] = None,
+                device: torch.device | str = "cpu", noise: Optional[torch.Tensor] = None,
+                clip_sample: Optional[float] = None) -> torch.Tensor:
+    """Returns (B, C, H, W) samples of DDIM (Song et al. 2021) in `steps` calls; eta 0 deterministic, None DDPM."""
+    x = initial_noise(shape, generator, device) if noise is None else noise.to(device=device, dtype=torch.float32)
+    schedule.set_timesteps(steps)
+    for t in schedule.timesteps.tolist():
+        output = denoiser(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
+        x = schedule.step(output.float(), t, x, eta=eta, generator=generator, clip_sample=clip_sample).prev_sample
+    return x

@@ -12,8 +12,7 @@ from torch.nn import functional as F
 
 
 def sinusoidal_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    """Returns the (B, dim) embedding of (B,) timesteps: [sin(t*f_k) ..., cos(t*f_k) ...] (a zero column more for
-    an odd `dim`), f_k falling geometrically from 1 to 1/max_period to tell near and distant timesteps apart."""
+    """Returns the (B, dim) embedding [sin(t f_k)..., cos(t f_k)...(, 0 for an odd dim)] of (B,) timesteps."""
     if timesteps.ndim != 1:
         raise ValueError(f"timesteps must be a 1-D tensor (B,), got shape {tuple(timesteps.shape)}")
     half = dim // 2
@@ -114,8 +113,7 @@ class Upsample(nn.Module):
 
 class UNet(nn.Module):
     """Predicts the noise (or v) in x_t: forward(x (B, C, H, W), t (B,), labels (B,) or None) -> (B, C, H, W). Every
-    level but the last halves the height and the width; with `num_classes` > 0 a class embedding is added to the
-    time embedding, class `num_classes` being the null class ("no label")."""
+    level but the last halves H and W; with `num_classes` > 0, class `num_classes` is the null class ("no label")."""
 
     def __init__(self, in_channels: int = 1, base_channels: int = 32, channel_multipliers: Sequence[int] = (1, 2, 2),
                  res_blocks: int = 1, attention: bool = True, dropout: float = 0.0, num_classes: int = 0):

@@ -1,7 +1,5 @@
-"""`builtin:engines`: combustion-engine sounds synthesised from a seed, four engine types as classes. A four-stroke
-engine fires ``rpm / 60 * cylinders / 2`` times a second; each firing rings damped resonances, over firing-rate
-harmonics, breathing noise and a slow rpm sweep. A clip depends only on (seed, type, clip number, sample rate, length),
-so asking for more clips keeps the first ones."""
+"""The built-in sets, made rather than read (nothing is downloaded): `builtin:engines`, combustion-engine sounds
+synthesised from a seed, four engine types as classes; `builtin:digits`, scikit-learn's handwritten digits."""
 
 from __future__ import annotations
 
@@ -9,8 +7,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from spectrogen.data.sources.base import AudioSource, Item
+from spectrogen.data.sources.base import ArraySource, AudioSource, Item
 
 DEFAULT_CLIPS_PER_CLASS = 32
 DEFAULT_CLIP_SECONDS = 1.024  # used when no window length is known
@@ -68,7 +68,8 @@ def resonance_response(engine: EngineType, sample_rate: int, rng: np.random.Gene
 
 
 def synthesize(engine: EngineType, length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Returns one engine clip, (S,) float32 with a peak between 0.3 and 0.8."""
+    """Returns one engine clip, (S,) float32 with a peak between 0.3 and 0.8: damped resonances rung by each firing
+    of a four-stroke engine, over firing-rate harmonics, breathing noise and a slow rpm sweep."""
     from scipy.signal import fftconvolve, lfilter  # deferred: scipy.signal is slow to import
 
     rpm = rpm_curve(engine, length, sample_rate, rng)
@@ -101,7 +102,8 @@ def synthesize(engine: EngineType, length: int, sample_rate: int, rng: np.random
 
 
 class BuiltinEngines(AudioSource):
-    """`builtin:engines`: `--count` clips (default 32) of each engine type, one window long each."""
+    """`builtin:engines`: `--count` clips (default 32) of each engine type, one window long each. A clip depends only
+    on (seed, type, clip number, sample rate, length), so asking for more clips keeps the first ones."""
 
     def scan(self) -> list[Item]:
         self.class_names = [engine.name for engine in ENGINE_TYPES]
@@ -113,3 +115,32 @@ class BuiltinEngines(AudioSource):
         rng = np.random.default_rng([self.options.seed, item.label, item.detail])
         length = int(round((self.window_seconds or DEFAULT_CLIP_SECONDS) * sample_rate))
         yield synthesize(ENGINE_TYPES[item.label], length, sample_rate, rng)
+
+
+DIGIT_SIZE = 32
+
+
+def load_digits_32() -> tuple[np.ndarray, np.ndarray]:
+    """Returns the digits as ((N, 32, 32) float32 in [0, 1], top row first; (N,) int64 labels)."""
+    from sklearn.datasets import load_digits  # deferred: scikit-learn is slow to import
+
+    digits = load_digits()
+    small = torch.from_numpy(digits.images.astype(np.float32) / 16.0)  # (N, 8, 8), pixel values 0..16
+    large = F.interpolate(small[:, None], size=(DIGIT_SIZE, DIGIT_SIZE), mode="bilinear", align_corners=False)[:, 0]
+    return large.clamp_(0.0, 1.0).numpy(), digits.target.astype(np.int64)
+
+
+class BuiltinDigits(ArraySource):
+    """`builtin:digits`: the 1,797 8x8 digits, ten classes "0".."9", upsampled bilinearly to 32x32, values in [0, 1],
+    stored bottom row first."""
+
+    def scan(self) -> list[Item]:
+        self.class_names = [str(digit) for digit in range(10)]
+        return [Item("sklearn-digits", 0)]
+
+    def probe(self, item: Item) -> tuple[int, int]:
+        return DIGIT_SIZE, DIGIT_SIZE
+
+    def read(self, item: Item) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        images, labels = load_digits_32()
+        yield np.ascontiguousarray(images[:, ::-1]), labels  # (N, 32, 32), bottom row first

@@ -1,10 +1,12 @@
-"""Starts training processes for tests with torchrun's environment, and the jobs they run. They come from a fork
-server that imported PRELOADED once (forking the test runner would copy its threads and locks mid-use); kept free
-of conftest imports, since the fork server imports this module by name."""
+"""Training in processes of their own: several joined as under torchrun, or one `spectrogen` command that a test
+kills at a chosen moment. They come from a fork server that imported PRELOADED once (forking the test runner would
+copy its threads and locks mid-use); kept free of conftest imports: the fork server imports this module by name."""
 
+import csv
 import faulthandler
 import functools
 import gc
+import io
 import multiprocessing
 import os
 import signal
@@ -13,13 +15,15 @@ import sys
 import time
 import traceback
 from multiprocessing import connection, forkserver
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NoReturn, Optional, Sequence
 
 import pytest
 import torch
 
 from spectrogen.api import train
+from spectrogen.cli.main import main
 from spectrogen.models import gan_method
 from spectrogen.models.diffusion import method as diffusion_method
 
@@ -33,7 +37,8 @@ FAILURE_GRACE_S = 10
 # everything a training process imports, lazily imported ones too (the first optimizer pulls in torch._dynamo)
 PRELOADED = ["torch", "torch._dynamo", "torch.distributed", "spectrogen.api", "spectrogen.data",
              "spectrogen.models.registry", "spectrogen.models.gan_method", "spectrogen.models.diffusion.method",
-             "spectrogen.models.autoencoder.method", "process_launcher"]
+             "spectrogen.models.autoencoder.method", "spectrogen.cli.main", "spectrogen.cli.train", "processes"]
+
 
 @functools.cache
 def _context():
@@ -146,6 +151,124 @@ def start_server() -> None:
     """Starts the fork server ahead of the first run_processes (it imports PRELOADED in the background)."""
     _context()
     forkserver.ensure_running()
+
+
+# --- one `spectrogen` command ---------------------------------------------------------------------
+def start_cli(argv: Sequence, log: Path, stall: Optional[tuple[str, str, Path]] = None) -> BaseProcess:
+    """Starts `spectrogen ARGV` on one thread, its output going to `log`; `stall`: `stop_in_checkpoint`'s arguments."""
+    process = _context().Process(target=_cli, args=([str(arg) for arg in argv], log, stall))
+    process.start()
+    return process
+
+
+def _cli(argv: list[str], log: Path, stall: Optional[tuple[str, str, Path]]) -> NoReturn:
+    torch.set_num_threads(1)
+    os.chdir(log.parent)
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    sys.stdout.reconfigure(line_buffering=True)
+    if stall is not None:
+        stop_in_checkpoint(*stall)
+    raise SystemExit(main(argv))
+
+
+def stop_in_checkpoint(name: str, stage: str, marker: Path) -> None:
+    """Makes this process's write of checkpoint `name` stall for ten minutes, so that a test can SIGKILL it there:
+    at `stage` "half" with half its bytes in the temporary file (flushed), at "rename" whole but not yet renamed.
+    `marker` is made once the write stalls."""
+    real_save, real_replace = torch.save, os.replace
+
+    def stall(what: str) -> None:
+        marker.write_text(what + "\n", encoding="utf-8")
+        time.sleep(600)
+
+    def save(obj, handle, *args, **kwargs):
+        target = Path(getattr(handle, "name", ""))
+        if stage != "half" or not target.name.startswith(f".{name}."):
+            return real_save(obj, handle, *args, **kwargs)
+        buffer = io.BytesIO()
+        real_save(obj, buffer, *args, **kwargs)
+        data = buffer.getvalue()
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        os.fsync(handle.fileno())
+        stall(f"half of {target} written")
+        handle.write(data[len(data) // 2:])
+
+    def replace(source, target):
+        if stage == "rename" and Path(target).name == name and str(source).endswith(".tmp"):
+            stall(f"{source} complete, not yet renamed to {target}")
+        return real_replace(source, target)
+
+    torch.save, os.replace = save, replace
+
+
+def fail(process: BaseProcess, log: Path, why: str) -> NoReturn:
+    """Kills `process` (if it still runs) and fails with `why` and the end of its output."""
+    process.kill()
+    process.join()
+    raise AssertionError(f"{why}:\n" + log.read_text(errors="replace")[-3000:])
+
+
+def wait_until(condition, process: BaseProcess, log: Path, what: str, timeout: float = 240.0) -> None:
+    """Polls `condition()` every 10 ms while `process` runs; fails (with its output) when it ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.exitcode is not None:
+            fail(process, log, f"the training process ended (exit {process.exitcode}) before {what}")
+        if time.monotonic() > deadline:
+            fail(process, log, f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def kill_hard(process: BaseProcess) -> None:
+    """SIGKILLs `process` (no handler, no finally, no flush runs after it) and reaps it."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(timeout=60)
+    assert process.exitcode == -signal.SIGKILL
+
+
+def finish(process: BaseProcess, log: Path, timeout: float = 300.0) -> int:
+    """Waits for `process` to end; returns its exit code."""
+    process.join(timeout)
+    if process.exitcode is None:
+        fail(process, log, "the training process did not end")
+    return process.exitcode
+
+
+def steps_done(run: Path) -> int:
+    """Returns the highest global step that the run's iteration CSVs record (0 when none)."""
+    best = 0
+    for path in (run / "single_epochs_statistics").glob("epoch_*/epoch_*_iterations.csv"):
+        try:
+            steps = [row.get("global_step") or "" for row in csv.DictReader(path.read_text("utf-8").splitlines())]
+        except OSError:
+            continue
+        best = max([best, *(int(step) for step in steps if step.isdigit())])  # a row being written may be cut
+    return best
+
+
+def config_stamp(run: Path) -> Optional[tuple[int, int]]:
+    """Returns (inode, mtime) of experiment_config.json, which a (resumed) run rewrites once it has rewound
+    the statistics to its checkpoint: until then the rows on disk are the previous process's."""
+    try:
+        info = (run / "epochs_statistics" / "experiment_config.json").stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
+def wait_for_step(run: Path, target: int, process: BaseProcess, log: Path) -> None:
+    """Waits until the training `process` (started after `run` was last written) has done global step `target`."""
+    before, started = config_stamp(run), []
+
+    def reached() -> bool:
+        if not started and config_stamp(run) not in (None, before):
+            started.append(True)
+        return bool(started) and steps_done(run) >= target
+
+    wait_until(reached, process, log, f"step {target}")
 
 
 # --- jobs --------------------------------------------------------------------------------------------
