@@ -209,17 +209,13 @@ def _serve(items: Sequence, produce: Callable, worker: int, count: int, buffer) 
                 getattr(values, "close", lambda: None)()  # ends a decoder subprocess left half read
             buffer.put((_DONE, None))
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises it
-        buffer.put((_FAILURE, _picklable(error)))
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - it cannot cross processes: a RuntimeError carries its traceback
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            error = RuntimeError(f"{type(error).__name__} in a decoding worker process: {error}\n{text}")
+        buffer.put((_FAILURE, error))
     finally:
         buffer.close()
         buffer.join_thread()  # everything sent reaches the pipe before the process exits
 
-
-def _picklable(error: BaseException) -> BaseException:
-    """Returns `error`, or a RuntimeError carrying its traceback when it cannot cross processes."""
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:  # noqa: BLE001 - any pickling problem
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        return RuntimeError(f"{type(error).__name__} in a decoding worker process: {error}\n{text}")

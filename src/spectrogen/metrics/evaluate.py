@@ -112,8 +112,7 @@ def kid(real_features: np.ndarray, fake_features: np.ndarray, *, subsets: int = 
     y = np.asarray(fake_features, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"feature sets must be (N, D) of the same D, got {x.shape} and {y.shape}")
-    size = subset_size or min(1000, min(len(x), len(y)) // 2)
-    size = min(size, len(x), len(y))
+    size = min(subset_size or min(1000, min(len(x), len(y)) // 2), len(x), len(y))
     if size < 2:
         raise ValueError("KID needs at least 2 vectors on each side")
     # the three kernel matrices once; a subset's block sums are then quadratic forms of its indicator

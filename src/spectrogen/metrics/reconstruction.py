@@ -94,8 +94,7 @@ def pesq_score(reference_audio, estimate_audio, sample_rate: int) -> float:
 
 
 def stoi_score(reference_audio, estimate_audio, sample_rate: int) -> float:
-    """Returns the mean short-time objective intelligibility (0..1) over waveform pairs (B, S); raises
-    ImportError when the `pystoi` package is missing."""
+    """Returns the mean STOI (0..1) over waveform pairs (B, S); raises ImportError when `pystoi` is missing."""
     from pystoi import stoi  # deferred: an optional package
 
     ref, est = (np.atleast_2d(a) for a in _pair(reference_audio, estimate_audio))

@@ -23,23 +23,16 @@ ADVICE = ("record more examples of each class (a few dozen or more), or pass --c
           "data set of the same kind of sound")
 
 
-def _least_examples_per_class(described: dict[str, Any], classes: int) -> float | None:
-    # the training examples of the network's smallest class (the mean when only a total is known)
-    training = described.get("training") or {}
-    counts = training.get("class_counts")
-    if counts:
-        return float(min(counts))
-    examples = training.get("examples")
-    return examples / classes if examples and classes else None
-
-
 def feature_trust(described: dict[str, Any]) -> dict[str, Any]:
     """Returns {held_out_accuracy, held_out_examples, chance, classes, least_examples_per_class, meaningful,
     reason} of a feature network's `describe()`; networks spectrogen did not train are taken as meaningful."""
     heldout = described.get("heldout") or {}
     classes = len(described.get("class_names") or [])
     accuracy, count = heldout.get("accuracy"), heldout.get("count")
-    least = _least_examples_per_class(described, classes)
+    training = described.get("training") or {}
+    counts, examples = training.get("class_counts"), training.get("examples")
+    # the training examples of the network's smallest class (the mean when only a total is known)
+    least = float(min(counts)) if counts else (examples / classes if examples and classes else None)
     trust: dict[str, Any] = {"held_out_accuracy": accuracy, "held_out_examples": count,
                              "chance": 1.0 / classes if classes else None, "classes": classes,
                              "least_examples_per_class": least, "meaningful": True, "reason": None}

@@ -135,7 +135,10 @@ class GANMethod(TrainingMethod):
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Returns the statistics of this call's critic update and those of the latest generator update."""
         real = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W)
-        labels = self._batch_labels(batch)  # (B,) or None
+        if self.conditional and batch.y is None:
+            raise InputError("cgan trains on labelled data: the batch has no class labels "
+                             "(prepare the data set from one sub-folder per class)")
+        labels = batch.y.to(self.device, non_blocking=True) if self.conditional else None  # (B,)
         self.calls += 1
         update_generator = self.calls % self.critic_steps == 0
         z = sample_latent(real.shape[0], self.config.model.latent_dim, self.config.model.latent_distribution,
@@ -197,14 +200,6 @@ class GANMethod(TrainingMethod):
         if self.ema_decay is not None:
             updates = self.calls // self.critic_steps - 1  # generator updates before this one
             update_average(self.networks["generator_ema"], generator, warmed_up_decay(self.ema_decay, updates))
-
-    def _batch_labels(self, batch: Batch) -> Optional[torch.Tensor]:
-        if not self.conditional:
-            return None
-        if batch.y is None:
-            raise InputError("cgan trains on labelled data: the batch has no class labels "
-                             "(prepare the data set from one sub-folder per class)")
-        return batch.y.to(self.device, non_blocking=True)
 
     def _generator_output(self, network, z: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
         return network(z, labels) if self.conditional else network(z)

@@ -132,8 +132,7 @@ class TrainingMethod(ABC):
         return self.replicas.get(name, self.networks[name])
 
     def sum_over_processes(self, *tensors: torch.Tensor) -> None:
-        """Replaces each tensor by its sum over the training processes, in place; a collective that every
-        process must call at the same point, e.g. in `end_epoch`."""
+        """Sums each tensor in place over the processes: a collective every process must call at the same point."""
         processes = getattr(self.context, "processes", None)
         if processes is not None and processes.enabled:
             for tensor in tensors:

@@ -31,8 +31,7 @@ EMBED_BUDGET = 10 * 2**20
 
 
 class AudioFolder:
-    """`report_audio/` of one run, built in a staging folder, then swapped in (`publish`): a reader of the old page
-    meets no half-written files."""
+    """`report_audio/` of one run, built in a staging folder, then swapped in whole (`publish`)."""
 
     def __init__(self, run_root: Path):
         self.final = Path(run_root) / AUDIO_FOLDER

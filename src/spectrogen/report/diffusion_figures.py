@@ -70,8 +70,7 @@ def plot_metrics_comparison(history: Sequence[dict[str, Any]], distances: dict[i
 
 def draw_diffusion_plots(plots_dir: Path, history: Sequence[dict[str, Any]], reference: Optional[np.ndarray] = None,
                          grid_epochs: Sequence[int] = GRID_EPOCHS) -> list[Path]:
-    """Returns the paths of the diffusion figures, written into the run's `plots_dir`; `reference` (M, C, H, W):
-    real examples in the samples' normalised range."""
+    """Returns the paths of the diffusion figures written to `plots_dir`; `reference` (M, C, H, W): real, normalised."""
     run = RunDirectory(Path(plots_dir).parent)
     files = epoch_sample_files(run.samples_dir)
     written = [plot_training_loss(history, run.plots_dir / "training_loss.png")]

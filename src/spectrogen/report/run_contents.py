@@ -155,8 +155,7 @@ def family_plots(run: RunDirectory) -> list[Path]:
 
 
 def _read_checkpoint(run: RunDirectory, contents: RunContents) -> None:
-    """Fills the spectrogram space and the sample classes from the run's newest checkpoint: final, else the latest
-    rolling one, else best."""
+    """Fills the spectrogram space and sample classes from the newest checkpoint: final, latest rolling, or best."""
     newest = (run.final_checkpoint, *reversed(rolling_checkpoints(run.checkpoints_dir)), run.best_checkpoint)
     path = next((path for path in newest if path.is_file()), None)
     model = contents.config.get("model", {})

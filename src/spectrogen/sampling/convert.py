@@ -73,8 +73,7 @@ def convert_folder(folder, *, out_dir=None, overwrite: bool = False, **options) 
 
 def convert(path, *, batch: bool = False, mode: Mode = "individual", fmt: str = "png", quality: int = 95,
             colormap: str = DEFAULT_COLORMAP, out_dir=None, overwrite: bool = False) -> ConversionReport:
-    """Returns what converting `path` did: a folder (or `batch`) converts each `.npy` in it, a file just itself;
-    every option is checked before any image is made."""
+    """Returns what converting `path` did (a folder or `batch`: each `.npy` in it); every option is checked first."""
     path = Path(path)
     if not 1 <= quality <= 100:
         raise InputError(f"--quality {quality} is outside 1..100")

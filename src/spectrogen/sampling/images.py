@@ -211,8 +211,7 @@ def make_grid(spectrograms, *, rows: Optional[int] = None, cols: Optional[int] =
 def grid_figure(spectrograms, *, representation=None, captions: Optional[Sequence[str]] = None,
                 title: Optional[str] = None, colormap: str = DEFAULT_COLORMAP, vmin: Optional[float] = None,
                 vmax: Optional[float] = None, value_label: str = "value") -> Figure:
-    """Returns a figure of all spectrograms as one near-square grid with a colour bar; the bottom-left tile
-    carries the scale. One image, not N sub-plots: far faster to draw."""
+    """Returns a figure of all spectrograms as one near-square grid (one image, not N sub-plots) with a colour bar."""
     stack = as_spectrogram_stack(spectrograms)  # (N, H, W)
     n, height, width = stack.shape
     rows, cols = grid_shape(n)

@@ -69,8 +69,7 @@ def _mask(x: torch.Tensor, axis: int, max_width: int, generator: torch.Generator
 
 def frequency_mask(x: torch.Tensor, max_width: int, generator: torch.Generator | None = None,
                    apply: torch.Tensor | None = None, value: float = 0.0) -> torch.Tensor:
-    """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment; 0 is the data set's
-    mean under per-frequency normalisation)."""
+    """Returns `x` with one band of 0..max_width frequency rows set to `value` (SpecAugment)."""
     return _mask(x, -2, max_width, generator, apply, value)
 
 
@@ -101,8 +100,7 @@ def time_stretch(x: torch.Tensor, max_stretch: float, generator: torch.Generator
 
 
 class Augment(nn.Module):
-    """Applies the augmentations enabled in an `AugmentConfig`: stretch, shift, masks, noise, in that order, each to
-    its own examples of the batch, picked with probability `config.probability`."""
+    """Applies the enabled augmentations (stretch, shift, masks, noise, in order), each with `config.probability`."""
 
     def __init__(self, config: AugmentConfig | None = None):
         super().__init__()

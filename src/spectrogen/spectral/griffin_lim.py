@@ -123,7 +123,11 @@ def _iterate(magnitude: torch.Tensor, turns: torch.Tensor | None, window: torch.
         # the periodic Hann window's length inside its zero padding to n_fft: its one zero is its first sample
         win_length = min(n_fft, int(torch.count_nonzero(window)) + 1)
         angle = pghi_phase(target, n_fft, hop_length, win_length, turns)  # (N, T, K)
-    spectrum = _initial_spectrum(target, angle)
+    spectrum = torch.zeros(target.shape, dtype=torch.complex64, device=target.device)
+    pairs = torch.view_as_real(spectrum)
+    pairs[..., 0] = target if angle is None else torch.cos(angle).mul_(target)
+    if angle is not None:
+        pairs[..., 1] = torch.sin(angle).mul_(target)
     # buffers reused where out= costs no copy (the FFTs would copy into `out`, so they allocate)
     frames_buffer = target.new_empty(n, frames, n_fft)
     audio = target.new_empty(n, padded_length(frames, n_fft, hop_length))
@@ -156,17 +160,6 @@ def _set_magnitude(spectrum: torch.Tensor, target: torch.Tensor, gain: torch.Ten
     torch.mul(real, real, out=gain).addcmul_(imag, imag).add_(_TINY).rsqrt_().mul_(target)
     real.mul_(gain)
     imag.mul_(gain)
-
-
-def _initial_spectrum(target: torch.Tensor, angle: torch.Tensor | None) -> torch.Tensor:
-    spectrum = torch.zeros(target.shape, dtype=torch.complex64, device=target.device)
-    pairs = torch.view_as_real(spectrum)
-    if angle is None:
-        pairs[..., 0] = target
-        return spectrum
-    pairs[..., 0] = torch.cos(angle).mul_(target)
-    pairs[..., 1] = torch.sin(angle).mul_(target)
-    return spectrum
 
 
 class GriffinLim(nn.Module):

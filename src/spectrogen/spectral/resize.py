@@ -7,8 +7,7 @@ import torch.nn.functional as F
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Returns `x` (..., H, W) resized to (..., *size) by bilinear interpolation (`x` when it fits), antialiased so
-    that shrinking averages over the covered cells instead of skipping rows."""
+    """Returns `x` (..., H, W) resized to (..., *size) by antialiased bilinear interpolation (`x` when it fits)."""
     height, width = x.shape[-2:]
     if (height, width) == tuple(size):
         return x

@@ -30,8 +30,7 @@ def _number(text: str) -> Any:
 
 
 class CsvLog:
-    """One CSV file that grows by whole rows, each flushed at once so a crash keeps every finished row; a row
-    with a new key rewrites the file once with the wider header."""
+    """A CSV file growing by whole rows, each flushed at once; a new key rewrites it once with the wider header."""
 
     def __init__(self, path: Path):
         self.path = Path(path)

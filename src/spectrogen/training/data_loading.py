@@ -39,8 +39,7 @@ def open_dataset(path: Optional[str]):
 
 
 def data_info(dataset, config: ExperimentConfig) -> DataInfo:
-    """Returns one example's (C, H, W) at the model's size and the class names (from model.num_classes in a dry
-    run without a data set)."""
+    """Returns one example's (C, H, W) at the model's size and the class names (a dry run: model.num_classes)."""
     if dataset is None:
         classes = [f"class_{i}" for i in range(config.model.num_classes or 0)]
         return DataInfo(shape=(config.model.channels, config.model.height, config.model.width), class_names=classes)
@@ -56,8 +55,7 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 
 
 def balanced_epoch_order(seed: int, epoch: int, labels: np.ndarray) -> np.ndarray:
-    """Returns positions into `labels` (len(labels),) for `epoch` in which every class is drawn equally often
-    (a class smaller than its share repeats its examples)."""
+    """Returns positions into `labels` for `epoch` drawing every class equally often (small classes repeat examples)."""
     rng = np.random.default_rng([seed, epoch, 0xBA1A])
     classes = np.unique(labels)
     share = -(-len(labels) // len(classes))  # ceil
@@ -200,7 +198,11 @@ class TrainingData:
                 self.notes.append(f"class-balanced batches: every class drawn equally often (the classes hold "
                                   f"{counts.min()} to {counts.max()} training examples; data.class_balanced=false "
                                   "draws them as they come)")
-        self.on_device = self._fits_on_device(count)
+        mode = config.data.on_device
+        # every process holds its own copy: on the CPU those copies share one memory
+        sharing = processes.local_world_size if device.type == "cpu" else 1
+        self.on_device = mode == "always" if mode != "auto" else \
+            count * int(np.prod(self.shape)) * 4 * sharing <= MEMORY_BUDGET * available_memory_bytes(device)
         self._resident: Optional[torch.Tensor] = self._load_on_device() if self.on_device else None
 
     def _check_size(self, count: int) -> None:
@@ -214,15 +216,6 @@ class TrainingData:
             raise InputError(f"the data set holds {count} examples{split}, fewer than training.batch_size="
                              f"{self.batch_size}{processes}: lower --batch-size to at most {usable // world}, or "
                              "add data", self.path)
-
-    def _fits_on_device(self, count: int) -> bool:
-        mode = self.config.data.on_device
-        if mode != "auto":
-            return mode == "always"
-        needed = count * int(np.prod(self.shape)) * 4
-        # every process holds its own copy: on the CPU those copies share one memory
-        sharing = self.processes.local_world_size if self.device.type == "cpu" else 1
-        return needed * sharing <= MEMORY_BUDGET * available_memory_bytes(self.device)
 
     def _load_on_device(self) -> torch.Tensor:
         count = int(self.features.shape[0])
@@ -260,10 +253,8 @@ class TrainingData:
     def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
         """Yields this process's training batches of `epoch` from `start_step` on, augmented on the device: step s
         of rank r is examples [s*G + r*B, s*G + (r+1)*B) of the epoch's order (G = B x processes)."""
-        if self.class_balanced:
-            order = self.train_indices[balanced_epoch_order(self.seed, epoch, self._train_labels)]
-        else:
-            order = self.train_indices[epoch_order(self.seed, epoch, len(self.train_indices))]
+        order = self.train_indices[balanced_epoch_order(self.seed, epoch, self._train_labels) if self.class_balanced
+                                   else epoch_order(self.seed, epoch, len(self.train_indices))]
         steps = range(start_step, self.steps_per_epoch)
         first = self.processes.rank * self.batch_size
         chunks = [order[s * self.global_batch + first:s * self.global_batch + first + self.batch_size] for s in steps]

@@ -64,8 +64,7 @@ def empty_note(axes, text: str, **font) -> None:
 
 def plot_curves(history: Sequence[dict[str, Any]], path: Path, prefixes: tuple[str, ...], title: str,
                 ylabel: str, empty: str, log_scale: bool = False) -> Path:
-    """Writes every statistic whose key starts with one of `prefixes` against the epoch (log scale, when
-    asked, if all positive)."""
+    """Writes every statistic whose key starts with one of `prefixes` against the epoch (log: if asked, all > 0)."""
     figure = Figure(figsize=(8, 4.5), layout=None)
     axes = epoch_axes(figure.add_subplot(), title, ylabel)
     drawn = draw_series(axes, history, [key for key in numeric_columns(history) if key.startswith(prefixes)])

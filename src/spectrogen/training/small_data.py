@@ -51,8 +51,7 @@ def data_fit_overrides(config: ExperimentConfig, shape: tuple[int, int], source_
 
 
 def proportional_width(config: ExperimentConfig, shape: tuple[int, int]) -> tuple[Optional[int], Optional[str]]:
-    """Returns (width, note) keeping a non-square data set's proportions at the model's height when no width is
-    set; (None, None) otherwise."""
+    """Returns (width, note) keeping a non-square data set's proportions when no width is set, else (None, None)."""
     height = config.model.height
     if config.model.image_width is not None or shape[0] == shape[1]:
         return None, None

@@ -84,8 +84,7 @@ class EpochAccumulator:
 @torch.no_grad()
 def validation_figures(method: TrainingMethod, data: TrainingData, processes: Processes,
                        device: torch.device) -> dict[str, float]:
-    """Returns the mean of each validation statistic over the held-out split, as ``val_<key>`` (the same on
-    every rank: each validates its share of the batches, and the weighted sums are added up)."""
+    """Returns the mean of each validation statistic over the held-out split as ``val_<key>``, equal on all ranks."""
     method.train(False)
     buffer = IntervalBuffer()
     weights = []

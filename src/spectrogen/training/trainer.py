@@ -311,8 +311,12 @@ class Trainer:
         flexible = not self.processes.enabled and not last
         if (epoch % config.output.sample_every == 0 or last) and self.is_main \
                 and (not flexible or self.budget.allows("samples")):
-            with self.budget.timed("samples"):
-                row.update(self._write_samples(epoch))
+            with self.budget.timed("samples"):  # samples/epoch_NNN.npy from the fixed noise, and the collapse figures
+                samples, figures = self.fixed_samples.draw()  # (n, C, H, W)
+                self.latest_samples = samples.detach().float().cpu().numpy()
+                self.latest_samples_epoch = epoch
+                self.run.save_samples(epoch, self.latest_samples)
+                row.update(figures)
         row = from_main(row, self.processes)  # every rank takes rank 0's decisions from here on
         self.method.end_epoch(epoch, {k: v for k, v in row.items() if isinstance(v, (int, float))})
         self._plateau(row)
@@ -359,14 +363,6 @@ class Trainer:
         if collapse and config.monitor.early_stop_on_collapse:
             self.progress.log("stopping at mode collapse, as monitor.early_stop_on_collapse asks")
             self.stop_reason = "mode collapse"
-
-    def _write_samples(self, epoch: int) -> dict[str, float]:
-        """Writes samples/epoch_NNN.npy from the fixed noise; returns the collapse signal's figures."""
-        samples, figures = self.fixed_samples.draw()  # (n, C, H, W)
-        self.latest_samples = samples.detach().float().cpu().numpy()
-        self.latest_samples_epoch = epoch
-        self.run.save_samples(epoch, self.latest_samples)
-        return figures
 
     def _plateau(self, row: dict[str, Any]) -> None:
         key = self.method.best_statistic if self.method.best_statistic in row else primary_loss(row)

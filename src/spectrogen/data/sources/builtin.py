@@ -131,8 +131,7 @@ def load_digits_32() -> tuple[np.ndarray, np.ndarray]:
 
 
 class BuiltinDigits(ArraySource):
-    """`builtin:digits`: the 1,797 8x8 digits, ten classes "0".."9", upsampled bilinearly to 32x32, values in [0, 1],
-    stored bottom row first."""
+    """`builtin:digits`: the 1,797 8x8 digits, classes "0".."9", bilinearly 32x32, in [0, 1], bottom row first."""
 
     def scan(self) -> list[Item]:
         self.class_names = [str(digit) for digit in range(10)]

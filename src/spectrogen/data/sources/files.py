@@ -52,8 +52,7 @@ def _delimiter(first_line: str) -> Optional[str]:
 
 
 class CsvFiles(ArraySource):
-    """CSV spectrograms: one 2-D example per file, numbers only, no header; the delimiter (comma, semicolon, tab or
-    spaces) is sniffed from the first line."""
+    """CSV spectrograms: one 2-D example per file, numbers only, no header, the delimiter sniffed from line one."""
 
     def scan(self) -> list[Item]:
         return list_class_files(self.location, (".csv", ".tsv"), "CSV spectrogram", self)
@@ -186,8 +185,7 @@ def _opened(path: Path) -> Iterator[Image.Image]:
 
 
 class PngFiles(ArraySource):
-    """Grayscale PNG spectrograms as values in [0, 1]; images of one row or column, or above PIL's
-    decompression-bomb limit, are skipped unread."""
+    """Grayscale PNG spectrograms in [0, 1]; one-row or one-column images, or decompression bombs, are not read."""
 
     def scan(self) -> list[Item]:
         return list_class_files(self.location, (".png",), "PNG spectrogram", self)

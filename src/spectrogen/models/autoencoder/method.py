@@ -22,8 +22,7 @@ _JITTER = 1e-5
 
 
 class LatentGaussianFit:
-    """Accumulates sums of latent codes (B, D) on the device (no host sync in the step); returns their mean and
-    Cholesky factor."""
+    """Sums latent codes (B, D) on the device (no host sync in the step); returns their mean and Cholesky factor."""
 
     def __init__(self, latent_dim: int, device: torch.device):
         self.latent_dim = latent_dim

@@ -70,7 +70,11 @@ class DiffusionMethod(TrainingMethod):
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         x0 = batch.x.to(self.device, non_blocking=True)  # (B, C, H, W), in the networks' memory format already
-        self._keep_reference(x0)
+        kept = 0 if self.reference is None else len(self.reference)
+        if kept < REFERENCE_EXAMPLES:  # the first real examples seen, for the per-epoch distance of samples to data
+            # kept on the device: a copy to the host here would wait for the step to finish
+            more = x0[: REFERENCE_EXAMPLES - kept].detach().float().clone()
+            self.reference = more if self.reference is None else torch.cat([self.reference, more])
         labels = self._training_labels(batch, x0.shape[0])  # (B,) or None
         t = torch.randint(0, self.schedule.num_train_timesteps, (x0.shape[0],), device=self.device)  # (B,)
         noise = torch.randn_like(x0)
@@ -97,15 +101,6 @@ class DiffusionMethod(TrainingMethod):
             dropped = torch.rand(size, device=self.device) < dropout
             labels = torch.where(dropped, torch.full_like(labels, self.num_classes), labels)
         return labels
-
-    def _keep_reference(self, x0: torch.Tensor) -> None:
-        """Keeps the first real examples seen, for the per-epoch distance of samples to the data."""
-        kept = 0 if self.reference is None else len(self.reference)
-        if kept >= REFERENCE_EXAMPLES:
-            return
-        # kept on the device: a copy to the host here would wait for the step to finish
-        more = x0[: REFERENCE_EXAMPLES - kept].detach().float().clone()
-        self.reference = more if self.reference is None else torch.cat([self.reference, more])
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
