@@ -63,10 +63,12 @@ def _resume_config(checkpoint: dict[str, Any], overrides: list[tuple[str, Any]],
 def _print_dry_run(config: ExperimentConfig, method: TrainingMethod, device: torch.device, dataset,
                    run: RunDirectory, resume: Optional[Path]) -> None:
     counts = method.parameter_counts()
-    training, model, features = config.training, config.model, getattr(dataset, "features", None)
-    data = "data: none given (shape and classes from the configuration)" if dataset is None else \
-        (f"data: {config.data.path}  {len(features)} examples of {features.shape[1]}x{features.shape[2]} (F x T), "
-         f"normalisation {config.data.normalization}")
+    training, model = config.training, config.model
+    data = "data: none given (shape and classes from the configuration)"
+    if dataset is not None:
+        features = dataset.features
+        data = (f"data: {config.data.path}  {len(features)} examples of {features.shape[1]}x{features.shape[2]} "
+                f"(F x T), normalisation {config.data.normalization}")
     print("\n".join([
         f"model: {model.name}  examples (C, H, W) = {tuple(method.info.shape)}  classes: {method.info.num_classes}",
         "parameters:", *(f"  {name:<16} {count:>12,}" for name, count in counts.items()),

@@ -4,8 +4,9 @@ and every metric ordering real, broken (noise, shuffled pixels) and collapsed se
 import numpy as np
 import pytest
 
-from spectrogen.metrics.evaluate import (NDBBins, RealReference, default_bins, evaluate_samples, fid,
-                                         frechet_distance, gaussian_moments, inception_score, kid)
+from spectrogen.metrics.distances import (NDBBins, default_bins, fid, frechet_distance, gaussian_moments,
+                                          inception_score, kid)
+from spectrogen.metrics.evaluate import RealReference, evaluate_samples
 
 from synthetic import CLASSES
 

@@ -180,8 +180,10 @@ def audio_examples(source: AudioSource, items: list[Item], representation, optio
     decodes them (`workers` processes when > 1 and fork is available, else threads); fills `summary`."""
     window = representation.num_samples
     hop = window if options.window_hop is None else max(1, round(options.window_hop * representation.sample_rate))
-    windower = OnsetSlicer(window, representation.sample_rate, options.silence_db) if options.slicing == "onset" \
-        else Windower(window, hop, options.short, options.silence_db, options.max_windows_per_file)
+    if options.slicing == "onset":
+        windower = OnsetSlicer(window, representation.sample_rate, options.silence_db)
+    else:
+        windower = Windower(window, hop, options.short, options.silence_db, options.max_windows_per_file)
     batcher = _FeatureBatcher(representation, writer, batch_windows(representation), options.limit)
     taken = 0  # windows of the current item written so far
     decode = partial(_decode_item, source, windower=windower, sample_rate=representation.sample_rate)

@@ -12,8 +12,8 @@ _EXPORTS = {name: f"spectrogen.metrics.{module}" for module, names in {
     "diversity": "ssim ms_ssim diversity mean_pairwise_similarity",
     "reconstruction": "mse mae cosine_similarity spectral_convergence log_spectral_distance si_sdr pesq_score "
                       "stoi_score reconstruction_metrics",
-    "evaluate": "RealReference EvaluationResult evaluate_samples parse_metrics inception_score fid frechet_distance "
-                "gaussian_moments kid NDBBins",
+    "evaluate": "RealReference EvaluationResult evaluate_samples parse_metrics",
+    "distances": "inception_score fid frechet_distance gaussian_moments kid NDBBins",
     "checkpoint_evaluation": "evaluate_checkpoint evaluate_sample_file",
     "table": "format_table write_metrics",
     "during_training": "TrainingEvaluator build_callback",

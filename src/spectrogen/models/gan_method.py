@@ -124,8 +124,11 @@ class GANMethod(TrainingMethod):
         self.calls = 0
         # the latest generator update's figures, reported with every critic update (0 before the first);
         # mode_seeking and class_loss_g unweighted, so loss_g stays the adversarial loss
-        reported = ["loss_g", "grad_norm_g"] + (["mode_seeking"] if self.mode_seeking > 0 else []) \
-            + (["class_loss_g"] if self.auxiliary > 0 else [])
+        reported = ["loss_g", "grad_norm_g"]
+        if self.mode_seeking > 0:
+            reported.append("mode_seeking")
+        if self.auxiliary > 0:
+            reported.append("class_loss_g")
         self.latest = {key: torch.zeros((), device=device) for key in reported}
 
     def parameter_counts(self) -> dict[str, int]:

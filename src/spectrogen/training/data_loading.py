@@ -186,8 +186,9 @@ class TrainingData:
         self.normalizer = self.mapping.data_normalizer  # the data set's, as checkpoints save it
         augment = Augment(config.data.augment)
         self.augment = augment.to(device) if augment.enabled else None
-        if self.mapping.note():
-            self.notes.append(self.mapping.note())
+        note = self.mapping.note()
+        if note:
+            self.notes.append(note)
         self._labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(device)  # (N,)
         self._train_labels = np.asarray(dataset.labels, dtype=np.int64)[self.train_indices]
         balanced = config.model.name == "cgan" if config.data.class_balanced is None else config.data.class_balanced
@@ -201,8 +202,11 @@ class TrainingData:
         mode = config.data.on_device
         # every process holds its own copy: on the CPU those copies share one memory
         sharing = processes.local_world_size if device.type == "cpu" else 1
-        self.on_device = mode == "always" if mode != "auto" else \
-            count * int(np.prod(self.shape)) * 4 * sharing <= MEMORY_BUDGET * available_memory_bytes(device)
+        if mode == "auto":
+            needed = count * int(np.prod(self.shape)) * 4 * sharing  # float32 bytes
+            self.on_device = needed <= MEMORY_BUDGET * available_memory_bytes(device)
+        else:
+            self.on_device = mode == "always"
         self._resident: Optional[torch.Tensor] = self._load_on_device() if self.on_device else None
 
     def _check_size(self, count: int) -> None:

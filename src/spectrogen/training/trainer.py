@@ -183,10 +183,11 @@ class Trainer:
         if resume_state is not None:
             self._load_state(resume_state)
         # only rank 0 samples, so only it measures the real side of the collapse signal
-        self.fixed_samples = FixedSamples(method, data, self.convergence, config.output.num_samples,
-                                          config.training.seed, context.device,
-                                          class_check=config.monitor.class_collapse_threshold > 0) \
-            if self.is_main else None
+        self.fixed_samples = None
+        if self.is_main:
+            self.fixed_samples = FixedSamples(method, data, self.convergence, config.output.num_samples,
+                                              config.training.seed, context.device,
+                                              class_check=config.monitor.class_collapse_threshold > 0)
         model = config.model
         self.budget = OverheadBudget()
         self.plan = RunPlan(config.training.epochs * data.steps_per_epoch, self.state.global_step,
@@ -353,8 +354,9 @@ class Trainer:
             with self.budget.timed("plots"):
                 self._write_plots()
         # a young generator's samples are often alike; the flag is in the CSV from epoch 1
-        collapse = collapse_text(row, config.monitor.model_dump(), self.data.class_names) \
-            if row.get("collapse") == 1 and epoch >= config.monitor.stability_window else None
+        collapse = None
+        if row.get("collapse") == 1 and epoch >= config.monitor.stability_window:
+            collapse = collapse_text(row, config.monitor.model_dump(), self.data.class_names)
         flags = [f"{row['nan_events']} non-finite event(s)"] if row.get("nan_events") else []
         if collapse:
             flags.append(f"possible mode collapse: {collapse}")
